@@ -1,0 +1,32 @@
+# Postern. `make test` is what CI runs (through .ci/run).
+
+GO ?= go
+# Race detection on every package: the tests are mostly database-bound, so
+# -race costs little run time; `make test RACE=` turns it off.
+RACE ?= -race
+TESTFLAGS ?=
+
+.PHONY: all build dev test vet ensure-postgres bench fmt-check
+
+all: build
+
+build:
+	$(GO) build -o bin/postern ./cmd/postern
+
+dev:
+	$(GO) run ./cmd/postern dev
+
+ensure-postgres:
+	bash .ci/ensure-postgres.sh
+
+vet:
+	$(GO) vet ./...
+
+test: ensure-postgres vet
+	$(GO) test $(RACE) -count=1 -timeout 15m $(TESTFLAGS) ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

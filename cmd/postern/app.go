@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/postern/postern/mailin"
+	"github.com/postern/postern/mailout"
+	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
+	"github.com/postern/postern/web"
+)
+
+// app is a running Postern: the wiring of store, queue, receiver, sender
+// and web server. It holds no logic of its own.
+type app struct {
+	cfg   Config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	store *threads.Store
+	river *river.Client[pgx.Tx]
+	smtp  *mailin.Server
+	http  *http.Server
+
+	smtpAddr, lmtpAddr, httpAddr net.Addr
+	wg                           sync.WaitGroup
+}
+
+// newApp connects to the database, checks the schema and builds every
+// part. Nothing listens until start.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	secret, err := readSecret(cfg.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret}.WithDefaults()
+	if err := tcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
+		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript}.WithDefaults()
+	if err := mcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	keys, err := threads.DeriveKeys(secret, nil, 0)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	tmpl, err := templates.New()
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	var sender mailout.Sender
+	if cfg.RelayURL != "" {
+		sender, err = mailout.NewRelay(cfg.RelayURL, mailout.RelayOptions{HeloName: cfg.Domain})
+	} else {
+		sender, err = mailout.NewMaildir(cfg.Maildir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outgoing mail: %w", err)
+	}
+
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	pcfg.MaxConns = int32(cfg.Workers + cfg.MaxConns/4 + 4)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database unreachable: %w", err)
+	}
+	if err := threads.CheckSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+
+	store := threads.NewStore(pool, tcfg, keys, log)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
+	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		Logger:            log.With("component", "river"),
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 500 * time.Millisecond,
+		JobTimeout:        5 * time.Minute,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	store.SetRiver(rc)
+	a := &app{cfg: cfg, log: log, pool: pool, store: store, river: rc}
+	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
+	a.http = &http.Server{
+		Handler:           web.New(store, tmpl, log.With("component", "web")),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+	return a, nil
+}
+
+// start begins working the queue and listening on every configured
+// address. It returns once all listeners are bound.
+func (a *app) start(ctx context.Context) error {
+	if err := a.river.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	listen := func(addr, what string, serve func(net.Listener) error) (net.Addr, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s on %s: %w", what, addr, err)
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := serve(l); err != nil && !isClosed(err) {
+				a.log.Error("listener stopped", "what", what, "err", err)
+			}
+		}()
+		a.log.Info("listening", "what", what, "addr", l.Addr().String())
+		return l.Addr(), nil
+	}
+	var err error
+	if a.smtpAddr, err = listen(a.cfg.SMTPAddr, "smtp", a.smtp.ServeSMTP); err != nil {
+		return err
+	}
+	if a.lmtpAddr, err = listen(a.cfg.LMTPAddr, "lmtp", a.smtp.ServeLMTP); err != nil {
+		return err
+	}
+	if a.httpAddr, err = listen(a.cfg.HTTPAddr, "http", a.http.Serve); err != nil {
+		return err
+	}
+	return nil
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) || err.Error() == "smtp: server already closed"
+}
+
+// stop shuts everything down in order: no new mail, finish running jobs,
+// close the database.
+func (a *app) stop(ctx context.Context) {
+	if err := a.smtp.Shutdown(ctx); err != nil {
+		a.log.Warn("smtp shutdown", "err", err)
+	}
+	if err := a.http.Shutdown(ctx); err != nil {
+		a.log.Warn("http shutdown", "err", err)
+	}
+	if err := a.river.Stop(ctx); err != nil {
+		a.log.Warn("job queue shutdown", "err", err)
+	}
+	a.wg.Wait()
+	a.pool.Close()
+}
+
+// defaultWorkers sizes the worker pool to the machine.
+func defaultWorkers() int { return 4 * runtime.NumCPU() }

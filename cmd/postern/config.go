@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole typed configuration of `postern serve` (and of
+// `postern dev`, which fills some fields itself). Every field has a flag
+// and a POSTERN_* environment variable; defaults live in defaultConfig.
+type Config struct {
+	DatabaseURL string        // POSTERN_DATABASE_URL: PostgreSQL connection URL (required for serve)
+	Domain      string        // POSTERN_DOMAIN: the forum's mail domain (required)
+	ForumName   string        // POSTERN_FORUM_NAME: display name of the forum
+	BaseURL     string        // POSTERN_BASE_URL: public web address used in links
+	SMTPAddr    string        // POSTERN_SMTP_ADDR: SMTP listen address ("" = off)
+	LMTPAddr    string        // POSTERN_LMTP_ADDR: LMTP listen address ("" = off)
+	HTTPAddr    string        // POSTERN_HTTP_ADDR: HTTP listen address ("" = off)
+	RelayURL    string        // POSTERN_RELAY_URL: smtp:// or smtps:// relay; "" = write to Maildir
+	Maildir     string        // POSTERN_MAILDIR: Maildir for outgoing mail when no relay is set
+	SecretFile  string        // POSTERN_SECRET_FILE: file with the server secret (>= 32 bytes)
+	MaxMessage  int64         // POSTERN_MAX_MESSAGE_BYTES: largest accepted message
+	MaxRcpt     int           // POSTERN_MAX_RECIPIENTS: recipients per message
+	MaxConns    int           // POSTERN_MAX_CONNECTIONS: concurrent connections per listener
+	Workers     int           // POSTERN_WORKERS: concurrent processing and sending jobs
+	ReadTimeout time.Duration // POSTERN_READ_TIMEOUT: SMTP read timeout
+	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
+	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
+	DataDir     string        // POSTERN_DATA_DIR: `postern dev` state (database, secret, Maildir)
+}
+
+// defaultConfig is the one place defaults are set.
+func defaultConfig() Config {
+	return Config{
+		ForumName:   "Postern",
+		BaseURL:     "http://localhost:8080",
+		SMTPAddr:    "127.0.0.1:2525",
+		LMTPAddr:    "127.0.0.1:2424",
+		HTTPAddr:    "127.0.0.1:8080",
+		Maildir:     "postern-mail",
+		MaxMessage:  25 << 20,
+		MaxRcpt:     50,
+		MaxConns:    200,
+		Workers:     8,
+		ReadTimeout: 5 * time.Minute,
+		LogLevel:    "info",
+		DataDir:     "postern-dev",
+	}
+}
+
+type setting struct {
+	name, env, usage string
+	ptr              any
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"database-url", "POSTERN_DATABASE_URL", "PostgreSQL URL (postgres://user@host/db)", &c.DatabaseURL},
+		{"domain", "POSTERN_DOMAIN", "the forum's mail domain, e.g. forum.example.org", &c.Domain},
+		{"forum-name", "POSTERN_FORUM_NAME", "display name of the forum", &c.ForumName},
+		{"base-url", "POSTERN_BASE_URL", "public web address used in links", &c.BaseURL},
+		{"smtp-addr", "POSTERN_SMTP_ADDR", "SMTP listen address (empty: off)", &c.SMTPAddr},
+		{"lmtp-addr", "POSTERN_LMTP_ADDR", "LMTP listen address (empty: off)", &c.LMTPAddr},
+		{"http-addr", "POSTERN_HTTP_ADDR", "HTTP listen address (empty: off)", &c.HTTPAddr},
+		{"relay-url", "POSTERN_RELAY_URL", "outgoing relay: smtp://[user:pass@]host:port[?starttls=required] or smtps://...; empty writes to the Maildir", &c.RelayURL},
+		{"maildir", "POSTERN_MAILDIR", "Maildir receiving outgoing mail when no relay is set", &c.Maildir},
+		{"secret-file", "POSTERN_SECRET_FILE", "file holding the server secret (at least 32 bytes)", &c.SecretFile},
+		{"max-message-bytes", "POSTERN_MAX_MESSAGE_BYTES", "largest accepted message in bytes", &c.MaxMessage},
+		{"max-recipients", "POSTERN_MAX_RECIPIENTS", "recipients per message", &c.MaxRcpt},
+		{"max-connections", "POSTERN_MAX_CONNECTIONS", "concurrent connections per listener", &c.MaxConns},
+		{"workers", "POSTERN_WORKERS", "concurrent processing and sending jobs", &c.Workers},
+		{"read-timeout", "POSTERN_READ_TIMEOUT", "SMTP read timeout", &c.ReadTimeout},
+		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
+		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
+		{"data-dir", "POSTERN_DATA_DIR", "state folder of `postern dev`", &c.DataDir},
+	}
+}
+
+// register adds every setting to fs as a flag whose default is the
+// environment variable when set, else the built-in default.
+func (c *Config) register(fs *flag.FlagSet) error {
+	for _, s := range c.settings() {
+		env, hasEnv := os.LookupEnv(s.env)
+		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
+		switch p := s.ptr.(type) {
+		case *string:
+			if hasEnv {
+				*p = env
+			}
+			fs.StringVar(p, s.name, *p, usage)
+		case *int:
+			if hasEnv {
+				v, err := strconv.Atoi(env)
+				if err != nil {
+					return fmt.Errorf("%s=%q: not an integer", s.env, env)
+				}
+				*p = v
+			}
+			fs.IntVar(p, s.name, *p, usage)
+		case *int64:
+			if hasEnv {
+				v, err := strconv.ParseInt(env, 10, 64)
+				if err != nil {
+					return fmt.Errorf("%s=%q: not an integer", s.env, env)
+				}
+				*p = v
+			}
+			fs.Int64Var(p, s.name, *p, usage)
+		case *bool:
+			if hasEnv {
+				v, err := strconv.ParseBool(env)
+				if err != nil {
+					return fmt.Errorf("%s=%q: not a boolean", s.env, env)
+				}
+				*p = v
+			}
+			fs.BoolVar(p, s.name, *p, usage)
+		case *time.Duration:
+			if hasEnv {
+				v, err := time.ParseDuration(env)
+				if err != nil {
+					return fmt.Errorf("%s=%q: not a duration (e.g. 30s, 5m)", s.env, env)
+				}
+				*p = v
+			}
+			fs.DurationVar(p, s.name, *p, usage)
+		default:
+			return fmt.Errorf("setting %s has unsupported type %T", s.name, p)
+		}
+	}
+	return nil
+}
+
+// validate reports the first problem, naming the flag and variable.
+func (c *Config) validate() error {
+	switch {
+	case c.DatabaseURL == "":
+		return errors.New("--database-url (POSTERN_DATABASE_URL) is required")
+	case c.Domain == "":
+		return errors.New("--domain (POSTERN_DOMAIN) is required")
+	case c.SecretFile == "":
+		return errors.New("--secret-file (POSTERN_SECRET_FILE) is required")
+	case c.SMTPAddr == "" && c.LMTPAddr == "":
+		return errors.New("at least one of --smtp-addr and --lmtp-addr must be set")
+	case c.Workers < 1:
+		return errors.New("--workers must be at least 1")
+	case c.RelayURL == "" && c.Maildir == "":
+		return errors.New("set --relay-url (POSTERN_RELAY_URL) or --maildir (POSTERN_MAILDIR)")
+	case c.RelayURL != "" && !strings.HasPrefix(c.RelayURL, "smtp://") && !strings.HasPrefix(c.RelayURL, "smtps://"):
+		return fmt.Errorf("--relay-url %q must start with smtp:// or smtps://", c.RelayURL)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// readSecret loads the server secret from path.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read secret file: %w", err)
+	}
+	s := []byte(strings.TrimSpace(string(b)))
+	if len(s) < 32 {
+		return nil, fmt.Errorf("secret file %s holds %d bytes, need at least 32 (e.g. `head -c 48 /dev/urandom | base64 > %s`)", path, len(s), path)
+	}
+	return s, nil
+}

@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/threadstest"
+)
+
+func TestMain(m *testing.M) { threadstest.Main(m) }
+
+// sent is one message the sink relay received.
+type sent struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// sink is a real SMTP server standing in for the outgoing relay.
+type sink struct {
+	mu   sync.Mutex
+	msgs []sent
+	addr string
+}
+
+func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
+
+type sinkSession struct {
+	sink *sink
+	cur  sent
+}
+
+func (s *sinkSession) Reset()        { s.cur = sent{} }
+func (s *sinkSession) Logout() error { return nil }
+func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.cur.From = from
+	return nil
+}
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.cur.To = append(s.cur.To, to)
+	return nil
+}
+func (s *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.cur.Data = b
+	s.sink.mu.Lock()
+	s.sink.msgs = append(s.sink.msgs, s.cur)
+	s.sink.mu.Unlock()
+	return nil
+}
+
+func startSink(t *testing.T) *sink {
+	t.Helper()
+	s := &sink{}
+	srv := smtp.NewServer(s)
+	srv.Domain = "relay.test"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.MaxMessageBytes, srv.MaxRecipients = 10<<20, 10
+	srv.Addr = "127.0.0.1:0"
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+// waitFor returns the first message to rcpt that satisfies ok, waiting up to 20s.
+func (s *sink) waitFor(t *testing.T, rcpt string, ok func(*mail.Reader, []byte) bool) (*mail.Reader, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	seen := 0
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		msgs := append([]sent(nil), s.msgs...)
+		s.mu.Unlock()
+		for _, m := range msgs[seen:] {
+			if len(m.To) != 1 || m.To[0] != rcpt {
+				continue
+			}
+			r, err := mail.CreateReader(bytes.NewReader(m.Data))
+			if err != nil {
+				t.Fatalf("notification does not parse: %v", err)
+			}
+			if ok(r, m.Data) {
+				r2, _ := mail.CreateReader(bytes.NewReader(m.Data))
+				return r2, m.Data
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no matching message for %s within 20s (%d received)", rcpt, len(s.msgs))
+	return nil, nil
+}
+
+func (s *sink) all() []sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sent(nil), s.msgs...)
+}
+
+func subjectHas(sub string) func(*mail.Reader, []byte) bool {
+	return func(r *mail.Reader, _ []byte) bool {
+		s, _ := r.Header.Subject()
+		return strings.Contains(s, sub)
+	}
+}
+
+// testApp starts a complete Postern (store, queue, SMTP, LMTP, HTTP)
+// against a fresh database and the sink relay.
+func testApp(t *testing.T, relay *sink) *app {
+	t.Helper()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
+	cfg.Domain = "forum.test"
+	cfg.ForumName = "Sleep Forum"
+	cfg.BaseURL = "https://forum.test"
+	cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.RelayURL = "smtp://" + relay.addr + "?starttls=no"
+	cfg.SecretFile = secret
+	cfg.Workers = 4
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(&logSink{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.stop(sctx)
+	})
+	return a
+}
+
+// logSink collects log lines so tests can check them for addresses.
+type logSink struct {
+	t   *testing.T
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// sendMail delivers raw over SMTP to the app, as a sending MTA would.
+func sendMail(t *testing.T, a *app, from string, to []string, raw string) {
+	t.Helper()
+	raw = strings.ReplaceAll(raw, "\r\n", "\n")
+	raw = strings.ReplaceAll(raw, "\n", "\r\n")
+	if err := smtpSend(a.smtpAddr.String(), from, to, raw); err != nil {
+		t.Fatalf("SMTP send: %v", err)
+	}
+}
+
+// waitProcessed waits until every inbound message is processed.
+func waitProcessed(t *testing.T, a *app) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var pending int
+		if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM inbound WHERE state = 'accepted'`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			return
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatal("inbound messages not processed within 20s")
+}
+
+func header(r *mail.Reader, k string) string { return r.Header.Get(k) }
+
+func bodyText(t *testing.T, r *mail.Reader) (text, html string) {
+	t.Helper()
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("read part: %v", err)
+		}
+		b, _ := io.ReadAll(p.Body)
+		ct := p.Header.Get("Content-Type")
+		if strings.HasPrefix(ct, "text/html") {
+			html = string(b)
+		} else {
+			text = string(b)
+		}
+	}
+}
+
+// TestCoreLoop drives the whole loop over real sockets: bob follows the
+// forum, alice asks, bob answers from a client that quotes the question
+// and replies to the From address, alice is notified in her own thread and
+// comments, bob is notified.
+func TestCoreLoop(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	ctx := context.Background()
+
+	// bob follows the forum.
+	sendMail(t, a, "bob@example.net", []string{"subscribe@forum.test"}, `From: Bob Baker <bob@example.net>
+To: subscribe@forum.test
+Subject: subscribe
+Message-ID: <sub-1@mail.example.net>
+
+subscribe
+`)
+	waitProcessed(t, a)
+
+	// alice asks.
+	sendMail(t, a, "alice@example.org", []string{"ask@forum.test"}, `From: Alice Adams <alice@example.org>
+To: ask@forum.test
+Subject: How do I stop waking up at 4am?
+Message-ID: <alice-q1@laptop.example.org>
+Date: Tue, 24 Nov 2026 21:00:00 +0100
+
+Every night I wake up at 4am and cannot fall asleep again.
+What has helped you?
+
+Alice
+`)
+
+	// alice's "your question is posted" threads under her own message.
+	posted, _ := relay.waitFor(t, "alice@example.org", subjectHas("How do I stop waking up"))
+	if got := header(posted, "In-Reply-To"); got != "<alice-q1@laptop.example.org>" {
+		t.Errorf("posted confirmation In-Reply-To = %q, want alice's Message-ID", got)
+	}
+
+	// bob, a follower, receives the question.
+	newQ, newQRaw := relay.waitFor(t, "bob@example.net", subjectHas("How do I stop waking up"))
+	newQID := header(newQ, "Message-Id")
+	if newQID == "" || strings.Contains(newQID, "example.org") {
+		t.Fatalf("new-question Message-ID %q", newQID)
+	}
+	if bytes.Contains(newQRaw, []byte("alice@example.org")) || bytes.Contains(newQRaw, []byte("alice-q1")) {
+		t.Fatalf("bob's copy leaks alice's address or client Message-ID:\n%s", newQRaw)
+	}
+	if !strings.HasPrefix(header(newQ, "Reply-To"), "<reply+") {
+		t.Errorf("Reply-To = %q", header(newQ, "Reply-To"))
+	}
+	for _, h := range []string{"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted"} {
+		if header(newQ, h) == "" {
+			t.Errorf("new-question mail lacks %s", h)
+		}
+	}
+	fromAddr := mustFrom(t, newQ)
+	text, html := bodyText(t, newQ)
+	if !strings.Contains(text, "cannot fall asleep again") || !strings.Contains(html, "cannot fall asleep again") {
+		t.Errorf("question text missing from notification:\n%s", text)
+	}
+
+	// bob answers from a client that ignores Reply-To (sends to From),
+	// keeps In-Reply-To and quotes the question.
+	sendMail(t, a, "bob@example.net", []string{fromAddr}, fmt.Sprintf(`From: Bob Baker <bob@example.net>
+To: %s
+Subject: Re: [Sleep Forum] How do I stop waking up at 4am?
+Message-ID: <bob-a1@mail.example.net>
+In-Reply-To: %s
+References: %s
+
+Keep the same wake-up time every day, even at weekends.
+It took me two weeks.
+
+On Tue, Nov 24, 2026 at 9:00 PM Alice Adams via Sleep Forum <%s> wrote:
+> Every night I wake up at 4am and cannot fall asleep again.
+> What has helped you?
+`, fromAddr, newQID, newQID, fromAddr))
+
+	// alice is told, in her own thread, without bob's address or the quote.
+	ans, ansRaw := relay.waitFor(t, "alice@example.org", subjectHas("Re: "))
+	if got := header(ans, "In-Reply-To"); got != "<alice-q1@laptop.example.org>" {
+		t.Errorf("answer notification In-Reply-To = %q, want alice's question", got)
+	}
+	if refs := header(ans, "References"); !strings.Contains(refs, "<alice-q1@laptop.example.org>") {
+		t.Errorf("answer notification References = %q lack alice's question", refs)
+	}
+	if bytes.Contains(ansRaw, []byte("bob@example.net")) || bytes.Contains(ansRaw, []byte("bob-a1@")) {
+		t.Fatalf("alice's notification leaks bob's address or Message-ID:\n%s", ansRaw)
+	}
+	atext, _ := bodyText(t, ans)
+	if !strings.Contains(atext, "Keep the same wake-up time") {
+		t.Errorf("answer text missing:\n%s", atext)
+	}
+	if strings.Contains(atext, "> Every night") || strings.Contains(atext, "wrote:") {
+		t.Errorf("quoted text leaked into the notification:\n%s", atext)
+	}
+	ans, _ = relay.waitFor(t, "alice@example.org", subjectHas("Re: "))
+	replyTo := header(ans, "Reply-To")
+	from := header(ans, "From")
+	if !strings.Contains(from, "Bob Baker via Sleep Forum") {
+		t.Errorf("From = %q", from)
+	}
+
+	// alice comments by replying to the Reply-To address, quoting bob.
+	sendMail(t, a, "alice@example.org", []string{strings.Trim(replyTo, "<>")}, fmt.Sprintf(`From: Alice Adams <alice@example.org>
+To: %s
+Subject: Re: [Sleep Forum] How do I stop waking up at 4am?
+Message-ID: <alice-c1@laptop.example.org>
+In-Reply-To: %s
+
+Thanks Bob, I will try that.
+
+On Wed, Nov 25, 2026 at 8:14 AM Bob Baker via Sleep Forum <%s> wrote:
+> Keep the same wake-up time every day, even at weekends.
+`, replyTo, header(ans, "Message-Id"), fromAddr))
+
+	// bob is told of the comment on his answer, threaded under his answer.
+	com, comRaw := relay.waitFor(t, "bob@example.net", func(r *mail.Reader, raw []byte) bool {
+		return bytes.Contains(raw, []byte("I will try that"))
+	})
+	if got := header(com, "In-Reply-To"); got != "<bob-a1@mail.example.net>" {
+		t.Errorf("comment notification to bob In-Reply-To = %q, want bob's answer", got)
+	}
+	if bytes.Contains(comRaw, []byte("alice@example.org")) || bytes.Contains(comRaw, []byte("alice-")) {
+		t.Fatalf("bob's notification leaks alice's address or Message-ID:\n%s", comRaw)
+	}
+
+	// The stored thread.
+	waitProcessed(t, a)
+	qs, err := a.store.ListQuestions(ctx, 10)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("questions: %v %v", qs, err)
+	}
+	th, err := a.store.GetThread(ctx, qs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Title != "How do I stop waking up at 4am?" || th.Author != "Alice Adams" {
+		t.Errorf("question %q by %q", th.Title, th.Author)
+	}
+	if len(th.Answers) != 1 || th.Answers[0].Author != "Bob Baker" {
+		t.Fatalf("answers: %+v", th.Answers)
+	}
+	if got := th.Answers[0].Body; got != "Keep the same wake-up time every day, even at weekends.\nIt took me two weeks." {
+		t.Errorf("answer body %q", got)
+	}
+	if !strings.Contains(th.Answers[0].Elided, "Every night I wake up") {
+		t.Errorf("the trimmed quote was not kept: %q", th.Answers[0].Elided)
+	}
+	if len(th.Answers[0].Comments) != 1 || th.Answers[0].Comments[0].Body != "Thanks Bob, I will try that." {
+		t.Fatalf("comments: %+v", th.Answers[0].Comments)
+	}
+
+	// Every outgoing message went to exactly one recipient, and none of
+	// them carries an address other than its recipient's.
+	people := []string{"alice@example.org", "bob@example.net"}
+	for _, m := range relay.all() {
+		if len(m.To) != 1 {
+			t.Errorf("message to %d recipients", len(m.To))
+			continue
+		}
+		for _, p := range people {
+			if p != m.To[0] && bytes.Contains(bytes.ToLower(m.Data), []byte(p)) {
+				t.Errorf("message to %s contains %s", m.To[0], p)
+			}
+		}
+		if !strings.HasPrefix(m.From, "bounce+") {
+			t.Errorf("envelope sender %q is not a VERP bounce address", m.From)
+		}
+	}
+	logs := a.log.Handler()
+	_ = logs
+}
+
+func mustFrom(t *testing.T, r *mail.Reader) string {
+	t.Helper()
+	addrs, err := r.Header.AddressList("From")
+	if err != nil || len(addrs) != 1 {
+		t.Fatalf("From: %v %v", addrs, err)
+	}
+	return addrs[0].Address
+}
+
+// smtpSend is one plain SMTP transaction with go-smtp's client.
+func smtpSend(addr, from string, to []string, raw string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.net"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, raw); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}

@@ -1,0 +1,146 @@
+// Command postern runs the Postern email-first Q&A forum.
+//
+//	postern serve      receive mail (SMTP/LMTP), process it, send notifications
+//	postern migrate    apply database migrations
+//	postern dev        run on an embedded default: private PostgreSQL, Maildir, local ports
+//	postern threads    list questions (--json)
+//	postern thread ID  print one question with its answers and comments (--json)
+//	postern inbound list [--failed]   list received messages (--json)
+//	postern inbound retry ID          reprocess a failed or ignored message
+//
+// Every setting is a flag with a POSTERN_* environment equivalent; run
+// `postern serve --help` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "postern:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: postern COMMAND [flags]
+
+commands:
+  serve                 run the forum: SMTP/LMTP intake, processing, notifications, HTTP
+  migrate               apply database migrations and exit
+  dev                   run on an embedded default (private PostgreSQL, Maildir) for trying it out
+  threads               list questions
+  thread ID             show one question with its answers and comments
+  inbound list          list received messages (--failed: only failures)
+  inbound retry ID      reprocess a failed or ignored message
+
+Run 'postern COMMAND --help' for the flags of a command.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stderr)
+	case "dev":
+		return cmdDev(ctx, rest, stdout, stderr)
+	case "threads":
+		return cmdThreads(ctx, rest, stdout, stderr)
+	case "thread":
+		return cmdThread(ctx, rest, stdout, stderr)
+	case "inbound":
+		return cmdInbound(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// parseConfig parses the flags of a command into a Config.
+func parseConfig(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("postern "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := cfg.register(fs); err != nil {
+		return cfg, nil, err
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, fs, nil
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, _, err := parseConfig("serve", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(cfg.LogLevel, stderr))
+}
+
+// serve runs the app until ctx ends.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := a.start(ctx); err != nil {
+		a.stop(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a.stop(sctx)
+	return nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, _, err := parseConfig("migrate", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("--database-url (POSTERN_DATABASE_URL) is required")
+	}
+	if err := migrateURL(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "postern: database is up to date")
+	return nil
+}

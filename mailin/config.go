@@ -1,0 +1,90 @@
+package mailin
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config holds the server's limits. Every limit is explicit: go-smtp treats
+// zero as "unlimited", so WithDefaults fills each one.
+type Config struct {
+	// Hostname is announced in the greeting. Default: the forum domain.
+	Hostname string
+	// MaxMessageBytes caps a message; larger ones get 552 5.3.4.
+	// Default 25 MiB.
+	MaxMessageBytes int64
+	// MaxRecipients caps RCPT commands per message. Default 50.
+	MaxRecipients int
+	// MaxLineLength caps a command or message line. Default 4096 (RFC 5321
+	// says 1000, real mail exceeds it).
+	MaxLineLength int
+	// MaxHeaderBytes caps the header block; larger gets 552 5.3.4.
+	// Default 1 MiB.
+	MaxHeaderBytes int
+	// MaxReceived caps Received: headers (a mail loop); more gets 554 5.4.6.
+	// Default 50.
+	MaxReceived int
+	// ReadTimeout and WriteTimeout bound each network read and write.
+	// Defaults 5 minutes and 1 minute.
+	ReadTimeout, WriteTimeout time.Duration
+	// MaxConnections caps concurrent connections per listener. Default 200.
+	MaxConnections int
+	// CommitTimeout bounds the wait for the database; past it the client
+	// gets 451 4.3.0. Default 30 seconds.
+	CommitTimeout time.Duration
+	// Transcript logs the SMTP conversation at debug level. Off by default:
+	// transcripts contain addresses.
+	Transcript bool
+}
+
+// WithDefaults returns c with every zero limit set to its default.
+func (c Config) WithDefaults() Config {
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 25 << 20
+	}
+	if c.MaxRecipients == 0 {
+		c.MaxRecipients = 50
+	}
+	if c.MaxLineLength == 0 {
+		c.MaxLineLength = 4096
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 1 << 20
+	}
+	if c.MaxReceived == 0 {
+		c.MaxReceived = 50
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 5 * time.Minute
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = time.Minute
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 200
+	}
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports the first invalid limit.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxMessageBytes < 1024:
+		return fmt.Errorf("max message size %d is below 1 KiB", c.MaxMessageBytes)
+	case c.MaxRecipients < 1:
+		return errors.New("max recipients must be at least 1")
+	case c.MaxLineLength < 1000:
+		return fmt.Errorf("max line length %d is below RFC 5321's 1000", c.MaxLineLength)
+	case c.MaxHeaderBytes < 1024:
+		return fmt.Errorf("max header size %d is below 1 KiB", c.MaxHeaderBytes)
+	case c.ReadTimeout < time.Second || c.WriteTimeout < time.Second:
+		return errors.New("read and write timeouts must be at least 1s")
+	case c.MaxConnections < 1:
+		return errors.New("max connections must be at least 1")
+	}
+	return nil
+}

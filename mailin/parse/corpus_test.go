@@ -1,0 +1,103 @@
+package parse
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// repoRoot walks up from the working directory to the directory holding
+// go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// corpusDir returns ../shared/corpus/<name> relative to the repo root, or
+// skips the test when the shared corpus is not present.
+func corpusDir(t testing.TB, name string) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), "..", "shared", "corpus", name)
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared corpus %s not present (expected next to the repository); skipping", dir)
+	}
+	return dir
+}
+
+// emlFiles lists the .eml files under dir, recursively, sorted.
+func emlFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".eml") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// readFixture reads one discourse fixture by file name.
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpusDir(t, "discourse-emails"), name))
+	if err != nil {
+		t.Fatalf("read fixture %s: %v", name, err)
+	}
+	return b
+}
+
+func TestParseCorpus(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want int
+	}{{"discourse-emails", 151}, {"talon", 0}} {
+		dir := corpusDir(t, c.name)
+		files := emlFiles(t, dir)
+		ok := 0
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatalf("read %s: %v", f, err)
+			}
+			m, err := Parse(raw, Limits{})
+			if err != nil {
+				t.Errorf("%s: %v", filepath.Base(f), err)
+				continue
+			}
+			if m.MessageID == "" {
+				t.Errorf("%s: empty MessageID", filepath.Base(f))
+			}
+			if testing.Verbose() && len(m.Warnings) > 0 {
+				t.Logf("%s: warnings %q", filepath.Base(f), m.Warnings)
+			}
+			ok++
+		}
+		t.Logf("parse corpus %s: %d/%d parsed without error", c.name, ok, len(files))
+		if c.want > 0 && len(files) != c.want {
+			t.Errorf("corpus %s: found %d files, want %d", c.name, len(files), c.want)
+		}
+	}
+}

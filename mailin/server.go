@@ -1,0 +1,264 @@
+package mailin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
+
+	"github.com/postern/postern/threads"
+)
+
+// Intake is where accepted messages go: threads.Store implements it.
+type Intake interface {
+	// Accept must return nil only once the message is durably committed.
+	Accept(ctx context.Context, env threads.Envelope, raw []byte) (threads.Accepted, error)
+	// TokenEpoch reports a person's current token epoch.
+	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
+}
+
+// Server is Postern's SMTP and LMTP receiver. Create it with New, then call
+// ServeSMTP and/or ServeLMTP (each blocks) and Shutdown to stop.
+type Server struct {
+	cfg    Config
+	intake Intake
+	addrs  *threads.Addresses
+	log    *slog.Logger
+	nextID atomic.Uint64
+	srvs   []*smtp.Server
+}
+
+// New returns a Server accepting mail for addrs' domain into intake.
+func New(cfg Config, intake Intake, addrs *threads.Addresses, log *slog.Logger) *Server {
+	cfg = cfg.WithDefaults()
+	if cfg.Hostname == "" {
+		cfg.Hostname = addrs.Domain()
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{cfg: cfg, intake: intake, addrs: addrs, log: log}
+}
+
+func (s *Server) newSMTPServer(lmtp bool) *smtp.Server {
+	srv := smtp.NewServer(s)
+	srv.LMTP = lmtp
+	srv.Domain = s.cfg.Hostname
+	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	srv.MaxRecipients = s.cfg.MaxRecipients
+	srv.MaxLineLength = s.cfg.MaxLineLength
+	srv.ReadTimeout = s.cfg.ReadTimeout
+	srv.WriteTimeout = s.cfg.WriteTimeout
+	srv.ErrorLog = slogErrorLog{s.log}
+	if s.cfg.Transcript {
+		srv.Debug = transcriptWriter{s.log}
+	}
+	s.srvs = append(s.srvs, srv)
+	return srv
+}
+
+// ServeSMTP serves SMTP on l until Shutdown; it returns smtp.ErrServerClosed
+// after a Shutdown.
+func (s *Server) ServeSMTP(l net.Listener) error {
+	return s.newSMTPServer(false).Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+}
+
+// ServeLMTP serves LMTP (RFC 2033, per-recipient status) on l.
+func (s *Server) ServeLMTP(l net.Listener) error {
+	return s.newSMTPServer(true).Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+}
+
+// Shutdown stops accepting and waits for open sessions to end (or ctx).
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.srvs {
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	src := "smtp"
+	if c.Server().LMTP {
+		src = "lmtp"
+	}
+	id := s.nextID.Add(1)
+	return &session{srv: s, conn: c, source: src, log: s.log.With("conn", id, "proto", src)}, nil
+}
+
+// Reply errors. go-smtp turns a plain error into 554, so every rejection is
+// an *smtp.SMTPError with a deliberate code. Texts never contain addresses.
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay denied: this server only accepts mail for its forum"}
+	errNoSuchUser  = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such forum address"}
+	errBadToken    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "This reply address is invalid or has been revoked; reply to a newer notification or write to the ask address"}
+	errTempFail    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing the message, please try again later"}
+	errNoRcpt      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
+	errHeaderBig   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too big"}
+	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
+)
+
+type session struct {
+	srv    *Server
+	conn   *smtp.Conn
+	source string
+	log    *slog.Logger
+
+	from    string
+	hasFrom bool
+	rcpts   []string
+}
+
+func (s *session) Reset() {
+	s.from, s.hasFrom, s.rcpts = "", false, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.Reset()
+	s.from, s.hasFrom = from, true
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	r, err := s.srv.addrs.Parse(to)
+	switch {
+	case errors.Is(err, threads.ErrForeignDomain):
+		s.log.Info("rcpt refused", "reason", "relay denied")
+		return errRelayDenied
+	case errors.Is(err, threads.ErrBadToken):
+		s.log.Info("rcpt refused", "reason", "bad token")
+		return errBadToken
+	case err != nil:
+		s.log.Info("rcpt refused", "reason", "no such address")
+		return errNoSuchUser
+	}
+	if r.Kind == threads.RcptReply {
+		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
+		defer cancel()
+		epoch, ok, err := s.srv.intake.TokenEpoch(ctx, r.Token.Person)
+		if err != nil {
+			s.log.Warn("rcpt: database unavailable", "err", err)
+			return errTempFail
+		}
+		if !ok || epoch != r.Token.Epoch {
+			s.log.Info("rcpt refused", "reason", "revoked token", "person", r.Token.Person)
+			return errBadToken
+		}
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// readMessage reads the whole message within the size limit and checks
+// the header limits.
+func (s *session) readMessage(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) && se.Code == 552 {
+			return nil, errTooBig
+		}
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	raw := buf.Bytes()
+	head := raw
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if e2 := bytes.Index(raw, []byte("\n\n")); end < 0 || (e2 >= 0 && e2 < end) {
+		end = e2
+	}
+	if end >= 0 {
+		head = raw[:end]
+	}
+	if len(head) > s.srv.cfg.MaxHeaderBytes {
+		return nil, errHeaderBig
+	}
+	if countReceived(head) > s.srv.cfg.MaxReceived {
+		return nil, errLoop
+	}
+	return raw, nil
+}
+
+func countReceived(head []byte) int {
+	n := 0
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		if len(line) > 9 && strings.EqualFold(string(line[:9]), "received:") {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *session) store(r io.Reader) error {
+	if len(s.rcpts) == 0 {
+		return errNoRcpt
+	}
+	raw, err := s.readMessage(r)
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			s.log.Info("message refused", "code", se.Code, "reason", se.Message)
+			return se
+		}
+		s.log.Warn("message read failed", "err", err)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
+	defer cancel()
+	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source}
+	if a := s.conn.Conn().RemoteAddr(); a != nil {
+		env.RemoteAddr = a.String()
+	}
+	res, err := s.srv.intake.Accept(ctx, env, raw)
+	if err != nil {
+		s.log.Error("message not stored, answered 451", "err", err, "bytes", len(raw))
+		return errTempFail
+	}
+	s.log.Info("message accepted", "inbound_id", res.InboundID, "duplicate", res.Duplicate, "bytes", len(raw), "rcpts", len(s.rcpts))
+	return nil
+}
+
+// Data implements smtp.Session: it returns nil (250) only after commit.
+func (s *session) Data(r io.Reader) error {
+	return s.store(r)
+}
+
+// LMTPData implements smtp.LMTPSession. The message is stored once for all
+// recipients, so each recipient gets the same status.
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	err := s.store(r)
+	for _, rc := range s.rcpts {
+		status.SetStatus(rc, err)
+	}
+	return nil
+}
+
+type slogErrorLog struct{ log *slog.Logger }
+
+func (l slogErrorLog) Printf(format string, v ...any) {
+	l.log.Warn("smtp server", "msg", fmt.Sprintf(format, v...))
+}
+
+func (l slogErrorLog) Println(v ...any) {
+	l.log.Warn("smtp server", "msg", fmt.Sprintln(v...))
+}
+
+type transcriptWriter struct{ log *slog.Logger }
+
+func (w transcriptWriter) Write(p []byte) (int, error) {
+	w.log.Debug("smtp transcript", "line", strings.TrimRight(string(p), "\r\n"))
+	return len(p), nil
+}

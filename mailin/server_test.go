@@ -1,0 +1,355 @@
+package mailin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	neturl "net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/postern/postern/mailin"
+	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/threadstest"
+)
+
+func TestMain(m *testing.M) { threadstest.Main(m) }
+
+const domain = "forum.test"
+
+type fixture struct {
+	store *threads.Store
+	addr  string
+	url   string
+}
+
+// start runs a real server on 127.0.0.1:0 over a freshly migrated database.
+// The River client is insert-only: processing is not under test here.
+func start(t *testing.T, cfg mailin.Config, lmtp bool) *fixture {
+	t.Helper()
+	url := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
+	pool := threadstest.Pool(t, url)
+	keys, err := threads.DeriveKeys([]byte(strings.Repeat("k", 32)), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := threads.NewStore(pool, threads.Config{Domain: domain, Secret: []byte(strings.Repeat("k", 32))}, keys, log)
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetRiver(rc)
+	srv := mailin.New(cfg, st, st.Addresses(), log)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if lmtp {
+			_ = srv.ServeLMTP(l)
+		} else {
+			_ = srv.ServeSMTP(l)
+		}
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return &fixture{store: st, addr: l.Addr().String(), url: url}
+}
+
+func dial(t *testing.T, addr string) *smtp.Client {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Hello("client.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func code(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+func message(msgID, body string) string {
+	return "From: Alice <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Sleep\r\nMessage-ID: <" + msgID + ">\r\n\r\n" + body + "\r\n"
+}
+
+func send(c *smtp.Client, from string, to []string, msg string) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, msg); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func countInbound(t *testing.T, f *fixture) int {
+	t.Helper()
+	var n int
+	if err := f.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM inbound`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAcceptStoresBeforeReplying(t *testing.T) {
+	f := start(t, mailin.Config{}, false)
+	c := dial(t, f.addr)
+	if err := send(c, "alice@example.org", []string{"ask@forum.test"}, message("q1@example.org", "How do I sleep?")); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	// 250 was answered: the row must already be committed, with its job.
+	var state string
+	var jobs int
+	pool := f.store.Pool()
+	if err := pool.QueryRow(context.Background(), `SELECT state FROM inbound WHERE message_id = 'q1@example.org'`).Scan(&state); err != nil {
+		t.Fatalf("inbound row after 250: %v", err)
+	}
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'postern.process'`).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	if state != "accepted" || jobs != 1 {
+		t.Fatalf("state %q jobs %d, want accepted and 1", state, jobs)
+	}
+}
+
+func TestRelayDeniedAndUnknownAddresses(t *testing.T) {
+	f := start(t, mailin.Config{}, false)
+	c := dial(t, f.addr)
+	if err := c.Mail("spammer@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		rcpt     string
+		code     int
+		enhanced smtp.EnhancedCode
+	}{
+		{"victim@gmail.com", 550, smtp.EnhancedCode{5, 7, 1}},
+		{"ask@forum.test.evil.com", 550, smtp.EnhancedCode{5, 7, 1}},
+		{"postmaster-nobody@forum.test", 550, smtp.EnhancedCode{5, 1, 1}},
+		{"reply+notatoken@forum.test", 550, smtp.EnhancedCode{5, 1, 1}},
+	}
+	for _, tc := range tests {
+		err := c.Rcpt(tc.rcpt, nil)
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != tc.code || se.EnhancedCode != tc.enhanced {
+			t.Errorf("RCPT %s: got %v, want %d %v", tc.rcpt, err, tc.code, tc.enhanced)
+		}
+		if se != nil && strings.Contains(se.Message, "@") {
+			t.Errorf("RCPT %s: reply text %q contains an address", tc.rcpt, se.Message)
+		}
+	}
+	if countInbound(t, f) != 0 {
+		t.Fatal("refused mail was stored")
+	}
+}
+
+func TestForgedTokenPostsNothing(t *testing.T) {
+	f := start(t, mailin.Config{}, false)
+	// A token signed with another server's secret, and a valid one with
+	// one character changed.
+	otherKeys, _ := threads.DeriveKeys([]byte(strings.Repeat("x", 32)), nil, 0)
+	foreign := threads.NewAddresses(threads.Config{Domain: domain}, otherKeys).Reply(1, 1, 0)
+	valid := f.store.Addresses().Reply(1, 1, 0)
+	at := strings.IndexByte(valid, '@')
+	b := []byte(valid)
+	if b[at-3] == 'a' {
+		b[at-3] = 'b'
+	} else {
+		b[at-3] = 'a'
+	}
+	for _, rcpt := range []string{foreign, string(b), valid[:at-4] + valid[at:]} {
+		c := dial(t, f.addr)
+		err := send(c, "mallory@example.com", []string{rcpt}, message("forged@example.com", "I am Alice now"))
+		if code(err) != 550 {
+			t.Errorf("forged token: got %v, want 550", err)
+		}
+	}
+	if n := countInbound(t, f); n != 0 {
+		t.Fatalf("%d messages stored from forged tokens", n)
+	}
+}
+
+func TestOversizedMessageGets552(t *testing.T) {
+	f := start(t, mailin.Config{MaxMessageBytes: 64 << 10}, false)
+	c := dial(t, f.addr)
+	big := message("big@example.org", strings.Repeat("x", 76)+"\r\n")
+	big = big + strings.Repeat(strings.Repeat("y", 76)+"\r\n", 2000)
+	err := send(c, "alice@example.org", []string{"ask@forum.test"}, big)
+	if code(err) != 552 {
+		t.Fatalf("oversized: got %v, want 552", err)
+	}
+	if countInbound(t, f) != 0 {
+		t.Fatal("oversized message stored")
+	}
+	// The connection stays usable for a normal message.
+	c2 := dial(t, f.addr)
+	if err := send(c2, "alice@example.org", []string{"ask@forum.test"}, message("small@example.org", "hi")); err != nil {
+		t.Fatalf("normal message after 552: %v", err)
+	}
+}
+
+func TestDuplicateDeliveryStoredOnce(t *testing.T) {
+	f := start(t, mailin.Config{}, false)
+	for i := 0; i < 3; i++ {
+		c := dial(t, f.addr)
+		if err := send(c, "alice@example.org", []string{"ask@forum.test"}, message("same@example.org", "retry")); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	if n := countInbound(t, f); n != 1 {
+		t.Fatalf("stored %d copies, want 1", n)
+	}
+	// The same Message-ID from another sender is another message.
+	c := dial(t, f.addr)
+	if err := send(c, "bob@example.net", []string{"ask@forum.test"}, message("same@example.org", "other")); err != nil {
+		t.Fatal(err)
+	}
+	if n := countInbound(t, f); n != 2 {
+		t.Fatalf("stored %d, want 2", n)
+	}
+}
+
+func TestMailLoopRefused(t *testing.T) {
+	f := start(t, mailin.Config{MaxReceived: 5}, false)
+	c := dial(t, f.addr)
+	msg := strings.Repeat("Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n", 6) + message("loop@example.org", "x")
+	if err := send(c, "alice@example.org", []string{"ask@forum.test"}, msg); code(err) != 554 {
+		t.Fatalf("loop: got %v, want 554", err)
+	}
+}
+
+// TestDatabaseLostMidDataGets451 cuts the server off from its database
+// while the client is sending DATA: the client must get a 4xx, the
+// server must keep running, and nothing may be half-stored.
+func TestDatabaseLostMidDataGets451(t *testing.T) {
+	f := start(t, mailin.Config{CommitTimeout: 5 * time.Second}, false)
+	ctx := context.Background()
+	u, err := neturl.Parse(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbname := strings.TrimPrefix(u.Path, "/")
+	u.Path = "/postgres"
+	admin, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	c := dial(t, f.addr)
+	if err := c.Mail("alice@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("ask@forum.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := message("cut@example.org", "half of a message")
+	if _, err := io.WriteString(w, msg[:len(msg)/2]); err != nil {
+		t.Fatal(err)
+	}
+	// Mid-DATA: refuse new connections and kill every existing one.
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS false`, pgx.Identifier{dbname}.Sanitize())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, dbname); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, msg[len(msg)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Close()
+	if c := code(err); c < 400 || c >= 500 {
+		t.Fatalf("DATA with the database gone: got %v, want 4xx", err)
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS true`, pgx.Identifier{dbname}.Sanitize())); err != nil {
+		t.Fatal(err)
+	}
+	n := countInbound(t, f)
+	if n != 0 {
+		t.Fatalf("%d rows half-stored", n)
+	}
+	// The server kept running: the client's retry now succeeds.
+	c2 := dial(t, f.addr)
+	if err := send(c2, "alice@example.org", []string{"ask@forum.test"}, msg); err != nil {
+		t.Fatalf("retry after the database came back: %v", err)
+	}
+	if n := countInbound(t, f); n != 1 {
+		t.Fatalf("after retry: %d rows, want 1", n)
+	}
+}
+
+func TestLMTPPerRecipientStatus(t *testing.T) {
+	f := start(t, mailin.Config{}, true)
+	conn, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mx.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("alice@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("ask@forum.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("subscribe@forum.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("nobody@forum.test", nil); code(err) != 550 {
+		t.Fatalf("unknown LMTP rcpt: %v", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, message("lmtp@example.org", "via postfix")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.CloseWithLMTPResponse()
+	if err != nil {
+		t.Fatalf("LMTP DATA: %v", err)
+	}
+	if len(resp) != 2 || resp["ask@forum.test"] == nil || resp["subscribe@forum.test"] == nil {
+		t.Fatalf("per-recipient statuses %v, want one 250 per accepted recipient", resp)
+	}
+	if countInbound(t, f) != 1 {
+		t.Fatal("LMTP message not stored once")
+	}
+}

@@ -1,0 +1,121 @@
+package trim
+
+import (
+	"strings"
+	"unicode"
+)
+
+// Layer 2: cutting where the reply starts repeating a notification we sent.
+//
+// Texts are compared as sequences of lower-cased words (letters and digits),
+// so quote prefixes, re-wrapping, punctuation and white space do not matter:
+// a reply line copied from our text is a contiguous run of our words,
+// wherever the client broke the lines.
+
+// minOwnWords is how many words a reply line needs before it can be
+// recognised as a copy of our text; shorter lines ("Thanks", "Hi Bob,")
+// match by chance too easily.
+const minOwnWords = 3
+
+// minSentMatch is how many words of our text must follow the cut point.
+const minSentMatch = 8
+
+// maxSentLine bounds the line length compared against our text.
+const maxSentLine = 4000
+
+// words returns the lower-cased words of s joined by single spaces, and
+// their count.
+func words(s string) (string, int) {
+	var b strings.Builder
+	n := 0
+	inWord := false
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if !inWord && n > 0 {
+				b.WriteByte(' ')
+			}
+			if !inWord {
+				n++
+			}
+			inWord = true
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		inWord = false
+	}
+	return b.String(), n
+}
+
+// sentCut returns the first line of the trailing part of lines [0, end)
+// that repeats one of the sent texts, or end when there is none.
+//
+// A line is "ours" when it has at least minOwnWords words and they occur,
+// in order and contiguously, in a sent text. The cut is the earliest ours
+// line such that no later line is unquoted text of someone else (blank,
+// short, quoted, header and attribution lines are neutral) and at least
+// min(minSentMatch, words of the sent text) words of ours lines follow.
+func (d *doc) sentCut(sent []string, end int) int {
+	var corpus []string
+	maxWords := 0
+	for _, s := range sent {
+		w, n := words(s)
+		if n == 0 {
+			continue
+		}
+		corpus = append(corpus, " "+w+" ")
+		maxWords = max(maxWords, n)
+	}
+	if len(corpus) == 0 {
+		return end
+	}
+	need := min(minSentMatch, maxWords)
+	total := 0
+	cut := end
+	for i := end - 1; i >= 0; i-- {
+		c := d.content[i]
+		if d.blank[i] || len(c) > maxSentLine {
+			continue
+		}
+		w, n := words(c)
+		if n < minOwnWords {
+			continue
+		}
+		ours := false
+		key := " " + w + " "
+		for _, t := range corpus {
+			if strings.Contains(t, key) {
+				ours = true
+				break
+			}
+		}
+		if ours {
+			total += n
+			if total >= need {
+				cut = i
+			}
+			continue
+		}
+		if d.quoted[i] || d.isNeutral(i, end) {
+			continue
+		}
+		break
+	}
+	return cut
+}
+
+// isNeutral reports whether line i, which is not a copy of our text, may
+// still sit inside a copied notification: header lines, attribution lines,
+// separators and delimiters.
+func (d *doc) isNeutral(i, end int) bool {
+	l := d.lines[i]
+	if isRuleLine(l) || isDelimiter(l) {
+		return true
+	}
+	if _, ok := headerField(d.content[i]); ok {
+		return true
+	}
+	if _, ok := d.attributionAt(i, end, false); ok {
+		return true
+	}
+	return false
+}

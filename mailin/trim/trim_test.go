@@ -1,0 +1,194 @@
+package trim
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// notification is a plain-text body as Postern might send it.
+const notification = `Ana asked a question in Gardening:
+
+How do I keep slugs away from my lettuce without using pellets that
+harm the hedgehogs in the garden?
+
+-- Reply above this line to answer --
+You are receiving this because you follow the Gardening forum.
+Unsubscribe: https://forum.example/u/unsub/abc`
+
+func TestTextRules(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		opts Options
+		want string
+	}{
+		{
+			name: "non-ASCII is preserved",
+			in:   "Here’s a test.",
+			want: "Here’s a test.",
+		},
+		{
+			name: "empty",
+			in:   "",
+			want: "",
+		},
+		{
+			name: "CRLF and lone CR",
+			in:   "one\r\ntwo\rthree\r\n",
+			want: "one\ntwo\nthree",
+		},
+		{
+			name: "custom marker cuts even at the top of a quote",
+			in:   "Use copper tape.\n\n> -- Reply above this line to answer --\n> Ana asked",
+			opts: Options{Markers: []string{"-- Reply above this line to answer --"}},
+			want: "Use copper tape.",
+		},
+		{
+			name: "marker comparison ignores case",
+			in:   "Beer traps work.\n-- REPLY ABOVE THIS LINE TO ANSWER --\nrest",
+			opts: Options{Markers: []string{"-- Reply above this line to answer --"}},
+			want: "Beer traps work.",
+		},
+		{
+			name: "discourse marker",
+			in:   "Sounds good.\n\n## Please type your reply above this line. ##\n\nold stuff",
+			want: "Sounds good.",
+		},
+		{
+			name: "discourse previous replies",
+			in:   "My answer.\n\n---\n*Previous Replies*\n\nsomeone said something",
+			want: "My answer.",
+		},
+		{
+			name: "Sent: Outlook copy of our message without marker or quotes",
+			in: "Use copper tape around the bed.\n\nFrom: Postern\nSent: Monday, 3 March 2025 10:00\nTo: Bob\nSubject: Slugs\n\n" +
+				"Ana asked a question in Gardening:\n\nHow do I keep slugs away from my lettuce without using pellets that harm the\nhedgehogs in the garden?\n",
+			opts: Options{Sent: []string{notification}},
+			want: "Use copper tape around the bed.",
+		},
+		{
+			name: "Sent: re-wrapped unquoted copy without a header",
+			in:   "Use copper tape around the bed.\n\nAna asked a question in Gardening:\nHow do I keep slugs away from my\nlettuce without using pellets that harm the hedgehogs in the garden?\n",
+			opts: Options{Sent: []string{notification}},
+			want: "Use copper tape around the bed.",
+		},
+		{
+			name: "Sent: interleaved answer after a quoted sentence of ours is kept",
+			in:   "> How do I keep slugs away from my lettuce without using pellets\n\nCopper tape works well for me.\n",
+			opts: Options{Sent: []string{notification}},
+			want: "> How do I keep slugs away from my lettuce without using pellets\n\nCopper tape works well for me.",
+		},
+		{
+			name: "Sent: the reply itself quoting a few words is kept",
+			in:   "You asked how to keep slugs away. Copper tape.",
+			opts: Options{Sent: []string{notification}},
+			want: "You asked how to keep slugs away. Copper tape.",
+		},
+		{
+			name: "wrote: in prose is not an attribution",
+			in:   "On Monday at 10:00 we met the team.\nAs Bob wrote:\nthings are fine",
+			want: "On Monday at 10:00 we met the team.\nAs Bob wrote:\nthings are fine",
+		},
+		{
+			name: "code fence protects separators",
+			in:   "Try this:\n\n```\n--\nOn 1 Jan 2020, a <a@b.example> wrote:\n```\n",
+			want: "Try this:\n\n```\n--\nOn 1 Jan 2020, a <a@b.example> wrote:\n```",
+		},
+		{
+			name: "bottom post drops the attributed quote",
+			in:   "On 2 Jan 2024, at 10:00, Ana <ana@example.org> wrote:\n> Question?\n\nAnswer.",
+			want: "Answer.",
+		},
+		{
+			name: "Japanese attribution",
+			in:   "了解です。\n\n2024年1月2日(火) 10:00 Ana <ana@example.org>:\n> 質問",
+			want: "了解です。",
+		},
+		{
+			name: "Yahoo --- On ... wrote:",
+			in:   "Fine by me.\n\n--- On Wed, 4/4/12, Ana <ana@example.org> wrote:\n\nFrom: Ana\nSubject: x",
+			want: "Fine by me.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Text(tt.in, tt.opts)
+			if r.Text != tt.want {
+				t.Errorf("Text = %q, want %q (elided %q)", r.Text, tt.want, r.Elided)
+			}
+		})
+	}
+}
+
+// TestElidedKeepsEverything checks that no non-blank line disappears: each
+// is in Text or in Elided.
+func TestElidedKeepsEverything(t *testing.T) {
+	in := "Answer.\n\n-- \nBob\n\nOn 1 Jan 2020, Ana <ana@example.org> wrote:\n> q\n"
+	r := Text(in, Options{})
+	for _, l := range strings.Split(in, "\n") {
+		if l = strings.TrimRight(l, " \t"); l == "" {
+			continue
+		}
+		if !strings.Contains(r.Text, l) && !strings.Contains(r.Elided, l) {
+			t.Errorf("line %q lost", l)
+		}
+	}
+}
+
+// TestLongQuote runs the 766 KB fixture whose line 7 is ~707k '>' chars. It
+// is a safety net against super-linear behaviour, not a benchmark.
+func TestLongQuote(t *testing.T) {
+	body := readFile(t, filepath.Join(corpusDir(t), "email-reply-parser", "github", "emails", "email_long_quote.txt"))
+	start := time.Now()
+	r := Text(body, Options{Sent: []string{notification}, Markers: []string{"-- Reply above this line --"}})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("email_long_quote.txt took %v, want well under a second", d)
+	}
+	if !strings.HasPrefix(r.Text, "Hi folks") {
+		t.Errorf("unexpected start of Text: %.40q", r.Text)
+	}
+}
+
+func BenchmarkText(b *testing.B) {
+	dir := filepath.Join(corpusDir(b), "email-reply-parser")
+	bodies := []string{
+		readFile(b, filepath.Join(dir, "github", "emails", "email_long_quote.txt")),
+		readFile(b, filepath.Join(dir, "discourse-email_reply_trimmer", "emails", "embedded_email_10.txt")),
+		readFile(b, filepath.Join(dir, "discourse-email_reply_trimmer", "emails", "spam_1.txt")),
+	}
+	opts := Options{Sent: []string{notification}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, body := range bodies {
+			Text(body, opts)
+		}
+	}
+}
+
+// FuzzText checks that Text never panics and only returns lines of its
+// (normalised) input.
+func FuzzText(f *testing.F) {
+	f.Add("Hello\n\nOn 1 Jan 2020, Ana <ana@example.org> wrote:\n> Hi\n", "")
+	f.Add("> q\n\na\n\n> q2\n\nb\n-- \nsig", "q2 and more words of ours here to match")
+	f.Add("From: a\nSent: b\nTo: c\n\nx", "x")
+	f.Fuzz(func(t *testing.T, body, sent string) {
+		r := Text(body, Options{Sent: []string{sent}, Markers: []string{"-- reply above --"}})
+		norm := strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n")
+		have := map[string]bool{}
+		for _, l := range strings.Split(norm, "\n") {
+			have[strings.TrimRight(l, " \t")] = true
+		}
+		for _, part := range []string{r.Text, r.Elided} {
+			if part == "" {
+				continue
+			}
+			for _, l := range strings.Split(part, "\n") {
+				if !have[l] {
+					t.Fatalf("line %q is not from the input", l)
+				}
+			}
+		}
+	})
+}

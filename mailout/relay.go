@@ -1,0 +1,447 @@
+package mailout
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Sender delivers one composed message to one recipient. Implementations:
+// the SMTP relay client (Relay) and the Maildir writer (Maildir).
+//
+// Send must be safe for concurrent use. An error for which IsPermanent
+// reports true means the message will never be accepted for this
+// recipient and must not be retried; any other error is temporary. No
+// error text contains an email address.
+type Sender interface {
+	Send(ctx context.Context, envelopeFrom, rcpt string, msg []byte) error
+}
+
+// PermanentError is a 5xx reply from the relay to the recipient (RCPT) or
+// to the message (end of DATA): do not retry. Its Error text never contains
+// the recipient's address or any other address: the server's text is
+// redacted.
+type PermanentError struct {
+	// Code is the SMTP reply code, 500-599.
+	Code int
+	// Enhanced is the RFC 3463 enhanced status code, e.g. "5.1.1"; empty
+	// when the server gave none.
+	Enhanced string
+	// Stage is the SMTP command that was refused: "RCPT" or "DATA".
+	Stage string
+	// Message is the server's reply text with addresses redacted.
+	Message string
+
+	cause error
+}
+
+// Error describes the rejection without any address.
+func (e *PermanentError) Error() string {
+	s := fmt.Sprintf("relay: %s rejected permanently: %d", e.Stage, e.Code)
+	if e.Enhanced != "" {
+		s += " " + e.Enhanced
+	}
+	if e.Message != "" {
+		s += " " + e.Message
+	}
+	return s
+}
+
+// Unwrap returns the underlying *smtp.SMTPError.
+func (e *PermanentError) Unwrap() error { return e.cause }
+
+// IsPermanent reports whether err (or an error it wraps) is a
+// *PermanentError: the relay refused the recipient or the message for good.
+func IsPermanent(err error) bool {
+	var pe *PermanentError
+	return errors.As(err, &pe)
+}
+
+// tempError is a temporary failure: a 4xx reply, a network or TLS error, a
+// 5xx before the recipient was named (relay configuration, not the
+// recipient), or a cancelled context. Its text is redacted.
+type tempError struct {
+	msg   string
+	cause error
+}
+
+func (e *tempError) Error() string { return e.msg }
+func (e *tempError) Unwrap() error { return e.cause }
+
+// RelayOptions tunes a Relay.
+type RelayOptions struct {
+	// HeloName is the name given in EHLO; empty means the host name of this
+	// machine, or "localhost" when it is unknown.
+	HeloName string
+	// Timeout bounds the connection set-up and each SMTP command,
+	// including the wait for the reply after the message data; zero means
+	// 30 seconds.
+	Timeout time.Duration
+	// TLSConfig is used for implicit TLS and STARTTLS; nil means the system
+	// roots and the relay's host name. Tests pass a pool holding their own
+	// certificate.
+	TLSConfig *tls.Config
+}
+
+// tlsMode is how a Relay secures its connection.
+type tlsMode int
+
+const (
+	tlsOpportunistic tlsMode = iota // STARTTLS when offered
+	tlsRequired                     // STARTTLS, or fail
+	tlsNone                         // never STARTTLS
+	tlsImplicit                     // TLS from the first byte (smtps)
+)
+
+// Relay is the Sender that hands messages to an SMTP relay (smarthost).
+// It opens one connection per Send; it is safe for concurrent use.
+type Relay struct {
+	addr     string // host:port
+	host     string
+	mode     tlsMode
+	user     string
+	pass     string
+	hasAuth  bool
+	helo     string
+	timeout  time.Duration
+	tlsConf  *tls.Config
+	loopback bool
+}
+
+// NewRelay parses the relay URL and returns a Relay; nothing is dialled
+// yet. Accepted forms:
+//
+//	smtp://[user:pass@]host[:port][?starttls=no|required]   (port 25)
+//	smtps://[user:pass@]host[:port]                        (port 465)
+//
+// smtp:// upgrades with STARTTLS when the server offers it, unless
+// starttls=no; starttls=required refuses to send without it. With a user,
+// Send authenticates with AUTH PLAIN, and only over TLS or to a loopback
+// address, so that the password never crosses a network in clear text.
+func NewRelay(rawURL string, opts RelayOptions) (*Relay, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("relay: cannot parse the relay URL")
+	}
+	r := &Relay{timeout: opts.Timeout, helo: opts.HeloName}
+	var port string
+	switch u.Scheme {
+	case "smtp":
+		port = "25"
+	case "smtps":
+		port = "465"
+		r.mode = tlsImplicit
+	default:
+		return nil, fmt.Errorf("relay: unsupported URL scheme %q (want smtp or smtps)", u.Scheme)
+	}
+	r.host = u.Hostname()
+	if r.host == "" {
+		return nil, errors.New("relay: the relay URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+			return nil, errors.New("relay: the relay URL has an invalid port")
+		}
+		port = p
+	}
+	r.addr = net.JoinHostPort(r.host, port)
+	if u.Path != "" && u.Path != "/" {
+		return nil, errors.New("relay: the relay URL must not have a path")
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "starttls" {
+			return nil, fmt.Errorf("relay: unknown relay URL parameter %q", k)
+		}
+	}
+	if v := q.Get("starttls"); q.Has("starttls") {
+		if r.mode == tlsImplicit {
+			return nil, errors.New("relay: starttls does not apply to smtps")
+		}
+		switch v {
+		case "no":
+			r.mode = tlsNone
+		case "required":
+			r.mode = tlsRequired
+		case "", "yes", "opportunistic":
+			r.mode = tlsOpportunistic
+		default:
+			return nil, fmt.Errorf("relay: starttls must be no or required, not %q", v)
+		}
+	}
+	if u.User != nil {
+		r.user = u.User.Username()
+		r.pass, _ = u.User.Password()
+		r.hasAuth = true
+	}
+	if r.timeout <= 0 {
+		r.timeout = 30 * time.Second
+	}
+	if r.helo == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			r.helo = h
+		} else {
+			r.helo = "localhost"
+		}
+	}
+	if opts.TLSConfig != nil {
+		r.tlsConf = opts.TLSConfig.Clone()
+	} else {
+		r.tlsConf = &tls.Config{}
+	}
+	if r.tlsConf.ServerName == "" {
+		r.tlsConf.ServerName = r.host
+	}
+	if r.tlsConf.MinVersion == 0 {
+		r.tlsConf.MinVersion = tls.VersionTLS12
+	}
+	if ip := net.ParseIP(r.host); (ip != nil && ip.IsLoopback()) || r.host == "localhost" {
+		r.loopback = true
+	}
+	return r, nil
+}
+
+// Send delivers msg to rcpt through the relay with envelopeFrom as the
+// return path. See Sender for the error contract: a 5xx reply to RCPT or
+// to the message is a *PermanentError; everything else (4xx, network,
+// TLS, timeouts, a cancelled ctx, 5xx to EHLO/AUTH/MAIL which are relay
+// configuration problems) is temporary.
+func (r *Relay) Send(ctx context.Context, envelopeFrom, rcpt string, msg []byte) error {
+	if err := ctx.Err(); err != nil {
+		return &tempError{msg: "relay: " + err.Error(), cause: err}
+	}
+	c, conn, stage, err := r.dial(ctx)
+	if err != nil {
+		return r.classify(ctx, stage, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+
+	if stage, err := transact(c, envelopeFrom, rcpt, msg); err != nil {
+		return r.classify(ctx, stage, err)
+	}
+	// The message is accepted; a failing QUIT does not change that.
+	_ = c.Quit()
+	return nil
+}
+
+// dial connects, secures and authenticates a connection, returning a
+// client ready for transactions (and the raw connection, to abort it), or
+// the stage that failed ("connect", "EHLO", "AUTH") and why.
+// A future pool keeps such clients and runs transact on them repeatedly.
+func (r *Relay) dial(ctx context.Context) (*smtp.Client, net.Conn, string, error) {
+	dctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	d := net.Dialer{}
+	raw, err := d.DialContext(dctx, "tcp", r.addr)
+	if err != nil {
+		return nil, nil, "connect", err
+	}
+	// A cancelled ctx aborts the whole set-up, including EHLO and AUTH.
+	stopAbort := context.AfterFunc(ctx, func() { _ = raw.Close() })
+	defer stopAbort()
+	// Bound the set-up exchange; go-smtp sets its own per-command
+	// deadlines afterwards.
+	deadline := time.Now().Add(r.timeout)
+	if dl, ok := dctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = raw.SetDeadline(deadline)
+	stop := context.AfterFunc(dctx, func() { _ = raw.SetDeadline(time.Now()) })
+
+	conn, secure, err := r.secure(dctx, raw)
+	stop()
+	if err != nil {
+		_ = raw.Close()
+		return nil, nil, "connect", err
+	}
+	_ = conn.SetDeadline(time.Time{})
+
+	c := smtp.NewClient(conn)
+	c.CommandTimeout = r.timeout
+	c.SubmissionTimeout = r.timeout
+	if err := c.Hello(r.helo); err != nil {
+		_ = c.Close()
+		return nil, nil, "EHLO", err
+	}
+	if r.hasAuth {
+		if !secure && !r.loopback {
+			_ = c.Close()
+			return nil, nil, "AUTH", errors.New("refusing to send the relay password without TLS")
+		}
+		if ok, _ := c.Extension("AUTH"); !ok {
+			_ = c.Close()
+			return nil, nil, "AUTH", errors.New("the relay does not offer AUTH")
+		}
+		if err := c.Auth(sasl.NewPlainClient("", r.user, r.pass)); err != nil {
+			_ = c.Close()
+			return nil, nil, "AUTH", err
+		}
+	}
+	return c, conn, "", nil
+}
+
+// secure brings conn to the state go-smtp's client expects: for implicit
+// TLS, a TLS connection about to send its greeting; for smtp://, the
+// greeting and EHLO are read here first so that STARTTLS can be used only
+// when offered, and the connection handed on replays a greeting line (the
+// client then says EHLO again, as required after STARTTLS and harmless
+// without it). secure reports whether the connection is encrypted.
+func (r *Relay) secure(ctx context.Context, conn net.Conn) (net.Conn, bool, error) {
+	if r.mode == tlsImplicit {
+		tc := tls.Client(conn, r.tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return conn, false, fmt.Errorf("TLS handshake: %w", err)
+		}
+		return tc, true, nil
+	}
+
+	br := bufio.NewReader(conn)
+	tp := textproto.NewConn(struct {
+		io.Reader
+		io.WriteCloser
+	}{br, conn})
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return conn, false, fmt.Errorf("greeting: %w", err)
+	}
+	if err := tp.PrintfLine("EHLO %s", r.helo); err != nil {
+		return conn, false, fmt.Errorf("EHLO: %w", err)
+	}
+	_, ehlo, err := tp.ReadResponse(250)
+	var te *textproto.Error
+	if errors.As(err, &te) && (te.Code == 500 || te.Code == 502) {
+		// An old server without EHLO: no extensions, so no STARTTLS; the
+		// client falls back to HELO after the replayed greeting.
+		ehlo, err = "", nil
+	}
+	if err != nil {
+		return conn, false, fmt.Errorf("EHLO: %w", err)
+	}
+	offered := false
+	for _, line := range strings.Split(ehlo, "\n")[1:] {
+		if strings.EqualFold(strings.TrimSpace(line), "STARTTLS") {
+			offered = true
+		}
+	}
+	if r.mode == tlsNone || !offered {
+		if r.mode == tlsRequired {
+			return conn, false, errors.New("the relay does not offer STARTTLS and starttls=required")
+		}
+		return &replayConn{Conn: conn, r: io.MultiReader(strings.NewReader("220 "+r.host+" (replayed greeting)\r\n"), br)}, false, nil
+	}
+	if err := tp.PrintfLine("STARTTLS"); err != nil {
+		return conn, false, fmt.Errorf("STARTTLS: %w", err)
+	}
+	if _, _, err := tp.ReadResponse(220); err != nil {
+		return conn, false, fmt.Errorf("STARTTLS: %w", err)
+	}
+	if br.Buffered() > 0 {
+		// Bytes sent before the handshake would be trusted as if they came
+		// over TLS (a command injection attack): refuse.
+		return conn, false, errors.New("STARTTLS: the relay sent data before the TLS handshake")
+	}
+	tc := tls.Client(conn, r.tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return conn, false, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return &replayConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 "+r.host+" (replayed greeting)\r\n"), tc)}, true, nil
+}
+
+// replayConn is a connection whose reads start with bytes already
+// consumed from it (or a stand-in greeting).
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// transact runs one mail transaction on a ready client. On an SMTP reply
+// error it resets the transaction so that the connection stays usable. It
+// returns the stage that failed.
+func transact(c *smtp.Client, from, rcpt string, msg []byte) (string, error) {
+	opts := &smtp.MailOptions{Size: int64(len(msg))}
+	if !isASCII(from) || !isASCII(rcpt) {
+		opts.UTF8 = true
+	}
+	if err := c.Mail(from, opts); err != nil {
+		return "MAIL", resetAfter(c, err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return "RCPT", resetAfter(c, err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "DATA", resetAfter(c, err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		_ = w.Close()
+		return "DATA", err
+	}
+	if err := w.Close(); err != nil {
+		return "DATA", err
+	}
+	return "", nil
+}
+
+// resetAfter sends RSET after a refused command, leaving the connection
+// ready for another transaction; it returns err unchanged.
+func resetAfter(c *smtp.Client, err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		_ = c.Reset()
+	}
+	return err
+}
+
+// classify turns an error from stage into a *PermanentError or a
+// temporary error, with every address removed from its text.
+func (r *Relay) classify(ctx context.Context, stage string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return &tempError{msg: fmt.Sprintf("relay: %s: %v", stage, ctxErr), cause: err}
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		text := redact(se.Message)
+		enh := ""
+		if se.EnhancedCode != smtp.NoEnhancedCode && se.EnhancedCode != smtp.EnhancedCodeNotSet {
+			enh = fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+		}
+		if se.Code >= 500 && se.Code < 600 && (stage == "RCPT" || stage == "DATA") {
+			return &PermanentError{Code: se.Code, Enhanced: enh, Stage: stage, Message: text, cause: err}
+		}
+		msg := fmt.Sprintf("relay: %s refused: %d", stage, se.Code)
+		if enh != "" {
+			msg += " " + enh
+		}
+		if text != "" {
+			msg += " " + text
+		}
+		return &tempError{msg: msg, cause: err}
+	}
+	return &tempError{msg: fmt.Sprintf("relay: %s: %s", stage, redact(err.Error())), cause: err}
+}
+
+// addrLike matches anything that looks like an email address, with or
+// without angle brackets.
+var addrLike = regexp.MustCompile(`<?[^\s<>@]*@[^\s<>@]*>?`)
+
+// redact replaces every address-like token in s with "<address>".
+func redact(s string) string {
+	return addrLike.ReplaceAllString(s, "<address>")
+}

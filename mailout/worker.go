@@ -1,0 +1,116 @@
+package mailout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/riverqueue/river"
+
+	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
+)
+
+// NotifyWorker is the dispatcher: the River worker that renders and sends
+// one notification (threads.NotifyArgs). It is the only code that sees a
+// decrypted address, and only for the duration of one send.
+//
+// Delivery is at least once: the notification is marked sent after the
+// relay accepted it, so a crash between the two sends it again on retry.
+// A 4xx or network error is returned to River, which retries with backoff;
+// a 5xx is recorded as a permanent failure against the address and not
+// retried.
+type NotifyWorker struct {
+	river.WorkerDefaults[threads.NotifyArgs]
+	Store     *threads.Store
+	Templates *templates.Set
+	Sender    Sender
+	Log       *slog.Logger
+}
+
+// Work implements river.Worker.
+func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyArgs]) error {
+	id := job.Args.NotificationID
+	o, err := w.Store.LoadOutgoing(ctx, id)
+	if errors.Is(err, threads.ErrNotificationGone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("notification %d: %w", id, err)
+	}
+	log := w.Log.With("notification_id", id, "person", o.RecipientID, "kind", o.Kind)
+	if o.State != "pending" {
+		return nil
+	}
+	if o.Skip != "" {
+		log.Info("notification cancelled", "reason", o.Skip)
+		return w.Store.MarkFailed(ctx, id, "cancelled", o.Skip)
+	}
+	msg, err := w.compose(o)
+	if err != nil {
+		// A rendering bug: retrying will not help, record it.
+		log.Error("notification not composed", "err", err)
+		return w.Store.MarkFailed(ctx, id, "failed", "compose: "+err.Error())
+	}
+	if err := w.Sender.Send(ctx, o.EnvelopeFrom, o.RecipientAddress, msg); err != nil {
+		if IsPermanent(err) {
+			log.Warn("notification rejected by relay", "err", err)
+			if rerr := w.Store.RecordRejection(ctx, id, "5.0.0"); rerr != nil {
+				return rerr
+			}
+			return w.Store.MarkFailed(ctx, id, "failed", err.Error())
+		}
+		log.Warn("notification send failed, will retry", "err", err, "attempt", job.Attempt)
+		return fmt.Errorf("send notification %d: %w", id, err)
+	}
+	log.Info("notification sent", "bytes", len(msg))
+	return w.Store.MarkSent(ctx, id)
+}
+
+// compose renders the templates for o and builds the MIME message.
+func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
+	cfg := w.Store.Config()
+	unsubURL := fmt.Sprintf("%s/unsubscribe/%s", cfg.BaseURL, o.UnsubscribeTok)
+	data := templates.MailData{
+		ForumName:      cfg.ForumName,
+		PosterName:     o.PostAuthor,
+		RecipientName:  o.RecipientName,
+		Kind:           o.Kind,
+		QuestionTitle:  o.Title,
+		QuestionID:     o.QuestionID,
+		PostKind:       string(o.PostKind),
+		Body:           o.PostBody,
+		ThreadURL:      o.ThreadURL,
+		UnsubscribeURL: unsubURL,
+		CategoryName:   o.CategoryName,
+	}
+	subject, text, html, err := w.Templates.Mail(o.Kind, data)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", o.Kind, err)
+	}
+	fromName := o.PostAuthor + " via " + cfg.ForumName
+	if o.Kind == threads.NotifyPosted {
+		fromName = cfg.ForumName
+	}
+	return Compose(&Outgoing{
+		To:                mail.Address{Name: o.RecipientName, Address: o.RecipientAddress},
+		FromName:          fromName,
+		FromAddr:          w.Store.Addresses().Notify(),
+		ReplyTo:           o.ReplyTo,
+		MessageID:         o.MessageID,
+		InReplyTo:         o.InReplyTo,
+		References:        o.References,
+		Subject:           subject,
+		Text:              text,
+		HTML:              html,
+		ListID:            fmt.Sprintf("%s <forum.%s>", cfg.ForumName, cfg.Domain),
+		UnsubscribeURL:    unsubURL,
+		UnsubscribeMailto: "mailto:" + o.UnsubscribeMail + "?subject=unsubscribe",
+	})
+}
+
+// listIDSafe reports whether s can be used in List-Id.
+func listIDSafe(s string) bool { return !strings.ContainsAny(s, "<>\r\n") }

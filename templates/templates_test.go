@@ -1,0 +1,265 @@
+package templates
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var dump = flag.Bool("dump", false, "print every rendered mail")
+
+func sample(kind string) MailData {
+	return MailData{
+		ForumName:      "Gardeners",
+		PosterName:     "Ann Example",
+		RecipientName:  "Bob",
+		QuestionTitle:  "Why do my tomatoes split?",
+		QuestionID:     42,
+		PostKind:       map[string]string{KindNewQuestion: "question", KindPosted: "question", KindAnswer: "answer", KindComment: "comment"}[kind],
+		Body:           "First paragraph line one.\nLine two.\n\nSecond paragraph.",
+		ParentExcerpt:  "The original question, shortened.",
+		ThreadURL:      "https://forum.example.org/q/42",
+		ReplyAbove:     true,
+		UnsubscribeURL: "https://forum.example.org/u/TOKEN",
+		CategoryName:   "Vegetables",
+	}
+}
+
+func mustNew(t *testing.T) *Set {
+	t.Helper()
+	s, err := New()
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func TestKinds(t *testing.T) {
+	s := mustNew(t)
+	got := strings.Join(s.MailKinds(), ",")
+	if want := "answer,comment,new_question,posted"; got != want {
+		t.Fatalf("MailKinds = %q, want %q", got, want)
+	}
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	s := mustNew(t)
+	wantSubject := map[string]string{
+		KindNewQuestion: "[Gardeners] Why do my tomatoes split?",
+		KindPosted:      "[Gardeners] Why do my tomatoes split?",
+		KindAnswer:      "Re: [Gardeners] Why do my tomatoes split?",
+		KindComment:     "Re: [Gardeners] Why do my tomatoes split?",
+	}
+	wantText := map[string][]string{
+		KindNewQuestion: {"Ann Example asked a new question in Vegetables:", "Reply to this email to answer."},
+		KindAnswer:      {"Ann Example answered your question:", "Your question:\n> The original question, shortened.\n\n-- \n"},
+		KindComment:     {"Ann Example commented in the thread:", "In reply to:\n> The original question, shortened."},
+		KindPosted:      {"Your question is posted on Gardeners in Vegetables.", "Answers and comments arrive by email"},
+	}
+	for _, kind := range s.MailKinds() {
+		t.Run(kind, func(t *testing.T) {
+			d := sample(kind)
+			subject, text, html, err := s.Mail(kind, d)
+			if err != nil {
+				t.Fatalf("Mail: %v", err)
+			}
+			if *dump {
+				fmt.Printf("=== %s\nSubject: %s\n\n%s\n---- html\n%s\n", kind, subject, text, html)
+			}
+			if subject != wantSubject[kind] {
+				t.Errorf("subject = %q, want %q", subject, wantSubject[kind])
+			}
+			common := []string{
+				ReplyMarker,
+				"Hello Bob,",
+				"Why do my tomatoes split?",
+				"First paragraph line one.\nLine two.\n\nSecond paragraph.",
+				"your display name",
+				"View the thread on the web: https://forum.example.org/q/42",
+				"Stop these emails: https://forum.example.org/u/TOKEN",
+				PrivacyLine,
+				"\n-- \nReply to this email to ",
+			}
+			for _, w := range append(common, wantText[kind]...) {
+				if !strings.Contains(text, w) {
+					t.Errorf("text lacks %q:\n%s", w, text)
+				}
+			}
+			if !strings.HasSuffix(text, "\n"+PrivacyLine+"\n") {
+				t.Errorf("text does not end with one newline after the privacy line: %q", text[max(0, len(text)-100):])
+			}
+			if !strings.HasPrefix(text, ReplyMarker+"\n") {
+				t.Errorf("text does not start with the reply marker")
+			}
+			for _, w := range []string{
+				ReplyMarker, "Hello Bob,", PrivacyLine,
+				"<p>First paragraph line one.<br>\nLine two.</p>\n<p>Second paragraph.</p>",
+				`href="https://forum.example.org/q/42"`,
+				`href="https://forum.example.org/u/TOKEN"`,
+			} {
+				if !strings.Contains(html, w) {
+					t.Errorf("html lacks %q", w)
+				}
+			}
+			checkNoExternal(t, html)
+			checkTextWidth(t, text, d)
+		})
+	}
+}
+
+// checkNoExternal asserts the HTML loads nothing and links only to the
+// thread and unsubscribe URLs.
+func checkNoExternal(t *testing.T, html string) {
+	t.Helper()
+	lower := strings.ToLower(html)
+	for _, bad := range []string{"<img", "<link", "<script", "src=", "url(", "<iframe", "@import"} {
+		if strings.Contains(lower, bad) {
+			t.Errorf("html contains %q", bad)
+		}
+	}
+	rest := lower
+	for {
+		i := strings.Index(rest, "http")
+		if i < 0 {
+			break
+		}
+		rest = rest[i:]
+		if !strings.HasPrefix(rest, "https://forum.example.org/q/42") && !strings.HasPrefix(rest, "https://forum.example.org/u/token") {
+			t.Errorf("html has an unexpected link near %q", rest[:min(len(rest), 40)])
+		}
+		rest = rest[4:]
+	}
+}
+
+// checkTextWidth asserts the template's own prose wraps at 76 columns:
+// only lines carrying user text or URLs, or the fixed privacy line, may be
+// longer.
+func checkTextWidth(t *testing.T, text string, d MailData) {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if utf8.RuneCountInString(line) <= 76 || line == PrivacyLine {
+			continue
+		}
+		if strings.Contains(line, d.ThreadURL) || strings.Contains(line, d.UnsubscribeURL) ||
+			strings.Contains(d.Body, line) || strings.Contains(line, d.QuestionTitle) {
+			continue
+		}
+		t.Errorf("text line over 76 columns: %q", line)
+	}
+}
+
+func TestHTMLEscapesBody(t *testing.T) {
+	s := mustNew(t)
+	for _, kind := range s.MailKinds() {
+		d := sample(kind)
+		d.Body = "look <script>alert(1)</script> & \"quotes\"\n\n<b>bold</b>"
+		d.QuestionTitle = "<i>title</i>"
+		d.PosterName = "<em>Mallory</em>"
+		d.ParentExcerpt = "<script>x()</script>"
+		d.ThreadURL = "javascript:alert(1)"
+		subject, text, html, err := s.Mail(kind, &d)
+		if err != nil {
+			t.Fatalf("%s: Mail: %v", kind, err)
+		}
+		for _, bad := range []string{"<script", "<b>", "<i>", "<em>", "javascript:"} {
+			if strings.Contains(strings.ToLower(html), bad) {
+				t.Errorf("%s: html contains unescaped %q", kind, bad)
+			}
+		}
+		if !strings.Contains(html, "look &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;") {
+			t.Errorf("%s: escaped body missing from html", kind)
+		}
+		// The text part is plain text: user text is kept as it is.
+		if !strings.Contains(text, d.Body) {
+			t.Errorf("%s: text body changed", kind)
+		}
+		if !strings.Contains(subject, "<i>title</i>") {
+			t.Errorf("%s: subject = %q", kind, subject)
+		}
+	}
+}
+
+func TestSubjectIsOneLine(t *testing.T) {
+	s := mustNew(t)
+	d := sample(KindAnswer)
+	d.QuestionTitle = "two\r\nlines\tand   spaces "
+	subject, _, _, err := s.Mail(KindAnswer, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Re: [Gardeners] two lines and spaces"; subject != want {
+		t.Fatalf("subject = %q, want %q", subject, want)
+	}
+}
+
+func TestOptionalFieldsOmitted(t *testing.T) {
+	s := mustNew(t)
+	d := MailData{ForumName: "F", PosterName: "P", QuestionTitle: "T", Body: "B"}
+	_, text, html, err := s.Mail(KindComment, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{ReplyMarker, "Hello", "In reply to", "Stop these emails", "View the thread"} {
+		if strings.Contains(text, bad) || strings.Contains(html, bad) {
+			t.Errorf("output contains %q although its field is empty", bad)
+		}
+	}
+	if !strings.Contains(text, PrivacyLine) || !strings.Contains(html, PrivacyLine) {
+		t.Errorf("privacy line missing")
+	}
+}
+
+func TestKindFilledIn(t *testing.T) {
+	s := mustNew(t)
+	_, text, _, err := s.Mail(KindNewQuestion, MailData{ForumName: "F", QuestionTitle: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "Reply to this email to answer. Your reply is posted publicly") {
+		t.Errorf("footer does not say answer:\n%s", text)
+	}
+	_, text, _, err = s.Mail(KindAnswer, &MailData{ForumName: "F", QuestionTitle: "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "Reply to this email to comment. Your reply is posted publicly") {
+		t.Errorf("footer does not say comment:\n%s", text)
+	}
+}
+
+func TestUnknown(t *testing.T) {
+	s := mustNew(t)
+	if _, _, _, err := s.Mail("nope", MailData{}); err == nil {
+		t.Error("Mail(nope) did not fail")
+	}
+	if _, err := s.Page("nope", nil); err == nil {
+		t.Error("Page(nope) did not fail")
+	}
+}
+
+func TestMessagePage(t *testing.T) {
+	s := mustNew(t)
+	out, err := s.Page("message", MessagePage{Title: "Done <ok>", Message: "You are unsubscribed.\n\n<script>no</script>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"<title>Done &lt;ok&gt;</title>", "<h1>Done &lt;ok&gt;</h1>", "<p>You are unsubscribed.</p>", "&lt;script&gt;no&lt;/script&gt;", "<!DOCTYPE html>"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("page lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "<script>") {
+		t.Error("page has an unescaped script")
+	}
+}
+
+func TestQuote(t *testing.T) {
+	if got, want := quote("a\r\n\r\nb\n"), "> a\n>\n> b"; got != want {
+		t.Errorf("quote = %q, want %q", got, want)
+	}
+	if got := quote(""); got != "" {
+		t.Errorf("quote(\"\") = %q", got)
+	}
+}

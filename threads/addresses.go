@@ -1,0 +1,151 @@
+package threads
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/postern/postern/threads/token"
+)
+
+// RecipientKind is what a forum address is for.
+type RecipientKind int
+
+// Recipient kinds, by local part (see LocalParts).
+const (
+	RcptAsk RecipientKind = iota + 1
+	RcptReply
+	RcptBounce
+	RcptNotify
+	RcptSubscribe
+	RcptUnsubscribe
+)
+
+func (k RecipientKind) String() string {
+	switch k {
+	case RcptAsk:
+		return "ask"
+	case RcptReply:
+		return "reply"
+	case RcptBounce:
+		return "bounce"
+	case RcptNotify:
+		return "notify"
+	case RcptSubscribe:
+		return "subscribe"
+	case RcptUnsubscribe:
+		return "unsubscribe"
+	}
+	return "unknown"
+}
+
+// Recipient is a parsed and, for token addresses, verified forum address.
+type Recipient struct {
+	Kind   RecipientKind
+	Detail string      // the part after "+" (category slug or raw token), lower-cased
+	Token  token.Token // verified token for RcptReply, RcptBounce, RcptUnsubscribe with a token
+}
+
+// Errors from Addresses.Parse. Their text is safe to show to an SMTP client:
+// it never contains the address.
+var (
+	ErrForeignDomain = errors.New("relay denied: not a domain this server accepts mail for")
+	ErrNoSuchAddress = errors.New("no such forum address")
+	ErrBadToken      = errors.New("reply address token is invalid or expired")
+)
+
+// Addresses parses and builds the forum's addresses. It is immutable and
+// safe for concurrent use.
+type Addresses struct {
+	cfg  Config
+	keys *Keys
+}
+
+// NewAddresses returns an Addresses for cfg (with defaults applied) and keys.
+func NewAddresses(cfg Config, keys *Keys) *Addresses {
+	return &Addresses{cfg: cfg.WithDefaults(), keys: keys}
+}
+
+// Domain returns the forum's mail domain.
+func (a *Addresses) Domain() string { return a.cfg.Domain }
+
+// Parse classifies addr (a bare address, angle brackets allowed). It
+// returns ErrForeignDomain for another domain, ErrNoSuchAddress for an
+// unknown local part and ErrBadToken for a token that does not verify. The
+// token's epoch is not checked here (that needs the database).
+func (a *Addresses) Parse(addr string) (Recipient, error) {
+	addr = NormalizeAddress(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return Recipient{}, ErrNoSuchAddress
+	}
+	local, domain := addr[:at], addr[at+1:]
+	if domain != a.cfg.Domain {
+		return Recipient{}, ErrForeignDomain
+	}
+	base, detail, _ := strings.Cut(local, "+")
+	lp := a.cfg.LocalParts
+	r := Recipient{Detail: detail}
+	switch base {
+	case lp.Ask:
+		r.Kind = RcptAsk
+	case lp.Notify:
+		r.Kind = RcptNotify
+	case lp.Subscribe:
+		r.Kind = RcptSubscribe
+	case lp.Reply, lp.Bounce:
+		r.Kind, r.Token.Purpose = RcptReply, token.Reply
+		if base == lp.Bounce {
+			r.Kind, r.Token.Purpose = RcptBounce, token.Bounce
+		}
+		t, err := a.keys.Tokens.Verify(detail, r.Token.Purpose)
+		if err != nil {
+			return Recipient{}, fmt.Errorf("%w (%v)", ErrBadToken, err)
+		}
+		r.Token = t
+	case lp.Unsubscribe:
+		r.Kind = RcptUnsubscribe
+		if detail != "" {
+			t, err := a.keys.Tokens.Verify(detail, token.Unsubscribe)
+			if err != nil {
+				return Recipient{}, fmt.Errorf("%w (%v)", ErrBadToken, err)
+			}
+			r.Token = t
+		}
+	default:
+		return Recipient{}, ErrNoSuchAddress
+	}
+	if detail != "" && (r.Kind == RcptNotify) {
+		return Recipient{}, ErrNoSuchAddress
+	}
+	return r, nil
+}
+
+func (a *Addresses) at(local string) string { return local + "@" + a.cfg.Domain }
+
+// Reply returns the reply+TOKEN address that lets person reply to post.
+func (a *Addresses) Reply(postID, personID, epoch int64) string {
+	return a.at(a.cfg.LocalParts.Reply + "+" + a.keys.Tokens.Encode(token.Token{Purpose: token.Reply, Subject: postID, Person: personID, Epoch: epoch}))
+}
+
+// Bounce returns the VERP envelope sender for notification notifID to person.
+func (a *Addresses) Bounce(notifID, personID int64) string {
+	return a.at(a.cfg.LocalParts.Bounce + "+" + a.keys.Tokens.Encode(token.Token{Purpose: token.Bounce, Subject: notifID, Person: personID}))
+}
+
+// Unsubscribe returns the mailto unsubscribe address for person and
+// question (0 = everything).
+func (a *Addresses) Unsubscribe(questionID, personID, epoch int64) string {
+	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + a.UnsubscribeToken(questionID, personID, epoch))
+}
+
+// UnsubscribeToken returns the token used in unsubscribe links.
+func (a *Addresses) UnsubscribeToken(questionID, personID, epoch int64) string {
+	return a.keys.Tokens.Encode(token.Token{Purpose: token.Unsubscribe, Subject: questionID, Person: personID, Epoch: epoch})
+}
+
+// Notify returns the From address of notifications.
+func (a *Addresses) Notify() string { return a.at(a.cfg.LocalParts.Notify) }
+
+// Ask returns the address for new questions.
+func (a *Addresses) Ask() string { return a.at(a.cfg.LocalParts.Ask) }

@@ -1,0 +1,103 @@
+package threads
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Config is the forum-wide configuration the store needs. The zero value is
+// not valid: Domain and Secret are required; WithDefaults fills the rest.
+type Config struct {
+	// Domain is the forum's mail domain (required), e.g. "forum.example.org".
+	Domain string
+	// ForumName is shown in From display names, subjects and List-Id.
+	// Default "Postern".
+	ForumName string
+	// BaseURL is the public web address used in links. Default
+	// "http://localhost:8080".
+	BaseURL string
+	// LocalParts names the forum's addresses. Defaults in DefaultLocalParts.
+	LocalParts LocalParts
+	// Secret is the server secret (at least 32 bytes) from which token,
+	// hash and encryption keys are derived (required).
+	Secret []byte
+}
+
+// LocalParts are the local parts of the forum's addresses. Each may carry a
+// "+DETAIL" suffix where documented.
+type LocalParts struct {
+	Ask         string // "ask": new question; ask+SLUG: in category SLUG
+	Reply       string // "reply": reply+TOKEN replies to a post
+	Bounce      string // "bounce": bounce+TOKEN is the VERP envelope sender
+	Notify      string // "notifications": From of notifications; replies routed by headers
+	Subscribe   string // "subscribe": follow every new question
+	Unsubscribe string // "unsubscribe": stop notifications (unsubscribe+TOKEN for one)
+}
+
+// DefaultLocalParts are the local parts used when a field is empty.
+var DefaultLocalParts = LocalParts{
+	Ask:         "ask",
+	Reply:       "reply",
+	Bounce:      "bounce",
+	Notify:      "notifications",
+	Subscribe:   "subscribe",
+	Unsubscribe: "unsubscribe",
+}
+
+// WithDefaults returns a copy of c with empty fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.ForumName == "" {
+		c.ForumName = "Postern"
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://localhost:8080"
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
+	lp := &c.LocalParts
+	d := DefaultLocalParts
+	for _, f := range []struct {
+		dst *string
+		def string
+	}{
+		{&lp.Ask, d.Ask}, {&lp.Reply, d.Reply}, {&lp.Bounce, d.Bounce},
+		{&lp.Notify, d.Notify}, {&lp.Subscribe, d.Subscribe}, {&lp.Unsubscribe, d.Unsubscribe},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.def
+		}
+		*f.dst = strings.ToLower(*f.dst)
+	}
+	return c
+}
+
+// Validate reports the first problem with c, naming the setting.
+func (c Config) Validate() error {
+	if c.Domain == "" {
+		return errors.New("domain is required (POSTERN_DOMAIN)")
+	}
+	if strings.ContainsAny(c.Domain, "@ /") || !strings.Contains(c.Domain, ".") && c.Domain != "localhost" {
+		return fmt.Errorf("domain %q is not a mail domain", c.Domain)
+	}
+	if len(c.Secret) < 32 {
+		return fmt.Errorf("secret is %d bytes, need at least 32 (POSTERN_SECRET_FILE)", len(c.Secret))
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("base URL %q must be an http(s) URL", c.BaseURL)
+	}
+	seen := map[string]bool{}
+	lp := c.LocalParts
+	for _, p := range []string{lp.Ask, lp.Reply, lp.Bounce, lp.Notify, lp.Subscribe, lp.Unsubscribe} {
+		if p == "" || strings.ContainsAny(p, "+@ ") {
+			return fmt.Errorf("local part %q is empty or contains '+', '@' or a space", p)
+		}
+		if seen[p] {
+			return fmt.Errorf("local part %q is used for two addresses", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}

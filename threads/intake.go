@@ -1,0 +1,144 @@
+package threads
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Envelope is the SMTP envelope of a received message.
+type Envelope struct {
+	MailFrom   string   // reverse path; "" for the null sender
+	Rcpt       []string // accepted forum recipients
+	RemoteAddr string   // the client's IP:port
+	Source     string   // "smtp", "lmtp", "imap" or "import"
+}
+
+// ProcessArgs is the River job that turns an inbound row into a post.
+type ProcessArgs struct {
+	InboundID int64 `json:"inbound_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ProcessArgs) Kind() string { return "postern.process" }
+
+// Accepted is the result of Accept.
+type Accepted struct {
+	InboundID int64
+	Duplicate bool // the same message (Message-ID and sender) was already stored
+}
+
+// Accept durably stores a received message: one transaction inserts the
+// raw bytes with the envelope and enqueues its processing job. It returns
+// only after that transaction has committed, so a nil error is the
+// permission to answer 250. A message with the same Message-ID from the
+// same envelope sender as one already stored (a client retry) is not stored
+// again and is reported as Duplicate. raw is not retained after return.
+func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted, error) {
+	if s.river == nil {
+		return Accepted{}, errors.New("store has no River client")
+	}
+	msgID := headerMessageID(raw)
+	dedup := dedupKey(msgID, env.MailFrom, raw)
+	rcpt := env.Rcpt
+	if rcpt == nil {
+		rcpt = []string{}
+	}
+	var res Accepted
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from, rcpt, remote_addr, source, raw, size)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
+			dedup, msgID, env.MailFrom, rcpt, env.RemoteAddr, env.Source, raw, len(raw)).Scan(&res.InboundID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			res.Duplicate = true
+			return tx.QueryRow(ctx, `SELECT id FROM inbound WHERE dedup_key = $1`, dedup).Scan(&res.InboundID)
+		}
+		if err != nil {
+			return fmt.Errorf("insert inbound: %w", err)
+		}
+		if _, err := s.river.InsertTx(ctx, tx, ProcessArgs{InboundID: res.InboundID}, nil); err != nil {
+			return fmt.Errorf("enqueue processing: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Accepted{}, fmt.Errorf("accept message: %w", err)
+	}
+	return res, nil
+}
+
+// dedupKey identifies a delivery: Message-ID plus envelope sender, or the
+// whole raw message when it has no Message-ID.
+func dedupKey(msgID, mailFrom string, raw []byte) []byte {
+	h := sha256.New()
+	if msgID == "" {
+		h.Write([]byte("raw\x00"))
+		h.Write(raw)
+	} else {
+		h.Write([]byte("mid\x00" + msgID + "\x00" + NormalizeAddress(mailFrom)))
+	}
+	return h.Sum(nil)
+}
+
+// headerMessageID returns the Message-ID (without angle brackets) from the
+// header block of raw, or "" when there is none. It reads at most the
+// first 256 KiB, tolerating malformed header lines.
+func headerMessageID(raw []byte) string {
+	const max = 256 << 10
+	head := raw
+	if len(head) > max {
+		head = head[:max]
+	}
+	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		head = head[:i+2]
+	} else if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i+1]
+	}
+	sc := bufio.NewScanner(bytes.NewReader(head))
+	sc.Buffer(make([]byte, 0, 4096), max)
+	var cur string
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") {
+			if cur != "" {
+				cur += strings.TrimSpace(line)
+			}
+			continue
+		}
+		if cur != "" {
+			break
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if ok && textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)) == "Message-Id" {
+			cur = strings.TrimSpace(v)
+			if cur == "" {
+				cur = " "
+			}
+		}
+	}
+	return CleanMessageID(cur)
+}
+
+// CleanMessageID strips angle brackets, comments and white space from a
+// Message-ID; it returns "" for an empty one.
+func CleanMessageID(id string) string {
+	id = strings.TrimSpace(id)
+	if i := strings.IndexByte(id, '<'); i >= 0 {
+		if j := strings.IndexByte(id[i:], '>'); j > 0 {
+			id = id[i+1 : i+j]
+		}
+	}
+	id = strings.Trim(strings.TrimSpace(id), "<>")
+	if len(id) > 250 {
+		id = id[:250]
+	}
+	return id
+}

@@ -1,0 +1,163 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+)
+
+// Notification kinds: which template a notification uses and why it is sent.
+const (
+	NotifyNewQuestion = "new_question" // to a follower: a new question was asked
+	NotifyAnswer      = "answer"       // to the asker: their question was answered
+	NotifyComment     = "comment"      // to a parent's author or an earlier commenter
+	NotifyPosted      = "posted"       // to the asker: their question is published
+)
+
+// NotifyArgs is the River job that sends one notification row.
+type NotifyArgs struct {
+	NotificationID int64 `json:"notification_id"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return "postern.notify" }
+
+// newPost is a post about to be inserted.
+type newPost struct {
+	kind        PostKind
+	author      Person
+	title       string
+	body        string
+	elided      string
+	categoryID  int64
+	questionID  int64
+	parentID    int64
+	clientMsgID string
+}
+
+// insertPost inserts np with its Message-ID index rows, its notification
+// rows and their jobs, all in tx, and returns the new post's id.
+func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, error) {
+	var id int64
+	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('posts', 'id'))`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("post id: %w", err)
+	}
+	forumID := s.forumMessageID(np.kind, id)
+	qid := np.questionID
+	if np.kind == KindQuestion {
+		qid = 0
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id)
+		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10)`,
+		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID)
+	if err != nil {
+		return 0, fmt.Errorf("insert post: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'out')`, forumID, id); err != nil {
+		return 0, fmt.Errorf("index forum message-id: %w", err)
+	}
+	if np.clientMsgID != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'in', $3)
+			ON CONFLICT (message_id) DO NOTHING`, np.clientMsgID, id, np.author.ID); err != nil {
+			return 0, fmt.Errorf("index client message-id: %w", err)
+		}
+	}
+	recips, err := s.notificationRecipients(ctx, tx, id, np)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.enqueueNotifications(ctx, tx, id, recips); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+type recipient struct {
+	personID int64
+	kind     string
+}
+
+// notificationRecipients decides who is told about new post id, following
+// Question2Answer: followers of the forum or category hear of a new
+// question (and the asker gets a "posted" confirmation); the asker hears of
+// answers; a parent's author and earlier commenters on the same parent hear
+// of a comment. Nobody is told of their own post; suppressed and
+// unsubscribed people and those who muted the question are skipped.
+func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64, np newPost) ([]recipient, error) {
+	var out []recipient
+	add := func(rows pgx.Rows, err error, kind string) error {
+		if err != nil {
+			return fmt.Errorf("recipients: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("recipients: %w", err)
+		}
+		for _, pid := range ids {
+			out = append(out, recipient{pid, kind})
+		}
+		return nil
+	}
+	// eligible filters people who may receive mail about question q.
+	const eligible = ` AND p.suppressed_at IS NULL AND p.unsubscribed_at IS NULL AND p.address_enc IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = p.id AND m.question_id = $2)`
+	switch np.kind {
+	case KindQuestion:
+		out = append(out, recipient{np.author.ID, NotifyPosted})
+		rows, err := tx.Query(ctx, `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
+			WHERE (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
+			np.author.ID, id, np.categoryID)
+		if err := add(rows, err, NotifyNewQuestion); err != nil {
+			return nil, err
+		}
+	case KindAnswer:
+		rows, err := tx.Query(ctx, `SELECT p.id FROM posts q JOIN people p ON p.id = q.author_id
+			WHERE q.id = $2 AND p.id <> $1`+eligible, np.author.ID, np.questionID)
+		if err := add(rows, err, NotifyAnswer); err != nil {
+			return nil, err
+		}
+	case KindComment:
+		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (p.id) p.id FROM posts c JOIN people p ON p.id = c.author_id
+			WHERE (c.id = $3 OR (c.parent_id = $3 AND c.kind = 'comment')) AND p.id <> $1`+eligible+` ORDER BY p.id`,
+			np.author.ID, np.questionID, np.parentID)
+		if err := add(rows, err, NotifyComment); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// enqueueNotifications inserts a notification row, its outbound Message-ID
+// index row and its River job for each recipient, in tx.
+func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int64, recips []recipient) error {
+	if len(recips) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, 0, len(recips))
+	for _, r := range recips {
+		mid := fmt.Sprintf("n%d.%s@%s", postID, randomTag(8), s.cfg.Domain)
+		var nid int64
+		err := tx.QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (person_id, post_id, kind) DO NOTHING RETURNING id`, r.personID, postID, r.kind, mid).Scan(&nid)
+		if err == pgx.ErrNoRows {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("insert notification: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'out', $3)`,
+			mid, postID, r.personID); err != nil {
+			return fmt.Errorf("index notification message-id: %w", err)
+		}
+		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: nid}})
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue notifications: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+package threads
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/postern/postern/mailin/classify"
+	"github.com/postern/postern/mailin/htmltext"
+	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/mailin/trim"
+)
+
+// Inbound states.
+const (
+	StateAccepted  = "accepted"
+	StateProcessed = "processed"
+	StateIgnored   = "ignored"
+	StateFailed    = "failed"
+)
+
+// ProcessWorker is the River worker for ProcessArgs.
+type ProcessWorker struct {
+	river.WorkerDefaults[ProcessArgs]
+	Store *Store
+}
+
+// Work processes one inbound message. Errors are returned (and retried by
+// River) only for transient failures such as a lost database connection;
+// a message that cannot become a post is marked ignored or failed instead.
+func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
+	return w.Store.Process(ctx, job.Args.InboundID)
+}
+
+// outcome is what processing decided for an inbound message.
+type outcome struct {
+	state  string
+	reason string
+	postID int64
+}
+
+type inboundRow struct {
+	id       int64
+	raw      []byte
+	mailFrom string
+	rcpt     []string
+	state    string
+}
+
+// Process turns inbound message id into a post (or marks it ignored or
+// failed with a reason). It is idempotent: a message no longer in state
+// accepted is left alone, and every write happens in one transaction that
+// also marks the message processed.
+func (s *Store) Process(ctx context.Context, id int64) error {
+	var in inboundRow
+	err := s.pool.QueryRow(ctx, `SELECT id, raw, mail_from, rcpt, state FROM inbound WHERE id = $1`, id).
+		Scan(&in.id, &in.raw, &in.mailFrom, &in.rcpt, &in.state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load inbound %d: %w", id, err)
+	}
+	if in.state != StateAccepted {
+		return nil
+	}
+	var out outcome
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var locked string
+		if err := tx.QueryRow(ctx, `SELECT state FROM inbound WHERE id = $1 FOR UPDATE`, id).Scan(&locked); err != nil {
+			return fmt.Errorf("lock inbound: %w", err)
+		}
+		if locked != StateAccepted {
+			out = outcome{state: locked}
+			return nil
+		}
+		var err error
+		out, err = s.process(ctx, tx, &in)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), processed_at = now() WHERE id = $1`,
+			id, out.state, out.reason, out.postID)
+		if err != nil {
+			return fmt.Errorf("mark inbound: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("process inbound %d: %w", id, err)
+	}
+	s.log.Info("inbound processed", "inbound_id", id, "state", out.state, "reason", out.reason, "post_id", out.postID)
+	return nil
+}
+
+func ignored(reason string) outcome { return outcome{state: StateIgnored, reason: reason} }
+func failed(reason string) outcome  { return outcome{state: StateFailed, reason: reason} }
+
+// process decides what in becomes, writing the result inside tx.
+func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome, error) {
+	m, err := parse.Parse(in.raw, parse.Limits{})
+	if err != nil {
+		return failed("unparseable message: " + err.Error()), nil
+	}
+	rcpts := s.recipients(in.rcpt)
+	verdict := classify.Classify(m, in.mailFrom, s.cfg.Domain)
+	if verdict.Kind == classify.Bounce || rcpts.bounce != nil {
+		return s.recordBounce(ctx, tx, in, m, rcpts.bounce)
+	}
+	if verdict.Kind == classify.Auto {
+		return ignored("automatic mail: " + verdict.Reason), nil
+	}
+	if !m.HasFrom || !strings.Contains(m.From.Addr, "@") {
+		return ignored("no sender address in From"), nil
+	}
+	from := NormalizeAddress(m.From.Addr)
+	if strings.HasSuffix(from, "@"+s.cfg.Domain) {
+		return ignored("loop: From is one of the forum's own addresses"), nil
+	}
+	author, err := s.ensurePerson(ctx, tx, from, cleanDisplayName(m.From.Name))
+	if err != nil {
+		return outcome{}, err
+	}
+	switch {
+	case rcpts.subscribe:
+		return s.subscribeAll(ctx, tx, author)
+	case rcpts.unsubscribe != nil:
+		return s.unsubscribe(ctx, tx, author, rcpts.unsubscribe)
+	}
+
+	// Routing, first match wins: a reply token, then the thread headers,
+	// then ask@.
+	var target *ParentRef
+	if rcpts.reply != nil {
+		t := rcpts.reply
+		if t.Person == author.ID && t.Epoch != author.Epoch {
+			return failed("reply token was revoked"), nil
+		}
+		ref, err := loadParentRef(ctx, tx, t.Subject)
+		if err != nil {
+			return outcome{}, err
+		}
+		if ref == nil {
+			return failed("reply token names a post that does not exist"), nil
+		}
+		target = ref
+	}
+	if target == nil {
+		ref, err := s.lookupThread(ctx, tx, CandidateIDs(m.InReplyTo, m.References))
+		if err != nil {
+			return outcome{}, err
+		}
+		target = ref
+	}
+	if target == nil && !rcpts.ask {
+		return failed("reply could not be matched to a thread (no valid token or known In-Reply-To/References)"), nil
+	}
+
+	body, elided := ExtractBody(m)
+	body = strings.TrimSpace(RedactAddress(body, from))
+	elided = RedactAddress(elided, from)
+	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID}
+	if target == nil {
+		np.kind = KindQuestion
+		np.title = QuestionTitle(m.Subject)
+		if body == "" && np.title == "(no subject)" {
+			return failed("empty question: no subject and no text"), nil
+		}
+		if rcpts.category != "" {
+			err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, rcpts.category).Scan(&np.categoryID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return failed("unknown category " + rcpts.category), nil
+			}
+			if err != nil {
+				return outcome{}, fmt.Errorf("look up category: %w", err)
+			}
+		}
+	} else {
+		if body == "" {
+			return failed("empty reply: nothing left after removing quoted text"), nil
+		}
+		var qstate string
+		if err := tx.QueryRow(ctx, `SELECT state FROM posts WHERE id = $1`, target.QuestionID).Scan(&qstate); err != nil {
+			return outcome{}, fmt.Errorf("load question state: %w", err)
+		}
+		if qstate == "closed" {
+			return failed("question is closed"), nil
+		}
+		np.kind, np.parentID, np.questionID = Placement(*target)
+	}
+	postID, err := s.insertPost(ctx, tx, np)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{state: StateProcessed, postID: postID}, nil
+}
+
+// rcptSet is the forum recipients of one message, by kind.
+type rcptSet struct {
+	ask         bool
+	category    string
+	notify      bool
+	subscribe   bool
+	reply       *tokenRef
+	bounce      *tokenRef
+	unsubscribe *tokenRef
+}
+
+type tokenRef struct {
+	Subject, Person, Epoch int64
+	Present                bool
+}
+
+func (s *Store) recipients(rcpt []string) rcptSet {
+	var rs rcptSet
+	for _, a := range rcpt {
+		r, err := s.addrs.Parse(a)
+		if err != nil {
+			continue
+		}
+		ref := &tokenRef{Subject: r.Token.Subject, Person: r.Token.Person, Epoch: r.Token.Epoch, Present: r.Detail != ""}
+		switch r.Kind {
+		case RcptAsk:
+			rs.ask, rs.category = true, r.Detail
+		case RcptNotify:
+			rs.notify = true
+		case RcptSubscribe:
+			rs.subscribe = true
+		case RcptReply:
+			if rs.reply == nil {
+				rs.reply = ref
+			}
+		case RcptBounce:
+			rs.bounce = ref
+		case RcptUnsubscribe:
+			rs.unsubscribe = ref
+		}
+	}
+	return rs
+}
+
+// ExtractBody returns the person's own text of m and the trimmed-away rest:
+// the text/plain part when there is one, otherwise the HTML part with its
+// quote containers removed and converted to text.
+func ExtractBody(m *parse.Message) (body, elided string) {
+	if strings.TrimSpace(m.Text) != "" {
+		r := trim.Text(m.Text, trim.Options{})
+		return r.Text, r.Elided
+	}
+	if strings.TrimSpace(m.HTML) == "" {
+		return "", ""
+	}
+	kept, removed := trim.HTML(m.HTML)
+	r := trim.Text(htmltext.Convert(kept), trim.Options{})
+	el := r.Elided
+	if removed != "" {
+		if el != "" {
+			el += "\n\n"
+		}
+		el += htmltext.Convert(removed)
+	}
+	return r.Text, el
+}
+
+func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, error) {
+	var r ParentRef
+	var kind string
+	err := tx.QueryRow(ctx, `SELECT id, kind, coalesce(question_id, id), coalesce(parent_id, 0) FROM posts WHERE id = $1`, postID).
+		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load post %d: %w", postID, err)
+	}
+	r.Kind = PostKind(kind)
+	return &r, nil
+}
+
+// lookupThread finds the first of ids (in order) that is in the Message-ID
+// index, with one indexed query.
+func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*ParentRef, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
+		FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up thread: %w", err)
+	}
+	found := map[string]ParentRef{}
+	for rows.Next() {
+		var mid, kind string
+		var r ParentRef
+		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan thread: %w", err)
+		}
+		r.Kind = PostKind(kind)
+		found[mid] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up thread: %w", err)
+	}
+	for _, id := range ids {
+		if r, ok := found[id]; ok {
+			return &r, nil
+		}
+	}
+	return nil, nil
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// randomTag returns n random bytes as lower-case base32.
+func randomTag(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToLower(idEncoding.EncodeToString(b))
+}
+
+// forumMessageID returns a post's forum Message-ID (without angle
+// brackets): kind letter, post id and a random tag; never an address.
+func (s *Store) forumMessageID(kind PostKind, id int64) string {
+	return fmt.Sprintf("%c%d.%s@%s", kind[0], id, randomTag(5), s.cfg.Domain)
+}

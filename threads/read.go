@@ -1,0 +1,189 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// QuestionSummary is one line of the question list. It carries display
+// names only, never an address.
+type QuestionSummary struct {
+	ID         int64     `json:"id"`
+	Title      string    `json:"title"`
+	Author     string    `json:"author"`
+	Category   string    `json:"category,omitempty"`
+	State      string    `json:"state"`
+	Votes      int       `json:"votes"`
+	Answers    int       `json:"answers"`
+	BestAnswer *int64    `json:"best_answer"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Comment is a comment as shown in a thread.
+type Comment struct {
+	ID        int64     `json:"id"`
+	Body      string    `json:"body"`
+	Author    string    `json:"author"`
+	Elided    string    `json:"elided,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Answer is an answer with its comments.
+type Answer struct {
+	ID        int64     `json:"id"`
+	Body      string    `json:"body"`
+	Author    string    `json:"author"`
+	Votes     int       `json:"votes"`
+	Best      bool      `json:"best"`
+	Elided    string    `json:"elided,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Comments  []Comment `json:"comments"`
+}
+
+// Thread is a question with its answers and comments.
+type Thread struct {
+	ID         int64     `json:"id"`
+	Title      string    `json:"title"`
+	Body       string    `json:"body"`
+	Author     string    `json:"author"`
+	Category   string    `json:"category,omitempty"`
+	State      string    `json:"state"`
+	Votes      int       `json:"votes"`
+	BestAnswer *int64    `json:"best_answer"`
+	Elided     string    `json:"elided,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	Answers    []Answer  `json:"answers"`
+	Comments   []Comment `json:"comments"`
+}
+
+// ListQuestions returns the newest questions first, at most limit.
+func (s *Store) ListQuestions(ctx context.Context, limit int) ([]QuestionSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
+			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
+		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.kind = 'question' AND q.state <> 'hidden' AND q.state <> 'held'
+		ORDER BY q.id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list questions: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (QuestionSummary, error) {
+		var q QuestionSummary
+		err := r.Scan(&q.ID, &q.Title, &q.Author, &q.Category, &q.State, &q.Votes, &q.Answers, &q.BestAnswer, &q.CreatedAt)
+		return q, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list questions: %w", err)
+	}
+	if list == nil {
+		list = []QuestionSummary{}
+	}
+	return list, nil
+}
+
+// ErrNotFound is returned when a requested row does not exist.
+var ErrNotFound = fmt.Errorf("not found")
+
+// GetThread returns question id with its answers and comments in order.
+func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
+	t := &Thread{Answers: []Answer{}, Comments: []Comment{}}
+	err := s.pool.QueryRow(ctx, `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at
+		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.id = $1 AND q.kind = 'question'`, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt)
+	if err == pgx.ErrNoRows {
+		return nil, fmt.Errorf("question %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load question %d: %w", id, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at
+		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("load posts of %d: %w", id, err)
+	}
+	defer rows.Close()
+	index := map[int64]int{}
+	for rows.Next() {
+		var pid, parent int64
+		var kind, body, elided, author string
+		var votes int
+		var created time.Time
+		if err := rows.Scan(&pid, &kind, &parent, &body, &elided, &author, &votes, &created); err != nil {
+			return nil, fmt.Errorf("scan post: %w", err)
+		}
+		switch kind {
+		case "answer":
+			index[pid] = len(t.Answers)
+			t.Answers = append(t.Answers, Answer{ID: pid, Body: body, Elided: elided, Author: author, Votes: votes, CreatedAt: created,
+				Best: t.BestAnswer != nil && *t.BestAnswer == pid, Comments: []Comment{}})
+		case "comment":
+			c := Comment{ID: pid, Body: body, Elided: elided, Author: author, CreatedAt: created}
+			if i, ok := index[parent]; ok {
+				t.Answers[i].Comments = append(t.Answers[i].Comments, c)
+			} else {
+				t.Comments = append(t.Comments, c)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load posts of %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// InboundSummary is one received message as `postern inbound list` shows
+// it: no envelope, no address.
+type InboundSummary struct {
+	ID          int64      `json:"id"`
+	MessageID   string     `json:"message_id"`
+	Source      string     `json:"source"`
+	Size        int        `json:"size"`
+	State       string     `json:"state"`
+	Reason      string     `json:"reason,omitempty"`
+	PostID      *int64     `json:"post_id"`
+	ReceivedAt  time.Time  `json:"received_at"`
+	ProcessedAt *time.Time `json:"processed_at"`
+}
+
+// ListInbound returns received messages, newest first; failedOnly limits
+// it to messages in state failed.
+func (s *Store) ListInbound(ctx context.Context, failedOnly bool, limit int) ([]InboundSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at
+		FROM inbound WHERE NOT $1 OR state = 'failed' ORDER BY id DESC LIMIT $2`, failedOnly, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list inbound: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
+		var m InboundSummary
+		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list inbound: %w", err)
+	}
+	if list == nil {
+		list = []InboundSummary{}
+	}
+	return list, nil
+}
+
+// RetryInbound puts a failed or ignored message back to accepted and
+// enqueues its processing again, in one transaction.
+func (s *Store) RetryInbound(ctx context.Context, id int64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
+			WHERE id = $1 AND state IN ('failed', 'ignored')`, id)
+		if err != nil {
+			return fmt.Errorf("retry inbound %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("inbound %d is not failed or ignored: %w", id, ErrNotFound)
+		}
+		if _, err := s.river.InsertTx(ctx, tx, ProcessArgs{InboundID: id}, nil); err != nil {
+			return fmt.Errorf("enqueue retry: %w", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,147 @@
+package threads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+)
+
+// Store is the forum's PostgreSQL store. It owns no connections: the pool
+// and River client are the caller's, and must outlive the Store.
+type Store struct {
+	pool  *pgxpool.Pool
+	river *river.Client[pgx.Tx]
+	cfg   Config
+	keys  *Keys
+	addrs *Addresses
+	log   *slog.Logger
+}
+
+// NewStore returns a Store. SetRiver must be called before Accept or
+// Process are used (River's client needs the workers, which need the Store).
+func NewStore(pool *pgxpool.Pool, cfg Config, keys *Keys, log *slog.Logger) *Store {
+	cfg = cfg.WithDefaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Store{pool: pool, cfg: cfg, keys: keys, addrs: NewAddresses(cfg, keys), log: log}
+}
+
+// SetRiver sets the River client used to enqueue jobs transactionally.
+func (s *Store) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Addresses returns the forum address parser/builder.
+func (s *Store) Addresses() *Addresses { return s.addrs }
+
+// Keys returns the derived keys.
+func (s *Store) Keys() *Keys { return s.keys }
+
+// Config returns the store's configuration (defaults applied).
+func (s *Store) Config() Config { return s.cfg }
+
+// Person is a forum member as the store knows them. Address is only filled
+// by the functions documented to decrypt it.
+type Person struct {
+	ID          int64
+	DisplayName string
+	Epoch       int64
+	Confirmed   bool
+	Suppressed  bool
+}
+
+// ensurePerson returns the person with addr, creating them (with display
+// name name) when unknown. It runs inside tx.
+func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) (Person, error) {
+	hash := s.keys.AddressHash(addr)
+	var p Person
+	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL
+		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed)
+	if err == nil {
+		if p.DisplayName == "" && name != "" {
+			if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, name); err != nil {
+				return Person{}, fmt.Errorf("update display name: %w", err)
+			}
+			p.DisplayName = name
+		}
+		return p, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Person{}, fmt.Errorf("look up person: %w", err)
+	}
+	keyID, sealed, err := s.keys.Seal(addr)
+	if err != nil {
+		return Person{}, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO people (display_name, address_hash, address_enc, key_id, confirmed_at)
+		VALUES ($1, $2, $3, $4, now())
+		ON CONFLICT (address_hash) DO UPDATE SET address_hash = EXCLUDED.address_hash
+		RETURNING id, display_name, token_epoch, suppressed_at IS NOT NULL`,
+		name, hash, sealed, keyID).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Suppressed)
+	if err != nil {
+		return Person{}, fmt.Errorf("insert person: %w", err)
+	}
+	p.Confirmed = true
+	if p.DisplayName == "" {
+		p.DisplayName = fmt.Sprintf("Member %d", p.ID)
+		if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, p.DisplayName); err != nil {
+			return Person{}, fmt.Errorf("set display name: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// PersonAddress decrypts the address of person id. Only the dispatcher calls
+// it, only to send.
+func (s *Store) PersonAddress(ctx context.Context, q pgx.Tx, id int64) (string, error) {
+	var keyID int
+	var sealed, hash []byte
+	err := q.QueryRow(ctx, `SELECT key_id, address_enc, address_hash FROM people WHERE id = $1`, id).Scan(&keyID, &sealed, &hash)
+	if err != nil {
+		return "", fmt.Errorf("load person %d: %w", id, err)
+	}
+	if sealed == nil {
+		return "", fmt.Errorf("person %d has no address (forgotten)", id)
+	}
+	return s.keys.Open(keyID, sealed, hash)
+}
+
+// cleanDisplayName makes a From display name safe to show: it drops
+// anything that looks like an address and control characters.
+func cleanDisplayName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.Trim(strings.TrimSpace(name), `"'`)
+	if strings.Contains(name, "@") {
+		return ""
+	}
+	if r := []rune(name); len(r) > 80 {
+		name = string(r[:80])
+	}
+	return strings.TrimSpace(name)
+}
+
+// TokenEpoch returns person id's current token epoch; ok is false when the
+// person does not exist (or was forgotten).
+func (s *Store) TokenEpoch(ctx context.Context, id int64) (epoch int64, ok bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT token_epoch FROM people WHERE id = $1 AND address_hash IS NOT NULL`, id).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("load token epoch: %w", err)
+	}
+	return epoch, true, nil
+}

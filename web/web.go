@@ -1,0 +1,89 @@
+// Package web is Postern's HTTP side: for now the one-click unsubscribe
+// endpoint (RFC 8058) and its confirm page, and a health check. Pages are
+// rendered from the templates package and never show an address.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
+)
+
+// Handler serves Postern's HTTP endpoints.
+type Handler struct {
+	store *threads.Store
+	tmpl  *templates.Set
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns the HTTP handler.
+func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
+	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /healthz", h.health)
+	h.mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
+	h.mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	if err := h.store.Pool().Ping(r.Context()); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (h *Handler) page(w http.ResponseWriter, status int, title, msg string, form string) {
+	html, err := h.tmpl.Page("message", templates.MessagePage{Title: title, Message: msg, FormAction: form})
+	if err != nil {
+		h.log.Error("render page", "err", err)
+		http.Error(w, title, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(html))
+}
+
+// unsubscribeForm answers the footer link's GET with a confirm button: a
+// GET never unsubscribes (link scanners follow links).
+func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
+	h.page(w, http.StatusOK, "Stop these emails?",
+		"Choose whether to stop emails about this question only, or all emails from this forum.",
+		"/unsubscribe/"+r.PathValue("token"))
+}
+
+// unsubscribe handles the RFC 8058 one-click POST (body
+// "List-Unsubscribe=One-Click": this question) and the confirm form
+// (scope=all: everything).
+func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		h.page(w, http.StatusBadRequest, "Bad request", "The request could not be read.", "")
+		return
+	}
+	all := r.PostForm.Get("scope") == "all"
+	err := h.store.UnsubscribeWithToken(r.Context(), r.PathValue("token"), all)
+	switch {
+	case errors.Is(err, threads.ErrBadToken):
+		h.page(w, http.StatusNotFound, "Link not valid", "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead.", "")
+	case err != nil:
+		h.log.Error("unsubscribe failed", "err", err)
+		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your request just now. Please try again in a minute.", "")
+	case all:
+		h.page(w, http.StatusOK, "Unsubscribed", "You will receive no more emails from this forum.", "")
+	default:
+		h.page(w, http.StatusOK, "Unsubscribed", "You will receive no more emails about this question.", "")
+	}
+}
