@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/riverqueue/river"
@@ -73,7 +72,11 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 // compose renders the templates for o and builds the MIME message.
 func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 	cfg := w.Store.Config()
-	unsubURL := fmt.Sprintf("%s/unsubscribe/%s", cfg.BaseURL, o.UnsubscribeTok)
+	var unsubURL, unsubMail string
+	if o.UnsubscribeTok != "" {
+		unsubURL = fmt.Sprintf("%s/unsubscribe/%s", cfg.BaseURL, o.UnsubscribeTok)
+		unsubMail = "mailto:" + o.UnsubscribeMail + "?subject=unsubscribe"
+	}
 	data := templates.MailData{
 		ForumName:      cfg.ForumName,
 		PosterName:     o.PostAuthor,
@@ -86,14 +89,16 @@ func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 		ThreadURL:      o.ThreadURL,
 		UnsubscribeURL: unsubURL,
 		CategoryName:   o.CategoryName,
+		ActionURL:      o.ActionURL,
+		Reason:         o.Note,
 	}
 	subject, text, html, err := w.Templates.Mail(o.Kind, data)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", o.Kind, err)
 	}
-	fromName := o.PostAuthor + " via " + cfg.ForumName
-	if o.Kind == threads.NotifyPosted {
-		fromName = cfg.ForumName
+	fromName := cfg.ForumName
+	if o.PostAuthor != "" && (o.Kind == threads.NotifyNewQuestion || o.Kind == threads.NotifyAnswer || o.Kind == threads.NotifyComment) {
+		fromName = o.PostAuthor + " via " + cfg.ForumName
 	}
 	return Compose(&Outgoing{
 		To:                mail.Address{Name: o.RecipientName, Address: o.RecipientAddress},
@@ -108,9 +113,6 @@ func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 		HTML:              html,
 		ListID:            fmt.Sprintf("%s <forum.%s>", cfg.ForumName, cfg.Domain),
 		UnsubscribeURL:    unsubURL,
-		UnsubscribeMailto: "mailto:" + o.UnsubscribeMail + "?subject=unsubscribe",
+		UnsubscribeMailto: unsubMail,
 	})
 }
-
-// listIDSafe reports whether s can be used in List-Id.
-func listIDSafe(s string) bool { return !strings.ContainsAny(s, "<>\r\n") }

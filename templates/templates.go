@@ -28,6 +28,18 @@ const (
 	KindComment = "comment"
 	// KindPosted confirms to the asker that their question is published.
 	KindPosted = "posted"
+	// KindConfirm asks a first-time sender to confirm their address; their
+	// post stays held until they reply or open ActionURL.
+	KindConfirm = "confirm"
+	// KindConfirmSubscribe asks someone who wrote to subscribe@ to confirm
+	// the follow (double opt-in).
+	KindConfirmSubscribe = "confirm_subscribe"
+	// KindUnsubscribed confirms, once, an unsubscribe the person asked for
+	// by email.
+	KindUnsubscribed = "unsubscribed"
+	// KindRejected explains to a confirmed sender why their message could
+	// not be posted (Reason) and what to do.
+	KindRejected = "rejected"
 )
 
 // ReplyMarker is the line placed at the top of a notification body when
@@ -71,14 +83,21 @@ type MailData struct {
 	UnsubscribeURL string
 	// CategoryName is the question's category; empty when it has none.
 	CategoryName string
+	// ActionURL is the web link that does what the mail asks (confirm).
+	ActionURL string
+	// Reason says what happened, for unsubscribed and rejected mail.
+	Reason string
 }
 
 // ReplyAction is the verb phrase telling what replying to the mail does:
 // replying to a new question answers it, replying to anything else adds a
 // comment. Templates use it in the footer.
 func (d MailData) ReplyAction() string {
-	if d.Kind == KindNewQuestion {
+	switch d.Kind {
+	case KindNewQuestion:
 		return "answer"
+	case KindConfirm, KindConfirmSubscribe:
+		return "confirm"
 	}
 	return "comment"
 }
@@ -94,6 +113,9 @@ type MessagePage struct {
 	// it: one button for "this question", one for "everything". A GET
 	// never changes anything; only this form's POST does.
 	FormAction string
+	// ConfirmAction, when set, adds a one-button form posting to it (the
+	// confirmation link's page).
+	ConfirmAction string
 }
 
 // mailSet is one mail kind's three parsed templates.

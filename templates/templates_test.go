@@ -36,10 +36,50 @@ func mustNew(t *testing.T) *Set {
 	return s
 }
 
+// postKinds are the notifications about a post; the others are system
+// mail about the person's own request (see TestSystemMail).
+var postKinds = []string{KindAnswer, KindComment, KindNewQuestion, KindPosted}
+
+// TestSystemMail renders the confirmation, unsubscribe and rejection mail:
+// each carries what it is about, its link or reason, and the privacy line,
+// and escapes user text in HTML.
+func TestSystemMail(t *testing.T) {
+	s := mustNew(t)
+	for kind, want := range map[string][]string{
+		KindConfirm:          {"please confirm that you sent it", "https://forum.example.org/confirm/TOK", "<i>title</i>"},
+		KindConfirmSubscribe: {"receive every new question", "https://forum.example.org/confirm/TOK"},
+		KindUnsubscribed:     {"You will receive no more emails about <i>title</i>."},
+		KindRejected:         {"was not posted: the question is closed", "https://forum.example.org/q/42"},
+	} {
+		d := sample(kind)
+		d.QuestionTitle = "<i>title</i>"
+		d.ActionURL = "https://forum.example.org/confirm/TOK"
+		d.Reason = "the question is closed"
+		if kind == KindUnsubscribed {
+			d.Reason = "You will receive no more emails about <i>title</i>."
+		}
+		subject, text, html, err := s.Mail(kind, d)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if subject == "" || strings.Contains(subject, "\n") {
+			t.Errorf("%s: subject %q", kind, subject)
+		}
+		for _, w := range append(want, PrivacyLine) {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: text lacks %q:\n%s", kind, w, text)
+			}
+		}
+		if strings.Contains(html, "<i>") || !strings.Contains(html, PrivacyLine) {
+			t.Errorf("%s: html unescaped or without privacy line:\n%s", kind, html)
+		}
+	}
+}
+
 func TestKinds(t *testing.T) {
 	s := mustNew(t)
 	got := strings.Join(s.MailKinds(), ",")
-	if want := "answer,comment,new_question,posted"; got != want {
+	if want := "answer,comment,confirm,confirm_subscribe,new_question,posted,rejected,unsubscribed"; got != want {
 		t.Fatalf("MailKinds = %q, want %q", got, want)
 	}
 }
@@ -58,7 +98,7 @@ func TestRenderEveryKind(t *testing.T) {
 		KindComment:     {"Ann Example commented in the thread:", "In reply to:\n> The original question, shortened."},
 		KindPosted:      {"Your question is posted on Gardeners in Vegetables.", "Answers and comments arrive by email"},
 	}
-	for _, kind := range s.MailKinds() {
+	for _, kind := range postKinds {
 		t.Run(kind, func(t *testing.T) {
 			d := sample(kind)
 			subject, text, html, err := s.Mail(kind, d)
@@ -152,7 +192,7 @@ func checkTextWidth(t *testing.T, text string, d MailData) {
 
 func TestHTMLEscapesBody(t *testing.T) {
 	s := mustNew(t)
-	for _, kind := range s.MailKinds() {
+	for _, kind := range postKinds {
 		d := sample(kind)
 		d.Body = "look <script>alert(1)</script> & \"quotes\"\n\n<b>bold</b>"
 		d.QuestionTitle = "<i>title</i>"

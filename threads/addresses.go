@@ -19,6 +19,7 @@ const (
 	RcptNotify
 	RcptSubscribe
 	RcptUnsubscribe
+	RcptConfirm
 )
 
 func (k RecipientKind) String() string {
@@ -35,6 +36,8 @@ func (k RecipientKind) String() string {
 		return "subscribe"
 	case RcptUnsubscribe:
 		return "unsubscribe"
+	case RcptConfirm:
+		return "confirm"
 	}
 	return "unknown"
 }
@@ -112,6 +115,16 @@ func (a *Addresses) Parse(addr string) (Recipient, error) {
 			}
 			r.Token = t
 		}
+	case lp.Confirm:
+		r.Kind = RcptConfirm
+		t, err := a.keys.Tokens.Verify(detail, token.Confirm)
+		if err != nil {
+			t, err = a.keys.Tokens.Verify(detail, token.ConfirmSub)
+		}
+		if err != nil {
+			return Recipient{}, fmt.Errorf("%w (%v)", ErrBadToken, err)
+		}
+		r.Token = t
 	default:
 		return Recipient{}, ErrNoSuchAddress
 	}
@@ -142,6 +155,17 @@ func (a *Addresses) Unsubscribe(questionID, personID, epoch int64) string {
 // UnsubscribeToken returns the token used in unsubscribe links.
 func (a *Addresses) UnsubscribeToken(questionID, personID, epoch int64) string {
 	return a.keys.Tokens.Encode(token.Token{Purpose: token.Unsubscribe, Subject: questionID, Person: personID, Epoch: epoch})
+}
+
+// ConfirmToken returns the token confirming person's address (purpose
+// token.Confirm) or a follow (token.ConfirmSub, subject = subscription).
+func (a *Addresses) ConfirmToken(purpose token.Purpose, subject, personID, epoch int64) string {
+	return a.keys.Tokens.Encode(token.Token{Purpose: purpose, Subject: subject, Person: personID, Epoch: epoch})
+}
+
+// Confirm returns the confirm+TOKEN address for a confirmation request.
+func (a *Addresses) Confirm(purpose token.Purpose, subject, personID, epoch int64) string {
+	return a.at(a.cfg.LocalParts.Confirm + "+" + a.ConfirmToken(purpose, subject, personID, epoch))
 }
 
 // Notify returns the From address of notifications.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Config is the forum-wide configuration the store needs. The zero value is
@@ -23,6 +24,29 @@ type Config struct {
 	// Secret is the server secret (at least 32 bytes) from which token,
 	// hash and encryption keys are derived (required).
 	Secret []byte
+	// HeldTTL is how long a post from an unconfirmed address waits for
+	// its author's confirmation before it is discarded. Default 7 days.
+	HeldTTL time.Duration
+	// RawRetention is how long a raw inbound message (which contains
+	// addresses) is kept after processing. Default 30 days.
+	RawRetention time.Duration
+	// ConfirmPerAddress caps confirmation requests to one address per 24
+	// hours. Default 3.
+	ConfirmPerAddress int
+	// ConfirmPerIP caps confirmation requests caused by mail from one
+	// client IP per hour. Default 20.
+	ConfirmPerIP int
+	// Rates are the per-hour posting limits checked at RCPT time.
+	Rates RateLimits
+}
+
+// RateLimits are Question2Answer's per-hour limits, per person (by
+// envelope sender) and per client IP. Off disables them (benchmarks, or a
+// trusted front relay that limits already).
+type RateLimits struct {
+	Off                                  bool
+	QuestionsPerPerson, RepliesPerPerson int // defaults 10 and 45 (answers 25 + comments 20)
+	QuestionsPerIP, RepliesPerIP         int // defaults 20 and 90 (answers 50 + comments 40)
 }
 
 // LocalParts are the local parts of the forum's addresses. Each may carry a
@@ -34,6 +58,7 @@ type LocalParts struct {
 	Notify      string // "notifications": From of notifications; replies routed by headers
 	Subscribe   string // "subscribe": follow every new question
 	Unsubscribe string // "unsubscribe": stop notifications (unsubscribe+TOKEN for one)
+	Confirm     string // "confirm": confirm+TOKEN confirms an address or a follow
 }
 
 // DefaultLocalParts are the local parts used when a field is empty.
@@ -44,6 +69,7 @@ var DefaultLocalParts = LocalParts{
 	Notify:      "notifications",
 	Subscribe:   "subscribe",
 	Unsubscribe: "unsubscribe",
+	Confirm:     "confirm",
 }
 
 // WithDefaults returns a copy of c with empty fields set to their defaults.
@@ -53,6 +79,31 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://localhost:8080"
+	}
+	if c.HeldTTL == 0 {
+		c.HeldTTL = 7 * 24 * time.Hour
+	}
+	if c.RawRetention == 0 {
+		c.RawRetention = 30 * 24 * time.Hour
+	}
+	if c.ConfirmPerAddress == 0 {
+		c.ConfirmPerAddress = 3
+	}
+	if c.ConfirmPerIP == 0 {
+		c.ConfirmPerIP = 20
+	}
+	r := &c.Rates
+	if r.QuestionsPerPerson == 0 {
+		r.QuestionsPerPerson = 10
+	}
+	if r.RepliesPerPerson == 0 {
+		r.RepliesPerPerson = 45
+	}
+	if r.QuestionsPerIP == 0 {
+		r.QuestionsPerIP = 20
+	}
+	if r.RepliesPerIP == 0 {
+		r.RepliesPerIP = 90
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
@@ -64,6 +115,7 @@ func (c Config) WithDefaults() Config {
 	}{
 		{&lp.Ask, d.Ask}, {&lp.Reply, d.Reply}, {&lp.Bounce, d.Bounce},
 		{&lp.Notify, d.Notify}, {&lp.Subscribe, d.Subscribe}, {&lp.Unsubscribe, d.Unsubscribe},
+		{&lp.Confirm, d.Confirm},
 	} {
 		if *f.dst == "" {
 			*f.dst = f.def
@@ -90,7 +142,7 @@ func (c Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	lp := c.LocalParts
-	for _, p := range []string{lp.Ask, lp.Reply, lp.Bounce, lp.Notify, lp.Subscribe, lp.Unsubscribe} {
+	for _, p := range []string{lp.Ask, lp.Reply, lp.Bounce, lp.Notify, lp.Subscribe, lp.Unsubscribe, lp.Confirm} {
 		if p == "" || strings.ContainsAny(p, "+@ ") {
 			return fmt.Errorf("local part %q is empty or contains '+', '@' or a space", p)
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/postern/postern/threads/token"
 )
 
 // Outgoing is everything the dispatcher needs to render and send one
@@ -34,7 +36,10 @@ type Outgoing struct {
 	InReplyTo  string   // no brackets
 	References []string // no brackets, oldest first
 
-	ReplyTo         string // reply+TOKEN address for this recipient and post
+	ActionURL string // confirm link, for confirmation requests
+	Note      string // the reason, for rejected and unsubscribed mail
+
+	ReplyTo         string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
 	EnvelopeFrom    string // bounce+TOKEN VERP address
 	UnsubscribeMail string // unsubscribe+TOKEN address (this question)
 	UnsubscribeTok  string // token for the web unsubscribe link (this question)
@@ -50,20 +55,22 @@ var ErrNotificationGone = errors.New("notification no longer exists")
 func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 	o := &Outgoing{NotificationID: id}
 	var suppressed, unsubscribed, forgotten, muted bool
-	var epoch int64
-	var kind string
+	var epoch, subscription int64
+	var kind, inboundMsgID string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
 				pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
-				p.id, p.kind, p.body, a.display_name, p.created_at, coalesce(p.question_id, p.id),
+				coalesce(p.id, 0), coalesce(p.kind, ''), coalesce(p.body, ''), coalesce(a.display_name, ''), coalesce(p.created_at, n.created_at),
+				coalesce(p.question_id, p.id, 0), n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
 				EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id))
 			FROM notifications n
 			JOIN people pe ON pe.id = n.person_id
-			JOIN posts p ON p.id = n.post_id
-			JOIN people a ON a.id = p.author_id
+			LEFT JOIN posts p ON p.id = n.post_id
+			LEFT JOIN people a ON a.id = p.author_id
+			LEFT JOIN inbound i ON i.id = n.inbound_id
 			WHERE n.id = $1`, id).Scan(&o.Kind, &o.State, &o.MessageID, &o.RecipientID, &o.RecipientName, &epoch,
 			&suppressed, &unsubscribed, &forgotten,
-			&o.PostID, &kind, &o.PostBody, &o.PostAuthor, &o.PostCreated, &o.QuestionID, &muted)
+			&o.PostID, &kind, &o.PostBody, &o.PostAuthor, &o.PostCreated, &o.QuestionID, &o.Note, &subscription, &inboundMsgID, &muted)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotificationGone
 		}
@@ -71,21 +78,31 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 			return fmt.Errorf("load notification: %w", err)
 		}
 		o.PostKind = PostKind(kind)
+		// Mail answering the person's own request (posted, confirmations,
+		// unsubscribe confirmation, rejection) goes despite a global
+		// unsubscribe or a mute: they asked for it by writing.
+		own := o.Kind == NotifyPosted || systemKind(o.Kind)
 		switch {
 		case forgotten:
 			o.Skip = "person was forgotten"
-		case suppressed:
+		case suppressed && o.Kind != NotifyUnsubscribed:
 			o.Skip = "address is suppressed after bounces"
-		case unsubscribed && o.Kind != NotifyPosted:
+		case unsubscribed && !own:
 			o.Skip = "person unsubscribed from everything"
-		case muted && o.Kind != NotifyPosted:
+		case muted && !own:
 			o.Skip = "person unsubscribed from this question"
 		}
-		if err := tx.QueryRow(ctx, `SELECT q.title, coalesce(c.name, '') FROM posts q LEFT JOIN categories c ON c.id = q.category_id WHERE q.id = $1`,
-			o.QuestionID).Scan(&o.Title, &o.CategoryName); err != nil {
-			return fmt.Errorf("load question: %w", err)
+		if o.QuestionID != 0 {
+			if err := tx.QueryRow(ctx, `SELECT q.title, coalesce(c.name, '') FROM posts q LEFT JOIN categories c ON c.id = q.category_id WHERE q.id = $1`,
+				o.QuestionID).Scan(&o.Title, &o.CategoryName); err != nil {
+				return fmt.Errorf("load question: %w", err)
+			}
 		}
-		if err := s.threadHeaders(ctx, tx, o); err != nil {
+		if systemKind(o.Kind) {
+			if inboundMsgID != "" {
+				o.InReplyTo, o.References = inboundMsgID, []string{inboundMsgID}
+			}
+		} else if err := s.threadHeaders(ctx, tx, o); err != nil {
 			return err
 		}
 		if o.Skip == "" && o.State == "pending" {
@@ -100,11 +117,26 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
 	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
-	o.UnsubscribeMail = s.addrs.Unsubscribe(o.QuestionID, o.RecipientID, epoch)
-	o.UnsubscribeTok = s.addrs.UnsubscribeToken(o.QuestionID, o.RecipientID, epoch)
-	o.ThreadURL = fmt.Sprintf("%s/q/%d#p%d", s.cfg.BaseURL, o.QuestionID, o.PostID)
+	switch o.Kind {
+	case NotifyConfirm:
+		tok := s.addrs.ConfirmToken(token.Confirm, 0, o.RecipientID, epoch)
+		o.ReplyTo = s.addrs.Confirm(token.Confirm, 0, o.RecipientID, epoch)
+		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
+	case NotifyConfirmSubscribe:
+		tok := s.addrs.ConfirmToken(token.ConfirmSub, subscription, o.RecipientID, epoch)
+		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, subscription, o.RecipientID, epoch)
+		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
+	case NotifyUnsubscribed, NotifyRejected:
+		if o.QuestionID != 0 {
+			o.ThreadURL = fmt.Sprintf("%s/q/%d", s.cfg.BaseURL, o.QuestionID)
+		}
+	default:
+		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
+		o.UnsubscribeMail = s.addrs.Unsubscribe(o.QuestionID, o.RecipientID, epoch)
+		o.UnsubscribeTok = s.addrs.UnsubscribeToken(o.QuestionID, o.RecipientID, epoch)
+		o.ThreadURL = fmt.Sprintf("%s/q/%d#p%d", s.cfg.BaseURL, o.QuestionID, o.PostID)
+	}
 	return o, nil
 }
 
@@ -122,11 +154,16 @@ func (s *Store) threadHeaders(ctx context.Context, tx pgx.Tx, o *Outgoing) error
 	}
 	load := func(id int64) (link, error) {
 		l := link{id: id}
-		err := tx.QueryRow(ctx, `SELECT p.message_id, p.author_id,
-				coalesce((SELECT m.message_id FROM message_ids m WHERE m.post_id = p.id AND m.direction = 'in' ORDER BY m.created_at LIMIT 1), '')
-			FROM posts p WHERE p.id = $1`, id).Scan(&l.forum, &l.author, &l.client)
+		var sealed []byte
+		err := tx.QueryRow(ctx, `SELECT p.message_id, p.author_id, p.client_msgid FROM posts p WHERE p.id = $1`, id).Scan(&l.forum, &l.author, &sealed)
 		if err != nil {
 			return l, fmt.Errorf("load thread link %d: %w", id, err)
+		}
+		// The client id is opened only for its own author's mail.
+		if len(sealed) > 1 && l.author == o.RecipientID {
+			if b, err := s.keys.OpenBytes(int(sealed[0]), sealed[1:], []byte(l.forum)); err == nil {
+				l.client = string(b)
+			}
 		}
 		return l, nil
 	}

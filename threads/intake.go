@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"net/textproto"
 	"strings"
 
@@ -51,12 +52,20 @@ func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted,
 	if rcpt == nil {
 		rcpt = []string{}
 	}
+	keyID, sealed, err := s.keys.SealBytes(sealInbound(env.MailFrom, raw), dedup)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("accept message: %w", err)
+	}
+	var fromHash []byte
+	if env.MailFrom != "" {
+		fromHash = s.keys.AddressHash(env.MailFrom)
+	}
 	var res Accepted
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from, rcpt, remote_addr, source, raw, size)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
-			dedup, msgID, env.MailFrom, rcpt, env.RemoteAddr, env.Source, raw, len(raw)).Scan(&res.InboundID)
+			dedup, msgID, fromHash, rcpt, remoteIP(env.RemoteAddr), env.Source, keyID, sealed, len(raw)).Scan(&res.InboundID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			res.Duplicate = true
 			return tx.QueryRow(ctx, `SELECT id FROM inbound WHERE dedup_key = $1`, dedup).Scan(&res.InboundID)
@@ -73,6 +82,31 @@ func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted,
 		return Accepted{}, fmt.Errorf("accept message: %w", err)
 	}
 	return res, nil
+}
+
+// sealInbound and openInbound frame the envelope sender and raw message
+// as one sealed value: sender, NUL, raw.
+func sealInbound(mailFrom string, raw []byte) []byte {
+	b := make([]byte, 0, len(mailFrom)+1+len(raw))
+	b = append(b, mailFrom...)
+	b = append(b, 0)
+	return append(b, raw...)
+}
+
+func openInbound(b []byte) (mailFrom string, raw []byte) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return "", b
+	}
+	return string(b[:i]), b[i+1:]
+}
+
+// remoteIP returns the host part of an IP:port address.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // dedupKey identifies a delivery: Message-ID plus envelope sender, or the

@@ -105,6 +105,43 @@ func (k *Keys) Seal(addr string) (int, []byte, error) {
 	return k.current, aead.Seal(nonce, nonce, []byte(norm), k.AddressHash(norm)), nil
 }
 
+// SealBytes encrypts b with the current key, binding it to ad (associated
+// data the caller must present again to OpenBytes). It is used for raw
+// inbound messages and envelope senders, which contain addresses.
+func (k *Keys) SealBytes(b, ad []byte) (int, []byte, error) {
+	aead := k.aeads[k.current]
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(b)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return 0, nil, fmt.Errorf("nonce: %w", err)
+	}
+	return k.current, aead.Seal(nonce, nonce, b, ad), nil
+}
+
+// OpenBytes decrypts a value sealed by SealBytes with the same ad.
+func (k *Keys) OpenBytes(keyID int, sealed, ad []byte) ([]byte, error) {
+	aead := k.aeads[keyID]
+	if aead == nil {
+		return nil, fmt.Errorf("open key %d: %w", keyID, ErrNoKey)
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, errors.New("sealed value too short")
+	}
+	pt, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], ad)
+	if err != nil {
+		return nil, fmt.Errorf("open sealed value: %w", err)
+	}
+	return pt, nil
+}
+
+// MessageIDHash is the keyed hash under which a client's Message-ID is
+// indexed: lookups need only equality, and client Message-IDs can contain
+// their author's host or address, so they are not stored in clear.
+func (k *Keys) MessageIDHash(id string) string {
+	m := hmac.New(sha256.New, k.hashKey)
+	m.Write([]byte("message-id\x00" + id))
+	return "h:" + hex.EncodeToString(m.Sum(nil)[:20])
+}
+
 // ErrNoKey is returned by Open for a key id that is not configured.
 var ErrNoKey = errors.New("sealing key id not configured")
 

@@ -21,40 +21,6 @@ const (
 	BounceThreshold = 4.0
 )
 
-func (s *Store) subscribeAll(ctx context.Context, tx pgx.Tx, p Person) (outcome, error) {
-	_, err := tx.Exec(ctx, `INSERT INTO subscriptions (person_id, scope) VALUES ($1, 'all') ON CONFLICT DO NOTHING`, p.ID)
-	if err != nil {
-		return outcome{}, fmt.Errorf("subscribe: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = NULL WHERE id = $1`, p.ID); err != nil {
-		return outcome{}, fmt.Errorf("subscribe: %w", err)
-	}
-	return outcome{state: StateProcessed, reason: "subscribed to all new questions"}, nil
-}
-
-// unsubscribe handles mail to unsubscribe@ (everything) or
-// unsubscribe+TOKEN@ (one question, or everything when the token says 0).
-// A token only acts for its own person.
-func (s *Store) unsubscribe(ctx context.Context, tx pgx.Tx, p Person, t *tokenRef) (outcome, error) {
-	person, question := p.ID, int64(0)
-	if t.Present {
-		person, question = t.Person, t.Subject
-	}
-	if question == 0 {
-		if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = coalesce(unsubscribed_at, now()) WHERE id = $1`, person); err != nil {
-			return outcome{}, fmt.Errorf("unsubscribe: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1`, person); err != nil {
-			return outcome{}, fmt.Errorf("unsubscribe: %w", err)
-		}
-		return outcome{state: StateProcessed, reason: "unsubscribed from everything"}, nil
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO mutes (person_id, question_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, person, question); err != nil {
-		return outcome{}, fmt.Errorf("mute: %w", err)
-	}
-	return outcome{state: StateProcessed, reason: "unsubscribed from one question"}, nil
-}
-
 // recordBounce counts a bounce against the person it concerns: the person
 // named by the VERP token when there is one, otherwise the person whose
 // address is the DSN's final recipient. Bounces never become posts.
@@ -117,7 +83,7 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 // UnsubscribeWithToken stops notifications for the person named by an
 // unsubscribe token: for the token's question, or for everything when all
 // is set or the token names no question. It takes effect for every
-// notification not yet rendered.
+// notification not yet rendered. No email is sent: the web page confirms.
 func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) error {
 	t, err := s.keys.Tokens.Verify(tok, token.Unsubscribe)
 	if err != nil {
@@ -130,12 +96,11 @@ func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) 
 	if !ok || epoch != t.Epoch {
 		return ErrBadToken
 	}
-	ref := &tokenRef{Subject: t.Subject, Person: t.Person, Epoch: t.Epoch, Present: true}
+	q := t.Subject
 	if all {
-		ref.Subject = 0
+		q = 0
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := s.unsubscribe(ctx, tx, Person{ID: t.Person}, ref)
-		return err
+		return s.applyUnsubscribe(ctx, tx, t.Person, q)
 	})
 }

@@ -3,6 +3,7 @@ package threads
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -14,6 +15,12 @@ const (
 	NotifyAnswer      = "answer"       // to the asker: their question was answered
 	NotifyComment     = "comment"      // to a parent's author or an earlier commenter
 	NotifyPosted      = "posted"       // to the asker: their question is published
+
+	// System mail, each answering something the person did themselves.
+	NotifyConfirm          = "confirm"           // confirm your address to publish your held post
+	NotifyConfirmSubscribe = "confirm_subscribe" // confirm your follow (double opt-in)
+	NotifyUnsubscribed     = "unsubscribed"      // one confirmation of an unsubscribe by email
+	NotifyRejected         = "rejected"          // why your message was not posted
 )
 
 // NotifyArgs is the River job that sends one notification row.
@@ -35,10 +42,12 @@ type newPost struct {
 	questionID  int64
 	parentID    int64
 	clientMsgID string
+	held        bool // author not confirmed yet: stored, invisible, nobody notified
 }
 
-// insertPost inserts np with its Message-ID index rows, its notification
-// rows and their jobs, all in tx, and returns the new post's id.
+// insertPost inserts np with its Message-ID index rows and, unless it is
+// held, its notification rows and their jobs, all in tx, and returns the
+// new post's id.
 func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, error) {
 	var id int64
 	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('posts', 'id'))`).Scan(&id); err != nil {
@@ -49,9 +58,22 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 	if np.kind == KindQuestion {
 		qid = 0
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id)
-		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10)`,
-		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID)
+	state := "visible"
+	if np.held {
+		state = "held"
+	}
+	var client []byte
+	if np.clientMsgID != "" {
+		keyID, sealed, err := s.keys.SealBytes([]byte(np.clientMsgID), []byte(forumID))
+		if err != nil {
+			return 0, err
+		}
+		// One leading byte names the key, so old rows open after rotation.
+		client = append([]byte{byte(keyID)}, sealed...)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id, client_msgid, state)
+		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12)`,
+		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID, client, state)
 	if err != nil {
 		return 0, fmt.Errorf("insert post: %w", err)
 	}
@@ -60,23 +82,70 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 	}
 	if np.clientMsgID != "" {
 		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'in', $3)
-			ON CONFLICT (message_id) DO NOTHING`, np.clientMsgID, id, np.author.ID); err != nil {
+			ON CONFLICT (message_id) DO NOTHING`, s.keys.MessageIDHash(np.clientMsgID), id, np.author.ID); err != nil {
 			return 0, fmt.Errorf("index client message-id: %w", err)
 		}
 	}
-	recips, err := s.notificationRecipients(ctx, tx, id, np)
-	if err != nil {
-		return 0, err
+	if np.held {
+		return id, nil
 	}
-	if err := s.enqueueNotifications(ctx, tx, id, recips); err != nil {
+	if err := s.notifyPost(ctx, tx, id, np); err != nil {
 		return 0, err
 	}
 	return id, nil
 }
 
+// notifyPost enqueues the notifications a newly visible post causes.
+func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np newPost) error {
+	recips, err := s.notificationRecipients(ctx, tx, id, np)
+	if err != nil {
+		return err
+	}
+	return s.enqueueNotifications(ctx, tx, id, recips)
+}
+
+// publishHeld makes every held post of person visible, oldest first, and
+// enqueues their notifications.
+func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person) (int, error) {
+	rows, err := tx.Query(ctx, `UPDATE posts SET state = 'visible', created_at = now()
+		WHERE author_id = $1 AND state = 'held'
+		RETURNING id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), coalesce(category_id, 0)`, person.ID)
+	if err != nil {
+		return 0, fmt.Errorf("publish held posts: %w", err)
+	}
+	type held struct {
+		id int64
+		np newPost
+	}
+	var posts []held
+	for rows.Next() {
+		var h held
+		var kind string
+		if err := rows.Scan(&h.id, &kind, &h.np.questionID, &h.np.parentID, &h.np.categoryID); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("publish held posts: %w", err)
+		}
+		h.np.kind, h.np.author = PostKind(kind), person
+		posts = append(posts, h)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("publish held posts: %w", err)
+	}
+	sort.Slice(posts, func(i, j int) bool { return posts[i].id < posts[j].id })
+	for _, h := range posts {
+		if err := s.notifyPost(ctx, tx, h.id, h.np); err != nil {
+			return 0, err
+		}
+	}
+	return len(posts), nil
+}
+
 type recipient struct {
-	personID int64
-	kind     string
+	personID     int64
+	kind         string
+	inboundID    int64  // the message that caused it, for system mail
+	subscription int64  // for follow confirmations
+	note         string // reason shown in system mail
 }
 
 // notificationRecipients decides who is told about new post id, following
@@ -96,7 +165,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 			return fmt.Errorf("recipients: %w", err)
 		}
 		for _, pid := range ids {
-			out = append(out, recipient{pid, kind})
+			out = append(out, recipient{personID: pid, kind: kind})
 		}
 		return nil
 	}
@@ -105,9 +174,9 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = p.id AND m.question_id = $2)`
 	switch np.kind {
 	case KindQuestion:
-		out = append(out, recipient{np.author.ID, NotifyPosted})
+		out = append(out, recipient{personID: np.author.ID, kind: NotifyPosted})
 		rows, err := tx.Query(ctx, `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
-			WHERE (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
+			WHERE s.confirmed_at IS NOT NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
 			np.author.ID, id, np.categoryID)
 		if err := add(rows, err, NotifyNewQuestion); err != nil {
 			return nil, err
@@ -138,18 +207,25 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	params := make([]river.InsertManyParams, 0, len(recips))
 	for _, r := range recips {
 		mid := fmt.Sprintf("n%d.%s@%s", postID, randomTag(8), s.cfg.Domain)
+		if systemKind(r.kind) {
+			mid = fmt.Sprintf("s.%s@%s", randomTag(10), s.cfg.Domain)
+		}
 		var nid int64
-		err := tx.QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (person_id, post_id, kind) DO NOTHING RETURNING id`, r.personID, postID, r.kind, mid).Scan(&nid)
+		err := tx.QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, inbound_id, subscription_id, note)
+			VALUES ($1, NULLIF($2, 0), $3, $4, NULLIF($5, 0), NULLIF($6, 0), $7)
+			ON CONFLICT (person_id, post_id, kind) DO NOTHING RETURNING id`,
+			r.personID, postID, r.kind, mid, r.inboundID, r.subscription, r.note).Scan(&nid)
 		if err == pgx.ErrNoRows {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("insert notification: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'out', $3)`,
-			mid, postID, r.personID); err != nil {
-			return fmt.Errorf("index notification message-id: %w", err)
+		if postID != 0 && !systemKind(r.kind) {
+			if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'out', $3)`,
+				mid, postID, r.personID); err != nil {
+				return fmt.Errorf("index notification message-id: %w", err)
+			}
 		}
 		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: nid}})
 	}
@@ -160,4 +236,15 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 		return fmt.Errorf("enqueue notifications: %w", err)
 	}
 	return nil
+}
+
+// systemKind reports whether a notification kind is system mail (about the
+// person's own request) rather than news of a post. Replies to system mail
+// never become posts.
+func systemKind(kind string) bool {
+	switch kind {
+	case NotifyConfirm, NotifyConfirmSubscribe, NotifyUnsubscribed, NotifyRejected:
+		return true
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/postern/postern/mailin/htmltext"
 	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/mailin/trim"
+	"github.com/postern/postern/threads/token"
 )
 
 // Inbound states.
@@ -40,9 +41,10 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 
 // outcome is what processing decided for an inbound message.
 type outcome struct {
-	state  string
-	reason string
-	postID int64
+	state    string
+	reason   string
+	postID   int64
+	senderID int64
 }
 
 type inboundRow struct {
@@ -51,6 +53,8 @@ type inboundRow struct {
 	mailFrom string
 	rcpt     []string
 	state    string
+	remoteIP string
+	purged   bool
 }
 
 // Process turns inbound message id into a post (or marks it ignored or
@@ -59,8 +63,10 @@ type inboundRow struct {
 // also marks the message processed.
 func (s *Store) Process(ctx context.Context, id int64) error {
 	var in inboundRow
-	err := s.pool.QueryRow(ctx, `SELECT id, raw, mail_from, rcpt, state FROM inbound WHERE id = $1`, id).
-		Scan(&in.id, &in.raw, &in.mailFrom, &in.rcpt, &in.state)
+	var keyID int
+	var sealed, dedup []byte
+	err := s.pool.QueryRow(ctx, `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip FROM inbound WHERE id = $1`, id).
+		Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -69,6 +75,18 @@ func (s *Store) Process(ctx context.Context, id int64) error {
 	}
 	if in.state != StateAccepted {
 		return nil
+	}
+	if sealed == nil {
+		in.purged = true
+	} else {
+		plain, err := s.keys.OpenBytes(keyID, sealed, dedup)
+		if err != nil {
+			// Wrong or missing key: keep the message, say why.
+			in.purged = true
+			s.log.Error("inbound message cannot be decrypted", "inbound_id", id, "key_id", keyID, "err", err)
+		} else {
+			in.mailFrom, in.raw = openInbound(plain)
+		}
 	}
 	var out outcome
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -85,8 +103,8 @@ func (s *Store) Process(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), processed_at = now() WHERE id = $1`,
-			id, out.state, out.reason, out.postID)
+		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now() WHERE id = $1`,
+			id, out.state, out.reason, out.postID, out.senderID)
 		if err != nil {
 			return fmt.Errorf("mark inbound: %w", err)
 		}
@@ -104,6 +122,9 @@ func failed(reason string) outcome  { return outcome{state: StateFailed, reason:
 
 // process decides what in becomes, writing the result inside tx.
 func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome, error) {
+	if in.purged {
+		return failed("raw message no longer available (purged or undecryptable)"), nil
+	}
 	m, err := parse.Parse(in.raw, parse.Limits{})
 	if err != nil {
 		return failed("unparseable message: " + err.Error()), nil
@@ -127,11 +148,30 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
+	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
+	out.senderID = author.ID
+	return out, err
+}
+
+// route handles a message from a human sender (author) by its recipients
+// and thread headers.
+func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.Message, rcpts rcptSet, author Person, from string) (outcome, error) {
 	switch {
+	case rcpts.confirm != nil:
+		return s.confirm(ctx, tx, author, rcpts.confirm)
 	case rcpts.subscribe:
-		return s.subscribeAll(ctx, tx, author)
+		return s.requestSubscription(ctx, tx, in, author)
 	case rcpts.unsubscribe != nil:
-		return s.unsubscribe(ctx, tx, author, rcpts.unsubscribe)
+		return s.unsubscribeByMail(ctx, tx, author, rcpts.unsubscribe)
+	}
+	ids := CandidateIDs(m.InReplyTo, m.References)
+	// A reply to a confirmation request confirms, whatever address it
+	// was sent to.
+	if conf, err := s.confirmationReplied(ctx, tx, ids, author.ID); err != nil || conf != nil {
+		if err != nil {
+			return outcome{}, err
+		}
+		return s.confirm(ctx, tx, author, conf)
 	}
 
 	// Routing, first match wins: a reply token, then the thread headers,
@@ -140,42 +180,47 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if rcpts.reply != nil {
 		t := rcpts.reply
 		if t.Person == author.ID && t.Epoch != author.Epoch {
-			return failed("reply token was revoked"), nil
+			return s.reject(ctx, tx, in, author, 0, "the reply address you used has been revoked; reply to a newer notification")
 		}
 		ref, err := loadParentRef(ctx, tx, t.Subject)
 		if err != nil {
 			return outcome{}, err
 		}
 		if ref == nil {
-			return failed("reply token names a post that does not exist"), nil
+			return s.reject(ctx, tx, in, author, 0, "the post you replied to no longer exists")
 		}
 		target = ref
 	}
 	if target == nil {
-		ref, err := s.lookupThread(ctx, tx, CandidateIDs(m.InReplyTo, m.References))
+		ref, err := s.lookupThread(ctx, tx, ids)
 		if err != nil {
 			return outcome{}, err
 		}
 		target = ref
 	}
 	if target == nil && !rcpts.ask {
-		return failed("reply could not be matched to a thread (no valid token or known In-Reply-To/References)"), nil
+		return s.reject(ctx, tx, in, author, 0, "we could not tell which discussion your reply belongs to; reply to a notification email, or write to "+s.addrs.Ask()+" to ask a new question")
 	}
 
 	body, elided := ExtractBody(m)
 	body = strings.TrimSpace(RedactAddress(body, from))
 	elided = RedactAddress(elided, from)
+	if target != nil {
+		if cmd := unsubscribeCommand(body); cmd != "" {
+			return s.unsubscribeByReply(ctx, tx, author, target.QuestionID, cmd == "all")
+		}
+	}
 	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID}
 	if target == nil {
 		np.kind = KindQuestion
 		np.title = QuestionTitle(m.Subject)
 		if body == "" && np.title == "(no subject)" {
-			return failed("empty question: no subject and no text"), nil
+			return s.reject(ctx, tx, in, author, 0, "your message had no subject and no text")
 		}
 		if rcpts.category != "" {
 			err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, rcpts.category).Scan(&np.categoryID)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return failed("unknown category " + rcpts.category), nil
+				return s.reject(ctx, tx, in, author, 0, "there is no category called \""+rcpts.category+"\"")
 			}
 			if err != nil {
 				return outcome{}, fmt.Errorf("look up category: %w", err)
@@ -183,26 +228,52 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 		}
 	} else {
 		if body == "" {
-			return failed("empty reply: nothing left after removing quoted text"), nil
+			return s.reject(ctx, tx, in, author, target.QuestionID, "nothing was left of your reply after removing the quoted text; write your answer above the quoted message")
 		}
 		var qstate string
 		if err := tx.QueryRow(ctx, `SELECT state FROM posts WHERE id = $1`, target.QuestionID).Scan(&qstate); err != nil {
 			return outcome{}, fmt.Errorf("load question state: %w", err)
 		}
 		if qstate == "closed" {
-			return failed("question is closed"), nil
+			return s.reject(ctx, tx, in, author, target.QuestionID, "the question is closed and takes no more answers or comments")
 		}
 		np.kind, np.parentID, np.questionID = Placement(*target)
 	}
+	np.held = !author.Confirmed
 	postID, err := s.insertPost(ctx, tx, np)
 	if err != nil {
 		return outcome{}, err
 	}
+	if np.held {
+		reason, err := s.requestConfirmation(ctx, tx, in, author, postID)
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{state: StateProcessed, postID: postID, reason: reason}, nil
+	}
 	return outcome{state: StateProcessed, postID: postID}, nil
+}
+
+// unsubscribeCommand recognises a reply whose whole text is an
+// unsubscribe command: "unsubscribe" or "stop" (this thread), with "all"
+// or "everything" (every email). It returns "", "thread" or "all".
+func unsubscribeCommand(body string) string {
+	f := strings.Fields(strings.ToLower(strings.Trim(strings.TrimSpace(body), ".!")))
+	if len(f) == 0 || len(f) > 2 || (f[0] != "unsubscribe" && f[0] != "stop") {
+		return ""
+	}
+	if len(f) == 1 {
+		return "thread"
+	}
+	if f[1] == "all" || f[1] == "everything" {
+		return "all"
+	}
+	return ""
 }
 
 // rcptSet is the forum recipients of one message, by kind.
 type rcptSet struct {
+	confirm     *tokenRef
 	ask         bool
 	category    string
 	notify      bool
@@ -213,6 +284,7 @@ type rcptSet struct {
 }
 
 type tokenRef struct {
+	Purpose                token.Purpose
 	Subject, Person, Epoch int64
 	Present                bool
 }
@@ -224,7 +296,7 @@ func (s *Store) recipients(rcpt []string) rcptSet {
 		if err != nil {
 			continue
 		}
-		ref := &tokenRef{Subject: r.Token.Subject, Person: r.Token.Person, Epoch: r.Token.Epoch, Present: r.Detail != ""}
+		ref := &tokenRef{Purpose: r.Token.Purpose, Subject: r.Token.Subject, Person: r.Token.Person, Epoch: r.Token.Epoch, Present: r.Detail != ""}
 		switch r.Kind {
 		case RcptAsk:
 			rs.ask, rs.category = true, r.Detail
@@ -240,6 +312,8 @@ func (s *Store) recipients(rcpt []string) rcptSet {
 			rs.bounce = ref
 		case RcptUnsubscribe:
 			rs.unsubscribe = ref
+		case RcptConfirm:
+			rs.confirm = ref
 		}
 	}
 	return rs
@@ -284,13 +358,22 @@ func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, er
 }
 
 // lookupThread finds the first of ids (in order) that is in the Message-ID
-// index, with one indexed query.
+// index, with one indexed query. Forum and notification ids are indexed
+// in clear, client ids by their keyed hash, so both forms are looked up.
+// Held and hidden posts are not thread targets.
 func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*ParentRef, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	keys := make([]string, 0, 2*len(ids))
+	hashed := make(map[string]string, len(ids))
+	for _, id := range ids {
+		h := s.keys.MessageIDHash(id)
+		hashed[id] = h
+		keys = append(keys, id, h)
+	}
 	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
-		FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = ANY($1)`, ids)
+		FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed')`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("look up thread: %w", err)
 	}
@@ -310,6 +393,9 @@ func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*Par
 	}
 	for _, id := range ids {
 		if r, ok := found[id]; ok {
+			return &r, nil
+		}
+		if r, ok := found[hashed[id]]; ok {
 			return &r, nil
 		}
 	}

@@ -81,15 +81,16 @@ func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) 
 	if err != nil {
 		return Person{}, err
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO people (display_name, address_hash, address_enc, key_id, confirmed_at)
-		VALUES ($1, $2, $3, $4, now())
+	// A new address starts unconfirmed: its first post is held until the
+	// person answers a confirmation request.
+	err = tx.QueryRow(ctx, `INSERT INTO people (display_name, address_hash, address_enc, key_id)
+		VALUES ($1, $2, $3, $4)
 		ON CONFLICT (address_hash) DO UPDATE SET address_hash = EXCLUDED.address_hash
-		RETURNING id, display_name, token_epoch, suppressed_at IS NOT NULL`,
-		name, hash, sealed, keyID).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Suppressed)
+		RETURNING id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL`,
+		name, hash, sealed, keyID).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed)
 	if err != nil {
 		return Person{}, fmt.Errorf("insert person: %w", err)
 	}
-	p.Confirmed = true
 	if p.DisplayName == "" {
 		p.DisplayName = fmt.Sprintf("Member %d", p.ID)
 		if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, p.DisplayName); err != nil {

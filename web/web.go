@@ -26,6 +26,8 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /healthz", h.health)
 	h.mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
 	h.mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
+	h.mux.HandleFunc("GET /confirm/{token}", h.confirmForm)
+	h.mux.HandleFunc("POST /confirm/{token}", h.confirm)
 	return h
 }
 
@@ -45,7 +47,12 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) page(w http.ResponseWriter, status int, title, msg string, form string) {
-	html, err := h.tmpl.Page("message", templates.MessagePage{Title: title, Message: msg, FormAction: form})
+	h.render(w, status, templates.MessagePage{Title: title, Message: msg, FormAction: form})
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, p templates.MessagePage) {
+	title := p.Title
+	html, err := h.tmpl.Page("message", p)
 	if err != nil {
 		h.log.Error("render page", "err", err)
 		http.Error(w, title, http.StatusInternalServerError)
@@ -85,5 +92,30 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusOK, "Unsubscribed", "You will receive no more emails from this forum.", "")
 	default:
 		h.page(w, http.StatusOK, "Unsubscribed", "You will receive no more emails about this question.", "")
+	}
+}
+
+// confirmForm answers the confirmation link's GET with a button: a GET
+// never confirms (mail scanners open links).
+func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, templates.MessagePage{
+		Title:         "Confirm your address",
+		Message:       "Press the button to confirm that you wrote to the forum. Your held message is then published.",
+		ConfirmAction: "/confirm/" + r.PathValue("token"),
+	})
+}
+
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	n, err := h.store.ConfirmWithToken(r.Context(), r.PathValue("token"))
+	switch {
+	case errors.Is(err, threads.ErrBadToken):
+		h.page(w, http.StatusNotFound, "Link not valid", "This confirmation link is invalid or has expired.", "")
+	case err != nil:
+		h.log.Error("confirm failed", "err", err)
+		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your confirmation just now. Please try again in a minute.", "")
+	case n == 0:
+		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed. From now on your messages are published directly.", "")
+	default:
+		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed and your message is published. From now on your messages are published directly.", "")
 	}
 }

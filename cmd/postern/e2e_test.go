@@ -242,6 +242,15 @@ Message-ID: <sub-1@mail.example.net>
 
 subscribe
 `)
+	// Double opt-in: bob confirms by replying to the request.
+	conf, _ := relay.waitFor(t, "bob@example.net", subjectHas("Please confirm"))
+	sendMail(t, a, "bob@example.net", []string{strings.Trim(header(conf, "Reply-To"), "<>")}, `From: Bob Baker <bob@example.net>
+To: confirm@forum.test
+Subject: Re: Please confirm
+Message-ID: <sub-2@mail.example.net>
+
+yes
+`)
 	waitProcessed(t, a)
 
 	// alice asks.
@@ -256,6 +265,26 @@ What has helped you?
 
 Alice
 `)
+
+	// alice writes for the first time: her question is held until she
+	// confirms, by replying to the request (to its From address, as many
+	// clients do, with In-Reply-To).
+	waitProcessed(t, a)
+	if qs, _ := a.store.ListQuestions(ctx, 10); len(qs) != 0 {
+		t.Fatalf("unconfirmed question is visible: %+v", qs)
+	}
+	creq, _ := relay.waitFor(t, "alice@example.org", subjectHas("Please confirm your message"))
+	if got := header(creq, "In-Reply-To"); got != "<alice-q1@laptop.example.org>" {
+		t.Errorf("confirmation request In-Reply-To = %q", got)
+	}
+	sendMail(t, a, "alice@example.org", []string{mustFrom(t, creq)}, fmt.Sprintf(`From: Alice Adams <alice@example.org>
+To: %s
+Subject: Re: Please confirm
+Message-ID: <alice-conf@laptop.example.org>
+In-Reply-To: %s
+
+ok
+`, mustFrom(t, creq), header(creq, "Message-Id")))
 
 	// alice's "your question is posted" threads under her own message.
 	posted, _ := relay.waitFor(t, "alice@example.org", subjectHas("How do I stop waking up"))

@@ -1,6 +1,12 @@
 package classify
 
-import "github.com/postern/postern/mailin/parse"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/postern/postern/mailin/parse"
+)
 
 // envelope stands in for the SMTP MAIL FROM the fixtures do not carry:
 // the Return-Path header when present, else the From address.
@@ -12,4 +18,37 @@ func envelope(m *parse.Message) string {
 		return m.From.Addr
 	}
 	return "unknown@example.invalid"
+}
+
+// fixture parses one file of ../shared/corpus/discourse-emails (relative
+// to the repository root), skipping the test when the corpus is absent.
+func fixture(t *testing.T, name string) *parse.Message {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	corpus := filepath.Join(dir, "..", "shared", "corpus", "discourse-emails")
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skipf("shared corpus %s not present (expected next to the repository); skipping", corpus)
+	}
+	raw, err := os.ReadFile(filepath.Join(corpus, name))
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	m, err := parse.Parse(raw, parse.Limits{})
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	return m
 }

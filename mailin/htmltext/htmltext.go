@@ -46,8 +46,9 @@ type renderer struct {
 	quote     int
 	lineQuote int // quote depth of the last line written
 	lists     []listState
-	itemMark  string // pending "- " or "1. " for the next text
-	cellSep   bool   // a cell separator is owed before the next text
+	itemMark  string           // pending "- " or "1. " for the next text
+	cellSep   bool             // a cell separator is owed before the next text
+	capture   *strings.Builder // collects the visible text of the current link
 }
 
 // block requests at least n line breaks before the next text.
@@ -112,6 +113,9 @@ func (r *renderer) emit(s string) {
 		r.space = false
 	}
 	r.sb.WriteString(s)
+	if r.capture != nil {
+		r.capture.WriteString(s)
+	}
 	r.started = true
 }
 
@@ -318,15 +322,20 @@ func (r *renderer) walk(n *html.Node, depth int) {
 // the URL; mailto:, javascript:, cid: and in-page hrefs are never shown.
 func (r *renderer) link(n *html.Node, depth int) {
 	href := strings.TrimSpace(attr(n, "href"))
-	before := r.sb.Len()
+	saved := r.capture
+	var visible strings.Builder
+	r.capture = &visible
 	r.children(n, depth)
+	r.capture = saved
+	if saved != nil {
+		saved.WriteString(visible.String())
+	}
 	lower := strings.ToLower(href)
 	if !(strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") ||
 		strings.HasPrefix(lower, "ftp://")) {
 		return
 	}
-	written := r.sb.String()[before:]
-	text := strings.TrimSpace(written)
+	text := strings.TrimSpace(visible.String())
 	if text == "" {
 		r.emit(href)
 		return

@@ -22,6 +22,7 @@ func TestConvert(t *testing.T) {
 		{"nested list", "<ul><li>a<ul><li>a1</li></ul></li><li>b</li></ul>", "- a\n  - a1\n- b"},
 		{"pre verbatim", "<p>code:</p><pre>  x := 1\n  if x {\n    y()\n  }</pre>", "code:\n\n  x := 1\n  if x {\n    y()\n  }"},
 		{"heading", "<h1>Title</h1>text", "Title\n\ntext"},
+		{"link in quote", "<blockquote><a href=\"https://x.example/a\">https://x.example/a</a></blockquote>", "> https://x.example/a"},
 		{"blockquote", "<p>reply</p><blockquote><p>quoted one</p><p>quoted two</p></blockquote><p>after</p>", "reply\n\n> quoted one\n>\n> quoted two\n\nafter"},
 		{"table", "<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td>2</td></tr></table>", "A | B\n1 | 2"},
 		{"emphasis", "This is the <b>body</b> of the <i>email</i>.", "This is the body of the email."},

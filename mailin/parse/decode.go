@@ -429,6 +429,7 @@ func isControl(r rune) bool {
 // cleanBodyText normalises decoded body text: CRLF and lone CR become LF,
 // NUL and other control characters (except tab, newline, form feed) go.
 func cleanBodyText(s string) string {
+	s = strings.TrimPrefix(s, "\uFEFF")
 	needs := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]

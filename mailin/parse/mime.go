@@ -213,7 +213,7 @@ func (p *parser) walk(e *entity, depth int, parent string) {
 		if p.msg.ReportedHeaders.Len() == 0 {
 			p.msg.ReportedHeaders = p.headersOf(p.decoded(e))
 		}
-	case (mt == "message/rfc822" || mt == "message/global") && e.disp != "attachment" && p.inReport:
+	case (mt == "message/rfc822" || mt == "message/global") && p.inReport:
 		data := p.decoded(e)
 		if p.msg.ReportedHeaders.Len() == 0 {
 			p.msg.ReportedHeaders = p.headersOf(data)

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -148,7 +149,7 @@ func Parse(raw []byte, lim Limits) (msg *Message, err error) {
 	lim = lim.withDefaults()
 	hr := readHeader(raw, true, lim.MaxHeaderBytes)
 	if len(hr.fields) == 0 && len(strings.TrimSpace(string(hr.body))) == 0 {
-		return nil, ErrEmpty
+		return nil, fmt.Errorf("parse %d-byte message: %w", len(raw), ErrEmpty)
 	}
 	p := &parser{lim: lim, msg: &Message{}}
 	m := p.msg

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // This file holds the line classifiers used by the plain-text layer. Every
@@ -141,6 +142,10 @@ func headerField(s string) (string, bool) {
 	if len(s) > 1000 {
 		return "", false
 	}
+	// Field names are short: the colon must come early.
+	if c := strings.IndexAny(s, ":："); c < 0 || c > 48 {
+		return "", false
+	}
 	m := headerRe.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return "", false
@@ -173,6 +178,12 @@ func looksLikeAttribution(j string) bool {
 	if j == "" || len(j) > maxRuleLine {
 		return false
 	}
+	// Cheap pre-check before the regexps: every form ends with a colon,
+	// a dash run, 道 or た, except the ISO forms, which start with a year.
+	last, _ := utf8.DecodeLastRuneInString(j)
+	if last != ':' && last != '：' && last != '-' && last != '道' && last != 'た' && last != '>' && !startsWithYear(j) {
+		return false
+	}
 	for _, re := range isoAttrRes {
 		if re.MatchString(j) {
 			return true
@@ -191,6 +202,19 @@ func looksLikeAttribution(j string) bool {
 
 // addressRe matches an email address (loosely: local@domain.tld).
 var addressRe = regexp.MustCompile(`[^\s@<>"]+@[^\s@<>"]+\.[a-zA-Z]{2,}`)
+
+// startsWithYear reports whether s starts with four ASCII digits.
+func startsWithYear(s string) bool {
+	if len(s) < 4 {
+		return false
+	}
+	for i := 0; i < 4; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // attrFirstLineOK reports whether s may be the first line of an attribution:
 // it must carry a digit or an address, which keeps prose such as "On this
@@ -286,6 +310,21 @@ func isDeviceLine(s string) bool {
 // replyAboveRe matches the "reply above this line" markers that forum
 // software (ours and Discourse's) put in notifications.
 var replyAboveRe = regexp.MustCompile(`(?i)(reply|write|type|respond|answer)[a-z ]{0,30} above this line|(antwort|antworten)[a-zäöüß ]{0,40}(oberhalb|über) dieser zeile|au-dessus de cette ligne|por encima de esta línea|sopra questa riga|boven deze regel`)
+
+// replyAboveHints are fragments one of which every replyAboveRe match
+// contains; checking them first keeps the regexp off ordinary lines.
+var replyAboveHints = []string{"this line", "dieser zeile", "cette ligne", "esta línea", "questa riga", "deze regel"}
+
+// mayBeReplyAbove reports whether the lower-cased line lc may match
+// replyAboveRe.
+func mayBeReplyAbove(lc string) bool {
+	for _, h := range replyAboveHints {
+		if strings.Contains(lc, h) {
+			return true
+		}
+	}
+	return false
+}
 
 // previousRepliesRe matches Discourse's "Previous Replies" heading (also
 // German), which follows a "---" rule in its notifications.

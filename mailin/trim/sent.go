@@ -23,19 +23,15 @@ const minSentMatch = 8
 // maxSentLine bounds the line length compared against our text.
 const maxSentLine = 4000
 
-// words returns the lower-cased words of s joined by single spaces, and
-// their count.
-func words(s string) (string, int) {
+// words returns the lower-cased words (runs of letters and digits) of s
+// joined by single spaces.
+func words(s string) string {
 	var b strings.Builder
-	n := 0
 	inWord := false
 	for _, r := range s {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if !inWord && n > 0 {
+			if !inWord && b.Len() > 0 {
 				b.WriteByte(' ')
-			}
-			if !inWord {
-				n++
 			}
 			inWord = true
 			b.WriteRune(unicode.ToLower(r))
@@ -43,29 +39,29 @@ func words(s string) (string, int) {
 		}
 		inWord = false
 	}
-	return b.String(), n
+	return b.String()
 }
 
 // sentCut returns the first line of the trailing part of lines [0, end)
 // that repeats one of the sent texts, or end when there is none.
 //
-// A line is "ours" when it has at least minOwnWords words and they occur,
-// in order and contiguously, in a sent text. The cut is the earliest ours
+// A line is "ours" when it has at least minOwnWords words and each run of
+// three consecutive words (a trigram) occurs in a sent text; this is a
+// linear-time stand-in for "is a contiguous run of our words". The cut is the earliest ours
 // line such that no later line is unquoted text of someone else (blank,
 // short, quoted, header and attribution lines are neutral) and at least
 // min(minSentMatch, words of the sent text) words of ours lines follow.
 func (d *doc) sentCut(sent []string, end int) int {
-	var corpus []string
+	grams := map[string]bool{}
 	maxWords := 0
 	for _, s := range sent {
-		w, n := words(s)
-		if n == 0 {
-			continue
+		ws := strings.Fields(words(s))
+		for k := 0; k+3 <= len(ws); k++ {
+			grams[ws[k]+" "+ws[k+1]+" "+ws[k+2]] = true
 		}
-		corpus = append(corpus, " "+w+" ")
-		maxWords = max(maxWords, n)
+		maxWords = max(maxWords, len(ws))
 	}
-	if len(corpus) == 0 {
+	if len(grams) == 0 {
 		return end
 	}
 	need := min(minSentMatch, maxWords)
@@ -76,20 +72,19 @@ func (d *doc) sentCut(sent []string, end int) int {
 		if d.blank[i] || len(c) > maxSentLine {
 			continue
 		}
-		w, n := words(c)
-		if n < minOwnWords {
+		ws := strings.Fields(words(c))
+		if len(ws) < minOwnWords {
 			continue
 		}
-		ours := false
-		key := " " + w + " "
-		for _, t := range corpus {
-			if strings.Contains(t, key) {
-				ours = true
+		ours := true
+		for k := 0; k+3 <= len(ws); k++ {
+			if !grams[ws[k]+" "+ws[k+1]+" "+ws[k+2]] {
+				ours = false
 				break
 			}
 		}
 		if ours {
-			total += n
+			total += len(ws)
 			if total >= need {
 				cut = i
 			}

@@ -137,7 +137,7 @@ func (d *doc) markerCut(markers []string) int {
 				return i
 			}
 		}
-		if replyAboveRe.MatchString(c) {
+		if mayBeReplyAbove(lc) && replyAboveRe.MatchString(c) {
 			return i
 		}
 	}
@@ -480,8 +480,12 @@ func (d *doc) trimTail() {
 			break
 		}
 	}
+	// Everything at or after limit is already dropped or blank, so each
+	// step looks only at lines above it: the whole loop is linear.
+	limit := len(d.lines)
 	for {
-		t := d.prevNonBlank(len(d.lines))
+		t := d.prevNonBlank(limit)
+		limit = t + 1
 		if t < 0 || d.fence[t] {
 			return
 		}
@@ -500,7 +504,7 @@ func (d *doc) trimTail() {
 				p--
 			}
 			if r := p - 1; r > firstOwn && firstOwn >= 0 && d.keep[r] && !d.quoted[r] && isUnderscoreRule(d.lines[r]) && !d.fence[r] {
-				d.drop(r, len(d.lines))
+				d.drop(r, t+1)
 				continue
 			}
 			return
@@ -538,7 +542,7 @@ func (d *doc) trimTail() {
 		if from <= firstOwn {
 			from = s
 		}
-		d.drop(from, len(d.lines))
+		d.drop(from, t+1)
 	}
 }
 

@@ -116,7 +116,7 @@ func TestTextRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Text(tt.in, tt.opts)
 			if r.Text != tt.want {
-				t.Errorf("Text = %q, want %q (elided %q)", r.Text, tt.want, r.Elided)
+				t.Errorf("Text = %q, want %q (elided %q)", redact(r.Text), redact(tt.want), redact(r.Elided))
 			}
 		})
 	}
@@ -186,9 +186,31 @@ func FuzzText(f *testing.F) {
 			}
 			for _, l := range strings.Split(part, "\n") {
 				if !have[l] {
-					t.Fatalf("line %q is not from the input", l)
+					t.Fatalf("line %q is not from the input", redact(l))
 				}
 			}
 		}
 	})
+}
+
+// TestPathologicalShapes guards against super-linear behaviour on large
+// repetitive inputs built to stress each rule.
+func TestPathologicalShapes(t *testing.T) {
+	shapes := map[string]string{
+		"alternating quote and rule": "own\n" + strings.Repeat("> a\n----\n", 50000),
+		"many attributions":          strings.Repeat("x\nOn 1 Jan 2020, A <a@b.example> wrote:\n", 30000),
+		"many quoted attributions":   strings.Repeat("> On 1 Jan 2020, A <a@b.example> wrote:\n>\n", 30000),
+		"many header lines":          "hi\n" + strings.Repeat("To: x\n", 60000),
+		"interleaved":                strings.Repeat("> q\n\nanswer\n\n", 40000),
+		"long prose lines":           strings.Repeat(strings.Repeat("word ", 2000)+"\n", 200),
+		"mailto joins":               strings.Repeat("On 1 Jan 2020 x\n\n<\n", 40000),
+	}
+	sent := strings.Repeat("answer q word a x ", 5000)
+	for name, in := range shapes {
+		start := time.Now()
+		Text(in, Options{Sent: []string{sent}})
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: took %v", name, d)
+		}
+	}
 }

@@ -32,7 +32,8 @@ const (
 	Reply       Purpose = 1 // subject = post id: post a reply to it as person
 	Bounce      Purpose = 2 // subject = notification id: a DSN about that notification
 	Unsubscribe Purpose = 3 // subject = question id (0 = everything)
-	Confirm     Purpose = 4 // subject = held inbound id or subscription id
+	Confirm     Purpose = 4 // subject = 0: confirm the person's address and publish their held posts
+	ConfirmSub  Purpose = 5 // subject = subscription id: activate a follow (double opt-in)
 )
 
 // MACLen is the number of HMAC bytes kept in a token.

@@ -1,0 +1,263 @@
+package threads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/postern/postern/threads/token"
+)
+
+// RejectionsPerDay caps the explanations of refused messages sent to one
+// address per 24 hours.
+const RejectionsPerDay = 5
+
+// rateLimited reports whether person (or, when ip is set, mail from ip)
+// already caused max notifications of kind within the window.
+func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, max int, window string) (bool, error) {
+	var n int
+	var err error
+	if ip == "" {
+		err = tx.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND created_at > now() - $3::interval`,
+			person, kind, window).Scan(&n)
+	} else {
+		err = tx.QueryRow(ctx, `SELECT count(*) FROM notifications n JOIN inbound i ON i.id = n.inbound_id
+			WHERE i.remote_ip = $1 AND n.kind = $2 AND n.created_at > now() - $3::interval`, ip, kind, window).Scan(&n)
+	}
+	if err != nil {
+		return false, fmt.Errorf("rate count: %w", err)
+	}
+	return n >= max, nil
+}
+
+// requestConfirmation sends the author of held post postID one
+// confirmation request, unless the per-address (24 h) or per-IP (1 h)
+// limit is reached: a forged sender cannot turn the forum into a spam
+// cannon. It returns the reason recorded on the inbound message.
+func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, postID int64) (string, error) {
+	if author.Suppressed {
+		return "held until the sender confirms (address suppressed: no confirmation sent)", nil
+	}
+	if lim, err := rateLimited(ctx, tx, author.ID, "", NotifyConfirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
+		return "held until the sender confirms (confirmation not sent: per-address limit)", err
+	}
+	if in.remoteIP != "" {
+		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, NotifyConfirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
+			return "held until the sender confirms (confirmation not sent: per-IP limit)", err
+		}
+	}
+	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id}})
+	return "held until the sender confirms their address", err
+}
+
+// requestSubscription records an unconfirmed follow of every new question
+// and sends its confirmation request (double opt-in).
+func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person) (outcome, error) {
+	var id int64
+	var confirmed bool
+	err := tx.QueryRow(ctx, `INSERT INTO subscriptions (person_id, scope) VALUES ($1, 'all')
+		ON CONFLICT (person_id, scope, coalesce(category_id, 0), coalesce(question_id, 0)) DO UPDATE SET scope = EXCLUDED.scope
+		RETURNING id, confirmed_at IS NOT NULL`, author.ID).Scan(&id, &confirmed)
+	if err != nil {
+		return outcome{}, fmt.Errorf("subscribe: %w", err)
+	}
+	if confirmed {
+		return outcome{state: StateProcessed, reason: "already following every new question"}, nil
+	}
+	if author.Suppressed {
+		return outcome{state: StateProcessed, reason: "follow requested; address suppressed, no confirmation sent"}, nil
+	}
+	for _, lim := range []struct {
+		ip  string
+		max int
+		win string
+	}{{"", s.cfg.ConfirmPerAddress, "24 hours"}, {in.remoteIP, s.cfg.ConfirmPerIP, "1 hour"}} {
+		if lim.ip == "" && lim.win == "1 hour" {
+			continue
+		}
+		limited, err := rateLimited(ctx, tx, author.ID, lim.ip, NotifyConfirmSubscribe, lim.max, lim.win)
+		if err != nil {
+			return outcome{}, err
+		}
+		if limited {
+			return outcome{state: StateProcessed, reason: "follow requested; confirmation not sent (rate limit)"}, nil
+		}
+	}
+	err = s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyConfirmSubscribe, inboundID: in.id, subscription: id}})
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{state: StateProcessed, reason: "follow requested; waiting for confirmation"}, nil
+}
+
+// confirmationReplied returns the confirmation a reply answers when one of
+// ids is the Message-ID of a confirmation request sent to person.
+func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string, person int64) (*tokenRef, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var kind string
+	var sub int64
+	var epoch int64
+	err := tx.QueryRow(ctx, `SELECT n.kind, coalesce(n.subscription_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
+		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`, ids, person).Scan(&kind, &sub, &epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up confirmation: %w", err)
+	}
+	if kind == NotifyConfirmSubscribe {
+		return &tokenRef{Purpose: token.ConfirmSub, Subject: sub, Person: person, Epoch: epoch, Present: true}, nil
+	}
+	return &tokenRef{Purpose: token.Confirm, Person: person, Epoch: epoch, Present: true}, nil
+}
+
+// confirm acts on a confirmation (by mail: From must be the token's
+// person, so a forwarded request confirms nothing).
+func (s *Store) confirm(ctx context.Context, tx pgx.Tx, author Person, t *tokenRef) (outcome, error) {
+	if t.Person != author.ID {
+		return ignored("confirmation sent from another address than the one asked"), nil
+	}
+	n, err := s.confirmPerson(ctx, tx, author, t)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{state: StateProcessed, reason: fmt.Sprintf("address confirmed; %d held post(s) published", n)}, nil
+}
+
+// ErrTokenStale means the token's epoch is not the person's current one.
+var ErrTokenStale = errors.New("token was revoked")
+
+// confirmPerson marks the token's person confirmed, activates the follow a
+// ConfirmSub token names, and publishes the person's held posts.
+func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *tokenRef) (int, error) {
+	var epoch int64
+	var confirmed bool
+	err := tx.QueryRow(ctx, `UPDATE people SET confirmed_at = coalesce(confirmed_at, now()) WHERE id = $1 AND address_hash IS NOT NULL
+		RETURNING token_epoch, (SELECT confirmed_at IS NOT NULL FROM people WHERE id = $1)`, t.Person).Scan(&epoch, &confirmed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrBadToken
+	}
+	if err != nil {
+		return 0, fmt.Errorf("confirm: %w", err)
+	}
+	if epoch != t.Epoch {
+		return 0, ErrTokenStale
+	}
+	if t.Purpose == token.ConfirmSub {
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET confirmed_at = coalesce(confirmed_at, now()) WHERE id = $1 AND person_id = $2`, t.Subject, t.Person); err != nil {
+			return 0, fmt.Errorf("confirm follow: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = NULL WHERE id = $1`, t.Person); err != nil {
+			return 0, fmt.Errorf("confirm follow: %w", err)
+		}
+	}
+	p.ID, p.Confirmed, p.Epoch = t.Person, true, epoch
+	return s.publishHeld(ctx, tx, p)
+}
+
+// ConfirmWithToken confirms from the web link in a confirmation request.
+func (s *Store) ConfirmWithToken(ctx context.Context, tok string) (published int, err error) {
+	t, err := s.keys.Tokens.Verify(tok, token.Confirm)
+	if err != nil {
+		t, err = s.keys.Tokens.Verify(tok, token.ConfirmSub)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w (%v)", ErrBadToken, err)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var dn string
+		if err := tx.QueryRow(ctx, `SELECT display_name FROM people WHERE id = $1`, t.Person).Scan(&dn); err != nil {
+			return ErrBadToken
+		}
+		published, err = s.confirmPerson(ctx, tx, Person{ID: t.Person, DisplayName: dn},
+			&tokenRef{Purpose: t.Purpose, Subject: t.Subject, Person: t.Person, Epoch: t.Epoch, Present: true})
+		return err
+	})
+	if errors.Is(err, ErrTokenStale) {
+		return 0, ErrBadToken
+	}
+	return published, err
+}
+
+// reject refuses a message with reason (which must not contain another
+// person's address). A confirmed sender gets one short explanation,
+// threaded to their message, at most RejectionsPerDay a day; an
+// unconfirmed sender gets nothing (no backscatter).
+func (s *Store) reject(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, questionID int64, reason string) (outcome, error) {
+	out := failed(reason)
+	if !author.Confirmed || author.Suppressed {
+		return out, nil
+	}
+	limited, err := rateLimited(ctx, tx, author.ID, "", NotifyRejected, RejectionsPerDay, "24 hours")
+	if err != nil || limited {
+		return out, err
+	}
+	err = s.enqueueNotifications(ctx, tx, questionID, []recipient{{personID: author.ID, kind: NotifyRejected, inboundID: in.id, note: reason}})
+	return out, err
+}
+
+// unsubscribeByMail handles mail to unsubscribe@ (everything) or
+// unsubscribe+TOKEN@ (the token's question, or everything when it names
+// none). A token acts for its own person only.
+func (s *Store) unsubscribeByMail(ctx context.Context, tx pgx.Tx, author Person, t *tokenRef) (outcome, error) {
+	person, question := author, int64(0)
+	if t.Present {
+		if t.Person != author.ID {
+			// The List-Unsubscribe mailto of someone else's notification
+			// (forwarded mail): act for the token's person, tell nobody.
+			if err := s.applyUnsubscribe(ctx, tx, t.Person, t.Subject); err != nil {
+				return outcome{}, err
+			}
+			return outcome{state: StateProcessed, reason: "unsubscribed by token from another address"}, nil
+		}
+		question = t.Subject
+	}
+	return s.unsubscribeByReply(ctx, tx, person, question, question == 0)
+}
+
+// unsubscribeByReply stops notifications about question (or all of them)
+// for person, and confirms it with one short email to a confirmed person.
+func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person, question int64, all bool) (outcome, error) {
+	if all {
+		question = 0
+	}
+	if err := s.applyUnsubscribe(ctx, tx, person.ID, question); err != nil {
+		return outcome{}, err
+	}
+	note := "You will receive no more emails from this forum."
+	reason := "unsubscribed from everything"
+	if question != 0 {
+		note = "You will receive no more emails about this question."
+		reason = "unsubscribed from one question"
+	}
+	if person.Confirmed {
+		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: note}})
+		if err != nil {
+			return outcome{}, err
+		}
+	}
+	return outcome{state: StateProcessed, reason: reason}, nil
+}
+
+// applyUnsubscribe mutes question for person, or (question 0) stops every
+// notification and follow. Pending notifications it covers are cancelled
+// at send time (the dispatcher re-checks before rendering).
+func (s *Store) applyUnsubscribe(ctx context.Context, tx pgx.Tx, person, question int64) error {
+	if question == 0 {
+		if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = coalesce(unsubscribed_at, now()) WHERE id = $1`, person); err != nil {
+			return fmt.Errorf("unsubscribe: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1`, person); err != nil {
+			return fmt.Errorf("unsubscribe: %w", err)
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO mutes (person_id, question_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, person, question); err != nil {
+		return fmt.Errorf("mute: %w", err)
+	}
+	return nil
+}
