@@ -23,6 +23,9 @@ type Intake interface {
 	Accept(ctx context.Context, env threads.Envelope, raw []byte) (threads.Accepted, error)
 	// TokenEpoch reports a person's current token epoch.
 	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
+	// RateLimited reports whether the sender or client IP is over its
+	// hourly limit for recipients of kind.
+	RateLimited(ctx context.Context, mailFrom, remoteIP string, kind threads.RecipientKind) (bool, error)
 }
 
 // Server is Postern's SMTP and LMTP receiver. Create it with New, then call
@@ -107,6 +110,7 @@ var (
 	errNoRcpt      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 	errHeaderBig   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too big"}
+	errRateLimited = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from you this hour; please try again later"}
 	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
 )
 
@@ -146,9 +150,24 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.log.Info("rcpt refused", "reason", "no such address")
 		return errNoSuchUser
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
+	defer cancel()
+	if r.Kind == threads.RcptAsk || r.Kind == threads.RcptReply || r.Kind == threads.RcptNotify {
+		remote := ""
+		if a := s.conn.Conn().RemoteAddr(); a != nil {
+			remote = a.String()
+		}
+		limited, err := s.srv.intake.RateLimited(ctx, s.from, remote, r.Kind)
+		if err != nil {
+			s.log.Warn("rcpt: database unavailable", "err", err)
+			return errTempFail
+		}
+		if limited {
+			s.log.Info("rcpt deferred", "reason", "rate limit", "kind", r.Kind.String())
+			return errRateLimited
+		}
+	}
 	if r.Kind == threads.RcptReply {
-		ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
-		defer cancel()
 		epoch, ok, err := s.srv.intake.TokenEpoch(ctx, r.Token.Person)
 		if err != nil {
 			s.log.Warn("rcpt: database unavailable", "err", err)

@@ -60,12 +60,18 @@ func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted,
 	if env.MailFrom != "" {
 		fromHash = s.keys.AddressHash(env.MailFrom)
 	}
+	shownID := msgID
+	if env.MailFrom != "" && strings.Contains(strings.ToLower(msgID), NormalizeAddress(env.MailFrom)) {
+		// Some clients put the sender's address in the Message-ID: keep
+		// only its keyed hash.
+		shownID = s.keys.MessageIDHash(msgID)
+	}
 	var res Accepted
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
-			dedup, msgID, fromHash, rcpt, remoteIP(env.RemoteAddr), env.Source, keyID, sealed, len(raw)).Scan(&res.InboundID)
+			dedup, shownID, fromHash, rcpt, remoteIP(env.RemoteAddr), env.Source, keyID, sealed, len(raw)).Scan(&res.InboundID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			res.Duplicate = true
 			return tx.QueryRow(ctx, `SELECT id FROM inbound WHERE dedup_key = $1`, dedup).Scan(&res.InboundID)

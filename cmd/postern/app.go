@@ -45,7 +45,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret}.WithDefaults()
+	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret,
+		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"}}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -70,6 +71,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outgoing mail: %w", err)
+	}
+	if cfg.DKIMKey != "" {
+		signer, err := mailout.NewDKIMSigner(mailout.DKIMConfig{Domain: cfg.Domain, Selector: cfg.DKIMSel, KeyFile: cfg.DKIMKey})
+		if err != nil {
+			return nil, fmt.Errorf("dkim: %w", err)
+		}
+		sender = mailout.WithDKIM(sender, signer)
 	}
 
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
@@ -96,6 +104,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
+	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
@@ -103,6 +112,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: 500 * time.Millisecond,
 		JobTimeout:        5 * time.Minute,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return threads.MaintenanceArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
 		pool.Close()

@@ -32,6 +32,11 @@ type Config struct {
 	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
 	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
 	DataDir     string        // POSTERN_DATA_DIR: `postern dev` state (database, secret, Maildir)
+	RateLimits  string        // POSTERN_RATE_LIMITS: "on" (Question2Answer's hourly limits) or "off"
+	HeldTTL     time.Duration // POSTERN_HELD_TTL: how long unconfirmed first posts wait
+	Retention   time.Duration // POSTERN_RAW_RETENTION: how long raw mail is kept after processing
+	DKIMKey     string        // POSTERN_DKIM_KEY_FILE: PEM private key; empty = no DKIM signing
+	DKIMSel     string        // POSTERN_DKIM_SELECTOR: DKIM selector
 }
 
 // defaultConfig is the one place defaults are set.
@@ -50,6 +55,10 @@ func defaultConfig() Config {
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
 		DataDir:     "postern-dev",
+		RateLimits:  "on",
+		HeldTTL:     7 * 24 * time.Hour,
+		Retention:   30 * 24 * time.Hour,
+		DKIMSel:     "postern",
 	}
 }
 
@@ -78,6 +87,11 @@ func (c *Config) settings() []setting {
 		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
 		{"data-dir", "POSTERN_DATA_DIR", "state folder of `postern dev`", &c.DataDir},
+		{"rate-limits", "POSTERN_RATE_LIMITS", "per-hour posting limits at RCPT time: on or off", &c.RateLimits},
+		{"held-ttl", "POSTERN_HELD_TTL", "how long a first post waits for its author's confirmation", &c.HeldTTL},
+		{"raw-retention", "POSTERN_RAW_RETENTION", "how long raw received mail is kept after processing", &c.Retention},
+		{"dkim-key-file", "POSTERN_DKIM_KEY_FILE", "PEM private key to DKIM-sign outgoing mail (see `postern dkim keygen`)", &c.DKIMKey},
+		{"dkim-selector", "POSTERN_DKIM_SELECTOR", "DKIM selector", &c.DKIMSel},
 	}
 }
 
@@ -153,6 +167,12 @@ func (c *Config) validate() error {
 		return errors.New("set --relay-url (POSTERN_RELAY_URL) or --maildir (POSTERN_MAILDIR)")
 	case c.RelayURL != "" && !strings.HasPrefix(c.RelayURL, "smtp://") && !strings.HasPrefix(c.RelayURL, "smtps://"):
 		return fmt.Errorf("--relay-url %q must start with smtp:// or smtps://", c.RelayURL)
+	}
+	if c.RateLimits != "on" && c.RateLimits != "off" {
+		return fmt.Errorf("--rate-limits %q must be on or off", c.RateLimits)
+	}
+	if c.HeldTTL < time.Minute || c.Retention < time.Minute {
+		return errors.New("--held-ttl and --raw-retention must be at least 1m")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

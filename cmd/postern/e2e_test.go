@@ -129,6 +129,14 @@ func subjectHas(sub string) func(*mail.Reader, []byte) bool {
 // against a fresh database and the sink relay.
 func testApp(t *testing.T, relay *sink) *app {
 	t.Helper()
+	a, _ := testAppWith(t, relay, nil)
+	return a
+}
+
+// testAppWith is testApp with a hook to adjust the configuration; it also
+// returns the app's captured log output.
+func testAppWith(t *testing.T, relay *sink, adjust func(*Config)) (*app, *logSink) {
+	t.Helper()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
@@ -143,10 +151,14 @@ func testApp(t *testing.T, relay *sink) *app {
 	cfg.RelayURL = "smtp://" + relay.addr + "?starttls=no"
 	cfg.SecretFile = secret
 	cfg.Workers = 4
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(&logSink{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &logSink{t: t}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
@@ -160,7 +172,7 @@ func testApp(t *testing.T, relay *sink) *app {
 		defer cancel()
 		a.stop(sctx)
 	})
-	return a
+	return a, logs
 }
 
 // logSink collects log lines so tests can check them for addresses.
@@ -424,8 +436,6 @@ On Wed, Nov 25, 2026 at 8:14 AM Bob Baker via Sleep Forum <%s> wrote:
 			t.Errorf("envelope sender %q is not a VERP bounce address", m.From)
 		}
 	}
-	logs := a.log.Handler()
-	_ = logs
 }
 
 func mustFrom(t *testing.T, r *mail.Reader) string {

@@ -7,6 +7,8 @@
 //	postern thread ID  print one question with its answers and comments (--json)
 //	postern inbound list [--failed]   list received messages (--json)
 //	postern inbound retry ID          reprocess a failed or ignored message
+//	postern user export|forget ADDRESS
+//	postern dkim keygen
 //
 // Every setting is a flag with a POSTERN_* environment equivalent; run
 // `postern serve --help` for the list.
@@ -47,6 +49,9 @@ commands:
   thread ID             show one question with its answers and comments
   inbound list          list received messages (--failed: only failures)
   inbound retry ID      reprocess a failed or ignored message
+  user export ADDRESS   print what Postern holds about an address
+  user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)
+  dkim keygen           make a DKIM key and print the DNS record to publish
 
 Run 'postern COMMAND --help' for the flags of a command.
 `
@@ -70,6 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdThread(ctx, rest, stdout, stderr)
 	case "inbound":
 		return cmdInbound(ctx, rest, stdout, stderr)
+	case "user":
+		return cmdUser(ctx, rest, stdout, stderr)
+	case "dkim":
+		return cmdDKIM(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

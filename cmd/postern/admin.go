@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/postern/postern/mailout"
+	"github.com/postern/postern/threads"
+)
+
+// secretStore opens the database with the real server secret, for the
+// commands that look people up by address.
+func secretStore(ctx context.Context, cfg Config) (*threads.Store, func(), error) {
+	if cfg.DatabaseURL == "" || cfg.SecretFile == "" || cfg.Domain == "" {
+		return nil, nil, errors.New("--database-url, --domain and --secret-file (POSTERN_DATABASE_URL, POSTERN_DOMAIN, POSTERN_SECRET_FILE) are required")
+	}
+	secret, err := readSecret(cfg.SecretFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := threads.DeriveKeys(secret, nil, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: %w", err)
+	}
+	if err := threads.CheckSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	st := threads.NewStore(pool, threads.Config{Domain: cfg.Domain, Secret: secret}, keys, newLogger("error", io.Discard))
+	return st, pool.Close, nil
+}
+
+// cmdUser implements `postern user forget|export ADDRESS`.
+func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "forget" && args[0] != "export") {
+		return errors.New("usage: postern user forget [--anonymous] ADDRESS | postern user export ADDRESS")
+	}
+	var anonymous bool
+	cfg, fs, err := parseConfig("user "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+		if args[0] == "forget" {
+			fs.BoolVar(&anonymous, "anonymous", false, "show the person's posts as \"anonymous\" instead of their display name")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: postern user %s ADDRESS", args[0])
+	}
+	st, done, err := secretStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	addr := fs.Arg(0)
+	if args[0] == "export" {
+		e, err := st.ExportPerson(ctx, addr)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, e)
+	}
+	f, err := st.ForgetPerson(ctx, addr, anonymous)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "forgotten: person %d; address and its hash erased, %d pending notifications cancelled, %d raw messages purged, %d follows removed, %d posts kept\n",
+		f.PersonID, f.CancelledMail, f.PurgedInbound, f.RemovedSubscriptions, f.Posts)
+	return nil
+}
+
+// cmdDKIM implements `postern dkim keygen`: it writes a new private key
+// and prints the DNS TXT record to publish.
+func cmdDKIM(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "keygen" {
+		return errors.New("usage: postern dkim keygen [--type rsa|ed25519] [--out FILE] [--domain D] [--dkim-selector S]")
+	}
+	var kind, out string
+	cfg, _, err := parseConfig("dkim keygen", args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&kind, "type", "rsa", "key type: rsa (2048 bits, understood everywhere) or ed25519")
+		fs.StringVar(&out, "out", "dkim.pem", "file to write the private key to (not overwritten)")
+	})
+	if err != nil {
+		return err
+	}
+	key, txt, err := mailout.GenerateDKIMKey(kind)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return fmt.Errorf("write key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	domain := cfg.Domain
+	if domain == "" {
+		domain = "DOMAIN"
+	}
+	fmt.Fprintf(stdout, "Private key written to %s. Publish this TXT record, then set POSTERN_DKIM_KEY_FILE=%s POSTERN_DKIM_SELECTOR=%s:\n\n%s._domainkey.%s. IN TXT %s\n",
+		out, out, cfg.DKIMSel, cfg.DKIMSel, domain, txt)
+	return nil
+}

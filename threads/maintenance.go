@@ -1,0 +1,60 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/riverqueue/river"
+)
+
+// MaintenanceArgs is the periodic River job that purges raw mail past its
+// retention and discards held posts nobody confirmed.
+type MaintenanceArgs struct{}
+
+// Kind implements river.JobArgs.
+func (MaintenanceArgs) Kind() string { return "postern.maintenance" }
+
+// MaintenanceWorker runs MaintenanceArgs.
+type MaintenanceWorker struct {
+	river.WorkerDefaults[MaintenanceArgs]
+	Store *Store
+}
+
+// Work implements river.Worker.
+func (w *MaintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
+	purged, err := w.Store.PurgeRaw(ctx)
+	if err != nil {
+		return err
+	}
+	discarded, err := w.Store.DiscardHeld(ctx)
+	if err != nil {
+		return err
+	}
+	if purged > 0 || discarded > 0 {
+		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded)
+	}
+	return nil
+}
+
+// PurgeRaw deletes the raw bytes (and the client Message-ID) of inbound
+// messages processed more than RawRetention ago: the raw message contains
+// addresses. The row itself (state, reason, post) stays.
+func (s *Store) PurgeRaw(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE inbound SET sealed = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
+		WHERE sealed IS NOT NULL AND processed_at < now() - make_interval(secs => $1)`, s.cfg.RawRetention.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge raw mail: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DiscardHeld hides posts still held HeldTTL after they arrived (their
+// author never confirmed) and empties their text.
+func (s *Store) DiscardHeld(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE posts SET state = 'hidden', body = '', elided = '', title = '', client_msgid = NULL
+		WHERE state = 'held' AND created_at < now() - make_interval(secs => $1)`, s.cfg.HeldTTL.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("discard held posts: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

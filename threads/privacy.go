@@ -1,0 +1,237 @@
+package threads
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrUnknownAddress means no person has the given address.
+var ErrUnknownAddress = errors.New("no person with that address")
+
+// Forgotten is what ForgetPerson did.
+type Forgotten struct {
+	PersonID             int64 `json:"person_id"`
+	CancelledMail        int   `json:"cancelled_notifications"`
+	PurgedInbound        int   `json:"purged_inbound_messages"`
+	RemovedSubscriptions int   `json:"removed_subscriptions"`
+	Posts                int   `json:"posts_kept"`
+}
+
+// ForgetPerson erases an address: its sealed copy and its hash (so the
+// address can no longer be looked up or mailed), the raw messages the
+// person sent, their follows and mutes, and their pending notifications
+// (cancelled). Their posts stay under their display name, or under
+// "anonymous" when anonymous is set. Their tokens are revoked.
+func (s *Store) ForgetPerson(ctx context.Context, addr string, anonymous bool) (Forgotten, error) {
+	var f Forgotten
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id FROM people WHERE address_hash = $1 FOR UPDATE`, s.keys.AddressHash(addr)).Scan(&f.PersonID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrUnknownAddress
+		}
+		if err != nil {
+			return fmt.Errorf("find person: %w", err)
+		}
+		name := "display_name"
+		if anonymous {
+			name = "'anonymous'"
+		}
+		if _, err := tx.Exec(ctx, `UPDATE people SET address_hash = NULL, address_enc = NULL, token_epoch = token_epoch + 1,
+			display_name = `+name+` WHERE id = $1`, f.PersonID); err != nil {
+			return fmt.Errorf("erase address: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE notifications SET state = 'cancelled', error = 'person was forgotten' WHERE person_id = $1 AND state = 'pending'`, f.PersonID)
+		if err != nil {
+			return fmt.Errorf("cancel notifications: %w", err)
+		}
+		f.CancelledMail = int(tag.RowsAffected())
+		tag, err = tx.Exec(ctx, `UPDATE inbound SET sealed = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
+			WHERE sender_id = $1 AND sealed IS NOT NULL`, f.PersonID)
+		if err != nil {
+			return fmt.Errorf("purge raw mail: %w", err)
+		}
+		f.PurgedInbound = int(tag.RowsAffected())
+		tag, err = tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1`, f.PersonID)
+		if err != nil {
+			return fmt.Errorf("remove follows: %w", err)
+		}
+		f.RemovedSubscriptions = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, `DELETE FROM mutes WHERE person_id = $1`, f.PersonID); err != nil {
+			return fmt.Errorf("remove mutes: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE posts SET client_msgid = NULL WHERE author_id = $1`, f.PersonID); err != nil {
+			return fmt.Errorf("erase client message-ids: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM message_ids WHERE direction = 'in' AND recipient_id = $1`, f.PersonID); err != nil {
+			return fmt.Errorf("erase client message-ids: %w", err)
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE author_id = $1`, f.PersonID).Scan(&f.Posts)
+	})
+	return f, err
+}
+
+// Export is everything Postern holds about one address, as `postern user
+// export` prints it. The address itself is not repeated.
+type Export struct {
+	PersonID      int64            `json:"person_id"`
+	DisplayName   string           `json:"display_name"`
+	CreatedAt     time.Time        `json:"created_at"`
+	ConfirmedAt   *time.Time       `json:"confirmed_at"`
+	SuppressedAt  *time.Time       `json:"suppressed_at"`
+	Unsubscribed  *time.Time       `json:"unsubscribed_at"`
+	BounceScore   float64          `json:"bounce_score"`
+	Points        int              `json:"points"`
+	Follows       []ExportFollow   `json:"follows"`
+	MutedThreads  []int64          `json:"muted_questions"`
+	Posts         []ExportPost     `json:"posts"`
+	Notifications map[string]int   `json:"notifications_by_state"`
+	Inbound       []InboundSummary `json:"received_messages"`
+	Stored        string           `json:"how_the_address_is_stored"`
+}
+
+// ExportFollow is one follow.
+type ExportFollow struct {
+	Scope     string     `json:"scope"`
+	Category  string     `json:"category,omitempty"`
+	Question  *int64     `json:"question_id,omitempty"`
+	Confirmed *time.Time `json:"confirmed_at"`
+}
+
+// ExportPost is one post of the person.
+type ExportPost struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	State     string    `json:"state"`
+	Title     string    `json:"title,omitempty"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ExportPerson returns what Postern holds about addr.
+func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) {
+	e := &Export{Notifications: map[string]int{}, Follows: []ExportFollow{}, MutedThreads: []int64{}, Posts: []ExportPost{},
+		Stored: "encrypted (AES-256-GCM) and as a keyed hash for lookup; never shown to anyone"}
+	err := s.pool.QueryRow(ctx, `SELECT id, display_name, created_at, confirmed_at, suppressed_at, unsubscribed_at, bounce_score, points
+		FROM people WHERE address_hash = $1`, s.keys.AddressHash(addr)).
+		Scan(&e.PersonID, &e.DisplayName, &e.CreatedAt, &e.ConfirmedAt, &e.SuppressedAt, &e.Unsubscribed, &e.BounceScore, &e.Points)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrUnknownAddress
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export person: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT s.scope, coalesce(c.name, ''), s.question_id, s.confirmed_at FROM subscriptions s
+		LEFT JOIN categories c ON c.id = s.category_id WHERE s.person_id = $1 ORDER BY s.id`, e.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("export follows: %w", err)
+	}
+	e.Follows, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ExportFollow, error) {
+		var f ExportFollow
+		return f, r.Scan(&f.Scope, &f.Category, &f.Question, &f.Confirmed)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export follows: %w", err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT question_id FROM mutes WHERE person_id = $1 ORDER BY question_id`, e.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("export mutes: %w", err)
+	}
+	if e.MutedThreads, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return nil, fmt.Errorf("export mutes: %w", err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT id, kind, state, title, body, created_at FROM posts WHERE author_id = $1 ORDER BY id`, e.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("export posts: %w", err)
+	}
+	e.Posts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ExportPost, error) {
+		var p ExportPost
+		return p, r.Scan(&p.ID, &p.Kind, &p.State, &p.Title, &p.Body, &p.CreatedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export posts: %w", err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT state, count(*) FROM notifications WHERE person_id = $1 GROUP BY state`, e.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("export notifications: %w", err)
+	}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("export notifications: %w", err)
+		}
+		e.Notifications[st] = n
+	}
+	rows.Close()
+	rows, err = s.pool.Query(ctx, `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at
+		FROM inbound WHERE sender_id = $1 ORDER BY id`, e.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("export inbound: %w", err)
+	}
+	e.Inbound, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
+		var m InboundSummary
+		return m, r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export inbound: %w", err)
+	}
+	return e, nil
+}
+
+// addressPattern finds address-like strings in posted text.
+var addressPattern = regexp.MustCompile(`(?i)[a-z0-9.!#$%&'*+/=?^_{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`)
+
+// redactKnown replaces, in each text, the author's own address and the
+// address of every person Postern knows (a quoted or forwarded
+// notification carries its recipient's address) with "[address removed]".
+// Other addresses, which people may write on purpose, are left alone.
+func (s *Store) redactKnown(ctx context.Context, tx pgx.Tx, author string, texts ...*string) error {
+	seen := map[string]bool{}
+	var cands []string
+	var hashes [][]byte
+	for _, t := range texts {
+		for _, a := range addressPattern.FindAllString(*t, -1) {
+			n := NormalizeAddress(a)
+			if !seen[n] {
+				seen[n] = true
+				cands = append(cands, n)
+				hashes = append(hashes, s.keys.AddressHash(n))
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	known := map[string]bool{NormalizeAddress(author): true}
+	rows, err := tx.Query(ctx, `SELECT address_hash FROM people WHERE address_hash = ANY($1)`, hashes)
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
+	for _, h := range found {
+		for i, c := range hashes {
+			if bytes.Equal(c, h) {
+				known[cands[i]] = true
+			}
+		}
+	}
+	for _, t := range texts {
+		*t = addressPattern.ReplaceAllStringFunc(*t, func(a string) string {
+			if known[NormalizeAddress(a)] {
+				return "[address removed]"
+			}
+			return a
+		})
+	}
+	return nil
+}
