@@ -25,7 +25,12 @@ vet:
 test: ensure-postgres vet
 	$(GO) test $(RACE) -count=1 -timeout 15m $(TESTFLAGS) ./...
 
+# `make bench` runs the system benchmark (private PostgreSQL, `postern serve`,
+# SMTP load; writes docs/BENCHMARKS.md; under 15 minutes) and then the Go
+# micro-benchmarks. BENCHFLAGS=-quick tries it in a minute or two.
+BENCHFLAGS ?=
 bench:
+	$(GO) run ./cmd/postern-bench $(BENCHFLAGS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 fmt-check:

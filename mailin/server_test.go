@@ -353,3 +353,29 @@ func TestLMTPPerRecipientStatus(t *testing.T) {
 		t.Fatal("LMTP message not stored once")
 	}
 }
+
+// TestRateLimitAtRcpt: past Question2Answer's hourly limit (10 questions
+// per person) the next RCPT gets 450 4.7.1, so the sender's server keeps
+// the message and retries later; other people are not affected.
+func TestRateLimitAtRcpt(t *testing.T) {
+	f := start(t, mailin.Config{}, false)
+	for i := 0; i < 10; i++ {
+		c := dial(t, f.addr)
+		if err := send(c, "eager@example.org", []string{"ask@forum.test"}, message(fmt.Sprintf("q%d@example.org", i), "question")); err != nil {
+			t.Fatalf("question %d: %v", i, err)
+		}
+	}
+	c := dial(t, f.addr)
+	if err := c.Mail("eager@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Rcpt("ask@forum.test", nil)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 450 || se.EnhancedCode != (smtp.EnhancedCode{4, 7, 1}) {
+		t.Fatalf("11th question in an hour: %v, want 450 4.7.1", err)
+	}
+	c2 := dial(t, f.addr)
+	if err := send(c2, "calm@example.org", []string{"ask@forum.test"}, message("calm@example.org.1", "question")); err != nil {
+		t.Fatalf("another sender was limited: %v", err)
+	}
+}

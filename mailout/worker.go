@@ -92,6 +92,12 @@ func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 		ActionURL:      o.ActionURL,
 		Reason:         o.Note,
 	}
+	for _, a := range o.Attachments {
+		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: humanSize(a.Size), URL: fmt.Sprintf("%s/a/%d", cfg.BaseURL, a.ID)})
+	}
+	if o.Kind == threads.NotifyHelp {
+		data.Addresses = helpAddresses(w.Store)
+	}
 	subject, text, html, err := w.Templates.Mail(o.Kind, data)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", o.Kind, err)
@@ -100,10 +106,14 @@ func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 	if o.PostAuthor != "" && (o.Kind == threads.NotifyNewQuestion || o.Kind == threads.NotifyAnswer || o.Kind == threads.NotifyComment) {
 		fromName = o.PostAuthor + " via " + cfg.ForumName
 	}
+	fromAddr := w.Store.Addresses().Notify()
+	if o.Kind == threads.NotifyModerate {
+		fromAddr = w.Store.Addresses().Moderate()
+	}
 	return Compose(&Outgoing{
 		To:                mail.Address{Name: o.RecipientName, Address: o.RecipientAddress},
 		FromName:          fromName,
-		FromAddr:          w.Store.Addresses().Notify(),
+		FromAddr:          fromAddr,
 		ReplyTo:           o.ReplyTo,
 		MessageID:         o.MessageID,
 		InReplyTo:         o.InReplyTo,
@@ -115,4 +125,29 @@ func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 		UnsubscribeURL:    unsubURL,
 		UnsubscribeMailto: unsubMail,
 	})
+}
+
+// helpAddresses lists the forum's addresses for the help mail.
+func helpAddresses(st *threads.Store) []templates.HelpAddress {
+	cfg := st.Config()
+	lp, d := cfg.LocalParts, "@"+cfg.Domain
+	return []templates.HelpAddress{
+		{Address: lp.Ask + d, What: "ask a new question (the subject is the title)"},
+		{Address: lp.Ask + "+CATEGORY" + d, What: "ask in a category; or start the subject with [category]; #tags in the subject or a \"Tags:\" first line add tags"},
+		{Address: lp.Subscribe + d, What: "receive every new question by email (you confirm once)"},
+		{Address: lp.Subscribe + "+CATEGORY" + d, What: "receive the new questions of one category"},
+		{Address: lp.Unsubscribe + d, What: "stop all emails; " + lp.Unsubscribe + "+CATEGORY" + d + " stops one category"},
+		{Address: lp.Help + d, What: "this guide"},
+	}
+}
+
+// humanSize formats a byte count for people.
+func humanSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -40,7 +40,19 @@ const (
 	// KindRejected explains to a confirmed sender why their message could
 	// not be posted (Reason) and what to do.
 	KindRejected = "rejected"
+	// KindSelected tells an answerer their answer was selected as best.
+	KindSelected = "selected"
+	// KindModerate gives a moderator a post waiting for approval.
+	KindModerate = "moderate"
+	// KindHelp is the guide to every address and command (Help field).
+	KindHelp = "help"
+	// KindCommand confirms a command in one line (Reason), for members
+	// who asked for command confirmations.
+	KindCommand = "command"
 )
+
+// HelpAddress is one line of the guide: an address and what it does.
+type HelpAddress struct{ Address, What string }
 
 // ReplyMarker is the line placed at the top of a notification body when
 // MailData.ReplyAbove is set. Inbound processing may cut a reply at this
@@ -87,6 +99,17 @@ type MailData struct {
 	ActionURL string
 	// Reason says what happened, for unsubscribed and rejected mail.
 	Reason string
+	// Addresses lists the forum's addresses, for the help mail.
+	Addresses []HelpAddress
+	// Files are the post's attachments, linked (never re-sent).
+	Files []FileLink
+}
+
+// FileLink is one attachment of a post: its name, size and web address.
+type FileLink struct {
+	Name string
+	Size string
+	URL  string
 }
 
 // ReplyAction is the verb phrase telling what replying to the mail does:
@@ -98,6 +121,8 @@ func (d MailData) ReplyAction() string {
 		return "answer"
 	case KindConfirm, KindConfirmSubscribe:
 		return "confirm"
+	case KindModerate:
+		return `approve it ("approve") or reject it ("reject" and a reason)`
 	}
 	return "comment"
 }

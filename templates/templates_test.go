@@ -79,7 +79,7 @@ func TestSystemMail(t *testing.T) {
 func TestKinds(t *testing.T) {
 	s := mustNew(t)
 	got := strings.Join(s.MailKinds(), ",")
-	if want := "answer,comment,confirm,confirm_subscribe,new_question,posted,rejected,unsubscribed"; got != want {
+	if want := "answer,command,comment,confirm,confirm_subscribe,help,moderate,new_question,posted,rejected,selected,unsubscribed"; got != want {
 		t.Fatalf("MailKinds = %q, want %q", got, want)
 	}
 }
@@ -301,5 +301,23 @@ func TestQuote(t *testing.T) {
 	}
 	if got := quote(""); got != "" {
 		t.Errorf("quote(\"\") = %q", got)
+	}
+}
+
+// TestAttachmentLinks: a post's files are linked in both parts, escaped
+// in HTML, never attached.
+func TestAttachmentLinks(t *testing.T) {
+	s := mustNew(t)
+	d := sample(KindAnswer)
+	d.Files = []FileLink{{Name: "sleep <log>.pdf", Size: "12 KB", URL: "https://forum.example.org/a/7"}}
+	_, text, html, err := s.Mail(KindAnswer, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "Attachments:\n  sleep <log>.pdf (12 KB): https://forum.example.org/a/7") {
+		t.Errorf("text lacks the attachment link:\n%s", text)
+	}
+	if !strings.Contains(html, `<a href="https://forum.example.org/a/7">sleep &lt;log&gt;.pdf</a>`) {
+		t.Errorf("html lacks the escaped attachment link:\n%s", html)
 	}
 }

@@ -20,6 +20,8 @@ const (
 	RcptSubscribe
 	RcptUnsubscribe
 	RcptConfirm
+	RcptHelp
+	RcptModerate
 )
 
 func (k RecipientKind) String() string {
@@ -38,6 +40,10 @@ func (k RecipientKind) String() string {
 		return "unsubscribe"
 	case RcptConfirm:
 		return "confirm"
+	case RcptHelp:
+		return "help"
+	case RcptModerate:
+		return "moderate"
 	}
 	return "unknown"
 }
@@ -96,6 +102,13 @@ func (a *Addresses) Parse(addr string) (Recipient, error) {
 		r.Kind = RcptNotify
 	case lp.Subscribe:
 		r.Kind = RcptSubscribe
+		if detail != "" && !validSlug(detail) {
+			return Recipient{}, ErrNoSuchAddress
+		}
+	case lp.Help:
+		r.Kind = RcptHelp
+	case lp.Moderate:
+		r.Kind = RcptModerate
 	case lp.Reply, lp.Bounce:
 		r.Kind, r.Token.Purpose = RcptReply, token.Reply
 		if base == lp.Bounce {
@@ -110,10 +123,14 @@ func (a *Addresses) Parse(addr string) (Recipient, error) {
 		r.Kind = RcptUnsubscribe
 		if detail != "" {
 			t, err := a.keys.Tokens.Verify(detail, token.Unsubscribe)
-			if err != nil {
+			switch {
+			case err == nil:
+				r.Token = t
+			case validSlug(detail) && len(detail) <= 30:
+				// unsubscribe+SLUG: stop following a category.
+			default:
 				return Recipient{}, fmt.Errorf("%w (%v)", ErrBadToken, err)
 			}
-			r.Token = t
 		}
 	case lp.Confirm:
 		r.Kind = RcptConfirm
@@ -128,7 +145,7 @@ func (a *Addresses) Parse(addr string) (Recipient, error) {
 	default:
 		return Recipient{}, ErrNoSuchAddress
 	}
-	if detail != "" && (r.Kind == RcptNotify) {
+	if detail != "" && (r.Kind == RcptNotify || r.Kind == RcptHelp || r.Kind == RcptModerate) {
 		return Recipient{}, ErrNoSuchAddress
 	}
 	return r, nil
@@ -170,6 +187,9 @@ func (a *Addresses) Confirm(purpose token.Purpose, subject, personID, epoch int6
 
 // Notify returns the From address of notifications.
 func (a *Addresses) Notify() string { return a.at(a.cfg.LocalParts.Notify) }
+
+// Moderate returns the From address of moderation mail.
+func (a *Addresses) Moderate() string { return a.at(a.cfg.LocalParts.Moderate) }
 
 // Ask returns the address for new questions.
 func (a *Addresses) Ask() string { return a.at(a.cfg.LocalParts.Ask) }

@@ -38,6 +38,16 @@ type Config struct {
 	ConfirmPerIP int
 	// Rates are the per-hour posting limits checked at RCPT time.
 	Rates RateLimits
+	// CloseOnSelect closes a question when its asker selects a best
+	// answer. Default false.
+	CloseOnSelect bool
+	// ModeratePointsBelow queues posts from people with fewer points (and
+	// not moderators) for a moderator's approval; 0 (default) is off.
+	// Everyone starts with 100 points, as in Question2Answer.
+	ModeratePointsBelow int
+	// BlockedWords are censored (replaced by asterisks) in notifications
+	// and pages.
+	BlockedWords []string
 }
 
 // RateLimits are Question2Answer's per-hour limits, per person (by
@@ -59,6 +69,8 @@ type LocalParts struct {
 	Subscribe   string // "subscribe": follow every new question
 	Unsubscribe string // "unsubscribe": stop notifications (unsubscribe+TOKEN for one)
 	Confirm     string // "confirm": confirm+TOKEN confirms an address or a follow
+	Help        string // "help": answers with the guide to every address and command
+	Moderate    string // "moderate": From of moderation mail; replies routed by headers
 }
 
 // DefaultLocalParts are the local parts used when a field is empty.
@@ -70,6 +82,8 @@ var DefaultLocalParts = LocalParts{
 	Subscribe:   "subscribe",
 	Unsubscribe: "unsubscribe",
 	Confirm:     "confirm",
+	Help:        "help",
+	Moderate:    "moderate",
 }
 
 // WithDefaults returns a copy of c with empty fields set to their defaults.
@@ -115,7 +129,7 @@ func (c Config) WithDefaults() Config {
 	}{
 		{&lp.Ask, d.Ask}, {&lp.Reply, d.Reply}, {&lp.Bounce, d.Bounce},
 		{&lp.Notify, d.Notify}, {&lp.Subscribe, d.Subscribe}, {&lp.Unsubscribe, d.Unsubscribe},
-		{&lp.Confirm, d.Confirm},
+		{&lp.Confirm, d.Confirm}, {&lp.Help, d.Help}, {&lp.Moderate, d.Moderate},
 	} {
 		if *f.dst == "" {
 			*f.dst = f.def
@@ -142,7 +156,7 @@ func (c Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	lp := c.LocalParts
-	for _, p := range []string{lp.Ask, lp.Reply, lp.Bounce, lp.Notify, lp.Subscribe, lp.Unsubscribe, lp.Confirm} {
+	for _, p := range []string{lp.Ask, lp.Reply, lp.Bounce, lp.Notify, lp.Subscribe, lp.Unsubscribe, lp.Confirm, lp.Help, lp.Moderate} {
 		if p == "" || strings.ContainsAny(p, "+@ ") {
 			return fmt.Errorf("local part %q is empty or contains '+', '@' or a space", p)
 		}

@@ -36,8 +36,9 @@ type Outgoing struct {
 	InReplyTo  string   // no brackets
 	References []string // no brackets, oldest first
 
-	ActionURL string // confirm link, for confirmation requests
-	Note      string // the reason, for rejected and unsubscribed mail
+	Attachments []AttachmentInfo // the post's files, linked from the mail
+	ActionURL   string           // confirm link, for confirmation requests
+	Note        string           // the reason, for rejected and unsubscribed mail
 
 	ReplyTo         string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
 	EnvelopeFrom    string // bounce+TOKEN VERP address
@@ -81,7 +82,7 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 		// Mail answering the person's own request (posted, confirmations,
 		// unsubscribe confirmation, rejection) goes despite a global
 		// unsubscribe or a mute: they asked for it by writing.
-		own := o.Kind == NotifyPosted || systemKind(o.Kind)
+		own := o.Kind == NotifyPosted || o.Kind == NotifyModerate || systemKind(o.Kind)
 		switch {
 		case forgotten:
 			o.Skip = "person was forgotten"
@@ -96,6 +97,15 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 			if err := tx.QueryRow(ctx, `SELECT q.title, coalesce(c.name, '') FROM posts q LEFT JOIN categories c ON c.id = q.category_id WHERE q.id = $1`,
 				o.QuestionID).Scan(&o.Title, &o.CategoryName); err != nil {
 				return fmt.Errorf("load question: %w", err)
+			}
+		}
+		if o.PostID != 0 && !systemKind(o.Kind) {
+			rows, err := tx.Query(ctx, `SELECT id, filename, content_type, size, inline FROM attachments WHERE post_id = $1 ORDER BY id`, o.PostID)
+			if err != nil {
+				return fmt.Errorf("load attachments: %w", err)
+			}
+			if o.Attachments, err = pgx.CollectRows(rows, pgx.RowToStructByPos[AttachmentInfo]); err != nil {
+				return fmt.Errorf("load attachments: %w", err)
 			}
 		}
 		if systemKind(o.Kind) {
@@ -127,6 +137,7 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 		tok := s.addrs.ConfirmToken(token.ConfirmSub, subscription, o.RecipientID, epoch)
 		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, subscription, o.RecipientID, epoch)
 		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
+	case NotifyHelp, NotifyCommand:
 	case NotifyUnsubscribed, NotifyRejected:
 		if o.QuestionID != 0 {
 			o.ThreadURL = fmt.Sprintf("%s/q/%d", s.cfg.BaseURL, o.QuestionID)
@@ -137,6 +148,8 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 		o.UnsubscribeTok = s.addrs.UnsubscribeToken(o.QuestionID, o.RecipientID, epoch)
 		o.ThreadURL = fmt.Sprintf("%s/q/%d#p%d", s.cfg.BaseURL, o.QuestionID, o.PostID)
 	}
+	o.Title = Censor(o.Title, s.cfg.BlockedWords)
+	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)
 	return o, nil
 }
 

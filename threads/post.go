@@ -43,11 +43,14 @@ type newPost struct {
 	parentID    int64
 	clientMsgID string
 	held        bool // author not confirmed yet: stored, invisible, nobody notified
+	queued      bool // waits for a moderator: stored, invisible, moderators told
+	tags        []string
+	attachments []keptAttachment // stored with the post, in the same transaction
 }
 
-// insertPost inserts np with its Message-ID index rows and, unless it is
-// held, its notification rows and their jobs, all in tx, and returns the
-// new post's id.
+// insertPost inserts np with its attachments, its Message-ID index rows
+// and, unless it is held, its notification rows and their jobs, all in tx,
+// and returns the new post's id.
 func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, error) {
 	var id int64
 	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('posts', 'id'))`).Scan(&id); err != nil {
@@ -59,8 +62,15 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 		qid = 0
 	}
 	state := "visible"
-	if np.held {
+	switch {
+	case np.held:
 		state = "held"
+	case np.queued:
+		state = "queued"
+	}
+	tags := np.tags
+	if tags == nil {
+		tags = []string{}
 	}
 	var client []byte
 	if np.clientMsgID != "" {
@@ -71,11 +81,14 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 		// One leading byte names the key, so old rows open after rotation.
 		client = append([]byte{byte(keyID)}, sealed...)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id, client_msgid, state)
-		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12)`,
-		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID, client, state)
+	_, err := tx.Exec(ctx, `INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id, client_msgid, state, tags)
+		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13)`,
+		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID, client, state, tags)
 	if err != nil {
 		return 0, fmt.Errorf("insert post: %w", err)
+	}
+	if err := storeAttachments(ctx, tx, id, np.attachments); err != nil {
+		return 0, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'out')`, forumID, id); err != nil {
 		return 0, fmt.Errorf("index forum message-id: %w", err)
@@ -88,6 +101,9 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 	}
 	if np.held {
 		return id, nil
+	}
+	if np.queued {
+		return id, s.queueForModeration(ctx, tx, id)
 	}
 	if err := s.notifyPost(ctx, tx, id, np); err != nil {
 		return 0, err
@@ -107,6 +123,12 @@ func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np newPost)
 // publishHeld makes every held post of person visible, oldest first, and
 // enqueues their notifications.
 func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person) (int, error) {
+	// Decided before publishing: the held posts themselves must not lift
+	// their author over the moderation threshold.
+	queue, err := s.needsModeration(ctx, tx, person)
+	if err != nil {
+		return 0, err
+	}
 	rows, err := tx.Query(ctx, `UPDATE posts SET state = 'visible', created_at = now()
 		WHERE author_id = $1 AND state = 'held'
 		RETURNING id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), coalesce(category_id, 0)`, person.ID)
@@ -133,6 +155,15 @@ func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person) (int,
 	}
 	sort.Slice(posts, func(i, j int) bool { return posts[i].id < posts[j].id })
 	for _, h := range posts {
+		if queue {
+			if _, err := tx.Exec(ctx, `UPDATE posts SET state = 'queued' WHERE id = $1`, h.id); err != nil {
+				return 0, fmt.Errorf("queue held post: %w", err)
+			}
+			if err := s.queueForModeration(ctx, tx, h.id); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err := s.notifyPost(ctx, tx, h.id, h.np); err != nil {
 			return 0, err
 		}
@@ -243,7 +274,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 // never become posts.
 func systemKind(kind string) bool {
 	switch kind {
-	case NotifyConfirm, NotifyConfirmSubscribe, NotifyUnsubscribed, NotifyRejected:
+	case NotifyConfirm, NotifyConfirmSubscribe, NotifyUnsubscribed, NotifyRejected, NotifyHelp, NotifyCommand:
 		return true
 	}
 	return false

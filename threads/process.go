@@ -15,6 +15,7 @@ import (
 	"github.com/postern/postern/mailin/htmltext"
 	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/mailin/trim"
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -140,6 +141,9 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if !m.HasFrom || !strings.Contains(m.From.Addr, "@") {
 		return ignored("no sender address in From"), nil
 	}
+	if malformedFrom(m) {
+		return ignored("malformed From header: no trustworthy sender address"), nil
+	}
 	from := NormalizeAddress(m.From.Addr)
 	if strings.HasSuffix(from, "@"+s.cfg.Domain) {
 		return ignored("loop: From is one of the forum's own addresses"), nil
@@ -160,9 +164,13 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 	case rcpts.confirm != nil:
 		return s.confirm(ctx, tx, author, rcpts.confirm)
 	case rcpts.subscribe:
-		return s.requestSubscription(ctx, tx, in, author)
+		return s.requestSubscription(ctx, tx, in, author, rcpts.subSlug)
+	case rcpts.unsubSlug != "":
+		return s.unfollowCategory(ctx, tx, author, rcpts.unsubSlug)
 	case rcpts.unsubscribe != nil:
 		return s.unsubscribeByMail(ctx, tx, author, rcpts.unsubscribe)
+	case rcpts.help && !rcpts.ask && rcpts.reply == nil:
+		return s.sendHelp(ctx, tx, in, author)
 	}
 	ids := CandidateIDs(m.InReplyTo, m.References)
 	// A reply to a confirmation request confirms, whatever address it
@@ -203,31 +211,70 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 	}
 
 	body, elided := ExtractBody(m)
-	body = strings.TrimSpace(RedactAddress(body, from))
-	elided = RedactAddress(elided, from)
-	if target != nil {
-		if cmd := unsubscribeCommand(body); cmd != "" {
-			return s.unsubscribeByReply(ctx, tx, author, target.QuestionID, cmd == "all")
-		}
+	if err := s.redactKnown(ctx, tx, from, &body, &elided); err != nil {
+		return outcome{}, err
 	}
-	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID}
+	body = strings.TrimSpace(body)
+	// An unsubscribe command as the whole text of a reply, or as the whole
+	// subject of a reply or of mail to ask@ (which never asks anything).
+	subjectCmd := unsubscribeCommand(QuestionTitle(m.Subject))
+	if target != nil {
+		cmd := ParseCommand(body)
+		if cmd.Kind == CmdNone && subjectCmd != "" {
+			cmd.Kind = CmdUnsubscribe
+			if subjectCmd == "all" {
+				cmd.Kind = CmdUnsubscribeAll
+			}
+		}
+		if target.State == "queued" && cmd.Kind != CmdApprove && cmd.Kind != CmdReject {
+			return s.reject(ctx, tx, in, author, 0, "the post you replied to is waiting for a moderator")
+		}
+		if cmd.Kind != CmdNone {
+			return s.runCommand(ctx, tx, in, author, target, cmd)
+		}
+	} else if subjectCmd != "" {
+		return s.unsubscribeByReply(ctx, tx, author, 0, true)
+	}
+	atts, notes := selectAttachments(m)
+	// A message whose only content is files is a post; one whose files
+	// were all dropped and has no text is empty.
+	hasContent := body != "" || len(atts) > 0
+	body = appendNotes(body, notes)
+	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID, attachments: atts}
 	if target == nil {
 		np.kind = KindQuestion
-		np.title = QuestionTitle(m.Subject)
-		if body == "" && np.title == "(no subject)" {
+		title, slug, tags, rest := ParseTags(QuestionTitle(m.Subject), body)
+		np.title, np.tags, np.body = QuestionTitle(title), tags, rest
+		if rcpts.category == "" && slug != "" {
+			// "[slug]" in the subject chooses a category only if it is one.
+			var id int64
+			err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, slug).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				np.title = QuestionTitle(m.Subject)
+			} else if err != nil {
+				return outcome{}, fmt.Errorf("look up category: %w", err)
+			} else {
+				np.categoryID = id
+			}
+		}
+		if !hasContent && np.title == "(no subject)" {
 			return s.reject(ctx, tx, in, author, 0, "your message had no subject and no text")
 		}
 		if rcpts.category != "" {
 			err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, rcpts.category).Scan(&np.categoryID)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return s.reject(ctx, tx, in, author, 0, "there is no category called \""+rcpts.category+"\"")
+				reason, err := s.unknownCategory(ctx, tx, rcpts.category)
+				if err != nil {
+					return outcome{}, err
+				}
+				return s.reject(ctx, tx, in, author, 0, reason)
 			}
 			if err != nil {
 				return outcome{}, fmt.Errorf("look up category: %w", err)
 			}
 		}
 	} else {
-		if body == "" {
+		if !hasContent {
 			return s.reject(ctx, tx, in, author, target.QuestionID, "nothing was left of your reply after removing the quoted text; write your answer above the quoted message")
 		}
 		var qstate string
@@ -240,6 +287,13 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		np.kind, np.parentID, np.questionID = Placement(*target)
 	}
 	np.held = !author.Confirmed
+	if !np.held {
+		q, err := s.needsModeration(ctx, tx, author)
+		if err != nil {
+			return outcome{}, err
+		}
+		np.queued = q
+	}
 	postID, err := s.insertPost(ctx, tx, np)
 	if err != nil {
 		return outcome{}, err
@@ -278,6 +332,9 @@ type rcptSet struct {
 	category    string
 	notify      bool
 	subscribe   bool
+	subSlug     string // subscribe+SLUG: one category
+	unsubSlug   string // unsubscribe+SLUG: stop following one category
+	help        bool
 	reply       *tokenRef
 	bounce      *tokenRef
 	unsubscribe *tokenRef
@@ -303,7 +360,11 @@ func (s *Store) recipients(rcpt []string) rcptSet {
 		case RcptNotify:
 			rs.notify = true
 		case RcptSubscribe:
-			rs.subscribe = true
+			rs.subscribe, rs.subSlug = true, r.Detail
+		case RcptHelp:
+			rs.help = true
+		case RcptModerate:
+			rs.notify = true
 		case RcptReply:
 			if rs.reply == nil {
 				rs.reply = ref
@@ -312,6 +373,9 @@ func (s *Store) recipients(rcpt []string) rcptSet {
 			rs.bounce = ref
 		case RcptUnsubscribe:
 			rs.unsubscribe = ref
+			if r.Token.Purpose == 0 && r.Detail != "" {
+				ref.Present, rs.unsubSlug = false, r.Detail
+			}
 		case RcptConfirm:
 			rs.confirm = ref
 		}
@@ -319,19 +383,26 @@ func (s *Store) recipients(rcpt []string) rcptSet {
 	return rs
 }
 
+// trimOptions are the trimming options for replies: Postern's own reply
+// marker starts the quoted part. (Sent, the plain text of notifications
+// sent to this person in the thread, is left empty: the quote rules and
+// the marker cover the clients seen so far.)
+var trimOptions = trim.Options{Markers: []string{templates.ReplyMarker}}
+
 // ExtractBody returns the person's own text of m and the trimmed-away rest:
 // the text/plain part when there is one, otherwise the HTML part with its
-// quote containers removed and converted to text.
+// quote containers removed and converted to text. Text from Postern's
+// reply marker on is trimmed away.
 func ExtractBody(m *parse.Message) (body, elided string) {
 	if strings.TrimSpace(m.Text) != "" {
-		r := trim.Text(m.Text, trim.Options{})
+		r := trim.Text(m.Text, trimOptions)
 		return r.Text, r.Elided
 	}
 	if strings.TrimSpace(m.HTML) == "" {
 		return "", ""
 	}
 	kept, removed := trim.HTML(m.HTML)
-	r := trim.Text(htmltext.Convert(kept), trim.Options{})
+	r := trim.Text(htmltext.Convert(kept), trimOptions)
 	el := r.Elided
 	if removed != "" {
 		if el != "" {
@@ -342,11 +413,29 @@ func ExtractBody(m *parse.Message) (body, elided string) {
 	return r.Text, el
 }
 
+// malformedFrom reports a From header whose address could only be
+// recovered heuristically and whose display name holds characters no
+// client puts there unquoted ("Name [NOTE] <addr>"): such mail is dropped,
+// as its sender cannot be trusted. A display name with an unquoted comma or
+// apostrophe ("'Doe, John' via List <addr>") is common and accepted.
+func malformedFrom(m *parse.Message) bool {
+	raw := m.Header.Get("From")
+	lt := strings.LastIndexByte(raw, '<')
+	if lt < 0 {
+		return false
+	}
+	name := raw[:lt]
+	if strings.Count(name, `"`) >= 2 {
+		return false
+	}
+	return strings.ContainsAny(name, "[]<>;:\\")
+}
+
 func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, error) {
 	var r ParentRef
 	var kind string
-	err := tx.QueryRow(ctx, `SELECT id, kind, coalesce(question_id, id), coalesce(parent_id, 0) FROM posts WHERE id = $1`, postID).
-		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID)
+	err := tx.QueryRow(ctx, `SELECT id, kind, coalesce(question_id, id), coalesce(parent_id, 0), state FROM posts WHERE id = $1`, postID).
+		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -372,8 +461,8 @@ func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*Par
 		hashed[id] = h
 		keys = append(keys, id, h)
 	}
-	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
-		FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed')`, keys)
+	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state
+		FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed', 'queued')`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("look up thread: %w", err)
 	}
@@ -381,7 +470,7 @@ func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*Par
 	for rows.Next() {
 		var mid, kind string
 		var r ParentRef
-		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID); err != nil {
+		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan thread: %w", err)
 		}

@@ -3,6 +3,7 @@ package threads
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,12 @@ type Comment struct {
 	Author    string    `json:"author"`
 	Elided    string    `json:"elided,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// EditedAt is set when the author edited the comment ("edited").
+	EditedAt *time.Time `json:"edited_at"`
+	// AuthorPoints are the author's points.
+	AuthorPoints int `json:"author_points"`
+	// Attachments are the files kept with the comment (never nil).
+	Attachments []AttachmentInfo `json:"attachments"`
 }
 
 // Answer is an answer with its comments.
@@ -41,6 +48,12 @@ type Answer struct {
 	Elided    string    `json:"elided,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	Comments  []Comment `json:"comments"`
+	// EditedAt is set when the author edited the answer ("edited").
+	EditedAt *time.Time `json:"edited_at"`
+	// AuthorPoints are the author's points.
+	AuthorPoints int `json:"author_points"`
+	// Attachments are the files kept with the answer (never nil).
+	Attachments []AttachmentInfo `json:"attachments"`
 }
 
 // Thread is a question with its answers and comments.
@@ -57,6 +70,16 @@ type Thread struct {
 	CreatedAt  time.Time `json:"created_at"`
 	Answers    []Answer  `json:"answers"`
 	Comments   []Comment `json:"comments"`
+	// Tags are the question's tags (never nil).
+	Tags []string `json:"tags"`
+	// DuplicateOf is the question this one was closed as a duplicate of.
+	DuplicateOf *int64 `json:"duplicate_of"`
+	// EditedAt is set when the author edited the question ("edited").
+	EditedAt *time.Time `json:"edited_at"`
+	// AuthorPoints are the asker's points.
+	AuthorPoints int `json:"author_points"`
+	// Attachments are the files kept with the question (never nil).
+	Attachments []AttachmentInfo `json:"attachments"`
 }
 
 // ListQuestions returns the newest questions first, at most limit.
@@ -64,7 +87,7 @@ func (s *Store) ListQuestions(ctx context.Context, limit int) ([]QuestionSummary
 	rows, err := s.pool.Query(ctx, `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
 			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
 		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.kind = 'question' AND q.state <> 'hidden' AND q.state <> 'held'
+		WHERE q.kind = 'question' AND q.state IN ('visible', 'closed')
 		ORDER BY q.id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list questions: %w", err)
@@ -89,16 +112,24 @@ var ErrNotFound = fmt.Errorf("not found")
 // GetThread returns question id with its answers and comments in order.
 func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	t := &Thread{Answers: []Answer{}, Comments: []Comment{}}
-	err := s.pool.QueryRow(ctx, `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at
+	err := s.pool.QueryRow(ctx, `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at,
+			q.tags, q.duplicate_of, q.edited_at, `+strings.ReplaceAll(pointsSQL, "$1", "q.author_id")+`
 		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.id = $1 AND q.kind = 'question'`, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt)
+		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt,
+		&t.Tags, &t.DuplicateOf, &t.EditedAt, &t.AuthorPoints)
 	if err == pgx.ErrNoRows {
 		return nil, fmt.Errorf("question %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load question %d: %w", id, err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at
+	atts, err := s.postAttachments(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	t.Attachments = attachmentList(atts[t.ID])
+	rows, err := s.pool.Query(ctx, `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
+			p.edited_at, `+strings.ReplaceAll(pointsSQL, "$1", "p.author_id")+`
 		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("load posts of %d: %w", id, err)
@@ -108,18 +139,21 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	for rows.Next() {
 		var pid, parent int64
 		var kind, body, elided, author string
-		var votes int
+		var votes, points int
 		var created time.Time
-		if err := rows.Scan(&pid, &kind, &parent, &body, &elided, &author, &votes, &created); err != nil {
+		var edited *time.Time
+		if err := rows.Scan(&pid, &kind, &parent, &body, &elided, &author, &votes, &created, &edited, &points); err != nil {
 			return nil, fmt.Errorf("scan post: %w", err)
 		}
 		switch kind {
 		case "answer":
 			index[pid] = len(t.Answers)
 			t.Answers = append(t.Answers, Answer{ID: pid, Body: body, Elided: elided, Author: author, Votes: votes, CreatedAt: created,
-				Best: t.BestAnswer != nil && *t.BestAnswer == pid, Comments: []Comment{}})
+				Best: t.BestAnswer != nil && *t.BestAnswer == pid, Comments: []Comment{}, Attachments: attachmentList(atts[pid]),
+				EditedAt: edited, AuthorPoints: points})
 		case "comment":
-			c := Comment{ID: pid, Body: body, Elided: elided, Author: author, CreatedAt: created}
+			c := Comment{ID: pid, Body: body, Elided: elided, Author: author, CreatedAt: created, Attachments: attachmentList(atts[pid]),
+				EditedAt: edited, AuthorPoints: points}
 			if i, ok := index[parent]; ok {
 				t.Answers[i].Comments = append(t.Answers[i].Comments, c)
 			} else {
@@ -130,7 +164,37 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load posts of %d: %w", id, err)
 	}
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	s.censorThread(t)
 	return t, nil
+}
+
+// censorThread replaces blocked words in everything a reader sees.
+func (s *Store) censorThread(t *Thread) {
+	w := s.cfg.BlockedWords
+	if len(w) == 0 {
+		return
+	}
+	t.Title, t.Body = Censor(t.Title, w), Censor(t.Body, w)
+	for i := range t.Comments {
+		t.Comments[i].Body = Censor(t.Comments[i].Body, w)
+	}
+	for i := range t.Answers {
+		t.Answers[i].Body = Censor(t.Answers[i].Body, w)
+		for j := range t.Answers[i].Comments {
+			t.Answers[i].Comments[j].Body = Censor(t.Answers[i].Comments[j].Body, w)
+		}
+	}
+}
+
+// attachmentList returns l, or an empty list for nil.
+func attachmentList(l []AttachmentInfo) []AttachmentInfo {
+	if l == nil {
+		return []AttachmentInfo{}
+	}
+	return l
 }
 
 // InboundSummary is one received message as `postern inbound list` shows

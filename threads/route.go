@@ -21,6 +21,7 @@ type ParentRef struct {
 	Kind       PostKind
 	QuestionID int64 // the question's id (== ID for a question)
 	ParentID   int64 // for a comment: the post it comments on
+	State      string
 }
 
 // Placement says where a reply to target goes: the kind of the new post and

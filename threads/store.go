@@ -56,6 +56,8 @@ type Person struct {
 	Epoch       int64
 	Confirmed   bool
 	Suppressed  bool
+
+	commandConfirm bool // wants one-line confirmations of commands
 }
 
 // ensurePerson returns the person with addr, creating them (with display
@@ -63,8 +65,8 @@ type Person struct {
 func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) (Person, error) {
 	hash := s.keys.AddressHash(addr)
 	var p Person
-	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL
-		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed)
+	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations
+		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
 	if err == nil {
 		if p.DisplayName == "" && name != "" {
 			if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, name); err != nil {

@@ -20,6 +20,11 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, 
 	var n int
 	var err error
 	if ip == "" {
+		// Lock the person so concurrent messages from one address count
+		// each other's notifications.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM people WHERE id = $1 FOR UPDATE`, person); err != nil {
+			return false, fmt.Errorf("rate lock: %w", err)
+		}
 		err = tx.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND created_at > now() - $3::interval`,
 			person, kind, window).Scan(&n)
 	} else {
@@ -53,13 +58,29 @@ func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundR
 }
 
 // requestSubscription records an unconfirmed follow of every new question
-// and sends its confirmation request (double opt-in).
-func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person) (outcome, error) {
-	var id int64
+// (or of category slug's) and sends its confirmation request (double
+// opt-in). An unknown category is explained to a confirmed sender.
+func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, slug string) (outcome, error) {
+	var id, category int64
 	var confirmed bool
-	err := tx.QueryRow(ctx, `INSERT INTO subscriptions (person_id, scope) VALUES ($1, 'all')
+	scope := "all"
+	if slug != "" {
+		scope = "category"
+		err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, slug).Scan(&category)
+		if errors.Is(err, pgx.ErrNoRows) {
+			reason, err := s.unknownCategory(ctx, tx, slug)
+			if err != nil {
+				return outcome{}, err
+			}
+			return s.reject(ctx, tx, in, author, 0, reason)
+		}
+		if err != nil {
+			return outcome{}, fmt.Errorf("look up category: %w", err)
+		}
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO subscriptions (person_id, scope, category_id) VALUES ($1, $2, NULLIF($3, 0))
 		ON CONFLICT (person_id, scope, coalesce(category_id, 0), coalesce(question_id, 0)) DO UPDATE SET scope = EXCLUDED.scope
-		RETURNING id, confirmed_at IS NOT NULL`, author.ID).Scan(&id, &confirmed)
+		RETURNING id, confirmed_at IS NOT NULL`, author.ID, scope, category).Scan(&id, &confirmed)
 	if err != nil {
 		return outcome{}, fmt.Errorf("subscribe: %w", err)
 	}
@@ -260,4 +281,23 @@ func (s *Store) applyUnsubscribe(ctx context.Context, tx pgx.Tx, person, questio
 		return fmt.Errorf("mute: %w", err)
 	}
 	return nil
+}
+
+// unfollowCategory stops author's follow of category slug.
+func (s *Store) unfollowCategory(ctx context.Context, tx pgx.Tx, author Person, slug string) (outcome, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1 AND scope = 'category'
+		AND category_id = (SELECT id FROM categories WHERE slug = $2)`, author.ID, slug)
+	if err != nil {
+		return outcome{}, fmt.Errorf("unfollow category: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ignored("unsubscribe from a category the sender did not follow"), nil
+	}
+	if author.Confirmed {
+		if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyUnsubscribed,
+			note: "You will receive no more new questions of the category " + slug + "."}}); err != nil {
+			return outcome{}, err
+		}
+	}
+	return outcome{state: StateProcessed, reason: "unfollowed category " + slug}, nil
 }

@@ -6,7 +6,9 @@ package web
 import (
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
@@ -27,6 +29,7 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
 	h.mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
 	h.mux.HandleFunc("GET /confirm/{token}", h.confirmForm)
+	h.mux.HandleFunc("GET /a/{id}", h.attachment)
 	h.mux.HandleFunc("POST /confirm/{token}", h.confirm)
 	return h
 }
@@ -118,4 +121,28 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed and your message is published. From now on your messages are published directly.", "")
 	}
+}
+
+// attachment serves a file of a visible post as a download: never rendered
+// inline, never sniffed.
+func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	a, data, err := h.store.GetAttachment(r.Context(), id)
+	if errors.Is(err, threads.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		h.log.Error("attachment", "err", err)
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}))
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	_, _ = w.Write(data)
 }

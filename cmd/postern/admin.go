@@ -42,13 +42,16 @@ func secretStore(ctx context.Context, cfg Config) (*threads.Store, func(), error
 
 // cmdUser implements `postern user forget|export ADDRESS`.
 func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "forget" && args[0] != "export") {
-		return errors.New("usage: postern user forget [--anonymous] ADDRESS | postern user export ADDRESS")
+	if len(args) == 0 || (args[0] != "forget" && args[0] != "export" && args[0] != "moderator") {
+		return errors.New("usage: postern user forget [--anonymous] ADDRESS | postern user export ADDRESS | postern user moderator [--off] ADDRESS")
 	}
-	var anonymous bool
+	var anonymous, off bool
 	cfg, fs, err := parseConfig("user "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
 		if args[0] == "forget" {
 			fs.BoolVar(&anonymous, "anonymous", false, "show the person's posts as \"anonymous\" instead of their display name")
+		}
+		if args[0] == "moderator" {
+			fs.BoolVar(&off, "off", false, "remove the moderator role")
 		}
 	})
 	if err != nil {
@@ -63,6 +66,13 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer done()
 	addr := fs.Arg(0)
+	if args[0] == "moderator" {
+		if err := st.SetModerator(ctx, addr, !off); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "done")
+		return nil
+	}
 	if args[0] == "export" {
 		e, err := st.ExportPerson(ctx, addr)
 		if err != nil {

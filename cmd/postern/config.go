@@ -37,6 +37,9 @@ type Config struct {
 	Retention   time.Duration // POSTERN_RAW_RETENTION: how long raw mail is kept after processing
 	DKIMKey     string        // POSTERN_DKIM_KEY_FILE: PEM private key; empty = no DKIM signing
 	DKIMSel     string        // POSTERN_DKIM_SELECTOR: DKIM selector
+	CloseOnSel  bool          // POSTERN_CLOSE_ON_SELECT: close a question when its best answer is selected
+	ModerateLt  int           // POSTERN_MODERATE_BELOW_POINTS: queue posts of people under these points (0 = off)
+	Blocked     string        // POSTERN_BLOCKED_WORDS: comma-separated words censored in mail and pages
 }
 
 // defaultConfig is the one place defaults are set.
@@ -92,6 +95,9 @@ func (c *Config) settings() []setting {
 		{"raw-retention", "POSTERN_RAW_RETENTION", "how long raw received mail is kept after processing", &c.Retention},
 		{"dkim-key-file", "POSTERN_DKIM_KEY_FILE", "PEM private key to DKIM-sign outgoing mail (see `postern dkim keygen`)", &c.DKIMKey},
 		{"dkim-selector", "POSTERN_DKIM_SELECTOR", "DKIM selector", &c.DKIMSel},
+		{"close-on-select", "POSTERN_CLOSE_ON_SELECT", "close a question when its asker selects a best answer", &c.CloseOnSel},
+		{"moderate-below-points", "POSTERN_MODERATE_BELOW_POINTS", "queue posts of people with fewer points for a moderator (everyone starts at 100; 0 = off)", &c.ModerateLt},
+		{"blocked-words", "POSTERN_BLOCKED_WORDS", "comma-separated words censored in notifications and pages", &c.Blocked},
 	}
 }
 

@@ -52,6 +52,10 @@ commands:
   user export ADDRESS   print what Postern holds about an address
   user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)
   dkim keygen           make a DKIM key and print the DNS record to publish
+  category add SLUG "Name" | category list
+  question close ID [--duplicate-of ID] | question reopen ID
+  moderate list | moderate approve ID | moderate reject ID [REASON]
+  user moderator ADDRESS [--off]   make (or unmake) a moderator
 
 Run 'postern COMMAND --help' for the flags of a command.
 `
@@ -79,6 +83,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUser(ctx, rest, stdout, stderr)
 	case "dkim":
 		return cmdDKIM(rest, stdout, stderr)
+	case "category":
+		return cmdCategory(ctx, rest, stdout, stderr)
+	case "question":
+		return cmdQuestion(ctx, rest, stdout, stderr)
+	case "moderate":
+		return cmdModerate(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -426,4 +426,3 @@ func TestForgetAndExport(t *testing.T) {
 		t.Fatal("export of a forgotten address still finds it")
 	}
 }
-

@@ -157,7 +157,7 @@ func pairs(t *testing.T, inDir, wantDir string, allowMissing bool) []corpusCase 
 }
 
 // ertKnown are the email_reply_trimmer / dimiro1 fixtures whose expectation
-// we do not meet, with the reason (see docs/CORPUS-trim.md).
+// we do not meet, with the reason (see docs/CORPUS.md).
 var ertKnown = map[string]string{}
 
 func TestCorpusDimiro1(t *testing.T) {

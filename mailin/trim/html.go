@@ -23,7 +23,15 @@ func HTML(src string) (kept, elided string) {
 		return src, ""
 	}
 	var removed []*html.Node
-	if q := findFirst(doc, isQuoteContainer); q != nil {
+	isQuote := isQuoteContainer
+	if findFirst(doc, func(n *html.Node) bool { return n.Type == html.ElementNode && attr(n, "name") == "messageBodySection" }) == nil {
+		// Exchange marks the reply section by name only next to a body
+		// section; alone, it holds what the person wrote.
+		isQuote = func(n *html.Node) bool {
+			return isQuoteContainer(n) && attr(n, "name") != "messageReplySection"
+		}
+	}
+	if q := findFirst(doc, isQuote); q != nil {
 		removed = append(removed, cutFrom(q)...)
 	}
 	var sigs []*html.Node
@@ -163,7 +171,8 @@ func isQuoteContainer(n *html.Node) bool {
 		}) {
 			return true
 		}
-		if strings.HasSuffix(id, "divRplyFwdMsg") || strings.HasSuffix(id, "appendonsend") || id == "messageReplySection" || strings.HasSuffix(id, "OLK_SRC_BODY_SECTION") {
+		if strings.HasSuffix(id, "divRplyFwdMsg") || strings.HasSuffix(id, "appendonsend") || id == "messageReplySection" || strings.HasSuffix(id, "OLK_SRC_BODY_SECTION") ||
+			attr(n, "name") == "messageReplySection" {
 			return true
 		}
 		if isOutlookSeparator(n) {

@@ -328,4 +328,4 @@ func mayBeReplyAbove(lc string) bool {
 
 // previousRepliesRe matches Discourse's "Previous Replies" heading (also
 // German), which follows a "---" rule in its notifications.
-var previousRepliesRe = regexp.MustCompile(`(?i)^[*_#> ]*(previous replies|vorherige antworten)[*_ ]*$`)
+var previousRepliesRe = regexp.MustCompile(`(?i)^[*_#> ]*(previous replies|previous discussion|vorherige antworten)[*_ ]*$`)

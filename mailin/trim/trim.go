@@ -236,7 +236,15 @@ func (d *doc) headerBlockEnd(i, end int) int {
 // attribution must sit inside a quote.
 func (d *doc) attributionAt(i, end int, quoted bool) (int, bool) {
 	c0 := d.content[i]
-	if d.fence[i] || !attrFirstLineOK(c0) {
+	if d.fence[i] {
+		return i, false
+	}
+	// "Name via List wrote:" carries neither a date nor an address; it
+	// counts only on one line directly above a quote.
+	if !quoted && !d.quoted[i] && len(c0) <= 100 && i+1 < end && d.quoted[i+1] && attrEndRe.MatchString(c0) {
+		return i + 1, true
+	}
+	if !attrFirstLineOK(c0) {
 		return i, false
 	}
 	j := c0
@@ -507,6 +515,13 @@ func (d *doc) trimTail() {
 				d.drop(r, t+1)
 				continue
 			}
+			// A one- or two-line sign-off under a "---" line, after a
+			// blank line: "---" then "Name".
+			if p > firstOwn && firstOwn >= 0 && p < t && t-p <= 2 && strings.TrimSpace(d.lines[p]) == "---" &&
+				p > 0 && d.blank[p-1] && shortLines(d.lines[p+1:t+1]) {
+				d.drop(p, t+1)
+				continue
+			}
 			return
 		}
 		// Trailing quote block.
@@ -544,6 +559,18 @@ func (d *doc) trimTail() {
 		}
 		d.drop(from, t+1)
 	}
+}
+
+// shortLines reports whether every line is a short name-like line (under
+// 60 bytes, not ending a sentence).
+func shortLines(ls []string) bool {
+	for _, l := range ls {
+		t := strings.TrimSpace(l)
+		if len(t) >= 60 || endsSentence(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // result assembles Text and Elided from the kept and removed lines.

@@ -1,6 +1,7 @@
 package trim
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,24 +194,45 @@ func FuzzText(f *testing.F) {
 	})
 }
 
-// TestPathologicalShapes guards against super-linear behaviour on large
-// repetitive inputs built to stress each rule.
-func TestPathologicalShapes(t *testing.T) {
-	shapes := map[string]string{
-		"alternating quote and rule": "own\n" + strings.Repeat("> a\n----\n", 50000),
-		"many attributions":          strings.Repeat("x\nOn 1 Jan 2020, A <a@b.example> wrote:\n", 30000),
-		"many quoted attributions":   strings.Repeat("> On 1 Jan 2020, A <a@b.example> wrote:\n>\n", 30000),
-		"many header lines":          "hi\n" + strings.Repeat("To: x\n", 60000),
-		"interleaved":                strings.Repeat("> q\n\nanswer\n\n", 40000),
-		"long prose lines":           strings.Repeat(strings.Repeat("word ", 2000)+"\n", 200),
-		"mailto joins":               strings.Repeat("On 1 Jan 2020 x\n\n<\n", 40000),
+// pathologicalShapes are large repetitive inputs built to stress each
+// rule; scale multiplies their size.
+func pathologicalShapes(scale int) map[string]string {
+	return map[string]string{
+		"alternating quote and rule": "own\n" + strings.Repeat("> a\n----\n", 5000*scale),
+		"many attributions":          strings.Repeat("x\nOn 1 Jan 2020, A <a@b.example> wrote:\n", 3000*scale),
+		"many quoted attributions":   strings.Repeat("> On 1 Jan 2020, A <a@b.example> wrote:\n>\n", 3000*scale),
+		"many header lines":          "hi\n" + strings.Repeat("To: x\n", 6000*scale),
+		"interleaved":                strings.Repeat("> q\n\nanswer\n\n", 4000*scale),
+		"long prose lines":           strings.Repeat(strings.Repeat("word ", 2000)+"\n", 20*scale),
+		"mailto joins":               strings.Repeat("On 1 Jan 2020 x\n\n<\n", 4000*scale),
 	}
+}
+
+// TestPathologicalShapes runs every stress shape and checks the result is
+// made of input lines. Speed is measured by BenchmarkPathologicalShapes
+// (make bench), not asserted here: tests assert no times.
+func TestPathologicalShapes(t *testing.T) {
+	sent := strings.Repeat("answer q word a x ", 500)
+	for name, in := range pathologicalShapes(1) {
+		r := Text(in, Options{Sent: []string{sent}})
+		if len(r.Text)+len(r.Elided) == 0 || len(r.Text)+len(r.Elided) > len(in)+2 {
+			t.Errorf("%s: output %d+%d bytes from %d", name, len(r.Text), len(r.Elided), len(in))
+		}
+	}
+}
+
+// BenchmarkPathologicalShapes reports the time per shape at two sizes:
+// the ratio shows whether trimming stays linear.
+func BenchmarkPathologicalShapes(b *testing.B) {
 	sent := strings.Repeat("answer q word a x ", 5000)
-	for name, in := range shapes {
-		start := time.Now()
-		Text(in, Options{Sent: []string{sent}})
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("%s: took %v", name, d)
+	for _, scale := range []int{5, 10} {
+		for name, in := range pathologicalShapes(scale) {
+			b.Run(fmt.Sprintf("%s/x%d", name, scale), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					Text(in, Options{Sent: []string{sent}})
+				}
+			})
 		}
 	}
 }

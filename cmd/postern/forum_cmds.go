@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// cmdCategory implements `postern category add SLUG "Name"` and
+// `postern category list`.
+func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
+		return errors.New(`usage: postern category add SLUG "Name" | postern category list`)
+	}
+	cfg, fs, err := parseConfig("category "+args[0], args[1:], stderr, nil)
+	if err != nil {
+		return err
+	}
+	st, done, err := readStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if args[0] == "add" {
+		if fs.NArg() != 2 {
+			return errors.New(`usage: postern category add SLUG "Name"`)
+		}
+		c, err := st.AddCategory(ctx, fs.Arg(0), fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		domain := cfg.Domain
+		if domain == "" {
+			domain = "DOMAIN"
+		}
+		fmt.Fprintf(stdout, "category %s (%q): ask+%s@%s, subscribe+%s@%s\n", c.Slug, c.Name, c.Slug, domain, c.Slug, domain)
+		return nil
+	}
+	list, err := st.Categories(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLUG\tNAME")
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\n", c.Slug, c.Name)
+	}
+	return tw.Flush()
+}
+
+// cmdQuestion implements `postern question close ID [--duplicate-of ID]`
+// and `postern question reopen ID`.
+func cmdQuestion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "close" && args[0] != "reopen") {
+		return errors.New("usage: postern question close ID [--duplicate-of ID] | postern question reopen ID")
+	}
+	var dup int64
+	cfg, fs, err := parseConfig("question "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+		if args[0] == "close" {
+			fs.Int64Var(&dup, "duplicate-of", 0, "the question this one duplicates")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: postern question %s ID", args[0])
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil {
+		return fmt.Errorf("question id %q is not a number", fs.Arg(0))
+	}
+	st, done, err := readStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := st.SetQuestionState(ctx, id, args[0] == "close", dup); err != nil {
+		return err
+	}
+	past := map[string]string{"close": "closed", "reopen": "reopened"}[args[0]]
+	fmt.Fprintf(stdout, "question %d %s\n", id, past)
+	return nil
+}
+
+// cmdModerate implements `postern moderate list|approve ID|reject ID [REASON]`.
+func cmdModerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "approve" && args[0] != "reject") {
+		return errors.New("usage: postern moderate list [--json] | approve ID | reject ID [REASON]")
+	}
+	var asJSON bool
+	cfg, fs, err := parseConfig("moderate "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	st, done, err := readStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if args[0] == "list" {
+		q, err := st.ModerationQueue(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(stdout, q)
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tQUESTION\tAUTHOR\tTITLE")
+		for _, p := range q {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", p.ID, p.Kind, p.Question, p.Author, p.Title)
+		}
+		return tw.Flush()
+	}
+	if fs.NArg() < 1 {
+		return fmt.Errorf("usage: postern moderate %s ID", args[0])
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil {
+		return fmt.Errorf("post id %q is not a number", fs.Arg(0))
+	}
+	note, err := st.DecideQueued(ctx, id, args[0] == "approve", strings.Join(fs.Args()[1:], " "))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, note)
+	return nil
+}

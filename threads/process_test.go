@@ -1,0 +1,214 @@
+package threads
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/postern/postern/threads/threadstest"
+)
+
+func TestMain(m *testing.M) { threadstest.Main(m) }
+
+// testDomain is the forum domain of the stores made by newTestStore.
+const testDomain = "forum.test"
+
+// newTestStore returns a Store over a freshly migrated database, with an
+// insert-only River client: jobs are enqueued but never worked, so tests
+// call Process themselves.
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	url := threadstest.NewMigratedDatabase(t, "postern", MigrateURL)
+	pool := threadstest.Pool(t, url)
+	secret := []byte(strings.Repeat("k", 32))
+	keys, err := DeriveKeys(secret, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewStore(pool, Config{Domain: testDomain, Secret: secret}, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetRiver(rc)
+	return st
+}
+
+// confirmedPerson returns the id of the confirmed person with addr,
+// creating them when needed (a test shortcut for the confirmation loop).
+func confirmedPerson(t *testing.T, st *Store, addr, name string) Person {
+	t.Helper()
+	ctx := context.Background()
+	var p Person
+	err := pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
+		var err error
+		p, err = st.ensurePerson(ctx, tx, NormalizeAddress(addr), name)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE people SET confirmed_at = coalesce(confirmed_at, now()), suppressed_at = NULL, bounce_score = 0 WHERE id = $1`, p.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Confirmed, p.Suppressed = true, false
+	return p
+}
+
+// deliver accepts raw for rcpt from mailFrom and processes it, returning
+// the inbound id.
+func deliver(t *testing.T, st *Store, mailFrom string, rcpt []string, raw string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: "smtp"}, []byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Process(ctx, acc.InboundID); err != nil {
+		t.Fatal(err)
+	}
+	return acc.InboundID
+}
+
+// inboundState returns the state, reason and post id of inbound id.
+func inboundState(t *testing.T, st *Store, id int64) (state, reason string, post int64) {
+	t.Helper()
+	err := st.pool.QueryRow(context.Background(), `SELECT state, reason, coalesce(post_id, 0) FROM inbound WHERE id = $1`, id).Scan(&state, &reason, &post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state, reason, post
+}
+
+// TestRetryFailedInbound checks that a message that failed (a reply that
+// could not be placed) is processed normally once retried after the cause
+// is fixed, here by the thread it refers to appearing in the index.
+func TestRetryFailedInbound(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	confirmedPerson(t, st, "asker@example.org", "Asker")
+	confirmedPerson(t, st, "helper@example.net", "Helper")
+
+	q := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain}, "From: Asker <asker@example.org>\nTo: ask@forum.test\nSubject: Why is the sky blue?\nMessage-ID: <q1@example.org>\n\nI always wondered.\n")
+	if state, reason, _ := inboundState(t, st, q); state != StateProcessed {
+		t.Fatalf("question: %s %s", state, reason)
+	}
+	// The helper replies to a Message-ID the forum does not know (yet).
+	raw := "From: Helper <helper@example.net>\nTo: notifications@forum.test\nSubject: Re: Why is the sky blue?\nMessage-ID: <a1@example.net>\nIn-Reply-To: <lost-id@example.org>\n\nRayleigh scattering.\n"
+	id := deliver(t, st, "helper@example.net", []string{"notifications@" + testDomain}, raw)
+	state, reason, _ := inboundState(t, st, id)
+	if state != StateFailed || !strings.Contains(reason, "could not tell which discussion") {
+		t.Fatalf("reply to unknown id: %s %q", state, reason)
+	}
+	failedList, err := st.ListInbound(ctx, true, 10)
+	if err != nil || len(failedList) != 1 || failedList[0].ID != id {
+		t.Fatalf("inbound list --failed: %+v %v", failedList, err)
+	}
+	// The fix: the id becomes known (as if the operator imported it).
+	var qpost int64
+	if err := st.pool.QueryRow(ctx, `SELECT post_id FROM inbound WHERE id = $1`, q).Scan(&qpost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction) VALUES ('lost-id@example.org', $1, 'out')`, qpost); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RetryInbound(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if state, _, _ := inboundState(t, st, id); state != StateAccepted {
+		t.Fatalf("after retry state = %s, want accepted", state)
+	}
+	if err := st.Process(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	state, reason, post := inboundState(t, st, id)
+	if state != StateProcessed || post == 0 {
+		t.Fatalf("after retry: %s %q post %d", state, reason, post)
+	}
+	th, err := st.GetThread(ctx, qpost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(th.Answers) != 1 || th.Answers[0].Body != "Rayleigh scattering." {
+		t.Fatalf("answers after retry: %+v", th.Answers)
+	}
+	// A processed message cannot be retried.
+	if err := st.RetryInbound(ctx, id); err == nil {
+		t.Fatal("retrying a processed message succeeded")
+	}
+}
+
+// TestAttachmentsKeptAndDropped checks that files are stored with the
+// post, inline cid: images are marked inline, and programs are dropped
+// with a note in the body.
+func TestAttachmentsKeptAndDropped(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	confirmedPerson(t, st, "asker@example.org", "Asker")
+	raw := strings.ReplaceAll(`From: Asker <asker@example.org>
+To: ask@forum.test
+Subject: Files
+Message-ID: <files@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="m"
+
+--m
+Content-Type: multipart/related; boundary="r"
+
+--r
+Content-Type: text/html; charset=utf-8
+
+<p>See <img src="cid:img1@x"> and the notes.</p>
+--r
+Content-Type: image/png
+Content-ID: <img1@x>
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgo=
+--r--
+--m
+Content-Type: text/plain; name="notes.txt"
+Content-Disposition: attachment; filename="notes.txt"
+
+some notes
+--m
+Content-Type: application/octet-stream; name="setup.exe"
+Content-Disposition: attachment; filename="setup.exe"
+Content-Transfer-Encoding: base64
+
+TVqQAAMAAAAEAAAA
+--m--
+`, "\n", "\r\n")
+	id := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain}, raw)
+	state, reason, post := inboundState(t, st, id)
+	if state != StateProcessed || post == 0 {
+		t.Fatalf("%s %q", state, reason)
+	}
+	th, err := st.GetThread(ctx, post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(th.Body, "[attachment setup.exe was not kept: programs and scripts are not accepted]") {
+		t.Errorf("body lacks the drop note: %q", th.Body)
+	}
+	if len(th.Attachments) != 2 {
+		t.Fatalf("attachments %+v", th.Attachments)
+	}
+	if a := th.Attachments[0]; a.ContentType != "image/png" || !a.Inline {
+		t.Errorf("inline image %+v", a)
+	}
+	if a := th.Attachments[1]; a.Filename != "notes.txt" || a.Inline || a.Size != len("some notes") {
+		t.Errorf("text attachment %+v", a)
+	}
+	info, data, err := st.GetAttachment(ctx, th.Attachments[1].ID)
+	if err != nil || string(data) != "some notes" || info.Filename != "notes.txt" {
+		t.Errorf("GetAttachment: %+v %q %v", info, data, err)
+	}
+}
