@@ -36,7 +36,8 @@ type Server struct {
 	addrs  *threads.Addresses
 	log    *slog.Logger
 	nextID atomic.Uint64
-	srvs   []*smtp.Server
+
+	smtpSrv, lmtpSrv *smtp.Server // made by New, so Shutdown always reaches both
 }
 
 // New returns a Server accepting mail for addrs' domain into intake.
@@ -48,7 +49,9 @@ func New(cfg Config, intake Intake, addrs *threads.Addresses, log *slog.Logger) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, intake: intake, addrs: addrs, log: log}
+	s := &Server{cfg: cfg, intake: intake, addrs: addrs, log: log}
+	s.smtpSrv, s.lmtpSrv = s.newSMTPServer(false), s.newSMTPServer(true)
+	return s
 }
 
 func (s *Server) newSMTPServer(lmtp bool) *smtp.Server {
@@ -64,25 +67,24 @@ func (s *Server) newSMTPServer(lmtp bool) *smtp.Server {
 	if s.cfg.Transcript {
 		srv.Debug = transcriptWriter{s.log}
 	}
-	s.srvs = append(s.srvs, srv)
 	return srv
 }
 
 // ServeSMTP serves SMTP on l until Shutdown; it returns smtp.ErrServerClosed
 // after a Shutdown.
 func (s *Server) ServeSMTP(l net.Listener) error {
-	return s.newSMTPServer(false).Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+	return s.smtpSrv.Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
 }
 
 // ServeLMTP serves LMTP (RFC 2033, per-recipient status) on l.
 func (s *Server) ServeLMTP(l net.Listener) error {
-	return s.newSMTPServer(true).Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+	return s.lmtpSrv.Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
 }
 
 // Shutdown stops accepting and waits for open sessions to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	for _, srv := range s.srvs {
+	for _, srv := range []*smtp.Server{s.smtpSrv, s.lmtpSrv} {
 		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 			errs = append(errs, err)
 		}
