@@ -321,3 +321,20 @@ func TestAttachmentLinks(t *testing.T) {
 		t.Errorf("html lacks the escaped attachment link:\n%s", html)
 	}
 }
+
+// BenchmarkRender measures rendering one answer notification (subject,
+// text and HTML), as the dispatcher does per recipient.
+func BenchmarkRender(b *testing.B) {
+	s, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := sample(KindAnswer)
+	d.Body = strings.Repeat("A paragraph of an answer, long enough to be realistic.\n", 40)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := s.Mail(KindAnswer, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

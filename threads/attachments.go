@@ -15,15 +15,11 @@ import (
 	"github.com/postern/postern/mailin/parse"
 )
 
-// Attachment limits. They belong in Config (MaxAttachmentBytes,
-// MaxPostAttachmentBytes); until then they are fixed here.
+// Default attachment limits (Config.MaxAttachmentBytes and
+// Config.MaxPostAttachmentBytes).
 const (
-	// MaxAttachmentBytes is the largest file kept; larger ones are dropped
-	// with a note in the post.
-	MaxAttachmentBytes = 10 << 20
-	// MaxPostAttachmentBytes caps the files kept with one post, in
-	// message order; files past it are dropped with a note.
-	MaxPostAttachmentBytes = 25 << 20
+	DefaultMaxAttachmentBytes     = 10 << 20
+	DefaultMaxPostAttachmentBytes = 25 << 20
 )
 
 // AttachmentInfo describes a stored attachment, without its data.
@@ -63,11 +59,11 @@ var executableTypes = map[string]bool{
 
 // selectAttachments decides which of m's attachments are kept with the
 // post made from it. Programs and scripts (by extension, media type or a
-// Windows executable header), files over MaxAttachmentBytes and files past
-// MaxPostAttachmentBytes in total are dropped; each dropped file yields a
+// Windows executable header), files over maxFile bytes and files past
+// maxPost bytes in total are dropped; each dropped file yields a
 // note line for the post body. Inline parts (cid: images) are kept with
 // inline set when the HTML body refers to their Content-ID.
-func selectAttachments(m *parse.Message) (kept []keptAttachment, notes []string) {
+func selectAttachments(m *parse.Message, maxFile, maxPost int) (kept []keptAttachment, notes []string) {
 	total := 0
 	for i, a := range m.Attachments {
 		ct := strings.ToLower(strings.TrimSpace(a.ContentType))
@@ -80,11 +76,11 @@ func selectAttachments(m *parse.Message) (kept []keptAttachment, notes []string)
 		case executableExts[ext] || executableTypes[ct] || bytes.HasPrefix(a.Data, []byte("MZ")) && ct != "text/plain":
 			notes = append(notes, dropNote(name, "programs and scripts are not accepted"))
 			continue
-		case len(a.Data) > MaxAttachmentBytes:
-			notes = append(notes, dropNote(name, fmt.Sprintf("it is larger than %d MiB", MaxAttachmentBytes>>20)))
+		case len(a.Data) > maxFile:
+			notes = append(notes, dropNote(name, fmt.Sprintf("it is larger than %s", mib(maxFile))))
 			continue
-		case total+len(a.Data) > MaxPostAttachmentBytes:
-			notes = append(notes, dropNote(name, fmt.Sprintf("the files of one message may not exceed %d MiB", MaxPostAttachmentBytes>>20)))
+		case total+len(a.Data) > maxPost:
+			notes = append(notes, dropNote(name, fmt.Sprintf("the files of one message may not exceed %s", mib(maxPost))))
 			continue
 		}
 		total += len(a.Data)
@@ -192,4 +188,12 @@ func (s *Store) GetAttachment(ctx context.Context, id int64) (AttachmentInfo, []
 		return AttachmentInfo{}, nil, fmt.Errorf("load attachment %d: %w", id, err)
 	}
 	return a, data, nil
+}
+
+// mib formats a byte limit for people.
+func mib(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -25,13 +25,16 @@ const (
 	CmdConfirmationsOn              // "confirmations on": one-line confirmations of commands
 	CmdConfirmationsOff             // "confirmations off"
 	CmdUnknown                      // "!word" or "/word" that is no command: answered with the guide
+	CmdNotify                       // "notify questions|answers|comments on|off": Question2Answer's preferences
 )
 
 // Command is a parsed command with its argument (the new text of an edit,
-// the reason of a rejection).
+// the reason of a rejection, the preference of CmdNotify) and, for
+// CmdNotify, whether it turns the preference on.
 type Command struct {
 	Kind CommandKind
 	Arg  string
+	On   bool
 }
 
 var commandWord = regexp.MustCompile(`^[!/][a-z+-]+$`)
@@ -83,6 +86,8 @@ func ParseCommand(text string) Command {
 		}
 	case len(f) == 2 && (f[0] == "unsubscribe" || f[0] == "stop") && (f[1] == "all" || f[1] == "everything"):
 		return Command{Kind: CmdUnsubscribeAll}
+	case len(f) == 3 && f[0] == "notify" && (f[1] == "questions" || f[1] == "answers" || f[1] == "comments") && (f[2] == "on" || f[2] == "off"):
+		return Command{Kind: CmdNotify, Arg: f[1], On: f[2] == "on"}
 	case len(f) == 2 && f[0] == "confirmations" && f[1] == "on":
 		return Command{Kind: CmdConfirmationsOn}
 	case len(f) == 2 && f[0] == "confirmations" && f[1] == "off":

@@ -23,6 +23,9 @@ func TestParseCommand(t *testing.T) {
 		{"/frobnicate", Command{Kind: CmdUnknown, Arg: "/frobnicate"}},
 		{"!accept", Command{Kind: CmdAccept}},
 		{"confirmations on", Command{Kind: CmdConfirmationsOn}},
+		{"Notify answers off", Command{Kind: CmdNotify, Arg: "answers", On: false}},
+		{"notify questions on", Command{Kind: CmdNotify, Arg: "questions", On: true}},
+		{"notify everything off", Command{Kind: CmdNone}},
 		{"edit\nThe new text\nof my post.", Command{Kind: CmdEdit, Arg: "The new text\nof my post."}},
 		{"edit", Command{Kind: CmdNone}},
 		{"I agree.\n+1", Command{Kind: CmdNone}},
@@ -56,5 +59,15 @@ func TestParseTags(t *testing.T) {
 	title, slug, _, _ = ParseTags("[Not a slug!] hi", "body")
 	if slug != "" || title != "[Not a slug!] hi" {
 		t.Errorf("bad slug accepted: %q %q", slug, title)
+	}
+}
+
+func TestCensor(t *testing.T) {
+	got := Censor("Darn it, DARN the darnedest thing.", []string{"darn", " "})
+	if want := "**** it, **** the darnedest thing."; got != want {
+		t.Errorf("Censor = %q, want %q", got, want)
+	}
+	if got := Censor("unchanged", nil); got != "unchanged" {
+		t.Errorf("Censor without words = %q", got)
 	}
 }

@@ -48,6 +48,31 @@ type Config struct {
 	// BlockedWords are censored (replaced by asterisks) in notifications
 	// and pages.
 	BlockedWords []string
+	// MaxAttachmentBytes is the largest file kept with a post; larger ones
+	// are dropped with a note. Default 10 MiB.
+	MaxAttachmentBytes int
+	// MaxPostAttachmentBytes caps the files kept with one post. Default
+	// 25 MiB.
+	MaxPostAttachmentBytes int
+	// Auth says how inbound DKIM/DMARC results are obtained and what they
+	// must be for a confirmed sender to post directly.
+	Auth AuthConfig
+}
+
+// AuthConfig configures inbound authentication. Results are recorded on
+// every inbound message either way.
+type AuthConfig struct {
+	// TrustedID, when set, is the authserv-id of the front MTA whose
+	// Authentication-Results headers are trusted (Postern behind Postfix
+	// with OpenDKIM/OpenDMARC). Other Authentication-Results are ignored.
+	TrustedID string
+	// Verify checks DKIM signatures (and DMARC alignment) itself, with DNS:
+	// for when Postern is the MX. Ignored when TrustedID is set.
+	Verify bool
+	// Policy is what a confirmed sender's message must pass to be posted
+	// directly: "none" (default), "dkim" or "dmarc". A message that fails
+	// it is held for a fresh confirmation, as from an unknown address.
+	Policy string
 }
 
 // RateLimits are Question2Answer's per-hour limits, per person (by
@@ -93,6 +118,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://localhost:8080"
+	}
+	if c.MaxAttachmentBytes == 0 {
+		c.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	if c.MaxPostAttachmentBytes == 0 {
+		c.MaxPostAttachmentBytes = DefaultMaxPostAttachmentBytes
 	}
 	if c.HeldTTL == 0 {
 		c.HeldTTL = 7 * 24 * time.Hour

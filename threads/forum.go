@@ -68,6 +68,18 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 		return s.unsubscribeByReply(ctx, tx, author, target.QuestionID, cmd.Kind == CmdUnsubscribeAll)
 	case CmdHelp, CmdUnknown:
 		return s.sendHelp(ctx, tx, in, author)
+	case CmdNotify:
+		col := map[string]string{"questions": "notify_my_questions", "answers": "notify_my_answers", "comments": "notify_after_my_comments"}[cmd.Arg]
+		on := cmd.On
+		if _, err := tx.Exec(ctx, `UPDATE people SET `+col+` = $2 WHERE id = $1`, author.ID, on); err != nil {
+			return outcome{}, fmt.Errorf("set preference: %w", err)
+		}
+		what := map[string]string{"questions": "when your questions are answered or commented on",
+			"answers": "when your answers are selected or commented on", "comments": "when a comment is added after yours"}[cmd.Arg]
+		note = "You will no longer be emailed " + what + "."
+		if on {
+			note = "You will be emailed " + what + "."
+		}
 	case CmdConfirmationsOn, CmdConfirmationsOff:
 		on := cmd.Kind == CmdConfirmationsOn
 		if _, err := tx.Exec(ctx, `UPDATE people SET command_confirmations = $2 WHERE id = $1`, author.ID, on); err != nil {
@@ -169,7 +181,11 @@ func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, targ
 	if _, err := tx.Exec(ctx, `UPDATE posts SET best_answer_id = $2, state = $3 WHERE id = $1`, target.QuestionID, target.ID, newState); err != nil {
 		return "", fmt.Errorf("select: %w", err)
 	}
-	if answerer != author.ID {
+	var wants bool
+	if err := tx.QueryRow(ctx, `SELECT notify_my_answers AND suppressed_at IS NULL AND unsubscribed_at IS NULL FROM people WHERE id = $1`, answerer).Scan(&wants); err != nil {
+		return "", fmt.Errorf("load answerer: %w", err)
+	}
+	if answerer != author.ID && wants {
 		if err := s.enqueueNotifications(ctx, tx, target.ID, []recipient{{personID: answerer, kind: NotifySelected}}); err != nil {
 			return "", err
 		}

@@ -177,6 +177,10 @@ func CleanMessageID(id string) string {
 		}
 	}
 	id = strings.Trim(strings.TrimSpace(id), "<>")
+	if i := strings.IndexAny(id, "<> \t\r\n"); i >= 0 {
+		// Malformed: keep what comes before the stray delimiter.
+		id = id[:i]
+	}
 	if len(id) > 250 {
 		id = id[:250]
 	}

@@ -214,13 +214,18 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		}
 	case KindAnswer:
 		rows, err := tx.Query(ctx, `SELECT p.id FROM posts q JOIN people p ON p.id = q.author_id
-			WHERE q.id = $2 AND p.id <> $1`+eligible, np.author.ID, np.questionID)
+			WHERE q.id = $2 AND p.id <> $1 AND p.notify_my_questions`+eligible, np.author.ID, np.questionID)
 		if err := add(rows, err, NotifyAnswer); err != nil {
 			return nil, err
 		}
 	case KindComment:
+		// The parent's author hears of it if they want news of their own
+		// questions (or answers); earlier commenters if they want news
+		// after their comments.
 		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (p.id) p.id FROM posts c JOIN people p ON p.id = c.author_id
-			WHERE (c.id = $3 OR (c.parent_id = $3 AND c.kind = 'comment')) AND p.id <> $1`+eligible+` ORDER BY p.id`,
+			WHERE (c.id = $3 OR (c.parent_id = $3 AND c.kind = 'comment')) AND p.id <> $1
+			AND CASE WHEN c.id = $3 THEN (CASE c.kind WHEN 'question' THEN p.notify_my_questions ELSE p.notify_my_answers END)
+				ELSE p.notify_after_my_comments END`+eligible+` ORDER BY p.id`,
 			np.author.ID, np.questionID, np.parentID)
 		if err := add(rows, err, NotifyComment); err != nil {
 			return nil, err

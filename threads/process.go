@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/postern/postern/mailin/auth"
 	"github.com/postern/postern/mailin/classify"
 	"github.com/postern/postern/mailin/htmltext"
 	"github.com/postern/postern/mailin/parse"
@@ -46,6 +47,7 @@ type outcome struct {
 	reason   string
 	postID   int64
 	senderID int64
+	auth     auth.Result
 }
 
 type inboundRow struct {
@@ -104,8 +106,9 @@ func (s *Store) Process(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now() WHERE id = $1`,
-			id, out.state, out.reason, out.postID, out.senderID)
+		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),
+			auth_dkim = $6, auth_dmarc = $7 WHERE id = $1`,
+			id, out.state, out.reason, out.postID, out.senderID, out.auth.DKIM, out.auth.DMARC)
 		if err != nil {
 			return fmt.Errorf("mark inbound: %w", err)
 		}
@@ -152,9 +155,30 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
+	res := s.authenticate(ctx, in.raw, from)
+	if author.Confirmed && !auth.Policy(s.cfg.Auth.Policy).Satisfied(res) && s.cfg.Auth.Policy != "" {
+		// The address is confirmed, but this message does not prove it
+		// comes from there: treat it as from an unknown address.
+		author.Confirmed = false
+	}
 	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
-	out.senderID = author.ID
+	out.senderID, out.auth = author.ID, res
 	return out, err
+}
+
+// authenticate returns the DKIM/DMARC results for raw, from the trusted
+// front MTA's Authentication-Results or by verifying DKIM itself, as
+// configured; "none" when neither is configured.
+func (s *Store) authenticate(ctx context.Context, raw []byte, from string) auth.Result {
+	a := s.cfg.Auth
+	switch {
+	case a.TrustedID != "":
+		return auth.FromHeaders(raw, a.TrustedID)
+	case a.Verify:
+		domain := from[strings.LastIndexByte(from, '@')+1:]
+		return auth.Verify(ctx, raw, domain, nil)
+	}
+	return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
 }
 
 // route handles a message from a human sender (author) by its recipients
@@ -235,7 +259,7 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 	} else if subjectCmd != "" {
 		return s.unsubscribeByReply(ctx, tx, author, 0, true)
 	}
-	atts, notes := selectAttachments(m)
+	atts, notes := selectAttachments(m, s.cfg.MaxAttachmentBytes, s.cfg.MaxPostAttachmentBytes)
 	// A message whose only content is files is a post; one whose files
 	// were all dropped and has no text is empty.
 	hasContent := body != "" || len(atts) > 0

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/postern/postern/mailin/auth"
 )
 
 // Config is the whole typed configuration of `postern serve` (and of
@@ -40,6 +42,11 @@ type Config struct {
 	CloseOnSel  bool          // POSTERN_CLOSE_ON_SELECT: close a question when its best answer is selected
 	ModerateLt  int           // POSTERN_MODERATE_BELOW_POINTS: queue posts of people under these points (0 = off)
 	Blocked     string        // POSTERN_BLOCKED_WORDS: comma-separated words censored in mail and pages
+	AuthTrusted string        // POSTERN_AUTH_TRUSTED_ID: authserv-id of the front MTA whose Authentication-Results are trusted
+	AuthVerify  bool          // POSTERN_AUTH_VERIFY_DKIM: verify DKIM/DMARC with DNS (when Postern is the MX)
+	AuthPolicy  string        // POSTERN_AUTH_POLICY: none, dkim or dmarc: what a confirmed sender's mail must pass
+	MaxFile     int           // POSTERN_MAX_ATTACHMENT_BYTES: largest attachment kept
+	MaxFiles    int           // POSTERN_MAX_POST_ATTACHMENT_BYTES: attachments kept per post
 }
 
 // defaultConfig is the one place defaults are set.
@@ -57,6 +64,9 @@ func defaultConfig() Config {
 		Workers:     8,
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
+		AuthPolicy:  "none",
+		MaxFile:     10 << 20,
+		MaxFiles:    25 << 20,
 		DataDir:     "postern-dev",
 		RateLimits:  "on",
 		HeldTTL:     7 * 24 * time.Hour,
@@ -98,6 +108,11 @@ func (c *Config) settings() []setting {
 		{"close-on-select", "POSTERN_CLOSE_ON_SELECT", "close a question when its asker selects a best answer", &c.CloseOnSel},
 		{"moderate-below-points", "POSTERN_MODERATE_BELOW_POINTS", "queue posts of people with fewer points for a moderator (everyone starts at 100; 0 = off)", &c.ModerateLt},
 		{"blocked-words", "POSTERN_BLOCKED_WORDS", "comma-separated words censored in notifications and pages", &c.Blocked},
+		{"auth-trusted-id", "POSTERN_AUTH_TRUSTED_ID", "authserv-id of the front MTA whose Authentication-Results headers are trusted", &c.AuthTrusted},
+		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM and DMARC alignment with DNS (when Postern is the MX)", &c.AuthVerify},
+		{"max-attachment-bytes", "POSTERN_MAX_ATTACHMENT_BYTES", "largest attachment kept with a post (larger ones are dropped with a note)", &c.MaxFile},
+		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
+		{"auth-policy", "POSTERN_AUTH_POLICY", "none, dkim or dmarc: what a confirmed sender's mail must pass to post directly", &c.AuthPolicy},
 	}
 }
 
@@ -179,6 +194,12 @@ func (c *Config) validate() error {
 	}
 	if c.HeldTTL < time.Minute || c.Retention < time.Minute {
 		return errors.New("--held-ttl and --raw-retention must be at least 1m")
+	}
+	if c.MaxFile < 1 || c.MaxFiles < c.MaxFile {
+		return errors.New("--max-attachment-bytes must be positive and at most --max-post-attachment-bytes")
+	}
+	if _, err := auth.ParsePolicy(c.AuthPolicy); err != nil {
+		return fmt.Errorf("--auth-policy: %w", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

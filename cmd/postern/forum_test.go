@@ -227,3 +227,38 @@ Mon 4am, Tue 3am, Wed 5am.
 		t.Errorf("Content-Disposition %q", cd)
 	}
 }
+
+// TestHelpAndBlockedWords: help@ answers a confirmed member with the guide
+// (and an unconfirmed address with nothing); blocked words are censored in
+// notifications and in the thread.
+func TestHelpAndBlockedWords(t *testing.T) {
+	relay := startSink(t)
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Blocked = "darn" })
+	alice, stranger := "alice@example.org", "stranger@example.com"
+	sendMail(t, a, alice, []string{"ask@forum.test"}, "From: Alice <"+alice+">\nTo: ask@forum.test\nSubject: Darn insomnia\nMessage-ID: <d1@a.example>\n\nIt is darn hard.\n")
+	confirmNewSender(t, a, relay, alice)
+	posted, _ := relay.waitFor(t, alice, subjectHas("] **** insomnia"))
+	if text, _ := bodyText(t, posted); strings.Contains(strings.ToLower(text), "darn") {
+		t.Errorf("blocked word in a notification:\n%s", text)
+	}
+	if th, _ := a.store.GetThread(context.Background(), 1); th == nil || th.Title != "**** insomnia" {
+		t.Errorf("thread title not censored: %+v", th)
+	}
+	for _, who := range []string{alice, stranger} {
+		sendMail(t, a, who, []string{"help@forum.test"}, "From: <"+who+">\nTo: help@forum.test\nSubject: help\nMessage-ID: <h-"+who+">\n\nhelp\n")
+	}
+	guide, _ := relay.waitFor(t, alice, subjectHas("How to use"))
+	text, _ := bodyText(t, guide)
+	for _, w := range []string{"ask@forum.test", "subscribe+CATEGORY@forum.test", "+1 / -1", "accept"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("guide lacks %q", w)
+		}
+	}
+	waitProcessed(t, a)
+	time.Sleep(300 * time.Millisecond)
+	for _, s := range relay.all() {
+		if s.To[0] == stranger {
+			t.Fatal("an unconfirmed address received mail in answer to help@")
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestNotifyPreferences: "notify answers off" stops mail about comments on
+// the person's answers (Question2Answer's "email me if my answer is
+// selected or commented on"); "on" brings it back.
+func TestNotifyPreferences(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
+	bob := confirmedPerson(t, st, "bob@example.net", "Bob")
+	n := 0
+	send := func(from Person, addr, rcpt, body string) int64 {
+		n++
+		id := deliver(t, st, addr, []string{rcpt}, fmt.Sprintf("From: <%s>\r\nTo: %s\r\nSubject: s\r\nMessage-ID: <m%d@x.example>\r\n\r\n%s\r\n", addr, rcpt, n, body))
+		state, reason, post := inboundState(t, st, id)
+		if state != StateProcessed {
+			t.Fatalf("message %d: %s %s", n, state, reason)
+		}
+		return post
+	}
+	q := send(alice, "alice@example.org", "ask@forum.test", "How?")
+	ans := send(bob, "bob@example.net", st.addrs.Reply(q, bob.ID, bob.Epoch), "Like this.")
+	comments := func() int {
+		var c int
+		if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = 'comment'`, bob.ID).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	send(bob, "bob@example.net", st.addrs.Reply(ans, bob.ID, bob.Epoch), "notify answers off")
+	send(alice, "alice@example.org", st.addrs.Reply(ans, alice.ID, alice.Epoch), "Thanks!")
+	if c := comments(); c != 0 {
+		t.Fatalf("bob was notified of a comment on his answer after \"notify answers off\" (%d)", c)
+	}
+	send(bob, "bob@example.net", st.addrs.Reply(ans, bob.ID, bob.Epoch), "notify answers on")
+	send(alice, "alice@example.org", st.addrs.Reply(ans, alice.ID, alice.Epoch), "One more thing.")
+	if c := comments(); c != 1 {
+		t.Fatalf("after \"notify answers on\": %d comment notifications, want 1", c)
+	}
+}
