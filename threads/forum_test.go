@@ -44,3 +44,22 @@ func TestNotifyPreferences(t *testing.T) {
 		t.Fatalf("after \"notify answers on\": %d comment notifications, want 1", c)
 	}
 }
+
+// TestAskerReplyIsComment: the asker replying in their own thread adds a
+// comment to the question; anyone else's reply is an answer.
+func TestAskerReplyIsComment(t *testing.T) {
+	st := newTestStore(t)
+	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
+	bob := confirmedPerson(t, st, "bob@example.net", "Bob")
+	q := deliver(t, st, "alice@example.org", []string{"ask@forum.test"}, "From: <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Q\r\nMessage-ID: <q@x>\r\n\r\nHow?\r\n")
+	_, _, qid := inboundState(t, st, q)
+	a := deliver(t, st, "alice@example.org", []string{st.addrs.Reply(qid, alice.ID, alice.Epoch)}, "From: <alice@example.org>\r\nTo: x\r\nSubject: Re\r\nMessage-ID: <c@x>\r\n\r\nMore detail: it started in May.\r\n")
+	b := deliver(t, st, "bob@example.net", []string{st.addrs.Reply(qid, bob.ID, bob.Epoch)}, "From: <bob@example.net>\r\nTo: x\r\nSubject: Re\r\nMessage-ID: <a@x>\r\n\r\nTry this.\r\n")
+	for id, want := range map[int64]string{a: "comment", b: "answer"} {
+		_, _, post := inboundState(t, st, id)
+		var kind string
+		if err := st.pool.QueryRow(context.Background(), `SELECT kind FROM posts WHERE id = $1`, post).Scan(&kind); err != nil || kind != want {
+			t.Errorf("post %d kind %q (%v), want %s", post, kind, err, want)
+		}
+	}
+}

@@ -309,6 +309,18 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 			return s.reject(ctx, tx, in, author, target.QuestionID, "the question is closed and takes no more answers or comments")
 		}
 		np.kind, np.parentID, np.questionID = Placement(*target)
+		if target.Kind == KindQuestion {
+			// By email, the asker replying in their own thread (to the
+			// "posted" note or a follower's copy) adds to the question:
+			// a comment on it, not an answer to themselves.
+			var asker int64
+			if err := tx.QueryRow(ctx, `SELECT author_id FROM posts WHERE id = $1`, target.ID).Scan(&asker); err != nil {
+				return outcome{}, fmt.Errorf("load asker: %w", err)
+			}
+			if asker == author.ID {
+				np.kind = KindComment
+			}
+		}
 	}
 	np.held = !author.Confirmed
 	if !np.held {
