@@ -238,6 +238,14 @@ func TestDuplicateDeliveryStoredOnce(t *testing.T) {
 	if n := countInbound(t, f); n != 2 {
 		t.Fatalf("stored %d, want 2", n)
 	}
+	// The same message later sent to another forum address is a new delivery.
+	c = dial(t, f.addr)
+	if err := send(c, "alice@example.org", []string{"subscribe@forum.test"}, message("same@example.org", "retry")); err != nil {
+		t.Fatal(err)
+	}
+	if n := countInbound(t, f); n != 3 {
+		t.Fatalf("stored %d, want 3", n)
+	}
 }
 
 func TestMailLoopRefused(t *testing.T) {

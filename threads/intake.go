@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -47,7 +48,7 @@ func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted,
 		return Accepted{}, errors.New("store has no River client")
 	}
 	msgID := headerMessageID(raw)
-	dedup := dedupKey(msgID, env.MailFrom, raw)
+	dedup := dedupKey(msgID, env.MailFrom, env.Rcpt, raw)
 	rcpt := env.Rcpt
 	if rcpt == nil {
 		rcpt = []string{}
@@ -115,15 +116,25 @@ func remoteIP(addr string) string {
 	return addr
 }
 
-// dedupKey identifies a delivery: Message-ID plus envelope sender, or the
-// whole raw message when it has no Message-ID.
-func dedupKey(msgID, mailFrom string, raw []byte) []byte {
+// dedupKey identifies a delivery: Message-ID, envelope sender and
+// recipients (so a retry is recognised, but the same message later sent to
+// another forum address is not lost), or the whole raw message and
+// recipients when it has no Message-ID.
+func dedupKey(msgID, mailFrom string, rcpt []string, raw []byte) []byte {
 	h := sha256.New()
 	if msgID == "" {
 		h.Write([]byte("raw\x00"))
 		h.Write(raw)
 	} else {
 		h.Write([]byte("mid\x00" + msgID + "\x00" + NormalizeAddress(mailFrom)))
+	}
+	rs := make([]string, len(rcpt))
+	for i, r := range rcpt {
+		rs[i] = NormalizeAddress(r)
+	}
+	sort.Strings(rs)
+	for _, r := range rs {
+		h.Write([]byte("\x00" + r))
 	}
 	return h.Sum(nil)
 }
