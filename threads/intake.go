@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 )
 
 // Envelope is the SMTP envelope of a received message.
@@ -30,6 +31,16 @@ type ProcessArgs struct {
 
 // Kind implements river.JobArgs.
 func (ProcessArgs) Kind() string { return "postern.process" }
+
+// Queues: processing and sending have their own worker pools, so a burst
+// of notifications (a fan-out) never starves the processing of new mail.
+const (
+	QueueProcess = "process"
+	QueueNotify  = "notify"
+)
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ProcessArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueProcess} }
 
 // Accepted is the result of Accept.
 type Accepted struct {

@@ -31,6 +31,9 @@ type NotifyArgs struct {
 // Kind implements river.JobArgs.
 func (NotifyArgs) Kind() string { return "postern.notify" }
 
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (NotifyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueNotify} }
+
 // newPost is a post about to be inserted.
 type newPost struct {
 	kind        PostKind
@@ -240,35 +243,56 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	if len(recips) == 0 {
 		return nil
 	}
-	params := make([]river.InsertManyParams, 0, len(recips))
-	for _, r := range recips {
-		mid := fmt.Sprintf("n%d.%s@%s", postID, randomTag(8), s.cfg.Domain)
+	// Three statements whatever the number of recipients (a fan-out to
+	// thousands of followers): the rows from arrays, the Message-ID index
+	// rows, then the jobs by COPY.
+	n := len(recips)
+	persons, inbounds, subs := make([]int64, n), make([]int64, n), make([]int64, n)
+	kinds, mids, notes := make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range recips {
+		persons[i], kinds[i], inbounds[i], subs[i], notes[i] = r.personID, r.kind, r.inboundID, r.subscription, r.note
+		mids[i] = fmt.Sprintf("n%d.%s@%s", postID, randomTag(8), s.cfg.Domain)
 		if systemKind(r.kind) {
-			mid = fmt.Sprintf("s.%s@%s", randomTag(10), s.cfg.Domain)
+			mids[i] = fmt.Sprintf("s.%s@%s", randomTag(10), s.cfg.Domain)
 		}
-		var nid int64
-		err := tx.QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, inbound_id, subscription_id, note)
-			VALUES ($1, NULLIF($2, 0), $3, $4, NULLIF($5, 0), NULLIF($6, 0), $7)
-			ON CONFLICT (person_id, post_id, kind) DO NOTHING RETURNING id`,
-			r.personID, postID, r.kind, mid, r.inboundID, r.subscription, r.note).Scan(&nid)
-		if err == pgx.ErrNoRows {
-			continue
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, inbound_id, subscription_id, note)
+		SELECT u.person, NULLIF($1, 0::bigint), u.kind, u.mid, NULLIF(u.inbound, 0), NULLIF(u.sub, 0), u.note
+		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS u(person, kind, mid, inbound, sub, note)
+		ON CONFLICT (person_id, post_id, kind) DO NOTHING
+		RETURNING id, person_id, kind, message_id`, postID, persons, kinds, mids, inbounds, subs, notes)
+	if err != nil {
+		return fmt.Errorf("insert notifications: %w", err)
+	}
+	params := make([]river.InsertManyParams, 0, n)
+	var idxMids []string
+	var idxPersons []int64
+	for rows.Next() {
+		var id, person int64
+		var kind, mid string
+		if err := rows.Scan(&id, &person, &kind, &mid); err != nil {
+			rows.Close()
+			return fmt.Errorf("insert notifications: %w", err)
 		}
-		if err != nil {
-			return fmt.Errorf("insert notification: %w", err)
+		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: id}})
+		if postID != 0 && !systemKind(kind) {
+			idxMids, idxPersons = append(idxMids, mid), append(idxPersons, person)
 		}
-		if postID != 0 && !systemKind(r.kind) {
-			if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'out', $3)`,
-				mid, postID, r.personID); err != nil {
-				return fmt.Errorf("index notification message-id: %w", err)
-			}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert notifications: %w", err)
+	}
+	if len(idxMids) > 0 {
+		// Replies to a notification are routed to its post by this index.
+		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id)
+			SELECT u.mid, $1, 'out', u.person FROM unnest($2::text[], $3::bigint[]) AS u(mid, person)`, postID, idxMids, idxPersons); err != nil {
+			return fmt.Errorf("index notification message-ids: %w", err)
 		}
-		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: nid}})
 	}
 	if len(params) == 0 {
 		return nil
 	}
-	if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := s.river.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue notifications: %w", err)
 	}
 	return nil

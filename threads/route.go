@@ -81,12 +81,3 @@ func QuestionTitle(subject string) string {
 	}
 	return t
 }
-
-// RedactAddress replaces every case-insensitive occurrence of addr in text
-// with "[address removed]".
-func RedactAddress(text, addr string) string {
-	if addr == "" {
-		return text
-	}
-	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(addr)).ReplaceAllString(text, "[address removed]")
-}

@@ -2,6 +2,7 @@ package threads
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -46,14 +47,6 @@ func TestQuestionTitle(t *testing.T) {
 	}
 }
 
-func TestRedactAddress(t *testing.T) {
-	got := RedactAddress("Thanks\n-- \nAlice <Alice@Example.org>, bob@example.org", "alice@example.org")
-	want := "Thanks\n-- \nAlice <[address removed]>, bob@example.org"
-	if got != want {
-		t.Fatalf("got %q want %q", got, want)
-	}
-}
-
 func TestCleanMessageID(t *testing.T) {
 	for in, want := range map[string]string{
 		"<abc@host>":             "abc@host",
@@ -64,5 +57,17 @@ func TestCleanMessageID(t *testing.T) {
 		if got := CleanMessageID(in); got != want {
 			t.Errorf("CleanMessageID(%q)=%q want %q", in, got, want)
 		}
+	}
+}
+
+func TestAddressSpans(t *testing.T) {
+	text := "Mail me: Bob.B+x@Example.org. Or <carol@mail.example.com>, not @handle, not a@b, not x@.com; end user@host.io"
+	var got []string
+	for _, sp := range addressSpans(text) {
+		got = append(got, text[sp[0]:sp[1]])
+	}
+	want := []string{"Bob.B+x@Example.org", "carol@mail.example.com", "user@host.io"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }

@@ -168,6 +168,13 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 			env = append(env, kv)
 		}
 	}
+	if b.opts.workers > 0 {
+		env = append(env, "POSTERN_WORKERS="+strconv.Itoa(b.opts.workers))
+	}
+	if a := os.Getenv("POSTERN_PPROF_ADDR"); a != "" {
+		// For profiling a run: go tool pprof http://ADDR/debug/pprof/profile
+		env = append(env, "POSTERN_PPROF_ADDR="+a)
+	}
 	return append(env,
 		"POSTERN_DATABASE_URL="+b.pg.URL("postgres"),
 		"POSTERN_DOMAIN="+domain,
@@ -176,7 +183,6 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 		"POSTERN_HTTP_ADDR=",
 		"POSTERN_RELAY_URL=smtp://"+b.sink.addr+"?starttls=no",
 		"POSTERN_SECRET_FILE="+b.secretFile,
-		"POSTERN_WORKERS="+strconv.Itoa(b.opts.workers),
 		"POSTERN_LOG_LEVEL=warn",
 		"POSTERN_RATE_LIMITS=off",
 	)

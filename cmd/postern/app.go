@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +34,7 @@ type app struct {
 	river *river.Client[pgx.Tx]
 	smtp  *mailin.Server
 	http  *http.Server
+	pprof *http.Server // opt-in, loopback only
 
 	smtpAddr, lmtpAddr, httpAddr net.Addr
 	wg                           sync.WaitGroup
@@ -88,7 +89,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	pcfg.MaxConns = int32(cfg.Workers + cfg.MaxConns/4 + 4)
+	// Both worker pools, River's own producers and completer, and SMTP
+	// sessions waiting to commit (they queue for a connection).
+	pcfg.MaxConns = int32(2*cfg.Workers + 16)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -110,11 +113,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:           workers,
-		Logger:            log.With("component", "river"),
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 500 * time.Millisecond,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault:   {MaxWorkers: 1}, // maintenance
+			threads.QueueProcess: {MaxWorkers: cfg.Workers},
+			threads.QueueNotify:  {MaxWorkers: cfg.Workers},
+		},
+		Workers: workers,
+		Logger:  log.With("component", "river"),
+		// A short cooldown: with a backlog, River fetches at most
+		// MaxWorkers jobs per cooldown, so it caps throughput.
+		FetchCooldown:     2 * time.Millisecond,
+		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        5 * time.Minute,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return threads.MaintenanceArgs{}, nil },
@@ -170,6 +179,16 @@ func (a *app) start(ctx context.Context) error {
 	if a.httpAddr, err = listen(a.cfg.HTTPAddr, "http", a.http.Serve); err != nil {
 		return err
 	}
+	if a.cfg.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		a.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if _, err = listen(a.cfg.PprofAddr, "pprof", a.pprof.Serve); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -186,15 +205,15 @@ func (a *app) stop(ctx context.Context) {
 	if err := a.http.Shutdown(ctx); err != nil {
 		a.log.Warn("http shutdown", "err", err)
 	}
+	if a.pprof != nil {
+		_ = a.pprof.Close()
+	}
 	if err := a.river.Stop(ctx); err != nil {
 		a.log.Warn("job queue shutdown", "err", err)
 	}
 	a.wg.Wait()
 	a.pool.Close()
 }
-
-// defaultWorkers sizes the worker pool to the machine.
-func defaultWorkers() int { return 4 * runtime.NumCPU() }
 
 // splitList splits a comma-separated setting, dropping empty items.
 func splitList(s string) []string {

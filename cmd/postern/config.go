@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ type Config struct {
 	MaxMessage  int64         // POSTERN_MAX_MESSAGE_BYTES: largest accepted message
 	MaxRcpt     int           // POSTERN_MAX_RECIPIENTS: recipients per message
 	MaxConns    int           // POSTERN_MAX_CONNECTIONS: concurrent connections per listener
-	Workers     int           // POSTERN_WORKERS: concurrent processing and sending jobs
+	Workers     int           // POSTERN_WORKERS: concurrent jobs per queue (processing, sending)
 	ReadTimeout time.Duration // POSTERN_READ_TIMEOUT: SMTP read timeout
 	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
 	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
@@ -47,6 +48,7 @@ type Config struct {
 	AuthPolicy  string        // POSTERN_AUTH_POLICY: none, dkim or dmarc: what a confirmed sender's mail must pass
 	MaxFile     int           // POSTERN_MAX_ATTACHMENT_BYTES: largest attachment kept
 	MaxFiles    int           // POSTERN_MAX_POST_ATTACHMENT_BYTES: attachments kept per post
+	PprofAddr   string        // POSTERN_PPROF_ADDR: loopback address serving net/http/pprof ("" = off)
 }
 
 // defaultConfig is the one place defaults are set.
@@ -61,7 +63,7 @@ func defaultConfig() Config {
 		MaxMessage:  25 << 20,
 		MaxRcpt:     50,
 		MaxConns:    200,
-		Workers:     8,
+		Workers:     16,
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
 		AuthPolicy:  "none",
@@ -95,7 +97,7 @@ func (c *Config) settings() []setting {
 		{"max-message-bytes", "POSTERN_MAX_MESSAGE_BYTES", "largest accepted message in bytes", &c.MaxMessage},
 		{"max-recipients", "POSTERN_MAX_RECIPIENTS", "recipients per message", &c.MaxRcpt},
 		{"max-connections", "POSTERN_MAX_CONNECTIONS", "concurrent connections per listener", &c.MaxConns},
-		{"workers", "POSTERN_WORKERS", "concurrent processing and sending jobs", &c.Workers},
+		{"workers", "POSTERN_WORKERS", "concurrent jobs per queue: processing mail, and sending notifications (each uses database connections)", &c.Workers},
 		{"read-timeout", "POSTERN_READ_TIMEOUT", "SMTP read timeout", &c.ReadTimeout},
 		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
@@ -112,6 +114,7 @@ func (c *Config) settings() []setting {
 		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM and DMARC alignment with DNS (when Postern is the MX)", &c.AuthVerify},
 		{"max-attachment-bytes", "POSTERN_MAX_ATTACHMENT_BYTES", "largest attachment kept with a post (larger ones are dropped with a note)", &c.MaxFile},
 		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
+		{"pprof-addr", "POSTERN_PPROF_ADDR", "loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off", &c.PprofAddr},
 		{"auth-policy", "POSTERN_AUTH_POLICY", "none, dkim or dmarc: what a confirmed sender's mail must pass to post directly", &c.AuthPolicy},
 	}
 }
@@ -194,6 +197,12 @@ func (c *Config) validate() error {
 	}
 	if c.HeldTTL < time.Minute || c.Retention < time.Minute {
 		return errors.New("--held-ttl and --raw-retention must be at least 1m")
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("--pprof-addr %q must be a loopback IP and port, e.g. 127.0.0.1:6060", c.PprofAddr)
+		}
 	}
 	if c.MaxFile < 1 || c.MaxFiles < c.MaxFile {
 		return errors.New("--max-attachment-bytes must be positive and at most --max-post-attachment-bytes")
