@@ -120,7 +120,27 @@ type Relay struct {
 	timeout  time.Duration
 	tlsConf  *tls.Config
 	loopback bool
+
+	// idle holds set-up connections for reuse: a fan-out of thousands of
+	// notifications costs a handful of connections, not thousands.
+	idle chan *pooledConn
 }
+
+// pooledConn is a connection ready for another transaction.
+type pooledConn struct {
+	c        *smtp.Client
+	conn     net.Conn
+	lastUsed time.Time
+	sent     int
+}
+
+// Connection reuse limits: relays drop idle clients after a minute or
+// more, and many cap messages per connection.
+const (
+	poolSize       = 16
+	poolIdleMax    = 20 * time.Second
+	poolMaxPerConn = 100
+)
 
 // NewRelay parses the relay URL and returns a Relay; nothing is dialled
 // yet. Accepted forms:
@@ -137,7 +157,7 @@ func NewRelay(rawURL string, opts RelayOptions) (*Relay, error) {
 	if err != nil {
 		return nil, errors.New("relay: cannot parse the relay URL")
 	}
-	r := &Relay{timeout: opts.Timeout, helo: opts.HeloName}
+	r := &Relay{timeout: opts.Timeout, helo: opts.HeloName, idle: make(chan *pooledConn, poolSize)}
 	var port string
 	switch u.Scheme {
 	case "smtp":
@@ -224,20 +244,76 @@ func (r *Relay) Send(ctx context.Context, envelopeFrom, rcpt string, msg []byte)
 	if err := ctx.Err(); err != nil {
 		return &tempError{msg: "relay: " + err.Error(), cause: err}
 	}
-	c, conn, stage, err := r.dial(ctx)
-	if err != nil {
+	for {
+		p, reused := r.get(), true
+		if p == nil {
+			c, conn, stage, err := r.dial(ctx)
+			if err != nil {
+				return r.classify(ctx, stage, err)
+			}
+			p, reused = &pooledConn{c: c, conn: conn}, false
+		}
+		stop := context.AfterFunc(ctx, func() { _ = p.conn.Close() })
+		stage, err := transact(p.c, envelopeFrom, rcpt, msg)
+		stopped := stop()
+		if err == nil && stopped {
+			p.sent++
+			r.put(p)
+			return nil
+		}
+		_ = p.c.Close()
+		if err == nil {
+			// Accepted, but ctx ended meanwhile and closed the connection.
+			return nil
+		}
+		var se *smtp.SMTPError
+		if reused && stage == "MAIL" && !errors.As(err, &se) && ctx.Err() == nil {
+			// The relay closed the idle connection: try a fresh one.
+			continue
+		}
 		return r.classify(ctx, stage, err)
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
+}
 
-	if stage, err := transact(c, envelopeFrom, rcpt, msg); err != nil {
-		return r.classify(ctx, stage, err)
+// get returns an idle connection young enough to reuse, or nil.
+func (r *Relay) get() *pooledConn {
+	for {
+		select {
+		case p := <-r.idle:
+			if time.Since(p.lastUsed) < poolIdleMax {
+				return p
+			}
+			_ = p.c.Close()
+		default:
+			return nil
+		}
 	}
-	// The message is accepted; a failing QUIT does not change that.
-	_ = c.Quit()
-	return nil
+}
+
+// put keeps p for reuse, or ends it politely when the pool is full or p
+// has carried enough messages.
+func (r *Relay) put(p *pooledConn) {
+	if p.sent < poolMaxPerConn {
+		p.lastUsed = time.Now()
+		select {
+		case r.idle <- p:
+			return
+		default:
+		}
+	}
+	_ = p.c.Quit()
+}
+
+// Close ends the idle connections. Sends may still run; they dial anew.
+func (r *Relay) Close() error {
+	for {
+		select {
+		case p := <-r.idle:
+			_ = p.c.Quit()
+		default:
+			return nil
+		}
+	}
 }
 
 // dial connects, secures and authenticates a connection, returning a

@@ -44,9 +44,13 @@ type testBackend struct {
 	dataCode    int            // reply code after DATA, 0 = accept
 	requireAuth bool
 	block       chan struct{} // when set, Data waits for it to close
+	sessions    int           // connections opened
 }
 
 func (b *testBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.mu.Lock()
+	b.sessions++
+	b.mu.Unlock()
 	return &testSession{b: b, conn: c}, nil
 }
 
@@ -428,5 +432,36 @@ func TestNewRelayErrors(t *testing.T) {
 	r, err = NewRelay("smtps://relay.example", RelayOptions{})
 	if err != nil || r.addr != "relay.example:465" || r.mode != tlsImplicit {
 		t.Errorf("smtps defaults: %+v, %v", r, err)
+	}
+}
+
+// TestRelayReusesConnections: consecutive sends share a connection; a
+// connection the relay closed while idle is replaced transparently.
+func TestRelayReusesConnections(t *testing.T) {
+	be := &testBackend{}
+	addr := startServer(t, be, plainServer, nil)
+	r := newRelay(t, "smtp://"+addr+"?starttls=no", nil)
+	defer r.Close()
+	msg := testMessage(t)
+	for i := 0; i < 5; i++ {
+		if err := r.Send(context.Background(), testFrom, testRcpt, msg); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	be.mu.Lock()
+	sessions := be.sessions
+	be.mu.Unlock()
+	if sessions != 1 || len(be.got()) != 5 {
+		t.Fatalf("%d connections for %d messages, want 1 for 5", sessions, len(be.got()))
+	}
+	// The relay drops the idle connection: the next send dials again.
+	p := <-r.idle
+	_ = p.conn.Close()
+	r.idle <- p
+	if err := r.Send(context.Background(), testFrom, testRcpt, msg); err != nil {
+		t.Fatalf("send after the relay closed the idle connection: %v", err)
+	}
+	if len(be.got()) != 6 {
+		t.Fatalf("%d messages delivered, want 6", len(be.got()))
 	}
 }

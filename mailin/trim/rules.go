@@ -235,6 +235,35 @@ func attrFirstLineOK(s string) bool {
 // captures the rest of the line.
 var sentPrefixRe = regexp.MustCompile(`(?i)^[(<\[ ]*sent (?:from|via|with|using|by|on) (.*)$`)
 
+// deviceFirstWords are the lower-cased first words with which the
+// footers of deviceRes and sentPrefixRe can start; mayBeDeviceLine checks
+// them before any regular expression runs (most lines start otherwise).
+var deviceFirstWords = map[string]bool{
+	"envoyé": true, "envoye": true, "von": true, "diese": true, "sendt": true, "skickat": true, "sent": true,
+	"verzonden": true, "enviado": true, "inviato": true, "wysłane": true, "отправлено": true, "get": true, "<<": true,
+}
+
+// mayBeDeviceLine is a cheap filter for isDeviceLine.
+func mayBeDeviceLine(t string) bool {
+	first := strings.TrimLeft(t, "(<[ ")
+	if strings.HasPrefix(t, "<<") {
+		first = "<<"
+	}
+	if i := strings.IndexAny(first, " \t"); i >= 0 {
+		first = first[:i]
+	}
+	if deviceFirstWords[strings.ToLower(first)] {
+		return true
+	}
+	// The CJK footers have no spaces: look for their fixed parts.
+	for _, k := range []string{"我的", "傳送", "发送", "から送信"} {
+		if strings.Contains(t, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // deviceRes match localised mobile and desktop client footers.
 var deviceRes = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)^(envoyé|envoye) (depuis|de|avec) (mon|ma|un|une|l'application) `),
@@ -275,7 +304,7 @@ var (
 // "Sent from my desk, …" is not one.
 func isDeviceLine(s string) bool {
 	t := strings.TrimSpace(s)
-	if t == "" || len(t) > 160 {
+	if t == "" || len(t) > 160 || !mayBeDeviceLine(t) {
 		return false
 	}
 	for _, re := range deviceRes {
