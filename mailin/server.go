@@ -13,14 +13,19 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/netutil"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/threads"
 )
 
 // Intake is where accepted messages go: threads.Store implements it.
 type Intake interface {
-	// Accept must return nil only once the message is durably committed.
-	Accept(ctx context.Context, env threads.Envelope, raw []byte) (threads.Accepted, error)
+	// AcceptBuffer must return nil only once the message in buf[head:] is
+	// durably committed; buf[:head] is at least InboundHeadroom bytes and
+	// buf has SealOverhead spare capacity (see threads.Store).
+	AcceptBuffer(ctx context.Context, env threads.Envelope, buf []byte, head int) (threads.Accepted, error)
+	// InboundHeadroom is the room AcceptBuffer needs before the message.
+	InboundHeadroom(mailFrom string) int
 	// TokenEpoch reports a person's current token epoch.
 	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
 	// RateLimited reports whether the sender or client IP is over its
@@ -37,7 +42,8 @@ type Server struct {
 	log    *slog.Logger
 	nextID atomic.Uint64
 
-	smtpSrv, lmtpSrv *smtp.Server // made by New, so Shutdown always reaches both
+	smtpSrv, lmtpSrv *smtp.Server        // made by New, so Shutdown always reaches both
+	mem              *semaphore.Weighted // MemoryBudget: bytes of messages in flight
 }
 
 // New returns a Server accepting mail for addrs' domain into intake.
@@ -49,7 +55,7 @@ func New(cfg Config, intake Intake, addrs *threads.Addresses, log *slog.Logger) 
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, intake: intake, addrs: addrs, log: log}
+	s := &Server{cfg: cfg, intake: intake, addrs: addrs, log: log, mem: semaphore.NewWeighted(cfg.MemoryBudget)}
 	s.smtpSrv, s.lmtpSrv = s.newSMTPServer(false), s.newSMTPServer(true)
 	return s
 }
@@ -112,6 +118,7 @@ var (
 	errNoRcpt      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 	errHeaderBig   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too big"}
+	errBusy        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail in progress; please try again later"}
 	errRateLimited = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from you this hour; please try again later"}
 	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
 )
@@ -184,33 +191,83 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-// readMessage reads the whole message within the size limit and checks
-// the header limits.
-func (s *session) readMessage(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r); err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) && se.Code == 552 {
-			return nil, errTooBig
+// chunk is the unit in which a message's memory is taken from the budget.
+const chunk = 1 << 20
+
+// readMessage reads the whole message within the size limit into a buffer
+// with room in front for the intake (see Intake.AcceptBuffer), taking its
+// memory from the server's budget chunk by chunk; release returns it. The
+// header limits are checked too.
+func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func(), err error) {
+	var held int64
+	release = func() {
+		if held > 0 {
+			s.srv.mem.Release(held)
+			held = 0
 		}
-		return nil, fmt.Errorf("read message: %w", err)
 	}
-	raw := buf.Bytes()
-	head := raw
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
+	defer cancel()
+	head = s.srv.intake.InboundHeadroom(s.from)
+	const spare = 64 // the seal's tag
+	limit := head + int(s.srv.cfg.MaxMessageBytes) + 1 + spare
+	for {
+		if buf == nil || cap(buf)-len(buf) < spare+512 {
+			// Grow by half (at least 64 KiB), taking the new capacity
+			// from the budget first.
+			n := 64 << 10
+			if buf != nil {
+				n = max(cap(buf)+cap(buf)/2, n)
+			}
+			n = min(n, max(limit, cap(buf)+spare+512))
+			for held < int64(n) {
+				if err := s.srv.mem.Acquire(ctx, chunk); err != nil {
+					release()
+					return nil, 0, nil, errBusy
+				}
+				held += chunk
+			}
+			nb := make([]byte, max(len(buf), head), n)
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf) : cap(buf)-spare])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			release()
+			var se *smtp.SMTPError
+			if errors.As(err, &se) && se.Code == 552 {
+				return nil, 0, nil, errTooBig
+			}
+			return nil, 0, nil, fmt.Errorf("read message: %w", err)
+		}
+	}
+	if cap(buf)-len(buf) < spare {
+		nb := make([]byte, len(buf), len(buf)+spare)
+		copy(nb, buf)
+		buf = nb
+	}
+	raw := buf[head:]
+	hdr := raw
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if e2 := bytes.Index(raw, []byte("\n\n")); end < 0 || (e2 >= 0 && e2 < end) {
 		end = e2
 	}
 	if end >= 0 {
-		head = raw[:end]
+		hdr = raw[:end]
 	}
-	if len(head) > s.srv.cfg.MaxHeaderBytes {
-		return nil, errHeaderBig
+	if len(hdr) > s.srv.cfg.MaxHeaderBytes {
+		release()
+		return nil, 0, nil, errHeaderBig
 	}
-	if countReceived(head) > s.srv.cfg.MaxReceived {
-		return nil, errLoop
+	if countReceived(hdr) > s.srv.cfg.MaxReceived {
+		release()
+		return nil, 0, nil, errLoop
 	}
-	return raw, nil
+	return buf, head, release, nil
 }
 
 func countReceived(head []byte) int {
@@ -227,7 +284,7 @@ func (s *session) store(r io.Reader) error {
 	if len(s.rcpts) == 0 {
 		return errNoRcpt
 	}
-	raw, err := s.readMessage(r)
+	buf, head, release, err := s.readMessage(r)
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -243,12 +300,14 @@ func (s *session) store(r io.Reader) error {
 	if a := s.conn.Conn().RemoteAddr(); a != nil {
 		env.RemoteAddr = a.String()
 	}
-	res, err := s.srv.intake.Accept(ctx, env, raw)
+	defer release()
+	size := len(buf) - head
+	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf, head)
 	if err != nil {
-		s.log.Error("message not stored, answered 451", "err", err, "bytes", len(raw))
+		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
 		return errTempFail
 	}
-	s.log.Info("message accepted", "inbound_id", res.InboundID, "duplicate", res.Duplicate, "bytes", len(raw), "rcpts", len(s.rcpts))
+	s.log.Info("message accepted", "inbound_id", res.InboundID, "duplicate", res.Duplicate, "bytes", size, "rcpts", len(s.rcpts))
 	return nil
 }
 

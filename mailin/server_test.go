@@ -387,3 +387,49 @@ func TestRateLimitAtRcpt(t *testing.T) {
 		t.Fatalf("another sender was limited: %v", err)
 	}
 }
+
+// TestMemoryBudget: the bytes of messages in flight are bounded over all
+// sessions. A session that cannot get memory within CommitTimeout gets
+// 451 4.3.1 (its server retries); the session holding the memory
+// completes, and the memory is free again afterwards.
+func TestMemoryBudget(t *testing.T) {
+	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 5 << 20, CommitTimeout: time.Second}, false)
+	body := strings.Repeat(strings.Repeat("z", 99)+"\r\n", 9000) // ~900 KB
+	open := func(id string) (*smtp.Client, io.WriteCloser) {
+		c := dial(t, f.addr)
+		if err := c.Mail("alice@example.org", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt("ask@forum.test", nil); err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, message(id, body)); err != nil {
+			t.Fatal(err)
+		}
+		return c, w
+	}
+	// Two sessions hold most of the budget mid-DATA; a third cannot get it.
+	_, wa := open("a@example.org")
+	_, wb := open("b@example.org")
+	time.Sleep(200 * time.Millisecond)
+	_, wc := open("c@example.org")
+	if err := wc.Close(); code(err) != 451 {
+		t.Fatalf("third session over the budget: %v, want 451", err)
+	}
+	for _, w := range []io.WriteCloser{wa, wb} {
+		if err := w.Close(); err != nil {
+			t.Fatalf("session holding the budget: %v", err)
+		}
+	}
+	c := dial(t, f.addr)
+	if err := send(c, "alice@example.org", []string{"ask@forum.test"}, message("d@example.org", body)); err != nil {
+		t.Fatalf("after the budget was released: %v", err)
+	}
+	if n := countInbound(t, f); n != 3 {
+		t.Fatalf("stored %d, want 3", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/threads/threadstest"
 )
 
 // The Discourse corpus (../shared/corpus/discourse-emails, see its
@@ -222,31 +223,6 @@ type corpusHarness struct {
 	bouncee     int64
 }
 
-// discourseDir returns the Discourse corpus folder, found from the module
-// root, or "" when it is absent.
-func discourseDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "corpus", "discourse-emails")
-	if st, err := os.Stat(d); err != nil || !st.IsDir() {
-		return ""
-	}
-	return d
-}
-
 func newCorpusHarness(t *testing.T) *corpusHarness {
 	t.Helper()
 	ctx := context.Background()
@@ -394,10 +370,7 @@ func (h *corpusHarness) prepare(t *testing.T, file string, raw []byte) (string, 
 }
 
 func TestDiscourseCorpus(t *testing.T) {
-	dir := discourseDir(t)
-	if dir == "" {
-		t.Skip("discourse corpus not found: ../shared/corpus/discourse-emails beside the module root is absent")
-	}
+	dir := threadstest.CorpusDir(t, "discourse-emails")
 	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
 	if err != nil {
 		t.Fatal(err)

@@ -49,28 +49,40 @@ type Accepted struct {
 }
 
 // Accept durably stores a received message: one transaction inserts the
-// raw bytes with the envelope and enqueues its processing job. It returns
-// only after that transaction has committed, so a nil error is the
-// permission to answer 250. A message with the same Message-ID from the
-// same envelope sender as one already stored (a client retry) is not stored
-// again and is reported as Duplicate. raw is not retained after return.
+// raw bytes (sealed: they contain addresses) with the envelope and
+// enqueues its processing job. It returns only after that transaction has
+// committed, so a nil error is the permission to answer 250. A message
+// with the same Message-ID, envelope sender and recipients as one already
+// stored (a client retry) is not stored again and is reported as
+// Duplicate. raw is not retained after return.
 func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted, error) {
+	head := s.InboundHeadroom(env.MailFrom)
+	buf := make([]byte, head+len(raw), head+len(raw)+s.keys.SealOverhead())
+	copy(buf[head:], raw)
+	return s.AcceptBuffer(ctx, env, buf, head)
+}
+
+// InboundHeadroom is how many bytes AcceptBuffer needs in front of the
+// message for the envelope sender and the nonce.
+func (s *Store) InboundHeadroom(mailFrom string) int {
+	return s.keys.SealOverhead() + len(mailFrom) + 1
+}
+
+// AcceptBuffer is Accept for a message already in buf[head:], with
+// buf[:head] free (at least InboundHeadroom) and spare capacity for the
+// tag (SealOverhead): the message is sealed in place, never copied. buf is
+// overwritten and must not be used after the call.
+func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf []byte, head int) (Accepted, error) {
 	if s.river == nil {
 		return Accepted{}, errors.New("store has no River client")
 	}
+	raw := buf[head:]
+	size := len(raw)
 	msgID := headerMessageID(raw)
 	dedup := dedupKey(msgID, env.MailFrom, env.Rcpt, raw)
 	rcpt := env.Rcpt
 	if rcpt == nil {
 		rcpt = []string{}
-	}
-	keyID, sealed, err := s.keys.SealBytes(sealInbound(env.MailFrom, raw), dedup)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("accept message: %w", err)
-	}
-	var fromHash []byte
-	if env.MailFrom != "" {
-		fromHash = s.keys.AddressHash(env.MailFrom)
 	}
 	shownID := msgID
 	if env.MailFrom != "" && strings.Contains(strings.ToLower(msgID), NormalizeAddress(env.MailFrom)) {
@@ -78,12 +90,28 @@ func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted,
 		// only its keyed hash.
 		shownID = s.keys.MessageIDHash(msgID)
 	}
+	// The sealed plaintext is "sender NUL raw", built in front of raw.
+	start := head - len(env.MailFrom) - 1
+	if start < s.keys.SealOverhead()-s.keys.aeads[s.keys.current].Overhead() {
+		return Accepted{}, errors.New("accept message: buffer headroom too small")
+	}
+	copy(buf[start:], env.MailFrom)
+	buf[head-1] = 0
+	nonce := s.keys.aeads[s.keys.current].NonceSize()
+	keyID, sealed, err := s.keys.SealInPlace(buf, start-nonce, dedup)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("accept message: %w", err)
+	}
+	var fromHash []byte
+	if env.MailFrom != "" {
+		fromHash = s.keys.AddressHash(env.MailFrom)
+	}
 	var res Accepted
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
-			dedup, shownID, fromHash, rcpt, remoteIP(env.RemoteAddr), env.Source, keyID, sealed, len(raw)).Scan(&res.InboundID)
+			dedup, shownID, fromHash, rcpt, remoteIP(env.RemoteAddr), env.Source, keyID, sealed, size).Scan(&res.InboundID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			res.Duplicate = true
 			return tx.QueryRow(ctx, `SELECT id FROM inbound WHERE dedup_key = $1`, dedup).Scan(&res.InboundID)
@@ -102,15 +130,8 @@ func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted,
 	return res, nil
 }
 
-// sealInbound and openInbound frame the envelope sender and raw message
-// as one sealed value: sender, NUL, raw.
-func sealInbound(mailFrom string, raw []byte) []byte {
-	b := make([]byte, 0, len(mailFrom)+1+len(raw))
-	b = append(b, mailFrom...)
-	b = append(b, 0)
-	return append(b, raw...)
-}
-
+// openInbound splits an opened inbound value into the envelope sender
+// and the raw message (the sealed plaintext is "sender NUL raw").
 func openInbound(b []byte) (mailFrom string, raw []byte) {
 	i := bytes.IndexByte(b, 0)
 	if i < 0 {

@@ -117,6 +117,32 @@ func (k *Keys) SealBytes(b, ad []byte) (int, []byte, error) {
 	return k.current, aead.Seal(nonce, nonce, b, ad), nil
 }
 
+// SealOverhead is how many bytes SealInPlace adds: nonce and tag.
+func (k *Keys) SealOverhead() int {
+	a := k.aeads[k.current]
+	return a.NonceSize() + a.Overhead()
+}
+
+// SealInPlace encrypts buf[start+nonce:] in place, where nonce is the
+// current key's nonce size, writing the nonce at buf[start:] and the tag
+// into buf's spare capacity (at least the tag size). It returns the key id
+// and the sealed value (nonce||ciphertext), which aliases buf. Like
+// SealBytes, without copying a message of many megabytes.
+func (k *Keys) SealInPlace(buf []byte, start int, ad []byte) (int, []byte, error) {
+	aead := k.aeads[k.current]
+	ns := aead.NonceSize()
+	if start < 0 || start+ns > len(buf) || cap(buf)-len(buf) < aead.Overhead() {
+		return 0, nil, errors.New("seal in place: buffer lacks room for nonce or tag")
+	}
+	nonce := buf[start : start+ns]
+	if _, err := rand.Read(nonce); err != nil {
+		return 0, nil, fmt.Errorf("nonce: %w", err)
+	}
+	pt := buf[start+ns:]
+	ct := aead.Seal(pt[:0], nonce, pt, ad)
+	return k.current, buf[start : start+ns+len(ct)], nil
+}
+
 // OpenBytes decrypts a value sealed by SealBytes with the same ad.
 func (k *Keys) OpenBytes(keyID int, sealed, ad []byte) ([]byte, error) {
 	aead := k.aeads[keyID]
@@ -126,7 +152,9 @@ func (k *Keys) OpenBytes(keyID int, sealed, ad []byte) ([]byte, error) {
 	if len(sealed) < aead.NonceSize() {
 		return nil, errors.New("sealed value too short")
 	}
-	pt, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], ad)
+	// Decrypt in place: sealed is the caller's, freshly read, buffer.
+	ct := sealed[aead.NonceSize():]
+	pt, err := aead.Open(ct[:0], sealed[:aead.NonceSize()], ct, ad)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed value: %w", err)
 	}

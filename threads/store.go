@@ -65,8 +65,12 @@ type Person struct {
 func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) (Person, error) {
 	hash := s.keys.AddressHash(addr)
 	var p Person
+	// The person's row is locked (FOR NO KEY UPDATE, which foreign keys'
+	// KEY SHARE locks do not conflict with) for the rest of the
+	// transaction: one person's messages are processed one at a time, so
+	// their per-person limits count each other, and in one lock order.
 	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations
-		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
+		FROM people WHERE address_hash = $1 FOR NO KEY UPDATE`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
 	if err == nil {
 		if p.DisplayName == "" && name != "" {
 			if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, name); err != nil {
@@ -87,9 +91,19 @@ func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) 
 	// person answers a confirmation request.
 	err = tx.QueryRow(ctx, `INSERT INTO people (display_name, address_hash, address_enc, key_id)
 		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (address_hash) DO UPDATE SET address_hash = EXCLUDED.address_hash
+		ON CONFLICT (address_hash) DO NOTHING
 		RETURNING id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL`,
 		name, hash, sealed, keyID).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another transaction created them meanwhile (and has committed,
+		// since the insert waited for it): lock and use that row.
+		err = tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations
+			FROM people WHERE address_hash = $1 FOR NO KEY UPDATE`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
+		if err != nil {
+			return Person{}, fmt.Errorf("load person: %w", err)
+		}
+		return p, nil
+	}
 	if err != nil {
 		return Person{}, fmt.Errorf("insert person: %w", err)
 	}

@@ -22,7 +22,7 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, 
 	if ip == "" {
 		// Lock the person so concurrent messages from one address count
 		// each other's notifications.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM people WHERE id = $1 FOR UPDATE`, person); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM people WHERE id = $1 FOR NO KEY UPDATE`, person); err != nil {
 			return false, fmt.Errorf("rate lock: %w", err)
 		}
 		err = tx.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND created_at > now() - $3::interval`,

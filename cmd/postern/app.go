@@ -56,7 +56,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
-		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript}.WithDefaults()
+		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget}.WithDefaults()
 	if err := mcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

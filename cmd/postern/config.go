@@ -49,6 +49,7 @@ type Config struct {
 	MaxFile     int           // POSTERN_MAX_ATTACHMENT_BYTES: largest attachment kept
 	MaxFiles    int           // POSTERN_MAX_POST_ATTACHMENT_BYTES: attachments kept per post
 	PprofAddr   string        // POSTERN_PPROF_ADDR: loopback address serving net/http/pprof ("" = off)
+	MemBudget   int64         // POSTERN_MEMORY_BUDGET: bytes of incoming messages held at once over all sessions
 }
 
 // defaultConfig is the one place defaults are set.
@@ -68,6 +69,7 @@ func defaultConfig() Config {
 		LogLevel:    "info",
 		AuthPolicy:  "none",
 		MaxFile:     10 << 20,
+		MemBudget:   256 << 20,
 		MaxFiles:    25 << 20,
 		DataDir:     "postern-dev",
 		RateLimits:  "on",
@@ -114,6 +116,7 @@ func (c *Config) settings() []setting {
 		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM and DMARC alignment with DNS (when Postern is the MX)", &c.AuthVerify},
 		{"max-attachment-bytes", "POSTERN_MAX_ATTACHMENT_BYTES", "largest attachment kept with a post (larger ones are dropped with a note)", &c.MaxFile},
 		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
+		{"memory-budget", "POSTERN_MEMORY_BUDGET", "bytes of incoming mail held at once over all sessions (at least 2x the largest message); past it sessions wait, then get 451", &c.MemBudget},
 		{"pprof-addr", "POSTERN_PPROF_ADDR", "loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off", &c.PprofAddr},
 		{"auth-policy", "POSTERN_AUTH_POLICY", "none, dkim or dmarc: what a confirmed sender's mail must pass to post directly", &c.AuthPolicy},
 	}

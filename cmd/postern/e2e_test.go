@@ -158,6 +158,23 @@ func testAppWith(t *testing.T, relay *sink, adjust func(*Config)) (*app, *logSin
 		t.Fatal(err)
 	}
 	logs := &logSink{t: t}
+	t.Cleanup(func() {
+		if f := os.Getenv("POSTERN_TEST_LOG"); f != "" {
+			logs.mu.Lock()
+			_ = os.WriteFile(f, logs.buf.Bytes(), 0o600)
+			logs.mu.Unlock()
+		}
+		if !t.Failed() {
+			return
+		}
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		for _, l := range strings.Split(logs.buf.String(), "\n") {
+			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+				t.Log(l)
+			}
+		}
+	})
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	a, err := newApp(ctx, cfg, log)

@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/postern/postern/threads/threadstest"
 )
 
 // dnsZone is a tiny in-memory DNS: TXT records by name, and names whose
@@ -316,33 +318,8 @@ func TestCleanAuthres(t *testing.T) {
 	}
 }
 
-// corpusDir finds the shared Discourse e-mail corpus next to the
-// repository, which is located by walking up to go.mod.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "corpus", "discourse-emails")
-	if _, err := os.Stat(corpus); err != nil {
-		t.Skipf("Discourse e-mail corpus not available at %s: %v", corpus, err)
-	}
-	return corpus
-}
-
 func TestFromHeadersCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := threadstest.CorpusDir(t, "discourse-emails")
 	for _, name := range []string{"dmarc_fail.eml", "mailinglist_dmarc_fail.eml"} {
 		raw, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

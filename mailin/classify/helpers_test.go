@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/threads/threadstest"
 )
 
 // envelope stands in for the SMTP MAIL FROM the fixtures do not carry:
@@ -24,24 +25,7 @@ func envelope(m *parse.Message) string {
 // to the repository root), skipping the test when the corpus is absent.
 func fixture(t *testing.T, name string) *parse.Message {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "corpus", "discourse-emails")
-	if _, err := os.Stat(corpus); err != nil {
-		t.Skipf("shared corpus %s not present (expected next to the repository); skipping", corpus)
-	}
+	corpus := threadstest.CorpusDir(t, "discourse-emails")
 	raw, err := os.ReadFile(filepath.Join(corpus, name))
 	if err != nil {
 		t.Fatalf("read %s: %v", name, err)

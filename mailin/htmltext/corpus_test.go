@@ -7,27 +7,15 @@ import (
 	"testing"
 
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/threads/threadstest"
 )
 
 // corpusHTML returns the HTML body of one discourse fixture found under
-// ../shared/corpus relative to the repository root.
+// ../shared/corpus relative to the repository root, skipping the test when
+// the suite or the fixture is absent.
 func corpusHTML(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "corpus", "discourse-emails", name)
+	path := filepath.Join(threadstest.CorpusDir(t, "discourse-emails"), name)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("shared corpus fixture %s not present; skipping", path)

@@ -6,38 +6,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/threads/threadstest"
 )
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// corpusDir returns ../shared/corpus/<name> relative to the repo root, or
-// skips the test when the shared corpus is not present.
-func corpusDir(t testing.TB, name string) string {
-	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "corpus", name)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared corpus %s not present (expected next to the repository); skipping", dir)
-	}
-	return dir
-}
 
 // emlFiles lists the .eml files under dir, recursively, sorted.
 func emlFiles(t testing.TB, dir string) []string {
@@ -62,7 +33,7 @@ func emlFiles(t testing.TB, dir string) []string {
 // readFixture reads one discourse fixture by file name.
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir(t, "discourse-emails"), name))
+	b, err := os.ReadFile(filepath.Join(threadstest.CorpusDir(t, "discourse-emails"), name))
 	if err != nil {
 		t.Fatalf("read fixture %s: %v", name, err)
 	}
@@ -74,7 +45,7 @@ func TestParseCorpus(t *testing.T) {
 		name string
 		want int
 	}{{"discourse-emails", 151}, {"talon", 0}} {
-		dir := corpusDir(t, c.name)
+		dir := threadstest.CorpusDir(t, c.name)
 		files := emlFiles(t, dir)
 		ok := 0
 		for _, f := range files {

@@ -12,36 +12,21 @@ import (
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset"
+
+	"github.com/postern/postern/threads/threadstest"
 )
 
 // The corpus lives outside the repository, read-only, in
 // ../shared/corpus (relative to the repository root). See the MANIFEST.md
 // files there for where each suite comes from and how it compares.
 
-// corpusDir returns the shared corpus directory, or skips the test when it
-// is absent.
+// corpusDir returns the shared corpus directory (../shared/corpus beside
+// the repository root), or skips the test when its email-reply-parser suite
+// is absent. It remains for trim_test.go, which joins suite paths itself;
+// the tests here call threadstest.CorpusDir directly.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	dir := wd
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("trim corpus: no go.mod above the working directory; cannot locate ../shared/corpus")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(c); err != nil {
-		t.Skipf("trim corpus: %s is absent; corpus tests need the shared fixture corpus", c)
-	}
-	return c
+	return filepath.Dir(threadstest.CorpusDir(t, "email-reply-parser"))
 }
 
 // readFile reads a fixture or fails the test.
@@ -161,7 +146,7 @@ func pairs(t *testing.T, inDir, wantDir string, allowMissing bool) []corpusCase 
 var ertKnown = map[string]string{}
 
 func TestCorpusDimiro1(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "email-reply-parser", "dimiro1-reply")
+	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "dimiro1-reply")
 	corpusSuite{
 		name:  "dimiro1-reply",
 		cases: pairs(t, filepath.Join(dir, "input"), filepath.Join(dir, "expected"), false),
@@ -170,7 +155,7 @@ func TestCorpusDimiro1(t *testing.T) {
 }
 
 func TestCorpusEmailReplyTrimmer(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "email-reply-parser", "discourse-email_reply_trimmer")
+	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "discourse-email_reply_trimmer")
 	cases := pairs(t, filepath.Join(dir, "emails"), filepath.Join(dir, "trimmed"), false)
 	corpusSuite{name: "discourse-email_reply_trimmer", cases: cases, known: ertKnown}.run(t)
 
@@ -192,7 +177,7 @@ var elidedKnown = map[string]string{
 }
 
 func TestCorpusEmailReplyTrimmerElided(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "email-reply-parser", "discourse-email_reply_trimmer")
+	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "discourse-email_reply_trimmer")
 	corpusSuite{
 		name:   "discourse-email_reply_trimmer/elided",
 		cases:  pairs(t, filepath.Join(dir, "emails"), filepath.Join(dir, "elided"), false),
@@ -241,7 +226,7 @@ var githubKnown = map[string]string{
 }
 
 func TestCorpusGitHub(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "email-reply-parser", "github", "emails")
+	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "github", "emails")
 	var cases []corpusCase
 	seen := map[string]bool{}
 	for _, g := range githubExpect {
@@ -327,7 +312,7 @@ func firstTextPlain(t *testing.T, path string) string {
 }
 
 func TestCorpusTalon(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "talon")
+	dir := threadstest.CorpusDir(t, "talon")
 	var cases []corpusCase
 	std := filepath.Join(dir, "standard_replies")
 	ents, err := os.ReadDir(std)
