@@ -65,12 +65,12 @@ type Person struct {
 func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) (Person, error) {
 	hash := s.keys.AddressHash(addr)
 	var p Person
-	// The person's row is locked (FOR NO KEY UPDATE, which foreign keys'
-	// KEY SHARE locks do not conflict with) for the rest of the
-	// transaction: one person's messages are processed one at a time, so
-	// their per-person limits count each other, and in one lock order.
+	// No row lock here: a person's messages are processed in parallel.
+	// Paths that count per-person limits lock the row themselves (FOR NO
+	// KEY UPDATE, which foreign keys' KEY SHARE locks do not conflict
+	// with, so inserting posts and notifications never deadlocks on it).
 	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations
-		FROM people WHERE address_hash = $1 FOR NO KEY UPDATE`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
+		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
 	if err == nil {
 		if p.DisplayName == "" && name != "" {
 			if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, name); err != nil {
@@ -96,9 +96,9 @@ func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) 
 		name, hash, sealed, keyID).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another transaction created them meanwhile (and has committed,
-		// since the insert waited for it): lock and use that row.
+		// since the insert waited for it): use that row.
 		err = tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations
-			FROM people WHERE address_hash = $1 FOR NO KEY UPDATE`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
+			FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
 		if err != nil {
 			return Person{}, fmt.Errorf("load person: %w", err)
 		}
