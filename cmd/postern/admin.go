@@ -24,7 +24,11 @@ func secretStore(ctx context.Context, cfg Config) (*threads.Store, func(), error
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := threads.DeriveKeys(secret, nil, 0)
+	extra, current, err := readSealingKeys(cfg.SealKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := threads.DeriveKeys(secret, extra, current)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,5 +128,29 @@ func cmdDKIM(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Private key written to %s. Publish this TXT record, then set POSTERN_DKIM_KEY_FILE=%s POSTERN_DKIM_SELECTOR=%s:\n\n%s._domainkey.%s. IN TXT %s\n",
 		out, out, cfg.DKIMSel, cfg.DKIMSel, domain, txt)
+	return nil
+}
+
+// cmdKeys implements `postern keys reseal`: re-encrypt everything sealed
+// under an older key with the current one (the highest id of
+// POSTERN_SEALING_KEYS_FILE), after which the old key can be removed.
+func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "reseal" {
+		return errors.New("usage: postern keys reseal (with POSTERN_SEALING_KEYS_FILE naming the new key)")
+	}
+	cfg, _, err := parseConfig("keys reseal", args[1:], stderr, nil)
+	if err != nil {
+		return err
+	}
+	st, done, err := secretStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	r, err := st.Reseal(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "resealed %d addresses, %d raw messages, %d client Message-IDs with the current key\n", r.People, r.Inbound, r.ClientIDs)
 	return nil
 }

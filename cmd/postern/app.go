@@ -60,7 +60,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err := mcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	keys, err := threads.DeriveKeys(secret, nil, 0)
+	extra, current, err := readSealingKeys(cfg.SealKeys)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := threads.DeriveKeys(secret, extra, current)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,6 +51,7 @@ type Config struct {
 	MaxFiles    int           // POSTERN_MAX_POST_ATTACHMENT_BYTES: attachments kept per post
 	PprofAddr   string        // POSTERN_PPROF_ADDR: loopback address serving net/http/pprof ("" = off)
 	MemBudget   int64         // POSTERN_MEMORY_BUDGET: bytes of incoming messages held at once over all sessions
+	SealKeys    string        // POSTERN_SEALING_KEYS_FILE: extra address-encryption keys, "ID BASE64" per line; the highest id seals
 }
 
 // defaultConfig is the one place defaults are set.
@@ -116,6 +118,7 @@ func (c *Config) settings() []setting {
 		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM and DMARC alignment with DNS (when Postern is the MX)", &c.AuthVerify},
 		{"max-attachment-bytes", "POSTERN_MAX_ATTACHMENT_BYTES", "largest attachment kept with a post (larger ones are dropped with a note)", &c.MaxFile},
 		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
+		{"sealing-keys-file", "POSTERN_SEALING_KEYS_FILE", "extra keys encrypting addresses and raw mail, one \"ID BASE64-32-BYTES\" per line (ids from 2; the highest seals new data; `postern keys reseal` moves old rows to it)", &c.SealKeys},
 		{"memory-budget", "POSTERN_MEMORY_BUDGET", "bytes of incoming mail held at once over all sessions (at least 2x the largest message); past it sessions wait, then get 451", &c.MemBudget},
 		{"pprof-addr", "POSTERN_PPROF_ADDR", "loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off", &c.PprofAddr},
 		{"auth-policy", "POSTERN_AUTH_POLICY", "none, dkim or dmarc: what a confirmed sender's mail must pass to post directly", &c.AuthPolicy},
@@ -219,6 +222,38 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// readSealingKeys loads the extra sealing keys file: one "ID BASE64" per
+// line (32-byte keys, ids from 2; id 1 is derived from the secret), blank
+// lines and "#" comments ignored. It returns the keys and the highest id.
+func readSealingKeys(path string) (map[int][]byte, int, error) {
+	if path == "" {
+		return nil, 0, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read sealing keys file: %w", err)
+	}
+	keys, current := map[int][]byte{}, 0
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		id, err := strconv.Atoi(f[0])
+		if len(f) != 2 || err != nil || id < 2 || id > 255 {
+			return nil, 0, fmt.Errorf("sealing keys file %s line %d: want \"ID BASE64\" with ID from 2 to 255", path, i+1)
+		}
+		key, err := base64.StdEncoding.DecodeString(f[1])
+		if err != nil || len(key) != 32 {
+			return nil, 0, fmt.Errorf("sealing keys file %s line %d: the key must be 32 bytes in base64 (head -c 32 /dev/urandom | base64)", path, i+1)
+		}
+		keys[id] = key
+		current = max(current, id)
+	}
+	return keys, current, nil
 }
 
 // readSecret loads the server secret from path.

@@ -52,6 +52,7 @@ commands:
   user export ADDRESS   print what Postern holds about an address
   user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)
   dkim keygen           make a DKIM key and print the DNS record to publish
+  keys reseal           re-encrypt addresses and raw mail with the newest sealing key
   category add SLUG "Name" | category list
   question close ID [--duplicate-of ID] | question reopen ID
   moderate list | moderate approve ID | moderate reject ID [REASON]
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUser(ctx, rest, stdout, stderr)
 	case "dkim":
 		return cmdDKIM(rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, stdout, stderr)
 	case "category":
 		return cmdCategory(ctx, rest, stdout, stderr)
 	case "question":
