@@ -33,10 +33,11 @@ type Config struct {
 	// CommitTimeout bounds the wait for the database; past it the client
 	// gets 451 4.3.0. Default 30 seconds.
 	CommitTimeout time.Duration
-	// MemoryBudget caps the bytes of messages being received and stored at
-	// once, over all sessions: past it, sessions wait (TCP slows their
-	// clients) and, after CommitTimeout, get 451 4.3.1. Default 256 MiB,
-	// raised to twice MaxMessageBytes when that is larger.
+	// MemoryBudget caps the memory of messages being received and stored
+	// at once, over all sessions (each counts twice its buffer: the
+	// database driver encodes it once more): past it, sessions wait (TCP
+	// slows their clients) and, after CommitTimeout, get 451 4.3.1.
+	// Default 256 MiB, raised to fit one largest message.
 	MemoryBudget int64
 	// Transcript logs the SMTP conversation at debug level. Off by default:
 	// transcripts contain addresses.
@@ -72,9 +73,10 @@ func (c Config) WithDefaults() Config {
 	if c.MemoryBudget == 0 {
 		c.MemoryBudget = 256 << 20
 	}
-	if c.MemoryBudget < 2*c.MaxMessageBytes {
-		// One largest message (with its buffer's growth slack) must fit.
-		c.MemoryBudget = 2*c.MaxMessageBytes + 1<<20
+	if c.MemoryBudget < 4*c.MaxMessageBytes {
+		// One largest message (charged twice, with its buffer's growth
+		// slack) must fit.
+		c.MemoryBudget = 4*c.MaxMessageBytes + 1<<20
 	}
 	if c.CommitTimeout == 0 {
 		c.CommitTimeout = 30 * time.Second

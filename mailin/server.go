@@ -194,6 +194,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // chunk is the unit in which a message's memory is taken from the budget.
 const chunk = 1 << 20
 
+// roundChunk rounds n up to whole chunks.
+func roundChunk(n int64) int64 { return (n + chunk - 1) / chunk * chunk }
+
 // readMessage reads the whole message within the size limit into a buffer
 // with room in front for the intake (see Intake.AcceptBuffer), taking its
 // memory from the server's budget chunk by chunk; release returns it. The
@@ -220,12 +223,20 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 				n = max(cap(buf)+cap(buf)/2, n)
 			}
 			n = min(n, max(limit, cap(buf)+spare+512))
-			for held < int64(n) {
-				if err := s.srv.mem.Acquire(ctx, chunk); err != nil {
+			// Charged twice: the driver encodes the message once more
+			// when it sends it to the database.
+			if need := roundChunk(2 * int64(n)); need > held {
+				// Never wait while holding: sessions that each held part
+				// of the budget and waited for more would block each
+				// other forever. Take the increment if it is free,
+				// otherwise give back what is held and wait for the whole.
+				if !s.srv.mem.TryAcquire(need - held) {
 					release()
-					return nil, 0, nil, errBusy
+					if err := s.srv.mem.Acquire(ctx, need); err != nil {
+						return nil, 0, nil, errBusy
+					}
 				}
-				held += chunk
+				held = need
 			}
 			nb := make([]byte, max(len(buf), head), n)
 			copy(nb, buf)

@@ -393,7 +393,7 @@ func TestRateLimitAtRcpt(t *testing.T) {
 // 451 4.3.1 (its server retries); the session holding the memory
 // completes, and the memory is free again afterwards.
 func TestMemoryBudget(t *testing.T) {
-	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 5 << 20, CommitTimeout: time.Second}, false)
+	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 7 << 20, CommitTimeout: time.Second}, false)
 	body := strings.Repeat(strings.Repeat("z", 99)+"\r\n", 9000) // ~900 KB
 	open := func(id string) (*smtp.Client, io.WriteCloser) {
 		c := dial(t, f.addr)
@@ -431,5 +431,55 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	if n := countInbound(t, f); n != 3 {
 		t.Fatalf("stored %d, want 3", n)
+	}
+}
+
+// TestMemoryBudgetNoDeadlock: more concurrent messages than the budget
+// holds, each sent in pieces, all get through: a session never waits for
+// memory while holding some, so partial holders cannot block each other.
+func TestMemoryBudgetNoDeadlock(t *testing.T) {
+	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 6 << 20, CommitTimeout: 20 * time.Second}, false)
+	line := strings.Repeat("w", 99) + "\r\n"
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			c, err := smtp.Dial(f.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if err := c.Hello("x.example"); err != nil {
+				errs <- err
+				return
+			}
+			if err := c.Mail("bulk@example.org", nil); err != nil {
+				errs <- err
+				return
+			}
+			if err := c.Rcpt("ask@forum.test", nil); err != nil {
+				errs <- err
+				return
+			}
+			w, err := c.Data()
+			if err != nil {
+				errs <- err
+				return
+			}
+			io.WriteString(w, "From: <bulk@example.org>\r\nMessage-ID: <bulk"+fmt.Sprint(i)+"@example.org>\r\n\r\n")
+			for j := 0; j < 9; j++ {
+				io.WriteString(w, strings.Repeat(line, 1000)) // 100 KB pieces
+				time.Sleep(20 * time.Millisecond)
+			}
+			errs <- w.Close()
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("session: %v", err)
+		}
+	}
+	if n := countInbound(t, f); n != 8 {
+		t.Fatalf("stored %d of 8", n)
 	}
 }

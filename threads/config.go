@@ -54,6 +54,10 @@ type Config struct {
 	// MaxPostAttachmentBytes caps the files kept with one post. Default
 	// 25 MiB.
 	MaxPostAttachmentBytes int
+	// ProcessMemory bounds the memory of messages of 1 MiB or more being
+	// processed at once (each counts three times its size, at most the
+	// whole budget). Default 192 MiB.
+	ProcessMemory int64
 	// Auth says how inbound DKIM/DMARC results are obtained and what they
 	// must be for a confirmed sender to post directly.
 	Auth AuthConfig
@@ -124,6 +128,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPostAttachmentBytes == 0 {
 		c.MaxPostAttachmentBytes = DefaultMaxPostAttachmentBytes
+	}
+	if c.ProcessMemory == 0 {
+		c.ProcessMemory = 192 << 20
 	}
 	if c.HeldTTL == 0 {
 		c.HeldTTL = 7 * 24 * time.Hour

@@ -65,6 +65,22 @@ type inboundRow struct {
 // accepted is left alone, and every write happens in one transaction that
 // also marks the message processed.
 func (s *Store) Process(ctx context.Context, id int64) error {
+	// Large messages are processed within a memory budget (about three
+	// copies of a message are alive while it is parsed), so a burst of
+	// them cannot multiply the process's memory.
+	var size int64
+	if err := s.pool.QueryRow(ctx, `SELECT size FROM inbound WHERE id = $1 AND state = 'accepted'`, id).Scan(&size); errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("load inbound %d: %w", id, err)
+	}
+	if size >= 1<<20 {
+		w := min(3*size, s.procMemCap)
+		if err := s.procMem.Acquire(ctx, w); err != nil {
+			return fmt.Errorf("process inbound %d: %w", id, err)
+		}
+		defer s.procMem.Release(w)
+	}
 	var in inboundRow
 	var keyID int
 	var sealed, dedup []byte

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"golang.org/x/sync/semaphore"
 )
 
 // Store is the forum's PostgreSQL store. It owns no connections: the pool
@@ -21,6 +22,9 @@ type Store struct {
 	keys  *Keys
 	addrs *Addresses
 	log   *slog.Logger
+
+	procMem    *semaphore.Weighted // Config.ProcessMemory
+	procMemCap int64
 }
 
 // NewStore returns a Store. SetRiver must be called before Accept or
@@ -30,7 +34,8 @@ func NewStore(pool *pgxpool.Pool, cfg Config, keys *Keys, log *slog.Logger) *Sto
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{pool: pool, cfg: cfg, keys: keys, addrs: NewAddresses(cfg, keys), log: log}
+	return &Store{pool: pool, cfg: cfg, keys: keys, addrs: NewAddresses(cfg, keys), log: log,
+		procMem: semaphore.NewWeighted(cfg.ProcessMemory), procMemCap: cfg.ProcessMemory}
 }
 
 // SetRiver sets the River client used to enqueue jobs transactionally.

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -136,6 +137,11 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 // serve runs the app until ctx ends.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemLimit > 0 {
+		// Large messages come and go in bursts: a soft limit keeps the
+		// heap from growing to twice its live size between collections.
+		debug.SetMemoryLimit(cfg.MemLimit)
+	}
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
