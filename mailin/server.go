@@ -134,6 +134,19 @@ type session struct {
 	rcpts   []string
 }
 
+// clientAddr is the sending client's address for per-IP limits. Over LMTP
+// the peer is the front MTA (Postfix), not the sender, so there is none:
+// per-IP limits would otherwise throttle the whole forum at once.
+func (s *session) clientAddr() string {
+	if s.source == "lmtp" {
+		return ""
+	}
+	if a := s.conn.Conn().RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
 func (s *session) Reset() {
 	s.from, s.hasFrom, s.rcpts = "", false, nil
 }
@@ -162,11 +175,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
 	if r.Kind == threads.RcptAsk || r.Kind == threads.RcptReply || r.Kind == threads.RcptNotify {
-		remote := ""
-		if a := s.conn.Conn().RemoteAddr(); a != nil {
-			remote = a.String()
-		}
-		limited, err := s.srv.intake.RateLimited(ctx, s.from, remote, r.Kind)
+		limited, err := s.srv.intake.RateLimited(ctx, s.from, s.clientAddr(), r.Kind)
 		if err != nil {
 			s.log.Warn("rcpt: database unavailable", "err", err)
 			return errTempFail
@@ -307,10 +316,7 @@ func (s *session) store(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
-	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source}
-	if a := s.conn.Conn().RemoteAddr(); a != nil {
-		env.RemoteAddr = a.String()
-	}
+	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr()}
 	defer release()
 	size := len(buf) - head
 	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf, head)

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.memSessions, "mem-sessions", 100, "concurrent sessions of the memory scenario (7)")
 	fs.IntVar(&o.memSize, "mem-size", 5<<20, "message size of each concurrent session (scenario 7)")
 	fs.IntVar(&o.bigSize, "big-size", 25_000_000, "size of the single large message (scenario 7); must stay under Postern's 25 MiB limit")
-	fs.IntVar(&o.workers, "workers", 16, "POSTERN_WORKERS for the Postern under test (Postern's default is 16), also the ceilings' concurrency")
+	fs.IntVar(&o.workers, "workers", max(4, 2*runtime.NumCPU()), "POSTERN_WORKERS for the Postern under test (Postern's default: 2 x cores, at least 4), also the ceilings' concurrency")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, logs) after the run")
 	fs.StringVar(&o.logLevel, "log-level", "info", "harness log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

@@ -247,6 +247,7 @@ const missingText = `- Processing is measured with 4 KB text replies only (no 60
   subscribe@ and the confirmation reply: a way to lift the per-IP
   confirmation limit for benchmarks (or a bulk follower import) would let
   the harness use mail.
-- No CPU profile of Postern is taken automatically: ` + "`postern serve`" + ` has no
-  pprof endpoint (see What we found).
+- No CPU profile is taken automatically: run the harness with
+  ` + "`POSTERN_PPROF_ADDR=127.0.0.1:6060`" + ` in its environment and fetch
+  ` + "`/debug/pprof/profile`" + ` during a scenario (see What we found).
 `

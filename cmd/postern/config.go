@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func defaultConfig() Config {
 		MaxMessage:  25 << 20,
 		MaxRcpt:     50,
 		MaxConns:    200,
-		Workers:     16,
+		Workers:     max(4, 2*runtime.NumCPU()),
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
 		AuthPolicy:  "none",
