@@ -1,5 +1,7 @@
-// Package web is Postern's HTTP side: for now the one-click unsubscribe
-// endpoint (RFC 8058) and its confirm page, and a health check. Pages are
+// Package web is Postern's HTTP side: the one-click unsubscribe endpoint
+// (RFC 8058) and its confirm page, the confirmation link of a held post or
+// follow (a GET shows a button, only the POST confirms), attachment
+// downloads, and a health check. The public pages come later. Pages are
 // rendered from the templates package and never show an address.
 package web
 
