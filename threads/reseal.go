@@ -21,58 +21,36 @@ type Resealed struct {
 // it can run while Postern serves.
 func (s *Store) Reseal(ctx context.Context) (Resealed, error) {
 	var r Resealed
-	cur := s.keys.current
-	for {
-		n, err := s.resealBatch(ctx, `SELECT id, key_id, address_enc, address_hash FROM people
-			WHERE address_enc IS NOT NULL AND key_id <> $1 LIMIT 200 FOR UPDATE SKIP LOCKED`, cur,
-			func(tx pgx.Tx, id int64, keyID int, sealed, ad []byte) error {
-				pt, err := s.keys.OpenBytes(keyID, sealed, ad)
-				if err != nil {
-					return err
-				}
-				k, out, err := s.keys.SealBytes(pt, ad)
-				if err != nil {
-					return err
-				}
-				_, err = tx.Exec(ctx, `UPDATE people SET address_enc = $2, key_id = $3 WHERE id = $1`, id, out, k)
+	// Each table: the rows still under another key (id, key id, sealed
+	// value, associated data), and how to write a value back.
+	tables := []struct {
+		count  *int
+		query  string
+		update func(tx pgx.Tx, id int64, keyID int, sealed []byte) error
+	}{
+		{&r.People, `SELECT id, key_id, address_enc, address_hash FROM people
+			WHERE address_enc IS NOT NULL AND key_id <> $1 LIMIT 200 FOR UPDATE SKIP LOCKED`,
+			func(tx pgx.Tx, id int64, k int, out []byte) error {
+				_, err := tx.Exec(ctx, `UPDATE people SET address_enc = $2, key_id = $3 WHERE id = $1`, id, out, k)
 				return err
-			})
-		if err != nil {
-			return r, fmt.Errorf("reseal people: %w", err)
-		}
-		r.People += n
-		if n == 0 {
-			break
-		}
-	}
-	for {
-		n, err := s.resealBatch(ctx, `SELECT id, key_id, sealed, dedup_key FROM inbound
-			WHERE sealed IS NOT NULL AND key_id <> $1 LIMIT 20 FOR UPDATE SKIP LOCKED`, cur,
-			func(tx pgx.Tx, id int64, keyID int, sealed, ad []byte) error {
-				pt, err := s.keys.OpenBytes(keyID, sealed, ad)
-				if err != nil {
-					return err
-				}
-				k, out, err := s.keys.SealBytes(pt, ad)
-				if err != nil {
-					return err
-				}
-				_, err = tx.Exec(ctx, `UPDATE inbound SET sealed = $2, key_id = $3 WHERE id = $1`, id, out, k)
+			}},
+		{&r.Inbound, `SELECT id, key_id, sealed, dedup_key FROM inbound
+			WHERE sealed IS NOT NULL AND key_id <> $1 LIMIT 20 FOR UPDATE SKIP LOCKED`,
+			func(tx pgx.Tx, id int64, k int, out []byte) error {
+				_, err := tx.Exec(ctx, `UPDATE inbound SET sealed = $2, key_id = $3 WHERE id = $1`, id, out, k)
 				return err
-			})
-		if err != nil {
-			return r, fmt.Errorf("reseal inbound: %w", err)
-		}
-		r.Inbound += n
-		if n == 0 {
-			break
-		}
-	}
-	for {
+			}},
 		// client_msgid carries its key id in its first byte.
-		n, err := s.resealBatch(ctx, `SELECT id, get_byte(client_msgid, 0), substring(client_msgid FROM 2), convert_to(message_id, 'UTF8') FROM posts
-			WHERE client_msgid IS NOT NULL AND get_byte(client_msgid, 0) <> $1 LIMIT 200 FOR UPDATE SKIP LOCKED`, cur,
-			func(tx pgx.Tx, id int64, keyID int, sealed, ad []byte) error {
+		{&r.ClientIDs, `SELECT id, get_byte(client_msgid, 0), substring(client_msgid FROM 2), convert_to(message_id, 'UTF8') FROM posts
+			WHERE client_msgid IS NOT NULL AND get_byte(client_msgid, 0) <> $1 LIMIT 200 FOR UPDATE SKIP LOCKED`,
+			func(tx pgx.Tx, id int64, k int, out []byte) error {
+				_, err := tx.Exec(ctx, `UPDATE posts SET client_msgid = $2 WHERE id = $1`, id, append([]byte{byte(k)}, out...))
+				return err
+			}},
+	}
+	for _, t := range tables {
+		for {
+			n, err := s.resealBatch(ctx, t.query, s.keys.current, func(tx pgx.Tx, id int64, keyID int, sealed, ad []byte) error {
 				pt, err := s.keys.OpenBytes(keyID, sealed, ad)
 				if err != nil {
 					return err
@@ -81,15 +59,15 @@ func (s *Store) Reseal(ctx context.Context) (Resealed, error) {
 				if err != nil {
 					return err
 				}
-				_, err = tx.Exec(ctx, `UPDATE posts SET client_msgid = $2 WHERE id = $1`, id, append([]byte{byte(k)}, out...))
-				return err
+				return t.update(tx, id, k, out)
 			})
-		if err != nil {
-			return r, fmt.Errorf("reseal client message-ids: %w", err)
-		}
-		r.ClientIDs += n
-		if n == 0 {
-			break
+			if err != nil {
+				return r, fmt.Errorf("reseal: %w", err)
+			}
+			*t.count += n
+			if n == 0 {
+				break
+			}
 		}
 	}
 	return r, nil

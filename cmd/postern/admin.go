@@ -138,11 +138,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 || args[0] != "reseal" {
 		return errors.New("usage: postern keys reseal (with POSTERN_SEALING_KEYS_FILE naming the new key)")
 	}
-	cfg, _, err := parseConfig("keys reseal", args[1:], stderr, nil)
-	if err != nil {
-		return err
-	}
-	st, done, err := secretStore(ctx, cfg)
+	_, _, st, done, err := openCommand(ctx, "keys reseal", args[1:], stderr, nil, secretStore)
 	if err != nil {
 		return err
 	}

@@ -84,3 +84,46 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCommands: the read and admin commands work against a live
+// database and never print an address.
+func TestReadCommands(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	ctx := context.Background()
+	member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
+	waitProcessed(t, a)
+	db := []string{"--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"threads", "--json"}, `"title": "Cannot sleep"`},
+		{[]string{"thread", "--json", "1"}, `"author": "Alice"`},
+		{[]string{"thread", "1"}, "Cannot sleep"},
+		{[]string{"inbound", "list", "--json"}, `"state": "processed"`},
+		{[]string{"inbound", "list", "--failed"}, "ID"},
+		{[]string{"category", "add", "sleep", "Sleep"}, "ask+sleep@forum.test"},
+		{[]string{"category", "list"}, "sleep"},
+		{[]string{"moderate", "list", "--json"}, "[]"},
+		{[]string{"question", "close", "1"}, "question 1 closed"},
+		{[]string{"question", "reopen", "1"}, "question 1 reopened"},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{tc.args[0]}, db...)
+		args = append(args, tc.args[1:]...)
+		if tc.args[0] == "inbound" || tc.args[0] == "category" || tc.args[0] == "moderate" || tc.args[0] == "question" {
+			args = append([]string{tc.args[0], tc.args[1]}, append(db, tc.args[2:]...)...)
+		}
+		if err := run(ctx, args, &out, &errb); err != nil {
+			t.Errorf("%v: %v %s", tc.args, err, errb.String())
+			continue
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out.String())
+		}
+		if strings.Contains(out.String(), "@example.org") {
+			t.Errorf("%v printed an address", tc.args)
+		}
+	}
+}

@@ -17,11 +17,7 @@ func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
 		return errors.New(`usage: postern category add SLUG "Name" | postern category list`)
 	}
-	cfg, fs, err := parseConfig("category "+args[0], args[1:], stderr, nil)
-	if err != nil {
-		return err
-	}
-	st, done, err := readStore(ctx, cfg)
+	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, nil, readStore)
 	if err != nil {
 		return err
 	}
@@ -94,13 +90,9 @@ func cmdModerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("usage: postern moderate list [--json] | approve ID | reject ID [REASON]")
 	}
 	var asJSON bool
-	cfg, fs, err := parseConfig("moderate "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+	_, fs, st, done, err := openCommand(ctx, "moderate "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
-	})
-	if err != nil {
-		return err
-	}
-	st, done, err := readStore(ctx, cfg)
+	}, readStore)
 	if err != nil {
 		return err
 	}

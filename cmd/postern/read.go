@@ -56,6 +56,22 @@ func readStore(ctx context.Context, cfg Config) (*threads.Store, func(), error) 
 	return st, pool.Close, nil
 }
 
+// openCommand parses a command's flags (extra adds the command's own) and
+// opens the store with open (readStore or secretStore). The caller must
+// call done when it is finished with the store.
+func openCommand(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet),
+	open func(context.Context, Config) (*threads.Store, func(), error)) (Config, *flag.FlagSet, *threads.Store, func(), error) {
+	cfg, fs, err := parseConfig(name, args, stderr, extra)
+	if err != nil {
+		return cfg, nil, nil, nil, err
+	}
+	st, done, err := open(ctx, cfg)
+	if err != nil {
+		return cfg, nil, nil, nil, err
+	}
+	return cfg, fs, st, done, nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -65,14 +81,10 @@ func printJSON(w io.Writer, v any) error {
 func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var limit int
-	cfg, _, err := parseConfig("threads", args, stderr, func(fs *flag.FlagSet) {
+	_, _, st, done, err := openCommand(ctx, "threads", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		fs.IntVar(&limit, "limit", 100, "most questions to list")
-	})
-	if err != nil {
-		return err
-	}
-	st, done, err := readStore(ctx, cfg)
+	}, readStore)
 	if err != nil {
 		return err
 	}
@@ -144,15 +156,11 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "list":
 		var asJSON, failedOnly bool
 		var limit int
-		cfg, _, err := parseConfig("inbound list", args[1:], stderr, func(fs *flag.FlagSet) {
+		_, _, st, done, err := openCommand(ctx, "inbound list", args[1:], stderr, func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing")
 			fs.IntVar(&limit, "limit", 100, "most messages to list")
-		})
-		if err != nil {
-			return err
-		}
-		st, done, err := readStore(ctx, cfg)
+		}, readStore)
 		if err != nil {
 			return err
 		}
