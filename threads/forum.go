@@ -41,15 +41,6 @@ const pointsSQL = `(SELECT 100
 	+ coalesce((SELECT sum(CASE WHEN pts_vp.kind = 'question' THEN pts_v.value ELSE 2 * pts_v.value END)
 		FROM votes pts_v JOIN posts pts_vp ON pts_vp.id = pts_v.post_id WHERE pts_vp.author_id = $1), 0))`
 
-// Points returns person id's points.
-func (s *Store) Points(ctx context.Context, id int64) (int, error) {
-	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT `+pointsSQL, id).Scan(&n); err != nil {
-		return 0, fmt.Errorf("points of %d: %w", id, err)
-	}
-	return n, nil
-}
-
 // runCommand carries out cmd, sent by author as a reply about target.
 func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, target *ParentRef, cmd Command) (outcome, error) {
 	if cmd.Kind == CmdUnsubscribe || cmd.Kind == CmdUnsubscribeAll {

@@ -87,11 +87,6 @@ func (k *Keys) AddressHash(addr string) []byte {
 	return m.Sum(nil)
 }
 
-// ShortHash is an 8-hex-digit keyed hash of an address for log lines.
-func (k *Keys) ShortHash(addr string) string {
-	return hex.EncodeToString(k.AddressHash(addr)[:4])
-}
-
 // Seal encrypts addr with the current key and returns the key id and
 // nonce||ciphertext. The address's hash is the associated data, so a sealed
 // value cannot be moved to another person's row.

@@ -81,43 +81,31 @@ func (s *Store) Process(ctx context.Context, id int64) error {
 		}
 		defer s.procMem.Release(w)
 	}
-	var in inboundRow
-	var keyID int
-	var sealed, dedup []byte
-	err := s.pool.QueryRow(ctx, `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip FROM inbound WHERE id = $1`, id).
-		Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load inbound %d: %w", id, err)
-	}
-	if in.state != StateAccepted {
-		return nil
-	}
-	if sealed == nil {
-		in.purged = true
-	} else {
-		plain, err := s.keys.OpenBytes(keyID, sealed, dedup)
+	var out outcome
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Load and lock in one statement: a second worker given the same
+		// job waits here, then finds the message no longer accepted.
+		var in inboundRow
+		var keyID int
+		var sealed, dedup []byte
+		err := tx.QueryRow(ctx, `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip FROM inbound WHERE id = $1 FOR UPDATE`, id).
+			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP)
 		if err != nil {
+			return fmt.Errorf("lock inbound: %w", err)
+		}
+		if in.state != StateAccepted {
+			out = outcome{state: in.state}
+			return nil
+		}
+		if sealed == nil {
+			in.purged = true
+		} else if plain, err := s.keys.OpenBytes(keyID, sealed, dedup); err != nil {
 			// Wrong or missing key: keep the message, say why.
 			in.purged = true
 			s.log.Error("inbound message cannot be decrypted", "inbound_id", id, "key_id", keyID, "err", err)
 		} else {
 			in.mailFrom, in.raw = openInbound(plain)
 		}
-	}
-	var out outcome
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var locked string
-		if err := tx.QueryRow(ctx, `SELECT state FROM inbound WHERE id = $1 FOR UPDATE`, id).Scan(&locked); err != nil {
-			return fmt.Errorf("lock inbound: %w", err)
-		}
-		if locked != StateAccepted {
-			out = outcome{state: locked}
-			return nil
-		}
-		var err error
 		out, err = s.process(ctx, tx, &in)
 		if err != nil {
 			return err

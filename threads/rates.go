@@ -6,11 +6,11 @@ import (
 )
 
 // RateLimited reports whether mail from mailFrom (envelope sender) and
-// remoteIP to a recipient of kind would exceed the per-hour limits of
+// the client at clientAddr (IP:port, "" for none) to a recipient of kind would exceed the per-hour limits of
 // cfg.Rates (Question2Answer's defaults). It is checked at RCPT time so
 // the sender's server gets 450 4.7.1 and retries later: nothing is lost.
 // Only ask (questions) and reply/notify (answers and comments) count.
-func (s *Store) RateLimited(ctx context.Context, mailFrom, remoteIP string, kind RecipientKind) (bool, error) {
+func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, kind RecipientKind) (bool, error) {
 	r := s.cfg.Rates
 	if r.Off {
 		return false, nil
@@ -38,10 +38,10 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, remoteIP string, kind
 			return true, nil
 		}
 	}
-	if ip := remoteIP; ip != "" {
+	if ip := clientAddr; ip != "" {
 		var n int
 		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound WHERE remote_ip = $1 AND received_at > now() - interval '1 hour' AND `+match,
-			remoteIPHost(ip), ask, askOnly).Scan(&n)
+			remoteIP(ip), ask, askOnly).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("rate limit: %w", err)
 		}
@@ -51,5 +51,3 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, remoteIP string, kind
 	}
 	return false, nil
 }
-
-func remoteIPHost(addr string) string { return remoteIP(addr) }
