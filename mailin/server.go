@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 
@@ -200,6 +201,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// bigMessage is the size from which a message's garbage is collected at
+// once after it is stored.
+const bigMessage = 4 << 20
+
 // chunk is the unit in which a message's memory is taken from the budget.
 const chunk = 1 << 20
 
@@ -320,6 +325,13 @@ func (s *session) store(r io.Reader) error {
 	defer release()
 	size := len(buf) - head
 	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf, head)
+	buf = nil
+	if size >= bigMessage {
+		// A large message leaves several copies of itself as garbage
+		// (the buffer, the driver's encoding): collect them now, before
+		// its processing loads it again, so that peaks do not add up.
+		runtime.GC()
+	}
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
 		return errTempFail

@@ -100,6 +100,8 @@ func Compose(o *Outgoing) ([]byte, error) {
 	fields = append(fields, field{"MIME-Version", "1.0"})
 
 	var buf bytes.Buffer
+	// Quoted-printable grows text by a little; one allocation for most mail.
+	buf.Grow(2048 + len(o.Text) + len(o.HTML) + (len(o.Text)+len(o.HTML))/8)
 	text := toLF(o.Text)
 	if o.HTML == "" {
 		fields = append(fields,

@@ -77,10 +77,25 @@ func IsPermanent(err error) bool {
 type tempError struct {
 	msg   string
 	cause error
+	// message is set for a 4xx reply (but 421) to RCPT or to the data:
+	// this recipient or message is refused for now, the relay may take
+	// others.
+	message bool
 }
 
 func (e *tempError) Error() string { return e.msg }
 func (e *tempError) Unwrap() error { return e.cause }
+
+// IsMessageTemporary reports whether err is a temporary refusal of one
+// message or recipient (a 4xx reply, other than 421, to RCPT or to the
+// message data), after which the relay may still accept other messages:
+// a sender of a batch can go on with the next recipient. Network errors,
+// timeouts, a cancelled context, 421 and refusals of the connection or of
+// the envelope sender are not: the next message would fail the same way.
+func IsMessageTemporary(err error) bool {
+	var te *tempError
+	return errors.As(err, &te) && te.message
+}
 
 // RelayOptions tunes a Relay.
 type RelayOptions struct {
@@ -508,7 +523,8 @@ func (r *Relay) classify(ctx context.Context, stage string, err error) error {
 		if text != "" {
 			msg += " " + text
 		}
-		return &tempError{msg: msg, cause: err}
+		one := se.Code >= 400 && se.Code < 500 && se.Code != 421 && (stage == "RCPT" || stage == "DATA")
+		return &tempError{msg: msg, cause: err, message: one}
 	}
 	return &tempError{msg: fmt.Sprintf("relay: %s: %s", stage, redact(err.Error())), cause: err}
 }

@@ -2,9 +2,9 @@ package mailout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/riverqueue/river"
@@ -14,14 +14,33 @@ import (
 )
 
 // NotifyWorker is the dispatcher: the River worker that renders and sends
-// one notification (threads.NotifyArgs). It is the only code that sees a
-// decrypted address, and only for the duration of one send.
+// the notifications of one job (threads.NotifyArgs: a batch of ids, or one
+// id in jobs enqueued before batching). It is the only code that sees a
+// decrypted address, and only for the duration of one job.
 //
-// Delivery is at least once: the notification is marked sent after the
-// relay accepted it, so a crash between the two sends it again on retry.
-// A 4xx or network error is returned to River, which retries with backoff;
-// a 5xx is recorded as a permanent failure against the address and not
-// retried.
+// A batch is loaded with a few set-based queries (threads.Store
+// LoadOutgoingBatch) and sent in order through Sender, whose relay pool
+// keeps the connection between messages, so a batch normally travels
+// over one connection. Each notification keeps the rules it had alone:
+//
+//   - not pending (already sent, failed or cancelled, e.g. by an earlier
+//     attempt of this job): left alone, never sent again;
+//   - skipped (forgotten, suppressed, unsubscribed, muted): marked
+//     cancelled with the reason;
+//   - accepted by the relay: marked sent, in one UPDATE per chunk of
+//     markEvery messages (or markAfter), and what was sent is always
+//     marked before Work returns, also when ctx ends mid-batch;
+//   - a 5xx: recorded as a permanent failure against the address
+//     (RecordRejection), marked failed, not retried;
+//   - a 4xx or network error, or data that does not open: Work goes on
+//     with the next recipients when the relay can still take them
+//     (IsMessageTemporary), else stops, and in both cases returns an error
+//     once the sent ones are marked, so River retries the job with
+//     backoff; the retry sends only what is still pending.
+//
+// Delivery is at least once: a crash between the relay's acceptance and
+// the UPDATE marking it sends it again on retry; the chunked marking
+// bounds that to markEvery messages.
 type NotifyWorker struct {
 	river.WorkerDefaults[threads.NotifyArgs]
 	Store     *threads.Store
@@ -30,51 +49,195 @@ type NotifyWorker struct {
 	Log       *slog.Logger
 }
 
-// Work implements river.Worker.
+// Marking sent in chunks: how many accepted messages, or how long since
+// the first unmarked one, before their UPDATE. A crash resends at most
+// this many.
+const (
+	markEvery = 10
+	markAfter = 100 * time.Millisecond
+)
+
+// maxTempInARow is how many recipients in a row may be refused with a 4xx
+// before the rest of a batch waits for the retry: a relay refusing
+// everyone (rate limits, a full queue) is not asked about each.
+const maxTempInARow = 3
+
+// markTimeout bounds the final marking, which runs even after ctx ended
+// (shutdown) so that what was sent is not sent again.
+const markTimeout = 10 * time.Second
+
+// Work implements river.Worker. See NotifyWorker for what happens to each
+// notification; the error returned (wrapped, without addresses) makes
+// River retry the job.
 func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyArgs]) error {
-	id := job.Args.NotificationID
-	o, err := w.Store.LoadOutgoing(ctx, id)
-	if errors.Is(err, threads.ErrNotificationGone) {
+	ids := job.Args.IDs()
+	if len(ids) == 0 {
 		return nil
 	}
+	outs, err := w.Store.LoadOutgoingBatch(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("notification %d: %w", id, err)
+		return fmt.Errorf("notifications %d (%d in the job): %w", ids[0], len(ids), err)
 	}
-	log := w.Log.With("notification_id", id, "person", o.RecipientID, "kind", o.Kind)
-	if o.State != "pending" {
-		return nil
-	}
-	if o.Skip != "" {
-		log.Info("notification cancelled", "reason", o.Skip)
-		return w.Store.MarkFailed(ctx, id, "cancelled", o.Skip)
-	}
-	msg, err := w.compose(o)
-	if err != nil {
-		// A rendering bug: retrying will not help, record it.
-		log.Error("notification not composed", "err", err)
-		return w.Store.MarkFailed(ctx, id, "failed", "compose: "+err.Error())
-	}
-	if err := w.Sender.Send(ctx, o.EnvelopeFrom, o.RecipientAddress, msg); err != nil {
-		if IsPermanent(err) {
-			log.Warn("notification rejected by relay", "err", err)
-			if rerr := w.Store.RecordRejection(ctx, id, "5.0.0"); rerr != nil {
-				return rerr
-			}
-			return w.Store.MarkFailed(ctx, id, "failed", err.Error())
+	b := &batch{w: w, log: w.Log.With("job_id", job.ID, "attempt", job.Attempt)}
+	if len(outs) > 1 {
+		if b.render, err = newRenderCache(w.Templates); err != nil {
+			return err
 		}
-		log.Warn("notification send failed, will retry", "err", err, "attempt", job.Attempt)
-		return fmt.Errorf("send notification %d: %w", id, err)
 	}
-	log.Info("notification sent", "bytes", len(msg))
-	return w.Store.MarkSent(ctx, id)
+	err = b.run(ctx, outs)
+	// Whatever happened, what the relay accepted is marked, even when ctx
+	// ended (shutdown mid-batch).
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	if merr := b.flush(mctx); merr != nil && err == nil {
+		err = merr
+	}
+	// One line per job; each notification's own line is at debug level
+	// (warnings for refusals).
+	b.log.Info("notifications sent", "first_id", ids[0], "ids", len(ids), "sent", b.nSent, "cancelled", b.nCancelled, "failed", b.nFailed, "retry", b.nRetry)
+	if err != nil {
+		return fmt.Errorf("notifications %d (%d in the job): %w", ids[0], len(ids), err)
+	}
+	if b.retry != nil {
+		return fmt.Errorf("notifications %d (%d in the job): %d to retry: %w", ids[0], len(ids), b.nRetry, b.retry)
+	}
+	return nil
 }
 
-// compose renders the templates for o and builds the MIME message.
-func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
+// batch is one job's sending state.
+type batch struct {
+	w      *NotifyWorker
+	log    *slog.Logger
+	render *renderCache // nil for a batch of one: nothing to share
+
+	unmarked  []int64   // accepted by the relay, not yet marked sent
+	firstSent time.Time // when unmarked[0] was accepted
+
+	retry                              error // the first temporary failure: the job is retried
+	nSent, nCancelled, nFailed, nRetry int
+}
+
+// run sends outs in order. It returns a database error that ends the
+// batch; temporary send failures are kept in b.retry instead.
+func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
+	tempInARow := 0
+	// stop leaves the notifications from outs[i] on for the retry.
+	stop := func(i int, err error) {
+		for _, o := range outs[i:] {
+			if o.State == "pending" {
+				b.later(err)
+			}
+		}
+	}
+	for i, o := range outs {
+		if o.State != "pending" {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			stop(i, err)
+			return nil
+		}
+		if o.Err != nil {
+			b.logFor(o).Error("notification not loaded, will retry", "err", o.Err)
+			b.later(o.Err)
+			continue
+		}
+		if o.Skip != "" {
+			b.logFor(o).Info("notification cancelled", "reason", o.Skip)
+			if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "cancelled", o.Skip); err != nil {
+				return err
+			}
+			b.nCancelled++
+			continue
+		}
+		msg, err := b.w.compose(o, b.render)
+		if err != nil {
+			// A rendering bug: retrying will not help, record it.
+			b.logFor(o).Error("notification not composed", "err", err)
+			if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", "compose: "+err.Error()); err != nil {
+				return err
+			}
+			b.nFailed++
+			continue
+		}
+		err = b.w.Sender.Send(ctx, o.EnvelopeFrom, o.RecipientAddress, msg)
+		switch {
+		case err == nil:
+			if b.log.Enabled(ctx, slog.LevelDebug) {
+				b.logFor(o).Debug("notification sent", "bytes", len(msg))
+			}
+			tempInARow = 0
+			if len(b.unmarked) == 0 {
+				b.firstSent = time.Now()
+			}
+			b.unmarked = append(b.unmarked, o.NotificationID)
+			b.nSent++
+			if len(b.unmarked) >= markEvery || time.Since(b.firstSent) >= markAfter {
+				if err := b.flush(ctx); err != nil {
+					return err
+				}
+			}
+		case IsPermanent(err):
+			tempInARow = 0
+			b.logFor(o).Warn("notification rejected by relay", "err", err)
+			if rerr := b.w.Store.RecordRejection(ctx, o.NotificationID, "5.0.0"); rerr != nil {
+				return rerr
+			}
+			if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", err.Error()); err != nil {
+				return err
+			}
+			b.nFailed++
+		default:
+			b.logFor(o).Warn("notification send failed, will retry", "err", err)
+			b.later(err)
+			tempInARow++
+			if !IsMessageTemporary(err) || tempInARow >= maxTempInARow || ctx.Err() != nil {
+				// The relay is unreachable or refuses everyone: the rest
+				// waits for the retry.
+				stop(i+1, err)
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// logFor returns the job's logger with o's attributes (ids and kind, never
+// an address). It is made only when a line is written: With formats the
+// attributes at once, which is not free for thousands of notifications.
+func (b *batch) logFor(o *threads.Outgoing) *slog.Logger {
+	return b.log.With("notification_id", o.NotificationID, "person", o.RecipientID, "kind", o.Kind)
+}
+
+// later records a notification left pending for the job's retry.
+func (b *batch) later(err error) {
+	if b.retry == nil {
+		b.retry = err
+	}
+	b.nRetry++
+}
+
+// flush marks the accepted notifications sent.
+func (b *batch) flush(ctx context.Context) error {
+	if len(b.unmarked) == 0 {
+		return nil
+	}
+	if err := b.w.Store.MarkSentMany(ctx, b.unmarked); err != nil {
+		return err
+	}
+	b.unmarked = b.unmarked[:0]
+	return nil
+}
+
+// compose renders the templates for o and builds the MIME message. With
+// a renderCache, mails of the same kind and post are rendered once (see
+// renderCache); with nil, directly.
+func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, error) {
 	cfg := w.Store.Config()
+	unsubPrefix := cfg.BaseURL + "/unsubscribe/"
 	var unsubURL, unsubMail string
 	if o.UnsubscribeTok != "" {
-		unsubURL = fmt.Sprintf("%s/unsubscribe/%s", cfg.BaseURL, o.UnsubscribeTok)
+		unsubURL = unsubPrefix + o.UnsubscribeTok
 		unsubMail = "mailto:" + o.UnsubscribeMail + "?subject=unsubscribe"
 	}
 	data := templates.MailData{
@@ -98,7 +261,13 @@ func (w *NotifyWorker) compose(o *threads.Outgoing) ([]byte, error) {
 	if o.Kind == threads.NotifyHelp {
 		data.Addresses = helpAddresses(w.Store)
 	}
-	subject, text, html, err := w.Templates.Mail(o.Kind, data)
+	var subject, text, html string
+	var err error
+	if rc != nil {
+		subject, text, html, err = rc.mail(o.Kind, o.PostID, o.QuestionID, data, unsubPrefix, o.UnsubscribeTok)
+	} else {
+		subject, text, html, err = w.Templates.Mail(o.Kind, data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", o.Kind, err)
 	}

@@ -36,7 +36,7 @@ type Outgoing struct {
 	InReplyTo  string   // no brackets
 	References []string // no brackets, oldest first
 
-	Attachments []AttachmentInfo // the post's files, linked from the mail
+	Attachments []AttachmentInfo // the post's files, linked from the mail; shared by a batch's notifications of the post: read only
 	ActionURL   string           // confirm link, for confirmation requests
 	Note        string           // the reason, for rejected and unsubscribed mail
 
@@ -45,6 +45,12 @@ type Outgoing struct {
 	UnsubscribeMail string // unsubscribe+TOKEN address (this question)
 	UnsubscribeTok  string // token for the web unsubscribe link (this question)
 	ThreadURL       string
+
+	// Err, when set, says this notification could not be prepared (its
+	// recipient's address does not open, a thread post is missing): it
+	// is not to be sent now, and is to be retried like a temporary
+	// failure. Its text contains no address.
+	Err error
 }
 
 // ErrNotificationGone means the notification row no longer exists.
@@ -52,81 +58,304 @@ var ErrNotificationGone = errors.New("notification no longer exists")
 
 // LoadOutgoing loads notification id for sending, decrypting the
 // recipient's address. A notification that must not be sent is returned
-// with Skip set (and no address).
+// with Skip set (and no address). It is LoadOutgoingBatch for one id: a
+// missing row is ErrNotificationGone, and an error opening this
+// notification's data (Outgoing.Err) is returned as the error.
 func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
-	o := &Outgoing{NotificationID: id}
-	var suppressed, unsubscribed, forgotten, muted bool
-	var epoch, subscription int64
-	var kind, inboundMsgID string
+	outs, err := s.LoadOutgoingBatch(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(outs) == 0 {
+		return nil, ErrNotificationGone
+	}
+	if outs[0].Err != nil {
+		return nil, outs[0].Err
+	}
+	return outs[0], nil
+}
+
+// outRow is what LoadOutgoingBatch reads per notification besides the
+// Outgoing fields: the data that decides the skip rules and the tokens.
+type outRow struct {
+	o                                          *Outgoing
+	epoch, subscription                        int64
+	suppressed, unsubscribed, forgotten, muted bool
+	inboundMsgID                               string
+	parent                                     int64 // the notified post's parent, for comments
+	keyID                                      int
+	sealed, hash                               []byte
+}
+
+// postRow is a notified post, read once per batch however many of the
+// batch's notifications are about it.
+type postRow struct {
+	kind             PostKind
+	body, author     string
+	created          time.Time
+	question, parent int64
+}
+
+// chainPost is a post of a thread chain (a question, or the parent of a
+// commented answer or comment): its forum Message-ID, its author and its
+// sealed client Message-ID, opened only for mail to that author.
+type chainPost struct {
+	title, category string
+	forum           string
+	author          int64
+	sealedClient    []byte
+	client          string // opened lazily, for the author's mail only
+	opened          bool
+}
+
+// LoadOutgoingBatch loads the notifications ids for sending, in one read
+// transaction of four set-based queries whatever the batch size: the
+// notifications with their recipients, their posts, the thread chain
+// (questions and parents, with titles and categories) and the posts'
+// attachments. The result holds one Outgoing per id that still exists,
+// ordered by id; ids whose rows are gone are left out.
+//
+// Each Outgoing follows LoadOutgoing's rules: a notification that must
+// not be sent has Skip set and no address; only pending, unskipped ones
+// carry their recipient's decrypted address. When one notification's data
+// cannot be opened (its recipient's address is sealed under a key no
+// longer configured), that Outgoing has Err set and the others are
+// unaffected; the returned error is for failures of the whole batch
+// (database errors).
+func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []outRow
+	posts := map[int64]*postRow{}
+	chain := map[int64]*chainPost{}
+	attachments := map[int64][]AttachmentInfo{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
-				pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
-				coalesce(p.id, 0), coalesce(p.kind, ''), coalesce(p.body, ''), coalesce(a.display_name, ''), coalesce(p.created_at, n.created_at),
-				coalesce(p.question_id, p.id, 0), n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
-				EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id))
-			FROM notifications n
-			JOIN people pe ON pe.id = n.person_id
-			LEFT JOIN posts p ON p.id = n.post_id
-			LEFT JOIN people a ON a.id = p.author_id
-			LEFT JOIN inbound i ON i.id = n.inbound_id
-			WHERE n.id = $1`, id).Scan(&o.Kind, &o.State, &o.MessageID, &o.RecipientID, &o.RecipientName, &epoch,
-			&suppressed, &unsubscribed, &forgotten,
-			&o.PostID, &kind, &o.PostBody, &o.PostAuthor, &o.PostCreated, &o.QuestionID, &o.Note, &subscription, &inboundMsgID, &muted)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotificationGone
-		}
-		if err != nil {
-			return fmt.Errorf("load notification: %w", err)
-		}
-		o.PostKind = PostKind(kind)
-		// Mail answering the person's own request (posted, confirmations,
-		// unsubscribe confirmation, rejection) goes despite a global
-		// unsubscribe or a mute: they asked for it by writing.
-		own := o.Kind == NotifyPosted || o.Kind == NotifyModerate || systemKind(o.Kind)
-		switch {
-		case forgotten:
-			o.Skip = "person was forgotten"
-		case suppressed && o.Kind != NotifyUnsubscribed:
-			o.Skip = "address is suppressed after bounces"
-		case unsubscribed && !own:
-			o.Skip = "person unsubscribed from everything"
-		case muted && !own:
-			o.Skip = "person unsubscribed from this question"
-		}
-		if o.QuestionID != 0 {
-			if err := tx.QueryRow(ctx, `SELECT q.title, coalesce(c.name, '') FROM posts q LEFT JOIN categories c ON c.id = q.category_id WHERE q.id = $1`,
-				o.QuestionID).Scan(&o.Title, &o.CategoryName); err != nil {
-				return fmt.Errorf("load question: %w", err)
-			}
-		}
-		if o.PostID != 0 && !systemKind(o.Kind) {
-			rows, err := tx.Query(ctx, `SELECT id, filename, content_type, size, inline FROM attachments WHERE post_id = $1 ORDER BY id`, o.PostID)
-			if err != nil {
-				return fmt.Errorf("load attachments: %w", err)
-			}
-			if o.Attachments, err = pgx.CollectRows(rows, pgx.RowToStructByPos[AttachmentInfo]); err != nil {
-				return fmt.Errorf("load attachments: %w", err)
-			}
-		}
-		if systemKind(o.Kind) {
-			if inboundMsgID != "" {
-				o.InReplyTo, o.References = inboundMsgID, []string{inboundMsgID}
-			}
-		} else if err := s.threadHeaders(ctx, tx, o); err != nil {
+		var err error
+		if rows, err = loadNotificationRows(ctx, tx, ids); err != nil {
 			return err
 		}
-		if o.Skip == "" && o.State == "pending" {
-			addr, err := s.PersonAddress(ctx, tx, o.RecipientID)
-			if err != nil {
-				return err
+		var postIDs, filePosts []int64
+		for _, r := range rows {
+			if r.o.PostID == 0 || posts[r.o.PostID] != nil {
+				continue
 			}
-			o.RecipientAddress = addr
+			posts[r.o.PostID] = &postRow{}
+			postIDs = append(postIDs, r.o.PostID)
 		}
-		return nil
+		if err := loadPosts(ctx, tx, postIDs, posts); err != nil {
+			return err
+		}
+		var chainIDs []int64
+		addChain := func(id int64) {
+			if id != 0 && chain[id] == nil {
+				chain[id] = &chainPost{}
+				chainIDs = append(chainIDs, id)
+			}
+		}
+		for _, r := range rows {
+			p := posts[r.o.PostID]
+			if p == nil {
+				continue
+			}
+			r.o.QuestionID = p.question
+			addChain(p.question)
+			if !systemKind(r.o.Kind) {
+				if _, ok := attachments[r.o.PostID]; !ok {
+					attachments[r.o.PostID] = nil
+					filePosts = append(filePosts, r.o.PostID)
+				}
+				if p.kind == KindComment && p.parent != p.question {
+					addChain(p.parent)
+				}
+			}
+		}
+		if err := loadChain(ctx, tx, chainIDs, chain); err != nil {
+			return err
+		}
+		return loadAttachments(ctx, tx, filePosts, attachments)
 	})
 	if err != nil {
 		return nil, err
 	}
+	outs := make([]*Outgoing, 0, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		o := r.o
+		if p := posts[o.PostID]; p != nil {
+			o.PostKind, o.PostBody, o.PostAuthor, o.PostCreated = p.kind, p.body, p.author, p.created
+			r.parent = p.parent
+		}
+		s.finishOutgoing(r, chain, attachments)
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+// loadNotificationRows reads the notifications ids with their recipients,
+// the facts the skip rules need, and (for sending) the sealed addresses.
+func loadNotificationRows(ctx context.Context, tx pgx.Tx, ids []int64) ([]outRow, error) {
+	rs, err := tx.Query(ctx, `SELECT n.id, n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
+			pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
+			pe.key_id, pe.address_enc, pe.address_hash,
+			coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
+			EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id))
+		FROM notifications n
+		JOIN people pe ON pe.id = n.person_id
+		LEFT JOIN posts p ON p.id = n.post_id
+		LEFT JOIN inbound i ON i.id = n.inbound_id
+		WHERE n.id = ANY($1)
+		ORDER BY n.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load notifications: %w", err)
+	}
+	defer rs.Close()
+	out := make([]outRow, 0, len(ids))
+	for rs.Next() {
+		r := outRow{o: &Outgoing{}}
+		o := r.o
+		if err := rs.Scan(&o.NotificationID, &o.Kind, &o.State, &o.MessageID, &o.RecipientID, &o.RecipientName, &r.epoch,
+			&r.suppressed, &r.unsubscribed, &r.forgotten, &r.keyID, &r.sealed, &r.hash,
+			&o.PostID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &r.muted); err != nil {
+			return nil, fmt.Errorf("load notifications: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("load notifications: %w", err)
+	}
+	return out, nil
+}
+
+// loadPosts fills posts (keyed by the ids) with the notified posts.
+func loadPosts(ctx context.Context, tx pgx.Tx, ids []int64, posts map[int64]*postRow) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rs, err := tx.Query(ctx, `SELECT p.id, p.kind, p.body, coalesce(a.display_name, ''), p.created_at,
+			coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
+		FROM posts p LEFT JOIN people a ON a.id = p.author_id
+		WHERE p.id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("load posts: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id int64
+		var kind string
+		var p postRow
+		if err := rs.Scan(&id, &kind, &p.body, &p.author, &p.created, &p.question, &p.parent); err != nil {
+			return fmt.Errorf("load posts: %w", err)
+		}
+		p.kind = PostKind(kind)
+		*posts[id] = p
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("load posts: %w", err)
+	}
+	return nil
+}
+
+// loadChain fills chain (keyed by the ids) with the thread-chain posts:
+// questions with their titles and categories, and commented parents.
+func loadChain(ctx context.Context, tx pgx.Tx, ids []int64, chain map[int64]*chainPost) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rs, err := tx.Query(ctx, `SELECT q.id, q.title, coalesce(c.name, ''), q.message_id, q.author_id, q.client_msgid
+		FROM posts q LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("load thread chain: %w", err)
+	}
+	defer rs.Close()
+	found := 0
+	for rs.Next() {
+		var id int64
+		var c chainPost
+		if err := rs.Scan(&id, &c.title, &c.category, &c.forum, &c.author, &c.sealedClient); err != nil {
+			return fmt.Errorf("load thread chain: %w", err)
+		}
+		*chain[id] = c
+		found++
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("load thread chain: %w", err)
+	}
+	if found != len(ids) {
+		// Posts are never deleted: a missing one is a broken database.
+		return fmt.Errorf("load thread chain: %d of %d posts missing", len(ids)-found, len(ids))
+	}
+	return nil
+}
+
+// loadAttachments fills files (keyed by post id) with each post's
+// attachments, in id order.
+func loadAttachments(ctx context.Context, tx pgx.Tx, postIDs []int64, files map[int64][]AttachmentInfo) error {
+	if len(postIDs) == 0 {
+		return nil
+	}
+	rs, err := tx.Query(ctx, `SELECT post_id, id, filename, content_type, size, inline FROM attachments WHERE post_id = ANY($1) ORDER BY post_id, id`, postIDs)
+	if err != nil {
+		return fmt.Errorf("load attachments: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var post int64
+		var a AttachmentInfo
+		if err := rs.Scan(&post, &a.ID, &a.Filename, &a.ContentType, &a.Size, &a.Inline); err != nil {
+			return fmt.Errorf("load attachments: %w", err)
+		}
+		files[post] = append(files[post], a)
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("load attachments: %w", err)
+	}
+	return nil
+}
+
+// finishOutgoing applies the skip rules to r, fills its question, thread
+// headers, attachments and tokens, and opens the recipient's address when
+// it is to be sent.
+func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[int64][]AttachmentInfo) {
+	o := r.o
+	// Mail answering the person's own request (posted, confirmations,
+	// unsubscribe confirmation, rejection) goes despite a global
+	// unsubscribe or a mute: they asked for it by writing.
+	own := o.Kind == NotifyPosted || o.Kind == NotifyModerate || systemKind(o.Kind)
+	switch {
+	case r.forgotten:
+		o.Skip = "person was forgotten"
+	case r.suppressed && o.Kind != NotifyUnsubscribed:
+		o.Skip = "address is suppressed after bounces"
+	case r.unsubscribed && !own:
+		o.Skip = "person unsubscribed from everything"
+	case r.muted && !own:
+		o.Skip = "person unsubscribed from this question"
+	}
+	if q := chain[o.QuestionID]; q != nil {
+		o.Title, o.CategoryName = q.title, q.category
+	}
+	if o.PostID != 0 && !systemKind(o.Kind) {
+		o.Attachments = files[o.PostID]
+	}
+	if systemKind(o.Kind) {
+		if r.inboundMsgID != "" {
+			o.InReplyTo, o.References = r.inboundMsgID, []string{r.inboundMsgID}
+		}
+	} else {
+		s.threadHeaders(o, r.parent, chain)
+	}
+	if o.Skip == "" && o.State == "pending" {
+		if r.sealed == nil {
+			o.Err = fmt.Errorf("person %d has no address (forgotten)", o.RecipientID)
+		} else if addr, err := s.keys.Open(r.keyID, r.sealed, r.hash); err != nil {
+			o.Err = fmt.Errorf("notification %d: %w", o.NotificationID, err)
+		} else {
+			o.RecipientAddress = addr
+		}
+	}
+	epoch := r.epoch
 	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
 	switch o.Kind {
 	case NotifyConfirm:
@@ -134,8 +363,8 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 		o.ReplyTo = s.addrs.Confirm(token.Confirm, 0, o.RecipientID, epoch)
 		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
 	case NotifyConfirmSubscribe:
-		tok := s.addrs.ConfirmToken(token.ConfirmSub, subscription, o.RecipientID, epoch)
-		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, subscription, o.RecipientID, epoch)
+		tok := s.addrs.ConfirmToken(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
+		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
 		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
 	case NotifyHelp, NotifyCommand:
 	case NotifyUnsubscribed, NotifyRejected:
@@ -150,7 +379,6 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 	}
 	o.Title = Censor(o.Title, s.cfg.BlockedWords)
 	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)
-	return o, nil
 }
 
 // threadHeaders fills In-Reply-To and References. The chain is the posts
@@ -158,56 +386,31 @@ func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
 // answer), each named by its forum Message-ID. Where the recipient wrote a
 // post of the chain by email, their own client's Message-ID for it is put
 // first, so their client threads the notification under the mail they
-// sent; nobody else ever sees that client Message-ID.
-func (s *Store) threadHeaders(ctx context.Context, tx pgx.Tx, o *Outgoing) error {
-	type link struct {
-		id            int64
-		forum, client string
-		author        int64
+// sent; nobody else ever sees that client Message-ID: it is opened only
+// when the chain post's author is this notification's recipient. A chain
+// post missing from chain sets o.Err.
+func (s *Store) threadHeaders(o *Outgoing, parent int64, chain map[int64]*chainPost) {
+	ids := []int64{o.QuestionID}
+	if o.PostKind == KindComment && parent != 0 && parent != o.QuestionID {
+		ids = append(ids, parent)
 	}
-	load := func(id int64) (link, error) {
-		l := link{id: id}
-		var sealed []byte
-		err := tx.QueryRow(ctx, `SELECT p.message_id, p.author_id, p.client_msgid FROM posts p WHERE p.id = $1`, id).Scan(&l.forum, &l.author, &sealed)
-		if err != nil {
-			return l, fmt.Errorf("load thread link %d: %w", id, err)
+	for _, id := range ids {
+		l := chain[id]
+		if l == nil {
+			o.Err = fmt.Errorf("notification %d: load thread link %d: post missing", o.NotificationID, id)
+			return
 		}
-		// The client id is opened only for its own author's mail.
-		if len(sealed) > 1 && l.author == o.RecipientID {
-			if b, err := s.keys.OpenBytes(int(sealed[0]), sealed[1:], []byte(l.forum)); err == nil {
-				l.client = string(b)
-			}
+		client := ""
+		if l.author == o.RecipientID {
+			client = s.openClientID(l)
 		}
-		return l, nil
-	}
-	var chain []link
-	q, err := load(o.QuestionID)
-	if err != nil {
-		return err
-	}
-	chain = append(chain, q)
-	if o.PostKind == KindComment {
-		var parent int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(parent_id, 0) FROM posts WHERE id = $1`, o.PostID).Scan(&parent); err != nil {
-			return fmt.Errorf("load parent: %w", err)
-		}
-		if parent != 0 && parent != o.QuestionID {
-			p, err := load(parent)
-			if err != nil {
-				return err
-			}
-			chain = append(chain, p)
-		}
-	}
-	for _, l := range chain {
-		own := l.author == o.RecipientID && l.client != ""
-		if own {
-			o.References = append(o.References, l.client)
+		if client != "" {
+			o.References = append(o.References, client)
 		}
 		o.References = append(o.References, l.forum)
 		o.InReplyTo = l.forum
-		if own {
-			o.InReplyTo = l.client
+		if client != "" {
+			o.InReplyTo = client
 		}
 	}
 	if o.Kind == NotifyNewQuestion {
@@ -215,14 +418,39 @@ func (s *Store) threadHeaders(ctx context.Context, tx pgx.Tx, o *Outgoing) error
 		// the forum ID in References groups later mail with it.
 		o.InReplyTo = ""
 	}
-	return nil
+}
+
+// openClientID opens l's sealed client Message-ID, once per batch. Only
+// threadHeaders calls it, and only for mail to l's author. A value that
+// does not open is treated as absent, as before batching.
+func (s *Store) openClientID(l *chainPost) string {
+	if !l.opened {
+		l.opened = true
+		if len(l.sealedClient) > 1 {
+			// OpenBytes decrypts in place: give it a copy.
+			sealed := append([]byte(nil), l.sealedClient[1:]...)
+			if b, err := s.keys.OpenBytes(int(l.sealedClient[0]), sealed, []byte(l.forum)); err == nil {
+				l.client = string(b)
+			}
+		}
+	}
+	return l.client
 }
 
 // MarkSent records that notification id was accepted by the relay.
 func (s *Store) MarkSent(ctx context.Context, id int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE notifications SET state = 'sent', sent_at = now(), error = '' WHERE id = $1`, id)
+	return s.MarkSentMany(ctx, []int64{id})
+}
+
+// MarkSentMany records, in one statement, that the notifications ids were
+// accepted by the relay.
+func (s *Store) MarkSentMany(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE notifications SET state = 'sent', sent_at = now(), error = '' WHERE id = ANY($1)`, ids)
 	if err != nil {
-		return fmt.Errorf("mark notification %d sent: %w", id, err)
+		return fmt.Errorf("mark %d notifications sent (first %d): %w", len(ids), ids[0], err)
 	}
 	return nil
 }

@@ -173,7 +173,7 @@ func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, targ
 		return "", fmt.Errorf("select: %w", err)
 	}
 	var wants bool
-	if err := tx.QueryRow(ctx, `SELECT notify_my_answers AND suppressed_at IS NULL AND unsubscribed_at IS NULL FROM people WHERE id = $1`, answerer).Scan(&wants); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT notify_my_answers AND suppressed_at IS NULL AND unsubscribed_at IS NULL AND confirmed_at IS NOT NULL FROM people WHERE id = $1`, answerer).Scan(&wants); err != nil {
 		return "", fmt.Errorf("load answerer: %w", err)
 	}
 	if answerer != author.ID && wants {

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 )
 
@@ -27,6 +26,10 @@ type Envelope struct {
 // ProcessArgs is the River job that turns an inbound row into a post.
 type ProcessArgs struct {
 	InboundID int64 `json:"inbound_id"`
+	// Size is the raw message's size, so that processing knows whether it
+	// needs the memory budget before loading it; 0 (jobs enqueued by older
+	// versions, retries) means unknown and costs one more query.
+	Size int64 `json:"size,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -54,7 +57,8 @@ type Accepted struct {
 // committed, so a nil error is the permission to answer 250. A message
 // with the same Message-ID, envelope sender and recipients as one already
 // stored (a client retry) is not stored again and is reported as
-// Duplicate. raw is not retained after return.
+// Duplicate. raw is not retained after return. Concurrent calls share
+// transactions (group commit, see groupcommit.go).
 func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted, error) {
 	head := s.InboundHeadroom(env.MailFrom)
 	buf := make([]byte, head+len(raw), head+len(raw)+s.keys.SealOverhead())
@@ -84,7 +88,8 @@ func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf []byte, head
 	if rcpt == nil {
 		rcpt = []string{}
 	}
-	shownID := msgID
+	// Shown to operators; PostgreSQL text takes neither NUL nor invalid UTF-8.
+	shownID := strings.ReplaceAll(strings.ToValidUTF8(msgID, "?"), "\x00", "?")
 	if env.MailFrom != "" && strings.Contains(strings.ToLower(msgID), NormalizeAddress(env.MailFrom)) {
 		// Some clients put the sender's address in the Message-ID: keep
 		// only its keyed hash.
@@ -106,28 +111,8 @@ func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf []byte, head
 	if env.MailFrom != "" {
 		fromHash = s.keys.AddressHash(env.MailFrom)
 	}
-	var res Accepted
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
-			dedup, shownID, fromHash, rcpt, remoteIP(env.RemoteAddr), env.Source, keyID, sealed, size).Scan(&res.InboundID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			res.Duplicate = true
-			return tx.QueryRow(ctx, `SELECT id FROM inbound WHERE dedup_key = $1`, dedup).Scan(&res.InboundID)
-		}
-		if err != nil {
-			return fmt.Errorf("insert inbound: %w", err)
-		}
-		if _, err := s.river.InsertTx(ctx, tx, ProcessArgs{InboundID: res.InboundID}, nil); err != nil {
-			return fmt.Errorf("enqueue processing: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return Accepted{}, fmt.Errorf("accept message: %w", err)
-	}
-	return res, nil
+	return s.accept(ctx, inboundInsert{dedup: dedup, msgID: shownID, fromHash: fromHash, rcpt: rcpt,
+		ip: remoteIP(env.RemoteAddr), source: env.Source, keyID: keyID, sealed: sealed, size: size})
 }
 
 // openInbound splits an opened inbound value into the envelope sender

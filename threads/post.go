@@ -3,6 +3,7 @@ package threads
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
@@ -23,9 +24,32 @@ const (
 	NotifyRejected         = "rejected"          // why your message was not posted
 )
 
-// NotifyArgs is the River job that sends one notification row.
+// NotifyArgs is the River job that sends notification rows: a batch of
+// them (NotificationIDs, at most NotifyBatchSize, all enqueued by the same
+// transaction, so in fan-out about the same post), or, in jobs enqueued
+// before batching, the single NotificationID. A job may carry both; IDs
+// lists them all.
 type NotifyArgs struct {
-	NotificationID int64 `json:"notification_id"`
+	NotificationIDs []int64 `json:"notification_ids,omitempty"`
+	// NotificationID is the one notification of a job enqueued before
+	// batching; still honoured, so that jobs queued during an upgrade are
+	// sent. New jobs leave it zero.
+	NotificationID int64 `json:"notification_id,omitempty"`
+}
+
+// NotifyBatchSize is the most notifications one postern.notify job
+// carries: a fan-out to N followers makes ceil(N/NotifyBatchSize) jobs,
+// each loaded with a few queries and sent over one relay connection.
+// Smaller batches spread a fan-out over more workers; larger ones save
+// queries.
+const NotifyBatchSize = 50
+
+// IDs returns every notification id of the job, in order.
+func (a NotifyArgs) IDs() []int64 {
+	if a.NotificationID == 0 {
+		return a.NotificationIDs
+	}
+	return append([]int64{a.NotificationID}, a.NotificationIDs...)
 }
 
 // Kind implements river.JobArgs.
@@ -84,23 +108,21 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 		// One leading byte names the key, so old rows open after rotation.
 		client = append([]byte{byte(keyID)}, sealed...)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id, client_msgid, state, tags)
+	// One round trip for the post and its Message-ID index rows.
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id, client_msgid, state, tags)
 		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13)`,
 		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID, client, state, tags)
-	if err != nil {
-		return 0, fmt.Errorf("insert post: %w", err)
+	b.Queue(`INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'out')`, forumID, id)
+	if np.clientMsgID != "" {
+		b.Queue(`INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'in', $3)
+			ON CONFLICT (message_id) DO NOTHING`, s.keys.MessageIDHash(np.clientMsgID), id, np.author.ID)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("insert post and index its message-ids: %w", err)
 	}
 	if err := storeAttachments(ctx, tx, id, np.attachments); err != nil {
 		return 0, err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'out')`, forumID, id); err != nil {
-		return 0, fmt.Errorf("index forum message-id: %w", err)
-	}
-	if np.clientMsgID != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'in', $3)
-			ON CONFLICT (message_id) DO NOTHING`, s.keys.MessageIDHash(np.clientMsgID), id, np.author.ID); err != nil {
-			return 0, fmt.Errorf("index client message-id: %w", err)
-		}
 	}
 	if np.held {
 		return id, nil
@@ -206,6 +228,10 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 	// eligible filters people who may receive mail about question q.
 	const eligible = ` AND p.suppressed_at IS NULL AND p.unsubscribed_at IS NULL AND p.address_enc IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = p.id AND m.question_id = $2)`
+	// Mail about someone's own posts goes only to people who confirmed
+	// their address (people imported from an archive never did: they
+	// asked for nothing). Followers confirmed their subscription instead.
+	const confirmed = ` AND p.confirmed_at IS NOT NULL`
 	switch np.kind {
 	case KindQuestion:
 		out = append(out, recipient{personID: np.author.ID, kind: NotifyPosted})
@@ -217,7 +243,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		}
 	case KindAnswer:
 		rows, err := tx.Query(ctx, `SELECT p.id FROM posts q JOIN people p ON p.id = q.author_id
-			WHERE q.id = $2 AND p.id <> $1 AND p.notify_my_questions`+eligible, np.author.ID, np.questionID)
+			WHERE q.id = $2 AND p.id <> $1 AND p.notify_my_questions`+confirmed+eligible, np.author.ID, np.questionID)
 		if err := add(rows, err, NotifyAnswer); err != nil {
 			return nil, err
 		}
@@ -228,7 +254,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (p.id) p.id FROM posts c JOIN people p ON p.id = c.author_id
 			WHERE (c.id = $3 OR (c.parent_id = $3 AND c.kind = 'comment')) AND p.id <> $1
 			AND CASE WHEN c.id = $3 THEN (CASE c.kind WHEN 'question' THEN p.notify_my_questions ELSE p.notify_my_answers END)
-				ELSE p.notify_after_my_comments END`+eligible+` ORDER BY p.id`,
+				ELSE p.notify_after_my_comments END`+confirmed+eligible+` ORDER BY p.id`,
 			np.author.ID, np.questionID, np.parentID)
 		if err := add(rows, err, NotifyComment); err != nil {
 			return nil, err
@@ -237,8 +263,10 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 	return out, nil
 }
 
-// enqueueNotifications inserts a notification row, its outbound Message-ID
-// index row and its River job for each recipient, in tx.
+// enqueueNotifications inserts a notification row and its outbound
+// Message-ID index row for each recipient, and the River jobs sending
+// them, in tx. The rows are grouped into jobs of at most NotifyBatchSize
+// ids (one job for a single recipient).
 func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int64, recips []recipient) error {
 	if len(recips) == 0 {
 		return nil
@@ -264,7 +292,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	if err != nil {
 		return fmt.Errorf("insert notifications: %w", err)
 	}
-	params := make([]river.InsertManyParams, 0, n)
+	ids := make([]int64, 0, n)
 	var idxMids []string
 	var idxPersons []int64
 	for rows.Next() {
@@ -274,7 +302,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 			rows.Close()
 			return fmt.Errorf("insert notifications: %w", err)
 		}
-		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: id}})
+		ids = append(ids, id)
 		if postID != 0 && !systemKind(kind) {
 			idxMids, idxPersons = append(idxMids, mid), append(idxPersons, person)
 		}
@@ -289,8 +317,15 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 			return fmt.Errorf("index notification message-ids: %w", err)
 		}
 	}
-	if len(params) == 0 {
+	if len(ids) == 0 {
 		return nil
+	}
+	slices.Sort(ids)
+	params := make([]river.InsertManyParams, 0, (len(ids)+NotifyBatchSize-1)/NotifyBatchSize)
+	for len(ids) > 0 {
+		k := min(len(ids), NotifyBatchSize)
+		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationIDs: ids[:k:k]}})
+		ids = ids[k:]
 	}
 	if _, err := s.river.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue notifications: %w", err)

@@ -227,19 +227,7 @@ func isDomainByte(c byte) bool {
 // notification carries its recipient's address) with "[address removed]".
 // Other addresses, which people may write on purpose, are left alone.
 func (s *Store) redactKnown(ctx context.Context, tx pgx.Tx, author string, texts ...*string) error {
-	seen := map[string]bool{}
-	var cands []string
-	var hashes [][]byte
-	for _, t := range texts {
-		for _, sp := range addressSpans(*t) {
-			n := NormalizeAddress((*t)[sp[0]:sp[1]])
-			if !seen[n] {
-				seen[n] = true
-				cands = append(cands, n)
-				hashes = append(hashes, s.keys.AddressHash(n))
-			}
-		}
-	}
+	cands, hashes := s.addressCandidates(texts...)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -259,6 +247,30 @@ func (s *Store) redactKnown(ctx context.Context, tx pgx.Tx, author string, texts
 			}
 		}
 	}
+	redactAddresses(known, texts...)
+	return nil
+}
+
+// addressCandidates returns the distinct normalised address-like strings
+// in texts, with their address hashes: what redaction looks up.
+func (s *Store) addressCandidates(texts ...*string) (cands []string, hashes [][]byte) {
+	seen := map[string]bool{}
+	for _, t := range texts {
+		for _, sp := range addressSpans(*t) {
+			n := NormalizeAddress((*t)[sp[0]:sp[1]])
+			if !seen[n] {
+				seen[n] = true
+				cands = append(cands, n)
+				hashes = append(hashes, s.keys.AddressHash(n))
+			}
+		}
+	}
+	return cands, hashes
+}
+
+// redactAddresses replaces, in each text, every address whose normalised
+// form is in known with "[address removed]".
+func redactAddresses(known map[string]bool, texts ...*string) {
 	for _, t := range texts {
 		var b strings.Builder
 		prev := 0
@@ -274,5 +286,4 @@ func (s *Store) redactKnown(ctx context.Context, tx pgx.Tx, author string, texts
 			*t = b.String()
 		}
 	}
-	return nil
 }

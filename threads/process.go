@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -38,7 +39,7 @@ type ProcessWorker struct {
 // River) only for transient failures such as a lost database connection;
 // a message that cannot become a post is marked ignored or failed instead.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	return w.Store.Process(ctx, job.Args.InboundID)
+	return w.Store.process1(ctx, job.Args.InboundID, job.Args.Size)
 }
 
 // outcome is what processing decided for an inbound message.
@@ -65,14 +66,20 @@ type inboundRow struct {
 // accepted is left alone, and every write happens in one transaction that
 // also marks the message processed.
 func (s *Store) Process(ctx context.Context, id int64) error {
+	return s.process1(ctx, id, 0)
+}
+
+// process1 is Process for a message of size bytes (0: unknown).
+func (s *Store) process1(ctx context.Context, id, size int64) error {
 	// Large messages are processed within a memory budget (about three
 	// copies of a message are alive while it is parsed), so a burst of
 	// them cannot multiply the process's memory.
-	var size int64
-	if err := s.pool.QueryRow(ctx, `SELECT size FROM inbound WHERE id = $1 AND state = 'accepted'`, id).Scan(&size); errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("load inbound %d: %w", id, err)
+	if size <= 0 {
+		if err := s.pool.QueryRow(ctx, `SELECT size FROM inbound WHERE id = $1 AND state = 'accepted'`, id).Scan(&size); errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("load inbound %d: %w", id, err)
+		}
 	}
 	if size >= 1<<20 {
 		w := min(3*size, s.procMemCap)
@@ -80,6 +87,10 @@ func (s *Store) Process(ctx context.Context, id int64) error {
 			return fmt.Errorf("process inbound %d: %w", id, err)
 		}
 		defer s.procMem.Release(w)
+		// Its copies (sealed, opened, parsed) are garbage once it is
+		// processed: collect them at once rather than let the next large
+		// message's copies pile on top of them.
+		defer runtime.GC()
 	}
 	var out outcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -305,11 +316,7 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		if !hasContent {
 			return s.reject(ctx, tx, in, author, target.QuestionID, "nothing was left of your reply after removing the quoted text; write your answer above the quoted message")
 		}
-		var qstate string
-		if err := tx.QueryRow(ctx, `SELECT state FROM posts WHERE id = $1`, target.QuestionID).Scan(&qstate); err != nil {
-			return outcome{}, fmt.Errorf("load question state: %w", err)
-		}
-		if qstate == "closed" {
+		if target.QuestionState == "closed" {
 			return s.reject(ctx, tx, in, author, target.QuestionID, "the question is closed and takes no more answers or comments")
 		}
 		np.kind, np.parentID, np.questionID = Placement(*target)
@@ -317,11 +324,7 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 			// By email, the asker replying in their own thread (to the
 			// "posted" note or a follower's copy) adds to the question:
 			// a comment on it, not an answer to themselves.
-			var asker int64
-			if err := tx.QueryRow(ctx, `SELECT author_id FROM posts WHERE id = $1`, target.ID).Scan(&asker); err != nil {
-				return outcome{}, fmt.Errorf("load asker: %w", err)
-			}
-			if asker == author.ID {
+			if target.AskerID == author.ID {
 				np.kind = KindComment
 			}
 		}
@@ -474,8 +477,9 @@ func malformedFrom(m *parse.Message) bool {
 func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, error) {
 	var r ParentRef
 	var kind string
-	err := tx.QueryRow(ctx, `SELECT id, kind, coalesce(question_id, id), coalesce(parent_id, 0), state FROM posts WHERE id = $1`, postID).
-		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State)
+	err := tx.QueryRow(ctx, `SELECT p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state, p.author_id, q.state, q.author_id
+		FROM posts p JOIN posts q ON q.id = coalesce(p.question_id, p.id) WHERE p.id = $1`, postID).
+		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -501,8 +505,9 @@ func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*Par
 		hashed[id] = h
 		keys = append(keys, id, h)
 	}
-	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state
-		FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed', 'queued')`, keys)
+	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state, p.author_id, q.state, q.author_id
+		FROM message_ids m JOIN posts p ON p.id = m.post_id JOIN posts q ON q.id = coalesce(p.question_id, p.id)
+		WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed', 'queued')`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("look up thread: %w", err)
 	}
@@ -510,7 +515,7 @@ func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*Par
 	for rows.Next() {
 		var mid, kind string
 		var r ParentRef
-		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State); err != nil {
+		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scan thread: %w", err)
 		}

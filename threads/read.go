@@ -136,6 +136,14 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	}
 	defer rows.Close()
 	index := map[int64]int{}
+	// A comment may come before its answer in id order (an imported
+	// archive's replies move under parents imported after them): comments
+	// are placed once every answer is known.
+	type pending struct {
+		parent int64
+		c      Comment
+	}
+	var comments []pending
 	for rows.Next() {
 		var pid, parent int64
 		var kind, body, elided, author string
@@ -154,15 +162,18 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 		case "comment":
 			c := Comment{ID: pid, Body: body, Elided: elided, Author: author, CreatedAt: created, Attachments: attachmentList(atts[pid]),
 				EditedAt: edited, AuthorPoints: points}
-			if i, ok := index[parent]; ok {
-				t.Answers[i].Comments = append(t.Answers[i].Comments, c)
-			} else {
-				t.Comments = append(t.Comments, c)
-			}
+			comments = append(comments, pending{parent, c})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load posts of %d: %w", id, err)
+	}
+	for _, p := range comments {
+		if i, ok := index[p.parent]; ok {
+			t.Answers[i].Comments = append(t.Answers[i].Comments, p.c)
+		} else {
+			t.Comments = append(t.Comments, p.c)
+		}
 	}
 	if t.Tags == nil {
 		t.Tags = []string{}

@@ -22,6 +22,11 @@ type ParentRef struct {
 	QuestionID int64 // the question's id (== ID for a question)
 	ParentID   int64 // for a comment: the post it comments on
 	State      string
+
+	// Loaded with the post by the process path (zero elsewhere).
+	AuthorID      int64  // the post's author
+	QuestionState string // the question's state (closed takes no replies)
+	AskerID       int64  // the question's author
 }
 
 // Placement says where a reply to target goes: the kind of the new post and

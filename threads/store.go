@@ -25,6 +25,8 @@ type Store struct {
 
 	procMem    *semaphore.Weighted // Config.ProcessMemory
 	procMemCap int64
+
+	group groupCommit // intake transactions shared by concurrent Accept calls
 }
 
 // NewStore returns a Store. SetRiver must be called before Accept or
@@ -121,8 +123,9 @@ func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) 
 	return p, nil
 }
 
-// PersonAddress decrypts the address of person id. Only the dispatcher calls
-// it, only to send.
+// PersonAddress decrypts the address of person id, for code that must
+// act on it (key rotation checks). The dispatcher opens its recipients'
+// addresses in LoadOutgoingBatch; nothing else may keep or log one.
 func (s *Store) PersonAddress(ctx context.Context, q pgx.Tx, id int64) (string, error) {
 	var keyID int
 	var sealed, hash []byte

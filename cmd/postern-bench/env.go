@@ -43,12 +43,14 @@ type bench struct {
 	sink       *sink
 	discard    *discardServer
 
-	gen      *generator
-	seq      atomic.Int64 // marker numbers, unique in the run
-	asker    string       // address of the person who asks the questions
-	replier  string       // address of the follower who answers them
-	targets  []string     // replier's reply+TOKEN addresses, one per question
-	intake10 float64      // scenario 1: 4 KB intake rate at 10 connections
+	gen        *generator
+	seq        atomic.Int64 // marker numbers, unique in the run
+	asker      string       // address of the person who asks the questions
+	replier    string       // address of the follower who answers them
+	targets    []string     // replier's reply+TOKEN addresses, one per question
+	intake10   float64      // scenario 1: 4 KB intake rate at 10 connections
+	pprofAddr  string       // Postern's pprof address on loopback, for profiles
+	profileDir string       // where profiles are written
 }
 
 func newBench(ctx context.Context, opts options, log *slog.Logger) (b *bench, err error) {
@@ -77,7 +79,11 @@ func newBench(ctx context.Context, opts options, log *slog.Logger) (b *bench, er
 	if err := pgcluster.EnsureInstalled(ctx, log); err != nil {
 		return nil, fmt.Errorf("postgresql: %w", err)
 	}
-	b.pg, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), Fast: false, Logger: log})
+	pgOpts := pgcluster.Options{Dir: filepath.Join(dir, "pg"), Fast: false, Logger: log}
+	if opts.pgStatements {
+		pgOpts.Settings = statementSettings
+	}
+	b.pg, err = pgcluster.Start(ctx, pgOpts)
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: %w", err)
 	}
@@ -97,6 +103,18 @@ func newBench(ctx context.Context, opts options, log *slog.Logger) (b *bench, er
 		return nil, fmt.Errorf("ceiling table: %w", err)
 	}
 
+	b.profileDir = opts.profileDir
+	if b.profileDir == "" {
+		b.profileDir = filepath.Join(dir, "profiles")
+	}
+	if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
+		return nil, fmt.Errorf("profile directory: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	b.secretFile = filepath.Join(dir, "secret")
 	if err := os.WriteFile(b.secretFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
@@ -174,6 +192,8 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 	if a := os.Getenv("POSTERN_PPROF_ADDR"); a != "" {
 		// For profiling a run: go tool pprof http://ADDR/debug/pprof/profile
 		env = append(env, "POSTERN_PPROF_ADDR="+a)
+	} else if b.pprofAddr != "" {
+		env = append(env, "POSTERN_PPROF_ADDR="+b.pprofAddr)
 	}
 	return append(env,
 		"POSTERN_DATABASE_URL="+b.pg.URL("postgres"),

@@ -12,7 +12,7 @@
 //
 // Usage (from the repository root; `make bench` runs it):
 //
-//	go run ./cmd/postern-bench [-quick] [-scenarios=1,2,3,4,5,7] [-out docs/BENCHMARKS.md]
+//	go run ./cmd/postern-bench [-quick] [-scenarios=1,2,3,4,5,6,7] [-out docs/BENCHMARKS.md]
 //
 // Everything listens on and connects to 127.0.0.1 only. Benchmarks are
 // measurements, not tests: nothing here fails because a figure is slow; a
@@ -37,30 +37,33 @@ import (
 
 // options are the command-line settings of one run.
 type options struct {
-	quick       bool
-	scenarios   []int
-	out         string
-	conc        []int
-	intakeDur   time.Duration
-	ceilDur     time.Duration
-	processDur  time.Duration
-	e2eDur      time.Duration
-	e2eRate     float64
-	followers   int
-	growthRows  int
-	growthDur   time.Duration
-	memSessions int
-	memSize     int
-	bigSize     int
-	workers     int
-	keep        bool
-	logLevel    string
+	quick        bool
+	scenarios    []int
+	out          string
+	conc         []int
+	intakeDur    time.Duration
+	ceilDur      time.Duration
+	processDur   time.Duration
+	e2eDur       time.Duration
+	e2eRate      float64
+	followers    int
+	growthRows   int
+	growthDur    time.Duration
+	memSessions  int
+	memSize      int
+	bigSize      int
+	importMsgs   int
+	workers      int
+	keep         bool
+	pgStatements bool
+	profileDir   string
+	logLevel     string
 }
 
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("postern-bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "1,2,3,4,5,7", "comma-separated scenarios to run (1 intake, 2 processing, 3 end-to-end latency, 4 fan-out, 5 growth, 7 memory; 6 import does not exist yet)")
+	scen := fs.String("scenarios", "1,2,3,4,5,6,7", "comma-separated scenarios to run (1 intake, 2 processing, 3 end-to-end latency, 4 fan-out, 5 growth, 6 import, 7 memory)")
 	conc := fs.String("concurrency", "1,10,50", "client concurrencies for the intake scenario")
 	fs.BoolVar(&o.quick, "quick", false, "short durations and small counts, for trying the harness (figures are not meaningful)")
 	fs.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "Markdown report to write (empty: none)")
@@ -75,7 +78,10 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.memSessions, "mem-sessions", 100, "concurrent sessions of the memory scenario (7)")
 	fs.IntVar(&o.memSize, "mem-size", 5<<20, "message size of each concurrent session (scenario 7)")
 	fs.IntVar(&o.bigSize, "big-size", 25_000_000, "size of the single large message (scenario 7); must stay under Postern's 25 MiB limit")
+	fs.IntVar(&o.importMsgs, "import-messages", 100000, "messages of the generated mbox archive (scenario 6; a second one has a tenth)")
 	fs.IntVar(&o.workers, "workers", max(4, 2*runtime.NumCPU()), "POSTERN_WORKERS for the Postern under test (Postern's default: 2 x cores, at least 4), also the ceilings' concurrency")
+	fs.BoolVar(&o.pgStatements, "pg-statements", true, "load pg_stat_statements and report the statements that take PostgreSQL's time in scenario 2 (costs PostgreSQL a few percent, ceilings included)")
+	fs.StringVar(&o.profileDir, "profile", "", "keep the CPU profiles of Postern (paused intake run, processing run) in this directory (default: the temporary bench directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, logs) after the run")
 	fs.StringVar(&o.logLevel, "log-level", "info", "harness log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +121,7 @@ func parseOptions(args []string) (options, error) {
 		quick("growth-rows", func() { o.growthRows = 20000 })
 		quick("growth-duration", func() { o.growthDur = 4 * time.Second })
 		quick("mem-sessions", func() { o.memSessions = 10 })
+		quick("import-messages", func() { o.importMsgs = 5000 })
 	}
 	if o.bigSize >= 25<<20-64<<10 {
 		return o, fmt.Errorf("-big-size %d does not fit Postern's 25 MiB limit", o.bigSize)
@@ -149,6 +156,7 @@ var allScenarios = []scenario{
 	{3, "End-to-end latency", scenarioE2E},
 	{4, "Fan-out", scenarioFanout},
 	{5, "Growth", scenarioGrowth},
+	{6, "Import", scenarioImport},
 	{7, "Memory", scenarioMemory},
 }
 

@@ -28,13 +28,16 @@ type row struct {
 
 // report collects the results of a run.
 type report struct {
-	b        *bench
-	date     time.Time
-	rows     []row
-	notes    []string // observations computed from the figures
-	failures map[int]string
-	ran      map[int]bool
-	elapsed  time.Duration
+	b          *bench
+	date       time.Time
+	rows       []row
+	notes      []string     // observations computed from the figures
+	cpuRows    []cpuRow     // where the CPU went, per measured case
+	statements []stmtRow    // scenario 2's database time by statement (-pg-statements)
+	profiles   []profileRow // summarised CPU profiles of Postern
+	failures   map[int]string
+	ran        map[int]bool
+	elapsed    time.Duration
 }
 
 func newReport(b *bench) *report {
@@ -44,6 +47,21 @@ func newReport(b *bench) *report {
 func (r *report) add(x row) {
 	r.rows = append(r.rows, x)
 	r.b.log.Info("result", "scenario", x.scen, "case", x.cas, "postern", x.postern, "ceiling", x.ceiling, "ratio", x.ratio, "met", x.met)
+}
+
+// cpuRow is the CPU split of one measured case.
+type cpuRow struct {
+	scen  int
+	cas   string
+	split string
+}
+
+// cpu records where the CPU went while n messages were handled in a case.
+func (r *report) cpu(scen int, cas string, c cpuSplit, n int64) {
+	if s := c.perMessage(n); s != "" {
+		r.cpuRows = append(r.cpuRows, cpuRow{scen, cas, s})
+		r.b.log.Info("cpu", "scenario", scen, "case", cas, "split", s)
+	}
 }
 
 func (r *report) note(format string, args ...any) {
@@ -141,6 +159,28 @@ func (r *report) writeMarkdown(path string) error {
 	for _, x := range r.rows {
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", x.scen, x.name, x.cas, x.postern, x.ceiling, x.ratio, x.target, x.met)
 	}
+	if len(r.cpuRows) > 0 {
+		fmt.Fprintf(&b, "\n### Where the CPU went\n\n")
+		fmt.Fprintf(&b, "CPU time per message handled, read from /proc for Postern, for PostgreSQL (postmaster and\n")
+		fmt.Fprintf(&b, "all backends) and for this harness (load generator, sink, ceilings); \"others\" is the rest of\n")
+		fmt.Fprintf(&b, "the machine. With the machine near 100%% busy, a rate is bound by the sum of the three.\n\n")
+		fmt.Fprintf(&b, "| # | case | CPU |\n|---|---|---|\n")
+		for _, c := range r.cpuRows {
+			fmt.Fprintf(&b, "| %d | %s | %s |\n", c.scen, c.cas, c.split)
+		}
+	}
+	for _, p := range r.profiles {
+		fmt.Fprintf(&b, "\n### Postern CPU profile: %s\n\n", p.title)
+		fmt.Fprintf(&b, "Share of Postern's CPU samples spent in each part, callees included (parts overlap; %s).\n\n", p.total)
+		fmt.Fprintf(&b, "```\n%s\n```\n", strings.Join(p.lines, "\n"))
+	}
+	if len(r.statements) > 0 {
+		fmt.Fprintf(&b, "\n### Database time by statement (scenario 2, `-pg-statements`)\n\n")
+		fmt.Fprintf(&b, "| statement | calls per message | mean | share of execution time |\n|---|---|---|---|\n")
+		for _, st := range r.statements {
+			fmt.Fprintf(&b, "| `%s` | %.2f | %.3f ms | %.0f%% |\n", strings.ReplaceAll(st.query, "|", "\\|"), st.perMessage, st.meanMs, 100*st.share)
+		}
+	}
 	if len(r.notes) > 0 {
 		fmt.Fprintf(&b, "\nObservations computed from this run:\n\n")
 		for _, n := range r.notes {
@@ -150,7 +190,6 @@ func (r *report) writeMarkdown(path string) error {
 	b.WriteString("\n" + methodText)
 	fmt.Fprintf(&b, "\n## What we found\n\n%s\n%s\n%s\n", findingsBegin, findings, findingsEnd)
 	fmt.Fprintf(&b, "\n## Missing\n\n")
-	fmt.Fprintf(&b, "- **6 Import** is not measured: it needs a `postern import mbox` command, which does not exist yet.\n")
 	for _, sc := range allScenarios {
 		if msg, ok := r.failures[sc.n]; ok {
 			fmt.Fprintf(&b, "- **%d %s** failed in this run: %s\n", sc.n, sc.name, msg)
@@ -210,7 +249,9 @@ SMTP connection across messages (as an MTA's connection cache does).
    PostgreSQL's single-row commit rate (a pgx loop inserting the message as
    one bytea row per transaction). Postern's background processing runs
    during the measurement, as in production; the backlog is drained between
-   runs.
+   runs. For 4 KB at 10 connections a second run pauses Postern's
+   processing and sending (River's queue pause) to show intake alone, and
+   is profiled.
 2. **Processing**: messages per second from 250 to post visible (inbound
    state no longer ` + "`accepted`" + `), sustained: the load generator keeps a backlog
    of processable messages (it pauses above a cap) so the workers never
@@ -236,6 +277,18 @@ SMTP connection across messages (as an MTA's connection cache does).
    the configured number of processed 4 KB messages into it (then ANALYZE
    and CHECKPOINT, as before the first measurement). The ceiling is the
    first measurement.
+6. **Import**: ` + "`postern import mbox`" + ` (a subprocess, into a fresh database)
+   of a generated mailing-list archive: threads of varied depth
+   interleaved in time, 2–4 KB text replies with attribution, quote and
+   list footer, most with In-Reply-To/References, about one in ten with
+   only a "Re:" subject, one in fifty before its parent, one in two
+   hundred without Message-ID. Messages per second over the wall time
+   (start to exit, the end-of-import fix-up included) and the peak RSS
+   (getrusage maxrss). Ceiling: PostgreSQL's COPY rate for as many rows of
+   the archive's average message size into a plain table, 1000 rows per
+   transaction as the import commits. A second archive a tenth the size is
+   imported into another fresh database: the two peak RSS show whether
+   memory grows with the archive.
 7. **Memory**: Postern's peak RSS (VmHWM, process restarted before each
    case) while receiving and processing one 25 MB message alone, and N
    concurrent sessions each sending a 5 MB message (multipart/mixed with a
@@ -247,7 +300,8 @@ const missingText = `- Processing is measured with 4 KB text replies only (no 60
   subscribe@ and the confirmation reply: a way to lift the per-IP
   confirmation limit for benchmarks (or a bulk follower import) would let
   the harness use mail.
-- No CPU profile is taken automatically: run the harness with
-  ` + "`POSTERN_PPROF_ADDR=127.0.0.1:6060`" + ` in its environment and fetch
-  ` + "`/debug/pprof/profile`" + ` during a scenario (see What we found).
+- CPU profiles are taken of two runs only (the paused intake run and
+  the processing run) and summarised by part; ` + "`-profile DIR`" + ` keeps the
+  files for ` + "`go tool pprof`" + `. Other scenarios are explained by their
+  figures and the CPU split.
 `

@@ -153,7 +153,9 @@ func scenarioIntake(ctx context.Context, b *bench, r *report) error {
 			if err := b.waitIdle(ctx, 2*time.Minute); err != nil {
 				return err
 			}
+			cpu0 := b.sampleCPU()
 			res := drive(ctx, loadSpec{addr: b.proc.addr, conc: c, dur: b.opts.intakeDur, next: b.nextOf(k)})
+			r.cpu(1, fmt.Sprintf("intake %s, c=%d (processing runs beside it)", k.short, c), b.sampleCPU().since(cpu0), res.ok)
 			if err := b.proc.alive(); err != nil {
 				return err
 			}
@@ -175,6 +177,15 @@ func scenarioIntake(ctx context.Context, b *bench, r *report) error {
 			r.add(x)
 			if c == 10 && k.name == kindText {
 				b.intake10 = res.rate()
+				alone, split, err := b.intakeAlone(ctx, r, k, c)
+				if err != nil {
+					return err
+				}
+				r.add(row{scen: 1, name: "Intake", cas: fmt.Sprintf("%s, c=%d, processing paused", k.short, c),
+					postern: fmt.Sprintf("%.0f msg/s; DATA p50 %s, p99 %s", alone.rate(), ms(pct(alone.lat, 50)), ms(pct(alone.lat, 99))),
+					ceiling: fmt.Sprintf("discard %.0f msg/s (above)", dis.rate()),
+					ratio:   fmt.Sprintf("%s of discard", pctOf(alone.rate(), dis.rate()))})
+				r.cpu(1, fmt.Sprintf("intake %s, c=%d, processing paused", k.short, c), split, alone.ok)
 			}
 		}
 	}
@@ -190,6 +201,7 @@ type procResult struct {
 	maxBacklog int64         // most accepted-but-unprocessed messages seen
 	gated      float64       // fraction of polls with the load paused at the cap
 	cpu        time.Duration // Postern's CPU time during the run
+	split      cpuSplit      // the whole machine's CPU during the run
 }
 
 func (p procResult) rate() float64 {
@@ -209,6 +221,12 @@ const backlogCap = 1000
 // messages whose processing finished in the window (the run after a
 // warm-up of a sixth, at most 5 s).
 func (b *bench) sustainedProcessing(ctx context.Context, dur time.Duration, conc int) (procResult, error) {
+	return b.sustainedProcessingProfiled(ctx, nil, "", dur, conc)
+}
+
+// sustainedProcessingProfiled is sustainedProcessing, adding a CPU profile
+// of the run to r under title when r is not nil.
+func (b *bench) sustainedProcessingProfiled(ctx context.Context, r *report, title string, dur time.Duration, conc int) (procResult, error) {
 	var p procResult
 	if err := b.waitIdle(ctx, 2*time.Minute); err != nil {
 		return p, err
@@ -246,12 +264,19 @@ func (b *bench) sustainedProcessing(ctx context.Context, dur time.Duration, conc
 		}
 	}()
 	warm := min(5*time.Second, dur/6)
-	cpu0, _ := b.proc.cpu()
+	cpu0 := b.sampleCPU()
 	t0 := time.Now()
+	wait := func() string { return "" }
+	if r != nil {
+		wait = b.startProfile(ctx, "processing", dur-time.Second)
+	}
 	res := drive(ctx, loadSpec{addr: b.proc.addr, conc: conc, dur: dur, gate: open.Load, next: b.nextOf(b.kinds()[0])})
 	tEnd := time.Now()
-	cpu1, _ := b.proc.cpu()
-	p.cpu = cpu1 - cpu0
+	p.split = b.sampleCPU().since(cpu0)
+	if r != nil {
+		r.addProfile(ctx, title, wait())
+	}
+	p.cpu = p.split.postern
 	close(stop)
 	wg.Wait()
 	b.logActivity(activity, polls)
@@ -327,8 +352,14 @@ func scenarioProcessing(ctx context.Context, b *bench, r *report) error {
 	if err := b.ensureTargets(ctx); err != nil {
 		return err
 	}
-	p, err := b.sustainedProcessing(ctx, b.opts.processDur, 10)
+	if err := b.resetStatements(ctx); err != nil {
+		return err
+	}
+	p, err := b.sustainedProcessingProfiled(ctx, r, "scenario 2, sustained processing of 4 KB replies", b.opts.processDur, 10)
 	if err != nil {
+		return err
+	}
+	if r.statements, err = b.topStatements(ctx, 15, p.accepted); err != nil {
 		return err
 	}
 	pgc, err := pgCommits(ctx, b.pool, b.opts.workers, b.opts.ceilDur, b.kinds()[0].make(0).data)
@@ -340,6 +371,7 @@ func scenarioProcessing(ctx context.Context, b *bench, r *report) error {
 		ceiling: fmt.Sprintf("PG commit %.0f/s at %d sessions", pgc.rate(), b.opts.workers),
 		ratio:   pctOf(p.rate(), pgc.rate()) + " of PG",
 		target:  "≥ 1000 msg/s", met: metText(p.rate() >= 1000)})
+	r.cpu(2, "sustained: intake, processing and one notification per message", p.split, p.accepted)
 	return nil
 }
 

@@ -95,7 +95,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	// Both worker pools, River's own producers and completer, and SMTP
 	// sessions waiting to commit (they queue for a connection).
-	pcfg.MaxConns = int32(2*cfg.Workers + 16)
+	pcfg.MaxConns = int32(cfg.Workers + cfg.NotifyWkrs + 16)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -120,7 +120,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault:   {MaxWorkers: 1}, // maintenance
 			threads.QueueProcess: {MaxWorkers: cfg.Workers},
-			threads.QueueNotify:  {MaxWorkers: cfg.Workers},
+			threads.QueueNotify:  {MaxWorkers: cfg.NotifyWkrs},
 		},
 		Workers: workers,
 		Logger:  log.With("component", "river"),

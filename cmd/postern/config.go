@@ -32,7 +32,8 @@ type Config struct {
 	MaxMessage  int64         // POSTERN_MAX_MESSAGE_BYTES: largest accepted message
 	MaxRcpt     int           // POSTERN_MAX_RECIPIENTS: recipients per message
 	MaxConns    int           // POSTERN_MAX_CONNECTIONS: concurrent connections per listener
-	Workers     int           // POSTERN_WORKERS: concurrent jobs per queue (processing, sending)
+	Workers     int           // POSTERN_WORKERS: concurrent jobs processing mail (2 × cores, at least 4)
+	NotifyWkrs  int           // POSTERN_NOTIFY_WORKERS: concurrent jobs sending notifications, each a batch (2 × cores, at least 4)
 	ReadTimeout time.Duration // POSTERN_READ_TIMEOUT: SMTP read timeout
 	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
 	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
@@ -69,6 +70,7 @@ func defaultConfig() Config {
 		MaxRcpt:     50,
 		MaxConns:    200,
 		Workers:     max(4, 2*runtime.NumCPU()),
+		NotifyWkrs:  max(4, 2*runtime.NumCPU()),
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
 		AuthPolicy:  "none",
@@ -104,7 +106,8 @@ func (c *Config) settings() []setting {
 		{"max-message-bytes", "POSTERN_MAX_MESSAGE_BYTES", "largest accepted message in bytes", &c.MaxMessage},
 		{"max-recipients", "POSTERN_MAX_RECIPIENTS", "recipients per message", &c.MaxRcpt},
 		{"max-connections", "POSTERN_MAX_CONNECTIONS", "concurrent connections per listener", &c.MaxConns},
-		{"workers", "POSTERN_WORKERS", "concurrent jobs per queue: processing mail, and sending notifications (each uses database connections)", &c.Workers},
+		{"workers", "POSTERN_WORKERS", "concurrent jobs processing mail (each uses database connections)", &c.Workers},
+		{"notify-workers", "POSTERN_NOTIFY_WORKERS", "concurrent jobs sending notifications, each a batch of up to 50 over one relay connection (each uses a database connection while loading and marking)", &c.NotifyWkrs},
 		{"read-timeout", "POSTERN_READ_TIMEOUT", "SMTP read timeout", &c.ReadTimeout},
 		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
@@ -197,6 +200,8 @@ func (c *Config) validate() error {
 		return errors.New("at least one of --smtp-addr and --lmtp-addr must be set")
 	case c.Workers < 1:
 		return errors.New("--workers must be at least 1")
+	case c.NotifyWkrs < 1:
+		return errors.New("--notify-workers (POSTERN_NOTIFY_WORKERS) must be at least 1")
 	case c.RelayURL == "" && c.Maildir == "":
 		return errors.New("set --relay-url (POSTERN_RELAY_URL) or --maildir (POSTERN_MAILDIR)")
 	case c.RelayURL != "" && !strings.HasPrefix(c.RelayURL, "smtp://") && !strings.HasPrefix(c.RelayURL, "smtps://"):

@@ -8,6 +8,7 @@
 //	postern inbound list [--failed]   list received messages (--json)
 //	postern inbound retry ID          reprocess a failed or ignored message
 //	postern user export|forget ADDRESS
+//	postern import mbox FILE          import a mailing-list archive as threads
 //	postern dkim keygen
 //
 // Every setting is a flag with a POSTERN_* environment equivalent; run
@@ -54,6 +55,7 @@ commands:
   user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)
   dkim keygen           make a DKIM key and print the DNS record to publish
   keys reseal           re-encrypt addresses and raw mail with the newest sealing key
+  import mbox FILE      import a mailing-list archive as threads (senders unconfirmed, nobody notified)
   category add SLUG "Name" | category list
   question close ID [--duplicate-of ID] | question reopen ID
   moderate list | moderate approve ID | moderate reject ID [REASON]
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdQuestion(ctx, rest, stdout, stderr)
 	case "moderate":
 		return cmdModerate(ctx, rest, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

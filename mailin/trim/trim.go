@@ -241,7 +241,7 @@ func (d *doc) attributionAt(i, end int, quoted bool) (int, bool) {
 	}
 	// "Name via List wrote:" carries neither a date nor an address; it
 	// counts only on one line directly above a quote.
-	if !quoted && !d.quoted[i] && len(c0) <= 100 && i+1 < end && d.quoted[i+1] && attrEndRe.MatchString(c0) {
+	if !quoted && !d.quoted[i] && len(c0) <= 100 && i+1 < end && d.quoted[i+1] && attrEnd(c0) {
 		return i + 1, true
 	}
 	if !attrFirstLineOK(c0) {

@@ -52,6 +52,10 @@ type Options struct {
 	// full_page_writes) for speed. For test clusters only: a crash of the
 	// machine can corrupt a Fast cluster.
 	Fast bool
+	// Settings are extra postgresql.conf lines ("name = value"), written
+	// after Postern's own at every start (e.g. to load
+	// pg_stat_statements for a profile of the database side).
+	Settings []string
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -144,7 +148,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("pgcluster: %w", err)
 		}
 		c.port = port
-		err = c.start(ctx, opts.Fast)
+		err = c.start(ctx, opts.Fast, opts.Settings)
 		if err == nil {
 			break
 		}
@@ -285,7 +289,7 @@ func (c *Cluster) choosePort(want int, fresh bool) (port int, picked bool, err e
 	return p, true, nil
 }
 
-func (c *Cluster) start(ctx context.Context, fast bool) error {
+func (c *Cluster) start(ctx context.Context, fast bool, settings []string) error {
 	conf := fmt.Sprintf(`# Written by postern (pgcluster) at every start: edits are lost.
 listen_addresses = '127.0.0.1'
 port = %d
@@ -297,6 +301,9 @@ logging_collector = off
 		conf += "# Test cluster: no durability.\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
 	} else {
 		conf += "fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n"
+	}
+	for _, line := range settings {
+		conf += line + "\n"
 	}
 	if err := writeFileAs(c.run, filepath.Join(c.dataDir, confFile), []byte(conf), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", confFile, err)

@@ -1,0 +1,285 @@
+package threads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+)
+
+// Group commit: concurrent Accept calls share transactions. Each call
+// prepares its sealed row and hands it to the group committer; a caller
+// that finds fewer than maxInFlight batches committing becomes a leader,
+// takes every row waiting (up to the batch limits) and commits them in
+// one transaction (one multi-row INSERT, one job insert, one WAL flush).
+// A caller that finds every slot busy waits: its row joins the next batch.
+// An idle server therefore commits each message alone, at once, and a
+// busy one amortises a commit over many: the durability contract is
+// unchanged, every caller returns only after the commit that holds its
+// row.
+const (
+	// maxInFlight is how many intake transactions commit at once.
+	maxInFlight = 4
+	// maxBatchRows and maxBatchBytes bound one intake transaction.
+	maxBatchRows  = 64
+	maxBatchBytes = 16 << 20
+	// batchTimeout bounds a batch whose callers have no deadline.
+	batchTimeout = 30 * time.Second
+)
+
+// inboundRow is one prepared inbound insert.
+type inboundInsert struct {
+	dedup    []byte
+	msgID    string
+	fromHash []byte
+	rcpt     []string
+	ip       string
+	source   string
+	keyID    int
+	sealed   []byte
+	size     int
+}
+
+// acceptReq is one caller's row and where its result goes.
+type acceptReq struct {
+	row      inboundInsert
+	deadline time.Time // zero: none
+	done     chan acceptResult
+}
+
+type acceptResult struct {
+	res Accepted
+	err error
+}
+
+// groupCommit queues rows for the intake transactions.
+type groupCommit struct {
+	mu       sync.Mutex
+	pending  []*acceptReq
+	inFlight int
+
+	commits atomic.Int64 // intake transactions committed, for tests and metrics
+	shared  atomic.Int64 // of those tried, how many held more than one row
+}
+
+// accept commits row, alone or with the rows of concurrent callers, and
+// returns once the transaction holding it has committed (or failed).
+func (s *Store) accept(ctx context.Context, row inboundInsert) (Accepted, error) {
+	req := &acceptReq{row: row, done: make(chan acceptResult, 1)}
+	req.deadline, _ = ctx.Deadline()
+	g := &s.group
+	g.mu.Lock()
+	g.pending = append(g.pending, req)
+	if g.inFlight < maxInFlight {
+		g.inFlight++
+		batch := g.takeLocked()
+		g.mu.Unlock()
+		s.commitBatches(batch)
+	} else {
+		g.mu.Unlock()
+	}
+	select {
+	case r := <-req.done:
+		return r.res, r.err
+	case <-ctx.Done():
+	}
+	// Withdraw the row if no batch has taken it; otherwise its batch is
+	// committing and decides the answer.
+	g.mu.Lock()
+	for i, p := range g.pending {
+		if p == req {
+			g.pending = append(g.pending[:i], g.pending[i+1:]...)
+			g.mu.Unlock()
+			return Accepted{}, fmt.Errorf("accept message: waiting to commit: %w", ctx.Err())
+		}
+	}
+	g.mu.Unlock()
+	r := <-req.done
+	return r.res, r.err
+}
+
+// takeLocked removes the next batch from the pending rows. g.mu is held.
+func (g *groupCommit) takeLocked() []*acceptReq {
+	n, bytes := 0, 0
+	for n < len(g.pending) && n < maxBatchRows {
+		bytes += len(g.pending[n].row.sealed)
+		n++
+		if bytes >= maxBatchBytes {
+			break
+		}
+	}
+	batch := make([]*acceptReq, n)
+	copy(batch, g.pending[:n])
+	g.pending = append(g.pending[:0], g.pending[n:]...)
+	return batch
+}
+
+// commitBatches commits batch, then, while rows are waiting, goes on with
+// them in the background, so the caller that led the batch is answered
+// as soon as its own transaction is done. It holds one in-flight slot.
+func (s *Store) commitBatches(batch []*acceptReq) {
+	s.commitBatch(batch)
+	g := &s.group
+	g.mu.Lock()
+	if len(g.pending) == 0 {
+		g.inFlight--
+		g.mu.Unlock()
+		return
+	}
+	next := g.takeLocked()
+	g.mu.Unlock()
+	go s.commitBatches(next)
+}
+
+// commitBatch commits the rows of batch in one transaction and answers
+// each. When a transaction of several rows fails, each row is tried
+// alone, so one row the database refuses does not fail its neighbours.
+func (s *Store) commitBatch(batch []*acceptReq) {
+	ctx, cancel := batchContext(batch)
+	defer cancel()
+	if len(batch) > 1 {
+		s.group.shared.Add(1)
+	}
+	res, err := s.insertInbound(ctx, batch)
+	if err != nil && len(batch) > 1 && ctx.Err() == nil {
+		for _, r := range batch {
+			s.commitBatch([]*acceptReq{r})
+		}
+		return
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.done <- acceptResult{err: fmt.Errorf("accept message: %w", err)}
+			continue
+		}
+		r.done <- acceptResult{res: res[i]}
+	}
+}
+
+// batchContext returns a context ending at the latest deadline of the
+// batch's callers (batchTimeout when one has none): a batch is abandoned
+// only when nobody is waiting for it any more.
+func batchContext(batch []*acceptReq) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, r := range batch {
+		if r.deadline.IsZero() {
+			latest = time.Now().Add(batchTimeout)
+			break
+		}
+		if r.deadline.After(latest) {
+			latest = r.deadline
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
+
+// insertInbound inserts the rows of batch and enqueues their processing
+// in one transaction. A row whose dedup key is already stored (or
+// repeated in the batch) is reported as a Duplicate of the stored one.
+func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accepted, error) {
+	n := len(batch)
+	dedup := make([][]byte, n)
+	msgID := make([]string, n)
+	fromHash := make([][]byte, n)
+	rcpt := make([]string, n)
+	ip := make([]string, n)
+	source := make([]string, n)
+	keyID := make([]int32, n)
+	sealed := make([][]byte, n)
+	size := make([]int32, n)
+	for i, r := range batch {
+		row := r.row
+		dedup[i], msgID[i], fromHash[i], ip[i], source[i] = row.dedup, row.msgID, row.fromHash, row.ip, row.source
+		rcpt[i] = strings.Join(row.rcpt, "\n")
+		keyID[i], sealed[i], size[i] = int32(row.keyID), row.sealed, int32(row.size)
+	}
+	ids := make(map[string]int64, n)
+	sizeOf := make(map[string]int64, n)
+	for i, d := range dedup {
+		sizeOf[string(d)] = int64(size[i])
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Recipients travel joined by newlines (which no address holds):
+		// unnest cannot take an array of arrays of different lengths.
+		rows, err := tx.Query(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size)
+			SELECT u.dedup, u.mid, u.fh, CASE WHEN u.rc = '' THEN '{}'::text[] ELSE string_to_array(u.rc, E'\n') END, u.ip, u.src, u.kid, u.sealed, u.size
+			FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bytea[], $9::int[])
+				WITH ORDINALITY AS u(dedup, mid, fh, rc, ip, src, kid, sealed, size, ord)
+			ORDER BY u.ord
+			ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key`,
+			dedup, msgID, fromHash, rcpt, ip, source, keyID, sealed, size)
+		if err != nil {
+			return fmt.Errorf("insert inbound: %w", err)
+		}
+		params := make([]river.InsertManyParams, 0, n)
+		var id int64
+		var key []byte
+		_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
+			ids[string(key)] = id
+			params = append(params, river.InsertManyParams{Args: ProcessArgs{InboundID: id, Size: sizeOf[string(key)]}})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("insert inbound: %w", err)
+		}
+		if len(params) < n {
+			// Some were stored before (client retries): find them.
+			var missing [][]byte
+			for _, d := range dedup {
+				if _, ok := ids[string(d)]; !ok {
+					missing = append(missing, d)
+				}
+			}
+			rows, err := tx.Query(ctx, `SELECT id, dedup_key FROM inbound WHERE dedup_key = ANY($1)`, missing)
+			if err != nil {
+				return fmt.Errorf("find duplicates: %w", err)
+			}
+			dups := map[string]int64{}
+			if _, err := pgx.ForEachRow(rows, []any{&id, &key}, func() error {
+				dups[string(key)] = id
+				return nil
+			}); err != nil {
+				return fmt.Errorf("find duplicates: %w", err)
+			}
+			for k, v := range dups {
+				ids[k] = -v // negative: stored before this batch
+			}
+		}
+		if len(params) > 0 {
+			// An INSERT, not COPY (InsertManyFastTx): for a few rows COPY's
+			// extra round trips cost more than they save.
+			if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+				return fmt.Errorf("enqueue processing: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.group.commits.Add(1)
+	out := make([]Accepted, n)
+	first := make(map[string]bool, n)
+	for i, d := range dedup {
+		id, ok := ids[string(d)]
+		if !ok {
+			return nil, errors.New("accept message: stored row not found")
+		}
+		switch {
+		case id < 0:
+			out[i] = Accepted{InboundID: -id, Duplicate: true}
+		case first[string(d)]:
+			out[i] = Accepted{InboundID: id, Duplicate: true} // repeated within the batch
+		default:
+			first[string(d)] = true
+			out[i] = Accepted{InboundID: id}
+		}
+	}
+	return out, nil
+}

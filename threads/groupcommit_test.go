@@ -1,0 +1,145 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// acceptAll accepts every message of raws concurrently, one goroutine
+// each, and returns the results in order.
+func acceptAll(t *testing.T, st *Store, raws []string) ([]Accepted, []error) {
+	t.Helper()
+	res := make([]Accepted, len(raws))
+	errs := make([]error, len(raws))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, raw := range raws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res[i], errs[i] = st.Accept(ctx, Envelope{MailFrom: "sender@example.org", Rcpt: []string{"ask@" + testDomain, "help@" + testDomain},
+				RemoteAddr: "192.0.2.7:25", Source: "smtp"}, []byte(raw))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return res, errs
+}
+
+func groupMessage(i int) string {
+	return fmt.Sprintf("From: s@example.org\r\nMessage-ID: <g%d@example.org>\r\nSubject: q %d\r\n\r\nbody %d\r\n", i, i, i)
+}
+
+// TestGroupCommitConcurrentAccepts sends many messages at once: each is
+// stored once with its own processing job, concurrent copies of one
+// message are one row, and the rows say what each caller sent.
+func TestGroupCommitConcurrentAccepts(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	const n = 150
+	raws := make([]string, n)
+	for i := range raws {
+		raws[i] = groupMessage(i)
+	}
+	// The last ten repeat the first ten: a client retrying while its first
+	// attempt is still committing.
+	copy(raws[n-10:], raws[:10])
+	res, errs := acceptAll(t, st, raws)
+	ids := map[int64]int{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("accept %d: %v", i, err)
+		}
+		ids[res[i].InboundID]++
+	}
+	if len(ids) != n-10 {
+		t.Fatalf("%d distinct inbound ids, want %d", len(ids), n-10)
+	}
+	for i := range 10 {
+		a, b := res[i], res[n-10+i]
+		if a.InboundID != b.InboundID || a.Duplicate == b.Duplicate {
+			t.Errorf("message %d sent twice: results %+v and %+v, want one id, one duplicate", i, a, b)
+		}
+	}
+	var rows, jobs int
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM inbound`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'postern.process'`).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.group.commits.Load(); c >= int64(n) {
+		t.Errorf("%d commits for %d concurrent messages: no transaction was shared", c, n)
+	}
+	if rows != n-10 || jobs != n-10 {
+		t.Fatalf("%d inbound rows and %d processing jobs, want %d of each", rows, jobs, n-10)
+	}
+	// Every row holds the message its caller sent, with its envelope.
+	for i := range n - 10 {
+		var rcpt []string
+		var msgID string
+		if err := st.pool.QueryRow(ctx, `SELECT message_id, rcpt FROM inbound WHERE id = $1`, res[i].InboundID).Scan(&msgID, &rcpt); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("g%d@example.org", i); msgID != want || strings.Join(rcpt, ",") != "ask@"+testDomain+",help@"+testDomain {
+			t.Fatalf("row of message %d: message_id %q rcpt %v", i, msgID, rcpt)
+		}
+		if err := st.Process(ctx, res[i].InboundID); err != nil {
+			t.Fatal(err)
+		}
+		if state, reason, _ := inboundState(t, st, res[i].InboundID); state == StateAccepted || state == StateFailed {
+			t.Fatalf("message %d processed to %s (%s)", i, state, reason)
+		}
+	}
+}
+
+// TestGroupCommitIsolatesRefusedRow makes the database refuse one row of
+// a batch: only its sender gets an error, the others are stored.
+func TestGroupCommitIsolatesRefusedRow(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	_, err := st.pool.Exec(ctx, `
+		CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.message_id = 'g7@example.org' THEN RAISE EXCEPTION 'poison row'; END IF;
+			PERFORM pg_sleep(0.01); -- keep transactions open so that batches form
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_poison BEFORE INSERT ON inbound FOR EACH ROW EXECUTE FUNCTION refuse_poison();`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws := make([]string, 40)
+	for i := range raws {
+		raws[i] = groupMessage(i)
+	}
+	res, errs := acceptAll(t, st, raws)
+	for i, err := range errs {
+		if i == 7 {
+			if err == nil {
+				t.Errorf("poison message accepted as %d", res[i].InboundID)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("message %d refused with its neighbour: %v", i, err)
+		}
+	}
+	var rows int
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM inbound`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 39 {
+		t.Fatalf("%d rows stored, want 39", rows)
+	}
+	if st.group.shared.Load() == 0 {
+		t.Errorf("no transaction held more than one row: the isolation path was not exercised")
+	}
+}
