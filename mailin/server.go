@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
@@ -205,6 +206,22 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // once after it is stored.
 const bigMessage = 4 << 20
 
+// firstBuffer is the size of a message buffer before it grows: most mail
+// fits. Such buffers are reused (bufPool), sparing the allocation, its
+// zeroing and the garbage collector's work for every message.
+const firstBuffer = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, firstBuffer); return &b }}
+
+// putBuffer returns buf to bufPool if it is one of its size. The caller
+// must not use buf afterwards.
+func putBuffer(buf []byte) {
+	if cap(buf) == firstBuffer {
+		buf = buf[:0]
+		bufPool.Put(&buf)
+	}
+}
+
 // chunk is the unit in which a message's memory is taken from the budget.
 const chunk = 1 << 20
 
@@ -232,7 +249,7 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 		if buf == nil || cap(buf)-len(buf) < spare+512 {
 			// Grow by half (at least 64 KiB), taking the new capacity
 			// from the budget first.
-			n := 64 << 10
+			n := firstBuffer
 			if buf != nil {
 				n = max(cap(buf)+cap(buf)/2, n)
 			}
@@ -252,8 +269,14 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 				}
 				held = need
 			}
-			nb := make([]byte, max(len(buf), head), n)
-			copy(nb, buf)
+			var nb []byte
+			if buf == nil && n == firstBuffer {
+				nb = (*bufPool.Get().(*[]byte))[:head]
+			} else {
+				nb = make([]byte, max(len(buf), head), n)
+				copy(nb, buf)
+				putBuffer(buf)
+			}
 			buf = nb
 		}
 		n, err := r.Read(buf[len(buf) : cap(buf)-spare])
@@ -325,6 +348,8 @@ func (s *session) store(r io.Reader) error {
 	defer release()
 	size := len(buf) - head
 	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf, head)
+	// AcceptBuffer keeps no reference once it returns.
+	putBuffer(buf)
 	buf = nil
 	if size >= bigMessage {
 		// A large message leaves several copies of itself as garbage

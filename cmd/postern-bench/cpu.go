@@ -19,6 +19,7 @@ import (
 type cpuSample struct {
 	at                      time.Time
 	postern, pg, harness    time.Duration
+	pgBy                    map[string]time.Duration // pg by kind of process
 	machineBusy, machineAll time.Duration
 }
 
@@ -26,6 +27,7 @@ type cpuSample struct {
 type cpuSplit struct {
 	wall                       time.Duration
 	postern, pg, harness, busy time.Duration
+	pgBy                       map[string]time.Duration
 	cores                      float64 // the machine's capacity over wall, in core-seconds per second
 }
 
@@ -36,7 +38,7 @@ func (b *bench) sampleCPU() cpuSample {
 		s.postern, _ = b.proc.cpu()
 	}
 	if b.pg != nil {
-		s.pg, _ = clusterCPU(b.pg.DataDir())
+		s.pg, s.pgBy, _ = clusterCPU(b.pg.DataDir())
 	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -53,6 +55,12 @@ func (s cpuSample) since(s0 cpuSample) cpuSplit {
 	if c.wall > 0 {
 		c.cores = float64(s.machineAll-s0.machineAll) / float64(c.wall)
 	}
+	c.pgBy = map[string]time.Duration{}
+	for k, v := range s.pgBy {
+		// A process that started after s0 counts from zero; one that
+		// ended is in "exited" at s.
+		c.pgBy[k] = v - s0.pgBy[k]
+	}
 	return c
 }
 
@@ -65,7 +73,17 @@ func (c cpuSplit) perMessage(n int64) string {
 	per := func(d time.Duration) string {
 		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)/float64(n))
 	}
-	s := fmt.Sprintf("CPU per message: Postern %s, PostgreSQL %s, harness %s", per(c.postern), per(c.pg), per(c.harness))
+	s := fmt.Sprintf("CPU per message: Postern %s, PostgreSQL %s", per(c.postern), per(c.pg))
+	var parts []string
+	for _, k := range pgKinds {
+		if d := c.pgBy[k]; d > c.pg/50 {
+			parts = append(parts, k+" "+per(d))
+		}
+	}
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	s += ", harness " + per(c.harness)
 	if c.cores > 0 {
 		s += fmt.Sprintf("; machine %.0f%% busy (others %.0f%%)", 100*float64(c.busy)/float64(c.wall)/c.cores,
 			100*float64(c.busy-c.postern-c.pg-c.harness)/float64(c.wall)/c.cores)
@@ -102,30 +120,53 @@ func statTimes(line []byte) (own, children time.Duration, ppid int, err error) {
 	return time.Duration(v[0]+v[1]) * tick, time.Duration(v[2]+v[3]) * tick, ppid, nil
 }
 
+// pgKinds are the kinds of PostgreSQL process clusterCPU tells apart.
+var pgKinds = []string{"sessions", "autovacuum", "WAL writer", "checkpointer", "background writer", "exited", "other"}
+
+// pgKind names the kind of a PostgreSQL child process from its title.
+func pgKind(title string) string {
+	switch {
+	case strings.Contains(title, "autovacuum"):
+		return "autovacuum"
+	case strings.Contains(title, "walwriter"):
+		return "WAL writer"
+	case strings.Contains(title, "checkpointer"):
+		return "checkpointer"
+	case strings.Contains(title, "background writer"):
+		return "background writer"
+	case strings.Contains(title, "127.0.0.1"):
+		return "sessions"
+	}
+	return "other"
+}
+
 // clusterCPU is the CPU time of the PostgreSQL cluster in dataDir: the
-// postmaster's own and its exited children's, plus every living backend's.
-func clusterCPU(dataDir string) (time.Duration, error) {
+// postmaster's own and its exited children's (autovacuum workers and
+// closed sessions), plus every living child's, also by kind of process.
+func clusterCPU(dataDir string) (time.Duration, map[string]time.Duration, error) {
+	by := map[string]time.Duration{}
 	pidFile, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
-		return 0, fmt.Errorf("postmaster pid: %w", err)
+		return 0, by, fmt.Errorf("postmaster pid: %w", err)
 	}
 	first, _, _ := strings.Cut(string(pidFile), "\n")
 	master, err := strconv.Atoi(strings.TrimSpace(first))
 	if err != nil {
-		return 0, fmt.Errorf("postmaster pid: %w", err)
+		return 0, by, fmt.Errorf("postmaster pid: %w", err)
 	}
 	line, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", master))
 	if err != nil {
-		return 0, fmt.Errorf("postmaster stat: %w", err)
+		return 0, by, fmt.Errorf("postmaster stat: %w", err)
 	}
 	own, exited, _, err := statTimes(line)
 	if err != nil {
-		return 0, err
+		return 0, by, err
 	}
+	by["other"], by["exited"] = own, exited
 	total := own + exited
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return total, fmt.Errorf("list processes: %w", err)
+		return total, by, fmt.Errorf("list processes: %w", err)
 	}
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
@@ -135,11 +176,15 @@ func clusterCPU(dataDir string) (time.Duration, error) {
 		if err != nil {
 			continue // exited meanwhile
 		}
-		if own, _, ppid, err := statTimes(line); err == nil && ppid == master {
-			total += own
+		own, _, ppid, err := statTimes(line)
+		if err != nil || ppid != master {
+			continue
 		}
+		total += own
+		title, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		by[pgKind(string(title))] += own
 	}
-	return total, nil
+	return total, by, nil
 }
 
 // machineCPU returns the machine's busy and total CPU time from /proc/stat

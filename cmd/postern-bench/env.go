@@ -305,7 +305,13 @@ func (p *posternProc) alive() error {
 // memory reads the current (VmRSS) and peak (VmHWM) resident set of the
 // subprocess, in bytes.
 func (p *posternProc) memory() (rss, peak int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	return vmMemory(p.cmd.Process.Pid)
+}
+
+// vmMemory reads the current (VmRSS) and peak (VmHWM) resident set of
+// process pid, in bytes.
+func vmMemory(pid int) (rss, peak int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, fmt.Errorf("read process status: %w", err)
 	}
@@ -434,6 +440,14 @@ func (b *bench) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
+}
+
+// settle vacuums and analyses the database and checkpoints it.
+func (b *bench) settle(ctx context.Context) error {
+	if _, err := b.pool.Exec(ctx, `VACUUM (ANALYZE)`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	return b.checkpoint(ctx)
 }
 
 func moduleRoot() (string, error) {

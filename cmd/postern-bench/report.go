@@ -257,7 +257,8 @@ SMTP connection across messages (as an MTA's connection cache does).
    of processable messages (it pauses above a cap) so the workers never
    starve, and counts the rows whose processed_at falls in the window.
    Ceiling: PostgreSQL's single-row commit rate at POSTERN_WORKERS sessions.
-3. **End-to-end latency** at a steady (open-loop) rate: from the 250 at the
+3. **End-to-end latency** at a steady (open-loop) rate, on a settled
+   database (VACUUM ANALYZE and CHECKPOINT after the earlier overload): from the 250 at the
    end of DATA to the notification accepted by the sink. Ceiling: an ideal
    store-and-forward relay in the harness (commit the message, answer 250,
    commit a state change, hand it to the sink over a fresh connection).

@@ -228,13 +228,35 @@ func (b *bench) runImport(ctx context.Context, dbname, path string) (importRun, 
 	cmd.Stdout, cmd.Stderr = &out, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	t0 := time.Now()
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("postern import mbox: %w", err)
+	}
+	// The peak resident set is read from /proc while it runs (VmHWM): the
+	// rusage of a child started by fork and exec reports the parent's
+	// peak when that is higher (Linux carries the high-water mark across
+	// exec), here the harness's own.
+	stop := make(chan struct{})
+	polled := make(chan int64)
+	go func() {
+		var peak int64
+		for {
+			if _, p, err := vmMemory(cmd.Process.Pid); err == nil {
+				peak = max(peak, p)
+			}
+			select {
+			case <-stop:
+				polled <- peak
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	err = cmd.Wait()
 	res.wall = time.Since(t0)
+	close(stop)
+	res.maxRSS = <-polled
 	if err != nil {
 		return res, fmt.Errorf("postern import mbox: %w (see %s)", err, logPath)
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSS = ru.Maxrss << 10 // kilobytes on Linux
 	}
 	if err := json.Unmarshal([]byte(out.String()), &res.summary); err != nil {
 		return res, fmt.Errorf("import summary %q: %w", out.String(), err)
