@@ -425,6 +425,10 @@ func scenarioE2E(ctx context.Context, b *bench, r *report) error {
 	}
 	text := b.kinds()[0]
 	const conns = 32
+	startID, err := b.maxInboundID(ctx)
+	if err != nil {
+		return err
+	}
 	res := drive(ctx, loadSpec{addr: b.proc.addr, conc: conns, dur: b.opts.e2eDur, rate: b.opts.e2eRate, track: true, next: b.nextOf(text)})
 	if res.ok == 0 {
 		return fmt.Errorf("end-to-end: nothing accepted: %s", errText(res.firstErr))
@@ -433,6 +437,7 @@ func scenarioE2E(ctx context.Context, b *bench, r *report) error {
 	if err != nil {
 		return err
 	}
+	stages := b.stageLatencies(ctx, startID)
 	relay, err := startIdealRelay(b.pool, b.sink.addr, b.asker, b.log)
 	if err != nil {
 		return err
@@ -454,8 +459,32 @@ func scenarioE2E(ctx context.Context, b *bench, r *report) error {
 	if res.failed > 0 {
 		x.postern += fmt.Sprintf("; %d failed (%s)", res.failed, errText(res.firstErr))
 	}
+	if stages != "" {
+		x.postern += "; by stage: " + stages
+	}
 	r.add(x)
 	return b.waitIdle(ctx, 2*time.Minute)
+}
+
+// stageLatencies says where the time of the end-to-end run went, from
+// Postern's own timestamps for the messages after startID: accepted to
+// processed (the process queue) and processed to marked sent (the notify
+// queue, rendering and the relay).
+func (b *bench) stageLatencies(ctx context.Context, startID int64) string {
+	var p50a, p99a, maxa, p50b, p99b, maxb float64
+	err := b.pool.QueryRow(ctx, `SELECT
+			percentile_cont(0.5) WITHIN GROUP (ORDER BY a), percentile_cont(0.99) WITHIN GROUP (ORDER BY a), max(a),
+			percentile_cont(0.5) WITHIN GROUP (ORDER BY s), percentile_cont(0.99) WITHIN GROUP (ORDER BY s), max(s)
+		FROM (SELECT extract(epoch FROM i.processed_at - i.received_at) * 1000 AS a,
+				extract(epoch FROM n.sent_at - i.processed_at) * 1000 AS s
+			FROM inbound i JOIN notifications n ON n.post_id = i.post_id
+			WHERE i.id > $1 AND n.sent_at IS NOT NULL) t`, startID).Scan(&p50a, &p99a, &maxa, &p50b, &p99b, &maxb)
+	if err != nil {
+		b.log.Warn("stage latencies", "err", err)
+		return ""
+	}
+	return fmt.Sprintf("accepted→processed p50 %.0f ms, p99 %.0f ms, max %.0f ms; processed→sent p50 %.0f ms, p99 %.0f ms, max %.0f ms",
+		p50a, p99a, maxa, p50b, p99b, maxb)
 }
 
 // addFollowers makes n people who follow every new question. Mail cannot
