@@ -26,9 +26,12 @@ import (
 const (
 	// maxInFlight is how many intake transactions commit at once.
 	maxInFlight = 4
-	// maxBatchRows and maxBatchBytes bound one intake transaction.
+	// maxBatchRows and maxBatchBytes bound one intake transaction. A
+	// large message commits alone: sharing a commit saves nothing next to
+	// writing its bytes, and the driver would encode the whole batch into
+	// one buffer (which its connection then keeps).
 	maxBatchRows  = 64
-	maxBatchBytes = 16 << 20
+	maxBatchBytes = 1 << 20
 	// batchTimeout bounds a batch whose callers have no deadline.
 	batchTimeout = 30 * time.Second
 )
@@ -108,11 +111,12 @@ func (s *Store) accept(ctx context.Context, row inboundInsert) (Accepted, error)
 func (g *groupCommit) takeLocked() []*acceptReq {
 	n, bytes := 0, 0
 	for n < len(g.pending) && n < maxBatchRows {
-		bytes += len(g.pending[n].row.sealed)
-		n++
-		if bytes >= maxBatchBytes {
+		size := len(g.pending[n].row.sealed)
+		if n > 0 && bytes+size > maxBatchBytes {
 			break
 		}
+		bytes += size
+		n++
 	}
 	batch := make([]*acceptReq, n)
 	copy(batch, g.pending[:n])

@@ -85,8 +85,9 @@ func (c cpuSplit) perMessage(n int64) string {
 	}
 	s += ", harness " + per(c.harness)
 	if c.cores > 0 {
+		others := max(0, c.busy-c.postern-c.pg-c.harness) // counters tick at 10 ms: never below 0
 		s += fmt.Sprintf("; machine %.0f%% busy (others %.0f%%)", 100*float64(c.busy)/float64(c.wall)/c.cores,
-			100*float64(c.busy-c.postern-c.pg-c.harness)/float64(c.wall)/c.cores)
+			100*float64(others)/float64(c.wall)/c.cores)
 	}
 	return s
 }
