@@ -74,7 +74,7 @@ func parseOptions(args []string) (options, error) {
 	fs.Float64Var(&o.e2eRate, "e2e-rate", 100, "messages per second of the end-to-end run")
 	fs.IntVar(&o.followers, "followers", 10000, "followers of the fan-out question (scenario 4)")
 	fs.IntVar(&o.growthRows, "growth-rows", 1000000, "rows stored into inbound before the second growth measurement (scenario 5)")
-	fs.DurationVar(&o.growthDur, "growth-duration", 15*time.Second, "duration of each growth measurement (scenario 5)")
+	fs.DurationVar(&o.growthDur, "growth-duration", 30*time.Second, "duration of each growth measurement (scenario 5)")
 	fs.IntVar(&o.memSessions, "mem-sessions", 100, "concurrent sessions of the memory scenario (7)")
 	fs.IntVar(&o.memSize, "mem-size", 5<<20, "message size of each concurrent session (scenario 7)")
 	fs.IntVar(&o.bigSize, "big-size", 25_000_000, "size of the single large message (scenario 7); must stay under Postern's 25 MiB limit")
