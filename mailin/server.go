@@ -222,6 +222,21 @@ func putBuffer(buf []byte) {
 	}
 }
 
+// gcRunning is set while a collection started by collectSoon runs.
+var gcRunning atomic.Bool
+
+// collectSoon starts a garbage collection in the background unless one it
+// started is still running: the SMTP reply does not wait for it, and a
+// burst of large messages does not queue one collection each.
+func collectSoon() {
+	if gcRunning.CompareAndSwap(false, true) {
+		go func() {
+			defer gcRunning.Store(false)
+			runtime.GC()
+		}()
+	}
+}
+
 // chunk is the unit in which a message's memory is taken from the budget.
 const chunk = 1 << 20
 
@@ -353,9 +368,9 @@ func (s *session) store(r io.Reader) error {
 	buf = nil
 	if size >= bigMessage {
 		// A large message leaves several copies of itself as garbage
-		// (the buffer, the driver's encoding): collect them now, before
+		// (the buffer, the driver's encoding): collect them soon, before
 		// its processing loads it again, so that peaks do not add up.
-		runtime.GC()
+		collectSoon()
 	}
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)

@@ -2,7 +2,6 @@ package threads
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -53,28 +52,6 @@ type Outgoing struct {
 	Err error
 }
 
-// ErrNotificationGone means the notification row no longer exists.
-var ErrNotificationGone = errors.New("notification no longer exists")
-
-// LoadOutgoing loads notification id for sending, decrypting the
-// recipient's address. A notification that must not be sent is returned
-// with Skip set (and no address). It is LoadOutgoingBatch for one id: a
-// missing row is ErrNotificationGone, and an error opening this
-// notification's data (Outgoing.Err) is returned as the error.
-func (s *Store) LoadOutgoing(ctx context.Context, id int64) (*Outgoing, error) {
-	outs, err := s.LoadOutgoingBatch(ctx, []int64{id})
-	if err != nil {
-		return nil, err
-	}
-	if len(outs) == 0 {
-		return nil, ErrNotificationGone
-	}
-	if outs[0].Err != nil {
-		return nil, outs[0].Err
-	}
-	return outs[0], nil
-}
-
 // outRow is what LoadOutgoingBatch reads per notification besides the
 // Outgoing fields: the data that decides the skip rules and the tokens.
 type outRow struct {
@@ -115,12 +92,12 @@ type chainPost struct {
 // attachments. The result holds one Outgoing per id that still exists,
 // ordered by id; ids whose rows are gone are left out.
 //
-// Each Outgoing follows LoadOutgoing's rules: a notification that must
-// not be sent has Skip set and no address; only pending, unskipped ones
-// carry their recipient's decrypted address. When one notification's data
-// cannot be opened (its recipient's address is sealed under a key no
-// longer configured), that Outgoing has Err set and the others are
-// unaffected; the returned error is for failures of the whole batch
+// A notification that must not be sent (forgotten or suppressed
+// recipient, or an unsubscribe or mute that covers its kind) has Skip set
+// and no address; only pending, unskipped ones carry their recipient's
+// decrypted address. When one notification's data cannot be opened (its
+// recipient's address is sealed under a key no longer configured), that
+// Outgoing has Err set and the others are unaffected; the returned error is for failures of the whole batch
 // (database errors).
 func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing, error) {
 	if len(ids) == 0 {
@@ -435,11 +412,6 @@ func (s *Store) openClientID(l *chainPost) string {
 		}
 	}
 	return l.client
-}
-
-// MarkSent records that notification id was accepted by the relay.
-func (s *Store) MarkSent(ctx context.Context, id int64) error {
-	return s.MarkSentMany(ctx, []int64{id})
 }
 
 // MarkSentMany records, in one statement, that the notifications ids were

@@ -65,7 +65,12 @@ func pgxBegin(ctx context.Context, st *Store, check func(string), id int64) erro
 		return err
 	}
 	defer tx.Rollback(ctx)
-	addr, err := st.PersonAddress(ctx, tx, id)
+	var keyID int
+	var sealed, hash []byte
+	if err := tx.QueryRow(ctx, `SELECT key_id, address_enc, address_hash FROM people WHERE id = $1`, id).Scan(&keyID, &sealed, &hash); err != nil {
+		return err
+	}
+	addr, err := st.keys.Open(keyID, sealed, hash)
 	if err != nil {
 		return err
 	}

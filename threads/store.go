@@ -123,22 +123,6 @@ func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) 
 	return p, nil
 }
 
-// PersonAddress decrypts the address of person id, for code that must
-// act on it (key rotation checks). The dispatcher opens its recipients'
-// addresses in LoadOutgoingBatch; nothing else may keep or log one.
-func (s *Store) PersonAddress(ctx context.Context, q pgx.Tx, id int64) (string, error) {
-	var keyID int
-	var sealed, hash []byte
-	err := q.QueryRow(ctx, `SELECT key_id, address_enc, address_hash FROM people WHERE id = $1`, id).Scan(&keyID, &sealed, &hash)
-	if err != nil {
-		return "", fmt.Errorf("load person %d: %w", id, err)
-	}
-	if sealed == nil {
-		return "", fmt.Errorf("person %d has no address (forgotten)", id)
-	}
-	return s.keys.Open(keyID, sealed, hash)
-}
-
 // cleanDisplayName makes a From display name safe to show: it drops
 // anything that looks like an address and control characters.
 func cleanDisplayName(name string) string {
