@@ -39,6 +39,7 @@ type renderCache struct {
 // rendering within a batch.
 type renderKey struct {
 	kind, note, actionURL, threadURL string
+	category, stopAll, stopCategory  string // welcome mail is about a follow, not a post
 	post, question                   int64
 	named, unsub                     bool
 }
@@ -71,6 +72,7 @@ func newRenderCache(tmpl *templates.Set) (*renderCache, error) {
 func (c *renderCache) mail(kind string, post, question int64, data templates.MailData, unsubPrefix, unsubTok string) (subject, text, html string, err error) {
 	name := data.RecipientName
 	key := renderKey{kind: kind, note: data.Reason, actionURL: data.ActionURL, threadURL: data.ThreadURL,
+		category: data.CategoryName, stopAll: data.UnsubscribeAddress, stopCategory: data.UnsubscribeCategoryAddress,
 		post: post, question: question, named: name != "", unsub: unsubTok != ""}
 	r, ok := c.m[key]
 	if !ok {

@@ -254,6 +254,9 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		CategoryName:   o.CategoryName,
 		ActionURL:      o.ActionURL,
 		Reason:         o.Note,
+
+		UnsubscribeAddress:         o.StopAll,
+		UnsubscribeCategoryAddress: o.StopCategory,
 	}
 	for _, a := range o.Attachments {
 		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: humanSize(a.Size), URL: fmt.Sprintf("%s/a/%d", cfg.BaseURL, a.ID)})

@@ -49,6 +49,11 @@ const (
 	// KindCommand confirms a command in one line (Reason), for members
 	// who asked for command confirmations.
 	KindCommand = "command"
+	// KindWelcome tells a follower, once, that their follow (of the forum,
+	// or of CategoryName) is confirmed: what they will receive and how to
+	// stop it (UnsubscribeAddress, UnsubscribeCategoryAddress,
+	// UnsubscribeURL).
+	KindWelcome = "welcome"
 )
 
 // HelpAddress is one line of the guide: an address and what it does.
@@ -103,6 +108,12 @@ type MailData struct {
 	Addresses []HelpAddress
 	// Files are the post's attachments, linked (never re-sent).
 	Files []FileLink
+	// UnsubscribeAddress is the forum's address that stops every email
+	// (welcome mail).
+	UnsubscribeAddress string
+	// UnsubscribeCategoryAddress is the forum's address that ends the
+	// follow of CategoryName; empty for a follow of the whole forum.
+	UnsubscribeCategoryAddress string
 }
 
 // FileLink is one attachment of a post: its name, size and web address.

@@ -3,6 +3,7 @@ package templates
 import (
 	"flag"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -50,11 +51,15 @@ func TestSystemMail(t *testing.T) {
 		KindConfirmSubscribe: {"receive every new question", "https://forum.example.org/confirm/TOK"},
 		KindUnsubscribed:     {"You will receive no more emails about <i>title</i>."},
 		KindRejected:         {"was not posted: the question is closed", "https://forum.example.org/q/42"},
+		KindWelcome: {"Your follow is confirmed", "every new question on\nGardeners in Vegetables arrives by email",
+			"write to unsubscribe@forum.example.org to stop every email", "write to unsubscribe+veg@forum.example.org to stop this category only",
+			`reply "unsubscribe all"`, "Stop all emails now: https://forum.example.org/u/TOKEN"},
 	} {
 		d := sample(kind)
 		d.QuestionTitle = "<i>title</i>"
 		d.ActionURL = "https://forum.example.org/confirm/TOK"
 		d.Reason = "the question is closed"
+		d.UnsubscribeAddress, d.UnsubscribeCategoryAddress = "unsubscribe@forum.example.org", "unsubscribe+veg@forum.example.org"
 		if kind == KindUnsubscribed {
 			d.Reason = "You will receive no more emails about <i>title</i>."
 		}
@@ -76,10 +81,37 @@ func TestSystemMail(t *testing.T) {
 	}
 }
 
+// TestHTMLTitleNeverEmpty renders every mail kind, about a question and
+// about none (system mail such as the welcome, the help or an unsubscribe
+// from everything carries no question title), and checks that the HTML
+// part's <title> is never empty.
+func TestHTMLTitleNeverEmpty(t *testing.T) {
+	s := mustNew(t)
+	titleRE := regexp.MustCompile(`(?s)<title>(.*?)</title>`)
+	for _, kind := range s.MailKinds() {
+		for _, title := range []string{"Why do my tomatoes split?", ""} {
+			d := sample(kind)
+			d.QuestionTitle, d.QuestionID = title, 0
+			_, _, html, err := s.Mail(kind, d)
+			if err != nil {
+				t.Fatalf("%s: %v", kind, err)
+			}
+			m := titleRE.FindStringSubmatch(html)
+			if m == nil {
+				t.Errorf("%s (question title %q): no <title> in the HTML", kind, title)
+				continue
+			}
+			if strings.TrimSpace(m[1]) == "" {
+				t.Errorf("%s (question title %q): empty <title>", kind, title)
+			}
+		}
+	}
+}
+
 func TestKinds(t *testing.T) {
 	s := mustNew(t)
 	got := strings.Join(s.MailKinds(), ",")
-	if want := "answer,command,comment,confirm,confirm_subscribe,help,moderate,new_question,posted,rejected,selected,unsubscribed"; got != want {
+	if want := "answer,command,comment,confirm,confirm_subscribe,help,moderate,new_question,posted,rejected,selected,unsubscribed,welcome"; got != want {
 		t.Fatalf("MailKinds = %q, want %q", got, want)
 	}
 }

@@ -169,6 +169,16 @@ func (a *Addresses) Unsubscribe(questionID, personID, epoch int64) string {
 	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + a.UnsubscribeToken(questionID, personID, epoch))
 }
 
+// UnsubscribeAll returns unsubscribe@DOMAIN, which stops every email of
+// whoever writes to it.
+func (a *Addresses) UnsubscribeAll() string { return a.at(a.cfg.LocalParts.Unsubscribe) }
+
+// UnsubscribeCategory returns unsubscribe+SLUG@DOMAIN, which ends the
+// writer's follow of category slug.
+func (a *Addresses) UnsubscribeCategory(slug string) string {
+	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + slug)
+}
+
 // UnsubscribeToken returns the token used in unsubscribe links.
 func (a *Addresses) UnsubscribeToken(questionID, personID, epoch int64) string {
 	return a.keys.Tokens.Encode(token.Token{Purpose: token.Unsubscribe, Subject: questionID, Person: personID, Epoch: epoch})

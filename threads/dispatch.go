@@ -42,8 +42,12 @@ type Outgoing struct {
 	ReplyTo         string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
 	EnvelopeFrom    string // bounce+TOKEN VERP address
 	UnsubscribeMail string // unsubscribe+TOKEN address (this question)
-	UnsubscribeTok  string // token for the web unsubscribe link (this question)
+	UnsubscribeTok  string // token for the web unsubscribe link (this question; everything for welcome mail)
 	ThreadURL       string
+
+	// StopAll and StopCategory are the forum's addresses that stop every
+	// email and (for a category follow) that category's, for welcome mail.
+	StopAll, StopCategory string
 
 	// Err, when set, says this notification could not be prepared (its
 	// recipient's address does not open, a thread post is missing): it
@@ -58,6 +62,10 @@ type outRow struct {
 	o                                          *Outgoing
 	epoch, subscription                        int64
 	suppressed, unsubscribed, forgotten, muted bool
+	followEnded                                bool   // the follow a confirmation or welcome is about has ended
+	unfollowed                                 bool   // a new question no follow of the person covers any more
+	followSlug                                 string // the followed category's slug, for welcome mail
+	followName                                 string // and its name
 	inboundMsgID                               string
 	parent                                     int64 // the notified post's parent, for comments
 	keyID                                      int
@@ -145,6 +153,10 @@ func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing
 				if p.kind == KindComment && p.parent != p.question {
 					addChain(p.parent)
 				}
+				if r.o.Kind == NotifySelected {
+					// Threaded under the selected answer itself.
+					addChain(r.o.PostID)
+				}
 			}
 		}
 		if err := loadChain(ctx, tx, chainIDs, chain); err != nil {
@@ -176,11 +188,17 @@ func loadNotificationRows(ctx context.Context, tx pgx.Tx, ids []int64) ([]outRow
 			pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
 			pe.key_id, pe.address_enc, pe.address_hash,
 			coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
-			EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id))
+			EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id)),
+			coalesce(s.ended_at IS NOT NULL, false), coalesce(sc.slug, ''), coalesce(sc.name, ''),
+			n.kind = 'new_question' AND NOT EXISTS (SELECT 1 FROM subscriptions f WHERE f.person_id = n.person_id
+				AND f.confirmed_at IS NOT NULL AND f.ended_at IS NULL
+				AND (f.scope = 'all' OR (f.scope = 'category' AND f.category_id = p.category_id)))
 		FROM notifications n
 		JOIN people pe ON pe.id = n.person_id
 		LEFT JOIN posts p ON p.id = n.post_id
 		LEFT JOIN inbound i ON i.id = n.inbound_id
+		LEFT JOIN subscriptions s ON s.id = n.subscription_id
+		LEFT JOIN categories sc ON sc.id = s.category_id
 		WHERE n.id = ANY($1)
 		ORDER BY n.id`, ids)
 	if err != nil {
@@ -193,7 +211,8 @@ func loadNotificationRows(ctx context.Context, tx pgx.Tx, ids []int64) ([]outRow
 		o := r.o
 		if err := rs.Scan(&o.NotificationID, &o.Kind, &o.State, &o.MessageID, &o.RecipientID, &o.RecipientName, &r.epoch,
 			&r.suppressed, &r.unsubscribed, &r.forgotten, &r.keyID, &r.sealed, &r.hash,
-			&o.PostID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &r.muted); err != nil {
+			&o.PostID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &r.muted,
+			&r.followEnded, &r.followSlug, &r.followName, &r.unfollowed); err != nil {
 			return nil, fmt.Errorf("load notifications: %w", err)
 		}
 		out = append(out, r)
@@ -309,6 +328,10 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		o.Skip = "person unsubscribed from everything"
 	case r.muted && !own:
 		o.Skip = "person unsubscribed from this question"
+	case r.followEnded && (o.Kind == NotifyConfirmSubscribe || o.Kind == NotifyWelcome):
+		o.Skip = "the follow was stopped"
+	case r.unfollowed:
+		o.Skip = "person no longer follows the forum or this category"
 	}
 	if q := chain[o.QuestionID]; q != nil {
 		o.Title, o.CategoryName = q.title, q.category
@@ -340,9 +363,19 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		o.ReplyTo = s.addrs.Confirm(token.Confirm, 0, o.RecipientID, epoch)
 		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
 	case NotifyConfirmSubscribe:
+		o.CategoryName = r.followName
 		tok := s.addrs.ConfirmToken(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
 		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
 		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
+	case NotifyWelcome:
+		// Its stop link and List-Unsubscribe stop everything.
+		o.CategoryName = r.followName
+		o.UnsubscribeMail = s.addrs.Unsubscribe(0, o.RecipientID, epoch)
+		o.UnsubscribeTok = s.addrs.UnsubscribeToken(0, o.RecipientID, epoch)
+		o.StopAll = s.addrs.UnsubscribeAll()
+		if r.followSlug != "" {
+			o.StopCategory = s.addrs.UnsubscribeCategory(r.followSlug)
+		}
 	case NotifyHelp, NotifyCommand:
 	case NotifyUnsubscribed, NotifyRejected:
 		if o.QuestionID != 0 {
@@ -360,7 +393,8 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 
 // threadHeaders fills In-Reply-To and References. The chain is the posts
 // above the notified one (the question, then the parent when it is an
-// answer), each named by its forum Message-ID. Where the recipient wrote a
+// answer; for a "selected" mail, then the selected answer itself), each
+// named by its forum Message-ID. Where the recipient wrote a
 // post of the chain by email, their own client's Message-ID for it is put
 // first, so their client threads the notification under the mail they
 // sent; nobody else ever sees that client Message-ID: it is opened only
@@ -370,6 +404,11 @@ func (s *Store) threadHeaders(o *Outgoing, parent int64, chain map[int64]*chainP
 	ids := []int64{o.QuestionID}
 	if o.PostKind == KindComment && parent != 0 && parent != o.QuestionID {
 		ids = append(ids, parent)
+	}
+	if o.Kind == NotifySelected && o.PostID != o.QuestionID {
+		// The news is about the recipient's own answer: thread it under
+		// the answer (their client's Message-ID when they sent it by mail).
+		ids = append(ids, o.PostID)
 	}
 	for _, id := range ids {
 		l := chain[id]

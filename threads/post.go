@@ -22,6 +22,7 @@ const (
 	NotifyConfirmSubscribe = "confirm_subscribe" // confirm your follow (double opt-in)
 	NotifyUnsubscribed     = "unsubscribed"      // one confirmation of an unsubscribe by email
 	NotifyRejected         = "rejected"          // why your message was not posted
+	NotifyWelcome          = "welcome"           // a follow is confirmed: what will come, how to stop it
 )
 
 // NotifyArgs is the River job that sends notification rows: a batch of
@@ -200,7 +201,7 @@ type recipient struct {
 	personID     int64
 	kind         string
 	inboundID    int64  // the message that caused it, for system mail
-	subscription int64  // for follow confirmations
+	subscription int64  // for follow confirmations and welcome mail
 	note         string // reason shown in system mail
 }
 
@@ -236,7 +237,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 	case KindQuestion:
 		out = append(out, recipient{personID: np.author.ID, kind: NotifyPosted})
 		rows, err := tx.Query(ctx, `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
-			WHERE s.confirmed_at IS NOT NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
+			WHERE s.confirmed_at IS NOT NULL AND s.ended_at IS NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
 			np.author.ID, id, np.categoryID)
 		if err := add(rows, err, NotifyNewQuestion); err != nil {
 			return nil, err
@@ -340,7 +341,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 // never become posts.
 func systemKind(kind string) bool {
 	switch kind {
-	case NotifyConfirm, NotifyConfirmSubscribe, NotifyUnsubscribed, NotifyRejected, NotifyHelp, NotifyCommand:
+	case NotifyConfirm, NotifyConfirmSubscribe, NotifyUnsubscribed, NotifyRejected, NotifyHelp, NotifyCommand, NotifyWelcome:
 		return true
 	}
 	return false

@@ -95,12 +95,13 @@ type Export struct {
 	Stored        string           `json:"how_the_address_is_stored"`
 }
 
-// ExportFollow is one follow.
+// ExportFollow is one follow, current or ended.
 type ExportFollow struct {
 	Scope     string     `json:"scope"`
 	Category  string     `json:"category,omitempty"`
 	Question  *int64     `json:"question_id,omitempty"`
 	Confirmed *time.Time `json:"confirmed_at"`
+	Ended     *time.Time `json:"ended_at,omitempty"` // the person stopped it
 }
 
 // ExportPost is one post of the person.
@@ -126,14 +127,14 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 	if err != nil {
 		return nil, fmt.Errorf("export person: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT s.scope, coalesce(c.name, ''), s.question_id, s.confirmed_at FROM subscriptions s
+	rows, err := s.pool.Query(ctx, `SELECT s.scope, coalesce(c.name, ''), s.question_id, s.confirmed_at, s.ended_at FROM subscriptions s
 		LEFT JOIN categories c ON c.id = s.category_id WHERE s.person_id = $1 ORDER BY s.id`, e.PersonID)
 	if err != nil {
 		return nil, fmt.Errorf("export follows: %w", err)
 	}
 	e.Follows, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ExportFollow, error) {
 		var f ExportFollow
-		return f, r.Scan(&f.Scope, &f.Category, &f.Question, &f.Confirmed)
+		return f, r.Scan(&f.Scope, &f.Category, &f.Question, &f.Confirmed, &f.Ended)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("export follows: %w", err)

@@ -201,7 +201,7 @@ func (s *Store) authenticate(ctx context.Context, raw []byte, from string) auth.
 func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.Message, rcpts rcptSet, author Person, from string) (outcome, error) {
 	switch {
 	case rcpts.confirm != nil:
-		return s.confirm(ctx, tx, author, rcpts.confirm)
+		return s.confirm(ctx, tx, in, author, rcpts.confirm)
 	case rcpts.subscribe:
 		return s.requestSubscription(ctx, tx, in, author, rcpts.subSlug)
 	case rcpts.unsubSlug != "":
@@ -218,7 +218,7 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		if err != nil {
 			return outcome{}, err
 		}
-		return s.confirm(ctx, tx, author, conf)
+		return s.confirm(ctx, tx, in, author, conf)
 	}
 
 	// Routing, first match wins: a reply token, then the thread headers,

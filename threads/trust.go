@@ -79,7 +79,7 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 		}
 	}
 	err := tx.QueryRow(ctx, `INSERT INTO subscriptions (person_id, scope, category_id) VALUES ($1, $2, NULLIF($3, 0))
-		ON CONFLICT (person_id, scope, coalesce(category_id, 0), coalesce(question_id, 0)) DO UPDATE SET scope = EXCLUDED.scope
+		ON CONFLICT (person_id, scope, coalesce(category_id, 0), coalesce(question_id, 0)) WHERE ended_at IS NULL DO UPDATE SET scope = EXCLUDED.scope
 		RETURNING id, confirmed_at IS NOT NULL`, author.ID, scope, category).Scan(&id, &confirmed)
 	if err != nil {
 		return outcome{}, fmt.Errorf("subscribe: %w", err)
@@ -138,11 +138,11 @@ func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string
 
 // confirm acts on a confirmation (by mail: From must be the token's
 // person, so a forwarded request confirms nothing).
-func (s *Store) confirm(ctx context.Context, tx pgx.Tx, author Person, t *tokenRef) (outcome, error) {
+func (s *Store) confirm(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, t *tokenRef) (outcome, error) {
 	if t.Person != author.ID {
 		return ignored("confirmation sent from another address than the one asked"), nil
 	}
-	n, err := s.confirmPerson(ctx, tx, author, t)
+	n, err := s.confirmPerson(ctx, tx, author, t, in.id)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -153,8 +153,11 @@ func (s *Store) confirm(ctx context.Context, tx pgx.Tx, author Person, t *tokenR
 var ErrTokenStale = errors.New("token was revoked")
 
 // confirmPerson marks the token's person confirmed, activates the follow a
-// ConfirmSub token names, and publishes the person's held posts.
-func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *tokenRef) (int, error) {
+// ConfirmSub token names (see confirmFollow), and publishes the person's
+// held posts.
+// inboundID is the confirming reply (0 for the web link): the welcome mail
+// is threaded under it.
+func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *tokenRef, inboundID int64) (int, error) {
 	var epoch int64
 	var confirmed bool
 	err := tx.QueryRow(ctx, `UPDATE people SET confirmed_at = coalesce(confirmed_at, now()) WHERE id = $1 AND address_hash IS NOT NULL
@@ -169,15 +172,35 @@ func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *token
 		return 0, ErrTokenStale
 	}
 	if t.Purpose == token.ConfirmSub {
-		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET confirmed_at = coalesce(confirmed_at, now()) WHERE id = $1 AND person_id = $2`, t.Subject, t.Person); err != nil {
-			return 0, fmt.Errorf("confirm follow: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = NULL WHERE id = $1`, t.Person); err != nil {
-			return 0, fmt.Errorf("confirm follow: %w", err)
+		if err := s.confirmFollow(ctx, tx, t.Person, t.Subject, inboundID); err != nil {
+			return 0, err
 		}
 	}
 	p.ID, p.Confirmed, p.Epoch = t.Person, true, epoch
 	return s.publishHeld(ctx, tx, p)
+}
+
+// confirmFollow activates person's follow sub (double opt-in) and sends
+// one welcome mail when this confirmation is what activated it. A follow
+// that has ended (the person stopped mail since it was requested) stays
+// ended: an old confirmation request never undoes a stop.
+func (s *Store) confirmFollow(ctx context.Context, tx pgx.Tx, person, sub, inboundID int64) error {
+	var confirmed, ended bool
+	err := tx.QueryRow(ctx, `SELECT confirmed_at IS NOT NULL, ended_at IS NOT NULL FROM subscriptions WHERE id = $1 AND person_id = $2 FOR UPDATE`,
+		sub, person).Scan(&confirmed, &ended)
+	if errors.Is(err, pgx.ErrNoRows) || ended || confirmed {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("confirm follow: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE subscriptions SET confirmed_at = now() WHERE id = $1`, sub); err != nil {
+		return fmt.Errorf("confirm follow: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = NULL WHERE id = $1`, person); err != nil {
+		return fmt.Errorf("confirm follow: %w", err)
+	}
+	return s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: person, kind: NotifyWelcome, inboundID: inboundID, subscription: sub}})
 }
 
 // ConfirmWithToken confirms from the web link in a confirmation request.
@@ -195,7 +218,7 @@ func (s *Store) ConfirmWithToken(ctx context.Context, tok string) (published int
 			return ErrBadToken
 		}
 		published, err = s.confirmPerson(ctx, tx, Person{ID: t.Person, DisplayName: dn},
-			&tokenRef{Purpose: t.Purpose, Subject: t.Subject, Person: t.Person, Epoch: t.Epoch, Present: true})
+			&tokenRef{Purpose: t.Purpose, Subject: t.Subject, Person: t.Person, Epoch: t.Epoch, Present: true}, 0)
 		return err
 	})
 	if errors.Is(err, ErrTokenStale) {
@@ -265,15 +288,17 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 }
 
 // applyUnsubscribe mutes question for person, or (question 0) stops every
-// notification and follow. Pending notifications it covers are cancelled
-// at send time (the dispatcher re-checks before rendering).
+// notification and ends every follow (kept, with ended_at, never deleted:
+// nothing that refers to a follow can make a stop fail). Pending
+// notifications it covers are cancelled at send time (the dispatcher
+// re-checks before rendering).
 func (s *Store) applyUnsubscribe(ctx context.Context, tx pgx.Tx, person, question int64) error {
 	if question == 0 {
 		if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = coalesce(unsubscribed_at, now()) WHERE id = $1`, person); err != nil {
 			return fmt.Errorf("unsubscribe: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1`, person); err != nil {
-			return fmt.Errorf("unsubscribe: %w", err)
+		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET ended_at = now() WHERE person_id = $1 AND ended_at IS NULL`, person); err != nil {
+			return fmt.Errorf("unsubscribe: end follows: %w", err)
 		}
 		return nil
 	}
@@ -283,9 +308,11 @@ func (s *Store) applyUnsubscribe(ctx context.Context, tx pgx.Tx, person, questio
 	return nil
 }
 
-// unfollowCategory stops author's follow of category slug.
+// unfollowCategory ends author's follow of category slug (the row is kept
+// with ended_at; pending new questions it caused are cancelled at send
+// time).
 func (s *Store) unfollowCategory(ctx context.Context, tx pgx.Tx, author Person, slug string) (outcome, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1 AND scope = 'category'
+	tag, err := tx.Exec(ctx, `UPDATE subscriptions SET ended_at = now() WHERE person_id = $1 AND scope = 'category' AND ended_at IS NULL
 		AND category_id = (SELECT id FROM categories WHERE slug = $2)`, author.ID, slug)
 	if err != nil {
 		return outcome{}, fmt.Errorf("unfollow category: %w", err)
