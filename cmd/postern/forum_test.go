@@ -49,8 +49,11 @@ func TestForumByEmail(t *testing.T) {
 	confirmNewSender(t, a, relay, alice)
 	newQ, _ := relay.waitFor(t, carol, subjectHas("Waking at 4am"))
 
-	// carol answers by reply; dave (new) answers too and confirms.
-	reply(t, a, carol, newQ, "No screens after 9pm.", "")
+	// carol answers by reply (from a client that names its message);
+	// dave (new) answers too and confirms.
+	carolTo := strings.Trim(header(newQ, "Reply-To"), "<>")
+	sendMail(t, a, carol, []string{carolTo}, fmt.Sprintf("From: Carol <%s>\nTo: %s\nSubject: Re: Waking at 4am\nMessage-ID: <carol-answer@c.example>\nIn-Reply-To: %s\n\nNo screens after 9pm.\n",
+		carol, carolTo, header(newQ, "Message-Id")))
 	carolAns, _ := relay.waitFor(t, alice, containing("No screens after 9pm"))
 	sendMail(t, a, dave, []string{"notifications@forum.test"}, fmt.Sprintf("From: Dave <%s>\nTo: notifications@forum.test\nSubject: Re: Waking\nMessage-ID: <d1@d.example>\nReferences: %s\n\nMagnesium before bed.\n", dave, header(newQ, "Message-Id")))
 	confirmNewSender(t, a, relay, dave)
@@ -61,8 +64,21 @@ func TestForumByEmail(t *testing.T) {
 	reply(t, a, alice, carolAns, "accept", "")
 	relay.waitFor(t, carol, subjectHas("Waking at 4am"))
 	sel, _ := relay.waitFor(t, carol, containing("selected as the best answer"))
-	_ = sel
 	waitProcessed(t, a)
+	// The "selected" mail is threaded under the answer carol sent: her
+	// client's Message-ID, after the question's and before her answer's
+	// forum ids.
+	var qID, aID string
+	if err := a.pool.QueryRow(ctx, `SELECT q.message_id, p.message_id FROM posts p JOIN posts q ON q.id = p.question_id
+		WHERE p.kind = 'answer' AND p.body = 'No screens after 9pm.'`).Scan(&qID, &aID); err != nil {
+		t.Fatal(err)
+	}
+	if got := header(sel, "In-Reply-To"); got != "<carol-answer@c.example>" {
+		t.Errorf("selected mail In-Reply-To %q, want carol's own Message-ID", got)
+	}
+	if got, want := header(sel, "References"), "<"+qID+"> <carol-answer@c.example> <"+aID+">"; got != want {
+		t.Errorf("selected mail References %q, want %q", got, want)
+	}
 
 	th, err := a.store.GetThread(ctx, 1)
 	if err != nil {

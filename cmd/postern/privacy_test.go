@@ -394,14 +394,20 @@ func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
 	}
 }
 
-// TestForgetAndExport: export shows what is held without the address;
-// forget erases the address, cancels pending mail and keeps the posts.
+// TestForgetAndExport: export shows what is held without the address,
+// follows current and ended; forget erases the address, its follows
+// (whatever refers to them), cancels pending mail and keeps the posts.
 func TestForgetAndExport(t *testing.T) {
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
 	alice := "alice@example.org"
 	member(t, a, relay, alice, "Alice", "Panic at work")
+	// A confirmed follow (its confirmation request refers to it), one
+	// ended by unsubscribe@, and a current one.
+	follow(t, a, relay, alice)
+	stopMail(t, a, alice, "unsubscribe@forum.test", "", "stop")
+	follow(t, a, relay, alice)
 	waitProcessed(t, a)
 	var out, errb bytes.Buffer
 	args := []string{"user", "export", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile, alice}
@@ -410,6 +416,9 @@ func TestForgetAndExport(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Panic at work") || strings.Contains(out.String(), alice) {
 		t.Fatalf("export output wrong or leaks the address:\n%s", out.String())
+	}
+	if strings.Count(out.String(), `"scope": "all"`) != 2 || strings.Count(out.String(), `"ended_at"`) != 1 {
+		t.Fatalf("export does not show one ended and one current follow:\n%s", out.String())
 	}
 	out.Reset()
 	args[1] = "forget"
@@ -423,6 +432,9 @@ func TestForgetAndExport(t *testing.T) {
 	}
 	if hash != nil || enc != nil || name != "anonymous" {
 		t.Fatalf("after forget: hash %v enc %v name %q", hash != nil, enc != nil, name)
+	}
+	if n := mtCount(t, a, `SELECT count(*) FROM subscriptions`); n != 0 {
+		t.Fatalf("%d follows kept after forget", n)
 	}
 	th, err := a.store.GetThread(ctx, 1)
 	if err != nil || th.Author != "anonymous" {
