@@ -265,3 +265,49 @@ func TestStopEveryWay(t *testing.T) {
 		}
 	}
 }
+
+// TestEndedFollowCancelsPending: a follower of one category only stops
+// it (unsubscribe+sleep@) while the mail of a new question in it is
+// pending: that mail is cancelled at send time. Their old confirmation
+// link does not start the follow again, and no second welcome is sent.
+func TestEndedFollowCancelsPending(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	ctx := context.Background()
+	if _, err := a.store.AddCategory(ctx, "sleep", "Sleep"); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := "alice@example.org", "bob@example.net"
+	member(t, a, relay, alice, "Alice", "First night")
+	sendMail(t, a, bob, []string{"subscribe+sleep@forum.test"}, "From: <"+bob+">\nTo: subscribe+sleep@forum.test\nSubject: follow\nMessage-ID: <f1@b.example>\n\n")
+	req, _ := relay.waitFor(t, bob, subjectHas("Please confirm"))
+	rtext, _ := bodyText(t, req)
+	u, err := url.Parse(regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(rtext))
+	if err != nil || u.Path == "" {
+		t.Fatalf("no confirmation link in:\n%s", rtext)
+	}
+	postForm(t, a, u.Path, "")
+	relay.waitFor(t, bob, subjectHas("You are following Sleep"))
+
+	pauseNotify(t, a)
+	askAs(t, a, alice, "Waking at four", true)
+	stopMail(t, a, bob, "unsubscribe+sleep@forum.test", "", "stop")
+	postForm(t, a, u.Path, "") // the old link, after the stop
+	resumeNotify(t, a)
+	mtSettle(t, a)
+	var state, reason string
+	if err := a.pool.QueryRow(ctx, `SELECT n.state, n.error FROM notifications n JOIN people p ON p.id = n.person_id
+		WHERE p.address_hash = $1 AND n.kind = 'new_question'`, a.store.Keys().AddressHash(bob)).Scan(&state, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if state != "cancelled" || sentTo(relay, bob, "Waking at four") != 0 {
+		t.Errorf("pending new question after the follow ended: %s (%s), %d sent", state, reason, sentTo(relay, bob, "Waking at four"))
+	}
+	if n := len(relay.received(t, bob, "You are following")); n != 1 {
+		t.Errorf("%d welcome mails, want 1", n)
+	}
+	if n := mtCount(t, a, `SELECT count(*) FROM subscriptions WHERE ended_at IS NULL AND person_id <> (SELECT id FROM people WHERE address_hash = $1)`,
+		a.store.Keys().AddressHash(alice)); n != 0 {
+		t.Errorf("%d follows active after the stop and the old link", n)
+	}
+}
