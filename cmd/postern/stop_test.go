@@ -184,30 +184,7 @@ func TestStopEveryWay(t *testing.T) {
 		}},
 	}
 
-	// Every kind of history, for every follower.
-	people := make([]stopper, len(cases))
-	for i := range cases {
-		people[i].addr = fmt.Sprintf("follower%d@example.net", i)
-		people[i].welcome = followBoth(t, a, relay, people[i].addr)
-	}
-	askAs(t, a, alice, "Night sweats", false)
-	askAs(t, a, alice, "Dreams at dawn", true)
-	for i := range people {
-		p := &people[i]
-		n0, _ := relay.waitFor(t, p.addr, subjectHas("Night sweats"))
-		reply(t, a, p.addr, n0, "unsubscribe", "")
-		p.q1, _ = relay.waitFor(t, p.addr, subjectHas("Dreams at dawn"))
-		reply(t, a, p.addr, p.q1, fmt.Sprintf("Answer-f%d: keep a diary.", i), "")
-		waitProcessed(t, a)
-		p.q1, _ = relay.waitFor(t, p.addr, subjectHas("Dreams at dawn"))
-	}
-	answers := make([]*mail.Reader, len(people))
-	for i, p := range people {
-		relay.waitFor(t, p.addr, subjectHas("Unsubscribed"))
-		_ = p
-		answers[i], _ = relay.waitFor(t, alice, containing(fmt.Sprintf("Answer-f%d:", i)))
-	}
-
+	people, answers := withHistories(t, a, relay, alice, len(cases))
 	// Pending when they stop: a new question in sleep, and alice's
 	// comment on each one's answer.
 	pauseNotify(t, a)
@@ -230,39 +207,7 @@ func TestStopEveryWay(t *testing.T) {
 	mtSettle(t, a)
 
 	for i, c := range cases {
-		p := people[i]
-		var q2, comment string
-		if err := a.pool.QueryRow(ctx, `SELECT
-			(SELECT n.state FROM notifications n JOIN posts q ON q.id = n.post_id WHERE n.person_id = pe.id AND q.title = 'Waking at four'),
-			(SELECT state FROM notifications WHERE person_id = pe.id AND kind = 'comment')
-			FROM people pe WHERE pe.address_hash = $1`, a.store.Keys().AddressHash(p.addr)).Scan(&q2, &comment); err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		wantQ2, wantComment, wantNew := "sent", "sent", 1
-		switch c.scope {
-		case "all":
-			wantQ2, wantComment, wantNew = "cancelled", "cancelled", 0
-		case "question":
-			wantComment = "cancelled"
-		}
-		if q2 != wantQ2 || comment != wantComment {
-			t.Errorf("%s: pending new question %s, pending comment %s; want %s and %s", c.name, q2, comment, wantQ2, wantComment)
-		}
-		if got := sentTo(relay, p.addr, "Restless legs"); got != wantNew {
-			t.Errorf("%s: %d mails about the question asked after the stop, want %d", c.name, got, wantNew)
-		}
-		if got := sentTo(relay, p.addr, fmt.Sprintf("Comment-f%d:", i)); got != map[string]int{"sent": 1, "cancelled": 0}[wantComment] {
-			t.Errorf("%s: %d mails of the comment", c.name, got)
-		}
-		var active, ended int
-		if err := a.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE ended_at IS NULL), count(*) FILTER (WHERE ended_at IS NOT NULL)
-			FROM subscriptions s JOIN people pe ON pe.id = s.person_id WHERE pe.address_hash = $1`, a.store.Keys().AddressHash(p.addr)).Scan(&active, &ended); err != nil {
-			t.Fatal(err)
-		}
-		wantActive := map[string]int{"all": 0, "question": 2, "category": 1}[c.scope]
-		if active != wantActive || active+ended != 2 {
-			t.Errorf("%s: %d follows active and %d ended, want %d active of 2 kept", c.name, active, ended, wantActive)
-		}
+		checkStopped(t, a, relay, i, c.name, c.scope, people[i].addr)
 	}
 }
 
@@ -310,4 +255,75 @@ func TestEndedFollowCancelsPending(t *testing.T) {
 		a.store.Keys().AddressHash(alice)); n != 0 {
 		t.Errorf("%d follows active after the stop and the old link", n)
 	}
+}
+
+// checkStopped checks follower i (addr) of TestStopEveryWay after its stop
+// (name) of scope all, question (Q1) or category: which of the mail
+// pending at the stop went out, whether the question asked afterwards
+// reached them, and that both follows are kept, ended or not.
+func checkStopped(t *testing.T, a *app, relay *sink, i int, name, scope, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	var q2, comment string
+	if err := a.pool.QueryRow(ctx, `SELECT
+		(SELECT n.state FROM notifications n JOIN posts q ON q.id = n.post_id WHERE n.person_id = pe.id AND q.title = 'Waking at four'),
+		(SELECT state FROM notifications WHERE person_id = pe.id AND kind = 'comment')
+		FROM people pe WHERE pe.address_hash = $1`, a.store.Keys().AddressHash(addr)).Scan(&q2, &comment); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	wantQ2, wantComment, wantNew := "sent", "sent", 1
+	switch scope {
+	case "all":
+		wantQ2, wantComment, wantNew = "cancelled", "cancelled", 0
+	case "question":
+		wantComment = "cancelled"
+	}
+	if q2 != wantQ2 || comment != wantComment {
+		t.Errorf("%s: pending new question %s, pending comment %s; want %s and %s", name, q2, comment, wantQ2, wantComment)
+	}
+	if got := sentTo(relay, addr, "Restless legs"); got != wantNew {
+		t.Errorf("%s: %d mails about the question asked after the stop, want %d", name, got, wantNew)
+	}
+	if got := sentTo(relay, addr, fmt.Sprintf("Comment-f%d:", i)); got != map[string]int{"sent": 1, "cancelled": 0}[wantComment] {
+		t.Errorf("%s: %d mails of the comment", name, got)
+	}
+	var active, ended int
+	if err := a.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE ended_at IS NULL), count(*) FILTER (WHERE ended_at IS NOT NULL)
+		FROM subscriptions s JOIN people pe ON pe.id = s.person_id WHERE pe.address_hash = $1`, a.store.Keys().AddressHash(addr)).Scan(&active, &ended); err != nil {
+		t.Fatal(err)
+	}
+	wantActive := map[string]int{"all": 0, "question": 2, "category": 1}[scope]
+	if active != wantActive || active+ended != 2 {
+		t.Errorf("%s: %d follows active and %d ended, want %d active of 2 kept", name, active, ended, wantActive)
+	}
+}
+
+// withHistories gives n followers every kind of history: follows of the
+// forum and of category sleep, confirmed (their confirmation requests and
+// welcome mails sent), a muted question ("Night sweats", by a reply
+// "unsubscribe"), the mail of question Q1 ("Dreams at dawn") received and
+// answered. It returns them once alice has the mail of every answer.
+func withHistories(t *testing.T, a *app, relay *sink, alice string, n int) ([]stopper, []*mail.Reader) {
+	t.Helper()
+	people := make([]stopper, n)
+	for i := range people {
+		people[i].addr = fmt.Sprintf("follower%d@example.net", i)
+		people[i].welcome = followBoth(t, a, relay, people[i].addr)
+	}
+	askAs(t, a, alice, "Night sweats", false)
+	askAs(t, a, alice, "Dreams at dawn", true)
+	for i := range people {
+		p := &people[i]
+		n0, _ := relay.waitFor(t, p.addr, subjectHas("Night sweats"))
+		reply(t, a, p.addr, n0, "unsubscribe", "")
+		p.q1, _ = relay.waitFor(t, p.addr, subjectHas("Dreams at dawn"))
+		reply(t, a, p.addr, p.q1, fmt.Sprintf("Answer-f%d: keep a diary.", i), "")
+		waitProcessed(t, a)
+	}
+	answers := make([]*mail.Reader, len(people))
+	for i, p := range people {
+		relay.waitFor(t, p.addr, subjectHas("Unsubscribed"))
+		answers[i], _ = relay.waitFor(t, alice, containing(fmt.Sprintf("Answer-f%d:", i)))
+	}
+	return people, answers
 }
