@@ -101,7 +101,9 @@ type chainPost struct {
 // ordered by id; ids whose rows are gone are left out.
 //
 // A notification that must not be sent (forgotten or suppressed
-// recipient, or an unsubscribe or mute that covers its kind) has Skip set
+// recipient, an unsubscribe or mute that covers its kind, or an ended
+// follow: a new question no current follow covers, a follow confirmation
+// or welcome of a follow that has ended) has Skip set
 // and no address; only pending, unskipped ones carry their recipient's
 // decrypted address. When one notification's data cannot be opened (its
 // recipient's address is sealed under a key no longer configured), that
