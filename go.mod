@@ -38,3 +38,5 @@ require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/term v0.47.0 // indirect
 )
+
+replace github.com/emersion/go-smtp => ./third_party/go-smtp
