@@ -686,8 +686,13 @@ func (c *Conn) handleRcpt(arg string) {
 	}
 
 	p := parser{s: strings.TrimSpace(arg)}
-	recipient, err := p.parsePath()
-	if err != nil {
+	var recipient string
+	var err error
+	// Postern patch: RFC 5321 4.1.1.3 allows "<Postmaster>" without a
+	// domain (case-insensitive); parsePath requires one.
+	if len(p.s) >= 12 && strings.EqualFold(p.s[:12], "<postmaster>") {
+		recipient, p.s = p.s[1:11], p.s[12:]
+	} else if recipient, err = p.parsePath(); err != nil {
 		c.writeResponse(501, EnhancedCode{5, 5, 2}, "Was expecting RCPT arg syntax of TO:<address>")
 		return
 	}
