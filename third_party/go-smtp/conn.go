@@ -433,6 +433,38 @@ func (c *Conn) handleMail(arg string) {
 				}
 			}
 			opts.Auth = &value
+		case "BY":
+			if !c.server.EnableDELIVERBY {
+				c.writeResponse(504, EnhancedCode{5, 5, 4}, "DELIVERBY is not implemented")
+				return
+			}
+			deliverBy := parseDeliverByArgument(value)
+			if deliverBy == nil {
+				c.writeResponse(501, EnhancedCode{5, 5, 4}, "Malformed BY parameter value")
+				return
+			}
+			if c.server.MinimumDeliverByTime != 0 &&
+				deliverBy.Mode == DeliverByReturn &&
+				deliverBy.Time < c.server.MinimumDeliverByTime {
+				c.writeResponse(501, EnhancedCode{5, 5, 4}, "BY parameter is below server minimum")
+				return
+			}
+			opts.DeliverBy = deliverBy
+		case "MT-PRIORITY":
+			if !c.server.EnableMTPRIORITY {
+				c.writeResponse(504, EnhancedCode{5, 5, 4}, "MT-PRIORITY is not implemented")
+				return
+			}
+			mtPriority, err := strconv.Atoi(value)
+			if err != nil {
+				c.writeResponse(501, EnhancedCode{5, 5, 4}, "Malformed MT-PRIORITY parameter value")
+				return
+			}
+			if mtPriority < -9 || mtPriority > 9 {
+				c.writeResponse(501, EnhancedCode{5, 5, 4}, "MT-PRIORITY is outside valid range")
+				return
+			}
+			opts.MTPriority = &mtPriority
 		default:
 			c.writeResponse(500, EnhancedCode{5, 5, 4}, "Unknown MAIL FROM argument")
 			return
@@ -686,13 +718,8 @@ func (c *Conn) handleRcpt(arg string) {
 	}
 
 	p := parser{s: strings.TrimSpace(arg)}
-	var recipient string
-	var err error
-	// Postern patch: RFC 5321 4.1.1.3 allows "<Postmaster>" without a
-	// domain (case-insensitive); parsePath requires one.
-	if len(p.s) >= 12 && strings.EqualFold(p.s[:12], "<postmaster>") {
-		recipient, p.s = p.s[1:11], p.s[12:]
-	} else if recipient, err = p.parsePath(); err != nil {
+	recipient, err := p.parseForwardPath()
+	if err != nil {
 		c.writeResponse(501, EnhancedCode{5, 5, 2}, "Was expecting RCPT arg syntax of TO:<address>")
 		return
 	}
@@ -750,38 +777,6 @@ func (c *Conn) handleRcpt(arg string) {
 				return
 			}
 			opts.RequireRecipientValidSince = rrvsTime
-		case "BY":
-			if !c.server.EnableDELIVERBY {
-				c.writeResponse(504, EnhancedCode{5, 5, 4}, "DELIVERBY is not implemented")
-				return
-			}
-			deliverBy := parseDeliverByArgument(value)
-			if deliverBy == nil {
-				c.writeResponse(501, EnhancedCode{5, 5, 4}, "Malformed BY parameter value")
-				return
-			}
-			if c.server.MinimumDeliverByTime != 0 &&
-				deliverBy.Mode == DeliverByReturn &&
-				deliverBy.Time < c.server.MinimumDeliverByTime {
-				c.writeResponse(501, EnhancedCode{5, 5, 4}, "BY parameter is below server minimum")
-				return
-			}
-			opts.DeliverBy = deliverBy
-		case "MT-PRIORITY":
-			if !c.server.EnableMTPRIORITY {
-				c.writeResponse(504, EnhancedCode{5, 5, 4}, "MT-PRIORITY is not implemented")
-				return
-			}
-			mtPriority, err := strconv.Atoi(value)
-			if err != nil {
-				c.writeResponse(501, EnhancedCode{5, 5, 4}, "Malformed MT-PRIORITY parameter value")
-				return
-			}
-			if mtPriority < -9 || mtPriority > 9 {
-				c.writeResponse(501, EnhancedCode{5, 5, 4}, "MT-PRIORITY is outside valid range")
-				return
-			}
-			opts.MTPriority = &mtPriority
 		default:
 			c.writeResponse(500, EnhancedCode{5, 5, 4}, "Unknown RCPT TO argument")
 			return

@@ -20,7 +20,8 @@ func (rcptSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (rcptSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (rcptSession) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
 
-// TestRcptPostmasterWithoutDomain covers the Postern patch in handleRcpt.
+// TestRcptPostmasterWithoutDomain checks what v0.26.0 brought (v0.25.1
+// answered 501): RCPT TO:<Postmaster> without a domain, any case.
 func TestRcptPostmasterWithoutDomain(t *testing.T) {
 	s := smtp.NewServer(rcptBackend{})
 	s.Domain = "localhost"
