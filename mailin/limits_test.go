@@ -276,3 +276,40 @@ func TestDataLineEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestOneActionPerTransaction: recipients that ask for different actions
+// cannot share a transaction: the later one gets 452 4.5.3 (issue 10
+// #11), while the addresses that make one post together (ask@,
+// notifications@, moderate@) still do.
+func TestOneActionPerTransaction(t *testing.T) {
+	f := start(t, mailin.Config{}, false)
+	for _, tc := range []struct {
+		rcpts []string
+		want  []string
+	}{
+		{[]string{"ask@forum.test", "subscribe@forum.test"}, []string{"250", "452 4.5.3"}},
+		{[]string{"subscribe@forum.test", "ask@forum.test", "subscribe@forum.test"}, []string{"250", "452 4.5.3", "250"}},
+		{[]string{"ask@forum.test", "notifications@forum.test", "moderate@forum.test"}, []string{"250", "250", "250"}},
+		{[]string{"ask@forum.test", "ask+sleep@forum.test"}, []string{"250", "452 4.5.3"}},
+		{[]string{"subscribe+sleep@forum.test", "subscribe@forum.test"}, []string{"250", "452 4.5.3"}},
+		{[]string{"help@forum.test", "ask@forum.test"}, []string{"250", "452 4.5.3"}},
+		{[]string{"postmaster@forum.test", "ask@forum.test", "abuse@forum.test"}, []string{"250", "452 4.5.3", "250"}},
+		{[]string{"ask@forum.test", "Postmaster"}, []string{"250", "452 4.5.3"}},
+		{[]string{"nobody@forum.test", "subscribe@forum.test", "ask@forum.test"}, []string{"550", "250", "452 4.5.3"}},
+	} {
+		c := dialFrom(t, f.addr, "")
+		c.must("220 ", 5*time.Second)
+		c.cmd("EHLO client.example.net", "250")
+		c.cmd("MAIL FROM:<alice@example.org>", "250")
+		for i, r := range tc.rcpts {
+			if got := c.cmd("RCPT TO:<"+r+">", ""); !strings.HasPrefix(got, tc.want[i]) {
+				t.Errorf("%v: RCPT %s got %q, want %s", tc.rcpts, r, got, tc.want[i])
+			}
+		}
+		c.cmd("RSET", "250")
+		// RSET starts afresh: the deferred kind is now accepted first.
+		c.cmd("MAIL FROM:<alice@example.org>", "250")
+		c.cmd("RCPT TO:<"+tc.rcpts[len(tc.rcpts)-1]+">", "250")
+		c.cmd("QUIT", "221")
+	}
+}

@@ -178,7 +178,7 @@ type session struct {
 	from    string
 	hasFrom bool
 	rcpts   []string
-	action  string // actionKey of the accepted recipients
+	action  txAction // what the accepted recipients ask for
 }
 
 // clientAddr is the sending client's address for per-IP limits. Over LMTP
@@ -195,7 +195,7 @@ func (s *session) clientAddr() string {
 }
 
 func (s *session) Reset() {
-	s.from, s.hasFrom, s.rcpts, s.action = "", false, nil, ""
+	s.from, s.hasFrom, s.rcpts, s.action = "", false, nil, txAction{}
 	s.guard.setPhase(phaseCommand)
 }
 
@@ -221,8 +221,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.log.Info("rcpt refused", "reason", "no such address")
 		return errNoSuchUser
 	}
-	action := actionKey(r)
-	if len(s.rcpts) > 0 && action != s.action {
+	if !s.action.fits(r) {
 		// The message is stored once and processed as one action: a
 		// recipient asking for another gets it in its own transaction
 		// (RFC 5321 section 3.3 lets the client send it later).
@@ -253,15 +252,57 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			return errBadToken
 		}
 	}
-	s.rcpts, s.action = append(s.rcpts, to), action
+	s.rcpts = append(s.rcpts, to)
+	s.action.add(r)
 	return nil
 }
 
-// actionKey says what a recipient asks Postern to do with the message:
-// recipients of one transaction must share it. The detail (category,
-// token) is part of it: two reply tokens are two replies.
-func actionKey(r threads.Recipient) string {
+// txAction is what the recipients of one transaction ask Postern to do
+// with its one stored message; processing performs one action per
+// message. ask@, notifications@, moderate@ and a reply token make one
+// post together (the reply token, else the thread headers, else ask@
+// place it), as long as there is at most one reply token and one ask@
+// category; any other recipient (subscribe, unsubscribe, confirm, help,
+// bounce, postmaster) must be alone or with the very same address.
+type txAction struct {
+	key    string // "" before the first recipient; "post" or kind+detail
+	reply  string // a post's reply token, if any
+	ask    string // a post's ask@ category ("" for plain ask@)
+	hasAsk bool
+}
+
+func actionOf(r threads.Recipient) string {
+	switch r.Kind {
+	case threads.RcptAsk, threads.RcptReply, threads.RcptNotify, threads.RcptModerate:
+		return "post"
+	}
 	return r.Kind.String() + "+" + r.Detail
+}
+
+// fits reports whether r can join the transaction's action.
+func (a *txAction) fits(r threads.Recipient) bool {
+	switch {
+	case a.key == "":
+		return true
+	case actionOf(r) != a.key:
+		return false
+	case r.Kind == threads.RcptReply:
+		return a.reply == "" || a.reply == r.Detail
+	case r.Kind == threads.RcptAsk:
+		return !a.hasAsk || a.ask == r.Detail
+	}
+	return true
+}
+
+// add records r, which fits, as accepted.
+func (a *txAction) add(r threads.Recipient) {
+	a.key = actionOf(r)
+	switch r.Kind {
+	case threads.RcptReply:
+		a.reply = r.Detail
+	case threads.RcptAsk:
+		a.ask, a.hasAsk = r.Detail, true
+	}
 }
 
 // bigMessage is the size from which a message's garbage is collected at

@@ -135,6 +135,27 @@ func TestEveryAcceptedRecipientGetsItsAction(t *testing.T) {
 	}
 }
 
+// TestReplyAllIsOnePost: a reply to its reply+TOKEN address and to
+// notifications@ (a client's "reply all") is one transaction and one
+// reply, as before the one-action rule.
+func TestReplyAllIsOnePost(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	const asker = "asker@example.org"
+	q := mtAskConfirmed(t, a, relay, asker, "Asker", "Naps", "Are naps good?")
+	person := personID(t, a, asker)
+	epoch := int64(mtCount(t, a, `SELECT token_epoch::int FROM people WHERE id = $1`, person))
+	to := []string{a.store.Addresses().Reply(q, person, epoch), "notifications@forum.test"}
+	raw := "From: Asker <" + asker + ">\nSubject: Re: Naps\nMessage-ID: <replyall@client.test>\n\nShort ones, I mean.\n"
+	if n := deliver(t, a.smtpAddr.String(), false, asker, to, raw); n != 1 {
+		t.Errorf("%d transactions for a reply-all, want 1", n)
+	}
+	waitProcessed(t, a)
+	if n := mtCount(t, a, `SELECT count(*) FROM posts WHERE question_id = $1 AND kind <> 'question'`, q); n != 1 {
+		t.Errorf("%d replies, want 1", n)
+	}
+}
+
 // TestPostmasterMail: postmaster@, abuse@ and <Postmaster> are accepted
 // over SMTP and LMTP, stored, never posted nor answered, listed for the
 // operators and forwarded to the postmaster address; they count for no
