@@ -30,6 +30,18 @@ type Config struct {
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxConnections caps concurrent connections per listener. Default 200.
 	MaxConnections int
+	// MaxConnectionsPerIP caps the SMTP connections one client address
+	// holds at once; the excess is answered 421 4.7.0 and closed. Not
+	// applied over LMTP, whose only peer is the front MTA. Default
+	// DefaultMaxConnectionsPerIP.
+	MaxConnectionsPerIP int
+	// CommandTimeout bounds the wait for each command before MAIL (an idle
+	// client, 421 4.4.2); after MAIL, ReadTimeout applies. Default
+	// DefaultCommandTimeout.
+	CommandTimeout time.Duration
+	// MaxSessionTime caps a whole connection, SMTP or LMTP; past it the
+	// client gets 421. Default DefaultMaxSessionTime.
+	MaxSessionTime time.Duration
 	// CommitTimeout bounds the wait for the database; past it the client
 	// gets 451 4.3.0. Default 30 seconds.
 	CommitTimeout time.Duration
@@ -43,6 +55,14 @@ type Config struct {
 	// transcripts contain addresses.
 	Transcript bool
 }
+
+// Defaults of the connection limits (written once: the command line uses
+// them too).
+const (
+	DefaultMaxConnectionsPerIP = 10
+	DefaultCommandTimeout      = 30 * time.Second
+	DefaultMaxSessionTime      = time.Hour
+)
 
 // WithDefaults returns c with every zero limit set to its default.
 func (c Config) WithDefaults() Config {
@@ -69,6 +89,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = 200
+	}
+	if c.MaxConnectionsPerIP == 0 {
+		c.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = DefaultCommandTimeout
+	}
+	if c.MaxSessionTime == 0 {
+		c.MaxSessionTime = DefaultMaxSessionTime
 	}
 	if c.MemoryBudget == 0 {
 		c.MemoryBudget = 256 << 20
@@ -99,6 +128,12 @@ func (c Config) Validate() error {
 		return errors.New("read and write timeouts must be at least 1s")
 	case c.MaxConnections < 1:
 		return errors.New("max connections must be at least 1")
+	case c.MaxConnectionsPerIP < 1:
+		return errors.New("max connections per client address must be at least 1")
+	case c.CommandTimeout < time.Second:
+		return errors.New("command timeout must be at least 1s")
+	case c.MaxSessionTime < c.CommandTimeout || c.MaxSessionTime < c.ReadTimeout:
+		return errors.New("max session time must be at least the command and read timeouts")
 	}
 	return nil
 }

@@ -79,14 +79,16 @@ func (s *Server) newSMTPServer(lmtp bool) *smtp.Server {
 }
 
 // ServeSMTP serves SMTP on l until Shutdown; it returns smtp.ErrServerClosed
-// after a Shutdown.
+// after a Shutdown. A client address holding MaxConnectionsPerIP sessions
+// gets 421 4.7.0 for any more.
 func (s *Server) ServeSMTP(l net.Listener) error {
-	return s.smtpSrv.Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+	return s.smtpSrv.Serve(newGuardListener(netutil.LimitListener(l, s.cfg.MaxConnections), &s.cfg, s.cfg.MaxConnectionsPerIP, s.log))
 }
 
-// ServeLMTP serves LMTP (RFC 2033, per-recipient status) on l.
+// ServeLMTP serves LMTP (RFC 2033, per-recipient status) on l. There is no
+// per-address cap: every connection comes from the front MTA.
 func (s *Server) ServeLMTP(l net.Listener) error {
-	return s.lmtpSrv.Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+	return s.lmtpSrv.Serve(newGuardListener(netutil.LimitListener(l, s.cfg.MaxConnections), &s.cfg, 0, s.log))
 }
 
 // Shutdown stops accepting and waits for open sessions to end (or ctx).
@@ -107,7 +109,8 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		src = "lmtp"
 	}
 	id := s.nextID.Add(1)
-	return &session{srv: s, conn: c, source: src, log: s.log.With("conn", id, "proto", src)}, nil
+	g, _ := c.Conn().(*guardConn) // nil when served without a guardListener
+	return &session{srv: s, conn: c, guard: g, source: src, log: s.log.With("conn", id, "proto", src)}, nil
 }
 
 // Reply errors. go-smtp turns a plain error into 554, so every rejection is
@@ -123,17 +126,59 @@ var (
 	errBusy        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail in progress; please try again later"}
 	errRateLimited = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from you this hour; please try again later"}
 	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
+	errBareNewline = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR or LF: every line must end with CRLF (RFC 5321 section 2.3.8)"}
+	errOneAction   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "This address needs its own transaction: send to it separately"}
+	// A read that timed out or failed mid-message: temporary, and the
+	// connection is closed (guardConn), so SMTP says 421.
+	errDataTimeoutSMTP = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message; closing connection, please try again later"}
+	errDataTimeoutLMTP = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message; please try again later"}
+	errDataLostSMTP    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 0}, Message: "Error reading the message; closing connection, please try again later"}
+	errDataLostLMTP    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 0}, Message: "Error reading the message; please try again later"}
 )
+
+// readFailed is the reply to a message whose reading failed with err: a
+// timeout or a lost connection, never with err's text (it names the
+// socket addresses).
+func (s *session) readFailed(err error) *smtp.SMTPError {
+	lmtp := s.source == "lmtp"
+	switch {
+	case isTimeout(err) && lmtp:
+		return errDataTimeoutLMTP
+	case isTimeout(err):
+		return errDataTimeoutSMTP
+	case lmtp:
+		return errDataLostLMTP
+	}
+	return errDataLostSMTP
+}
+
+// bareNewline reports whether raw holds a CR not followed by LF or an LF
+// not preceded by CR.
+func bareNewline(raw []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexAny(raw[i:], "\r\n")
+		if j < 0 {
+			return false
+		}
+		i += j
+		if raw[i] == '\n' || i+1 == len(raw) || raw[i+1] != '\n' {
+			return true
+		}
+		i += 2
+	}
+}
 
 type session struct {
 	srv    *Server
 	conn   *smtp.Conn
+	guard  *guardConn
 	source string
 	log    *slog.Logger
 
 	from    string
 	hasFrom bool
 	rcpts   []string
+	action  txAction // what the accepted recipients ask for
 }
 
 // clientAddr is the sending client's address for per-IP limits. Over LMTP
@@ -150,7 +195,8 @@ func (s *session) clientAddr() string {
 }
 
 func (s *session) Reset() {
-	s.from, s.hasFrom, s.rcpts = "", false, nil
+	s.from, s.hasFrom, s.rcpts, s.action = "", false, nil, txAction{}
+	s.guard.setPhase(phaseCommand)
 }
 
 func (s *session) Logout() error { return nil }
@@ -158,6 +204,7 @@ func (s *session) Logout() error { return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.Reset()
 	s.from, s.hasFrom = from, true
+	s.guard.setPhase(phaseMail)
 	return nil
 }
 
@@ -173,6 +220,13 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	case err != nil:
 		s.log.Info("rcpt refused", "reason", "no such address")
 		return errNoSuchUser
+	}
+	if !s.action.fits(r) {
+		// The message is stored once and processed as one action: a
+		// recipient asking for another gets it in its own transaction
+		// (RFC 5321 section 3.3 lets the client send it later).
+		s.log.Info("rcpt deferred", "reason", "another action in this transaction", "kind", r.Kind.String())
+		return errOneAction
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
@@ -199,7 +253,56 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 	}
 	s.rcpts = append(s.rcpts, to)
+	s.action.add(r)
 	return nil
+}
+
+// txAction is what the recipients of one transaction ask Postern to do
+// with its one stored message; processing performs one action per
+// message. ask@, notifications@, moderate@ and a reply token make one
+// post together (the reply token, else the thread headers, else ask@
+// place it), as long as there is at most one reply token and one ask@
+// category; any other recipient (subscribe, unsubscribe, confirm, help,
+// bounce, postmaster) must be alone or with the very same address.
+type txAction struct {
+	key    string // "" before the first recipient; "post" or kind+detail
+	reply  string // a post's reply token, if any
+	ask    string // a post's ask@ category ("" for plain ask@)
+	hasAsk bool
+}
+
+func actionOf(r threads.Recipient) string {
+	switch r.Kind {
+	case threads.RcptAsk, threads.RcptReply, threads.RcptNotify, threads.RcptModerate:
+		return "post"
+	}
+	return r.Kind.String() + "+" + r.Detail
+}
+
+// fits reports whether r can join the transaction's action.
+func (a *txAction) fits(r threads.Recipient) bool {
+	switch {
+	case a.key == "":
+		return true
+	case actionOf(r) != a.key:
+		return false
+	case r.Kind == threads.RcptReply:
+		return a.reply == "" || a.reply == r.Detail
+	case r.Kind == threads.RcptAsk:
+		return !a.hasAsk || a.ask == r.Detail
+	}
+	return true
+}
+
+// add records r, which fits, as accepted.
+func (a *txAction) add(r threads.Recipient) {
+	a.key = actionOf(r)
+	switch r.Kind {
+	case threads.RcptReply:
+		a.reply = r.Detail
+	case threads.RcptAsk:
+		a.ask, a.hasAsk = r.Detail, true
+	}
 }
 
 // bigMessage is the size from which a message's garbage is collected at
@@ -305,7 +408,12 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 			if errors.As(err, &se) && se.Code == 552 {
 				return nil, 0, nil, errTooBig
 			}
-			return nil, 0, nil, fmt.Errorf("read message: %w", err)
+			reason := "connection lost"
+			if isTimeout(err) {
+				reason = "timeout"
+			}
+			s.log.Info("message read failed", "reason", reason, "bytes", len(buf)-head)
+			return nil, 0, nil, s.readFailed(err)
 		}
 	}
 	if cap(buf)-len(buf) < spare {
@@ -314,6 +422,10 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 		buf = nb
 	}
 	raw := buf[head:]
+	if bareNewline(raw) {
+		release()
+		return nil, 0, nil, errBareNewline
+	}
 	hdr := raw
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if e2 := bytes.Index(raw, []byte("\n\n")); end < 0 || (e2 >= 0 && e2 < end) {
@@ -349,12 +461,8 @@ func (s *session) store(r io.Reader) error {
 	}
 	buf, head, release, err := s.readMessage(r)
 	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			s.log.Info("message refused", "code", se.Code, "reason", se.Message)
-			return se
-		}
-		s.log.Warn("message read failed", "err", err)
+		// readMessage only returns replies (*smtp.SMTPError).
+		s.log.Info("message refused", "code", code(err), "reason", err.Error())
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
@@ -380,14 +488,25 @@ func (s *session) store(r io.Reader) error {
 	return nil
 }
 
+// code is the reply code of err (an *smtp.SMTPError), or 0.
+func code(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
 // Data implements smtp.Session: it returns nil (250) only after commit.
 func (s *session) Data(r io.Reader) error {
+	s.guard.setPhase(phaseData)
 	return s.store(r)
 }
 
 // LMTPData implements smtp.LMTPSession. The message is stored once for all
 // recipients, so each recipient gets the same status.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	s.guard.setPhase(phaseData)
 	err := s.store(r)
 	for _, rc := range s.rcpts {
 		status.SetStatus(rc, err)

@@ -22,6 +22,10 @@ const (
 	RcptConfirm
 	RcptHelp
 	RcptModerate
+	// RcptPostmaster is postmaster@ or abuse@ the forum domain (RFC 5321
+	// section 4.5.1, RFC 2142), or "Postmaster" without a domain: mail
+	// for the operators, never a post.
+	RcptPostmaster
 )
 
 func (k RecipientKind) String() string {
@@ -44,6 +48,8 @@ func (k RecipientKind) String() string {
 		return "help"
 	case RcptModerate:
 		return "moderate"
+	case RcptPostmaster:
+		return "postmaster"
 	}
 	return "unknown"
 }
@@ -78,12 +84,17 @@ func NewAddresses(cfg Config, keys *Keys) *Addresses {
 // Domain returns the forum's mail domain.
 func (a *Addresses) Domain() string { return a.cfg.Domain }
 
-// Parse classifies addr (a bare address, angle brackets allowed). It
+// Parse classifies addr (a bare address, angle brackets allowed; case does
+// not matter). postmaster@ and abuse@ the domain, and "postmaster" alone,
+// are RcptPostmaster whatever LocalParts says. It
 // returns ErrForeignDomain for another domain, ErrNoSuchAddress for an
 // unknown local part and ErrBadToken for a token that does not verify. The
 // token's epoch is not checked here (that needs the database).
 func (a *Addresses) Parse(addr string) (Recipient, error) {
 	addr = NormalizeAddress(addr)
+	if addr == "postmaster" {
+		return Recipient{Kind: RcptPostmaster}, nil
+	}
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 {
 		return Recipient{}, ErrNoSuchAddress
@@ -91,6 +102,9 @@ func (a *Addresses) Parse(addr string) (Recipient, error) {
 	local, domain := addr[:at], addr[at+1:]
 	if domain != a.cfg.Domain {
 		return Recipient{}, ErrForeignDomain
+	}
+	if local == "postmaster" || local == "abuse" {
+		return Recipient{Kind: RcptPostmaster}, nil
 	}
 	base, detail, _ := strings.Cut(local, "+")
 	lp := a.cfg.LocalParts

@@ -61,6 +61,11 @@ type Config struct {
 	// Auth says how inbound DKIM/DMARC results are obtained and what they
 	// must be for a confirmed sender to post directly.
 	Auth AuthConfig
+	// PostmasterAddress, when set, receives a copy of every message to
+	// postmaster@ or abuse@ the forum domain (through the outgoing mail
+	// path); it must be outside the forum domain. Empty (default): such
+	// mail is only kept, listed by `postern inbound list`.
+	PostmasterAddress string
 }
 
 // AuthConfig configures inbound authentication. Results are recorded on
@@ -191,6 +196,15 @@ func (c Config) Validate() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("base URL %q must be an http(s) URL", c.BaseURL)
+	}
+	if a := c.PostmasterAddress; a != "" {
+		at := strings.LastIndexByte(a, '@')
+		if at <= 0 || at == len(a)-1 || strings.ContainsAny(a, " <>\r\n,") {
+			return errors.New("postmaster address is not a plain address (POSTERN_POSTMASTER_ADDRESS)")
+		}
+		if strings.EqualFold(a[at+1:], c.Domain) {
+			return errors.New("postmaster address must be outside the forum domain: mail to it would loop (POSTERN_POSTMASTER_ADDRESS)")
+		}
 	}
 	seen := map[string]bool{}
 	lp := c.LocalParts

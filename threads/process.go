@@ -144,6 +144,10 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if in.purged {
 		return failed("raw message no longer available (purged or undecryptable)"), nil
 	}
+	if s.forPostmaster(in.rcpt) {
+		// Before anything looks at the sender: never a post, never a reply.
+		return s.keepForPostmaster(ctx, tx, in)
+	}
 	m, err := parse.Parse(in.raw, parse.Limits{})
 	if err != nil {
 		return failed("unparseable message: " + err.Error()), nil

@@ -26,7 +26,10 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, ki
 		return false, nil
 	}
 	ask := s.cfg.LocalParts.Ask + "%"
-	match := `(EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE x ILIKE $2) = $3)`
+	// Mail to the postmaster (postmaster@, abuse@, "Postmaster") counts
+	// for no limit.
+	match := `(EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE x ILIKE $2) = $3)
+		AND NOT EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE lower(x) IN ('postmaster', '<postmaster>') OR x ILIKE 'postmaster@%' OR x ILIKE 'abuse@%')`
 	if mailFrom != "" {
 		var n int
 		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound WHERE mail_from_hash = $1 AND received_at > now() - interval '1 hour' AND `+match,

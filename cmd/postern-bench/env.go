@@ -205,6 +205,8 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 		"POSTERN_SECRET_FILE="+b.secretFile,
 		"POSTERN_LOG_LEVEL=warn",
 		"POSTERN_RATE_LIMITS=off",
+		// Every load connection comes from 127.0.0.1.
+		"POSTERN_MAX_CONNECTIONS_PER_IP=100000",
 	)
 }
 

@@ -51,12 +51,14 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
 		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
 		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles,
-		Auth: threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy}}.WithDefaults()
+		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy},
+		PostmasterAddress: cfg.Postmaster}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
-		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget}.WithDefaults()
+		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget,
+		MaxConnectionsPerIP: cfg.PerIPConns, CommandTimeout: cfg.CmdTimeout, MaxSessionTime: cfg.SessionMax}.WithDefaults()
 	if err := mcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -116,6 +118,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
+	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault:   {MaxWorkers: 1}, // maintenance

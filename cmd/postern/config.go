@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/mailin/auth"
 )
 
@@ -34,7 +35,11 @@ type Config struct {
 	MaxConns    int           // POSTERN_MAX_CONNECTIONS: concurrent connections per listener
 	Workers     int           // POSTERN_WORKERS: concurrent jobs processing mail (2 × cores, at least 4)
 	NotifyWkrs  int           // POSTERN_NOTIFY_WORKERS: concurrent jobs sending notifications, each a batch (2 × cores, at least 4)
-	ReadTimeout time.Duration // POSTERN_READ_TIMEOUT: SMTP read timeout
+	ReadTimeout time.Duration // POSTERN_READ_TIMEOUT: wait for each SMTP/LMTP command after MAIL, and longest silence within DATA
+	PerIPConns  int           // POSTERN_MAX_CONNECTIONS_PER_IP: SMTP connections one client address may hold
+	CmdTimeout  time.Duration // POSTERN_COMMAND_TIMEOUT: wait for each command before MAIL
+	SessionMax  time.Duration // POSTERN_MAX_SESSION_TIME: longest SMTP or LMTP connection
+	Postmaster  string        // POSTERN_POSTMASTER_ADDRESS: where mail to postmaster@ and abuse@ is forwarded ("" = kept only)
 	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
 	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
 	DataDir     string        // POSTERN_DATA_DIR: `postern dev` state (database, secret, Maildir)
@@ -72,6 +77,9 @@ func defaultConfig() Config {
 		Workers:     max(4, 2*runtime.NumCPU()),
 		NotifyWkrs:  max(4, 2*runtime.NumCPU()),
 		ReadTimeout: 5 * time.Minute,
+		PerIPConns:  mailin.DefaultMaxConnectionsPerIP,
+		CmdTimeout:  mailin.DefaultCommandTimeout,
+		SessionMax:  mailin.DefaultMaxSessionTime,
 		LogLevel:    "info",
 		AuthPolicy:  "none",
 		MaxFile:     10 << 20,
@@ -108,7 +116,11 @@ func (c *Config) settings() []setting {
 		{"max-connections", "POSTERN_MAX_CONNECTIONS", "concurrent connections per listener", &c.MaxConns},
 		{"workers", "POSTERN_WORKERS", "concurrent jobs processing mail (each uses database connections)", &c.Workers},
 		{"notify-workers", "POSTERN_NOTIFY_WORKERS", "concurrent jobs sending notifications, each a batch of up to 50 over one relay connection (each uses a database connection while loading and marking)", &c.NotifyWkrs},
-		{"read-timeout", "POSTERN_READ_TIMEOUT", "SMTP read timeout", &c.ReadTimeout},
+		{"read-timeout", "POSTERN_READ_TIMEOUT", "wait for each SMTP/LMTP command after MAIL, and longest silence within DATA (reset as bytes arrive)", &c.ReadTimeout},
+		{"max-connections-per-ip", "POSTERN_MAX_CONNECTIONS_PER_IP", "SMTP connections one client address may hold at once; more get 421 4.7.0 (not applied to LMTP)", &c.PerIPConns},
+		{"command-timeout", "POSTERN_COMMAND_TIMEOUT", "wait for each SMTP/LMTP command before MAIL (after it, the read timeout)", &c.CmdTimeout},
+		{"max-session-time", "POSTERN_MAX_SESSION_TIME", "longest SMTP or LMTP connection", &c.SessionMax},
+		{"postmaster-address", "POSTERN_POSTMASTER_ADDRESS", "operator address receiving mail sent to postmaster@ and abuse@ the forum domain (empty: kept for `postern inbound list` only)", &c.Postmaster},
 		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
 		{"data-dir", "POSTERN_DATA_DIR", "state folder of `postern dev`", &c.DataDir},
