@@ -24,6 +24,8 @@ vet:
 
 test: ensure-postgres vet
 	$(GO) test $(RACE) -count=1 -timeout 15m $(TESTFLAGS) ./...
+	# The patched go-smtp (internal/go-smtp, a module of its own) with its tests.
+	cd internal/go-smtp && $(GO) test -count=1 ./...
 
 # `make bench` runs the system benchmark (private PostgreSQL, `postern serve`,
 # SMTP load; writes docs/BENCHMARKS.md; under 15 minutes) and then the Go

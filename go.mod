@@ -39,4 +39,4 @@ require (
 	golang.org/x/term v0.47.0 // indirect
 )
 
-replace github.com/emersion/go-smtp => ./third_party/go-smtp
+replace github.com/emersion/go-smtp => ./internal/go-smtp
