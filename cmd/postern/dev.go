@@ -22,8 +22,11 @@ import (
 // and permitted), a generated secret, and a Maildir for outgoing mail.
 // Settings given explicitly (a database URL, a relay) are used instead.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := parseConfig("dev", args, stderr, nil)
+	cfg, fs, err := parseConfig("dev", args, stderr, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stderr)

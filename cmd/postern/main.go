@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -105,21 +106,69 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-// parseConfig parses the flags of a command into a Config.
-func parseConfig(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
+// The settings each kind of command reads: only these become its flags
+// (and appear in its --help). nil means every setting (serve, dev).
+var (
+	migrateSettings = []string{"database-url"}
+	// readSettings: commands that open the store with readStore.
+	readSettings = []string{"database-url", "domain"}
+	// secretSettings: commands that open the store with secretStore.
+	secretSettings = []string{"database-url", "domain", "secret-file", "sealing-keys-file"}
+	dkimSettings   = []string{"domain", "dkim-selector"}
+	importSettings = append(slices.Clip(secretSettings), "log-level", "max-message-bytes",
+		"max-attachment-bytes", "max-post-attachment-bytes", "blocked-words", "memory-limit")
+)
+
+// parseConfig parses the flags of a command into a Config: the settings
+// named in only (nil: all of them) and those extra adds. Flags may come
+// before, between and after positional arguments; fs.Args() then holds the
+// positional arguments in order.
+func parseConfig(name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("postern "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := cfg.register(fs); err != nil {
+	if err := cfg.register(fs, only); err != nil {
 		return cfg, nil, err
 	}
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterleaved(fs, args); err != nil {
 		return cfg, nil, err
 	}
 	return cfg, fs, nil
+}
+
+// parseInterleaved parses args with fs, accepting flags after positional
+// arguments too (Go's flag package stops at the first one): it takes that
+// argument aside and parses the rest again. Everything after "--" is
+// positional. On return fs.Args() are the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// noArgs reports positional arguments given to a command that takes none.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q (flags are --name value)", fs.Name(), fs.Arg(0))
+	}
+	return nil
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
@@ -129,8 +178,11 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, _, err := parseConfig("serve", args, stderr, nil)
+	cfg, fs, err := parseConfig("serve", args, stderr, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if err := cfg.validate(); err != nil {
@@ -163,8 +215,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, _, err := parseConfig("migrate", args, stderr, nil)
+	cfg, fs, err := parseConfig("migrate", args, stderr, migrateSettings, nil)
 	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if cfg.DatabaseURL == "" {
