@@ -84,6 +84,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	printDevBanner(stdout, cfg)
+	warnBaseURL(log, cfg.BaseURL, true)
 	return serve(ctx, cfg, log)
 }
 

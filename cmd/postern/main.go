@@ -22,10 +22,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -194,7 +197,27 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, newLogger(cfg.LogLevel, stderr))
+	log := newLogger(cfg.LogLevel, stderr)
+	warnBaseURL(log, cfg.BaseURL, false)
+	return serve(ctx, cfg, log)
+}
+
+// warnBaseURL logs a warning when links would not be https: mail clients
+// offer RFC 8058 one-click unsubscribe (List-Unsubscribe-Post) only for an
+// https List-Unsubscribe URL. In dev a base URL on localhost or a loopback
+// address is expected and not warned about.
+func warnBaseURL(log *slog.Logger, baseURL string, dev bool) {
+	u, err := url.Parse(baseURL)
+	if err == nil && u.Scheme == "https" {
+		return
+	}
+	if dev && err == nil {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || strings.HasSuffix(host, ".localhost") || (ip != nil && ip.IsLoopback()) {
+			return
+		}
+	}
+	log.Warn("base URL is not https: RFC 8058 one-click unsubscribe needs https (mail clients show no one-click button for other links); set --base-url (POSTERN_BASE_URL) to an https address", "base_url", baseURL)
 }
 
 // serve runs the app until ctx ends.
