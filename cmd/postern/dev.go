@@ -130,7 +130,7 @@ func printDevBanner(w io.Writer, cfg Config) {
   %s
 Send a first question:
   curl --url smtp://%s --mail-from you@example.org --mail-rcpt ask@%s \
-       --upload-file - <<'MAIL'
+       --crlf --upload-file - <<'MAIL'
 From: You <you@example.org>
 To: ask@%s
 Subject: How do I sleep better?
@@ -138,9 +138,20 @@ Message-ID: <first-question@example.org>
 
 I wake up at 4am every night. What helps?
 MAIL
-Then list questions:  go run ./cmd/postern threads --database-url '%s'
+Then list questions:  %s threads --database-url '%s'
 Stop with Ctrl-C.
-`, cfg.Domain, cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr, cfg.BaseURL, out, cfg.SMTPAddr, cfg.Domain, cfg.Domain, cfg.DatabaseURL)
+`, cfg.Domain, cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr, cfg.BaseURL, out, cfg.SMTPAddr, cfg.Domain, cfg.Domain, selfCommand(), cfg.DatabaseURL)
+}
+
+// selfCommand is how to run this binary again from the current folder:
+// its path (bin/postern after make dev), or `go run ./cmd/postern` for a
+// binary built by go run in a temporary folder.
+func selfCommand() string {
+	self := os.Args[0]
+	if strings.Contains(self, "go-build") || strings.HasSuffix(self, ".test") {
+		return "go run ./cmd/postern"
+	}
+	return self
 }
 
 // devLockFile is the lock file in the data folder of `postern dev`.
@@ -148,7 +159,7 @@ const devLockFile = "lock"
 
 // errDataDirInUse is returned by lockDataDir when another process holds
 // the data folder's lock.
-var errDataDirInUse = errors.New("data folder in use")
+var errDataDirInUse = errors.New("is in use by another postern dev")
 
 // lockDataDir takes an exclusive, non-blocking flock on dir/lock and
 // writes this process's id into it. The lock is held until release is
@@ -170,8 +181,8 @@ func lockDataDir(dir string) (release func(), err error) {
 			if pid == "" {
 				pid = "unknown"
 			}
-			return nil, fmt.Errorf("%w: %s is used by another postern dev (pid %s), which owns its PostgreSQL: stop that one first (Ctrl-C in its terminal), or give this one its own folder with --data-dir (POSTERN_DATA_DIR): %w",
-				errDataDirInUse, dir, pid, err)
+			return nil, fmt.Errorf("the data folder %s %w (pid %s), which owns its PostgreSQL: stop that one first (Ctrl-C in its terminal), or give this one its own folder with --data-dir (POSTERN_DATA_DIR)",
+				dir, errDataDirInUse, pid)
 		}
 		return nil, fmt.Errorf("lock data folder %s: %w", dir, err)
 	}
