@@ -147,7 +147,8 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 // TestCommandsRefuseStrayArguments: a command that takes no positional
 // argument says so instead of ignoring it.
 func TestCommandsRefuseStrayArguments(t *testing.T) {
-	for _, args := range [][]string{{"serve", "now"}, {"migrate", "up"}, {"dev", "please"}} {
+	for _, args := range [][]string{{"serve", "now"}, {"migrate", "up"}, {"dev", "please"},
+		{"threads", "--database-url", "postgres://127.0.0.1:1/x", "all"}} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), args, &out, &errb)
 		if err == nil || !strings.Contains(err.Error(), "takes no arguments") {

@@ -128,6 +128,21 @@ var (
 		"max-attachment-bytes", "max-post-attachment-bytes", "blocked-words", "memory-limit")
 )
 
+// synopses are the arguments of the commands that take some, for --help.
+var synopses = map[string]string{
+	"thread":           "thread ID",
+	"inbound retry":    "inbound retry ID",
+	"category add":     `category add SLUG "Name"`,
+	"question close":   "question close ID",
+	"question reopen":  "question reopen ID",
+	"moderate approve": "moderate approve ID",
+	"moderate reject":  "moderate reject ID [REASON]",
+	"user export":      "user export ADDRESS",
+	"user forget":      "user forget ADDRESS",
+	"user moderator":   "user moderator ADDRESS",
+	"import mbox":      "import mbox FILE",
+}
+
 // parseConfig parses the flags of a command into a Config: the settings
 // named in only (nil: all of them) and those extra adds. Flags may come
 // before, between and after positional arguments; fs.Args() then holds the
@@ -136,6 +151,14 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("postern "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		syn := synopses[name]
+		if syn == "" {
+			syn = name
+		}
+		fmt.Fprintf(stderr, "usage: postern %s [flags]\n\nflags (before or after the arguments):\n", syn)
+		fs.PrintDefaults()
+	}
 	if err := cfg.register(fs, only); err != nil {
 		return cfg, nil, err
 	}

@@ -82,10 +82,17 @@ func printJSON(w io.Writer, v any) error {
 func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var limit int
-	_, _, st, done, err := openCommand(ctx, "threads", args, stderr, readSettings, func(fs *flag.FlagSet) {
+	cfg, fs, err := parseConfig("threads", args, stderr, readSettings, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		fs.IntVar(&limit, "limit", 100, "most questions to list")
-	}, readStore)
+	})
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	st, done, err := readStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -157,11 +164,18 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "list":
 		var asJSON, failedOnly bool
 		var limit int
-		_, _, st, done, err := openCommand(ctx, "inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
+		cfg, fs, err := parseConfig("inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing")
 			fs.IntVar(&limit, "limit", 100, "most messages to list")
-		}, readStore)
+		})
+		if err != nil {
+			return err
+		}
+		if err := noArgs(fs); err != nil {
+			return err
+		}
+		st, done, err := readStore(ctx, cfg)
 		if err != nil {
 			return err
 		}
