@@ -55,13 +55,13 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	unlock, err := lockDataDir(dir)
+	lock, err := lockDataDir(dir)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Close()
 	if cfg.DatabaseURL == "" {
-		stopPG, url, err := startDevPostgres(ctx, filepath.Join(dir, "pg"), log)
+		stopPG, url, err := startDevPostgres(ctx, filepath.Join(dir, "pg"), lock, log)
 		if err != nil {
 			return err
 		}
@@ -91,8 +91,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // startDevPostgres starts (or creates) the private cluster in dir, makes
 // sure database "postern" exists and returns its URL and the function
 // stopping the server. The server is also stopped should this process die
-// without calling it.
-func startDevPostgres(ctx context.Context, dir string, log *slog.Logger) (stop func(), url string, err error) {
+// without calling it, by a watcher that holds lock open (the data folder
+// stays locked) until the server is down.
+func startDevPostgres(ctx context.Context, dir string, lock *os.File, log *slog.Logger) (stop func(), url string, err error) {
 	if err := pgcluster.EnsureInstalled(ctx, log); err != nil {
 		return nil, "", err
 	}
@@ -107,7 +108,7 @@ func startDevPostgres(ctx context.Context, dir string, log *slog.Logger) (stop f
 			log.Warn("stopping PostgreSQL", "err", err)
 		}
 	}
-	if err := cluster.StopOnExit(false); err != nil {
+	if err := cluster.StopOnExit(false, lock); err != nil {
 		stop()
 		return nil, "", err
 	}
@@ -162,12 +163,13 @@ const devLockFile = "lock"
 var errDataDirInUse = errors.New("is in use by another postern dev")
 
 // lockDataDir takes an exclusive, non-blocking flock on dir/lock and
-// writes this process's id into it. The lock is held until release is
-// called or the process exits (the kernel drops it, however the process
-// ends); child processes do not inherit it (close-on-exec). When another
-// process holds it, the error wraps errDataDirInUse and names the folder
-// and that process.
-func lockDataDir(dir string) (release func(), err error) {
+// writes this process's id into it. The lock is held until the returned
+// file is closed or the process exits (the kernel drops it, however the
+// process ends), and by every process the file is explicitly handed to
+// (child processes do not inherit it otherwise: close-on-exec). When
+// another process holds it, the error wraps errDataDirInUse and names the
+// folder and that process.
+func lockDataDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, devLockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -189,7 +191,7 @@ func lockDataDir(dir string) (release func(), err error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
 }
 
 // isSet reports whether setting name was given, as a flag or in its

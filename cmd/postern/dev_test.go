@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -223,13 +224,27 @@ func TestDevOwnsItsDataDir(t *testing.T) {
 		}
 		p.exit(t, time.Minute)
 		killed := time.Now()
-		for !postgresGone(dir, port) {
+		// The folder stays locked until its PostgreSQL is down: a new
+		// postern dev never finds the old server half shut down.
+		for {
+			lock, err := lockDataDir(dir)
+			if err == nil {
+				gone := postgresGone(dir, port)
+				lock.Close()
+				if !gone {
+					t.Fatal("the data folder was unlocked while the killed postern dev's PostgreSQL still ran")
+				}
+				break
+			}
+			if !errors.Is(err, errDataDirInUse) {
+				t.Fatal(err)
+			}
 			if time.Since(killed) > 30*time.Second {
 				t.Fatalf("PostgreSQL still runs 30s after postern dev was killed")
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
-		t.Logf("PostgreSQL stopped %v after SIGKILL of postern dev", time.Since(killed).Round(time.Millisecond))
+		t.Logf("PostgreSQL stopped and the folder unlocked %v after SIGKILL of postern dev", time.Since(killed).Round(time.Millisecond))
 	})
 }
 

@@ -2,6 +2,7 @@ package pgcluster
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -19,8 +20,7 @@ pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null) || pid=
 if [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; then
 	i=0
 	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 300 ]; do sleep 0.2; i=$((i+1)); done
-	kill -0 "$pid" 2>/dev/null && kill -QUIT "$pid" 2>/dev/null
-	sleep 1
+	if kill -0 "$pid" 2>/dev/null; then kill -QUIT "$pid" 2>/dev/null; sleep 1; fi
 fi
 if [ "$rmdir" = 1 ]; then rm -rf -- "$dir"; fi
 `
@@ -31,7 +31,12 @@ if [ "$rmdir" = 1 ]; then rm -rf -- "$dir"; fi
 // is true, removes Dir. Stop ends the watcher. `postern dev` uses it so its
 // private server dies with it; tests use it for throw-away clusters.
 // Calling it more than once does nothing more.
-func (c *Cluster) StopOnExit(removeDir bool) error {
+//
+// The watcher inherits the files in hold and keeps them open until it has
+// shut the server down: `postern dev` passes its data folder's lock file,
+// so that a flock on it outlives a killed `postern dev` until its server is
+// gone.
+func (c *Cluster) StopOnExit(removeDir bool, hold ...*os.File) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.watcher != nil || c.stopped {
@@ -45,6 +50,7 @@ func (c *Cluster) StopOnExit(removeDir bool) error {
 	cmd.Dir = "/"
 	// Its own session: a Ctrl-C to our process group must not end it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.ExtraFiles = hold
 	w, err := cmd.StdinPipe()
 	if err != nil {
 		return fmt.Errorf("pgcluster: exit watcher pipe: %w", err)
