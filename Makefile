@@ -17,8 +17,9 @@ build:
 # terminal's Ctrl-C reach it directly; it stops its PostgreSQL and exits 0.
 # Settings: POSTERN_* variables, or DEVFLAGS='--http-addr 127.0.0.1:8081'.
 DEVFLAGS ?=
+DEVBIN ?= bin/postern
 dev:
-	$(GO) build -o bin/postern ./cmd/postern && exec bin/postern dev $(DEVFLAGS)
+	$(GO) build -o $(DEVBIN) ./cmd/postern && exec $(DEVBIN) dev $(DEVFLAGS)
 
 ensure-postgres:
 	bash .ci/ensure-postgres.sh

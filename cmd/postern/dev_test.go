@@ -8,12 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/postern/postern/threads/threadstest"
 )
 
 // runMainEnv, set to 1, makes the test binary run main() instead of the
@@ -266,5 +269,69 @@ func TestDevBaseURL(t *testing.T) {
 		if got := devBaseURL(tc.addr, def); got != tc.want {
 			t.Errorf("devBaseURL(%q) = %q, want %q", tc.addr, got, tc.want)
 		}
+	}
+}
+
+// TestMakeDev runs `make dev` as a terminal would and stops it the two
+// ways a person does: SIGTERM to make, and Ctrl-C (SIGINT to the whole
+// process group). Either way Postern and its PostgreSQL are gone when make
+// has exited (the data folder is unlocked), and make reports no error.
+func TestMakeDev(t *testing.T) {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed")
+	}
+	root := threadstest.RepoRoot(t)
+	dir := devDataDir(t)
+	bin := filepath.Join(filepath.Dir(dir), "postern")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(makeBin, "-C", root, "dev", "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"), "DEVBIN="+bin,
+				"DEVFLAGS=--data-dir "+dir+" --smtp-addr 127.0.0.1:0 --lmtp-addr= --http-addr 127.0.0.1:0")
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "POSTERN_") || strings.HasPrefix(kv, "POSTERN_PG_BINDIR=") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, as in a terminal
+			p := &devProc{cmd: cmd, done: make(chan struct{})}
+			cmd.Stdout, cmd.Stderr = p, p
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				_ = cmd.Wait()
+				p.state = cmd.ProcessState
+				close(p.done)
+			}()
+			t.Cleanup(func() {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-p.done
+				if t.Failed() {
+					t.Logf("make dev output:\n%s", p.log())
+				}
+			})
+			p.listening(t, "http")
+			_, port, _ := devPostgres(dir)
+			target := cmd.Process.Pid // make
+			if sig == syscall.SIGINT {
+				target = -target // the terminal signals the foreground group
+			}
+			if err := syscall.Kill(target, sig); err != nil {
+				t.Fatal(err)
+			}
+			p.exit(t, 2*time.Minute)
+			if strings.Contains(p.log(), "***") {
+				t.Errorf("make reported an error on %v:\n%s", sig, p.log())
+			}
+			lock, err := lockDataDir(dir)
+			if err != nil {
+				t.Fatalf("after make exited on %v: %v", sig, err)
+			}
+			lock.Close()
+			if !postgresGone(dir, port) {
+				t.Errorf("PostgreSQL still runs after make exited on %v", sig)
+			}
+		})
 	}
 }
