@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,12 +280,16 @@ func TestMakeDev(t *testing.T) {
 	if err != nil {
 		t.Skip("make is not installed")
 	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
 	root := threadstest.RepoRoot(t)
 	dir := devDataDir(t)
 	bin := filepath.Join(filepath.Dir(dir), "postern")
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(makeBin, "-C", root, "dev", "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"), "DEVBIN="+bin,
+			cmd := exec.Command(makeBin, "-C", root, "dev", "GO="+goBin, "DEVBIN="+bin,
 				"DEVFLAGS=--data-dir "+dir+" --smtp-addr 127.0.0.1:0 --lmtp-addr= --http-addr 127.0.0.1:0")
 			for _, kv := range os.Environ() {
 				if !strings.HasPrefix(kv, "POSTERN_") || strings.HasPrefix(kv, "POSTERN_PG_BINDIR=") {
