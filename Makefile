@@ -13,8 +13,13 @@ all: build
 build:
 	$(GO) build -o bin/postern ./cmd/postern
 
+# Build, then exec: postern replaces make's shell, so make's SIGTERM and the
+# terminal's Ctrl-C reach it directly; it stops its PostgreSQL and exits 0.
+# Settings: POSTERN_* variables, or DEVFLAGS='--http-addr 127.0.0.1:8081'.
+DEVFLAGS ?=
+DEVBIN ?= bin/postern
 dev:
-	$(GO) run ./cmd/postern dev
+	$(GO) build -o $(DEVBIN) ./cmd/postern && exec $(DEVBIN) dev $(DEVFLAGS)
 
 ensure-postgres:
 	bash .ci/ensure-postgres.sh

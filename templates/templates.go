@@ -16,6 +16,13 @@ import (
 //go:embed mail/*.tmpl page/*.tmpl
 var files embed.FS
 
+//go:embed page/style.css
+var stylesheet []byte
+
+// Stylesheet returns the CSS of every page (page/style.css), which pages
+// link as /style.css: they carry no inline style.
+func Stylesheet() []byte { return stylesheet }
+
 // Mail kinds known to the forum. Each has its three files under mail/.
 const (
 	// KindNewQuestion goes to a follower of a category or of the forum: it
@@ -64,7 +71,8 @@ type HelpAddress struct{ Address, What string }
 // line; it is the same in the text and the HTML body.
 const ReplyMarker = "## Reply above this line ##"
 
-// PrivacyLine is the forum's privacy statement, shown in every mail footer.
+// PrivacyLine is the forum's privacy statement, shown in every mail footer
+// and at the bottom of every page.
 const PrivacyLine = "Privacy: Your email address will only be used for sending these notifications."
 
 // MailData is the data every mail template receives. All fields are plain

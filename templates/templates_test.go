@@ -327,6 +327,37 @@ func TestMessagePage(t *testing.T) {
 	}
 }
 
+// TestPagesPromisePrivacyWithoutInlineStyle: every page variant ends with
+// the privacy line and carries no inline style or script (the pages'
+// Content-Security-Policy forbids them), only the linked stylesheet.
+func TestPagesPromisePrivacyWithoutInlineStyle(t *testing.T) {
+	s := mustNew(t)
+	for _, p := range []MessagePage{
+		{Title: "Stop these emails?", Message: "Choose.", FormAction: "/unsubscribe/x"},
+		{Title: "Confirm your address", Message: "Press.", ConfirmAction: "/confirm/x"},
+		{Title: "Unsubscribed", Message: "Done."},
+	} {
+		out, err := s.Page("message", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, PrivacyLine) {
+			t.Errorf("page %q lacks the privacy line:\n%s", p.Title, out)
+		}
+		for _, bad := range []string{"style=", "<style", "<script", "javascript:"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("page %q has %q:\n%s", p.Title, bad, out)
+			}
+		}
+		if !strings.Contains(out, `<link rel="stylesheet" href="/style.css">`) {
+			t.Errorf("page %q does not link the stylesheet", p.Title)
+		}
+	}
+	if css := string(Stylesheet()); !strings.Contains(css, "body {") {
+		t.Errorf("stylesheet: %q", css)
+	}
+}
+
 func TestQuote(t *testing.T) {
 	if got, want := quote("a\r\n\r\nb\n"), "> a\n>\n> b"; got != want {
 		t.Errorf("quote = %q, want %q", got, want)

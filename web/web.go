@@ -1,8 +1,10 @@
 // Package web is Postern's HTTP side: the one-click unsubscribe endpoint
 // (RFC 8058) and its confirm page, the confirmation link of a held post or
 // follow (a GET shows a button, only the POST confirms), attachment
-// downloads, and a health check. The public pages come later. Pages are
-// rendered from the templates package and never show an address.
+// downloads, the pages' stylesheet and a health check. The public pages
+// come later. Pages are rendered from the templates package, never show an
+// address, and end with the privacy line; every response carries
+// security headers (see ServeHTTP).
 package web
 
 import (
@@ -28,6 +30,7 @@ type Handler struct {
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /healthz", h.health)
+	h.mux.HandleFunc("GET /style.css", h.stylesheet)
 	h.mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
 	h.mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
 	h.mux.HandleFunc("GET /confirm/{token}", h.confirmForm)
@@ -36,11 +39,41 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	return h
 }
 
-// ServeHTTP implements http.Handler.
+// PageCSP is the Content-Security-Policy of every response: nothing but
+// the forum's own stylesheet and images, no script at all (inline or
+// not), forms posting only back to the forum, never framed.
+const PageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// DownloadCSP is the Content-Security-Policy of an attachment download: a
+// sandbox, should a browser ever render one.
+const DownloadCSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+// Cache-Control values: pages are never stored (their URLs carry tokens,
+// their answers change); a download is cacheable by the browser alone.
+const (
+	cacheNoStore  = "no-store"
+	cacheDownload = "private, max-age=3600"
+	cacheStatic   = "public, max-age=86400"
+)
+
+// ServeHTTP implements http.Handler. Every response carries PageCSP,
+// nosniff, no referrer, no framing and no-store; downloads and the
+// stylesheet replace the CSP and Cache-Control with their own.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", PageCSP)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cache-Control", cacheNoStore)
 	h.mux.ServeHTTP(w, r)
+}
+
+// stylesheet serves the CSS every page links (pages have no inline style).
+func (h *Handler) stylesheet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", cacheStatic)
+	_, _ = w.Write(templates.Stylesheet())
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +178,7 @@ func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Filename}))
-	w.Header().Set("Content-Security-Policy", "sandbox")
+	w.Header().Set("Content-Security-Policy", DownloadCSP)
+	w.Header().Set("Cache-Control", cacheDownload)
 	_, _ = w.Write(data)
 }

@@ -50,7 +50,7 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("usage: postern user forget [--anonymous] ADDRESS | postern user export ADDRESS | postern user moderator [--off] ADDRESS")
 	}
 	var anonymous, off bool
-	cfg, fs, err := parseConfig("user "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+	cfg, fs, err := parseConfig("user "+args[0], args[1:], stderr, secretSettings, func(fs *flag.FlagSet) {
 		if args[0] == "forget" {
 			fs.BoolVar(&anonymous, "anonymous", false, "show the person's posts as \"anonymous\" instead of their display name")
 		}
@@ -100,7 +100,7 @@ func cmdDKIM(args []string, stdout, stderr io.Writer) error {
 		return errors.New("usage: postern dkim keygen [--type rsa|ed25519] [--out FILE] [--domain D] [--dkim-selector S]")
 	}
 	var kind, out string
-	cfg, _, err := parseConfig("dkim keygen", args[1:], stderr, func(fs *flag.FlagSet) {
+	cfg, _, err := parseConfig("dkim keygen", args[1:], stderr, dkimSettings, func(fs *flag.FlagSet) {
 		fs.StringVar(&kind, "type", "rsa", "key type: rsa (2048 bits, understood everywhere) or ed25519")
 		fs.StringVar(&out, "out", "dkim.pem", "file to write the private key to (not overwritten)")
 	})
@@ -138,7 +138,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 || args[0] != "reseal" {
 		return errors.New("usage: postern keys reseal (with POSTERN_SEALING_KEYS_FILE naming the new key)")
 	}
-	_, _, st, done, err := openCommand(ctx, "keys reseal", args[1:], stderr, nil, secretStore)
+	_, _, st, done, err := openCommand(ctx, "keys reseal", args[1:], stderr, secretSettings, nil, secretStore)
 	if err != nil {
 		return err
 	}

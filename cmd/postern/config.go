@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,10 +145,14 @@ func (c *Config) settings() []setting {
 	}
 }
 
-// register adds every setting to fs as a flag whose default is the
-// environment variable when set, else the built-in default.
-func (c *Config) register(fs *flag.FlagSet) error {
+// register adds the settings named in only (nil: every setting) to fs as
+// flags whose default is the environment variable when set, else the
+// built-in default.
+func (c *Config) register(fs *flag.FlagSet, only []string) error {
 	for _, s := range c.settings() {
+		if only != nil && !slices.Contains(only, s.name) {
+			continue
+		}
 		env, hasEnv := os.LookupEnv(s.env)
 		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
 		switch p := s.ptr.(type) {

@@ -5,11 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,14 +27,26 @@ import (
 // cluster under the data folder (installed with apt-get first when missing
 // and permitted), a generated secret, and a Maildir for outgoing mail.
 // Settings given explicitly (a database URL, a relay) are used instead.
+//
+// The data folder is locked (flock on DATA_DIR/lock) for the life of the
+// process: a second `postern dev` on the same folder fails at once, before
+// touching the folder's PostgreSQL, secret or Maildir. The private server
+// is stopped on return and, should this process be killed, by a watcher
+// (pgcluster.Cluster.StopOnExit).
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := parseConfig("dev", args, stderr, nil)
+	cfg, fs, err := parseConfig("dev", args, stderr, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stderr)
 	if cfg.Domain == "" {
 		cfg.Domain = "forum.localhost"
+	}
+	if !isSet(fs, "base-url") {
+		cfg.BaseURL = devBaseURL(cfg.HTTPAddr, cfg.BaseURL)
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -37,25 +55,18 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	if cfg.DatabaseURL == "" {
-		if err := pgcluster.EnsureInstalled(ctx, log); err != nil {
-			return err
-		}
-		cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), Logger: log})
+		stopPG, url, err := startDevPostgres(ctx, filepath.Join(dir, "pg"), lock, log)
 		if err != nil {
-			return fmt.Errorf("start private PostgreSQL: %w", err)
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := cluster.Stop(sctx); err != nil {
-				log.Warn("stopping PostgreSQL", "err", err)
-			}
-		}()
-		if err := ensureDatabase(ctx, cluster.URL("postgres"), "postern"); err != nil {
 			return err
 		}
-		cfg.DatabaseURL = cluster.URL("postern")
+		defer stopPG()
+		cfg.DatabaseURL = url
 	}
 	if cfg.SecretFile == "" {
 		cfg.SecretFile = filepath.Join(dir, "secret")
@@ -72,26 +83,147 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	printDevBanner(stdout, cfg)
+	warnBaseURL(log, cfg.BaseURL, true)
+	return serve(ctx, cfg, log)
+}
+
+// startDevPostgres starts (or creates) the private cluster in dir, makes
+// sure database "postern" exists and returns its URL and the function
+// stopping the server. The server is also stopped should this process die
+// without calling it, by a watcher that holds lock open (the data folder
+// stays locked) until the server is down.
+func startDevPostgres(ctx context.Context, dir string, lock *os.File, log *slog.Logger) (stop func(), url string, err error) {
+	if err := pgcluster.EnsureInstalled(ctx, log); err != nil {
+		return nil, "", err
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Logger: log})
+	if err != nil {
+		return nil, "", fmt.Errorf("start private PostgreSQL: %w", err)
+	}
+	stop = func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cluster.Stop(sctx); err != nil {
+			log.Warn("stopping PostgreSQL", "err", err)
+		}
+	}
+	if err := cluster.StopOnExit(false, lock); err != nil {
+		stop()
+		return nil, "", err
+	}
+	if err := ensureDatabase(ctx, cluster.URL("postgres"), "postern"); err != nil {
+		stop()
+		return nil, "", err
+	}
+	return stop, cluster.URL("postern"), nil
+}
+
+// printDevBanner tells a new user what runs where and how to try it.
+func printDevBanner(w io.Writer, cfg Config) {
 	out := "outgoing mail: Maildir " + cfg.Maildir + "/new"
 	if cfg.RelayURL != "" {
 		out = "outgoing mail: relay " + redactURL(cfg.RelayURL)
 	}
-	fmt.Fprintf(stdout, `Postern dev is starting.
+	fmt.Fprintf(w, `Postern dev is starting.
   forum domain:  %s
-  SMTP:          %s   (LMTP %s, HTTP %s)
+  SMTP:          %s   (LMTP %s, HTTP %s, links %s)
   %s
 Send a first question:
   curl --url smtp://%s --mail-from you@example.org --mail-rcpt ask@%s \
-       --upload-file - <<'MAIL'
+       --crlf --upload-file - <<'MAIL'
 From: You <you@example.org>
 To: ask@%s
 Subject: How do I sleep better?
+Message-ID: <first-question@example.org>
 
 I wake up at 4am every night. What helps?
 MAIL
-Then list questions:  go run ./cmd/postern threads --database-url '%s'
-`, cfg.Domain, cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr, out, cfg.SMTPAddr, cfg.Domain, cfg.Domain, cfg.DatabaseURL)
-	return serve(ctx, cfg, log)
+Then list questions:  %s threads --database-url '%s'
+Stop with Ctrl-C.
+`, cfg.Domain, cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr, cfg.BaseURL, out, cfg.SMTPAddr, cfg.Domain, cfg.Domain, selfCommand(), cfg.DatabaseURL)
+}
+
+// selfCommand is how to run this binary again from the current folder:
+// its path (bin/postern after make dev), or `go run ./cmd/postern` for a
+// binary built by go run in a temporary folder.
+func selfCommand() string {
+	self := os.Args[0]
+	if strings.Contains(self, "go-build") || strings.HasSuffix(self, ".test") {
+		return "go run ./cmd/postern"
+	}
+	return self
+}
+
+// devLockFile is the lock file in the data folder of `postern dev`.
+const devLockFile = "lock"
+
+// errDataDirInUse is returned by lockDataDir when another process holds
+// the data folder's lock.
+var errDataDirInUse = errors.New("is in use by another postern dev")
+
+// lockDataDir takes an exclusive, non-blocking flock on dir/lock and
+// writes this process's id into it. The lock is held until the returned
+// file is closed or the process exits (the kernel drops it, however the
+// process ends), and by every process the file is explicitly handed to
+// (child processes do not inherit it otherwise: close-on-exec). When
+// another process holds it, the error wraps errDataDirInUse and names the
+// folder and that process.
+func lockDataDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, devLockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			pid := strings.TrimSpace(string(holder))
+			if pid == "" {
+				pid = "unknown"
+			}
+			return nil, fmt.Errorf("the data folder %s %w (pid %s), which owns its PostgreSQL: stop that one first (Ctrl-C in its terminal), or give this one its own folder with --data-dir (POSTERN_DATA_DIR)",
+				dir, errDataDirInUse, pid)
+		}
+		return nil, fmt.Errorf("lock data folder %s: %w", dir, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// isSet reports whether setting name was given, as a flag or in its
+// POSTERN_* environment variable.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if set {
+		return true
+	}
+	for _, s := range (&Config{}).settings() {
+		if s.name == name {
+			_, ok := os.LookupEnv(s.env)
+			return ok
+		}
+	}
+	return false
+}
+
+// devBaseURL derives the base URL of links from the HTTP address in dev,
+// so that moving POSTERN_HTTP_ADDR moves the links too: http://HOST:PORT,
+// with localhost for 127.0.0.1, ::1 and an unspecified or empty host. An
+// address without a fixed port (empty, :0) keeps def.
+func devBaseURL(httpAddr, def string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || port == "" || port == "0" {
+		return def
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && (ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback) || ip.IsUnspecified())) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // ensureDatabase creates database name on the server at adminURL if it

@@ -20,7 +20,14 @@ import (
 	"github.com/postern/postern/threads/threadstest"
 )
 
-func TestMain(m *testing.M) { threadstest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		// A child process of a test (see startDev): be the postern binary.
+		main()
+		return
+	}
+	threadstest.Main(m)
+}
 
 // sent is one message the sink relay received.
 type sent struct {

@@ -17,7 +17,7 @@ func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
 		return errors.New(`usage: postern category add SLUG "Name" | postern category list`)
 	}
-	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, nil, readStore)
+	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, readSettings, nil, readStore)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func cmdQuestion(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("usage: postern question close ID [--duplicate-of ID] | postern question reopen ID")
 	}
 	var dup int64
-	cfg, fs, err := parseConfig("question "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+	cfg, fs, err := parseConfig("question "+args[0], args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 		if args[0] == "close" {
 			fs.Int64Var(&dup, "duplicate-of", 0, "the question this one duplicates")
 		}
@@ -90,7 +90,7 @@ func cmdModerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("usage: postern moderate list [--json] | approve ID | reject ID [REASON]")
 	}
 	var asJSON bool
-	_, fs, st, done, err := openCommand(ctx, "moderate "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
+	_, fs, st, done, err := openCommand(ctx, "moderate "+args[0], args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	}, readStore)
 	if err != nil {

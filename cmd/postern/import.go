@@ -46,7 +46,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var log *slog.Logger
 	bar := &importBar{w: stderr}
 	terminal := isTerminal(stderr)
-	cfg, fs, st, done, err := openCommand(ctx, "import mbox", args[1:], stderr, func(fs *flag.FlagSet) {
+	cfg, fs, st, done, err := openCommand(ctx, "import mbox", args[1:], stderr, importSettings, func(fs *flag.FlagSet) {
 		fs.StringVar(&opts.Category, "category", "", "put the imported questions in the category SLUG (it must exist)")
 		fs.IntVar(&opts.BatchSize, "batch", 1000, "messages per transaction")
 		fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")

@@ -22,9 +22,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +36,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first Ctrl-C (or SIGTERM) shuts down cleanly, exit status 0;
+		// a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -105,21 +115,92 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-// parseConfig parses the flags of a command into a Config.
-func parseConfig(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
+// The settings each kind of command reads: only these become its flags
+// (and appear in its --help). nil means every setting (serve, dev).
+var (
+	migrateSettings = []string{"database-url"}
+	// readSettings: commands that open the store with readStore.
+	readSettings = []string{"database-url", "domain"}
+	// secretSettings: commands that open the store with secretStore.
+	secretSettings = []string{"database-url", "domain", "secret-file", "sealing-keys-file"}
+	dkimSettings   = []string{"domain", "dkim-selector"}
+	importSettings = append(slices.Clip(secretSettings), "log-level", "max-message-bytes",
+		"max-attachment-bytes", "max-post-attachment-bytes", "blocked-words", "memory-limit")
+)
+
+// synopses are the arguments of the commands that take some, for --help.
+var synopses = map[string]string{
+	"thread":           "thread ID",
+	"inbound retry":    "inbound retry ID",
+	"category add":     `category add SLUG "Name"`,
+	"question close":   "question close ID",
+	"question reopen":  "question reopen ID",
+	"moderate approve": "moderate approve ID",
+	"moderate reject":  "moderate reject ID [REASON]",
+	"user export":      "user export ADDRESS",
+	"user forget":      "user forget ADDRESS",
+	"user moderator":   "user moderator ADDRESS",
+	"import mbox":      "import mbox FILE",
+}
+
+// parseConfig parses the flags of a command into a Config: the settings
+// named in only (nil: all of them) and those extra adds. Flags may come
+// before, between and after positional arguments; fs.Args() then holds the
+// positional arguments in order.
+func parseConfig(name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("postern "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := cfg.register(fs); err != nil {
+	fs.Usage = func() {
+		syn := synopses[name]
+		if syn == "" {
+			syn = name
+		}
+		fmt.Fprintf(stderr, "usage: postern %s [flags]\n\nflags (before or after the arguments):\n", syn)
+		fs.PrintDefaults()
+	}
+	if err := cfg.register(fs, only); err != nil {
 		return cfg, nil, err
 	}
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterleaved(fs, args); err != nil {
 		return cfg, nil, err
 	}
 	return cfg, fs, nil
+}
+
+// parseInterleaved parses args with fs, accepting flags after positional
+// arguments too (Go's flag package stops at the first one): it takes that
+// argument aside and parses the rest again. Everything after "--" is
+// positional. On return fs.Args() are the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// noArgs reports positional arguments given to a command that takes none.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q (flags are --name value)", fs.Name(), fs.Arg(0))
+	}
+	return nil
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
@@ -129,14 +210,37 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, _, err := parseConfig("serve", args, stderr, nil)
+	cfg, fs, err := parseConfig("serve", args, stderr, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, newLogger(cfg.LogLevel, stderr))
+	log := newLogger(cfg.LogLevel, stderr)
+	warnBaseURL(log, cfg.BaseURL, false)
+	return serve(ctx, cfg, log)
+}
+
+// warnBaseURL logs a warning when links would not be https: mail clients
+// offer RFC 8058 one-click unsubscribe (List-Unsubscribe-Post) only for an
+// https List-Unsubscribe URL. In dev a base URL on localhost or a loopback
+// address is expected and not warned about.
+func warnBaseURL(log *slog.Logger, baseURL string, dev bool) {
+	u, err := url.Parse(baseURL)
+	if err == nil && u.Scheme == "https" {
+		return
+	}
+	if dev && err == nil {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || strings.HasSuffix(host, ".localhost") || (ip != nil && ip.IsLoopback()) {
+			return
+		}
+	}
+	log.Warn("base URL is not https: RFC 8058 one-click unsubscribe needs https (mail clients show no one-click button for other links); set --base-url (POSTERN_BASE_URL) to an https address", "base_url", baseURL)
 }
 
 // serve runs the app until ctx ends.
@@ -163,8 +267,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, _, err := parseConfig("migrate", args, stderr, nil)
+	cfg, fs, err := parseConfig("migrate", args, stderr, migrateSettings, nil)
 	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if cfg.DatabaseURL == "" {

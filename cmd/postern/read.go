@@ -56,12 +56,13 @@ func readStore(ctx context.Context, cfg Config) (*threads.Store, func(), error) 
 	return st, pool.Close, nil
 }
 
-// openCommand parses a command's flags (extra adds the command's own) and
+// openCommand parses a command's flags (the settings named in only, and
+// those extra adds) and
 // opens the store with open (readStore or secretStore). The caller must
 // call done when it is finished with the store.
-func openCommand(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet),
+func openCommand(ctx context.Context, name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet),
 	open func(context.Context, Config) (*threads.Store, func(), error)) (Config, *flag.FlagSet, *threads.Store, func(), error) {
-	cfg, fs, err := parseConfig(name, args, stderr, extra)
+	cfg, fs, err := parseConfig(name, args, stderr, only, extra)
 	if err != nil {
 		return cfg, nil, nil, nil, err
 	}
@@ -81,10 +82,17 @@ func printJSON(w io.Writer, v any) error {
 func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var limit int
-	_, _, st, done, err := openCommand(ctx, "threads", args, stderr, func(fs *flag.FlagSet) {
+	cfg, fs, err := parseConfig("threads", args, stderr, readSettings, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		fs.IntVar(&limit, "limit", 100, "most questions to list")
-	}, readStore)
+	})
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	st, done, err := readStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -106,7 +114,7 @@ func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
-	cfg, fs, err := parseConfig("thread", args, stderr, func(fs *flag.FlagSet) {
+	cfg, fs, err := parseConfig("thread", args, stderr, readSettings, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	})
 	if err != nil {
@@ -156,11 +164,18 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "list":
 		var asJSON, failedOnly bool
 		var limit int
-		_, _, st, done, err := openCommand(ctx, "inbound list", args[1:], stderr, func(fs *flag.FlagSet) {
+		cfg, fs, err := parseConfig("inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing")
 			fs.IntVar(&limit, "limit", 100, "most messages to list")
-		}, readStore)
+		})
+		if err != nil {
+			return err
+		}
+		if err := noArgs(fs); err != nil {
+			return err
+		}
+		st, done, err := readStore(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -183,7 +198,7 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return tw.Flush()
 	case "retry":
-		cfg, fs, err := parseConfig("inbound retry", args[1:], stderr, nil)
+		cfg, fs, err := parseConfig("inbound retry", args[1:], stderr, readSettings, nil)
 		if err != nil {
 			return err
 		}

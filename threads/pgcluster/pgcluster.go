@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -70,9 +71,10 @@ type Cluster struct {
 	run     runAs
 	logger  *slog.Logger
 
-	mu      sync.Mutex
-	stopped bool
-	watcher *exec.Cmd
+	mu        sync.Mutex
+	stopped   bool
+	watcher   *exec.Cmd
+	watchPipe io.WriteCloser // the watcher's stdin: its EOF means we exited
 }
 
 // Superuser is the name of the cluster's superuser, the role that URL

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestParseInterleaved: flags are taken before, between and after
+// positional arguments; "--" ends the flags.
+func TestParseInterleaved(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		json    bool
+		limit   int
+		pos     []string
+		wantErr bool
+	}{
+		{[]string{"1", "--json"}, true, 0, []string{"1"}, false},
+		{[]string{"--json", "1"}, true, 0, []string{"1"}, false},
+		{[]string{"a", "--limit", "5", "b", "--json"}, true, 5, []string{"a", "b"}, false},
+		{[]string{"a", "--limit=5", "b"}, false, 5, []string{"a", "b"}, false},
+		{[]string{"a", "--", "--json", "b"}, false, 0, []string{"a", "--json", "b"}, false},
+		{[]string{"-", "--json"}, true, 0, []string{"-"}, false},
+		{[]string{"a", "--nope"}, false, 0, nil, true},
+		{nil, false, 0, []string{}, false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(&bytes.Buffer{})
+		asJSON := fs.Bool("json", false, "")
+		limit := fs.Int("limit", 0, "")
+		err := parseInterleaved(fs, tc.args)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%q: no error", tc.args)
+			}
+			continue
+		}
+		if err != nil || *asJSON != tc.json || *limit != tc.limit || !slices.Equal(fs.Args(), tc.pos) {
+			t.Errorf("%q: err %v json %v limit %d args %q; want json %v limit %d args %q",
+				tc.args, err, *asJSON, *limit, fs.Args(), tc.json, tc.limit, tc.pos)
+		}
+	}
+}
+
+// TestEveryCommandFlagsAnywhere runs every command of README's command
+// table with its flags after its positional arguments (as README writes
+// `postern thread 1 --json`), and checks that each command's --help lists
+// its own flags and no setting it does not read.
+func TestEveryCommandFlagsAnywhere(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	ctx := context.Background()
+	member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
+	// An automatic reply: stored, then ignored (something to retry).
+	sendMail(t, a, "bob@example.org", []string{"ask@forum.test"}, "From: Bob <bob@example.org>\nTo: ask@forum.test\nSubject: Out of office\nAuto-Submitted: auto-replied\nMessage-ID: <ooo@b.example>\n\nI am away.\n")
+	waitProcessed(t, a)
+	var ignored string
+	if err := a.pool.QueryRow(ctx, `SELECT id::text FROM inbound WHERE state = 'ignored' LIMIT 1`).Scan(&ignored); err != nil {
+		t.Fatalf("no ignored inbound message: %v", err)
+	}
+	dir := t.TempDir()
+	mbox := filepath.Join(dir, "list.mbox")
+	if err := os.WriteFile(mbox, []byte("From carol@example.org Mon Jan  1 00:00:00 2024\nFrom: Carol <carol@example.org>\nSubject: Imported question\nMessage-ID: <imp1@c.example>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nAn old question.\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := []string{"--database-url", a.cfg.DatabaseURL}
+	sec := []string{"--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile}
+	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
+	for _, tc := range []struct {
+		name    string   // the command words, for --help
+		args    []string // a run with the flags after the positionals; nil: help only
+		want    string   // in stdout (or, with wantErr, in the error)
+		wantErr bool
+		flags   []string // the command's own flags, listed by --help
+	}{
+		{"serve", nil, "", false, []string{"database-url", "smtp-addr", "http-addr", "base-url", "relay-url"}},
+		{"dev", nil, "", false, []string{"data-dir", "smtp-addr", "http-addr", "base-url"}},
+		{"migrate", cat([]string{"migrate"}, db), "", false, []string{"database-url"}},
+		{"threads", cat([]string{"threads"}, db, []string{"--json", "--limit", "5"}), `"title": "Cannot sleep"`, false, []string{"json", "limit", "database-url"}},
+		{"thread", cat([]string{"thread", "1", "--json"}, db), `"author": "Alice"`, false, []string{"json", "database-url"}},
+		{"inbound list", cat([]string{"inbound", "list", "--json"}, db, []string{"--failed"}), "[]", false, []string{"json", "failed", "limit", "database-url"}},
+		{"inbound retry", cat([]string{"inbound", "retry", ignored}, db), "inbound " + ignored + " queued", false, []string{"database-url"}},
+		{"category add", cat([]string{"category", "add", "sleep", "Sleep", "--domain", "forum.test"}, db), "ask+sleep@forum.test", false, []string{"database-url", "domain"}},
+		{"category list", cat([]string{"category", "list"}, db), "sleep", false, []string{"database-url"}},
+		{"question close", cat([]string{"question", "close", "1"}, db), "question 1 closed", false, []string{"duplicate-of", "database-url"}},
+		{"question reopen", cat([]string{"question", "reopen", "1"}, db), "question 1 reopened", false, []string{"database-url"}},
+		{"moderate list", cat([]string{"moderate", "list"}, db, []string{"--json"}), "[]", false, []string{"json", "database-url"}},
+		{"moderate approve", cat([]string{"moderate", "approve", "1"}, db), "not waiting for moderation", true, []string{"database-url"}},
+		{"moderate reject", cat([]string{"moderate", "reject", "999", "off", "topic"}, db), "no longer exists", true, []string{"database-url"}},
+		{"import mbox", cat([]string{"import", "mbox", mbox, "--json"}, sec), `"imported": 1`, false, []string{"category", "json", "batch", "secret-file", "max-attachment-bytes"}},
+		{"user export", cat([]string{"user", "export", "alice@example.org"}, sec), `"display_name"`, false, []string{"database-url", "domain", "secret-file", "sealing-keys-file"}},
+		{"user moderator", cat([]string{"user", "moderator", "alice@example.org", "--off"}, sec), "done", false, []string{"off", "secret-file"}},
+		{"user forget", cat([]string{"user", "forget", "carol@example.org", "--anonymous"}, sec), "forgotten: person", false, []string{"anonymous", "secret-file"}},
+		{"dkim keygen", []string{"dkim", "keygen", "--type", "ed25519", "--out", filepath.Join(dir, "dkim.pem"), "--domain", "forum.test"}, "postern._domainkey.forum.test", false, []string{"type", "out", "domain", "dkim-selector"}},
+		{"keys reseal", cat([]string{"keys", "reseal"}, sec), "resealed", false, []string{"secret-file", "sealing-keys-file"}},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(ctx, append(strings.Fields(tc.name), "--help"), &out, &errb)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Errorf("--help: %v", err)
+			}
+			for _, f := range tc.flags {
+				if !strings.Contains(errb.String(), "  -"+f+" ") && !strings.Contains(errb.String(), "  -"+f+"\n") {
+					t.Errorf("--help lacks -%s:\n%s", f, errb.String())
+				}
+			}
+			if tc.name != "serve" && tc.name != "dev" {
+				for _, foreign := range []string{"-smtp-addr", "-workers", "-relay-url", "-memory-budget"} {
+					if strings.Contains(errb.String(), foreign) {
+						t.Errorf("--help lists %s, a setting it does not read", foreign)
+					}
+				}
+			}
+			if tc.args == nil {
+				return
+			}
+			out.Reset()
+			errb.Reset()
+			err = run(ctx, tc.args, &out, &errb)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%q: error %v, want one with %q", tc.args, err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%q: %v\n%s", tc.args, err, errb.String())
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("%q: output lacks %q:\n%s", tc.args, tc.want, out.String())
+			}
+			if !strings.HasPrefix(tc.name, "user") && strings.Contains(out.String(), "@example.org") {
+				t.Errorf("%q printed an address", tc.args)
+			}
+		})
+	}
+}
+
+// TestCommandsRefuseStrayArguments: a command that takes no positional
+// argument says so instead of ignoring it.
+func TestCommandsRefuseStrayArguments(t *testing.T) {
+	for _, args := range [][]string{{"serve", "now"}, {"migrate", "up"}, {"dev", "please"},
+		{"threads", "--database-url", "postgres://127.0.0.1:1/x", "all"}} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), args, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "takes no arguments") {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+}

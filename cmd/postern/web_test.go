@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/web"
+)
+
+// TestEveryRouteHeaders requests every HTTP route (with real tokens from
+// the mail the forum sent, and with bad ones) and checks the security
+// headers of each response: the Content-Security-Policy (no script, no
+// framing), nosniff, no referrer, no-store on pages (their URLs carry
+// tokens) and a private cache for downloads; every HTML page ends with the
+// privacy line and has no inline style or script.
+func TestEveryRouteHeaders(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	erin := "erin@example.com"
+	sendMail(t, a, erin, []string{"ask@forum.test"}, `From: Erin <`+erin+`>
+To: ask@forum.test
+Subject: My sleep diary
+Message-ID: <diary@e.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XX"
+
+--XX
+Content-Type: text/plain; charset=utf-8
+
+Here is my diary of the last week.
+--XX
+Content-Type: text/plain; name="diary.txt"
+Content-Disposition: attachment; filename="diary.txt"
+
+Mon 4am, Tue 3am, Wed 5am.
+--XX--
+`)
+	req, _ := relay.waitFor(t, erin, subjectHas("Please confirm"))
+	text, _ := bodyText(t, req)
+	confirm := pathOf(t, regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text))
+	base := "http://" + a.httpAddr.String()
+	type call struct {
+		method, path, body string
+		status             int
+		kind               string // page, download, css, plain
+	}
+	check := func(c call) {
+		t.Helper()
+		r, err := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.body != "" {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.method, c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		name := c.method + " " + regexp.MustCompile(`/[a-z2-7]{20,}`).ReplaceAllString(c.path, "/TOKEN")
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, c.status)
+		}
+		h := resp.Header
+		wantCSP, wantCache := web.PageCSP, "no-store"
+		switch c.kind {
+		case "download":
+			wantCSP, wantCache = web.DownloadCSP, "private, max-age=3600"
+		case "css":
+			wantCache = "public, max-age=86400"
+		}
+		for k, want := range map[string]string{
+			"Content-Security-Policy": wantCSP, "Cache-Control": wantCache,
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+		} {
+			if got := h.Get(k); got != want {
+				t.Errorf("%s: %s %q, want %q", name, k, got, want)
+			}
+		}
+		if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP allows framing", name)
+		}
+		if c.kind != "page" {
+			return
+		}
+		if ct := h.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q", name, ct)
+		}
+		if !bytes.Contains(body, []byte(templates.PrivacyLine)) {
+			t.Errorf("%s: page lacks the privacy line:\n%s", name, body)
+		}
+		for _, bad := range []string{"<script", "style=", "<style"} {
+			if bytes.Contains(body, []byte(bad)) {
+				t.Errorf("%s: page has %q (the CSP forbids it)", name, bad)
+			}
+		}
+	}
+	check(call{"GET", "/healthz", "", 200, "plain"})
+	check(call{"GET", "/style.css", "", 200, "css"})
+	check(call{"GET", "/no/such/page", "", 404, "plain"})
+	check(call{"GET", confirm, "", 200, "page"})
+	check(call{"POST", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa", "", 404, "page"})
+	check(call{"POST", confirm, "", 200, "page"})
+
+	posted, _ := relay.waitFor(t, erin, subjectHas("] My sleep diary"))
+	ptext, _ := bodyText(t, posted)
+	download := pathOf(t, regexp.MustCompile(`https?://\S+/a/\d+`).FindString(ptext))
+	unsub := pathOf(t, regexp.MustCompile(`<(https?://[^>]+/unsubscribe/[^>]+)>`).FindStringSubmatch(header(posted, "List-Unsubscribe"))[1])
+	check(call{"GET", download, "", 200, "download"})
+	check(call{"GET", "/a/999999", "", 404, "plain"})
+	check(call{"GET", unsub, "", 200, "page"})
+	check(call{"POST", unsub, "List-Unsubscribe=One-Click", 200, "page"})
+	check(call{"POST", unsub, "scope=question", 200, "page"})
+	check(call{"POST", "/unsubscribe/aaaaaaaaaaaaaaaaaaaaaaaaaa", "scope=all", 404, "page"})
+}
+
+// pathOf returns the path of a link found in a mail, failing when none was.
+func pathOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if link == "" || err != nil {
+		t.Fatalf("no link found (%q, %v)", link, err)
+	}
+	return u.Path
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestServeWarnsPlainBaseURL: `postern serve` with a base URL that is not
+// https logs that RFC 8058 one-click unsubscribe needs https; with https
+// it does not.
+func TestServeWarnsPlainBaseURL(t *testing.T) {
+	dbURL := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		base string
+		warn bool
+	}{
+		{"http://forum.example.org", true},
+		{"https://forum.example.org", false},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var logs syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--database-url", dbURL, "--domain", "forum.test", "--secret-file", secret,
+				"--base-url", tc.base, "--smtp-addr", "127.0.0.1:0", "--lmtp-addr", "", "--http-addr", "127.0.0.1:0",
+				"--maildir", t.TempDir()}, io.Discard, &logs)
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(logs.String(), "what=http") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("serve: %v\n%s", err, logs.String())
+		}
+		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "RFC 8058 one-click unsubscribe needs https")
+		if warned != tc.warn {
+			t.Errorf("base URL %s: warned %v, want %v:\n%s", tc.base, warned, tc.warn, logs.String())
+		}
+	}
+}
+
+// TestDevBaseURLWarning: in dev, links to localhost or a loopback address
+// are expected; any other plain-http base URL is warned about.
+func TestDevBaseURLWarning(t *testing.T) {
+	for _, tc := range []struct {
+		base string
+		dev  bool
+		warn bool
+	}{
+		{"http://localhost:8080", true, false},
+		{"http://127.0.0.2:8080", true, false},
+		{"http://forum.localhost:8080", true, false},
+		{"http://forum.example.org", true, true},
+		{"http://localhost:8080", false, true},
+		{"https://forum.example.org", false, false},
+	} {
+		var b bytes.Buffer
+		warnBaseURL(slog.New(slog.NewTextHandler(&b, nil)), tc.base, tc.dev)
+		if got := strings.Contains(b.String(), "needs https"); got != tc.warn {
+			t.Errorf("warnBaseURL(%q, dev=%v): warned %v, want %v", tc.base, tc.dev, got, tc.warn)
+		}
+	}
+}
