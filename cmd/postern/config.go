@@ -73,7 +73,7 @@ func defaultConfig() Config {
 		NotifyWkrs:  max(4, 2*runtime.NumCPU()),
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
-		AuthPolicy:  "none",
+		AuthPolicy:  "evidence",
 		MaxFile:     10 << 20,
 		MemBudget:   256 << 20,
 		MemLimit:    512 << 20,
