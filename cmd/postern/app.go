@@ -47,11 +47,15 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	nets, err := threads.ParseNetworks(cfg.TrustedNets)
+	if err != nil {
+		return nil, fmt.Errorf("config: trusted networks: %w", err)
+	}
 	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret,
 		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
 		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
 		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles,
-		Auth: threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy}}.WithDefaults()
+		Auth: threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver}}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -22,13 +23,17 @@ import (
 // and permitted), a generated secret, and a Maildir for outgoing mail.
 // Settings given explicitly (a database URL, a relay) are used instead.
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := parseConfig("dev", args, stderr, nil)
+	cfg, fs, err := parseConfig("dev", args, stderr, nil)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stderr)
 	if cfg.Domain == "" {
 		cfg.Domain = "forum.localhost"
+	}
+	if trustLoopbackInDev(fs) {
+		cfg.TrustedNets = "127.0.0.0/8,::1/128"
+		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.TrustedNets)
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -92,6 +97,17 @@ MAIL
 Then list questions:  go run ./cmd/postern threads --database-url '%s'
 `, cfg.Domain, cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr, out, cfg.SMTPAddr, cfg.Domain, cfg.Domain, cfg.DatabaseURL)
 	return serve(ctx, cfg, log)
+}
+
+// trustLoopbackInDev reports whether `postern dev` trusts loopback: unless
+// --trusted-networks or POSTERN_TRUSTED_NETWORKS was given.
+func trustLoopbackInDev(fs *flag.FlagSet) bool {
+	if _, ok := os.LookupEnv("POSTERN_TRUSTED_NETWORKS"); ok {
+		return false
+	}
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "trusted-networks" })
+	return !set
 }
 
 // ensureDatabase creates database name on the server at adminURL if it
