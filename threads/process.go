@@ -182,8 +182,13 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	}
 	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
 	out.senderID, out.auth, out.evidence = author.ID, res, ev
-	if err == nil && out.postID != 0 && out.reason == "" {
-		out.reason = "published (evidence: " + ev + ")"
+	if err == nil && out.state == StateProcessed && author.Confirmed {
+		// Say why it was taken as the member's: "published (evidence:
+		// dkim)", "queued for a moderator (evidence: reply-token)".
+		if out.reason == "" {
+			out.reason = "published"
+		}
+		out.reason += " (evidence: " + ev + ")"
 	}
 	return out, err
 }
@@ -345,6 +350,9 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 			return outcome{}, err
 		}
 		return outcome{state: StateProcessed, postID: postID, reason: reason}, nil
+	}
+	if np.queued {
+		return outcome{state: StateProcessed, postID: postID, reason: "queued for a moderator"}, nil
 	}
 	return outcome{state: StateProcessed, postID: postID}, nil
 }

@@ -59,6 +59,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if cfg.AuthTrusted == "" && !cfg.AuthVerify {
+		log.Warn("no DKIM/SPF evidence source: members' mail is held for their confirmation unless it replies to their own notification or comes from a trusted network; set POSTERN_AUTH_VERIFY_DKIM=true (Postern is the MX) or POSTERN_AUTH_TRUSTED_ID (behind a front MTA)")
+	}
 	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
 		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget}.WithDefaults()
 	if err := mcfg.Validate(); err != nil {
