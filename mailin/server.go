@@ -194,6 +194,15 @@ func (s *session) clientAddr() string {
 	return ""
 }
 
+// peerAddr is the TCP peer when clientAddr is not it (over LMTP: the
+// front MTA), so that an operator can trust its network explicitly.
+func (s *session) peerAddr() string {
+	if a := s.conn.Conn().RemoteAddr(); a != nil && s.source == "lmtp" {
+		return a.String()
+	}
+	return ""
+}
+
 func (s *session) Reset() {
 	s.from, s.hasFrom, s.rcpts, s.action = "", false, nil, txAction{}
 	s.guard.setPhase(phaseCommand)
@@ -467,7 +476,7 @@ func (s *session) store(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
-	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr()}
+	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr(), PeerAddr: s.peerAddr()}
 	defer release()
 	size := len(buf) - head
 	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf, head)

@@ -110,7 +110,8 @@ type MailData struct {
 	CategoryName string
 	// ActionURL is the web link that does what the mail asks (confirm).
 	ActionURL string
-	// Reason says what happened, for unsubscribed and rejected mail.
+	// Reason says what happened, for unsubscribed and rejected mail; in a
+	// confirmation request, why a confirmed member is asked.
 	Reason string
 	// Addresses lists the forum's addresses, for the help mail.
 	Addresses []HelpAddress

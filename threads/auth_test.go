@@ -2,6 +2,9 @@ package threads
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +41,105 @@ func TestAuthPolicy(t *testing.T) {
 		if dmarc != want {
 			t.Errorf("%s: recorded dmarc %q, want %q", tc.id, dmarc, want)
 		}
+	}
+}
+
+// deliverFrom is deliver from the client address remote (IP:port).
+func deliverFrom(t *testing.T, st *Store, remote, mailFrom string, rcpt []string, raw string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: remote, Source: "smtp"}, []byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Process(ctx, acc.InboundID); err != nil {
+		t.Fatal(err)
+	}
+	return acc.InboundID
+}
+
+// TestEvidenceRules: the reply-token rule needs the member's own token
+// (current epoch) and their own envelope sender; a trusted network
+// matches IPv4-mapped client addresses; policies "dkim" and "dmarc"
+// accept nothing but their own result. Held posts of a member say why.
+func TestEvidenceRules(t *testing.T) {
+	st := newTestStore(t)
+	st.cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	ctx := context.Background()
+	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
+	bob := confirmedPerson(t, st, "bob@example.net", "Bob")
+	q := deliverFrom(t, st, "10.1.2.3:25", "alice@example.org", []string{"ask@" + testDomain},
+		"From: Alice <alice@example.org>\nSubject: A question\nMessage-ID: <q@example.org>\n\nText.\n")
+	_, _, qid := inboundState(t, st, q)
+	own := st.addrs.Reply(qid, alice.ID, alice.Epoch)
+	bobs := st.addrs.Reply(qid, bob.ID, bob.Epoch)
+	stale := st.addrs.Reply(qid, alice.ID, alice.Epoch+1)
+	reply := func(n int) string {
+		return fmt.Sprintf("From: Alice <alice@example.org>\nSubject: Re: A question\nMessage-ID: <r%d@example.org>\n\nMore text %d.\n", n, n)
+	}
+	tests := []struct {
+		name, policy, remote, mailFrom, rcpt, evidence, state string
+	}{
+		{"trusted network", "", "10.1.2.3:25", "alice@example.org", "ask@" + testDomain, EvidenceNetwork, "processed"},
+		{"ipv4-mapped trusted", "", "[::ffff:10.9.9.9]:25", "x@elsewhere.example", "ask@" + testDomain, EvidenceNetwork, "processed"},
+		{"own token, own envelope", "", "198.51.100.1:25", "Alice@Example.org", own, EvidenceReplyToken, "processed"},
+		{"own token, other envelope", "", "198.51.100.1:25", "mallory@evil.example", own, EvidenceNone, "held"},
+		{"someone else's token", "", "198.51.100.1:25", "alice@example.org", bobs, EvidenceNone, "held"},
+		{"revoked token", "", "198.51.100.1:25", "alice@example.org", stale, EvidenceNone, "rejected"},
+		{"dkim policy ignores token", "dkim", "198.51.100.1:25", "alice@example.org", own, EvidenceNone, "held"},
+		{"dmarc policy ignores network", "dmarc", "10.1.2.3:25", "alice@example.org", "ask@" + testDomain, EvidenceNone, "held"},
+	}
+	for i, tc := range tests {
+		st.cfg.Auth.Policy = tc.policy
+		raw := reply(i)
+		if strings.HasPrefix(tc.rcpt, "ask@") {
+			raw = strings.Replace(raw, "Re: A question", fmt.Sprintf("Question %d", i), 1)
+		}
+		id := deliverFrom(t, st, tc.remote, tc.mailFrom, []string{tc.rcpt}, raw)
+		var state, reason, evidence, postState string
+		err := st.pool.QueryRow(ctx, `SELECT i.state, i.reason, i.evidence, coalesce(p.state, '') FROM inbound i LEFT JOIN posts p ON p.id = i.post_id WHERE i.id = $1`, id).
+			Scan(&state, &reason, &evidence, &postState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "processed"
+		switch {
+		case postState == "held":
+			got = "held"
+			if !strings.Contains(reason, "no evidence") {
+				t.Errorf("%s: held with reason %q", tc.name, reason)
+			}
+		case state == StateFailed:
+			got = "rejected"
+		case postState != "visible":
+			got = state + "/" + postState
+		}
+		if got != tc.state || evidence != tc.evidence {
+			t.Errorf("%s: %s with evidence %q (%s); want %s with %q", tc.name, got, evidence, reason, tc.state, tc.evidence)
+		}
+	}
+}
+
+func TestParseNetworks(t *testing.T) {
+	got, err := ParseNetworks(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,, 127.0.0.1/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "127.0.0.0/8"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("prefix %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "localhost", "10.0.0.0/8;", "::1/129"} {
+		if _, err := ParseNetworks(bad); err == nil {
+			t.Errorf("ParseNetworks(%q) succeeded", bad)
+		}
+	}
+	if n, err := ParseNetworks(""); err != nil || len(n) != 0 {
+		t.Errorf("empty list: %v %v", n, err)
 	}
 }

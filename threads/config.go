@@ -3,9 +3,12 @@ package threads
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/postern/postern/mailin/auth"
 )
 
 // Config is the forum-wide configuration the store needs. The zero value is
@@ -68,24 +71,40 @@ type Config struct {
 	PostmasterAddress string
 }
 
-// AuthConfig configures inbound authentication. Results are recorded on
-// every inbound message either way.
+// AuthConfig configures who may post as whom (see evidence.go): a
+// confirmed member's message is published under their name only with
+// evidence that they sent it; otherwise it is held and the member is
+// asked to confirm it. Results and evidence are recorded on every inbound
+// message.
 type AuthConfig struct {
 	// TrustedID, when set, is the authserv-id of the front MTA whose
 	// Authentication-Results headers are trusted (Postern behind Postfix
 	// with OpenDKIM/OpenDMARC). Other Authentication-Results are ignored.
 	TrustedID string
-	// Verify checks DKIM signatures (and DMARC alignment) itself, with DNS:
-	// for when Postern is the MX. Ignored when TrustedID is set.
+	// Verify checks DKIM signatures, SPF (for mail received over SMTP)
+	// and DMARC itself, with DNS: for when Postern is the MX. Ignored
+	// when TrustedID is set.
 	Verify bool
-	// Policy is what a confirmed sender's message must pass to be posted
-	// directly: "none" (default), "dkim" or "dmarc". A message that fails
-	// it is held for a fresh confirmation, as from an unknown address.
+	// Resolver answers Verify's DNS queries; nil uses the system's.
+	Resolver auth.Resolver
+	// Policy is the evidence a confirmed member's message needs to be
+	// published directly: "evidence" (default: an aligned DKIM or SPF
+	// pass, DMARC pass, the member's own reply token with their envelope
+	// sender, or a trusted network), "dkim" or "dmarc" (only that
+	// result). A message without it is held for the member's
+	// confirmation.
 	Policy string
+	// TrustedNetworks are client networks whose mail is taken as sent by
+	// its From address without further evidence (an internal relay, a
+	// test harness). Over LMTP the peer checked is the front MTA. Empty
+	// by default.
+	TrustedNetworks []netip.Prefix
 }
 
-// RateLimits are Question2Answer's per-hour limits, per person (by
-// envelope sender) and per client IP. Off disables them (benchmarks, or a
+// RateLimits are Question2Answer's per-hour limits, per person and per
+// client IP. At RCPT time the person is the envelope sender (a cheap first
+// filter); at processing time posts are counted against the person they
+// are credited to (the From address). Off disables them (benchmarks, or a
 // trusted front relay that limits already).
 type RateLimits struct {
 	Off                                  bool

@@ -361,8 +361,10 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
 	switch o.Kind {
 	case NotifyConfirm:
-		tok := s.addrs.ConfirmToken(token.Confirm, 0, o.RecipientID, epoch)
-		o.ReplyTo = s.addrs.Confirm(token.Confirm, 0, o.RecipientID, epoch)
+		// The token names the held post: a member confirmed already
+		// publishes that one only (confirmPerson).
+		tok := s.addrs.ConfirmToken(token.Confirm, o.PostID, o.RecipientID, epoch)
+		o.ReplyTo = s.addrs.Confirm(token.Confirm, o.PostID, o.RecipientID, epoch)
 		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
 	case NotifyConfirmSubscribe:
 		o.CategoryName = r.followName

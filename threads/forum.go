@@ -49,6 +49,9 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	}
 	if !author.Confirmed {
 		// Commands act at once; an unconfirmed address could be forged.
+		if author.unproven {
+			return ignored("command without evidence that the member sent it (see Who can post as whom)"), nil
+		}
 		return ignored("command from an unconfirmed address"), nil
 	}
 	var note string

@@ -43,6 +43,7 @@ type inboundInsert struct {
 	fromHash []byte
 	rcpt     []string
 	ip       string
+	peer     string // TCP peer when it is not the client (LMTP), else ""
 	source   string
 	keyID    int
 	sealed   []byte
@@ -193,6 +194,7 @@ func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accept
 	fromHash := make([][]byte, n)
 	rcpt := make([]string, n)
 	ip := make([]string, n)
+	peer := make([]string, n)
 	source := make([]string, n)
 	keyID := make([]int32, n)
 	sealed := make([][]byte, n)
@@ -200,7 +202,7 @@ func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accept
 	for i, r := range batch {
 		row := r.row
 		dedup[i], msgID[i], fromHash[i], ip[i], source[i] = row.dedup, row.msgID, row.fromHash, row.ip, row.source
-		rcpt[i] = strings.Join(row.rcpt, "\n")
+		rcpt[i], peer[i] = strings.Join(row.rcpt, "\n"), row.peer
 		keyID[i], sealed[i], size[i] = int32(row.keyID), row.sealed, int32(row.size)
 	}
 	ids := make(map[string]int64, n)
@@ -211,13 +213,13 @@ func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accept
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Recipients travel joined by newlines (which no address holds):
 		// unnest cannot take an array of arrays of different lengths.
-		rows, err := tx.Query(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size)
-			SELECT u.dedup, u.mid, u.fh, CASE WHEN u.rc = '' THEN '{}'::text[] ELSE string_to_array(u.rc, E'\n') END, u.ip, u.src, u.kid, u.sealed, u.size
-			FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bytea[], $9::int[])
-				WITH ORDINALITY AS u(dedup, mid, fh, rc, ip, src, kid, sealed, size, ord)
+		rows, err := tx.Query(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size, peer_ip)
+			SELECT u.dedup, u.mid, u.fh, CASE WHEN u.rc = '' THEN '{}'::text[] ELSE string_to_array(u.rc, E'\n') END, u.ip, u.src, u.kid, u.sealed, u.size, u.peer
+			FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bytea[], $9::int[], $10::text[])
+				WITH ORDINALITY AS u(dedup, mid, fh, rc, ip, src, kid, sealed, size, peer, ord)
 			ORDER BY u.ord
 			ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key`,
-			dedup, msgID, fromHash, rcpt, ip, source, keyID, sealed, size)
+			dedup, msgID, fromHash, rcpt, ip, source, keyID, sealed, size, peer)
 		if err != nil {
 			return fmt.Errorf("insert inbound: %w", err)
 		}

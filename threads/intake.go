@@ -19,8 +19,12 @@ import (
 type Envelope struct {
 	MailFrom   string   // reverse path; "" for the null sender
 	Rcpt       []string // accepted forum recipients
-	RemoteAddr string   // the client's IP:port
+	RemoteAddr string   // the client's IP:port ("" over LMTP, whose peer is not the sender's client)
 	Source     string   // "smtp", "lmtp", "imap" or "import"
+	// PeerAddr is the TCP peer's IP:port when it is not the sending
+	// client (over LMTP: the front MTA); it is checked against the
+	// trusted networks only.
+	PeerAddr string
 }
 
 // ProcessArgs is the River job that turns an inbound row into a post.
@@ -112,7 +116,7 @@ func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf []byte, head
 		fromHash = s.keys.AddressHash(env.MailFrom)
 	}
 	return s.accept(ctx, inboundInsert{dedup: dedup, msgID: shownID, fromHash: fromHash, rcpt: rcpt,
-		ip: remoteIP(env.RemoteAddr), source: env.Source, keyID: keyID, sealed: sealed, size: size})
+		ip: remoteIP(env.RemoteAddr), peer: remoteIP(env.PeerAddr), source: env.Source, keyID: keyID, sealed: sealed, size: size})
 }
 
 // openInbound splits an opened inbound value into the envelope sender

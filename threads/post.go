@@ -149,6 +149,12 @@ func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np newPost)
 // publishHeld makes every held post of person visible, oldest first, and
 // enqueues their notifications.
 func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person) (int, error) {
+	return s.publishHeldPost(ctx, tx, person, 0)
+}
+
+// publishHeldPost is publishHeld for held post postID of person only (0:
+// every held post of person).
+func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, postID int64) (int, error) {
 	// Decided before publishing: the held posts themselves must not lift
 	// their author over the moderation threshold.
 	queue, err := s.needsModeration(ctx, tx, person)
@@ -156,8 +162,8 @@ func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person) (int,
 		return 0, err
 	}
 	rows, err := tx.Query(ctx, `UPDATE posts SET state = 'visible', created_at = now()
-		WHERE author_id = $1 AND state = 'held'
-		RETURNING id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), coalesce(category_id, 0)`, person.ID)
+		WHERE author_id = $1 AND state = 'held' AND ($2::bigint = 0 OR id = $2)
+		RETURNING id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), coalesce(category_id, 0)`, person.ID, postID)
 	if err != nil {
 		return 0, fmt.Errorf("publish held posts: %w", err)
 	}

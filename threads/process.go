@@ -49,6 +49,7 @@ type outcome struct {
 	postID   int64
 	senderID int64
 	auth     auth.Result
+	evidence string
 }
 
 type inboundRow struct {
@@ -58,6 +59,7 @@ type inboundRow struct {
 	rcpt     []string
 	state    string
 	remoteIP string
+	peerIP   string // the front MTA over LMTP, else ""
 	purged   bool
 }
 
@@ -99,8 +101,8 @@ func (s *Store) process1(ctx context.Context, id, size int64) error {
 		var in inboundRow
 		var keyID int
 		var sealed, dedup []byte
-		err := tx.QueryRow(ctx, `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip FROM inbound WHERE id = $1 FOR UPDATE`, id).
-			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP)
+		err := tx.QueryRow(ctx, `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip, peer_ip FROM inbound WHERE id = $1 FOR UPDATE`, id).
+			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP)
 		if err != nil {
 			return fmt.Errorf("lock inbound: %w", err)
 		}
@@ -122,8 +124,8 @@ func (s *Store) process1(ctx context.Context, id, size int64) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),
-			auth_dkim = $6, auth_dmarc = $7 WHERE id = $1`,
-			id, out.state, out.reason, out.postID, out.senderID, out.auth.DKIM, out.auth.DMARC)
+			auth_dkim = $6, auth_dmarc = $7, auth_spf = $8, evidence = $9 WHERE id = $1`,
+			id, out.state, out.reason, out.postID, out.senderID, out.auth.DKIM, out.auth.DMARC, out.auth.SPF, out.evidence)
 		if err != nil {
 			return fmt.Errorf("mark inbound: %w", err)
 		}
@@ -174,30 +176,25 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
-	res := s.authenticate(ctx, in.raw, from)
-	if author.Confirmed && !auth.Policy(s.cfg.Auth.Policy).Satisfied(res) && s.cfg.Auth.Policy != "" {
-		// The address is confirmed, but this message does not prove it
-		// comes from there: treat it as from an unknown address.
-		author.Confirmed = false
+	res := s.authenticate(ctx, in, from)
+	ev := s.evidence(in, res, author, from, rcpts)
+	if author.Confirmed && ev == EvidenceNone {
+		// The address is confirmed, but nothing shows this message comes
+		// from there (anyone can write it in From): hold it and ask the
+		// member, as for an unknown address.
+		author.Confirmed, author.unproven = false, true
 	}
 	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
-	out.senderID, out.auth = author.ID, res
-	return out, err
-}
-
-// authenticate returns the DKIM/DMARC results for raw, from the trusted
-// front MTA's Authentication-Results or by verifying DKIM itself, as
-// configured; "none" when neither is configured.
-func (s *Store) authenticate(ctx context.Context, raw []byte, from string) auth.Result {
-	a := s.cfg.Auth
-	switch {
-	case a.TrustedID != "":
-		return auth.FromHeaders(raw, a.TrustedID)
-	case a.Verify:
-		domain := from[strings.LastIndexByte(from, '@')+1:]
-		return auth.Verify(ctx, raw, domain, nil)
+	out.senderID, out.auth, out.evidence = author.ID, res, ev
+	if err == nil && out.state == StateProcessed && author.Confirmed {
+		// Say why it was taken as the member's: "published (evidence:
+		// dkim)", "queued for a moderator (evidence: reply-token)".
+		if out.reason == "" {
+			out.reason = "published"
+		}
+		out.reason += " (evidence: " + ev + ")"
 	}
-	return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
+	return out, err
 }
 
 // route handles a message from a human sender (author) by its recipients
@@ -335,6 +332,12 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 	}
 	np.held = !author.Confirmed
 	if !np.held {
+		if over, max, err := s.postLimited(ctx, tx, author.ID, np.kind); err != nil || over {
+			if err != nil {
+				return outcome{}, err
+			}
+			return s.reject(ctx, tx, in, author, np.questionID, limitReason(np.kind, max))
+		}
 		q, err := s.needsModeration(ctx, tx, author)
 		if err != nil {
 			return outcome{}, err
@@ -352,7 +355,19 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		}
 		return outcome{state: StateProcessed, postID: postID, reason: reason}, nil
 	}
+	if np.queued {
+		return outcome{state: StateProcessed, postID: postID, reason: "queued for a moderator"}, nil
+	}
 	return outcome{state: StateProcessed, postID: postID}, nil
+}
+
+// limitReason explains a post refused by the hourly per-person limit.
+func limitReason(kind PostKind, max int) string {
+	what := "answers and comments"
+	if kind == KindQuestion {
+		what = "questions"
+	}
+	return fmt.Sprintf("you have reached the limit of %d %s an hour under your name; please send it again later", max, what)
 }
 
 // unsubscribeCommand recognises a reply whose whole text is an

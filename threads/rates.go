@@ -3,6 +3,8 @@ package threads
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RateLimited reports whether mail from mailFrom (envelope sender) and
@@ -53,4 +55,33 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, ki
 		}
 	}
 	return false, nil
+}
+
+// postLimited reports whether person already has the hourly maximum of
+// posts of kind credited to them: questions, or answers and comments
+// together (cfg.Rates per person), counting published and queued posts.
+// This is the limit by the person a post is credited to (its From),
+// whatever envelope senders carried the mail; RateLimited at RCPT time is
+// only a cheap first filter by envelope sender. The person's row is
+// locked first so that concurrent messages count each other. It returns
+// the limit that applies.
+func (s *Store) postLimited(ctx context.Context, tx pgx.Tx, person int64, kind PostKind) (bool, int, error) {
+	r := s.cfg.Rates
+	if r.Off {
+		return false, 0, nil
+	}
+	max, kinds := r.RepliesPerPerson, []string{string(KindAnswer), string(KindComment)}
+	if kind == KindQuestion {
+		max, kinds = r.QuestionsPerPerson, []string{string(KindQuestion)}
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM people WHERE id = $1 FOR NO KEY UPDATE`, person); err != nil {
+		return false, 0, fmt.Errorf("post limit lock: %w", err)
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE author_id = $1 AND kind = ANY($2) AND state IN ('visible', 'closed', 'queued')
+		AND created_at > now() - interval '1 hour'`, person, kinds).Scan(&n)
+	if err != nil {
+		return false, 0, fmt.Errorf("post limit: %w", err)
+	}
+	return n >= max, max, nil
 }

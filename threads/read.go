@@ -220,19 +220,23 @@ type InboundSummary struct {
 	PostID      *int64     `json:"post_id"`
 	ReceivedAt  time.Time  `json:"received_at"`
 	ProcessedAt *time.Time `json:"processed_at"`
+	// Evidence is what showed that the From address sent the message
+	// (dkim, spf, dmarc, reply-token, trusted-network, none); the reason
+	// says what it led to.
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // ListInbound returns received messages, newest first; failedOnly limits
 // it to messages in state failed.
 func (s *Store) ListInbound(ctx context.Context, failedOnly bool, limit int) ([]InboundSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at
+	rows, err := s.pool.Query(ctx, `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at, evidence
 		FROM inbound WHERE NOT $1 OR state = 'failed' ORDER BY id DESC LIMIT $2`, failedOnly, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbound: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
 		var m InboundSummary
-		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt, &m.Evidence)
 		return m, err
 	})
 	if err != nil {

@@ -65,6 +65,9 @@ type Person struct {
 	Suppressed  bool
 
 	commandConfirm bool // wants one-line confirmations of commands
+	// unproven: a confirmed member (Confirmed cleared for this message)
+	// whose message carries no evidence that they sent it.
+	unproven bool
 }
 
 // ensurePerson returns the person with addr, creating them (with display

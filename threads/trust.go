@@ -41,20 +41,35 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, 
 // confirmation request, unless the per-address (24 h) or per-IP (1 h)
 // limit is reached: a forged sender cannot turn the forum into a spam
 // cannon. It returns the reason recorded on the inbound message.
+//
+// For a confirmed member whose message carried no evidence that they sent
+// it (author.unproven), the reason says so, and the request explains that
+// the message came under their name without proof; confirming publishes
+// that post only (see confirmPerson).
 func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, postID int64) (string, error) {
+	held, note := "held until the sender confirms", ""
+	if author.unproven {
+		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not their own reply token from their address, not a trusted network)"
+		note = "This message came under your name, but nothing showed that it came from you " +
+			"(your mail provider's signature was missing or did not match), so we ask before publishing it. " +
+			"If you did not send it, ignore this email: it will be discarded and nothing is published."
+	}
 	if author.Suppressed {
-		return "held until the sender confirms (address suppressed: no confirmation sent)", nil
+		return held + " (address suppressed: no confirmation sent)", nil
 	}
 	if lim, err := rateLimited(ctx, tx, author.ID, "", NotifyConfirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
-		return "held until the sender confirms (confirmation not sent: per-address limit)", err
+		return held + " (confirmation not sent: per-address limit)", err
 	}
 	if in.remoteIP != "" {
 		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, NotifyConfirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
-			return "held until the sender confirms (confirmation not sent: per-IP limit)", err
+			return held + " (confirmation not sent: per-IP limit)", err
 		}
 	}
-	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id}})
-	return "held until the sender confirms their address", err
+	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id, note: note}})
+	if author.unproven {
+		return held + "; confirmation sent to the member", err
+	}
+	return held + " their address", err
 }
 
 // requestSubscription records an unconfirmed follow of every new question
@@ -120,10 +135,10 @@ func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string
 		return nil, nil
 	}
 	var kind string
-	var sub int64
+	var sub, post int64
 	var epoch int64
-	err := tx.QueryRow(ctx, `SELECT n.kind, coalesce(n.subscription_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
-		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`, ids, person).Scan(&kind, &sub, &epoch)
+	err := tx.QueryRow(ctx, `SELECT n.kind, coalesce(n.subscription_id, 0), coalesce(n.post_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
+		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`, ids, person).Scan(&kind, &sub, &post, &epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -133,7 +148,7 @@ func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string
 	if kind == NotifyConfirmSubscribe {
 		return &tokenRef{Purpose: token.ConfirmSub, Subject: sub, Person: person, Epoch: epoch, Present: true}, nil
 	}
-	return &tokenRef{Purpose: token.Confirm, Person: person, Epoch: epoch, Present: true}, nil
+	return &tokenRef{Purpose: token.Confirm, Subject: post, Person: person, Epoch: epoch, Present: true}, nil
 }
 
 // confirm acts on a confirmation (by mail: From must be the token's
@@ -170,6 +185,13 @@ func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *token
 	}
 	if epoch != t.Epoch {
 		return 0, ErrTokenStale
+	}
+	if t.Purpose == token.Confirm && t.Subject != 0 && confirmed {
+		// A member who was confirmed already confirms one message that
+		// came under their name without evidence: publish that one only,
+		// not whatever else a forger got held under their name.
+		p.ID, p.Confirmed, p.Epoch = t.Person, true, epoch
+		return s.publishHeldPost(ctx, tx, p, t.Subject)
 	}
 	if t.Purpose == token.ConfirmSub {
 		if err := s.confirmFollow(ctx, tx, t.Person, t.Subject, inboundID); err != nil {
@@ -278,7 +300,7 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 		note = "You will receive no more emails about this question."
 		reason = "unsubscribed from one question"
 	}
-	if person.Confirmed {
+	if person.Confirmed || person.unproven {
 		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: note}})
 		if err != nil {
 			return outcome{}, err

@@ -47,14 +47,21 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	nets, err := threads.ParseNetworks(cfg.TrustedNets)
+	if err != nil {
+		return nil, fmt.Errorf("config: trusted networks: %w", err)
+	}
 	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret,
 		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
 		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
 		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles,
-		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy},
+		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver},
 		PostmasterAddress: cfg.Postmaster}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	if cfg.AuthTrusted == "" && !cfg.AuthVerify {
+		log.Warn("no DKIM/SPF evidence source: members' mail is held for their confirmation unless it replies to their own notification or comes from a trusted network; set POSTERN_AUTH_VERIFY_DKIM=true (Postern is the MX) or POSTERN_AUTH_TRUSTED_ID (behind a front MTA)")
 	}
 	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
 		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/mailin/auth"
+	"github.com/postern/postern/threads"
 )
 
 // Config is the whole typed configuration of `postern serve` (and of
@@ -53,14 +54,19 @@ type Config struct {
 	ModerateLt  int           // POSTERN_MODERATE_BELOW_POINTS: queue posts of people under these points (0 = off)
 	Blocked     string        // POSTERN_BLOCKED_WORDS: comma-separated words censored in mail and pages
 	AuthTrusted string        // POSTERN_AUTH_TRUSTED_ID: authserv-id of the front MTA whose Authentication-Results are trusted
-	AuthVerify  bool          // POSTERN_AUTH_VERIFY_DKIM: verify DKIM/DMARC with DNS (when Postern is the MX)
-	AuthPolicy  string        // POSTERN_AUTH_POLICY: none, dkim or dmarc: what a confirmed sender's mail must pass
+	AuthVerify  bool          // POSTERN_AUTH_VERIFY_DKIM: verify DKIM, SPF and DMARC with DNS (when Postern is the MX)
+	AuthPolicy  string        // POSTERN_AUTH_POLICY: evidence, dkim or dmarc: what a confirmed member's mail must show to be published
+	TrustedNets string        // POSTERN_TRUSTED_NETWORKS: comma-separated CIDRs whose mail is taken as sent by its From ("" = none)
 	MaxFile     int           // POSTERN_MAX_ATTACHMENT_BYTES: largest attachment kept
 	MaxFiles    int           // POSTERN_MAX_POST_ATTACHMENT_BYTES: attachments kept per post
 	PprofAddr   string        // POSTERN_PPROF_ADDR: loopback address serving net/http/pprof ("" = off)
 	MemBudget   int64         // POSTERN_MEMORY_BUDGET: bytes of incoming messages held at once over all sessions
 	MemLimit    int64         // POSTERN_MEMORY_LIMIT: Go soft memory limit in bytes (0 = leave GOMEMLIMIT/runtime default)
 	SealKeys    string        // POSTERN_SEALING_KEYS_FILE: extra address-encryption keys, "ID BASE64" per line; the highest id seals
+
+	// resolver answers the DNS queries of AuthVerify (tests pass a fake
+	// one); nil: the system's. No flag.
+	resolver auth.Resolver
 }
 
 // defaultConfig is the one place defaults are set.
@@ -82,7 +88,7 @@ func defaultConfig() Config {
 		CmdTimeout:  mailin.DefaultCommandTimeout,
 		SessionMax:  mailin.DefaultMaxSessionTime,
 		LogLevel:    "info",
-		AuthPolicy:  "none",
+		AuthPolicy:  "evidence",
 		MaxFile:     10 << 20,
 		MemBudget:   256 << 20,
 		MemLimit:    512 << 20,
@@ -134,14 +140,15 @@ func (c *Config) settings() []setting {
 		{"moderate-below-points", "POSTERN_MODERATE_BELOW_POINTS", "queue posts of people with fewer points for a moderator (everyone starts at 100; 0 = off)", &c.ModerateLt},
 		{"blocked-words", "POSTERN_BLOCKED_WORDS", "comma-separated words censored in notifications and pages", &c.Blocked},
 		{"auth-trusted-id", "POSTERN_AUTH_TRUSTED_ID", "authserv-id of the front MTA whose Authentication-Results headers are trusted", &c.AuthTrusted},
-		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM and DMARC alignment with DNS (when Postern is the MX)", &c.AuthVerify},
+		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM, SPF and DMARC with DNS (when Postern is the MX)", &c.AuthVerify},
 		{"max-attachment-bytes", "POSTERN_MAX_ATTACHMENT_BYTES", "largest attachment kept with a post (larger ones are dropped with a note)", &c.MaxFile},
 		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
 		{"memory-limit", "POSTERN_MEMORY_LIMIT", "soft memory limit for the Go runtime in bytes: the GC works harder as it nears it (0: GOMEMLIMIT or none)", &c.MemLimit},
 		{"sealing-keys-file", "POSTERN_SEALING_KEYS_FILE", "extra keys encrypting addresses and raw mail, one \"ID BASE64-32-BYTES\" per line (ids from 2; the highest seals new data; `postern keys reseal` moves old rows to it)", &c.SealKeys},
 		{"memory-budget", "POSTERN_MEMORY_BUDGET", "bytes of incoming mail held at once over all sessions (at least 2x the largest message); past it sessions wait, then get 451", &c.MemBudget},
 		{"pprof-addr", "POSTERN_PPROF_ADDR", "loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off", &c.PprofAddr},
-		{"auth-policy", "POSTERN_AUTH_POLICY", "none, dkim or dmarc: what a confirmed sender's mail must pass to post directly", &c.AuthPolicy},
+		{"auth-policy", "POSTERN_AUTH_POLICY", "evidence (aligned DKIM or SPF pass, DMARC pass, own reply token from own address, trusted network), dkim or dmarc: what a confirmed member's mail must show to be published under their name; without it, it is held and the member asked", &c.AuthPolicy},
+		{"trusted-networks", "POSTERN_TRUSTED_NETWORKS", "comma-separated CIDRs whose mail is taken as sent by its From address without other evidence (over LMTP the front MTA's address is checked); empty: none", &c.TrustedNets},
 	}
 }
 
@@ -240,7 +247,10 @@ func (c *Config) validate() error {
 		return errors.New("--max-attachment-bytes must be positive and at most --max-post-attachment-bytes")
 	}
 	if _, err := auth.ParsePolicy(c.AuthPolicy); err != nil {
-		return fmt.Errorf("--auth-policy: %w", err)
+		return fmt.Errorf("--auth-policy (POSTERN_AUTH_POLICY): %w", err)
+	}
+	if _, err := threads.ParseNetworks(c.TrustedNets); err != nil {
+		return fmt.Errorf("--trusted-networks (POSTERN_TRUSTED_NETWORKS) %q: want comma-separated CIDRs such as 10.0.0.0/8 (%v)", c.TrustedNets, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

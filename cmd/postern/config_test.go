@@ -48,6 +48,9 @@ func TestBadConfigFailsPrecisely(t *testing.T) {
 		{[]string{"serve"}, map[string]string{"POSTERN_READ_TIMEOUT": "5"}, "POSTERN_READ_TIMEOUT"},
 		{[]string{"serve", "--database-url", "postgres://x/y", "--domain", "f.test", "--secret-file", "s", "--auth-policy", "strict"}, nil, "--auth-policy"},
 		{[]string{"serve", "--database-url", "postgres://x/y", "--domain", "f.test", "--secret-file", "/nonexistent/secret"}, nil, "secret file"},
+		{[]string{"serve", "--database-url", "postgres://x/y", "--domain", "f.test", "--secret-file", "s"}, map[string]string{"POSTERN_AUTH_POLICY": "none"}, "retired"},
+		{[]string{"serve", "--database-url", "postgres://x/y", "--domain", "f.test", "--secret-file", "s", "--trusted-networks", "10.0.0.0/8, 10.0.0.0/33"}, nil, "POSTERN_TRUSTED_NETWORKS"},
+		{[]string{"serve", "--database-url", "postgres://x/y", "--domain", "f.test", "--secret-file", "s"}, map[string]string{"POSTERN_TRUSTED_NETWORKS": "localhost"}, "POSTERN_TRUSTED_NETWORKS"},
 	}
 	for _, tc := range tests {
 		for k, v := range tc.env {
@@ -60,6 +63,30 @@ func TestBadConfigFailsPrecisely(t *testing.T) {
 		}
 		for k := range tc.env {
 			os.Unsetenv(k)
+		}
+	}
+}
+
+// TestTrustedNetworksDefaults: serve trusts no network; dev trusts
+// loopback unless the setting is given.
+func TestTrustedNetworksDefaults(t *testing.T) {
+	if n := defaultConfig().TrustedNets; n != "" {
+		t.Errorf("serve trusts %q by default, want nothing", n)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want bool
+	}{{nil, "", true}, {[]string{"--trusted-networks", ""}, "", false}, {nil, "10.0.0.0/8", false}} {
+		if tc.env != "" {
+			t.Setenv("POSTERN_TRUSTED_NETWORKS", tc.env)
+		}
+		_, fs, err := parseConfig("dev", tc.args, io.Discard, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := !isSet(fs, "trusted-networks"); got != tc.want {
+			t.Errorf("dev %v env %q: trusts loopback %v, want %v", tc.args, tc.env, got, tc.want)
 		}
 	}
 }

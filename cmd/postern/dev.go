@@ -48,6 +48,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !isSet(fs, "base-url") {
 		cfg.BaseURL = devBaseURL(cfg.HTTPAddr, cfg.BaseURL)
 	}
+	if !isSet(fs, "trusted-networks") {
+		cfg.TrustedNets = "127.0.0.0/8,::1/128"
+		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.TrustedNets)
+	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)

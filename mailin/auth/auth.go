@@ -2,8 +2,8 @@
 // authenticated, so that the result can be stored with the message and a
 // configurable Policy can decide whether the sender counts as confirmed.
 //
-// There are two sources. When Postern is the MX, Verify checks the DKIM
-// signatures itself and evaluates the DKIM half of DMARC. When a front
+// There are two sources. When Postern is the MX, Check verifies the DKIM
+// signatures and SPF itself and evaluates DMARC (Verify does DKIM only). When a front
 // MTA (Postfix with OpenDKIM/OpenDMARC, rspamd, a hosted gateway) does the
 // checks, FromHeaders reads the Authentication-Results fields (RFC 8601)
 // it added, trusting only those carrying its configured authserv-id.
@@ -57,9 +57,17 @@ type Result struct {
 	// (in that order of precedence) from the signatures that did not;
 	// "none" when the message has no signature.
 	DKIM string
-	// SPF is the SPF result as reported by the front MTA; Verify does not
-	// check SPF and always reports "none".
+	// SPF is the SPF result for the envelope sender: as reported by the
+	// front MTA, or checked by Check when it is given the client's IP.
+	// Verify does not check SPF and reports "none".
 	SPF string
+	// SPFDomain is the domain SPF was evaluated for (the envelope
+	// sender's, from smtp.mailfrom in a header), lowercased; "" if unknown.
+	SPFDomain string
+	// SPFAligned reports that SPF passed for a domain aligned with the
+	// From domain (relaxed alignment, or strict when the domain's DMARC
+	// record asks for aspf=s and Check evaluated it).
+	SPFAligned bool
 	// DMARC is the DMARC result: "pass", "fail", "none" (no policy
 	// published, or no usable From domain), "temperror" or "permerror".
 	DMARC string
@@ -116,9 +124,14 @@ type LookupFunc func(ctx context.Context, name string) ([]string, error)
 // and "none" when it publishes none. A sender whose DMARC pass rests
 // only on SPF therefore gets "fail" here.
 func Verify(ctx context.Context, raw []byte, fromDomain string, lookup LookupFunc) Result {
-	res := noneResult()
+	return verify(ctx, raw, fromDomain, txtLookup(ctx, lookup), noneResult())
+}
+
+// verify is Verify with the SPF half of res already filled in (SPF,
+// SPFDomain; SPF "none" when it was not checked). DMARC passes on an
+// aligned DKIM pass or an aligned SPF pass.
+func verify(ctx context.Context, raw []byte, fromDomain string, txt func(string) ([]string, error), res Result) Result {
 	res.Source = SourceVerified
-	txt := txtLookup(ctx, lookup)
 
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw),
 		&dkim.VerifyOptions{LookupTXT: txt, MaxVerifications: maxSignatures})
@@ -137,6 +150,8 @@ func Verify(ctx context.Context, raw []byte, fromDomain string, lookup LookupFun
 
 	from := normDomain(fromDomain)
 	res.DKIMAligned = anyAligned(res.DKIMDomains, from, false)
+	spfPass := res.SPF == Pass && res.SPFDomain != ""
+	res.SPFAligned = spfPass && anyAligned([]string{res.SPFDomain}, from, false)
 	if from == "" {
 		return res
 	}
@@ -148,10 +163,13 @@ func Verify(ctx context.Context, raw []byte, fromDomain string, lookup LookupFun
 		res.DMARC = TempError
 	case err != nil:
 		res.DMARC = PermError
-	case anyAligned(res.DKIMDomains, from, rec.DKIMAlignment == dmarc.AlignmentStrict):
-		res.DMARC = Pass
 	default:
-		res.DMARC = Fail
+		res.SPFAligned = spfPass && anyAligned([]string{res.SPFDomain}, from, rec.SPFAlignment == dmarc.AlignmentStrict)
+		if anyAligned(res.DKIMDomains, from, rec.DKIMAlignment == dmarc.AlignmentStrict) || res.SPFAligned {
+			res.DMARC = Pass
+		} else {
+			res.DMARC = Fail
+		}
 	}
 	return res
 }
@@ -433,6 +451,11 @@ func FromHeaders(raw []byte, trustedID string) Result {
 				if !done["spf"] && !seen["spf"] {
 					seen["spf"] = true
 					res.SPF = keyword(r.Value)
+					d := r.From
+					if at := strings.LastIndexByte(d, '@'); at >= 0 {
+						d = d[at+1:]
+					}
+					res.SPFDomain = normDomain(d)
 				}
 			case *authres.DMARCResult:
 				if !done["dmarc"] && !seen["dmarc"] {
@@ -450,6 +473,7 @@ func FromHeaders(raw []byte, trustedID string) Result {
 	}
 	if from, err := FromDomain(raw); err == nil {
 		res.DKIMAligned = anyAligned(res.DKIMDomains, from, false)
+		res.SPFAligned = res.SPF == Pass && anyAligned([]string{res.SPFDomain}, from, false)
 	}
 	return res
 }
@@ -507,40 +531,73 @@ func cleanAuthres(v string) string {
 	return b.String()
 }
 
-// Policy is the authentication required before a sender is treated as
-// confirmed. The zero value behaves as PolicyNone.
+// Policy is the authentication a confirmed member's message needs to be
+// published under their name. The zero value behaves as PolicyEvidence.
 type Policy string
 
 const (
-	// PolicyNone requires nothing (the default).
-	PolicyNone Policy = "none"
+	// PolicyEvidence (the default) accepts any evidence that the member
+	// sent the message: an aligned DKIM or SPF pass, or DMARC pass (see
+	// Result.Evidence); the caller adds the evidence this package cannot
+	// see (the member's own reply token with their envelope sender, a
+	// trusted network).
+	PolicyEvidence Policy = "evidence"
 	// PolicyDKIM requires a passing DKIM signature aligned with the From
-	// domain (Result.DKIM "pass" and Result.DKIMAligned).
+	// domain (Result.DKIM "pass" and Result.DKIMAligned), nothing else.
 	PolicyDKIM Policy = "dkim"
-	// PolicyDMARC requires Result.DMARC "pass".
+	// PolicyDMARC requires Result.DMARC "pass", nothing else.
 	PolicyDMARC Policy = "dmarc"
 )
 
-// ParsePolicy checks a configured policy name ("none", "dkim" or
-// "dmarc", case-insensitive; empty means "none").
+// errPolicyNone explains the retired value "none".
+var errPolicyNone = errors.New(`auth: policy "none" was retired: it let anyone post as any member by writing their address in From; ` +
+	`use "evidence" (the default), and list networks whose mail is trusted without proof in POSTERN_TRUSTED_NETWORKS`)
+
+// ParsePolicy checks a configured policy name ("evidence", "dkim" or
+// "dmarc", case-insensitive; empty means "evidence"). The retired "none"
+// is refused with an explanation.
 func ParsePolicy(s string) (Policy, error) {
 	switch p := Policy(strings.ToLower(strings.TrimSpace(s))); p {
-	case "", PolicyNone:
-		return PolicyNone, nil
+	case "", PolicyEvidence:
+		return PolicyEvidence, nil
 	case PolicyDKIM, PolicyDMARC:
 		return p, nil
+	case "none":
+		return "", errPolicyNone
 	default:
-		return "", errors.New(`auth: unknown policy (want "none", "dkim" or "dmarc")`)
+		return "", errors.New(`auth: unknown policy (want "evidence", "dkim" or "dmarc")`)
 	}
 }
 
-// Satisfied reports whether r meets p. An unknown policy is never
+// Evidence kinds that an authentication result can give.
+const (
+	EvidenceDKIM  = "dkim"  // a passing DKIM signature aligned with From
+	EvidenceSPF   = "spf"   // SPF passed for an envelope domain aligned with From
+	EvidenceDMARC = "dmarc" // DMARC "pass" (as reported by the trusted front MTA)
+)
+
+// Evidence returns what in r shows that the From domain sent the message:
+// EvidenceDKIM, EvidenceSPF or EvidenceDMARC (in that order of
+// preference), or "" when nothing does.
+func (r Result) Evidence() string {
+	switch {
+	case r.DKIM == Pass && r.DKIMAligned:
+		return EvidenceDKIM
+	case r.SPF == Pass && r.SPFAligned:
+		return EvidenceSPF
+	case r.DMARC == Pass:
+		return EvidenceDMARC
+	}
+	return ""
+}
+
+// Satisfied reports whether r alone meets p. An unknown policy is never
 // satisfied, so a configuration typo fails closed; check configured
 // values with ParsePolicy at start-up.
 func (p Policy) Satisfied(r Result) bool {
 	switch p {
-	case "", PolicyNone:
-		return true
+	case "", PolicyEvidence:
+		return r.Evidence() != ""
 	case PolicyDKIM:
 		return r.DKIM == Pass && r.DKIMAligned
 	case PolicyDMARC:

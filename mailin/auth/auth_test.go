@@ -119,7 +119,7 @@ func TestVerify(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("signed: got %+v, want %+v", got, want)
 			}
-			for _, p := range []Policy{PolicyNone, PolicyDKIM, PolicyDMARC} {
+			for _, p := range []Policy{PolicyEvidence, PolicyDKIM, PolicyDMARC} {
 				if !p.Satisfied(got) {
 					t.Errorf("policy %s not satisfied by an aligned pass", p)
 				}
@@ -174,7 +174,7 @@ func TestVerifyUnsignedAndErrors(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("unsigned, no DMARC record: got %+v, want %+v", got, want)
 	}
-	if PolicyDKIM.Satisfied(got) || PolicyDMARC.Satisfied(got) || !PolicyNone.Satisfied(got) {
+	if PolicyDKIM.Satisfied(got) || PolicyDMARC.Satisfied(got) || PolicyEvidence.Satisfied(got) {
 		t.Error("policies on an unsigned message")
 	}
 	if got := Verify(ctx, []byte(plainMessage), "example.org", withPolicy.lookup); got.DKIM != None || got.DMARC != Fail {
@@ -271,10 +271,19 @@ func TestFromHeaders(t *testing.T) {
 		plainMessage
 
 	got := FromHeaders([]byte(msg), "MX.forum.example.net")
-	want := Result{DKIM: Pass, SPF: "softfail", DMARC: Pass, DKIMDomains: []string{"mail.example.org"},
+	want := Result{DKIM: Pass, SPF: "softfail", SPFDomain: "example.org", DMARC: Pass, DKIMDomains: []string{"mail.example.org"},
 		DKIMAligned: true, Source: "authres:mx.forum.example.net"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("trusted: got %+v, want %+v", got, want)
+	}
+	// An SPF pass is aligned when smtp.mailfrom shares From's
+	// organizational domain.
+	for mailfrom, aligned := range map[string]bool{"bounces@lists.example.org": true, "example.org": true, "m@other.example": false} {
+		spfMsg := "Authentication-Results: mx.forum.example.net; spf=pass smtp.mailfrom=" + mailfrom + "\r\n" + plainMessage
+		r := FromHeaders([]byte(spfMsg), "mx.forum.example.net")
+		if r.SPF != Pass || r.SPFAligned != aligned || (r.Evidence() == EvidenceSPF) != aligned {
+			t.Errorf("spf pass for %s: %+v, want aligned %v", mailfrom, r, aligned)
+		}
 	}
 
 	// Fields from any other authserv-id are ignored.
@@ -329,7 +338,7 @@ func TestFromHeadersCorpus(t *testing.T) {
 		if got.DMARC != Fail || got.DKIM != None || got.SPF != None || got.Source != "authres:example.com" {
 			t.Errorf("%s: %+v, want DMARC fail from authres:example.com", name, got)
 		}
-		if PolicyDMARC.Satisfied(got) || !PolicyNone.Satisfied(got) {
+		if PolicyDMARC.Satisfied(got) || PolicyEvidence.Satisfied(got) {
 			t.Errorf("%s: policies wrong for %+v", name, got)
 		}
 		if got := FromHeaders(raw, "mx.other.example"); !reflect.DeepEqual(got, noneResult()) {
@@ -339,7 +348,7 @@ func TestFromHeadersCorpus(t *testing.T) {
 }
 
 func TestPolicy(t *testing.T) {
-	for in, want := range map[string]Policy{"": PolicyNone, "none": PolicyNone, " DKIM ": PolicyDKIM, "dmarc": PolicyDMARC} {
+	for in, want := range map[string]Policy{"": PolicyEvidence, "evidence": PolicyEvidence, " DKIM ": PolicyDKIM, "dmarc": PolicyDMARC} {
 		got, err := ParsePolicy(in)
 		if err != nil || got != want {
 			t.Errorf("ParsePolicy(%q) = %q, %v; want %q", in, got, err, want)
@@ -348,12 +357,23 @@ func TestPolicy(t *testing.T) {
 	if _, err := ParsePolicy("spf"); err == nil {
 		t.Error("ParsePolicy(spf) succeeded")
 	}
+	if _, err := ParsePolicy("none"); err == nil || !strings.Contains(err.Error(), "retired") {
+		t.Errorf("ParsePolicy(none) = %v, want the retirement explained", err)
+	}
 	pass := Result{DKIM: Pass, DMARC: Pass, DKIMAligned: true}
 	if Policy("bogus").Satisfied(pass) {
 		t.Error("unknown policy satisfied")
 	}
-	if !Policy("").Satisfied(Result{}) {
-		t.Error("zero policy not satisfied")
+	if Policy("").Satisfied(noneResult()) {
+		t.Error("zero policy satisfied without evidence")
+	}
+	for _, r := range []Result{{DKIM: Pass, DKIMAligned: true}, {SPF: Pass, SPFAligned: true}, {DMARC: Pass}} {
+		if !PolicyEvidence.Satisfied(r) {
+			t.Errorf("evidence policy not satisfied by %+v", r)
+		}
+	}
+	if PolicyEvidence.Satisfied(Result{DKIM: Pass, SPF: Pass}) {
+		t.Error("evidence policy satisfied by unaligned passes")
 	}
 	if PolicyDKIM.Satisfied(Result{DKIM: Pass}) {
 		t.Error("dkim policy satisfied without alignment")

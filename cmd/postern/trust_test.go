@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
+)
+
+// fakeDNS answers TXT queries from a map; every other name does not exist.
+type fakeDNS map[string][]string
+
+func notFound(name string) error {
+	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (z fakeDNS) LookupTXT(_ context.Context, name string) ([]string, error) {
+	if r, ok := z[strings.TrimSuffix(strings.ToLower(name), ".")]; ok {
+		return r, nil
+	}
+	return nil, notFound(name)
+}
+func (z fakeDNS) LookupMX(_ context.Context, name string) ([]*net.MX, error) {
+	return nil, notFound(name)
+}
+func (z fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	return nil, notFound(host)
+}
+func (z fakeDNS) LookupAddr(_ context.Context, addr string) ([]string, error) {
+	return nil, notFound(addr)
+}
+
+// trustApp is a test app that trusts the networks nets (testAppWith
+// trusts loopback; "" trusts nothing, as serve's default), with more
+// settings from adjust.
+func trustApp(t *testing.T, relay *sink, nets string, adjust func(*Config)) *app {
+	t.Helper()
+	a, _ := testAppWith(t, relay, func(c *Config) {
+		c.TrustedNets = nets
+		if adjust != nil {
+			adjust(c)
+		}
+	})
+	return a
+}
+
+// trustOutcome is what became of the inbound message with Message-ID mid.
+type trustOutcome struct {
+	state, reason, evidence, postState string
+	post                               int64
+}
+
+func outcomeOf(t *testing.T, a *app, mid string) trustOutcome {
+	t.Helper()
+	var o trustOutcome
+	err := a.pool.QueryRow(context.Background(), `SELECT i.state, i.reason, i.evidence, coalesce(i.post_id, 0), coalesce(p.state, '')
+		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id WHERE i.message_id = $1`, mid).
+		Scan(&o.state, &o.reason, &o.evidence, &o.post, &o.postState)
+	if err != nil {
+		t.Fatalf("outcome of %s: %v", mid, err)
+	}
+	return o
+}
+
+// confirmations returns the confirmation requests the relay received for
+// addr.
+func confirmations(relay *sink, addr string) [][]byte {
+	var out [][]byte
+	for _, m := range relay.all() {
+		if len(m.To) == 1 && m.To[0] == addr && bytes.Contains(m.Data, []byte("Please confirm your message")) {
+			out = append(out, m.Data)
+		}
+	}
+	return out
+}
+
+// question is a new question from the mailbox from, with Message-ID mid.
+func question(from, mid, title string, extra ...string) string {
+	return strings.Join(extra, "") + "From: " + from + "\r\nTo: ask@forum.test\r\nSubject: " + title +
+		"\r\nMessage-ID: <" + mid + ">\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\r\n" + title + ", and more words about it.\r\n"
+}
+
+// signDKIM signs raw for domain with selector sel.
+func signDKIM(t *testing.T, raw, domain, sel string, key ed25519.PrivateKey) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := dkim.Sign(&b, strings.NewReader(raw), &dkim.SignOptions{Domain: domain, Selector: sel, Signer: key}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// wantOutcome checks the post state and evidence of message mid.
+func wantOutcome(t *testing.T, a *app, mid, postState, evidence string) trustOutcome {
+	t.Helper()
+	o := outcomeOf(t, a, mid)
+	if o.state != "processed" || o.postState != postState || o.evidence != evidence {
+		t.Errorf("%s: %+v; want post %s with evidence %s", mid, o, postState, evidence)
+	}
+	return o
+}
+
+// TestWhoCanPostAsWhom: Postern is the MX (it verifies DKIM and SPF
+// against a fake DNS) and trusts no network, so mail from loopback over
+// real SMTP is from an untrusted network. A confirmed member's message is
+// published under their name with an aligned DKIM pass, an aligned SPF
+// pass, or as a reply to their own reply token from their own envelope
+// address; a message with From: a member and any other envelope (to ask@
+// or to the member's token), and a fully forged one (envelope and From
+// the member's, no DKIM, SPF not passing), are held, and exactly one
+// confirmation goes to the member's real address. Confirming publishes
+// that post only, not another one held under their name.
+func TestWhoCanPostAsWhom(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := fakeDNS{
+		"sel._domainkey.example.org": {"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)},
+		"example.org":                {"v=spf1 ip4:192.0.2.0/24 -all"}, // not loopback
+		"_dmarc.example.org":         {"v=DMARC1; p=none"},
+		"spf.example":                {"v=spf1 ip4:127.0.0.0/8 -all"},
+	}
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, dns })
+	const alice, bob, dave = "alice@example.org", "bob@spf.example", "dave@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	member(t, a, relay, bob, "Bob", "Bob asks")
+	member(t, a, relay, dave, "Dave", "Dave asks")
+	posted, _ := relay.waitFor(t, alice, subjectHas("] Alice asks"))
+	aliceToken := strings.Trim(header(posted, "Reply-To"), "<>")
+	if !strings.HasPrefix(aliceToken, "reply+") {
+		t.Fatalf("posted note Reply-To %q", aliceToken)
+	}
+
+	// Evidence: each is published at once.
+	sendMail(t, a, alice, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", "dkim@client.example", "Signed question"), "example.org", "sel", key))
+	sendMail(t, a, bob, []string{"ask@forum.test"}, question("Bob <"+bob+">", "spf@client.example", "SPF question"))
+	sendMail(t, a, alice, []string{aliceToken}, "From: Alice <"+alice+">\r\nTo: "+aliceToken+"\r\nSubject: Re: Alice asks\r\nMessage-ID: <token@client.example>\r\n\r\nMore details from me.\r\n")
+	// No evidence: held, and the member is asked.
+	mallory := "mallory@evil.example"
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, question("Alice <"+alice+">", "forged-ask@client.example", "Forged question"))
+	sendMail(t, a, mallory, []string{aliceToken}, "From: Alice <"+alice+">\r\nTo: "+aliceToken+"\r\nSubject: Re: Alice asks\r\nMessage-ID: <forged-token@client.example>\r\n\r\nA forged comment.\r\n")
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, question("Dave <"+dave+">", "forged-dave@client.example", "Forged Dave question"))
+	mtSettle(t, a)
+	before := len(confirmations(relay, dave))
+	sendMail(t, a, dave, []string{"ask@forum.test"}, question("Dave <"+dave+">", "full-forgery@client.example", "Fully forged question"))
+	mtSettle(t, a)
+
+	wantOutcome(t, a, "dkim@client.example", "visible", "dkim")
+	wantOutcome(t, a, "spf@client.example", "visible", "spf")
+	wantOutcome(t, a, "token@client.example", "visible", "reply-token")
+	for _, mid := range []string{"forged-ask@client.example", "forged-token@client.example", "forged-dave@client.example", "full-forgery@client.example"} {
+		o := wantOutcome(t, a, mid, "held", "none")
+		if !strings.Contains(o.reason, "no evidence") || !strings.Contains(o.reason, "confirmation sent to the member") {
+			t.Errorf("%s: reason %q does not say why it is held", mid, o.reason)
+		}
+	}
+	// `postern inbound list` shows why each was held or published.
+	list, err := a.store.ListInbound(context.Background(), false, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]string{}
+	for _, m := range list {
+		shown[m.MessageID] = m.Evidence + " | " + m.Reason
+	}
+	for mid, want := range map[string]string{"dkim@client.example": "dkim | published (evidence: dkim)",
+		"full-forgery@client.example": "none | held until the member confirms (no evidence"} {
+		if !strings.HasPrefix(shown[mid], want) {
+			t.Errorf("inbound list shows %s as %q, want %q...", mid, shown[mid], want)
+		}
+	}
+	// One confirmation per held message, to the member only: Alice had
+	// one as a newcomer, then one per forgery.
+	if n := len(confirmations(relay, alice)); n != 3 {
+		t.Errorf("alice received %d confirmation requests, want 3 (newcomer + 2 forgeries)", n)
+	}
+	conf := confirmations(relay, dave)
+	if len(conf) != before+1 {
+		t.Fatalf("the fully forged message sent %d confirmation requests to dave, want 1", len(conf)-before)
+	}
+	if text := decodedText(t, conf[len(conf)-1]); !strings.Contains(text, "came under your name") || !strings.Contains(text, "fully forged question") {
+		t.Errorf("confirmation to a member does not explain itself:\n%s", text)
+	}
+	for _, m := range relay.all() {
+		if len(m.To) > 0 && m.To[0] == mallory {
+			t.Errorf("mail sent to the forger: %q", m.Data)
+		}
+	}
+
+	// Dave confirms the last request: that post is published, the other
+	// one held under his name stays held.
+	req, _ := relay.waitFor(t, dave, subjectHas("Please confirm your message: Fully forged question"))
+	confirmByReply(t, a, dave, req)
+	wantOutcome(t, a, "full-forgery@client.example", "visible", "none")
+	wantOutcome(t, a, "forged-dave@client.example", "held", "none")
+}
+
+// lmtpSend is one LMTP transaction; it fails unless every recipient gets
+// 250.
+func lmtpSend(addr, from string, to []string, raw string) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mx.forum.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, raw); err != nil {
+		return err
+	}
+	if _, err := w.CloseWithLMTPResponse(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// TestTrustedAuthResultsOverLMTP: behind a front MTA (LMTP, whose peer is
+// the MTA on loopback, not a trusted network), a member's message is
+// published on the MTA's own Authentication-Results (its authserv-id);
+// results under another id and no results at all are held.
+func TestTrustedAuthResultsOverLMTP(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.AuthTrusted = "mx.forum.test" })
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	send := func(mid, results string) {
+		t.Helper()
+		if err := lmtpSend(a.lmtpAddr.String(), alice, []string{"ask@forum.test"}, question("Alice <"+alice+">", mid, "Question "+mid, results)); err != nil {
+			t.Fatalf("LMTP %s: %v", mid, err)
+		}
+	}
+	send("trusted@client.example", "Authentication-Results: mx.forum.test; dkim=pass header.d=example.org; spf=fail smtp.mailfrom=example.org; dmarc=pass header.from=example.org\r\n")
+	send("spf-only@client.example", "Authentication-Results: mx.forum.test; dkim=none; spf=pass smtp.mailfrom=bounces.example.org\r\n")
+	send("other-id@client.example", "Authentication-Results: evil.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org\r\n")
+	send("none@client.example", "")
+	mtSettle(t, a)
+	wantOutcome(t, a, "trusted@client.example", "visible", "dkim")
+	wantOutcome(t, a, "spf-only@client.example", "visible", "spf")
+	wantOutcome(t, a, "other-id@client.example", "held", "none")
+	wantOutcome(t, a, "none@client.example", "held", "none")
+}
+
+// TestTrustedNetworks: with 127.0.0.0/8 trusted, the fully forged message
+// of TestWhoCanPostAsWhom is published (the operator vouches for the
+// network), over SMTP and over LMTP (whose peer, the MTA, is listed).
+func TestTrustedNetworks(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "127.0.0.0/8", nil)
+	const dave = "dave@example.org"
+	member(t, a, relay, dave, "Dave", "Dave asks")
+	sendMail(t, a, dave, []string{"ask@forum.test"}, question("Dave <"+dave+">", "smtp@client.example", "From a trusted network"))
+	if err := lmtpSend(a.lmtpAddr.String(), dave, []string{"ask@forum.test"}, question("Dave <"+dave+">", "lmtp@client.example", "Through a trusted MTA")); err != nil {
+		t.Fatal(err)
+	}
+	mtSettle(t, a)
+	wantOutcome(t, a, "smtp@client.example", "visible", "trusted-network")
+	wantOutcome(t, a, "lmtp@client.example", "visible", "trusted-network")
+	if n := len(confirmations(relay, dave)); n != 1 {
+		t.Errorf("dave received %d confirmation requests, want only the newcomer's", n)
+	}
+}
+
+// TestLimitCountsCreditedPerson: the hourly question limit counts the
+// person a post is credited to (From), not the envelope sender: a burst
+// of 12 questions under Alice's name, each with another envelope sender,
+// publishes no more than her 10 an hour; the rest are refused with the
+// reason.
+func TestLimitCountsCreditedPerson(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "127.0.0.0/8", nil)
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Question 0")
+	for i := 1; i <= 12; i++ {
+		sendMail(t, a, fmt.Sprintf("sender%d@example.net", i), []string{"ask@forum.test"},
+			question("Alice <"+alice+">", fmt.Sprintf("burst%d@client.example", i), fmt.Sprintf("Question %d", i)))
+	}
+	mtSettle(t, a)
+	published := mtCount(t, a, `SELECT count(*) FROM posts p JOIN people u ON u.id = p.author_id
+		WHERE u.display_name = 'Alice' AND p.kind = 'question' AND p.state = 'visible'`)
+	if published != 10 {
+		t.Errorf("%d questions published under Alice's name within the hour, want the limit, 10", published)
+	}
+	refused := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'failed' AND reason LIKE '%limit of 10 questions an hour%'`)
+	if refused != 3 {
+		t.Errorf("%d questions refused with the limit's reason, want 3", refused)
+	}
+}
