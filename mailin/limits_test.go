@@ -192,11 +192,13 @@ func TestSessionTimeCap(t *testing.T) {
 // ReadTimeout for the whole message, is fine (issue 10 #6).
 func TestSlowDataAccepted(t *testing.T) {
 	for _, lmtp := range []bool{false, true} {
-		f := start(t, mailin.Config{ReadTimeout: time.Second}, lmtp)
+		// A 2 s silence limit leaves a loaded machine (race detector,
+		// parallel packages) room between writes 300 ms apart.
+		f := start(t, mailin.Config{ReadTimeout: 2 * time.Second}, lmtp)
 		c := dialFrom(t, f.addr, "")
 		c.transaction(lmtp, "slow@example.org")
 		c.write(strings.TrimSuffix(message("slow@example.org", "start"), "\r\n") + "\r\n")
-		for i := 0; i < 10; i++ { // 3 s in all, 300 ms apart
+		for i := 0; i < 14; i++ { // 4.2 s in all, 300 ms apart
 			time.Sleep(300 * time.Millisecond)
 			c.write("more text\r\n")
 		}
