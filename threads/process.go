@@ -136,6 +136,10 @@ func (s *Store) process1(ctx context.Context, id, size int64) error {
 	return nil
 }
 
+// partsDroppedNote ends the body of a post made from a message whose MIME
+// parts were nested deeper (or were more) than the parser reads.
+const partsDroppedNote = "[some parts of this message were not kept: they were nested too deeply or were too many to read]"
+
 func ignored(reason string) outcome { return outcome{state: StateIgnored, reason: reason} }
 func failed(reason string) outcome  { return outcome{state: StateFailed, reason: reason} }
 
@@ -275,9 +279,14 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		return s.unsubscribeByReply(ctx, tx, author, 0, true)
 	}
 	atts, notes := selectAttachments(m, s.cfg.MaxAttachmentBytes, s.cfg.MaxPostAttachmentBytes)
+	if m.PartsDropped {
+		notes = append(notes, partsDroppedNote)
+	}
 	// A message whose only content is files is a post; one whose files
-	// were all dropped and has no text is empty.
-	hasContent := body != "" || len(atts) > 0
+	// were all dropped and has no text is empty. One whose parts were
+	// nested too deeply to read is a post saying so: its sender did write
+	// something.
+	hasContent := body != "" || len(atts) > 0 || m.PartsDropped
 	body = appendNotes(body, notes)
 	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID, attachments: atts}
 	if target == nil {
