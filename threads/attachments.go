@@ -191,6 +191,68 @@ func dangerousName(name string) bool {
 	return executableExts[path.Ext(name)]
 }
 
+// MaxPostTextBytes is the most text a post keeps in its body (and in its
+// trimmed quote). A longer text is cut at a line break and kept whole in
+// an attachment, message.txt, within the attachment limits: notifications
+// carry the body, twice (text and HTML), to every recipient, and only link
+// the files.
+const MaxPostTextBytes = 64 << 10
+
+// fullTextName is the attachment holding the whole of a too long text.
+const fullTextName = "message.txt"
+
+// postContent returns what a post made of m keeps: its body (cut to
+// MaxPostTextBytes, with the notes on what was cut or dropped), its
+// elided quote (cut too) and the attachments to store, first message.txt
+// with the whole text when it was cut.
+func postContent(m *parse.Message, body, elided string, maxFile, maxPost int) (string, string, []keptAttachment) {
+	elided, _ = capText(elided, MaxPostTextBytes)
+	short, cut := capText(body, MaxPostTextBytes)
+	var kept []keptAttachment
+	var notes []string
+	if cut {
+		long := fmt.Sprintf("[the text of this message is longer than %s", mib(MaxPostTextBytes))
+		switch {
+		case len(body) > maxFile:
+			notes = append(notes, fmt.Sprintf("%s; the rest was not kept: it is larger than %s]", long, mib(maxFile)))
+		case len(body) > maxPost:
+			notes = append(notes, fmt.Sprintf("%s; the rest was not kept: the files of one message may not exceed %s]", long, mib(maxPost)))
+		default:
+			kept = append(kept, keptAttachment{filename: fullTextName, contentType: "text/plain", data: []byte(body)})
+			maxPost -= len(body)
+			notes = append(notes, fmt.Sprintf("%s: all of it is in the attached file %s]", long, fullTextName))
+		}
+	}
+	files, dropped := selectAttachments(m, maxFile, maxPost)
+	kept = append(kept, files...)
+	notes = append(notes, dropped...)
+	if m.PartsDropped {
+		notes = append(notes, partsDroppedNote)
+	}
+	return appendNotes(short, notes), elided, kept
+}
+
+// partsDroppedNote ends the body of a post made from a message whose MIME
+// parts were nested deeper (or were more) than the parser reads.
+const partsDroppedNote = "[some parts of this message were not kept: they were nested too deeply or were too many to read]"
+
+// capText returns s cut to at most max bytes, at the last line break of
+// its second half if it has one, else at a character boundary, and
+// whether it was cut.
+func capText(s string, max int) (string, bool) {
+	if len(s) <= max {
+		return s, false
+	}
+	cut := s[:max]
+	if i := strings.LastIndexByte(cut, '\n'); i >= max/2 {
+		cut = cut[:i]
+	}
+	for len(cut) > 0 && !utf8.RuneStart(s[len(cut)]) {
+		cut = cut[:len(cut)-1]
+	}
+	return strings.TrimRight(cut, " \t\r\n"), true
+}
+
 // appendNotes adds the dropped-attachment notes to body, one per line
 // after a blank line.
 func appendNotes(body string, notes []string) string {
