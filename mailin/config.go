@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Config holds the server's limits. Every limit is explicit: go-smtp treats
@@ -51,6 +53,11 @@ type Config struct {
 	// slows their clients) and, after CommitTimeout, get 451 4.3.1.
 	// Default 256 MiB, raised to fit one largest message.
 	MemoryBudget int64
+	// Memory, when set, is the budget's semaphore of MemoryBudget bytes,
+	// shared with the processing and composing of mail (threads.Store
+	// ShareMemory), so that one budget bounds all three; nil gives the
+	// server a budget of its own.
+	Memory *semaphore.Weighted
 	// Transcript logs the SMTP conversation at debug level. Off by default:
 	// transcripts contain addresses.
 	Transcript bool

@@ -57,7 +57,11 @@ func New(cfg Config, intake Intake, addrs *threads.Addresses, log *slog.Logger) 
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, intake: intake, addrs: addrs, log: log, mem: semaphore.NewWeighted(cfg.MemoryBudget)}
+	mem := cfg.Memory
+	if mem == nil {
+		mem = semaphore.NewWeighted(cfg.MemoryBudget)
+	}
+	s := &Server{cfg: cfg, intake: intake, addrs: addrs, log: log, mem: mem}
 	s.smtpSrv, s.lmtpSrv = s.newSMTPServer(false), s.newSMTPServer(true)
 	return s
 }

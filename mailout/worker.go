@@ -150,8 +150,17 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 			b.nCancelled++
 			continue
 		}
+		// Composing and sending count against the memory budget that
+		// intake and processing share.
+		mem, size := b.w.Store.Memory()
+		weight := min(composeWeight(o), size)
+		if err := mem.Acquire(ctx, weight); err != nil {
+			stop(i, err)
+			return nil
+		}
 		msg, err := b.w.compose(o, b.render)
 		if err != nil {
+			mem.Release(weight)
 			// A rendering bug: retrying will not help, record it.
 			b.logFor(o).Error("notification not composed", "err", err)
 			if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", "compose: "+err.Error()); err != nil {
@@ -161,6 +170,7 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 			continue
 		}
 		err = b.w.Sender.Send(ctx, o.EnvelopeFrom, o.RecipientAddress, msg)
+		mem.Release(weight)
 		switch {
 		case err == nil:
 			if b.log.Enabled(ctx, slog.LevelDebug) {
@@ -200,6 +210,15 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 		}
 	}
 	return nil
+}
+
+// composeWeight is what composing and sending o counts against the memory
+// budget: its body rendered as text and HTML, quoted-printable encoded,
+// perhaps DKIM-signed, and written to the relay, besides a fixed part for
+// headers, footer and buffers. Attachments are never in the mail, only
+// links to them.
+func composeWeight(o *threads.Outgoing) int64 {
+	return 8*int64(len(o.PostBody)) + 64<<10
 }
 
 // logFor returns the job's logger with o's attributes (ids and kind, never

@@ -8,9 +8,11 @@ import (
 	"mime"
 	"path"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/postern/postern/mailin/parse"
 )
@@ -38,24 +40,54 @@ type keptAttachment struct {
 	data                             []byte
 }
 
-// executableExts are file name extensions of programs and scripts, which
-// the forum never keeps.
-var executableExts = map[string]bool{
-	".exe": true, ".bat": true, ".cmd": true, ".com": true, ".scr": true, ".js": true, ".vbs": true,
-	".msi": true, ".jar": true, ".ps1": true, ".sh": true, ".pif": true, ".cpl": true, ".dll": true,
-	".vbe": true, ".jse": true, ".wsf": true, ".hta": true, ".lnk": true, ".msp": true, ".apk": true,
+// executableExts are file name extensions of programs, scripts, installers,
+// shortcuts and disk images (which carry programs past the other checks),
+// which the forum never keeps: the union of the types Gmail and Outlook
+// block, less none.
+var executableExts = setOf(
+	// Windows programs, libraries, installers and packages.
+	".exe", ".com", ".scr", ".pif", ".cpl", ".dll", ".sys", ".drv", ".ocx", ".vxd", ".xll", ".lib",
+	".msi", ".msp", ".mst", ".msu", ".msix", ".msixbundle", ".appx", ".appxbundle", ".appinstaller",
+	".application", ".appref-ms", ".gadget", ".xbap", ".cab", ".diagcab", ".diagcfg", ".diagpack",
+	".ex", ".ex_", ".ins", ".isp", ".inf", ".reg", ".scf", ".msc", ".lnk", ".url", ".website", ".webpnp",
+	".settingcontent-ms", ".library-ms", ".searchconnector-ms", ".printerexport", ".theme", ".themepack",
+	".cnt", ".hlp", ".hpj", ".chm", ".its", ".grp", ".prf", ".pcd", ".shb", ".shs", ".xnk", ".vsmacros", ".vsw", ".wsb",
+	// Scripts.
+	".bat", ".cmd", ".js", ".jse", ".mjs", ".vb", ".vbe", ".vbs", ".vbp", ".wsf", ".wsh", ".wsc", ".ws",
+	".sct", ".hta", ".htc", ".ps1", ".ps1xml", ".ps2", ".ps2xml", ".psc1", ".psc2", ".psd1", ".psm1", ".psdm1",
+	".msh", ".msh1", ".msh2", ".mshxml", ".msh1xml", ".msh2xml", ".sh", ".bash", ".csh", ".ksh", ".command",
+	".pl", ".py", ".pyc", ".pyo", ".pyw", ".pyz", ".pyzw", ".jar", ".jnlp", ".nsh", ".bas", ".fxp", ".prg",
+	".ade", ".adp", ".mad", ".maf", ".mag", ".mam", ".maq", ".mar", ".mas", ".mat", ".mau", ".mav", ".maw",
+	".mcf", ".mda", ".mdb", ".mde", ".mdt", ".mdw", ".mdz", ".ops", ".osd", ".plg",
+	// Disk images, which Windows and macOS open as drives.
+	".iso", ".img", ".vhd", ".vhdx", ".dmg",
+	// Other platforms' installers.
+	".apk", ".app", ".pkg", ".deb", ".rpm",
+)
+
+func setOf(items ...string) map[string]bool {
+	m := make(map[string]bool, len(items))
+	for _, it := range items {
+		m[it] = true
+	}
+	return m
 }
 
-// executableTypes are media types of programs and scripts.
-var executableTypes = map[string]bool{
-	"application/x-msdownload": true, "application/x-msdos-program": true, "application/x-dosexec": true,
-	"application/x-executable": true, "application/vnd.microsoft.portable-executable": true,
-	"application/x-ms-installer": true, "application/x-msi": true, "application/java-archive": true,
-	"application/x-java-archive": true, "application/x-sh": true, "application/x-csh": true, "text/x-sh": true,
-	"application/x-bat": true, "application/bat": true, "application/javascript": true, "text/javascript": true,
-	"application/x-javascript": true, "text/vbscript": true, "application/x-vbscript": true,
-	"application/x-powershell": true, "application/hta": true, "application/vnd.android.package-archive": true,
-}
+// executableTypes are media types of programs, scripts, installers and
+// disk images.
+var executableTypes = setOf(
+	"application/x-msdownload", "application/x-msdos-program", "application/x-dosexec",
+	"application/x-executable", "application/vnd.microsoft.portable-executable",
+	"application/x-ms-installer", "application/x-msi", "application/java-archive",
+	"application/x-java-archive", "application/x-java-jnlp-file", "application/x-sh", "application/x-csh", "text/x-sh",
+	"application/x-bat", "application/bat", "application/javascript", "text/javascript",
+	"application/x-javascript", "text/vbscript", "application/x-vbscript",
+	"application/x-powershell", "application/hta", "application/vnd.android.package-archive",
+	"application/x-ms-shortcut", "application/internet-shortcut", "application/x-url", "application/vnd.ms-htmlhelp",
+	"application/x-iso9660-image", "application/x-cd-image", "application/x-raw-disk-image",
+	"application/x-apple-diskimage", "application/x-python-code", "text/x-python", "application/x-perl",
+	"application/appx", "application/msix", "application/vnd.ms-appx", "application/x-ms-application",
+)
 
 // selectAttachments decides which of m's attachments are kept with the
 // post made from it. Programs and scripts (by extension, media type or a
@@ -71,9 +103,8 @@ func selectAttachments(m *parse.Message, maxFile, maxPost int) (kept []keptAttac
 			ct = "application/octet-stream"
 		}
 		name := attachmentName(a.Filename, ct, i+1)
-		ext := strings.ToLower(path.Ext(name))
 		switch {
-		case executableExts[ext] || executableTypes[ct] || bytes.HasPrefix(a.Data, []byte("MZ")) && ct != "text/plain":
+		case dangerousName(name) || executableTypes[ct] || bytes.HasPrefix(a.Data, []byte("MZ")) && ct != "text/plain":
 			notes = append(notes, dropNote(name, "programs and scripts are not accepted"))
 			continue
 		case len(a.Data) > maxFile:
@@ -94,21 +125,16 @@ func dropNote(name, reason string) string {
 	return "[attachment " + name + " was not kept: " + reason + "]"
 }
 
-// attachmentName returns a safe file name: the sender's, without control
-// characters or directories and at most 200 bytes, or "attachment-N" with
-// an extension for the media type when there is none.
+// attachmentName returns a safe file name: the sender's, normalised
+// (normalizeFilename) and at most 200 bytes, or "attachment-N" with an
+// extension for the media type when nothing is left of it.
 func attachmentName(name, ct string, n int) string {
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(name))
-	name = strings.Trim(name, ". ")
+	name = normalizeFilename(name)
 	for len(name) > 200 {
 		_, size := utf8.DecodeLastRuneInString(name)
 		name = name[:len(name)-size]
 	}
+	name = strings.TrimRightFunc(name, trailingJunk)
 	if name != "" {
 		return name
 	}
@@ -120,6 +146,111 @@ func attachmentName(name, ct string, n int) string {
 		return name + exts[0]
 	}
 	return name
+}
+
+// normalizeFilename returns name as it is judged and stored: in Unicode
+// NFC, without control and format characters (zero-width spaces and
+// joiners, the byte-order mark, soft hyphens and the bidirectional
+// controls such as U+202E RIGHT-TO-LEFT OVERRIDE, which make
+// "x\u202Efdp.exe" look like "xexe.pdf"), without directory separators,
+// and without the leading and trailing dots and white space that Windows
+// ignores when it opens "run.exe. " as run.exe.
+func normalizeFilename(name string) string {
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r == '/' || r == '\\':
+			return -1
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r),
+			unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r):
+			return -1
+		case unicode.IsSpace(r):
+			return ' '
+		}
+		return r
+	}, name)
+	name = norm.NFC.String(name)
+	name = strings.TrimLeftFunc(name, trailingJunk)
+	return strings.TrimRightFunc(name, trailingJunk)
+}
+
+// trailingJunk reports the characters trimmed from both ends of a file
+// name: white space and dots.
+func trailingJunk(r rune) bool { return r == '.' || unicode.IsSpace(r) }
+
+// dangerousName reports whether name (normalised) has the extension of a
+// program, script or disk image. Full-width and other compatibility forms
+// of the letters count as the letters (NFKC), and so does the extension of
+// a name ending in an NTFS stream suffix ("x.exe::$DATA", "x.exe:zone").
+func dangerousName(name string) bool {
+	name = strings.ToLower(norm.NFKC.String(name))
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		if executableExts[path.Ext(strings.TrimRightFunc(name[:i], trailingJunk))] {
+			return true
+		}
+	}
+	return executableExts[path.Ext(name)]
+}
+
+// MaxPostTextBytes is the most text a post keeps in its body (and in its
+// trimmed quote). A longer text is cut at a line break and kept whole in
+// an attachment, message.txt, within the attachment limits: notifications
+// carry the body, twice (text and HTML), to every recipient, and only link
+// the files.
+const MaxPostTextBytes = 64 << 10
+
+// fullTextName is the attachment holding the whole of a too long text.
+const fullTextName = "message.txt"
+
+// postContent returns what a post made of m keeps: its body (cut to
+// MaxPostTextBytes, with the notes on what was cut or dropped), its
+// elided quote (cut too) and the attachments to store, first message.txt
+// with the whole text when it was cut.
+func postContent(m *parse.Message, body, elided string, maxFile, maxPost int) (string, string, []keptAttachment) {
+	elided, _ = capText(elided, MaxPostTextBytes)
+	short, cut := capText(body, MaxPostTextBytes)
+	var kept []keptAttachment
+	var notes []string
+	if cut {
+		long := fmt.Sprintf("[the text of this message is longer than %s", mib(MaxPostTextBytes))
+		switch {
+		case len(body) > maxFile:
+			notes = append(notes, fmt.Sprintf("%s; the rest was not kept: it is larger than %s]", long, mib(maxFile)))
+		case len(body) > maxPost:
+			notes = append(notes, fmt.Sprintf("%s; the rest was not kept: the files of one message may not exceed %s]", long, mib(maxPost)))
+		default:
+			kept = append(kept, keptAttachment{filename: fullTextName, contentType: "text/plain", data: []byte(body)})
+			maxPost -= len(body)
+			notes = append(notes, fmt.Sprintf("%s: all of it is in the attached file %s]", long, fullTextName))
+		}
+	}
+	files, dropped := selectAttachments(m, maxFile, maxPost)
+	kept = append(kept, files...)
+	notes = append(notes, dropped...)
+	if m.PartsDropped {
+		notes = append(notes, partsDroppedNote)
+	}
+	return appendNotes(short, notes), elided, kept
+}
+
+// partsDroppedNote ends the body of a post made from a message whose MIME
+// parts were nested deeper (or were more) than the parser reads.
+const partsDroppedNote = "[some parts of this message were not kept: they were nested too deeply or were too many to read]"
+
+// capText returns s cut to at most max bytes, at the last line break of
+// its second half if it has one, else at a character boundary, and
+// whether it was cut.
+func capText(s string, max int) (string, bool) {
+	if len(s) <= max {
+		return s, false
+	}
+	cut := s[:max]
+	if i := strings.LastIndexByte(cut, '\n'); i >= max/2 {
+		cut = cut[:i]
+	}
+	for len(cut) > 0 && !utf8.RuneStart(s[len(cut)]) {
+		cut = cut[:len(cut)-1]
+	}
+	return strings.TrimRight(cut, " \t\r\n"), true
 }
 
 // appendNotes adds the dropped-attachment notes to body, one per line
@@ -194,6 +325,9 @@ func (s *Store) GetAttachment(ctx context.Context, id int64) (AttachmentInfo, []
 func mib(n int) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
 }

@@ -57,9 +57,10 @@ type Config struct {
 	// MaxPostAttachmentBytes caps the files kept with one post. Default
 	// 25 MiB.
 	MaxPostAttachmentBytes int
-	// ProcessMemory bounds the memory of messages of 1 MiB or more being
-	// processed at once (each counts three times its size, at most the
-	// whole budget). Default 192 MiB.
+	// ProcessMemory bounds the memory of messages being processed at once
+	// (each counts ProcessWeight times its size, at most the whole
+	// budget). Default 192 MiB; a running server shares its one memory
+	// budget instead (Store.ShareMemory).
 	ProcessMemory int64
 	// Auth says how inbound DKIM/DMARC results are obtained and what they
 	// must be for a confirmed sender to post directly.

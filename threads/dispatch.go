@@ -230,10 +230,15 @@ func loadPosts(ctx context.Context, tx pgx.Tx, ids []int64, posts map[int64]*pos
 	if len(ids) == 0 {
 		return nil
 	}
-	rs, err := tx.Query(ctx, `SELECT p.id, p.kind, p.body, coalesce(a.display_name, ''), p.created_at,
-			coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
+	// A notification carries at most twice MaxPostTextBytes characters of
+	// a body: posts are cut to MaxPostTextBytes when received, but older
+	// or imported ones may be longer, and every recipient's mail would
+	// carry all of it.
+	rs, err := tx.Query(ctx, `SELECT p.id, p.kind,
+			CASE WHEN char_length(p.body) > $2 THEN left(p.body, $2) || E'\n\n[…]' ELSE p.body END,
+			coalesce(a.display_name, ''), p.created_at, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
 		FROM posts p LEFT JOIN people a ON a.id = p.author_id
-		WHERE p.id = ANY($1)`, ids)
+		WHERE p.id = ANY($1)`, ids, 2*MaxPostTextBytes)
 	if err != nil {
 		return fmt.Errorf("load posts: %w", err)
 	}

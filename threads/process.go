@@ -71,11 +71,22 @@ func (s *Store) Process(ctx context.Context, id int64) error {
 	return s.process1(ctx, id, 0)
 }
 
+// ProcessWeight is how many times its size a message counts against the
+// memory budget while it is processed: the copies alive at once (the
+// database driver's buffer and the sealed, opened and decoded message, its
+// text as it is trimmed and redacted, the kept files as the driver encodes
+// them; the driver reads a row into a buffer of the next power of two), as
+// measured by TestConcurrentLargeMessagesStayInBudget.
+const ProcessWeight = 7
+
+// processOverhead is what processing any message counts besides its size.
+const processOverhead = 256 << 10
+
 // process1 is Process for a message of size bytes (0: unknown).
 func (s *Store) process1(ctx context.Context, id, size int64) error {
-	// Large messages are processed within a memory budget (about three
-	// copies of a message are alive while it is parsed), so a burst of
-	// them cannot multiply the process's memory.
+	// Messages are processed within a memory budget, which a server
+	// shares with its intake and its notifications, so that a burst of
+	// large messages cannot multiply the process's memory.
 	if size <= 0 {
 		if err := s.pool.QueryRow(ctx, `SELECT size FROM inbound WHERE id = $1 AND state = 'accepted'`, id).Scan(&size); errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -83,12 +94,12 @@ func (s *Store) process1(ctx context.Context, id, size int64) error {
 			return fmt.Errorf("load inbound %d: %w", id, err)
 		}
 	}
+	w := min(ProcessWeight*size+processOverhead, s.procMemCap)
+	if err := s.procMem.Acquire(ctx, w); err != nil {
+		return fmt.Errorf("process inbound %d: %w", id, err)
+	}
+	defer s.procMem.Release(w)
 	if size >= 1<<20 {
-		w := min(3*size, s.procMemCap)
-		if err := s.procMem.Acquire(ctx, w); err != nil {
-			return fmt.Errorf("process inbound %d: %w", id, err)
-		}
-		defer s.procMem.Release(w)
 		// Its copies (sealed, opened, parsed) are garbage once it is
 		// processed: collect them at once rather than let the next large
 		// message's copies pile on top of them.
@@ -275,11 +286,13 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 	} else if subjectCmd != "" {
 		return s.unsubscribeByReply(ctx, tx, author, 0, true)
 	}
-	atts, notes := selectAttachments(m, s.cfg.MaxAttachmentBytes, s.cfg.MaxPostAttachmentBytes)
 	// A message whose only content is files is a post; one whose files
-	// were all dropped and has no text is empty.
-	hasContent := body != "" || len(atts) > 0
-	body = appendNotes(body, notes)
+	// were all dropped and has no text is empty. One whose parts were
+	// nested too deeply to read is a post saying so: its sender did write
+	// something.
+	hasContent := body != "" || m.PartsDropped
+	body, elided, atts := postContent(m, body, elided, s.cfg.MaxAttachmentBytes, s.cfg.MaxPostAttachmentBytes)
+	hasContent = hasContent || len(atts) > 0
 	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID, attachments: atts}
 	if target == nil {
 		np.kind = KindQuestion

@@ -40,6 +40,18 @@ func NewStore(pool *pgxpool.Pool, cfg Config, keys *Keys, log *slog.Logger) *Sto
 		procMem: semaphore.NewWeighted(cfg.ProcessMemory), procMemCap: cfg.ProcessMemory}
 }
 
+// ShareMemory makes processing count against mem, a budget of size bytes
+// that the SMTP intake and the composing of notifications share (see
+// ProcessMemory for what a message counts), instead of a budget of its
+// own. It must be called before Process is used.
+func (s *Store) ShareMemory(mem *semaphore.Weighted, size int64) {
+	s.procMem, s.procMemCap = mem, size
+}
+
+// Memory returns the memory budget processing counts against and its
+// size in bytes, for the other steps that share it.
+func (s *Store) Memory() (*semaphore.Weighted, int64) { return s.procMem, s.procMemCap }
+
 // SetRiver sets the River client used to enqueue jobs transactionally.
 func (s *Store) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }
 

@@ -224,6 +224,22 @@ func (g *generator) attachmentReply(from, to string, n int64, size int) outMsg {
 	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
 }
 
+// longText is a text/plain reply of about size bytes, all of it the
+// writer's own text (a pasted log, say): no quote trims it away.
+func (g *generator) longText(from, to string, n int64, size int) outMsg {
+	marker := g.marker(n)
+	var b strings.Builder
+	b.Grow(size + 512)
+	g.header(&b, from, to, "Re: A question about the forum", marker)
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
+	fmt.Fprintf(&b, "Reference %s: my whole sleep log follows.\r\n\r\n", marker)
+	for i := 0; b.Len() < size; i++ {
+		b.WriteString(g.written[i%len(g.written)])
+		b.WriteString("\r\n\r\n")
+	}
+	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
+}
+
 // question is a new question to ask@, its marker in subject and text.
 func (g *generator) question(from string, n int64) outMsg {
 	marker := g.marker(n)

@@ -293,7 +293,10 @@ SMTP connection across messages (as an MTA's connection cache does).
 7. **Memory**: Postern's peak RSS (VmHWM, process restarted before each
    case) while receiving and processing one 25 MB message alone, and N
    concurrent sessions each sending a 5 MB message (multipart/mixed with a
-   base64 attachment). The reference is the payload itself.
+   base64 attachment). The reference is the payload itself. Then six
+   sessions of 24 MB at once (three long texts, three attachments),
+   received, processed and notified, beside the memory budget that intake,
+   processing and composing share and the soft memory limit.
 `
 
 const missingText = `- Processing is measured with 4 KB text replies only (no 60 KB HTML mix).

@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -856,6 +857,65 @@ func scenarioMemory(ctx context.Context, b *bench, r *report) error {
 		ceiling: fmt.Sprintf("payload in flight %s", mb(total)),
 		ratio:   fmt.Sprintf("peak = %.2f× payload", float64(peak)/float64(total)),
 		target:  "< 600 MB", met: metText(peak < 600e6 && ok == len(msgs))}
+	if ferr != nil {
+		x.postern += "; first error: " + errText(ferr)
+	}
+	r.add(x)
+	return memoryLarge(ctx, b, r)
+}
+
+// Postern's default memory budget and soft limit (POSTERN_MEMORY_BUDGET,
+// POSTERN_MEMORY_LIMIT), unless the harness's environment sets them.
+func memorySettings() (budget, limit int64) {
+	budget, limit = 256<<20, 512<<20
+	if v, err := strconv.ParseInt(os.Getenv("POSTERN_MEMORY_BUDGET"), 10, 64); err == nil && v > 0 {
+		budget = v
+	}
+	if v, err := strconv.ParseInt(os.Getenv("POSTERN_MEMORY_LIMIT"), 10, 64); err == nil && v > 0 {
+		limit = v
+	}
+	return budget, limit
+}
+
+// memoryLarge is scenario 7's last case: six sessions of 24 MB at once,
+// half of them long texts (a post cut to its first 64 KiB, the whole
+// text kept as a file) and half a large attachment, received, processed
+// and notified, against the memory budget that intake, processing and
+// composing share and the runtime's soft limit.
+func memoryLarge(ctx context.Context, b *bench, r *report) error {
+	const sessions, size = 6, 24_000_000
+	if err := b.restartPostern(ctx); err != nil {
+		return err
+	}
+	rss0, _, err := b.proc.memory()
+	if err != nil {
+		return err
+	}
+	msgs := make([]outMsg, sessions)
+	var total int64
+	for i := range msgs {
+		n := b.seq.Add(1)
+		if i%2 == 0 {
+			msgs[i] = b.gen.longText(b.replier, b.target(n), n, size)
+		} else {
+			msgs[i] = b.gen.attachmentReply(b.replier, b.target(n), n, size)
+		}
+		total += int64(len(msgs[i].data))
+	}
+	ok, ferr := burst(ctx, b.proc.addr, msgs)
+	if err := b.waitIdle(ctx, 5*time.Minute); err != nil {
+		return err
+	}
+	_, peak, err := b.proc.memory()
+	if err != nil {
+		return err
+	}
+	budget, limit := memorySettings()
+	x := row{scen: 7, name: "Memory", cas: fmt.Sprintf("%d sessions × %s at once (long text and attachments)", sessions, mb(size)),
+		postern: fmt.Sprintf("peak RSS %s (idle %s), %d of %d accepted, received, processed and notified", mb(peak), mb(rss0), ok, sessions),
+		ceiling: fmt.Sprintf("memory budget %d MiB (intake, processing, composing), soft limit %d MiB; payload %s", budget>>20, limit>>20, mb(total)),
+		ratio:   fmt.Sprintf("peak = %.2f× budget, %.2f× soft limit", float64(peak)/float64(budget), float64(peak)/float64(limit)),
+		target:  "peak ≤ soft limit", met: metText(peak <= limit && ok == sessions)}
 	if ferr != nil {
 		x.postern += "; first error: " + errText(ferr)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/mailout"
@@ -69,6 +70,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err := mcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	// One memory budget for the mail in flight: received, processed and
+	// composed into notifications.
+	mcfg.Memory = semaphore.NewWeighted(mcfg.MemoryBudget)
 	extra, current, err := readSealingKeys(cfg.SealKeys)
 	if err != nil {
 		return nil, err
@@ -121,6 +125,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 
 	store := threads.NewStore(pool, tcfg, keys, log)
+	store.ShareMemory(mcfg.Memory, mcfg.MemoryBudget)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})

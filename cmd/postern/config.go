@@ -60,7 +60,7 @@ type Config struct {
 	MaxFile     int           // POSTERN_MAX_ATTACHMENT_BYTES: largest attachment kept
 	MaxFiles    int           // POSTERN_MAX_POST_ATTACHMENT_BYTES: attachments kept per post
 	PprofAddr   string        // POSTERN_PPROF_ADDR: loopback address serving net/http/pprof ("" = off)
-	MemBudget   int64         // POSTERN_MEMORY_BUDGET: bytes of incoming messages held at once over all sessions
+	MemBudget   int64         // POSTERN_MEMORY_BUDGET: bytes of mail held at once by intake, processing and composing
 	MemLimit    int64         // POSTERN_MEMORY_LIMIT: Go soft memory limit in bytes (0 = leave GOMEMLIMIT/runtime default)
 	SealKeys    string        // POSTERN_SEALING_KEYS_FILE: extra address-encryption keys, "ID BASE64" per line; the highest id seals
 
@@ -145,7 +145,7 @@ func (c *Config) settings() []setting {
 		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
 		{"memory-limit", "POSTERN_MEMORY_LIMIT", "soft memory limit for the Go runtime in bytes: the GC works harder as it nears it (0: GOMEMLIMIT or none)", &c.MemLimit},
 		{"sealing-keys-file", "POSTERN_SEALING_KEYS_FILE", "extra keys encrypting addresses and raw mail, one \"ID BASE64-32-BYTES\" per line (ids from 2; the highest seals new data; `postern keys reseal` moves old rows to it)", &c.SealKeys},
-		{"memory-budget", "POSTERN_MEMORY_BUDGET", "bytes of incoming mail held at once over all sessions (at least 2x the largest message); past it sessions wait, then get 451", &c.MemBudget},
+		{"memory-budget", "POSTERN_MEMORY_BUDGET", "bytes of mail held in memory at once, received, being processed or composed into notifications (at least 4x the largest message); past it sessions wait, then get 451", &c.MemBudget},
 		{"pprof-addr", "POSTERN_PPROF_ADDR", "loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off", &c.PprofAddr},
 		{"auth-policy", "POSTERN_AUTH_POLICY", "evidence (aligned DKIM or SPF pass, DMARC pass, own reply token from own address, trusted network), dkim or dmarc: what a confirmed member's mail must show to be published under their name; without it, it is held and the member asked", &c.AuthPolicy},
 		{"trusted-networks", "POSTERN_TRUSTED_NETWORKS", "comma-separated CIDRs whose mail is taken as sent by its From address without other evidence (over LMTP the front MTA's address is checked); empty: none", &c.TrustedNets},

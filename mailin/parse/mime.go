@@ -234,6 +234,7 @@ func (p *parser) headersOf(data []byte) mail.Header {
 
 func (p *parser) walkMultipart(e *entity, depth int) {
 	if depth >= p.lim.MaxDepth {
+		p.msg.PartsDropped = true
 		if !p.depthHit {
 			p.depthHit = true
 			p.warn("multipart nesting exceeds depth limit; deeper parts skipped")
@@ -264,6 +265,7 @@ func (p *parser) walkMultipart(e *entity, depth int) {
 	}
 	for _, raw := range parts {
 		if p.parts >= p.lim.MaxParts {
+			p.msg.PartsDropped = true
 			if !p.partsHit {
 				p.partsHit = true
 				p.warn("too many MIME parts; remaining parts skipped")

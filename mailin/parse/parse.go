@@ -127,6 +127,11 @@ type Message struct {
 	// delivery report (text/rfc822-headers or message/rfc822 in a
 	// multipart/report); its zero value has no fields.
 	ReportedHeaders mail.Header
+	// PartsDropped reports that MIME parts were not read because the
+	// message is nested deeper than Limits.MaxDepth or has more than
+	// Limits.MaxParts parts: its Text, HTML and Attachments are then
+	// incomplete (Warnings says which limit).
+	PartsDropped bool
 	// Warnings lists the irregularities that were worked around.
 	Warnings []string
 }

@@ -183,11 +183,11 @@ func TestDeepNesting(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse: %v", err)
 		}
-		if lim.MaxDepth == 0 && (m.Text != "" || !hasWarning(m, "depth")) {
-			t.Errorf("default limits: text %q warnings %q", m.Text, m.Warnings)
+		if lim.MaxDepth == 0 && (m.Text != "" || !hasWarning(m, "depth") || !m.PartsDropped) {
+			t.Errorf("default limits: text %q warnings %q, parts dropped %v", m.Text, m.Warnings, m.PartsDropped)
 		}
-		if lim.MaxDepth == 5000 && strings.TrimSpace(m.Text) != "innermost" {
-			t.Errorf("1000 levels within the hard cap: text %q warnings %q", m.Text, m.Warnings)
+		if lim.MaxDepth == 5000 && (strings.TrimSpace(m.Text) != "innermost" || m.PartsDropped) {
+			t.Errorf("1000 levels within the hard cap: text %q warnings %q, parts dropped %v", m.Text, m.Warnings, m.PartsDropped)
 		}
 	}
 }
