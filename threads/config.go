@@ -58,6 +58,13 @@ type Config struct {
 	// processed at once (each counts three times its size, at most the
 	// whole budget). Default 192 MiB.
 	ProcessMemory int64
+	// ProcessMaxAttempts is how many times the processing of one inbound
+	// message is tried (River's MaxAttempts of its job) before the message
+	// is marked failed, for `postern inbound retry`. River waits about n⁴
+	// seconds after the nth error, so n attempts span the sum of k⁴ for k
+	// below n: with the default 13, about 16.9 hours (±10%), which a
+	// database outage of a night does not exhaust. Default 13.
+	ProcessMaxAttempts int
 	// Auth says how inbound DKIM/DMARC results are obtained and what they
 	// must be for a confirmed sender to post directly.
 	Auth AuthConfig
@@ -132,6 +139,9 @@ func (c Config) WithDefaults() Config {
 	if c.ProcessMemory == 0 {
 		c.ProcessMemory = 192 << 20
 	}
+	if c.ProcessMaxAttempts == 0 {
+		c.ProcessMaxAttempts = DefaultProcessMaxAttempts
+	}
 	if c.HeldTTL == 0 {
 		c.HeldTTL = 7 * 24 * time.Hour
 	}
@@ -191,6 +201,9 @@ func (c Config) Validate() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("base URL %q must be an http(s) URL", c.BaseURL)
+	}
+	if c.ProcessMaxAttempts < 1 {
+		return fmt.Errorf("process max attempts is %d, need at least 1 (POSTERN_PROCESS_MAX_ATTEMPTS)", c.ProcessMaxAttempts)
 	}
 	seen := map[string]bool{}
 	lp := c.LocalParts

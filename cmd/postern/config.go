@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/mailin/auth"
+	"github.com/postern/postern/threads"
 )
 
 // Config is the whole typed configuration of `postern serve` (and of
@@ -34,6 +35,7 @@ type Config struct {
 	MaxConns    int           // POSTERN_MAX_CONNECTIONS: concurrent connections per listener
 	Workers     int           // POSTERN_WORKERS: concurrent jobs processing mail (2 × cores, at least 4)
 	NotifyWkrs  int           // POSTERN_NOTIFY_WORKERS: concurrent jobs sending notifications, each a batch (2 × cores, at least 4)
+	ProcTries   int           // POSTERN_PROCESS_MAX_ATTEMPTS: processing attempts of one message before it is marked failed
 	ReadTimeout time.Duration // POSTERN_READ_TIMEOUT: SMTP read timeout
 	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
 	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
@@ -71,6 +73,7 @@ func defaultConfig() Config {
 		MaxConns:    200,
 		Workers:     max(4, 2*runtime.NumCPU()),
 		NotifyWkrs:  max(4, 2*runtime.NumCPU()),
+		ProcTries:   threads.DefaultProcessMaxAttempts,
 		ReadTimeout: 5 * time.Minute,
 		LogLevel:    "info",
 		AuthPolicy:  "none",
@@ -108,6 +111,7 @@ func (c *Config) settings() []setting {
 		{"max-connections", "POSTERN_MAX_CONNECTIONS", "concurrent connections per listener", &c.MaxConns},
 		{"workers", "POSTERN_WORKERS", "concurrent jobs processing mail (each uses database connections)", &c.Workers},
 		{"notify-workers", "POSTERN_NOTIFY_WORKERS", "concurrent jobs sending notifications, each a batch of up to 50 over one relay connection (each uses a database connection while loading and marking)", &c.NotifyWkrs},
+		{"process-max-attempts", "POSTERN_PROCESS_MAX_ATTEMPTS", "processing attempts of one received message before it is marked failed (River waits about n^4 seconds after the nth; 13 span about 17 hours)", &c.ProcTries},
 		{"read-timeout", "POSTERN_READ_TIMEOUT", "SMTP read timeout", &c.ReadTimeout},
 		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
@@ -202,6 +206,8 @@ func (c *Config) validate() error {
 		return errors.New("--workers must be at least 1")
 	case c.NotifyWkrs < 1:
 		return errors.New("--notify-workers (POSTERN_NOTIFY_WORKERS) must be at least 1")
+	case c.ProcTries < 1:
+		return errors.New("--process-max-attempts (POSTERN_PROCESS_MAX_ATTEMPTS) must be at least 1")
 	case c.RelayURL == "" && c.Maildir == "":
 		return errors.New("set --relay-url (POSTERN_RELAY_URL) or --maildir (POSTERN_MAILDIR)")
 	case c.RelayURL != "" && !strings.HasPrefix(c.RelayURL, "smtp://") && !strings.HasPrefix(c.RelayURL, "smtps://"):
