@@ -74,15 +74,10 @@ func (h *Handler) render(w http.ResponseWriter, status int, p templates.MessageP
 // follows that sent it.
 func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	follows, err := h.store.UnsubscribeLinkStopsFollows(r.Context(), tok)
-	switch {
-	case errors.Is(err, threads.ErrBadToken):
+	follows, err := h.store.UnsubscribeLinkStopsFollows(tok)
+	if err != nil {
 		h.log.Info("unsubscribe link not valid", "err", err)
 		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
-		return
-	case err != nil:
-		h.log.Error("unsubscribe form failed", "err", err)
-		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not read your link just now. Please try again in a minute.", "")
 		return
 	}
 	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,

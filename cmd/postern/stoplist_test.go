@@ -51,7 +51,8 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // asked afterwards in sleep reaches none of them (but reaches a follower
 // who did not stop). The one-click of an answer notification still mutes
 // only its question: the asker hears of no more answers to it, but of
-// answers to her other question.
+// answers to her other question; so does an unsubscribe token minted
+// before (purpose unsubscribe on a new question).
 func TestStopFollowFromNewQuestion(t *testing.T) {
 	relay := startSink(t)
 	a := testApp(t, relay)
@@ -112,6 +113,22 @@ func TestStopFollowFromNewQuestion(t *testing.T) {
 			t.Errorf("confirmation mail for %s lacks %q:\n%s", f, want, text)
 		}
 	}
+	// A token minted before new-question mail carried the follow stop (of
+	// purpose unsubscribe, for the question) still mutes only the question.
+	var keeperID, epoch, q1ID int64
+	if err := a.pool.QueryRow(t.Context(), `SELECT p.id, p.token_epoch, (SELECT id FROM posts WHERE title = 'Dreams at dawn')
+		FROM people p WHERE p.address_hash = $1`, a.store.Keys().AddressHash(keeper)).Scan(&keeperID, &epoch, &q1ID); err != nil {
+		t.Fatal(err)
+	}
+	old := "/unsubscribe/" + a.store.Addresses().UnsubscribeToken(q1ID, keeperID, epoch)
+	if page := oneLine(postPage(t, a, old, "List-Unsubscribe=One-Click")); !strings.Contains(page, "You will receive no more emails about this question.") {
+		t.Errorf("one-click page of an old token:\n%s", page)
+	}
+	if resp, err := http.Get("http://" + a.httpAddr.String() + "/unsubscribe/not-a-token"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("footer form of a bad token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// alice stops the answers to "Dreams at dawn" from the answer's mail.
 	path, _ = listUnsub(t, ans)
 	if page := oneLine(postPage(t, a, path, "List-Unsubscribe=One-Click")); !strings.Contains(page, "You will receive no more emails about this question.") {
@@ -133,6 +150,9 @@ func TestStopFollowFromNewQuestion(t *testing.T) {
 			WHERE p.address_hash = $1 AND s.ended_at IS NULL`, a.store.Keys().AddressHash(f)); n != 0 {
 			t.Errorf("%s: %d follows still active", f, n)
 		}
+	}
+	if n := mtCount(t, a, `SELECT count(*) FROM mutes WHERE person_id = $1 AND question_id = $2`, keeperID, q1ID); n != 1 {
+		t.Errorf("the old token did not mute its question for keeper (%d mutes)", n)
 	}
 	if n := sentTo(relay, alice, "Answer-3:"); n != 0 {
 		t.Errorf("alice got %d mails of an answer to the question she stopped", n)
