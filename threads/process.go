@@ -77,15 +77,19 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return river.JobSnooze(0) // stopping: try again at the next start
 	}
-	outage := snoozes(job.Metadata) < maxOutageSnoozes
-	if outage && DatabaseUnreachable(err) {
+	// A job that ran out of its time (JobTimeout) failed by itself, even
+	// though its error reads as a timeout.
+	canSnooze := ctx.Err() == nil && snoozes(job.Metadata) < maxOutageSnoozes
+	if canSnooze && DatabaseUnreachable(err) {
 		w.Store.log.Warn("last processing attempt failed with the database unreachable; trying again later",
 			"inbound_id", job.Args.InboundID, "attempt", job.Attempt, "err", err)
 		return river.JobSnooze(giveUpSnooze)
 	}
-	if ferr := w.Store.failInbound(context.WithoutCancel(ctx), job.Args.InboundID, job.Attempt, err); ferr != nil {
-		w.Store.log.Error("cannot mark inbound failed after its last attempt", "inbound_id", job.Args.InboundID, "err", ferr)
-		if outage && DatabaseUnreachable(ferr) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr := w.Store.failInbound(fctx, job.Args.InboundID, job.Attempt, err); ferr != nil {
+		w.Store.log.Error("cannot mark inbound failed after its last attempt", "inbound_id", job.Args.InboundID, "err", scrubbedError{ferr})
+		if canSnooze && DatabaseUnreachable(ferr) {
 			return river.JobSnooze(giveUpSnooze)
 		}
 	}
