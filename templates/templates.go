@@ -155,9 +155,13 @@ type MessagePage struct {
 	// Message is the plain-text message shown on the page.
 	Message string
 	// FormAction, when set, adds the unsubscribe confirm form posting to
-	// it: one button for "this question", one for "everything". A GET
-	// never changes anything; only this form's POST does.
+	// it: one button for "this question" (for StopsFollows: "the follows
+	// that sent this new question"), one for "everything". A GET never
+	// changes anything; only this form's POST does.
 	FormAction string
+	// StopsFollows labels the form's first button for the link of a
+	// new-question mail, which ends follows rather than mutes a question.
+	StopsFollows bool
 	// ConfirmAction, when set, adds a one-button form posting to it (the
 	// confirmation link's page).
 	ConfirmAction string

@@ -137,6 +137,9 @@ func (a *Addresses) Parse(addr string) (Recipient, error) {
 		r.Kind = RcptUnsubscribe
 		if detail != "" {
 			t, err := a.keys.Tokens.Verify(detail, token.Unsubscribe)
+			if errors.Is(err, token.ErrPurpose) {
+				t, err = a.keys.Tokens.Verify(detail, token.UnsubscribeFollow)
+			}
 			switch {
 			case err == nil:
 				r.Token = t
@@ -196,6 +199,19 @@ func (a *Addresses) UnsubscribeCategory(slug string) string {
 // UnsubscribeToken returns the token used in unsubscribe links.
 func (a *Addresses) UnsubscribeToken(questionID, personID, epoch int64) string {
 	return a.keys.Tokens.Encode(token.Token{Purpose: token.Unsubscribe, Subject: questionID, Person: personID, Epoch: epoch})
+}
+
+// UnsubscribeFollow returns the mailto unsubscribe address of the
+// new-question mail of questionID to person: it ends the follows that
+// sent it (see token.UnsubscribeFollow).
+func (a *Addresses) UnsubscribeFollow(questionID, personID, epoch int64) string {
+	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + a.UnsubscribeFollowToken(questionID, personID, epoch))
+}
+
+// UnsubscribeFollowToken returns the token of UnsubscribeFollow, for the
+// web unsubscribe link.
+func (a *Addresses) UnsubscribeFollowToken(questionID, personID, epoch int64) string {
+	return a.keys.Tokens.Encode(token.Token{Purpose: token.UnsubscribeFollow, Subject: questionID, Person: personID, Epoch: epoch})
 }
 
 // ConfirmToken returns the token confirming person's address (purpose

@@ -41,8 +41,8 @@ type Outgoing struct {
 
 	ReplyTo         string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
 	EnvelopeFrom    string // bounce+TOKEN VERP address
-	UnsubscribeMail string // unsubscribe+TOKEN address (this question)
-	UnsubscribeTok  string // token for the web unsubscribe link (this question; everything for welcome mail)
+	UnsubscribeMail string // unsubscribe+TOKEN address (this question; the follows that sent it for a new question)
+	UnsubscribeTok  string // token for the web unsubscribe link (as UnsubscribeMail; everything for welcome mail)
 	ThreadURL       string
 
 	// StopAll and StopCategory are the forum's addresses that stop every
@@ -390,6 +390,13 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		if o.QuestionID != 0 {
 			o.ThreadURL = fmt.Sprintf("%s/q/%d", s.cfg.BaseURL, o.QuestionID)
 		}
+	case NotifyNewQuestion:
+		// Its List-Unsubscribe stops the "list" it came from: the follows
+		// that sent it, not only this question.
+		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
+		o.UnsubscribeMail = s.addrs.UnsubscribeFollow(o.QuestionID, o.RecipientID, epoch)
+		o.UnsubscribeTok = s.addrs.UnsubscribeFollowToken(o.QuestionID, o.RecipientID, epoch)
+		o.ThreadURL = fmt.Sprintf("%s/q/%d#p%d", s.cfg.BaseURL, o.QuestionID, o.PostID)
 	default:
 		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
 		o.UnsubscribeMail = s.addrs.Unsubscribe(o.QuestionID, o.RecipientID, epoch)

@@ -228,7 +228,7 @@ func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accept
 		var key []byte
 		_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
 			ids[string(key)] = id
-			params = append(params, river.InsertManyParams{Args: ProcessArgs{InboundID: id, Size: sizeOf[string(key)]}})
+			params = append(params, river.InsertManyParams{Args: ProcessArgs{InboundID: id, Size: sizeOf[string(key)]}, InsertOpts: s.processOpts()})
 			return nil
 		})
 		if err != nil {

@@ -46,8 +46,14 @@ const (
 	QueueNotify  = "notify"
 )
 
-// InsertOpts implements river.JobArgsWithInsertOpts.
+// InsertOpts implements river.JobArgsWithInsertOpts. The Store adds
+// MaxAttempts (Config.ProcessMaxAttempts) where it enqueues the job.
 func (ProcessArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueProcess} }
+
+// processOpts are the options of every processing job the store enqueues.
+func (s *Store) processOpts() *river.InsertOpts {
+	return &river.InsertOpts{MaxAttempts: s.cfg.ProcessMaxAttempts}
+}
 
 // Accepted is the result of Accept.
 type Accepted struct {

@@ -2,6 +2,7 @@ package threads
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/postern/postern/mailin/classify"
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -81,26 +83,60 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 }
 
 // UnsubscribeWithToken stops notifications for the person named by an
-// unsubscribe token: for the token's question, or for everything when all
-// is set or the token names no question. It takes effect for every
-// notification not yet rendered. No email is sent: the web page confirms.
-func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) error {
-	t, err := s.keys.Tokens.Verify(tok, token.Unsubscribe)
+// unsubscribe token: what the token names (its question muted, or for the
+// token of a new-question mail the follows that sent it), or everything
+// when all is set or the token names no question. It takes effect for
+// every notification not yet rendered, and returns what it stopped. No
+// email is sent: the web page confirms.
+func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) (templates.Stop, error) {
+	t, err := s.verifyUnsubscribe(ctx, tok)
 	if err != nil {
-		return fmt.Errorf("%w (%v)", ErrBadToken, err)
-	}
-	epoch, ok, err := s.TokenEpoch(ctx, t.Person)
-	if err != nil {
-		return err
-	}
-	if !ok || epoch != t.Epoch {
-		return ErrBadToken
+		return templates.Stop{}, err
 	}
 	q := t.Subject
 	if all {
 		q = 0
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return s.applyUnsubscribe(ctx, tx, t.Person, q)
+	var st templates.Stop
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		st, err = s.applyStop(ctx, tx, t.Person, t.Purpose, q)
+		return err
 	})
+	return st, err
+}
+
+// UnsubscribeLinkStopsFollows reports whether tok, a signed unsubscribe
+// token, is the one of a new-question mail (it ends the follows that sent
+// it) rather than of a question or of everything. It checks only the
+// signature, without the database (the stop itself checks the epoch); a
+// token that does not verify is ErrBadToken.
+func (s *Store) UnsubscribeLinkStopsFollows(tok string) (bool, error) {
+	t, err := s.keys.Tokens.Verify(tok, token.UnsubscribeFollow)
+	if errors.Is(err, token.ErrPurpose) {
+		_, err = s.keys.Tokens.Verify(tok, token.Unsubscribe)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w (%v)", ErrBadToken, err)
+	}
+	return t.Purpose == token.UnsubscribeFollow && t.Subject != 0, nil
+}
+
+// verifyUnsubscribe checks an unsubscribe token of either purpose and its
+// person's current epoch.
+func (s *Store) verifyUnsubscribe(ctx context.Context, tok string) (token.Token, error) {
+	t, err := s.keys.Tokens.Verify(tok, token.Unsubscribe)
+	if errors.Is(err, token.ErrPurpose) {
+		t, err = s.keys.Tokens.Verify(tok, token.UnsubscribeFollow)
+	}
+	if err != nil {
+		return token.Token{}, fmt.Errorf("%w (%v)", ErrBadToken, err)
+	}
+	epoch, ok, err := s.TokenEpoch(ctx, t.Person)
+	if err != nil {
+		return token.Token{}, err
+	}
+	if !ok || epoch != t.Epoch {
+		return token.Token{}, ErrBadToken
+	}
+	return t, nil
 }

@@ -4,12 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"github.com/postern/postern/mailin/auth"
@@ -29,6 +36,18 @@ const (
 	StateFailed    = "failed"
 )
 
+// DefaultProcessMaxAttempts is the default of Config.ProcessMaxAttempts.
+const DefaultProcessMaxAttempts = 13
+
+// giveUpSnooze is how long the last attempt of a job waits before it
+// runs again when the database is unreachable; it does so at most
+// maxOutageSnoozes times (a day), so that an error wrongly taken for an
+// outage cannot keep a message accepted for ever.
+const (
+	giveUpSnooze     = 10 * time.Minute
+	maxOutageSnoozes = 144
+)
+
 // ProcessWorker is the River worker for ProcessArgs.
 type ProcessWorker struct {
 	river.WorkerDefaults[ProcessArgs]
@@ -36,10 +55,107 @@ type ProcessWorker struct {
 }
 
 // Work processes one inbound message. Errors are returned (and retried by
-// River) only for transient failures such as a lost database connection;
-// a message that cannot become a post is marked ignored or failed instead.
+// River, with its exponential backoff) for failures the message does not
+// decide, such as a lost database connection; a message that cannot
+// become a post is marked ignored or failed instead. When the job's last
+// attempt (its MaxAttempts) fails too, the message is marked failed with
+// the reason, for `postern inbound list --failed` and `postern inbound
+// retry`; but a last attempt that failed because the database is
+// unreachable, or because the worker is stopping, is snoozed (River does
+// not count a snooze as an attempt; an outage gets at most a day of
+// snoozes more) rather than turned into a failure.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	return w.Store.process1(ctx, job.Args.InboundID, job.Args.Size)
+	err := w.Store.process1(ctx, job.Args.InboundID, job.Args.Size)
+	if err == nil {
+		return nil
+	}
+	// River logs and keeps the error's text: never with an address.
+	err = scrubbedError{err}
+	if job.Attempt < job.MaxAttempts {
+		return err
+	}
+	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return river.JobSnooze(0) // stopping: try again at the next start
+	}
+	// A job that ran out of its time (JobTimeout) failed by itself, even
+	// though its error reads as a timeout.
+	canSnooze := ctx.Err() == nil && snoozes(job.Metadata) < maxOutageSnoozes
+	if canSnooze && DatabaseUnreachable(err) {
+		w.Store.log.Warn("last processing attempt failed with the database unreachable; trying again later",
+			"inbound_id", job.Args.InboundID, "attempt", job.Attempt, "err", err)
+		return river.JobSnooze(giveUpSnooze)
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr := w.Store.failInbound(fctx, job.Args.InboundID, job.Attempt, err); ferr != nil {
+		w.Store.log.Error("cannot mark inbound failed after its last attempt", "inbound_id", job.Args.InboundID, "err", scrubbedError{ferr})
+		if canSnooze && DatabaseUnreachable(ferr) {
+			return river.JobSnooze(giveUpSnooze)
+		}
+	}
+	return err
+}
+
+// snoozes returns how many times River snoozed a job, from its metadata.
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	if len(metadata) == 0 || json.Unmarshal(metadata, &m) != nil {
+		return 0
+	}
+	return m.Snoozes
+}
+
+// failInbound marks the accepted message id failed after attempts failed
+// processing attempts, the last with err. The reason keeps err's text
+// with anything address-like removed: it is shown by `postern inbound
+// list`.
+func (s *Store) failInbound(ctx context.Context, id int64, attempts int, err error) error {
+	reason := fmt.Sprintf("processing failed %d times; last error: %s", attempts, scrubAddresses(err.Error()))
+	tag, uerr := s.pool.Exec(ctx, `UPDATE inbound SET state = 'failed', reason = $2, processed_at = now() WHERE id = $1 AND state = 'accepted'`, id, reason)
+	if uerr != nil {
+		return fmt.Errorf("mark inbound %d failed: %w", id, uerr)
+	}
+	if tag.RowsAffected() == 1 {
+		s.log.Warn("inbound message failed after its last processing attempt", "inbound_id", id, "attempts", attempts)
+	}
+	return nil
+}
+
+// addressLike matches a word with an @ in it: an address, or what may be
+// one.
+var addressLike = regexp.MustCompile(`[^\s<>"'()\[\],;:]*@[^\s<>"'()\[\],;:]*`)
+
+// scrubbedError is an error whose text has its address-like words
+// replaced (see scrubAddresses); errors.Is and errors.As see the original.
+type scrubbedError struct{ err error }
+
+func (e scrubbedError) Error() string { return scrubAddresses(e.err.Error()) }
+func (e scrubbedError) Unwrap() error { return e.err }
+
+// scrubAddresses replaces what looks like an address in s.
+func scrubAddresses(s string) string {
+	return addressLike.ReplaceAllString(s, "[address removed]")
+}
+
+// DatabaseUnreachable reports whether err says the database could not be
+// reached (no connection, a connection lost or timed out, the server
+// shutting down or refusing connections) rather than that it answered a
+// statement with an error.
+func DatabaseUnreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-57P03: the server is
+		// shutting down or starting; 53300: too many connections.
+		c := pgErr.Code
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET)
 }
 
 // outcome is what processing decided for an inbound message.

@@ -249,7 +249,8 @@ func (s *Store) ListInbound(ctx context.Context, failedOnly bool, limit int) ([]
 }
 
 // RetryInbound puts a failed or ignored message back to accepted and
-// enqueues its processing again, in one transaction.
+// enqueues its processing again, with a fresh set of attempts, in one
+// transaction.
 func (s *Store) RetryInbound(ctx context.Context, id int64) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
@@ -260,7 +261,7 @@ func (s *Store) RetryInbound(ctx context.Context, id int64) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("inbound %d is not failed or ignored: %w", id, ErrNotFound)
 		}
-		if _, err := s.river.InsertTx(ctx, tx, ProcessArgs{InboundID: id}, nil); err != nil {
+		if _, err := s.river.InsertTx(ctx, tx, ProcessArgs{InboundID: id}, s.processOpts()); err != nil {
 			return fmt.Errorf("enqueue retry: %w", err)
 		}
 		return nil

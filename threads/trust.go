@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -267,22 +268,27 @@ func (s *Store) reject(ctx context.Context, tx pgx.Tx, in *inboundRow, author Pe
 }
 
 // unsubscribeByMail handles mail to unsubscribe@ (everything) or
-// unsubscribe+TOKEN@ (the token's question, or everything when it names
-// none). A token acts for its own person only.
+// unsubscribe+TOKEN@: the token's question, the follows that sent a new
+// question (token.UnsubscribeFollow), or everything when it names no
+// question. A token acts for its own person only.
 func (s *Store) unsubscribeByMail(ctx context.Context, tx pgx.Tx, author Person, t *tokenRef) (outcome, error) {
-	person, question := author, int64(0)
-	if t.Present {
-		if t.Person != author.ID {
-			// The List-Unsubscribe mailto of someone else's notification
-			// (forwarded mail): act for the token's person, tell nobody.
-			if err := s.applyUnsubscribe(ctx, tx, t.Person, t.Subject); err != nil {
-				return outcome{}, err
-			}
-			return outcome{state: StateProcessed, reason: "unsubscribed by token from another address"}, nil
-		}
-		question = t.Subject
+	if !t.Present {
+		return s.unsubscribeByReply(ctx, tx, author, 0, true)
 	}
-	return s.unsubscribeByReply(ctx, tx, person, question, question == 0)
+	person := Person{ID: t.Person}
+	if t.Person == author.ID {
+		person = author
+	}
+	st, err := s.applyStop(ctx, tx, t.Person, t.Purpose, t.Subject)
+	if err != nil {
+		return outcome{}, err
+	}
+	if t.Person != author.ID {
+		// The List-Unsubscribe mailto of someone else's notification
+		// (forwarded mail): act for the token's person, tell nobody.
+		return outcome{state: StateProcessed, reason: "unsubscribed by token from another address"}, nil
+	}
+	return s.confirmStop(ctx, tx, person, st, t.Subject)
 }
 
 // unsubscribeByReply stops notifications about question (or all of them)
@@ -291,22 +297,82 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 	if all {
 		question = 0
 	}
-	if err := s.applyUnsubscribe(ctx, tx, person.ID, question); err != nil {
+	st, err := s.applyStop(ctx, tx, person.ID, token.Unsubscribe, question)
+	if err != nil {
 		return outcome{}, err
 	}
-	note := "You will receive no more emails from this forum."
+	return s.confirmStop(ctx, tx, person, st, question)
+}
+
+// confirmStop tells a confirmed person, in one short email, what st
+// stopped (question: the question it is about, for its link).
+func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st templates.Stop, question int64) (outcome, error) {
 	reason := "unsubscribed from everything"
-	if question != 0 {
-		note = "You will receive no more emails about this question."
+	switch {
+	case st.Question:
 		reason = "unsubscribed from one question"
+	case st.Follow:
+		reason = "ended the follows that sent a new question"
+	}
+	if !st.Question {
+		question = 0 // the confirmation links no thread
 	}
 	if person.Confirmed || person.unproven {
-		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: note}})
+		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: st.Text()}})
 		if err != nil {
 			return outcome{}, err
 		}
 	}
 	return outcome{state: StateProcessed, reason: reason}, nil
+}
+
+// applyStop carries out an unsubscribe token of purpose p and subject for
+// person: token.Unsubscribe mutes question subject, token.UnsubscribeFollow
+// ends the follows that sent the new question subject; a subject of 0
+// stops everything. It returns what it stopped.
+func (s *Store) applyStop(ctx context.Context, tx pgx.Tx, person int64, p token.Purpose, subject int64) (templates.Stop, error) {
+	if subject != 0 && p == token.UnsubscribeFollow {
+		return endFollowsFor(ctx, tx, person, subject)
+	}
+	if err := s.applyUnsubscribe(ctx, tx, person, subject); err != nil {
+		return templates.Stop{}, err
+	}
+	return templates.Stop{Everything: subject == 0, Question: subject != 0}, nil
+}
+
+// endFollowsFor ends person's follows that sent them the new question
+// (the forum's, the question's category's): those confirmed by the time
+// its notification was made. Follows started later (following again
+// after a stop) are kept. The rows are kept with ended_at; pending new
+// questions they caused are cancelled at send time.
+func endFollowsFor(ctx context.Context, tx pgx.Tx, person, question int64) (templates.Stop, error) {
+	rows, err := tx.Query(ctx, `UPDATE subscriptions f SET ended_at = now()
+		FROM posts q LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.id = $2 AND f.person_id = $1 AND f.ended_at IS NULL AND f.confirmed_at IS NOT NULL
+			AND (f.scope = 'all' OR (f.scope = 'category' AND f.category_id = q.category_id))
+			AND f.confirmed_at <= coalesce((SELECT max(n.created_at) FROM notifications n
+				WHERE n.person_id = $1 AND n.post_id = q.id AND n.kind = 'new_question'), q.created_at)
+		RETURNING f.scope, coalesce(c.name, '')`, person, question)
+	if err != nil {
+		return templates.Stop{}, fmt.Errorf("end follows of new question %d: %w", question, err)
+	}
+	st := templates.Stop{Follow: true}
+	for rows.Next() {
+		var scope, cat string
+		if err := rows.Scan(&scope, &cat); err != nil {
+			rows.Close()
+			return templates.Stop{}, fmt.Errorf("end follows of new question %d: %w", question, err)
+		}
+		if scope == "all" {
+			st.Forum = true
+		} else {
+			st.Categories = append(st.Categories, cat)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return templates.Stop{}, fmt.Errorf("end follows of new question %d: %w", question, err)
+	}
+	return st, nil
 }
 
 // applyUnsubscribe mutes question for person, or (question 0) stops every

@@ -102,34 +102,50 @@ func (h *Handler) render(w http.ResponseWriter, status int, p templates.MessageP
 }
 
 // unsubscribeForm answers the footer link's GET with a confirm button: a
-// GET never unsubscribes (link scanners follow links).
+// GET never unsubscribes (link scanners follow links). The first button
+// stops what the link names: the question, or for a new-question mail the
+// follows that sent it.
 func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
-	h.page(w, http.StatusOK, "Stop these emails?",
-		"Choose whether to stop emails about this question only, or all emails from this forum.",
-		"/unsubscribe/"+r.PathValue("token"))
+	tok := r.PathValue("token")
+	follows, err := h.store.UnsubscribeLinkStopsFollows(tok)
+	if err != nil {
+		h.log.Info("unsubscribe link not valid", "err", err)
+		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
+		return
+	}
+	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,
+		Message: "Choose whether to stop emails about this question only, or all emails from this forum."}
+	if follows {
+		p.StopsFollows = true
+		p.Message = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
+	}
+	h.render(w, http.StatusOK, p)
 }
 
+// badUnsubscribeLink answers a token that does not verify.
+const badUnsubscribeLink = "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead."
+
 // unsubscribe handles the RFC 8058 one-click POST (body
-// "List-Unsubscribe=One-Click": this question) and the confirm form
-// (scope=all: everything).
+// "List-Unsubscribe=One-Click": what the token names) and the confirm
+// form (scope=all: everything). The page says exactly what stopped.
 func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
+		h.log.Info("unsubscribe request not readable", "err", err)
 		h.page(w, http.StatusBadRequest, "Bad request", "The request could not be read.", "")
 		return
 	}
 	all := r.PostForm.Get("scope") == "all"
-	err := h.store.UnsubscribeWithToken(r.Context(), r.PathValue("token"), all)
+	st, err := h.store.UnsubscribeWithToken(r.Context(), r.PathValue("token"), all)
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
-		h.page(w, http.StatusNotFound, "Link not valid", "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead.", "")
+		h.log.Info("unsubscribe link not valid", "err", err)
+		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
 	case err != nil:
 		h.log.Error("unsubscribe failed", "err", err)
 		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your request just now. Please try again in a minute.", "")
-	case all:
-		h.page(w, http.StatusOK, "Unsubscribed", "You will receive no more emails from this forum.", "")
 	default:
-		h.page(w, http.StatusOK, "Unsubscribed", "You will receive no more emails about this question.", "")
+		h.page(w, http.StatusOK, "Unsubscribed", st.Text(), "")
 	}
 }
 

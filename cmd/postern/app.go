@@ -55,7 +55,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret,
 		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
 		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
-		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles,
+		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles, ProcessMaxAttempts: cfg.ProcTries,
 		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver},
 		PostmasterAddress: cfg.Postmaster}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {

@@ -42,6 +42,7 @@ type Config struct {
 	CmdTimeout  time.Duration // POSTERN_COMMAND_TIMEOUT: wait for each command before MAIL
 	SessionMax  time.Duration // POSTERN_MAX_SESSION_TIME: longest SMTP or LMTP connection
 	Postmaster  string        // POSTERN_POSTMASTER_ADDRESS: where mail to postmaster@ and abuse@ is forwarded ("" = kept only)
+	ProcTries   int           // POSTERN_PROCESS_MAX_ATTEMPTS: processing attempts of one message before it is marked failed
 	LogLevel    string        // POSTERN_LOG_LEVEL: debug, info, warn, error
 	Transcript  bool          // POSTERN_SMTP_TRANSCRIPT: log SMTP conversations (contain addresses!)
 	DataDir     string        // POSTERN_DATA_DIR: `postern dev` state (database, secret, Maildir)
@@ -83,6 +84,7 @@ func defaultConfig() Config {
 		MaxConns:    200,
 		Workers:     max(4, 2*runtime.NumCPU()),
 		NotifyWkrs:  max(4, 2*runtime.NumCPU()),
+		ProcTries:   threads.DefaultProcessMaxAttempts,
 		ReadTimeout: 5 * time.Minute,
 		PerIPConns:  mailin.DefaultMaxConnectionsPerIP,
 		CmdTimeout:  mailin.DefaultCommandTimeout,
@@ -128,6 +130,7 @@ func (c *Config) settings() []setting {
 		{"command-timeout", "POSTERN_COMMAND_TIMEOUT", "wait for each SMTP/LMTP command before MAIL (after it, the read timeout)", &c.CmdTimeout},
 		{"max-session-time", "POSTERN_MAX_SESSION_TIME", "longest SMTP or LMTP connection", &c.SessionMax},
 		{"postmaster-address", "POSTERN_POSTMASTER_ADDRESS", "operator address receiving mail sent to postmaster@ and abuse@ the forum domain (empty: kept for `postern inbound list` only)", &c.Postmaster},
+		{"process-max-attempts", "POSTERN_PROCESS_MAX_ATTEMPTS", "processing attempts of one received message before it is marked failed (River waits about n^4 seconds after the nth; 13 span about 17 hours)", &c.ProcTries},
 		{"log-level", "POSTERN_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"smtp-transcript", "POSTERN_SMTP_TRANSCRIPT", "log SMTP conversations at debug level (they contain addresses)", &c.Transcript},
 		{"data-dir", "POSTERN_DATA_DIR", "state folder of `postern dev`", &c.DataDir},
@@ -226,6 +229,8 @@ func (c *Config) validate() error {
 		return errors.New("--workers must be at least 1")
 	case c.NotifyWkrs < 1:
 		return errors.New("--notify-workers (POSTERN_NOTIFY_WORKERS) must be at least 1")
+	case c.ProcTries < 1:
+		return errors.New("--process-max-attempts (POSTERN_PROCESS_MAX_ATTEMPTS) must be at least 1")
 	case c.RelayURL == "" && c.Maildir == "":
 		return errors.New("set --relay-url (POSTERN_RELAY_URL) or --maildir (POSTERN_MAILDIR)")
 	case c.RelayURL != "" && !strings.HasPrefix(c.RelayURL, "smtp://") && !strings.HasPrefix(c.RelayURL, "smtps://"):

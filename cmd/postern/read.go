@@ -46,7 +46,8 @@ func readStore(ctx context.Context, cfg Config) (*threads.Store, func(), error) 
 	if domain == "" {
 		domain = "localhost"
 	}
-	st := threads.NewStore(pool, threads.Config{Domain: domain}, keys, newLogger("error", io.Discard))
+	// ProcessMaxAttempts: `inbound retry` enqueues a processing job.
+	st := threads.NewStore(pool, threads.Config{Domain: domain, ProcessMaxAttempts: cfg.ProcTries}, keys, newLogger("error", io.Discard))
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		pool.Close()

@@ -18,7 +18,8 @@ import (
 type stopper struct {
 	addr    string
 	welcome *mail.Reader // the welcome of the forum follow (stops everything)
-	q1      *mail.Reader // the new-question mail of Q1 (stops Q1)
+	q1      *mail.Reader // the new-question mail of Q1 (ends the follows that sent it)
+	comment *mail.Reader // the mail of alice's comment on their answer to Q1 (stops Q1)
 }
 
 // listUnsub returns the https and mailto targets of n's List-Unsubscribe.
@@ -121,13 +122,16 @@ func sentTo(relay *sink, rcpt, s string) int {
 // TestStopEveryWay: for followers with every kind of history (follows of
 // the forum and of a category with their confirmations and welcome mail,
 // a muted question, notifications sent and others still pending), each
-// way to stop succeeds: the RFC 8058 one-click POST, the footer link's
-// form (this question, or everything), mail to unsubscribe@ and to the
-// List-Unsubscribe mailto (unsubscribe+TOKEN@), a reply "unsubscribe all",
+// way to stop succeeds: the RFC 8058 one-click POST of a comment's mail
+// (this question), of a new question's (the follows that sent it) and of
+// the welcome (everything), the footer link's form (this question, or
+// everything), mail to unsubscribe@ and to the List-Unsubscribe mailto
+// (unsubscribe+TOKEN@) of a comment's mail and of the welcome, a reply
+// "unsubscribe all",
 // and mail to unsubscribe+CATEGORY@. Afterwards the pending notifications
 // the stop covers are cancelled, and nothing it covers is sent: not the
-// new questions (for a stop of everything), not comments in the question
-// (for a stop of that question).
+// new questions (for a stop of everything or of the follows), not
+// comments in the question (for a stop of that question).
 func TestStopEveryWay(t *testing.T) {
 	relay := startSink(t)
 	a := testApp(t, relay)
@@ -144,6 +148,10 @@ func TestStopEveryWay(t *testing.T) {
 		stop  func(t *testing.T, s stopper)
 	}{
 		{"one-click POST of a question's mail", "question", func(t *testing.T, s stopper) {
+			path, _ := listUnsub(t, s.comment)
+			postForm(t, a, path, "List-Unsubscribe=One-Click")
+		}},
+		{"one-click POST of a new question's mail", "follows", func(t *testing.T, s stopper) {
 			path, _ := listUnsub(t, s.q1)
 			postForm(t, a, path, "List-Unsubscribe=One-Click")
 		}},
@@ -152,7 +160,7 @@ func TestStopEveryWay(t *testing.T) {
 			postForm(t, a, path, "List-Unsubscribe=One-Click")
 		}},
 		{"footer form, this question", "question", func(t *testing.T, s stopper) {
-			path, _ := listUnsub(t, s.q1)
+			path, _ := listUnsub(t, s.comment)
 			resp, err := http.Get("http://" + a.httpAddr.String() + path)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET footer link: %v %v", resp, err)
@@ -168,7 +176,7 @@ func TestStopEveryWay(t *testing.T) {
 			stopMail(t, a, s.addr, "unsubscribe@forum.test", "", "please stop")
 		}},
 		{"mail to a question's unsubscribe+TOKEN@", "question", func(t *testing.T, s stopper) {
-			_, mt := listUnsub(t, s.q1)
+			_, mt := listUnsub(t, s.comment)
 			stopMail(t, a, s.addr, mt, "", "unsubscribe")
 		}},
 		{"mail to the welcome's unsubscribe+TOKEN@", "all", func(t *testing.T, s stopper) {
@@ -184,6 +192,8 @@ func TestStopEveryWay(t *testing.T) {
 		}},
 	}
 
+	// At most 10 cases: each follower's two follow requests come from
+	// 127.0.0.1, whose confirmation requests are capped at 20 an hour.
 	people, answers := withHistories(t, a, relay, alice, len(cases))
 	// Pending when they stop: a new question in sleep, and alice's
 	// comment on each one's answer.
@@ -258,7 +268,8 @@ func TestEndedFollowCancelsPending(t *testing.T) {
 }
 
 // checkStopped checks follower i (addr) of TestStopEveryWay after its stop
-// (name) of scope all, question (Q1) or category: which of the mail
+// (name) of scope all, question (Q1), follows (both: Q1 is in sleep) or
+// category: which of the mail
 // pending at the stop went out, whether the question asked afterwards
 // reached them, and that both follows are kept, ended or not.
 func checkStopped(t *testing.T, a *app, relay *sink, i int, name, scope, addr string) {
@@ -267,7 +278,7 @@ func checkStopped(t *testing.T, a *app, relay *sink, i int, name, scope, addr st
 	var q2, comment string
 	if err := a.pool.QueryRow(ctx, `SELECT
 		(SELECT n.state FROM notifications n JOIN posts q ON q.id = n.post_id WHERE n.person_id = pe.id AND q.title = 'Waking at four'),
-		(SELECT state FROM notifications WHERE person_id = pe.id AND kind = 'comment')
+		(SELECT n.state FROM notifications n JOIN posts c ON c.id = n.post_id WHERE n.person_id = pe.id AND n.kind = 'comment' AND c.body LIKE 'Comment-f%')
 		FROM people pe WHERE pe.address_hash = $1`, a.store.Keys().AddressHash(addr)).Scan(&q2, &comment); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -277,6 +288,8 @@ func checkStopped(t *testing.T, a *app, relay *sink, i int, name, scope, addr st
 		wantQ2, wantComment, wantNew = "cancelled", "cancelled", 0
 	case "question":
 		wantComment = "cancelled"
+	case "follows":
+		wantQ2, wantNew = "cancelled", 0
 	}
 	if q2 != wantQ2 || comment != wantComment {
 		t.Errorf("%s: pending new question %s, pending comment %s; want %s and %s", name, q2, comment, wantQ2, wantComment)
@@ -292,7 +305,7 @@ func checkStopped(t *testing.T, a *app, relay *sink, i int, name, scope, addr st
 		FROM subscriptions s JOIN people pe ON pe.id = s.person_id WHERE pe.address_hash = $1`, a.store.Keys().AddressHash(addr)).Scan(&active, &ended); err != nil {
 		t.Fatal(err)
 	}
-	wantActive := map[string]int{"all": 0, "question": 2, "category": 1}[scope]
+	wantActive := map[string]int{"all": 0, "question": 2, "follows": 0, "category": 1}[scope]
 	if active != wantActive || active+ended != 2 {
 		t.Errorf("%s: %d follows active and %d ended, want %d active of 2 kept", name, active, ended, wantActive)
 	}
@@ -302,7 +315,8 @@ func checkStopped(t *testing.T, a *app, relay *sink, i int, name, scope, addr st
 // forum and of category sleep, confirmed (their confirmation requests and
 // welcome mails sent), a muted question ("Night sweats", by a reply
 // "unsubscribe"), the mail of question Q1 ("Dreams at dawn") received and
-// answered. It returns them once alice has the mail of every answer.
+// answered, and the mail of alice's comment on that answer received. It
+// returns them with the mail of every answer to alice.
 func withHistories(t *testing.T, a *app, relay *sink, alice string, n int) ([]stopper, []*mail.Reader) {
 	t.Helper()
 	people := make([]stopper, n)
@@ -324,6 +338,10 @@ func withHistories(t *testing.T, a *app, relay *sink, alice string, n int) ([]st
 	for i, p := range people {
 		relay.waitFor(t, p.addr, subjectHas("Unsubscribed"))
 		answers[i], _ = relay.waitFor(t, alice, containing(fmt.Sprintf("Answer-f%d:", i)))
+		reply(t, a, alice, answers[i], fmt.Sprintf("Early-f%d: how long?", i), "")
+	}
+	for i := range people {
+		people[i].comment, _ = relay.waitFor(t, people[i].addr, containing(fmt.Sprintf("Early-f%d:", i)))
 	}
 	return people, answers
 }

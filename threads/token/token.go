@@ -34,6 +34,10 @@ const (
 	Unsubscribe Purpose = 3 // subject = question id (0 = everything)
 	Confirm     Purpose = 4 // subject = 0: confirm the person's address and publish their held posts
 	ConfirmSub  Purpose = 5 // subject = subscription id: activate a follow (double opt-in)
+	// UnsubscribeFollow is the List-Unsubscribe of a new-question mail to a
+	// follower: subject = the question id; it ends the follows (of the
+	// forum, of the question's category) that sent the person that mail.
+	UnsubscribeFollow Purpose = 6
 )
 
 // MACLen is the number of HMAC bytes kept in a token.
@@ -55,7 +59,7 @@ var (
 // Token is the decoded content of a verified token.
 type Token struct {
 	Purpose Purpose
-	Subject int64 // post, notification or question id, per Purpose
+	Subject int64 // post, notification, question or subscription id, per Purpose
 	Person  int64 // the person the token was minted for
 	Epoch   int64 // the person's token epoch when minted
 }
