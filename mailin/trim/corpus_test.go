@@ -21,8 +21,8 @@ import (
 // files there for where each suite comes from and how it compares.
 
 // corpusDir returns the shared corpus directory (../shared/corpus beside
-// the repository root), or skips the test when its email-reply-parser suite
-// is absent. It remains for trim_test.go, which joins suite paths itself;
+// the repository root); when its email-reply-parser suite is absent the
+// test is skipped, or fails under CI (threadstest.CorpusMissing). It remains for trim_test.go, which joins suite paths itself;
 // the tests here call threadstest.CorpusDir directly.
 func corpusDir(t testing.TB) string {
 	t.Helper()
