@@ -81,7 +81,20 @@ func Text(body string, opts Options) Result {
 	}
 	d.scan(end)
 	d.trimTail()
+	d.dropQuoteOnly()
 	return d.result()
+}
+
+// dropQuoteOnly removes everything from Text when what is left holds no
+// line of the person's own (only quoted and blank lines): a reply that
+// only quotes, with or without an attribution, says nothing.
+func (d *doc) dropQuoteOnly() {
+	for i := range d.lines {
+		if d.keep[i] && !d.quoted[i] && !d.blank[i] {
+			return
+		}
+	}
+	d.drop(0, len(d.lines))
 }
 
 // newDoc normalises line endings and classifies each line.

@@ -108,6 +108,16 @@ func TestTextRules(t *testing.T) {
 			want: "了解です。",
 		},
 		{
+			name: "a reply that only quotes, without attribution, is empty",
+			in:   "> I wake up at 4am.\n>\n> What helps?\n\n",
+			want: "",
+		},
+		{
+			name: "a reply that only quotes, with a signature, is empty",
+			in:   "> > Q?\n> A.\n\n-- \nBob\n",
+			want: "",
+		},
+		{
 			name: "Yahoo --- On ... wrote:",
 			in:   "Fine by me.\n\n--- On Wed, 4/4/12, Ana <ana@example.org> wrote:\n\nFrom: Ana\nSubject: x",
 			want: "Fine by me.",
