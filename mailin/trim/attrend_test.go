@@ -23,14 +23,19 @@ var attrEndCases = []string{
 	"山田さんは書きました:", "写道", "寫道：", "书写道::", "書きました-", ":", "", "wrote", "έΓΡΑΨΕ:",
 	"Just a normal line of text that goes on and on without ending in a colon",
 	"wrote:\n:", "\xffwrote:", "wrote\xff:", "wrote:\xff",
+	"Ana <a@b.example> ezt írta (időpont: 2006. jan. 2., H, 15:04):", "이(가) 쓴 글:", "쓴 글", "のメール：", "Ana a scris :",
+	"2006. 1. 2. 오후 3:04, Ana 작성:", "כתב/ה:", "كتب Ana:", "W dniu 2.01.2006 o 15:04, Ana pisze:", "PISZE:", "pisze",
 }
 
 func TestAttrEndMatchesRegexp(t *testing.T) {
 	lines := append([]string(nil), attrEndCases...)
 	// Every line of the corpus, and each joined with the next (as
 	// attributions are joined), where it is present.
+	dirs := []string{filepath.Join("testdata", "replies")}
 	for _, suite := range []string{"email-reply-parser", "discourse-emails", "talon"} {
-		dir := threadstest.CorpusDir(t, suite)
+		dirs = append(dirs, threadstest.CorpusDir(t, suite))
+	}
+	for _, dir := range dirs {
 		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err

@@ -149,6 +149,19 @@ var ertKnown = map[string]string{
 	"quote_only.txt": "upstream keeps a quote-only body; a reply that only quotes says nothing, so we leave no text",
 }
 
+// TestCorpusOwn runs Postern's own corpus (testdata/replies, described in
+// its MANIFEST.md): attribution lines, copied header blocks and forward
+// lines as the major clients write them in many languages, and the
+// shapes of issue 10 item 15. It has no known failures.
+func TestCorpusOwn(t *testing.T) {
+	dir := filepath.Join("testdata", "replies")
+	cases := pairs(t, filepath.Join(dir, "in"), filepath.Join(dir, "want"), false)
+	if len(cases) < 200 {
+		t.Fatalf("only %d cases in %s", len(cases), dir)
+	}
+	corpusSuite{name: "own", cases: cases, known: map[string]string{}}.run(t)
+}
+
 func TestCorpusDimiro1(t *testing.T) {
 	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "dimiro1-reply")
 	corpusSuite{

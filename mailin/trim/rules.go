@@ -110,11 +110,27 @@ func isDashName(s string) bool {
 
 // delimiterRe matches the rule lines clients put above a copied message:
 // "-----Original Message-----", "---------- Forwarded message ---------"
-// and their translations, optionally in "*bold*".
-var delimiterRe = regexp.MustCompile(`(?i)^[*_ ]*-{2,}[ ]*(original message|original-nachricht|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|mensaje original|mensaje reenviado|message d'origine|message original|message transféré|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|originalmeddelande|vidarebefordrat meddelande|opprinnelig melding|oprindelig meddelelse|mensagem original|mensagem encaminhada|wiadomość oryginalna|исходное сообщение|пересылаемое сообщение|переслане повідомлення|原始邮件|原始郵件|転送されたメッセージ)[ ]*-{2,}[*_ ]*$`)
+// and their translations (locales), optionally in "*bold*", with ASCII
+// hyphens or Proton's U+2010. forwardLineRe matches the forward lines
+// among them.
+var (
+	delimiterRe   = regexp.MustCompile(`(?i)^[*_ ]*[-\x{2010}]{2,}[ ]*(` + alternation(append(append([]string{}, originalWords...), forwardWords...)) + `)[ ]*[-\x{2010}]{2,}[*_ ]*$`)
+	forwardLineRe = regexp.MustCompile(`(?i)^[*_ ]*[-\x{2010}]{2,}[ ]*(` + alternation(forwardWords) + `)[ ]*[-\x{2010}]{2,}[*_ ]*$`)
+)
 
-// forwardStartRe matches Apple Mail style forward introductions.
-var forwardStartRe = regexp.MustCompile(`(?i)^(begin forwarded message|début du message réexpédié|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht)[ ]*:$`)
+// forwardStartRe matches Apple Mail style forward introductions
+// ("Begin forwarded message:" and its translations).
+var forwardStartRe = regexp.MustCompile(`(?i)^(` + alternation(introWords) + `)[ ]*[:：]$`)
+
+// isForwardLine reports whether s (quote prefix removed) starts a
+// forwarded message: a forward delimiter or an Apple introduction.
+func isForwardLine(s string) bool {
+	t := strings.TrimSpace(s)
+	if len(t) > 120 {
+		return false
+	}
+	return forwardLineRe.MatchString(t) || forwardStartRe.MatchString(t)
+}
 
 // isDelimiter reports whether s is an "original/forwarded message" line.
 func isDelimiter(s string) bool {
@@ -126,15 +142,15 @@ func isDelimiter(s string) bool {
 }
 
 // headerRe matches one line of a copied message header block as Outlook and
-// webmail clients write it: "From: …", "*Sent:* …", "Von: …", "Från: …".
-// Group 1 is the field name.
-var headerRe = regexp.MustCompile(`(?i)^[*_]{0,2}(from|sent|date|to|cc|bcc|subject|reply-to|de|envoyé|envoye|à|objet|von|gesendet|an|betreff|datum|da|inviato|data|oggetto|risposta|a|enviado|para|asunto|fecha|van|verzonden|aan|onderwerp|från|skickat|till|ämne|kopia|od|wysłano|do|temat|от|отправлено|дата|кому|копия|тема|fra|sendt|til|emne|dato|lähettäjä|lähetetty|vastaanottaja|aihe|発信者|送信日時|宛先|件名|发件人|发送时间|收件人|主题|寄件者|傳送時間|收件者|主旨)[*_]{0,2}[ \t]*[:：][*_]{0,2}([ \t\x{a0}]|$)`)
+// webmail clients write it: "From: …", "*Sent:* …", "Von: …", "Från: …",
+// in every language of locales. Group 1 is the field name.
+var headerRe = regexp.MustCompile(`(?i)^[*_]{0,2}(` + alternation(headerWords) + `)[*_]{0,2}[ \t]*[:：][*_]{0,2}([ \t\x{a0}]|$)`)
 
 // fromFields and dateFields are the header names that identify a copied
 // header block even when only two of its lines are present.
 var (
-	fromFields = map[string]bool{"from": true, "de": true, "von": true, "da": true, "van": true, "från": true, "od": true, "от": true, "fra": true, "lähettäjä": true, "発信者": true, "发件人": true, "寄件者": true}
-	dateFields = map[string]bool{"sent": true, "date": true, "envoyé": true, "envoye": true, "gesendet": true, "datum": true, "inviato": true, "data": true, "enviado": true, "fecha": true, "verzonden": true, "skickat": true, "wysłano": true, "отправлено": true, "дата": true, "sendt": true, "dato": true, "lähetetty": true, "送信日時": true, "发送时间": true, "傳送時間": true}
+	fromFields = wordSet(fromFieldWords)
+	dateFields = wordSet(dateFieldWords)
 )
 
 // headerField returns the lower-cased field name when s is a header line.
@@ -153,15 +169,33 @@ func headerField(s string) (string, bool) {
 	return strings.ToLower(m[1]), true
 }
 
-// attrStartRe matches how an attribution line begins: a localised "On",
-// a date, a weekday, or a Zoho/Yahoo "---- On" prefix.
-var attrStartRe = regexp.MustCompile(`(?i)^(-{2,} ?)?(on|le|am|op|el|il|em|den|dnia|at|w dniu|dne|på|en|в|在|понедельник|вторник|среда|четверг|пятница|суббота|воскресенье)[ ,]|^\d|^-{2,} ?on `)
+// attrStartRe matches how an attribution line begins: a localised "On"
+// (locales), a date, a weekday, or a Zoho/Yahoo "---- On" prefix.
+// attrBreakRe is the same without the one-letter words ("a", "в", "ב"):
+// a wrapped attribution's second line may start with those, so they do
+// not end a join.
+var (
+	attrStartRe = regexp.MustCompile(`(?i)^(-{2,} ?)?(` + alternation(attrStartWords) + `)[ ,\-\x{05be}]|^\d|^-{2,} ?on `)
+	attrBreakRe = regexp.MustCompile(`(?i)^(-{2,} ?)?(` + alternation(longWords(attrStartWords)) + `)[ ,\-\x{05be}]|^\d|^-{2,} ?on `)
+)
 
-// attrEndRe matches how a wrapped attribution ends: a verb of writing in
-// one of many languages followed, within a short tail, by a colon, or
-// Zoho's "wrote ----". attrEnd computes the same much faster; this stays
-// as its definition, which the tests compare it with.
-var attrEndRe = regexp.MustCompile(`(?i)(wrote|writes|a écrit|a ecrit|schrieb|schreef|geschreven|escribió|escribio|ha scritto|escreveu|написал|написала|написал\(а\)|пише|написав|napisał|napisała|napisał\(a\)|napsal|skrev|kirjoitti|írta|yazdı|έγραψε)[^\n]{0,80}[:：]$|wrote ?-{2,}$|(写道|寫道|書きました|さんは書きました)[:：]?$`)
+// longWords returns the words of more than one letter, and the CJK ones.
+func longWords(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if r := []rune(w); len(r) > 1 || r[0] >= 0x3000 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// attrEndRe matches how a wrapped attribution ends: a verb of writing
+// (locales) followed, within a short tail, by a colon, or Zoho's "wrote
+// ----", or a CJK verb with or without a colon. attrEnd computes the same
+// much faster; this stays as its definition, which the tests compare it
+// with.
+var attrEndRe = regexp.MustCompile(`(?i)(` + alternation(attrVerbWords) + `)[^\n]{0,80}[:：]$|wrote ?-{2,}$|(` + alternation(attrSuffixVerbs) + `)[:：]?$`)
 
 // isoAttrRes match Gmail attributions that carry no verb: an ISO date with
 // a GMT offset, or a slashed date followed by "Name <address>".
@@ -169,6 +203,29 @@ var isoAttrRes = []*regexp.Regexp{
 	regexp.MustCompile(`^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2} GMT[+-]\d{1,2}(:\d{2})? .`),
 	regexp.MustCompile(`^\d{4}/\d{1,2}/\d{1,2} [^<>]*<[^<>\s]+@[^<>\s]+>:?$`),
 	regexp.MustCompile(`^\d{4}年\d{1,2}月\d{1,2}日.*<[^<>\s]+@[^<>\s]+>:?$`),
+}
+
+// verblessRe matches attributions with no verb at all: a time or a year,
+// a name, an address in angle brackets and a colon, as Gmail writes them
+// in Russian, Hebrew, Arabic and Japanese ("пн, 2 янв. 2006 г. в 15:04,
+// Name <addr>:") and Apple Mail in Czech.
+var verblessRe = regexp.MustCompile(`(\d{1,2}[:.]\d{2}|\d{4})[^<>]*<[^<>\s]+@[^<>\s]+>[:：]$`)
+
+// stripBidi removes the bidirectional formatting characters (U+200E,
+// U+200F, U+061C, U+202A to U+202E, U+2066 to U+2069) that Gmail puts
+// around names and addresses in right-to-left attributions, so that the
+// rules see the text. Lines without them are returned as they are.
+func stripBidi(s string) string {
+	if !strings.Contains(s, "\u061c") && strings.IndexByte(s, 0xe2) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == 0x200e, r == 0x200f, r == 0x061c, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // looksLikeAttribution reports whether the joined text j (quote prefixes
@@ -187,6 +244,11 @@ func looksLikeAttribution(j string) bool {
 	}
 	for _, re := range isoAttrRes {
 		if re.MatchString(j) {
+			return true
+		}
+	}
+	if last == ':' || last == '：' {
+		if verblessRe.MatchString(j) {
 			return true
 		}
 	}

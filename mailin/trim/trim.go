@@ -61,6 +61,7 @@ type doc struct {
 	quoted  []bool   // line carries a quote prefix
 	blank   []bool   // line (without quote prefix) is empty
 	fence   []bool   // line is inside or delimits a ``` code fence
+	fwd     []bool   // line belongs to a forward kept as the person's own (forwardAbove)
 	keep    []bool   // line belongs to Text
 }
 
@@ -109,6 +110,7 @@ func newDoc(body string) *doc {
 		quoted:  make([]bool, n),
 		blank:   make([]bool, n),
 		fence:   make([]bool, n),
+		fwd:     make([]bool, n),
 		keep:    make([]bool, n),
 	}
 	inFence := false
@@ -117,7 +119,7 @@ func newDoc(body string) *doc {
 		d.lines[i] = l
 		q := quotePrefixLen(l)
 		d.quoted[i] = q > 0
-		d.content[i] = strings.TrimSpace(l[q:])
+		d.content[i] = strings.TrimSpace(stripBidi(l[q:]))
 		d.blank[i] = isBlank(l[q:])
 		d.keep[i] = true
 		isFenceLine := q == 0 && strings.HasPrefix(strings.TrimSpace(l), "```")
@@ -161,7 +163,7 @@ func (d *doc) markerCut(markers []string) int {
 // blank and separator lines directly above it.
 func (d *doc) cut(i int) {
 	j := i
-	for j > 0 && d.keep[j-1] && !d.fence[j-1] && (d.blank[j-1] && !d.quoted[j-1] || !d.quoted[j-1] && isRuleLine(d.lines[j-1])) {
+	for j > 0 && d.keep[j-1] && !d.fence[j-1] && !d.fwd[j-1] && (d.blank[j-1] && !d.quoted[j-1] || !d.quoted[j-1] && isRuleLine(d.lines[j-1])) {
 		j--
 	}
 	for k := j; k < len(d.lines); k++ {
@@ -283,7 +285,11 @@ func (d *doc) attributionAt(i, end int, quoted bool) (int, bool) {
 			}
 			continue
 		}
-		if len(c) > 100 || endsSentence(prev) || attrStartRe.MatchString(c) {
+		// A line that starts like an attribution starts a new one,
+		// unless the line before ends with a comma (a wrapped date) or
+		// the lines so far hold the sender's address (the verb and
+		// date of "Name <addr> wrote on …:" wrapped).
+		if len(c) > 100 || endsSentence(prev) || !strings.HasSuffix(prev, ",") && !strings.Contains(j, "@") && attrBreakRe.MatchString(c) {
 			break
 		}
 		j += " " + c
@@ -381,6 +387,10 @@ func (d *doc) scan(end int) {
 				i = next
 				continue
 			}
+			if fe, ok := d.forwardAbove(i, end, ownSeen); ok {
+				i = fe
+				continue
+			}
 			i = qEnd
 			continue
 		}
@@ -396,6 +406,10 @@ func (d *doc) scan(end int) {
 			}
 		}
 		if isDelimiter(l) {
+			if fe, ok := d.forwardAbove(i, end, ownSeen); ok {
+				i = fe
+				continue
+			}
 			if ownSeen {
 				d.cut(i)
 				return
@@ -507,7 +521,7 @@ func (d *doc) trimTail() {
 	for {
 		t := d.prevNonBlank(limit)
 		limit = t + 1
-		if t < 0 || d.fence[t] {
+		if t < 0 || d.fence[t] || d.fwd[t] {
 			return
 		}
 		if !d.quoted[t] {
@@ -540,7 +554,7 @@ func (d *doc) trimTail() {
 		// Trailing quote block.
 		s := t
 		for k := t - 1; k >= 0; k-- {
-			if !d.keep[k] {
+			if !d.keep[k] || d.fwd[k] {
 				break
 			}
 			if d.quoted[k] {
