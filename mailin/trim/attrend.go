@@ -105,3 +105,65 @@ func runesEqual(a, b []rune) bool {
 	}
 	return true
 }
+
+// attrStartIdx and attrBreakIdx are attrStartWords and their long words
+// (see attrBreakRe), case-folded and listed by their first rune.
+var (
+	attrStartIdx = foldIndex(attrStartWords)
+	attrBreakIdx = foldIndex(longWords(attrStartWords))
+)
+
+// foldIndex returns the words case-folded (foldRunes) and listed by their
+// first rune.
+func foldIndex(words []string) map[rune][][]rune {
+	out := map[rune][][]rune{}
+	for _, w := range words {
+		f := foldRunes(w)
+		out[f[0]] = append(out[f[0]], f)
+	}
+	return out
+}
+
+// attrStart reports attrStartRe.MatchString(s) (idx attrStartIdx) or
+// attrBreakRe.MatchString(s) (idx attrBreakIdx), computed without their
+// long case-insensitive alternations.
+func attrStart(s string, idx map[rune][][]rune) bool {
+	if s == "" {
+		return false
+	}
+	if isDigit(s[0]) {
+		return true
+	}
+	// ^(-{2,} ?)?word[ ,-\x{05be}] and ^-{2,} ?on (a word of the table).
+	if t := strings.TrimLeft(s, "-"); len(s)-len(t) >= 2 {
+		if startsWithWord(strings.TrimPrefix(t, " "), idx) || startsWithWord(t, idx) {
+			return true
+		}
+	}
+	return startsWithWord(s, idx)
+}
+
+// startsWithWord reports whether s starts with one of the folded words of
+// idx followed by a space, a comma, a hyphen or a Hebrew maqaf.
+func startsWithWord(s string, idx map[rune][][]rune) bool {
+	r0, _ := utf8.DecodeRuneInString(s)
+	for _, w := range idx[foldRune(r0)] {
+		rest := s
+		ok := true
+		for _, wr := range w {
+			r, n := utf8.DecodeRuneInString(rest)
+			if n == 0 || foldRune(r) != wr {
+				ok = false
+				break
+			}
+			rest = rest[n:]
+		}
+		if !ok {
+			continue
+		}
+		if r, _ := utf8.DecodeRuneInString(rest); r == ' ' || r == ',' || r == '-' || r == '\u05be' {
+			return true
+		}
+	}
+	return false
+}

@@ -289,7 +289,7 @@ func (d *doc) attributionAt(i, end int, quoted bool) (int, bool) {
 		// unless the line before ends with a comma (a wrapped date) or
 		// the lines so far hold the sender's address (the verb and
 		// date of "Name <addr> wrote on …:" wrapped).
-		if len(c) > 100 || endsSentence(prev) || !strings.HasSuffix(prev, ",") && !strings.Contains(j, "@") && attrBreakRe.MatchString(c) {
+		if len(c) > 100 || endsSentence(prev) || !strings.HasSuffix(prev, ",") && !strings.Contains(j, "@") && attrStart(c, attrBreakIdx) {
 			break
 		}
 		j += " " + c
