@@ -246,3 +246,20 @@ func BenchmarkPathologicalShapes(b *testing.B) {
 		}
 	}
 }
+
+// TestProseEndingInAVerbIsKept guards the short start words of locales
+// ("la", "le", "am", "on"): a sentence that starts with one and ends with
+// a verb of writing, with no date or address (attrFirstLineOK) and no
+// quote under it, is the writer's text, not an attribution.
+func TestProseEndingInAVerbIsKept(t *testing.T) {
+	for _, in := range []string{
+		"Gracias.\n\nLa doctora escribió:\nduerma más y beba menos café.\n\nSaludos",
+		"Merci.\n\nLe médecin a écrit :\ndormez plus.\n",
+		"Danke.\n\nAm Ende schrieb sie:\nes wird besser.\n",
+		"Thanks.\n\nOn the forum Ana wrote:\nsleep is a habit.\n",
+	} {
+		if r := Text(in, Options{}); r.Text != strings.TrimSpace(in) {
+			t.Errorf("Text(%q) = %q, want it all", redact(in), redact(r.Text))
+		}
+	}
+}
