@@ -61,3 +61,43 @@ func TestQuoteOnlyReplyIsEmpty(t *testing.T) {
 		t.Errorf("the question got %d answers from quote-only replies, want none", len(th.Answers))
 	}
 }
+
+// TestForwardAboveQuoteIsPosted checks the other shape of item 15: a
+// forwarded message the writer placed above the quote is their content
+// and is posted with their words; the quote under it is not.
+func TestForwardAboveQuoteIsPosted(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	confirmedPerson(t, st, "asker@example.org", "Asker")
+	q := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain},
+		"From: Asker <asker@example.org>\nTo: ask@forum.test\nSubject: Sleep clinic?\nMessage-ID: <q2@example.org>\n\nWhere do I get a sleep test?\n")
+	_, _, qpost := inboundState(t, st, q)
+	h := confirmedPerson(t, st, "helper@example.net", "Helper")
+	rcpt := st.addrs.Reply(qpost, h.ID, h.Epoch)
+	body := "My clinic sent me this:\n\n" +
+		"---------- Weitergeleitete Nachricht ---------\nVon: Clinic <clinic@example.com>\nDate: Mo., 2. Jan. 2006 um 09:00 Uhr\nSubject: Termin\nTo: <helper@example.net>\n\n\n" +
+		"Bring your sleep diary on Friday.\n\n" +
+		"Am Mo., 2. Jan. 2006 um 15:04 Uhr schrieb Asker <asker@example.org>:\n\n> Where do I get a sleep test?\n"
+	raw := "From: Helper <helper@example.net>\nTo: " + rcpt + "\nSubject: Re: Sleep clinic?\nMessage-ID: <r9@example.net>\n\n" + body
+	id := deliver(t, st, "helper@example.net", []string{rcpt}, raw)
+	state, reason, post := inboundState(t, st, id)
+	if state != StateProcessed || post == 0 {
+		t.Fatalf("state %s, reason %q, post %d; want a post", state, reason, post)
+	}
+	th, err := st.GetThread(ctx, qpost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(th.Answers) != 1 {
+		t.Fatalf("%d answers, want 1", len(th.Answers))
+	}
+	got := th.Answers[0].Body
+	for _, want := range []string{"My clinic sent me this:", "Weitergeleitete Nachricht", "Subject: Termin", "Bring your sleep diary on Friday."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answer lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "schrieb") || strings.Contains(got, "> Where do I get") {
+		t.Errorf("answer keeps the quote:\n%s", got)
+	}
+}
