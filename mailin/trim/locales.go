@@ -134,8 +134,8 @@ var locales = []locale{
 
 // collect returns the distinct words that field picks from every locale,
 // longest first (so that an alternation prefers "il giorno" to "il"). It
-// does not change their case: strings.ToLower would turn "İ" into "i"
-// plus a combining dot, which no (?i) expression matches in the input.
+// does not change their case: strings.ToLower turns "İ" into "i", which
+// a (?i) expression does not match to the "İ" of the input.
 func collect(field func(locale) []string) []string {
 	seen := map[string]bool{}
 	var out []string

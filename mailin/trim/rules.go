@@ -153,8 +153,18 @@ var (
 	dateFields = wordSet(dateFieldWords)
 )
 
-// headerNames is headerWords as a set (lower-cased), for headerField.
-var headerNames = wordSet(headerWords)
+// headerNames is headerWords as a set (lower-cased), for headerField;
+// maxHeaderName is the length in runes of the longest.
+var (
+	headerNames   = wordSet(headerWords)
+	maxHeaderName = func() int {
+		n := 0
+		for w := range headerNames {
+			n = max(n, utf8.RuneCountInString(w))
+		}
+		return n
+	}()
+)
 
 // headerField returns the lower-cased field name when s is a header line.
 // It is headerRe, computed with a set lookup instead of the regular
@@ -179,6 +189,11 @@ func headerField(s string) (string, bool) {
 		}
 	}
 	name := trimMarks(strings.TrimRight(trimMarks(t[:c], true), " \t"), false)
+	// strings.ToLower maps rune to rune: a longer name is none of ours,
+	// and is not lower-cased (which allocates) to find that out.
+	if utf8.RuneCountInString(name) > maxHeaderName {
+		return "", false
+	}
 	name = strings.ToLower(name)
 	if !headerNames[name] {
 		return "", false

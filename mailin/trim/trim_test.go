@@ -184,6 +184,8 @@ func FuzzText(f *testing.F) {
 	f.Add("Hello\n\nOn 1 Jan 2020, Ana <ana@example.org> wrote:\n> Hi\n", "")
 	f.Add("> q\n\na\n\n> q2\n\nb\n-- \nsig", "q2 and more words of ours here to match")
 	f.Add("From: a\nSent: b\nTo: c\n\nx", "x")
+	f.Add("Mine.\n\n---------- Forwarded message ---------\nFrom: C <c@d.example>\nDate: x\nSubject: s\nTo: <e@f.example>\n\nFwd.\n\nOn 1 Jan 2020, A <a@b.example> wrote:\n> q\n", "")
+	f.Add("Mine.\n\n> Begin forwarded message:\n>\n> Fwd.\n\n\u202bבתאריך 2 בינו׳ 2006 ב-15:04 מאת \u202aA\u202c\u200f <\u202aa@b.example\u202c\u200f>:\u202c\n> q\n", "")
 	f.Fuzz(func(t *testing.T, body, sent string) {
 		r := Text(body, Options{Sent: []string{sent}, Markers: []string{"-- reply above --"}})
 		norm := strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n")
