@@ -12,9 +12,12 @@
 //  2. Our own notification (Options): a marker line such as "-- Reply above
 //     this line --" or, failing that, the point where the reply starts
 //     repeating the text we sent, quoted or not.
-//  3. Text rules (function Text): attribution lines in many languages,
-//     header blocks, "-----Original Message-----" lines, "> " quotes,
-//     "-- " signatures and "Sent from my …" footers.
+//  3. Text rules (function Text): attribution lines, copied header
+//     blocks, "-----Original Message-----" lines (their localised words
+//     are the table of locales.go), "> " quotes, "-- " signatures and
+//     "Sent from my …" footers. A reply that only quotes leaves no text
+//     at all; a forwarded message the writer placed above the quote is
+//     their own text and is kept (forwardAbove).
 //
 // Trimming never invents text: Result.Text and Result.Elided are made of the
 // input's lines (with line endings normalised to "\n" and trailing blanks
