@@ -295,7 +295,12 @@ func (d *doc) attributionAt(i, end int, quoted bool) (int, bool) {
 		if len(c) > 100 || endsSentence(prev) || !strings.HasSuffix(prev, ",") && !strings.Contains(j, "@") && attrStart(c, attrBreakIdx) {
 			break
 		}
-		j += " " + c
+		// Gmail wraps right after the "<" of an address: join it back.
+		if strings.HasSuffix(j, "<") {
+			j += c
+		} else {
+			j += " " + c
+		}
 		if looksLikeAttribution(j) {
 			return k + 1, true
 		}
