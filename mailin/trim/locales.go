@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file is the table of localised words the text rules look for:
@@ -36,6 +37,12 @@ type locale struct {
 	// forwardIntro are Apple Mail's "Begin forwarded message:" lines,
 	// without the colon.
 	forwardIntro []string
+	// sentFrom are mobile clients' footers ("Sent from my iPhone"), with
+	// "%" for the device's name; the older, more varied forms of English,
+	// German, French, Spanish, Italian, Portuguese, Dutch, the
+	// Scandinavian languages, Polish, Russian, Chinese and Japanese are
+	// deviceRes (rules.go).
+	sentFrom []string
 }
 
 // locales is the table. Gmail localises only the "From" of a forwarded
@@ -65,7 +72,7 @@ var locales = []locale{
 		from: []string{"de"}, date: []string{"enviada em", "enviado", "data"}, other: []string{"para", "assunto", "cc"},
 		original: []string{"mensagem original"}, forwarded: []string{"mensagem encaminhada", "mensagem reencaminhada"},
 		forwardIntro: []string{"início da mensagem reencaminhada", "início da mensagem encaminhada"}},
-	{tag: "nl", on: []string{"op"}, wrote: []string{"schreef", "geschreven"},
+	{tag: "nl", sentFrom: []string{"verstuurd vanaf mijn %", "verstuurd met %"}, on: []string{"op"}, wrote: []string{"schreef", "geschreven"},
 		from: []string{"van"}, date: []string{"verzonden", "datum"}, other: []string{"aan", "onderwerp", "cc"},
 		original: []string{"oorspronkelijk bericht"}, forwarded: []string{"doorgestuurd bericht"},
 		forwardIntro: []string{"begin doorgestuurd bericht"}},
@@ -81,14 +88,14 @@ var locales = []locale{
 		from: []string{"fra"}, date: []string{"sendt", "dato"}, other: []string{"til", "emne", "kopi"},
 		original: []string{"opprinnelig melding"}, forwarded: []string{"videresendt melding"},
 		forwardIntro: []string{"videresendt melding"}},
-	{tag: "fi", wrote: []string{"kirjoitti"},
+	{tag: "fi", sentFrom: []string{"lähetetty %"}, wrote: []string{"kirjoitti"},
 		from: []string{"lähettäjä"}, date: []string{"lähetetty", "päivämäärä"}, other: []string{"vastaanottaja", "aihe", "kopio"},
 		original: []string{"alkuperäinen viesti"}, forwarded: []string{"välitetty viesti"}},
 	{tag: "pl", on: []string{"w dniu", "dnia"}, wrote: []string{"napisał", "napisała", "napisał(a)", "napisana", "pisze"},
 		from: []string{"od"}, date: []string{"wysłano", "data"}, other: []string{"do", "temat", "dw", "kopia"},
 		original: []string{"wiadomość oryginalna"}, forwarded: []string{"przekazana wiadomość"},
 		forwardIntro: []string{"początek przekazywanej wiadomości"}},
-	{tag: "cs", on: []string{"dne"}, wrote: []string{"napsal", "napsala"},
+	{tag: "cs", sentFrom: []string{"odesláno z %"}, on: []string{"dne"}, wrote: []string{"napsal", "napsala"},
 		from: []string{"od"}, date: []string{"odesláno", "datum"}, other: []string{"komu", "předmět", "kopie"},
 		original: []string{"původní zpráva"}, forwarded: []string{"přeposlaná zpráva"}},
 	{tag: "ru", on: []string{"в", "понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"},
@@ -96,19 +103,19 @@ var locales = []locale{
 		from:  []string{"от"}, date: []string{"отправлено", "дата"}, other: []string{"кому", "копия", "тема"},
 		original: []string{"исходное сообщение"}, forwarded: []string{"пересылаемое сообщение"},
 		forwardIntro: []string{"начало переадресованного сообщения"}},
-	{tag: "uk", wrote: []string{"пише", "написав", "написала"},
+	{tag: "uk", sentFrom: []string{"надіслано з %"}, wrote: []string{"пише", "написав", "написала"},
 		from: []string{"від"}, date: []string{"надіслано", "дата"}, other: []string{"кому", "копія", "тема"},
 		original: []string{"оригінальне повідомлення"}, forwarded: []string{"переслане повідомлення"}},
-	{tag: "tr", wrote: []string{"yazdı"},
+	{tag: "tr", sentFrom: []string{"% gönderildi"}, wrote: []string{"yazdı"},
 		from: []string{"kimden"}, date: []string{"gönderildi", "tarih"}, other: []string{"kime", "konu", "bilgi"},
 		original: []string{"özgün ileti"}, forwarded: []string{"iletilen mesaj", "İletilen mesaj"}}, // (?i) does not fold İ to i
-	{tag: "el", on: []string{"στις"}, wrote: []string{"έγραψε"},
+	{tag: "el", sentFrom: []string{"στάλθηκε από %"}, on: []string{"στις"}, wrote: []string{"έγραψε"},
 		from: []string{"από"}, date: []string{"στάλθηκε", "ημερομηνία"}, other: []string{"προς", "θέμα", "κοιν."},
 		original: []string{"αρχικό μήνυμα"}, forwarded: []string{"προωθημένο μήνυμα"}},
-	{tag: "he", on: []string{"ב", "בתאריך"}, wrote: []string{"כתב", "כתבה"},
+	{tag: "he", sentFrom: []string{"נשלח מ%"}, on: []string{"ב", "בתאריך"}, wrote: []string{"כתב", "כתבה"},
 		from: []string{"מאת"}, date: []string{"נשלח", "תאריך"}, other: []string{"אל", "נושא", "עותק"},
 		original: []string{"הודעה מקורית"}, forwarded: []string{"הודעה שהועברה"}},
-	{tag: "ar", on: []string{"في"}, wrote: []string{"كتب", "كتابة"},
+	{tag: "ar", sentFrom: []string{"أُرسلت من %", "أرسلت من %", "تم الإرسال من %"}, on: []string{"في"}, wrote: []string{"كتب", "كتابة"},
 		from: []string{"من"}, date: []string{"تاريخ الإرسال", "تم الإرسال", "التاريخ"}, other: []string{"إلى", "الموضوع", "نسخة"},
 		original: []string{"الرسالة الأصلية"}, forwarded: []string{"الرسالة المعاد توجيهها"}},
 	{tag: "ja", wrote: []string{"のメール"},
@@ -121,13 +128,13 @@ var locales = []locale{
 	{tag: "zh-Hant", wrote: []string{"寫道"},
 		from: []string{"寄件者"}, date: []string{"寄件日期", "傳送時間", "日期"}, other: []string{"收件者", "主旨", "副本"},
 		original: []string{"原始郵件"}, forwarded: []string{"轉寄的郵件", "轉寄郵件"}},
-	{tag: "ko", wrote: []string{"작성", "쓴 글"},
+	{tag: "ko", sentFrom: []string{"%에서 보냄"}, wrote: []string{"작성", "쓴 글"},
 		from: []string{"보낸 사람"}, date: []string{"보낸 날짜", "날짜"}, other: []string{"받는 사람", "제목", "참조"},
 		original: []string{"원본 메시지"}, forwarded: []string{"전달된 메일", "전달된 메시지"}},
 	{tag: "hu", wrote: []string{"írta"},
 		from: []string{"feladó"}, date: []string{"elküldve", "dátum"}, other: []string{"címzett", "tárgy", "másolatot kap"},
 		original: []string{"eredeti üzenet"}, forwarded: []string{"továbbított levél", "továbbított üzenet"}},
-	{tag: "ro", on: []string{"pe", "la"}, wrote: []string{"a scris"},
+	{tag: "ro", sentFrom: []string{"trimis de pe %"}, on: []string{"pe", "la"}, wrote: []string{"a scris"},
 		from: []string{"de la"}, date: []string{"trimis", "data"}, other: []string{"către", "subiect", "cc"},
 		original: []string{"mesaj original"}, forwarded: []string{"mesaj redirecționat", "mesaj redirectionat"}},
 }
@@ -180,6 +187,61 @@ var (
 	forwardWords   = collect(func(l locale) []string { return l.forwarded })
 	introWords     = collect(func(l locale) []string { return l.forwardIntro })
 )
+
+// footers are the sentFrom footers of every locale, lower-cased and cut
+// at the "%"; footerWords are their first words (or, for those that start
+// with the device, their last), for mayBeDeviceLine's cheap check.
+var (
+	footers = func() [][2]string {
+		var out [][2]string
+		for _, f := range collect(func(l locale) []string { return l.sentFrom }) {
+			pre, post, _ := strings.Cut(strings.ToLower(f), "%")
+			out = append(out, [2]string{pre, post})
+		}
+		return out
+	}()
+	footerWords = func() map[string]bool {
+		m := map[string]bool{}
+		for _, f := range footers {
+			if ws := strings.Fields(f[0]); len(ws) > 0 {
+				m[ws[0]] = true
+			} else if ws := strings.Fields(f[1]); len(ws) > 0 {
+				m[ws[len(ws)-1]] = true
+			}
+		}
+		return m
+	}()
+)
+
+// footerDevices are fragments one of which the device part of a sentFrom
+// footer must hold, so that prose such as "Lähetetty eilen postissa."
+// (sent yesterday by post) is not a footer. Finnish and Korean glue
+// their endings to the name ("iPhonesta", "iPhone에서"), Czech bends it
+// ("iPhonu").
+var footerDevices = []string{"iphon", "ipad", "ipod", "android", "galaxy", "samsung", "pixel", "huawei", "xiaomi",
+	"outlook", "gmail", "yahoo", "proton", "blackberry", "mail"}
+
+// isLocaleFooter reports whether t (trimmed) is one of the sentFrom
+// footers: its fixed words around a device name of 1 to 40 characters
+// that holds one of footerDevices, with an optional final ".".
+func isLocaleFooter(t string) bool {
+	l := strings.TrimSuffix(strings.ToLower(t), ".")
+	for _, f := range footers {
+		if !strings.HasPrefix(l, f[0]) || !strings.HasSuffix(l, f[1]) || len(l) < len(f[0])+len(f[1])+1 {
+			continue
+		}
+		dev := l[len(f[0]) : len(l)-len(f[1])]
+		if n := utf8.RuneCountInString(dev); n > 40 || strings.TrimSpace(dev) != dev {
+			continue
+		}
+		for _, w := range footerDevices {
+			if strings.Contains(dev, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // attrSuffixVerbs end an attribution with or without a colon after them
 // (the CJK forms "…写道", "…書きました"). They have no case.

@@ -422,7 +422,10 @@ func mayBeDeviceLine(t string) bool {
 	if i := strings.IndexAny(first, " \t"); i >= 0 {
 		first = first[:i]
 	}
-	if deviceFirstWords[strings.ToLower(first)] {
+	if deviceFirstWords[strings.ToLower(first)] || footerWords[strings.ToLower(first)] {
+		return true
+	}
+	if i := strings.LastIndexAny(t, " \t"); i >= 0 && footerWords[strings.ToLower(strings.TrimSuffix(t[i+1:], "."))] {
 		return true
 	}
 	// The CJK footers have no spaces: look for their fixed parts.
@@ -481,6 +484,9 @@ func isDeviceLine(s string) bool {
 		if re.MatchString(t) {
 			return true
 		}
+	}
+	if isLocaleFooter(t) {
+		return true
 	}
 	m := sentPrefixRe.FindStringSubmatch(t)
 	if m == nil {

@@ -265,3 +265,25 @@ func TestProseEndingInAVerbIsKept(t *testing.T) {
 		}
 	}
 }
+
+// TestLocaleFooterNeedsADevice checks that a line shaped like a localised
+// "Sent from my …" footer (locales' sentFrom) counts only when it names a
+// device or mail app: "Lähetetty eilen postissa." (sent yesterday by
+// post) and "Odesláno z domova." (sent from home) are the writer's text,
+// and the text under them is kept.
+func TestLocaleFooterNeedsADevice(t *testing.T) {
+	for _, in := range []string{
+		"Kiitos.\n\nLähetetty eilen postissa.\nTulee perjantaina.",
+		"Díky.\n\nOdesláno z domova.\nPřijde v pátek.",
+		"Teşekkürler.\n\nDün kargoyla gönderildi.\nCuma günü gelir.",
+	} {
+		if r := Text(in, Options{}); r.Text != in {
+			t.Errorf("Text(%q) = %q, want it all", in, r.Text)
+		}
+	}
+	for _, in := range []string{"Kiitos.\n\nLähetetty iPhonesta", "Díky.\n\nOdesláno z iPhonu", "감사합니다.\n\niPhone에서 보냄"} {
+		if r := Text(in, Options{}); strings.Contains(r.Text, "\n") {
+			t.Errorf("Text(%q) = %q, want the footer removed", in, r.Text)
+		}
+	}
+}
