@@ -26,7 +26,10 @@ func (d *doc) forwardAbove(i, end int, ownSeen bool) (int, bool) {
 			return i, false
 		}
 	}
-	q := d.quoteStart(body, end)
+	// The text of an unquoted forward runs to the quote; a quoted one
+	// is its quote block, and the quote must follow it at once (text of
+	// the person's own between them makes an interleaved reply).
+	q := d.quoteStart(body, end, d.quoted[i])
 	if q < 0 {
 		return i, false
 	}
@@ -43,11 +46,12 @@ func (d *doc) forwardAbove(i, end int, ownSeen bool) (int, bool) {
 // quoteStart returns the first line at or after p, before end, that
 // starts quoted text: a quoted line, an attribution, a copied header
 // block or an "original message" line; end itself when the marker or our
-// own sent text was cut there; -1 when there is none. Each line costs a
-// bounded look-ahead, so the walk is linear.
-func (d *doc) quoteStart(p, end int) int {
+// own sent text was cut there; -1 when there is none, or, with next set,
+// when the first non-blank line is not one. Each line costs a bounded
+// look-ahead, so the walk is linear.
+func (d *doc) quoteStart(p, end int, next bool) int {
 	for k := p; k < end; k++ {
-		if d.blank[k] && !d.quoted[k] || d.fence[k] {
+		if d.blank[k] && !d.quoted[k] || d.fence[k] && !next {
 			continue
 		}
 		if d.quoted[k] || isDelimiter(d.lines[k]) || d.headerBlockEnd(k, end) > k {
@@ -55,6 +59,9 @@ func (d *doc) quoteStart(p, end int) int {
 		}
 		if _, ok := d.attributionAt(k, end, false); ok {
 			return k
+		}
+		if next {
+			return -1
 		}
 	}
 	if end < len(d.lines) {

@@ -287,3 +287,14 @@ func TestLocaleFooterNeedsADevice(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotedForwardInInterleavedReply checks that a quoted forward
+// followed by the writer's own text is not taken for a forward placed
+// above the quote: the signature under the writer's text still goes.
+func TestQuotedForwardInInterleavedReply(t *testing.T) {
+	in := "See below.\n\n> Begin forwarded message:\n>\n> Fwd text.\n\nMy answer.\n\n-- \nBen\n\nOn 2 Jan 2006, at 15:04, Ana <ana@example.org> wrote:\n> q\n"
+	want := "See below.\n\n> Begin forwarded message:\n>\n> Fwd text.\n\nMy answer."
+	if r := Text(in, Options{}); r.Text != want {
+		t.Errorf("Text = %q, want %q", redact(r.Text), redact(want))
+	}
+}
