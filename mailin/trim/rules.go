@@ -422,7 +422,7 @@ func mayBeDeviceLine(t string) bool {
 	if i := strings.IndexAny(first, " \t"); i >= 0 {
 		first = first[:i]
 	}
-	if deviceFirstWords[strings.ToLower(first)] || footerWords[strings.ToLower(first)] {
+	if lf := strings.ToLower(first); deviceFirstWords[lf] || footerWords[lf] {
 		return true
 	}
 	if i := strings.LastIndexAny(t, " \t"); i >= 0 && footerWords[strings.ToLower(strings.TrimSuffix(t[i+1:], "."))] {
