@@ -22,7 +22,7 @@ func envelope(m *parse.Message) string {
 }
 
 // fixture parses one file of ../shared/corpus/discourse-emails (relative
-// to the repository root), skipping the test when the corpus is absent.
+// to the repository root), skipping the test (failing it under CI) when the corpus is absent.
 func fixture(t *testing.T, name string) *parse.Message {
 	t.Helper()
 	corpus := threadstest.CorpusDir(t, "discourse-emails")

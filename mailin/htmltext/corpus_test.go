@@ -11,14 +11,15 @@ import (
 )
 
 // corpusHTML returns the HTML body of one discourse fixture found under
-// ../shared/corpus relative to the repository root, skipping the test when
-// the suite or the fixture is absent.
+// ../shared/corpus relative to the repository root; when the suite or the
+// fixture is absent the test is skipped, or fails under CI
+// (threadstest.CorpusMissing).
 func corpusHTML(t *testing.T, name string) string {
 	t.Helper()
 	path := filepath.Join(threadstest.CorpusDir(t, "discourse-emails"), name)
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("shared corpus fixture %s not present; skipping", path)
+		threadstest.CorpusMissing(t, "shared corpus fixture %s not present", path)
 	}
 	m, err := parse.Parse(raw, parse.Limits{})
 	if err != nil {

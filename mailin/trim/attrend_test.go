@@ -23,14 +23,21 @@ var attrEndCases = []string{
 	"山田さんは書きました:", "写道", "寫道：", "书写道::", "書きました-", ":", "", "wrote", "έΓΡΑΨΕ:",
 	"Just a normal line of text that goes on and on without ending in a colon",
 	"wrote:\n:", "\xffwrote:", "wrote\xff:", "wrote:\xff",
+	"Ana <a@b.example> ezt írta (időpont: 2006. jan. 2., H, 15:04):", "이(가) 쓴 글:", "쓴 글", "のメール：", "Ana a scris :",
+	"2006. 1. 2. 오후 3:04, Ana 작성:", "כתב/ה:", "كتب Ana:", "W dniu 2.01.2006 o 15:04, Ana pisze:", "PISZE:", "pisze",
 }
 
-func TestAttrEndMatchesRegexp(t *testing.T) {
+// corpusLines returns attrEndCases, every line of our own corpus and of
+// the shared corpus (where present), and each line joined with the next
+// (as attributions are joined).
+func corpusLines(t *testing.T) []string {
+	t.Helper()
 	lines := append([]string(nil), attrEndCases...)
-	// Every line of the corpus, and each joined with the next (as
-	// attributions are joined), where it is present.
+	dirs := []string{filepath.Join("testdata", "replies")}
 	for _, suite := range []string{"email-reply-parser", "discourse-emails", "talon"} {
-		dir := threadstest.CorpusDir(t, suite)
+		dirs = append(dirs, threadstest.CorpusDir(t, suite))
+	}
+	for _, dir := range dirs {
 		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -49,6 +56,57 @@ func TestAttrEndMatchesRegexp(t *testing.T) {
 			return nil
 		})
 	}
+	return lines
+}
+
+// headerByRegexp is headerField's definition: headerRe on the trimmed
+// line, for lines of at most 1000 bytes whose first colon comes within
+// 48 bytes.
+func headerByRegexp(s string) (string, bool) {
+	t := strings.TrimSpace(s)
+	if c := strings.IndexAny(t, ":："); len(s) > 1000 || c < 0 || c > 48 {
+		return "", false
+	}
+	m := headerRe.FindStringSubmatch(t)
+	if m == nil {
+		return "", false
+	}
+	return strings.ToLower(m[1]), true
+}
+
+// TestMatchersMatchRegexps checks that headerField, attrStart and verbless, which
+// replace regular expressions for speed, agree with them on every corpus
+// line (quote prefix and bidirectional marks removed, as newDoc does).
+func TestMatchersMatchRegexps(t *testing.T) {
+	headers, verbs := 0, 0
+	for _, l := range corpusLines(t) {
+		c := strings.TrimSpace(stripBidi(l[quotePrefixLen(l):]))
+		f, ok := headerField(c)
+		if wf, wok := headerByRegexp(c); ok != wok || f != wf {
+			t.Errorf("headerField(%q) = %q, %v; headerRe says %q, %v", c, f, ok, wf, wok)
+		}
+		if ok {
+			headers++
+		}
+		if got, want := attrStart(c, attrStartIdx), attrStartRe.MatchString(c); got != want {
+			t.Errorf("attrStart(%q) = %v, attrStartRe says %v", c, got, want)
+		}
+		if got, want := attrStart(c, attrBreakIdx), attrBreakRe.MatchString(c); got != want {
+			t.Errorf("attrStart(%q, break) = %v, attrBreakRe says %v", c, got, want)
+		}
+		if got, want := verbless(c), verblessRe.MatchString(c); got != want {
+			t.Errorf("verbless(%q) = %v, verblessRe says %v", c, got, want)
+		} else if got {
+			verbs++
+		}
+	}
+	if headers < 50 || verbs < 5 {
+		t.Errorf("only %d header lines and %d verbless attributions: the comparison proves little", headers, verbs)
+	}
+}
+
+func TestAttrEndMatchesRegexp(t *testing.T) {
+	lines := corpusLines(t)
 	matched := 0
 	for _, l := range lines {
 		// Both are false for a line that ends in none of the runes any
@@ -77,9 +135,24 @@ func FuzzAttrEnd(f *testing.F) {
 	for _, c := range attrEndCases {
 		f.Add(c)
 	}
+	f.Add("*Von:* Ana <a@b.example>")
+	f.Add("пн, 2 янв. 2006 г. в 15:04, Ana <a@b.example>:")
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := attrEnd(s), attrEndRe.MatchString(s); got != want {
 			t.Fatalf("attrEnd(%q) = %v, attrEndRe says %v", s, got, want)
+		}
+		if got, want := attrStart(s, attrStartIdx), attrStartRe.MatchString(s); got != want {
+			t.Fatalf("attrStart(%q) = %v, attrStartRe says %v", s, got, want)
+		}
+		if got, want := attrStart(s, attrBreakIdx), attrBreakRe.MatchString(s); got != want {
+			t.Fatalf("attrStart(%q, break) = %v, attrBreakRe says %v", s, got, want)
+		}
+		if got, want := verbless(s), verblessRe.MatchString(s); got != want {
+			t.Fatalf("verbless(%q) = %v, verblessRe says %v", s, got, want)
+		}
+		f, ok := headerField(s)
+		if wf, wok := headerByRegexp(s); ok != wok || f != wf {
+			t.Fatalf("headerField(%q) = %q, %v; headerRe says %q, %v", s, f, ok, wf, wok)
 		}
 	})
 }

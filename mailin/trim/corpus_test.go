@@ -21,8 +21,8 @@ import (
 // files there for where each suite comes from and how it compares.
 
 // corpusDir returns the shared corpus directory (../shared/corpus beside
-// the repository root), or skips the test when its email-reply-parser suite
-// is absent. It remains for trim_test.go, which joins suite paths itself;
+// the repository root); when its email-reply-parser suite is absent the
+// test is skipped, or fails under CI (threadstest.CorpusMissing). It remains for trim_test.go, which joins suite paths itself;
 // the tests here call threadstest.CorpusDir directly.
 func corpusDir(t testing.TB) string {
 	t.Helper()
@@ -143,7 +143,24 @@ func pairs(t *testing.T, inDir, wantDir string, allowMissing bool) []corpusCase 
 
 // ertKnown are the email_reply_trimmer / dimiro1 fixtures whose expectation
 // we do not meet, with the reason (see docs/CORPUS.md).
-var ertKnown = map[string]string{}
+var ertKnown = map[string]string{
+	// Issue 10 item 15: a reply that only quotes is empty (processing
+	// answers "nothing was left of your reply"), never a post of the quote.
+	"quote_only.txt": "upstream keeps a quote-only body; a reply that only quotes says nothing, so we leave no text",
+}
+
+// TestCorpusOwn runs Postern's own corpus (testdata/replies, described in
+// its MANIFEST.md): attribution lines, copied header blocks and forward
+// lines as the major clients write them in many languages, and the
+// shapes of issue 10 item 15. It has no known failures.
+func TestCorpusOwn(t *testing.T) {
+	dir := filepath.Join("testdata", "replies")
+	cases := pairs(t, filepath.Join(dir, "in"), filepath.Join(dir, "want"), false)
+	if len(cases) < 200 {
+		t.Fatalf("only %d cases in %s", len(cases), dir)
+	}
+	corpusSuite{name: "own", cases: cases, known: map[string]string{}}.run(t)
+}
 
 func TestCorpusDimiro1(t *testing.T) {
 	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "dimiro1-reply")
@@ -174,6 +191,8 @@ var elidedKnown = map[string]string{
 	"embedded_email_1.txt": "upstream rewrites the Supercite prefix \"Richard>\" to \">\" in the elided text",
 	"embedded_email_4.txt": "upstream rewrites the \"| \" quote prefixes to \"> \" in the elided text",
 	"embedded_email_7.txt": "upstream rewrites the \"C>\" quote prefixes to \">\" in the elided text",
+	// The other side of ertKnown's quote_only.txt: the quote is elided.
+	"quote_only.txt": "upstream elides nothing from a quote-only body; we elide the whole quote",
 }
 
 func TestCorpusEmailReplyTrimmerElided(t *testing.T) {

@@ -110,11 +110,27 @@ func isDashName(s string) bool {
 
 // delimiterRe matches the rule lines clients put above a copied message:
 // "-----Original Message-----", "---------- Forwarded message ---------"
-// and their translations, optionally in "*bold*".
-var delimiterRe = regexp.MustCompile(`(?i)^[*_ ]*-{2,}[ ]*(original message|original-nachricht|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|mensaje original|mensaje reenviado|message d'origine|message original|message transféré|messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|originalmeddelande|vidarebefordrat meddelande|opprinnelig melding|oprindelig meddelelse|mensagem original|mensagem encaminhada|wiadomość oryginalna|исходное сообщение|пересылаемое сообщение|переслане повідомлення|原始邮件|原始郵件|転送されたメッセージ)[ ]*-{2,}[*_ ]*$`)
+// and their translations (locales), optionally in "*bold*", with ASCII
+// hyphens or Proton's U+2010. forwardLineRe matches the forward lines
+// among them.
+var (
+	delimiterRe   = regexp.MustCompile(`(?i)^[*_ ]*[-\x{2010}]{2,}[ ]*(` + alternation(append(append([]string{}, originalWords...), forwardWords...)) + `)[ ]*[-\x{2010}]{2,}[*_ ]*$`)
+	forwardLineRe = regexp.MustCompile(`(?i)^[*_ ]*[-\x{2010}]{2,}[ ]*(` + alternation(forwardWords) + `)[ ]*[-\x{2010}]{2,}[*_ ]*$`)
+)
 
-// forwardStartRe matches Apple Mail style forward introductions.
-var forwardStartRe = regexp.MustCompile(`(?i)^(begin forwarded message|début du message réexpédié|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht)[ ]*:$`)
+// forwardStartRe matches Apple Mail style forward introductions
+// ("Begin forwarded message:" and its translations).
+var forwardStartRe = regexp.MustCompile(`(?i)^(` + alternation(introWords) + `)[ ]*[:：]$`)
+
+// isForwardLine reports whether s (quote prefix removed) starts a
+// forwarded message: a forward delimiter or an Apple introduction.
+func isForwardLine(s string) bool {
+	t := strings.TrimSpace(s)
+	if len(t) > 120 {
+		return false
+	}
+	return forwardLineRe.MatchString(t) || forwardStartRe.MatchString(t)
+}
 
 // isDelimiter reports whether s is an "original/forwarded message" line.
 func isDelimiter(s string) bool {
@@ -126,42 +142,113 @@ func isDelimiter(s string) bool {
 }
 
 // headerRe matches one line of a copied message header block as Outlook and
-// webmail clients write it: "From: …", "*Sent:* …", "Von: …", "Från: …".
-// Group 1 is the field name.
-var headerRe = regexp.MustCompile(`(?i)^[*_]{0,2}(from|sent|date|to|cc|bcc|subject|reply-to|de|envoyé|envoye|à|objet|von|gesendet|an|betreff|datum|da|inviato|data|oggetto|risposta|a|enviado|para|asunto|fecha|van|verzonden|aan|onderwerp|från|skickat|till|ämne|kopia|od|wysłano|do|temat|от|отправлено|дата|кому|копия|тема|fra|sendt|til|emne|dato|lähettäjä|lähetetty|vastaanottaja|aihe|発信者|送信日時|宛先|件名|发件人|发送时间|收件人|主题|寄件者|傳送時間|收件者|主旨)[*_]{0,2}[ \t]*[:：][*_]{0,2}([ \t\x{a0}]|$)`)
+// webmail clients write it: "From: …", "*Sent:* …", "Von: …", "Från: …",
+// in every language of locales. Group 1 is the field name.
+var headerRe = regexp.MustCompile(`(?i)^[*_]{0,2}(` + alternation(headerWords) + `)[*_]{0,2}[ \t]*[:：][*_]{0,2}([ \t\x{a0}]|$)`)
 
 // fromFields and dateFields are the header names that identify a copied
 // header block even when only two of its lines are present.
 var (
-	fromFields = map[string]bool{"from": true, "de": true, "von": true, "da": true, "van": true, "från": true, "od": true, "от": true, "fra": true, "lähettäjä": true, "発信者": true, "发件人": true, "寄件者": true}
-	dateFields = map[string]bool{"sent": true, "date": true, "envoyé": true, "envoye": true, "gesendet": true, "datum": true, "inviato": true, "data": true, "enviado": true, "fecha": true, "verzonden": true, "skickat": true, "wysłano": true, "отправлено": true, "дата": true, "sendt": true, "dato": true, "lähetetty": true, "送信日時": true, "发送时间": true, "傳送時間": true}
+	fromFields = wordSet(fromFieldWords)
+	dateFields = wordSet(dateFieldWords)
+)
+
+// headerNames is headerWords as a set (lower-cased), for headerField;
+// maxHeaderName is the length in runes of the longest.
+var (
+	headerNames   = wordSet(headerWords)
+	maxHeaderName = func() int {
+		n := 0
+		for w := range headerNames {
+			n = max(n, utf8.RuneCountInString(w))
+		}
+		return n
+	}()
 )
 
 // headerField returns the lower-cased field name when s is a header line.
+// It is headerRe, computed with a set lookup instead of the regular
+// expression's long alternation; the tests compare the two.
 func headerField(s string) (string, bool) {
 	if len(s) > 1000 {
 		return "", false
 	}
+	t := strings.TrimSpace(s)
 	// Field names are short: the colon must come early.
-	if c := strings.IndexAny(s, ":："); c < 0 || c > 48 {
+	c := strings.IndexAny(t, ":：")
+	if c < 0 || c > 48 {
 		return "", false
 	}
-	m := headerRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
+	rest := t[c+1:]
+	if t[c] != ':' {
+		rest = t[c+len("："):]
+	}
+	if rest = trimMarks(rest, true); rest != "" {
+		if r, _ := utf8.DecodeRuneInString(rest); r != ' ' && r != '\t' && r != '\u00a0' {
+			return "", false
+		}
+	}
+	name := trimMarks(strings.TrimRight(trimMarks(t[:c], true), " \t"), false)
+	// strings.ToLower maps rune to rune: a longer name is none of ours,
+	// and is not lower-cased (which allocates) to find that out.
+	if utf8.RuneCountInString(name) > maxHeaderName {
 		return "", false
 	}
-	return strings.ToLower(m[1]), true
+	name = strings.ToLower(name)
+	if !headerNames[name] {
+		return "", false
+	}
+	return name, true
 }
 
-// attrStartRe matches how an attribution line begins: a localised "On",
-// a date, a weekday, or a Zoho/Yahoo "---- On" prefix.
-var attrStartRe = regexp.MustCompile(`(?i)^(-{2,} ?)?(on|le|am|op|el|il|em|den|dnia|at|w dniu|dne|på|en|в|在|понедельник|вторник|среда|четверг|пятница|суббота|воскресенье)[ ,]|^\d|^-{2,} ?on `)
+// trimMarks removes up to two "*" or "_" (bold or underline marks) from
+// the start of s (front) or from its end.
+func trimMarks(s string, front bool) string {
+	for k := 0; k < 2 && s != ""; k++ {
+		i := len(s) - 1
+		if front {
+			i = 0
+		}
+		if s[i] != '*' && s[i] != '_' {
+			break
+		}
+		if front {
+			s = s[1:]
+		} else {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}
 
-// attrEndRe matches how a wrapped attribution ends: a verb of writing in
-// one of many languages followed, within a short tail, by a colon, or
-// Zoho's "wrote ----". attrEnd computes the same much faster; this stays
-// as its definition, which the tests compare it with.
-var attrEndRe = regexp.MustCompile(`(?i)(wrote|writes|a écrit|a ecrit|schrieb|schreef|geschreven|escribió|escribio|ha scritto|escreveu|написал|написала|написал\(а\)|пише|написав|napisał|napisała|napisał\(a\)|napsal|skrev|kirjoitti|írta|yazdı|έγραψε)[^\n]{0,80}[:：]$|wrote ?-{2,}$|(写道|寫道|書きました|さんは書きました)[:：]?$`)
+// attrStartRe matches how an attribution line begins: a localised "On"
+// (locales), a date, a weekday, or a Zoho/Yahoo "---- On" prefix.
+// attrBreakRe is the same without the one-letter words ("a", "в", "ב"):
+// a wrapped attribution's second line may start with those, so they do
+// not end a join. attrStart computes both much faster; these stay as
+// their definitions, which the tests compare it with.
+var (
+	attrStartRe = regexp.MustCompile(`(?i)^(-{2,} ?)?(` + alternation(attrStartWords) + `)[ ,\-\x{05be}]|^\d|^-{2,} ?on `)
+	attrBreakRe = regexp.MustCompile(`(?i)^(-{2,} ?)?(` + alternation(longWords(attrStartWords)) + `)[ ,\-\x{05be}]|^\d|^-{2,} ?on `)
+)
+
+// longWords returns the words of more than one letter, and the CJK ones.
+func longWords(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if r := []rune(w); len(r) > 1 || r[0] >= 0x3000 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// attrEndRe matches how a wrapped attribution ends: a verb of writing
+// (locales) followed, within a short tail, by a colon, or Zoho's "wrote
+// ----", or a CJK verb with or without a colon. attrEnd computes the same
+// much faster; this stays as its definition, which the tests compare it
+// with.
+var attrEndRe = regexp.MustCompile(`(?i)(` + alternation(attrVerbWords) + `)[^\n]{0,80}[:：]$|wrote ?-{2,}$|(` + alternation(attrSuffixVerbs) + `)[:：]?$`)
 
 // isoAttrRes match Gmail attributions that carry no verb: an ISO date with
 // a GMT offset, or a slashed date followed by "Name <address>".
@@ -169,6 +256,85 @@ var isoAttrRes = []*regexp.Regexp{
 	regexp.MustCompile(`^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2} GMT[+-]\d{1,2}(:\d{2})? .`),
 	regexp.MustCompile(`^\d{4}/\d{1,2}/\d{1,2} [^<>]*<[^<>\s]+@[^<>\s]+>:?$`),
 	regexp.MustCompile(`^\d{4}年\d{1,2}月\d{1,2}日.*<[^<>\s]+@[^<>\s]+>:?$`),
+}
+
+// verblessRe matches attributions with no verb at all: a time or a year,
+// a name, an address in angle brackets and a colon, as Gmail writes them
+// in Russian, Hebrew, Arabic and Japanese ("пн, 2 янв. 2006 г. в 15:04,
+// Name <addr>:") and Apple Mail in Czech.
+var verblessRe = regexp.MustCompile(`(\d{1,2}[:.]\d{2}|\d{4})[^<>]*<[^<>\s]+@[^<>\s]+>[:：]$`)
+
+// verbless reports verblessRe.MatchString(j), computed without the
+// regular expression, whose unanchored search cost most of the time
+// spent on a line; verblessRe stays as its definition, which the tests
+// compare it with.
+func verbless(j string) bool {
+	s, ok := strings.CutSuffix(j, ":")
+	if !ok {
+		s, ok = strings.CutSuffix(j, "：")
+	}
+	if !ok || !strings.HasSuffix(s, ">") {
+		return false
+	}
+	lt := strings.LastIndexByte(s, '<')
+	if lt < 0 {
+		return false
+	}
+	addr := s[lt+1 : len(s)-1]
+	if strings.ContainsAny(addr, "<> \t\n\f\r") {
+		return false
+	}
+	innerAt := false
+	for k := 1; k+1 < len(addr); k++ {
+		if addr[k] == '@' {
+			innerAt = true
+			break
+		}
+	}
+	if !innerAt {
+		return false
+	}
+	seg := s[:lt]
+	return hasTimeOrYear(seg[strings.LastIndexAny(seg, "<>")+1:])
+}
+
+// hasTimeOrYear reports whether s holds four ASCII digits in a row, or a
+// digit, a ":" or "." and two digits.
+func hasTimeOrYear(s string) bool {
+	run := 0
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		if isDigit(c) {
+			if run++; run >= 4 {
+				return true
+			}
+			continue
+		}
+		if run > 0 && (c == ':' || c == '.') && k+2 < len(s) && isDigit(s[k+1]) && isDigit(s[k+2]) {
+			return true
+		}
+		run = 0
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// stripBidi removes the bidirectional formatting characters (U+200E,
+// U+200F, U+061C, U+202A to U+202E, U+2066 to U+2069) that Gmail puts
+// around names and addresses in right-to-left attributions, so that the
+// rules see the text. Lines without them are returned as they are.
+func stripBidi(s string) string {
+	if !strings.Contains(s, "\u061c") && strings.IndexByte(s, 0xe2) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == 0x200e, r == 0x200f, r == 0x061c, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // looksLikeAttribution reports whether the joined text j (quote prefixes
@@ -190,10 +356,13 @@ func looksLikeAttribution(j string) bool {
 			return true
 		}
 	}
+	if verbless(j) {
+		return true
+	}
 	if !attrEnd(j) {
 		return false
 	}
-	if attrStartRe.MatchString(j) {
+	if attrStart(j, attrStartIdx) {
 		return true
 	}
 	// "Name <addr> wrote:", "Name via List <addr> schrieb:" and the
@@ -253,7 +422,10 @@ func mayBeDeviceLine(t string) bool {
 	if i := strings.IndexAny(first, " \t"); i >= 0 {
 		first = first[:i]
 	}
-	if deviceFirstWords[strings.ToLower(first)] {
+	if lf := strings.ToLower(first); deviceFirstWords[lf] || footerWords[lf] {
+		return true
+	}
+	if i := strings.LastIndexAny(t, " \t"); i >= 0 && footerWords[strings.ToLower(strings.TrimSuffix(t[i+1:], "."))] {
 		return true
 	}
 	// The CJK footers have no spaces: look for their fixed parts.
@@ -312,6 +484,9 @@ func isDeviceLine(s string) bool {
 		if re.MatchString(t) {
 			return true
 		}
+	}
+	if isLocaleFooter(t) {
+		return true
 	}
 	m := sentPrefixRe.FindStringSubmatch(t)
 	if m == nil {

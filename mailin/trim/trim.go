@@ -12,9 +12,12 @@
 //  2. Our own notification (Options): a marker line such as "-- Reply above
 //     this line --" or, failing that, the point where the reply starts
 //     repeating the text we sent, quoted or not.
-//  3. Text rules (function Text): attribution lines in many languages,
-//     header blocks, "-----Original Message-----" lines, "> " quotes,
-//     "-- " signatures and "Sent from my …" footers.
+//  3. Text rules (function Text): attribution lines, copied header
+//     blocks, "-----Original Message-----" lines (their localised words
+//     are the table of locales.go), "> " quotes, "-- " signatures and
+//     "Sent from my …" footers. A reply that only quotes leaves no text
+//     at all; a forwarded message the writer placed above the quote is
+//     their own text and is kept (forwardAbove).
 //
 // Trimming never invents text: Result.Text and Result.Elided are made of the
 // input's lines (with line endings normalised to "\n" and trailing blanks
@@ -61,6 +64,7 @@ type doc struct {
 	quoted  []bool   // line carries a quote prefix
 	blank   []bool   // line (without quote prefix) is empty
 	fence   []bool   // line is inside or delimits a ``` code fence
+	fwd     []bool   // line belongs to a forward kept as the person's own (forwardAbove)
 	keep    []bool   // line belongs to Text
 }
 
@@ -81,7 +85,20 @@ func Text(body string, opts Options) Result {
 	}
 	d.scan(end)
 	d.trimTail()
+	d.dropQuoteOnly()
 	return d.result()
+}
+
+// dropQuoteOnly removes everything from Text when what is left holds no
+// line of the person's own (only quoted and blank lines): a reply that
+// only quotes, with or without an attribution, says nothing.
+func (d *doc) dropQuoteOnly() {
+	for i := range d.lines {
+		if d.keep[i] && !d.quoted[i] && !d.blank[i] {
+			return
+		}
+	}
+	d.drop(0, len(d.lines))
 }
 
 // newDoc normalises line endings and classifies each line.
@@ -96,6 +113,7 @@ func newDoc(body string) *doc {
 		quoted:  make([]bool, n),
 		blank:   make([]bool, n),
 		fence:   make([]bool, n),
+		fwd:     make([]bool, n),
 		keep:    make([]bool, n),
 	}
 	inFence := false
@@ -104,7 +122,7 @@ func newDoc(body string) *doc {
 		d.lines[i] = l
 		q := quotePrefixLen(l)
 		d.quoted[i] = q > 0
-		d.content[i] = strings.TrimSpace(l[q:])
+		d.content[i] = strings.TrimSpace(stripBidi(l[q:]))
 		d.blank[i] = isBlank(l[q:])
 		d.keep[i] = true
 		isFenceLine := q == 0 && strings.HasPrefix(strings.TrimSpace(l), "```")
@@ -148,7 +166,7 @@ func (d *doc) markerCut(markers []string) int {
 // blank and separator lines directly above it.
 func (d *doc) cut(i int) {
 	j := i
-	for j > 0 && d.keep[j-1] && !d.fence[j-1] && (d.blank[j-1] && !d.quoted[j-1] || !d.quoted[j-1] && isRuleLine(d.lines[j-1])) {
+	for j > 0 && d.keep[j-1] && !d.fence[j-1] && !d.fwd[j-1] && (d.blank[j-1] && !d.quoted[j-1] || !d.quoted[j-1] && isRuleLine(d.lines[j-1])) {
 		j--
 	}
 	for k := j; k < len(d.lines); k++ {
@@ -270,10 +288,19 @@ func (d *doc) attributionAt(i, end int, quoted bool) (int, bool) {
 			}
 			continue
 		}
-		if len(c) > 100 || endsSentence(prev) || attrStartRe.MatchString(c) {
+		// A line that starts like an attribution starts a new one,
+		// unless the line before ends with a comma (a wrapped date) or
+		// the lines so far hold the sender's address (the verb and
+		// date of "Name <addr> wrote on …:" wrapped).
+		if len(c) > 100 || endsSentence(prev) || !strings.HasSuffix(prev, ",") && !strings.Contains(j, "@") && attrStart(c, attrBreakIdx) {
 			break
 		}
-		j += " " + c
+		// Gmail wraps right after the "<" of an address: join it back.
+		if strings.HasSuffix(j, "<") {
+			j += c
+		} else {
+			j += " " + c
+		}
 		if looksLikeAttribution(j) {
 			return k + 1, true
 		}
@@ -368,6 +395,10 @@ func (d *doc) scan(end int) {
 				i = next
 				continue
 			}
+			if fe, ok := d.forwardAbove(i, end, ownSeen); ok {
+				i = fe
+				continue
+			}
 			i = qEnd
 			continue
 		}
@@ -383,6 +414,10 @@ func (d *doc) scan(end int) {
 			}
 		}
 		if isDelimiter(l) {
+			if fe, ok := d.forwardAbove(i, end, ownSeen); ok {
+				i = fe
+				continue
+			}
 			if ownSeen {
 				d.cut(i)
 				return
@@ -494,7 +529,7 @@ func (d *doc) trimTail() {
 	for {
 		t := d.prevNonBlank(limit)
 		limit = t + 1
-		if t < 0 || d.fence[t] {
+		if t < 0 || d.fence[t] || d.fwd[t] {
 			return
 		}
 		if !d.quoted[t] {
@@ -527,7 +562,7 @@ func (d *doc) trimTail() {
 		// Trailing quote block.
 		s := t
 		for k := t - 1; k >= 0; k-- {
-			if !d.keep[k] {
+			if !d.keep[k] || d.fwd[k] {
 				break
 			}
 			if d.quoted[k] {

@@ -108,6 +108,16 @@ func TestTextRules(t *testing.T) {
 			want: "了解です。",
 		},
 		{
+			name: "a reply that only quotes, without attribution, is empty",
+			in:   "> I wake up at 4am.\n>\n> What helps?\n\n",
+			want: "",
+		},
+		{
+			name: "a reply that only quotes, with a signature, is empty",
+			in:   "> > Q?\n> A.\n\n-- \nBob\n",
+			want: "",
+		},
+		{
 			name: "Yahoo --- On ... wrote:",
 			in:   "Fine by me.\n\n--- On Wed, 4/4/12, Ana <ana@example.org> wrote:\n\nFrom: Ana\nSubject: x",
 			want: "Fine by me.",
@@ -174,6 +184,8 @@ func FuzzText(f *testing.F) {
 	f.Add("Hello\n\nOn 1 Jan 2020, Ana <ana@example.org> wrote:\n> Hi\n", "")
 	f.Add("> q\n\na\n\n> q2\n\nb\n-- \nsig", "q2 and more words of ours here to match")
 	f.Add("From: a\nSent: b\nTo: c\n\nx", "x")
+	f.Add("Mine.\n\n---------- Forwarded message ---------\nFrom: C <c@d.example>\nDate: x\nSubject: s\nTo: <e@f.example>\n\nFwd.\n\nOn 1 Jan 2020, A <a@b.example> wrote:\n> q\n", "")
+	f.Add("Mine.\n\n> Begin forwarded message:\n>\n> Fwd.\n\n\u202bבתאריך 2 בינו׳ 2006 ב-15:04 מאת \u202aA\u202c\u200f <\u202aa@b.example\u202c\u200f>:\u202c\n> q\n", "")
 	f.Fuzz(func(t *testing.T, body, sent string) {
 		r := Text(body, Options{Sent: []string{sent}, Markers: []string{"-- reply above --"}})
 		norm := strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n")
@@ -234,5 +246,55 @@ func BenchmarkPathologicalShapes(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestProseEndingInAVerbIsKept guards the short start words of locales
+// ("la", "le", "am", "on"): a sentence that starts with one and ends with
+// a verb of writing, with no date or address (attrFirstLineOK) and no
+// quote under it, is the writer's text, not an attribution.
+func TestProseEndingInAVerbIsKept(t *testing.T) {
+	for _, in := range []string{
+		"Gracias.\n\nLa doctora escribió:\nduerma más y beba menos café.\n\nSaludos",
+		"Merci.\n\nLe médecin a écrit :\ndormez plus.\n",
+		"Danke.\n\nAm Ende schrieb sie:\nes wird besser.\n",
+		"Thanks.\n\nOn the forum Ana wrote:\nsleep is a habit.\n",
+	} {
+		if r := Text(in, Options{}); r.Text != strings.TrimSpace(in) {
+			t.Errorf("Text(%q) = %q, want it all", redact(in), redact(r.Text))
+		}
+	}
+}
+
+// TestLocaleFooterNeedsADevice checks that a line shaped like a localised
+// "Sent from my …" footer (locales' sentFrom) counts only when it names a
+// device or mail app: "Lähetetty eilen postissa." (sent yesterday by
+// post) and "Odesláno z domova." (sent from home) are the writer's text,
+// and the text under them is kept.
+func TestLocaleFooterNeedsADevice(t *testing.T) {
+	for _, in := range []string{
+		"Kiitos.\n\nLähetetty eilen postissa.\nTulee perjantaina.",
+		"Díky.\n\nOdesláno z domova.\nPřijde v pátek.",
+		"Teşekkürler.\n\nDün kargoyla gönderildi.\nCuma günü gelir.",
+	} {
+		if r := Text(in, Options{}); r.Text != in {
+			t.Errorf("Text(%q) = %q, want it all", in, r.Text)
+		}
+	}
+	for _, in := range []string{"Kiitos.\n\nLähetetty iPhonesta", "Díky.\n\nOdesláno z iPhonu", "감사합니다.\n\niPhone에서 보냄"} {
+		if r := Text(in, Options{}); strings.Contains(r.Text, "\n") {
+			t.Errorf("Text(%q) = %q, want the footer removed", in, r.Text)
+		}
+	}
+}
+
+// TestQuotedForwardInInterleavedReply checks that a quoted forward
+// followed by the writer's own text is not taken for a forward placed
+// above the quote: the signature under the writer's text still goes.
+func TestQuotedForwardInInterleavedReply(t *testing.T) {
+	in := "See below.\n\n> Begin forwarded message:\n>\n> Fwd text.\n\nMy answer.\n\n-- \nBen\n\nOn 2 Jan 2006, at 15:04, Ana <ana@example.org> wrote:\n> q\n"
+	want := "See below.\n\n> Begin forwarded message:\n>\n> Fwd text.\n\nMy answer."
+	if r := Text(in, Options{}); r.Text != want {
+		t.Errorf("Text = %q, want %q", redact(r.Text), redact(want))
 	}
 }

@@ -1,8 +1,10 @@
 package threadstest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -31,9 +33,9 @@ func RepoRoot(t testing.TB) string {
 
 // CorpusDir returns the folder of one corpus suite ("discourse-emails",
 // "email-reply-parser", "talon") in ../shared/corpus beside the repository
-// root (see RepoRoot), or skips the test (t.Skipf, with a message naming
-// the path) when that folder is absent. It fails the test if no go.mod is
-// found above the working directory.
+// root (see RepoRoot). When that folder is absent it calls CorpusMissing,
+// which skips the test, or fails it under CI. It fails the test if no
+// go.mod is found above the working directory.
 //
 // The corpus is shared and read-only: callers must not write to it.
 // CorpusDir only reads the file system, so, unlike the database helpers of
@@ -43,7 +45,31 @@ func CorpusDir(t testing.TB, suite string) string {
 	t.Helper()
 	dir := filepath.Join(RepoRoot(t), "..", "shared", "corpus", suite)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("shared corpus suite %q not present at %s (expected in ../shared/corpus beside the repository root); skipping", suite, dir)
+		CorpusMissing(t, "shared corpus suite %q not present at %s (expected in ../shared/corpus beside the repository root)", suite, dir)
 	}
 	return dir
+}
+
+// CorpusMissing is the one place that decides what a test does when
+// shared corpus data it needs (a suite, a fixture) is absent: with CI set
+// to true in the environment (any value strconv.ParseBool reads as true)
+// it fails the test, since CI must run every corpus test; otherwise it
+// skips the test. Either way the message (format and args, as fmt.Sprintf)
+// says what is missing. Every test that reads ../shared/corpus goes
+// through it (CorpusDir does).
+func CorpusMissing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if CorpusRequired() {
+		t.Fatalf("%s; CI=%s requires the shared corpus", msg, os.Getenv("CI"))
+		return
+	}
+	t.Skipf("%s; skipping (set CI=true to make this a failure)", msg)
+}
+
+// CorpusRequired reports whether a missing shared corpus fails tests
+// rather than skipping them: true when the environment has CI=true.
+func CorpusRequired() bool {
+	ci, err := strconv.ParseBool(os.Getenv("CI"))
+	return err == nil && ci
 }
