@@ -177,7 +177,10 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 		return outcome{}, err
 	}
 	res := s.authenticate(ctx, in, from)
-	ev := s.evidence(in, res, author, from, rcpts)
+	ev, err := s.evidence(ctx, tx, in, res, author, from, rcpts, CandidateIDs(m.InReplyTo, m.References))
+	if err != nil {
+		return outcome{}, err
+	}
 	if author.Confirmed && ev == EvidenceNone {
 		// The address is confirmed, but nothing shows this message comes
 		// from there (anyone can write it in From): hold it and ask the

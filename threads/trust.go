@@ -49,7 +49,7 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, 
 func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, postID int64) (string, error) {
 	held, note := "held until the sender confirms", ""
 	if author.unproven {
-		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not their own reply token from their address, not a trusted network)"
+		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not a reply from their address to their own notification, not a trusted network)"
 		note = "This message came under your name, but nothing showed that it came from you " +
 			"(your mail provider's signature was missing or did not match), so we ask before publishing it. " +
 			"If you did not send it, ignore this email: it will be discarded and nothing is published."

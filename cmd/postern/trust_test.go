@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 )
@@ -308,5 +309,42 @@ func TestLimitCountsCreditedPerson(t *testing.T) {
 	refused := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'failed' AND reason LIKE '%limit of 10 questions an hour%'`)
 	if refused != 3 {
 		t.Errorf("%d questions refused with the limit's reason, want 3", refused)
+	}
+}
+
+// TestNotificationReplyEvidence: many clients reply to a notification's
+// From (notifications@), so the reply carries no reply token, only the
+// notification's Message-ID in In-Reply-To/References. From an untrusted
+// network with no DKIM or SPF pass, a member's reply naming a
+// notification sent to that member, from their own envelope address, is
+// published; the same naming another member's notification, or from
+// another envelope address, is held (and the member asked).
+func TestNotificationReplyEvidence(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, fakeDNS{} })
+	const alice, bob = "alice@example.org", "bob@example.net"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	member(t, a, relay, bob, "Bob", "Bob asks")
+	aliceNote, _ := relay.waitFor(t, alice, subjectHas("] Alice asks"))
+	bobNote, _ := relay.waitFor(t, bob, subjectHas("] Bob asks"))
+	toFrom := func(_ *mail.Reader, mid, refs, text string) string {
+		return "From: Alice <" + alice + ">\r\nTo: notifications@forum.test\r\nSubject: Re: notification\r\nMessage-ID: <" + mid +
+			">\r\n" + refs + "\r\n" + text + "\r\n"
+	}
+	if from := header(aliceNote, "From"); !strings.Contains(from, "notifications@forum.test") {
+		t.Fatalf("posted note From %q, want notifications@", from)
+	}
+	own := header(aliceNote, "Message-Id")
+	sendMail(t, a, alice, []string{"notifications@forum.test"}, toFrom(aliceNote, "own@client.example", "In-Reply-To: "+own+"\r\n", "More about my question."))
+	sendMail(t, a, alice, []string{"notifications@forum.test"}, toFrom(aliceNote, "refs@client.example", "References: <elsewhere@client.example> "+own+"\r\n", "And one more thing."))
+	sendMail(t, a, alice, []string{"notifications@forum.test"}, toFrom(bobNote, "others@client.example", "In-Reply-To: "+header(bobNote, "Message-Id")+"\r\n", "A reply to Bob's note."))
+	sendMail(t, a, "mallory@evil.example", []string{"notifications@forum.test"}, toFrom(aliceNote, "envelope@client.example", "In-Reply-To: "+own+"\r\n", "Forged with Alice's id."))
+	mtSettle(t, a)
+	wantOutcome(t, a, "own@client.example", "visible", "notification-reply")
+	wantOutcome(t, a, "refs@client.example", "visible", "notification-reply")
+	for _, mid := range []string{"others@client.example", "envelope@client.example"} {
+		if o := wantOutcome(t, a, mid, "held", "none"); !strings.Contains(o.reason, "no evidence") {
+			t.Errorf("%s: reason %q", mid, o.reason)
+		}
 	}
 }
