@@ -95,7 +95,8 @@ func (s *Store) trustedPeer(in *inboundRow) bool {
 // authenticate returns the DKIM/SPF/DMARC results for in (whose From
 // address is from): from the trusted front MTA's Authentication-Results,
 // or by verifying them itself (SPF only when the client's IP is known,
-// i.e. over SMTP), as configured; "none" when neither is configured.
+// i.e. over SMTP; all lookups within AuthConfig.Timeout), as configured;
+// "none" when neither is configured.
 func (s *Store) authenticate(ctx context.Context, in *inboundRow, from string) auth.Result {
 	a := s.cfg.Auth
 	switch {
@@ -103,6 +104,12 @@ func (s *Store) authenticate(ctx context.Context, in *inboundRow, from string) a
 		return auth.FromHeaders(in.raw, a.TrustedID)
 	case a.Verify:
 		domain := from[strings.LastIndexByte(from, '@')+1:]
+		timeout := a.Timeout
+		if timeout <= 0 {
+			timeout = DefaultAuthTimeout
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		return auth.Check(ctx, auth.Input{Raw: in.raw, FromDomain: domain, ClientIP: net.ParseIP(in.remoteIP), MailFrom: in.mailFrom}, a.Resolver)
 	}
 	return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}

@@ -189,6 +189,9 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	}
 	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
 	out.senderID, out.auth, out.evidence = author.ID, res, ev
+	if err == nil && author.unproven && res.Temporary() {
+		out.reason += " (DNS lookups for DKIM/SPF/DMARC failed or timed out: taken as no evidence)"
+	}
 	if err == nil && out.state == StateProcessed && author.Confirmed {
 		// Say why it was taken as the member's: "published (evidence:
 		// dkim)", "queued for a moderator (evidence: reply-token)".

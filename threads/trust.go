@@ -58,11 +58,11 @@ func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundR
 		return held + " (address suppressed: no confirmation sent)", nil
 	}
 	if lim, err := rateLimited(ctx, tx, author.ID, "", NotifyConfirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
-		return held + " (confirmation not sent: per-address limit)", err
+		return held + fmt.Sprintf("; confirmation NOT sent: per-address limit (%d a day) reached", s.cfg.ConfirmPerAddress), err
 	}
 	if in.remoteIP != "" {
 		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, NotifyConfirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
-			return held + " (confirmation not sent: per-IP limit)", err
+			return held + fmt.Sprintf("; confirmation NOT sent: per-IP limit (%d an hour) reached", s.cfg.ConfirmPerIP), err
 		}
 	}
 	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id, note: note}})

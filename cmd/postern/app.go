@@ -55,7 +55,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
 		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
 		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles,
-		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver},
+		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver, Timeout: cfg.authTimeout},
 		PostmasterAddress: cfg.Postmaster}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)

@@ -85,8 +85,38 @@ func TestTrustedNetworksDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := !isSet(fs, "trusted-networks"); got != tc.want {
-			t.Errorf("dev %v env %q: trusts loopback %v, want %v", tc.args, tc.env, got, tc.want)
+		cfg := defaultConfig()
+		cfg.TrustedNets = tc.env
+		devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
+		if got := cfg.TrustedNets == "127.0.0.0/8,::1/128"; got != tc.want {
+			t.Errorf("dev %v env %q: trusts loopback %v (%q), want %v", tc.args, tc.env, got, cfg.TrustedNets, tc.want)
+		}
+	}
+}
+
+// TestAuthVerifyDefaults: serve verifies DKIM/SPF itself by default
+// (Postern as the MX, no front MTA), so a member's signed mail is theirs
+// without a confirmation each time; dev, which trusts loopback, does not
+// unless asked; an explicit false is kept.
+func TestAuthVerifyDefaults(t *testing.T) {
+	if !defaultConfig().AuthVerify {
+		t.Error("serve does not verify DKIM/SPF by default")
+	}
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		want bool
+	}{{"serve", nil, true}, {"serve", []string{"--auth-verify-dkim=false"}, false},
+		{"dev", nil, false}, {"dev", []string{"--auth-verify-dkim"}, true}} {
+		cfg, fs, err := parseConfig(tc.cmd, tc.args, io.Discard, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.cmd == "dev" {
+			devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
+		}
+		if cfg.AuthVerify != tc.want {
+			t.Errorf("%s %v: verify %v, want %v", tc.cmd, tc.args, cfg.AuthVerify, tc.want)
 		}
 	}
 }

@@ -6,15 +6,19 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/threads"
 )
 
 // fakeDNS answers TXT queries from a map; every other name does not exist.
@@ -167,7 +171,7 @@ func TestWhoCanPostAsWhom(t *testing.T) {
 		}
 	}
 	// `postern inbound list` shows why each was held or published.
-	list, err := a.store.ListInbound(context.Background(), false, 100)
+	list, err := a.store.ListInbound(context.Background(), threads.InboundAll, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,5 +350,136 @@ func TestNotificationReplyEvidence(t *testing.T) {
 		if o := wantOutcome(t, a, mid, "held", "none"); !strings.Contains(o.reason, "no evidence") {
 			t.Errorf("%s: reason %q", mid, o.reason)
 		}
+	}
+}
+
+// dkimDNS is a fake DNS publishing an ed25519 DKIM key for example.org
+// (selector sel) and a DMARC policy, and no SPF record; it returns the
+// signing key.
+func dkimDNS(t *testing.T) (fakeDNS, ed25519.PrivateKey) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fakeDNS{
+		"sel._domainkey.example.org": {"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)},
+		"_dmarc.example.org":         {"v=DMARC1; p=none"},
+	}, key
+}
+
+// TestServeVerifiesByDefault: with serve's defaults (only the DNS is
+// faked), Postern as the MX verifies DKIM itself, so a confirmed member
+// who asks twice from an untrusted network with their provider's
+// signature is published each time, and gets no confirmation request
+// beyond the newcomer's.
+func TestServeVerifiesByDefault(t *testing.T) {
+	dns, key := dkimDNS(t)
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver = dns })
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	for _, mid := range []string{"monday@client.example", "thursday@client.example"} {
+		sendMail(t, a, alice, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", mid, "Question of "+mid), "example.org", "sel", key))
+	}
+	mtSettle(t, a)
+	wantOutcome(t, a, "monday@client.example", "visible", "dkim")
+	wantOutcome(t, a, "thursday@client.example", "visible", "dkim")
+	if n := len(confirmations(relay, alice)); n != 1 {
+		t.Errorf("alice received %d confirmation requests, want only the newcomer's", n)
+	}
+}
+
+// slowDNS never answers: each lookup waits until its context ends.
+type slowDNS struct{}
+
+func (slowDNS) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: name, IsTimeout: true, IsTemporary: true}
+}
+func (slowDNS) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: name, IsTimeout: true, IsTemporary: true}
+}
+func (slowDNS) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: host, IsTimeout: true, IsTemporary: true}
+}
+func (slowDNS) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: addr, IsTimeout: true, IsTemporary: true}
+}
+
+// TestDNSTimeoutIsNoEvidence: when DNS never answers, verifying a signed
+// message (SPF, the DKIM key, DMARC) ends at the per-message bound: the
+// message is processed once, as held for lack of evidence with the reason
+// saying the lookups failed, and the member is asked; it neither fails
+// nor waits for ever.
+func TestDNSTimeoutIsNoEvidence(t *testing.T) {
+	_, key := dkimDNS(t)
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver, c.authTimeout = slowDNS{}, 500*time.Millisecond })
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	start := time.Now()
+	sendMail(t, a, alice, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", "dns-down@client.example", "While DNS is down"), "example.org", "sel", key))
+	waitProcessed(t, a)
+	took := time.Since(start)
+	o := wantOutcome(t, a, "dns-down@client.example", "held", "none")
+	if !strings.Contains(o.reason, "timed out") || !strings.Contains(o.reason, "confirmation sent to the member") {
+		t.Errorf("reason %q does not say the lookups timed out and the member was asked", o.reason)
+	}
+	if took > 5*time.Second {
+		t.Errorf("processing took %v with a 500ms DNS bound", took)
+	}
+	t.Logf("processed in %v with DNS never answering (bound 500ms)", took)
+	if n := mtCount(t, a, `SELECT count(*) FROM river_job WHERE kind = 'postern.process' AND (attempt > 1 OR coalesce(array_length(errors, 1), 0) > 0)`); n != 0 {
+		t.Errorf("%d processing jobs failed or were retried", n)
+	}
+}
+
+// TestHeldPostsWhenConfirmationCapped: a confirmed member's unverified
+// posts are held; once the member's daily confirmation requests are used
+// up, the next one is held with a reason saying no request was sent, and
+// `postern inbound list --held` lists every held post for the operator.
+func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "", nil)
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	mids := []string{"one@client.example", "two@client.example", "three@client.example"}
+	for _, mid := range mids {
+		sendMail(t, a, alice, []string{"ask@forum.test"}, question("Alice <"+alice+">", mid, "Unsigned "+mid))
+		mtSettle(t, a)
+	}
+	for i, mid := range mids {
+		o := wantOutcome(t, a, mid, "held", "none")
+		capped := strings.Contains(o.reason, "confirmation NOT sent: per-address limit (3 a day)")
+		if capped != (i == 2) {
+			t.Errorf("%s: reason %q (capped: %v, want %v)", mid, o.reason, capped, i == 2)
+		}
+	}
+	if n := len(confirmations(relay, alice)); n != 3 {
+		t.Errorf("alice received %d confirmation requests, want 3 (the cap)", n)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+		t.Fatalf("inbound list --held: %v %s", err, errb.String())
+	}
+	var held []threads.InboundSummary
+	if err := json.Unmarshal(out.Bytes(), &held); err != nil {
+		t.Fatalf("inbound list --held --json: %v\n%s", err, out.String())
+	}
+	got := map[string]bool{}
+	for _, m := range held {
+		got[m.MessageID] = m.PostState == "held"
+	}
+	for _, mid := range mids {
+		if !got["<"+mid+">"] && !got[mid] {
+			t.Errorf("inbound list --held lacks %s:\n%s", mid, out.String())
+		}
+	}
+	if len(held) != len(mids) {
+		t.Errorf("inbound list --held lists %d messages, want %d:\n%s", len(held), len(mids), out.String())
 	}
 }

@@ -398,7 +398,9 @@ func readHeader(raw []byte) textproto.Header {
 //
 // DKIMDomains come from header.d (or the domain of header.i) of passing
 // dkim results, and DKIMAligned compares them with the From field's
-// domain. Source is "authres:" plus the authserv-id, or empty when no
+// domain; SPF counts as aligned only for smtp.mailfrom (never
+// smtp.helo). A dmarc=pass counts only when its header.from is the From
+// field's domain; otherwise it is recorded as "none". Source is "authres:" plus the authserv-id, or empty when no
 // trusted field was found.
 func FromHeaders(raw []byte, trustedID string) Result {
 	res := noneResult()
@@ -410,6 +412,7 @@ func FromHeaders(raw []byte, trustedID string) Result {
 	var (
 		done                            = map[string]bool{}
 		pass, fail, temp, perm, sawDKIM bool
+		dmarcFrom                       string
 	)
 	for fs := h.Fields(); fs.Next(); {
 		if !strings.EqualFold(fs.Key(), "Authentication-Results") {
@@ -461,6 +464,7 @@ func FromHeaders(raw []byte, trustedID string) Result {
 				if !done["dmarc"] && !seen["dmarc"] {
 					seen["dmarc"] = true
 					res.DMARC = keyword(r.Value)
+					dmarcFrom = r.From
 				}
 			}
 		}
@@ -471,9 +475,21 @@ func FromHeaders(raw []byte, trustedID string) Result {
 	if sawDKIM {
 		res.DKIM = combine(pass, fail, temp, perm)
 	}
-	if from, err := FromDomain(raw); err == nil {
+	from, err := FromDomain(raw)
+	if err == nil {
 		res.DKIMAligned = anyAligned(res.DKIMDomains, from, false)
 		res.SPFAligned = res.SPF == Pass && anyAligned([]string{res.SPFDomain}, from, false)
+	}
+	if res.DMARC == Pass {
+		if at := strings.LastIndexByte(dmarcFrom, '@'); at >= 0 {
+			dmarcFrom = dmarcFrom[at+1:]
+		}
+		if err != nil || normDomain(dmarcFrom) != from {
+			// A pass for another author domain (or none named, or a
+			// message whose From is not one mailbox) says nothing
+			// about this From.
+			res.DMARC = None
+		}
 	}
 	return res
 }
@@ -589,6 +605,12 @@ func (r Result) Evidence() string {
 		return EvidenceDMARC
 	}
 	return ""
+}
+
+// Temporary reports whether a DNS failure or timeout left any of DKIM,
+// SPF or DMARC undecided ("temperror"): the result may differ later.
+func (r Result) Temporary() bool {
+	return r.DKIM == TempError || r.SPF == TempError || r.DMARC == TempError
 }
 
 // Satisfied reports whether r alone meets p. An unknown policy is never
