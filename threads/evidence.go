@@ -92,18 +92,27 @@ func (s *Store) trustedPeer(in *inboundRow) bool {
 	return false
 }
 
-// authenticate returns the DKIM/SPF/DMARC results for in (whose From
-// address is from): from the trusted front MTA's Authentication-Results,
-// or by verifying them itself (SPF only when the client's IP is known,
-// i.e. over SMTP; all lookups within AuthConfig.Timeout), as configured;
-// "none" when neither is configured.
-func (s *Store) authenticate(ctx context.Context, in *inboundRow, from string) auth.Result {
+// authenticate returns the DKIM/SPF/DMARC results for in: from the
+// trusted front MTA's Authentication-Results, or by verifying them itself
+// (SPF only when the client's IP is known, i.e. over SMTP; all lookups
+// within AuthConfig.Timeout), as configured; "none" when neither is
+// configured, or when the header does not hold exactly one From field
+// with one mailbox.
+func (s *Store) authenticate(ctx context.Context, in *inboundRow) auth.Result {
 	a := s.cfg.Auth
+	// DKIM signs the bottom-most From field, and Postern credits the
+	// topmost: with two From fields (or two mailboxes in one), a
+	// signature from the sender's own mailbox at a shared provider would
+	// vouch for another member there. Only a message with exactly one
+	// From mailbox can have evidence.
+	domain, err := auth.FromDomain(in.raw)
+	if err != nil {
+		return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
+	}
 	switch {
 	case a.TrustedID != "":
 		return auth.FromHeaders(in.raw, a.TrustedID)
 	case a.Verify:
-		domain := from[strings.LastIndexByte(from, '@')+1:]
 		timeout := a.Timeout
 		if timeout <= 0 {
 			timeout = DefaultAuthTimeout

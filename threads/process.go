@@ -176,7 +176,7 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
-	res := s.authenticate(ctx, in, from)
+	res := s.authenticate(ctx, in)
 	ev, err := s.evidence(ctx, tx, in, res, author, from, rcpts, CandidateIDs(m.InReplyTo, m.References))
 	if err != nil {
 		return outcome{}, err

@@ -274,11 +274,17 @@ func (s *Store) unsubscribeByMail(ctx context.Context, tx pgx.Tx, author Person,
 	if t.Present {
 		if t.Person != author.ID {
 			// The List-Unsubscribe mailto of someone else's notification
-			// (forwarded mail): act for the token's person, tell nobody.
+			// (forwarded mail, or a forger who saw it): act for the
+			// token's person, and tell them (never the sender), so a stop
+			// is never silent.
 			if err := s.applyUnsubscribe(ctx, tx, t.Person, t.Subject); err != nil {
 				return outcome{}, err
 			}
-			return outcome{state: StateProcessed, reason: "unsubscribed by token from another address"}, nil
+			told, err := s.tellUnprovenStop(ctx, tx, t.Person, t.Subject, "from another address")
+			if err != nil {
+				return outcome{}, err
+			}
+			return outcome{state: StateProcessed, reason: "unsubscribed by token from another address; " + told}, nil
 		}
 		question = t.Subject
 	}
@@ -300,13 +306,45 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 		note = "You will receive no more emails about this question."
 		reason = "unsubscribed from one question"
 	}
-	if person.Confirmed || person.unproven {
+	if person.unproven {
+		// Anyone may stop mail, but a stop under a member's address
+		// without evidence is never silent: the member is told.
+		told, err := s.tellUnprovenStop(ctx, tx, person.ID, question, "without evidence that you sent it")
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{state: StateProcessed, reason: reason + " (no evidence the member sent it; " + told + ")"}, nil
+	}
+	if person.Confirmed {
 		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: note}})
 		if err != nil {
 			return outcome{}, err
 		}
 	}
 	return outcome{state: StateProcessed, reason: reason}, nil
+}
+
+// StopNoticesPerDay caps the notices of stops that came without evidence
+// (or by a token from another address) sent to one person per 24 hours,
+// so a forger cannot flood a member's mailbox with them.
+const StopNoticesPerDay = 3
+
+// tellUnprovenStop tells person that their mail about question (0: all)
+// was stopped by a message that did not show it came from them (how:
+// "without evidence that you sent it", "from another address"), and how
+// to undo it; at most StopNoticesPerDay a day. It returns the words for
+// the inbound reason.
+func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person, question int64, how string) (string, error) {
+	if lim, err := rateLimited(ctx, tx, person, "", NotifyUnsubscribed, StopNoticesPerDay, "24 hours"); err != nil || lim {
+		return fmt.Sprintf("member NOT told: %d stop notices a day", StopNoticesPerDay), err
+	}
+	what, undo := "You will receive no more emails from this forum", "write to "+s.addrs.Subscribe()+" to follow new questions again"
+	if question != 0 {
+		what, undo = "You will receive no more emails about this question", "tell the forum's operators at postmaster@"+s.cfg.Domain
+	}
+	note := what + ": a message asked for it " + how + ". If it was not you, " + undo + "."
+	err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person, kind: NotifyUnsubscribed, note: note}})
+	return "member told", err
 }
 
 // applyUnsubscribe mutes question for person, or (question 0) stops every

@@ -483,3 +483,74 @@ func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
 		t.Errorf("inbound list --held lists %d messages, want %d:\n%s", len(held), len(mids), out.String())
 	}
 }
+
+// TestForgeryAttempts reads the evidence rules as an attacker would, over
+// real SMTP from an untrusted network, Postern verifying DKIM against a
+// fake DNS where example.org is a shared provider that signs for all its
+// users (Mallory has a mailbox there too):
+//   - Mallory's own signed mail with a second From (Alice's) added on
+//     top: DKIM signs the bottom From, Postern would credit the top one;
+//   - a message under Alice's name signed by another domain (d=
+//     evil.example, not aligned);
+//   - Alice's reply token, with Alice's envelope, but From: Bob;
+//   - a stop under Bob's address (unsubscribe@, envelope Mallory's), and
+//     a stop through Alice's List-Unsubscribe mailto sent from Mallory's
+//     address.
+//
+// The first three are held (no evidence); the stops act (anyone may stop
+// mail) but are never silent: Bob and Alice are each told what happened
+// and how to undo it, and Mallory receives nothing.
+func TestForgeryAttempts(t *testing.T) {
+	dns, key := dkimDNS(t)
+	evilPub, evilKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns["sel._domainkey.evil.example"] = []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(evilPub)}
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver = dns })
+	const alice, bob, mallory = "alice@example.org", "bob@example.net", "mallory@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	member(t, a, relay, bob, "Bob", "Bob asks")
+	follow(t, a, relay, bob)
+	posted, _ := relay.waitFor(t, alice, subjectHas("] Alice asks"))
+	aliceToken := strings.Trim(header(posted, "Reply-To"), "<>")
+	_, aliceStop := listUnsub(t, posted)
+
+	own := signDKIM(t, question("Mallory <"+mallory+">", "two-from@client.example", "Two From fields"), "example.org", "sel", key)
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, "From: Alice <"+alice+">\r\n"+own)
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", "unaligned@client.example", "Signed by another domain"), "evil.example", "sel", evilKey))
+	sendMail(t, a, alice, []string{aliceToken}, "From: Bob <"+bob+">\r\nTo: "+aliceToken+"\r\nSubject: Re: Alice asks\r\nMessage-ID: <token-other-from@client.example>\r\n\r\nUnder Bob's name with Alice's token.\r\n")
+	mtSettle(t, a)
+	for _, mid := range []string{"two-from@client.example", "unaligned@client.example", "token-other-from@client.example"} {
+		wantOutcome(t, a, mid, "held", "none")
+	}
+
+	sendMail(t, a, mallory, []string{"unsubscribe@forum.test"}, "From: Bob <"+bob+">\r\nTo: unsubscribe@forum.test\r\nSubject: unsubscribe\r\nMessage-ID: <stop-bob@client.example>\r\n\r\nunsubscribe\r\n")
+	sendMail(t, a, mallory, []string{aliceStop}, "From: Mallory <"+mallory+">\r\nTo: "+aliceStop+"\r\nSubject: unsubscribe\r\nMessage-ID: <stop-alice@client.example>\r\n\r\nunsubscribe\r\n")
+	mtSettle(t, a)
+	for mid, who := range map[string]string{"stop-bob@client.example": bob, "stop-alice@client.example": alice} {
+		o := outcomeOf(t, a, mid)
+		if o.state != "processed" || !strings.Contains(o.reason, "member told") {
+			t.Errorf("%s: %+v; want the stop done and the member told", mid, o)
+		}
+		told := false
+		for _, m := range relay.all() {
+			if len(m.To) == 1 && m.To[0] == who {
+				text := decodedText(t, m.Data)
+				told = told || strings.Contains(text, "if it was not you")
+			}
+		}
+		if !told {
+			t.Errorf("%s: %s was not told of the stop", mid, who)
+		}
+	}
+	if n := mtCount(t, a, `SELECT count(*) FROM subscriptions s JOIN people p ON p.id = s.person_id WHERE p.display_name = 'Bob' AND s.ended_at IS NULL`); n != 0 {
+		t.Errorf("Bob still has %d follows: the stop did not act", n)
+	}
+	for _, m := range relay.all() {
+		if len(m.To) > 0 && m.To[0] == mallory {
+			t.Errorf("mail sent to the forger: %q", m.Data)
+		}
+	}
+}

@@ -56,6 +56,7 @@ func TestCheck(t *testing.T) {
 		{"spf aligned, no signature", Input{Raw: []byte(plainMessage), FromDomain: "example.org", ClientIP: net.ParseIP("192.0.2.44"), MailFrom: "ann@example.org"}, None, Pass, Pass, EvidenceSPF},
 		{"spf pass for another domain", Input{Raw: []byte(plainMessage), FromDomain: "example.org", ClientIP: net.ParseIP("198.51.100.7"), MailFrom: "m@other.example"}, None, Pass, Fail, ""},
 		{"spf skipped over lmtp", Input{Raw: []byte(plainMessage), FromDomain: "example.org", MailFrom: "ann@example.org"}, None, None, Fail, ""},
+		{"helo only (null sender)", Input{Raw: []byte(plainMessage), FromDomain: "example.org", ClientIP: net.ParseIP("192.0.2.44"), Helo: "example.org"}, None, None, Fail, ""},
 		{"strict aspf, subdomain", Input{Raw: []byte(plainMessage), FromDomain: "strict.example", ClientIP: net.ParseIP("192.0.2.9"), MailFrom: "a@mail.strict.example"}, None, Pass, Fail, ""},
 	}
 	for _, tc := range tests {
