@@ -119,7 +119,7 @@ func (s *Store) authenticate(ctx context.Context, in *inboundRow) auth.Result {
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		return auth.Check(ctx, auth.Input{Raw: in.raw, FromDomain: domain, ClientIP: net.ParseIP(in.remoteIP), MailFrom: in.mailFrom}, a.Resolver)
+		return auth.Check(ctx, auth.Input{Raw: in.raw, FromDomain: domain, ClientIP: net.ParseIP(in.remoteIP), MailFrom: in.mailFrom, RcptDomain: s.cfg.Domain}, a.Resolver)
 	}
 	return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
 }

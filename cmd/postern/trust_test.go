@@ -493,6 +493,8 @@ func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
 //   - a message under Alice's name signed by another domain (d=
 //     evil.example, not aligned);
 //   - Alice's reply token, with Alice's envelope, but From: Bob;
+//   - a message Alice signed for a friend (To: the friend), replayed to
+//     ask@ (DKIM result "policy");
 //   - a stop under Bob's address (unsubscribe@, envelope Mallory's), and
 //     a stop through Alice's List-Unsubscribe mailto sent from Mallory's
 //     address.
@@ -521,8 +523,10 @@ func TestForgeryAttempts(t *testing.T) {
 	sendMail(t, a, mallory, []string{"ask@forum.test"}, "From: Alice <"+alice+">\r\n"+own)
 	sendMail(t, a, mallory, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", "unaligned@client.example", "Signed by another domain"), "evil.example", "sel", evilKey))
 	sendMail(t, a, alice, []string{aliceToken}, "From: Bob <"+bob+">\r\nTo: "+aliceToken+"\r\nSubject: Re: Alice asks\r\nMessage-ID: <token-other-from@client.example>\r\n\r\nUnder Bob's name with Alice's token.\r\n")
+	toFriend := strings.Replace(question("Alice <"+alice+">", "replayed@client.example", "A private letter"), "To: ask@forum.test", "To: Friend <friend@elsewhere.example>", 1)
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, signDKIM(t, toFriend, "example.org", "sel", key))
 	mtSettle(t, a)
-	for _, mid := range []string{"two-from@client.example", "unaligned@client.example", "token-other-from@client.example"} {
+	for _, mid := range []string{"two-from@client.example", "unaligned@client.example", "token-other-from@client.example", "replayed@client.example"} {
 		wantOutcome(t, a, mid, "held", "none")
 	}
 
