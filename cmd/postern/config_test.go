@@ -184,3 +184,23 @@ func TestReadCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedIDExposure: serve warns when it trusts the front MTA's
+// Authentication-Results while its own SMTP port listens beyond
+// loopback, where a client could bypass the MTA and write them itself.
+func TestTrustedIDExposure(t *testing.T) {
+	for _, tc := range []struct {
+		trusted, smtp string
+		warn          bool
+	}{
+		{"mx.forum.test", ":25", true}, {"mx.forum.test", "0.0.0.0:2525", true}, {"mx.forum.test", "192.0.2.1:25", true},
+		{"mx.forum.test", "127.0.0.1:2525", false}, {"mx.forum.test", "[::1]:2525", false}, {"mx.forum.test", "localhost:2525", false},
+		{"mx.forum.test", "", false}, {"", ":25", false},
+	} {
+		cfg := defaultConfig()
+		cfg.AuthTrusted, cfg.SMTPAddr = tc.trusted, tc.smtp
+		if got := trustedIDExposure(cfg) != ""; got != tc.warn {
+			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
+		}
+	}
+}
