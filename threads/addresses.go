@@ -233,3 +233,6 @@ func (a *Addresses) Moderate() string { return a.at(a.cfg.LocalParts.Moderate) }
 
 // Ask returns the address for new questions.
 func (a *Addresses) Ask() string { return a.at(a.cfg.LocalParts.Ask) }
+
+// Subscribe is the address that follows every new question.
+func (a *Addresses) Subscribe() string { return a.at(a.cfg.LocalParts.Subscribe) }

@@ -79,6 +79,10 @@ type Config struct {
 	PostmasterAddress string
 }
 
+// DefaultAuthTimeout is AuthConfig.Timeout's default: the DNS time one
+// message may cost when Postern verifies DKIM, SPF and DMARC itself.
+const DefaultAuthTimeout = 5 * time.Second
+
 // AuthConfig configures who may post as whom (see evidence.go): a
 // confirmed member's message is published under their name only with
 // evidence that they sent it; otherwise it is held and the member is
@@ -95,6 +99,12 @@ type AuthConfig struct {
 	Verify bool
 	// Resolver answers Verify's DNS queries; nil uses the system's.
 	Resolver auth.Resolver
+	// Timeout bounds all of Verify's DNS work for one message (SPF, DKIM
+	// keys, DMARC); 0 means DefaultAuthTimeout. A lookup that fails or
+	// is cut short gives "temperror", which is no evidence: the message
+	// is processed at once, as if unsigned (a member's post is held and
+	// the member asked), never retried for ever.
+	Timeout time.Duration
 	// Policy is the evidence a confirmed member's message needs to be
 	// published directly: "evidence" (default: an aligned DKIM or SPF
 	// pass, DMARC pass, the member's own reply token with their envelope

@@ -2,9 +2,12 @@ package threads
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/postern/postern/mailin/auth"
 )
@@ -18,6 +21,12 @@ const (
 	// only the member received) with the member's address as envelope
 	// sender too.
 	EvidenceReplyToken = "reply-token"
+	// EvidenceNotificationReply: a reply whose In-Reply-To or References
+	// names the Message-ID of a notification sent to the member (random,
+	// unguessable, recorded per recipient in message_ids), with the
+	// member's address as envelope sender too: the reply-token rule for
+	// clients that reply to From (notifications@) rather than Reply-To.
+	EvidenceNotificationReply = "notification-reply"
 	// EvidenceNetwork: the client (over LMTP, the front MTA) is in
 	// AuthConfig.TrustedNetworks.
 	EvidenceNetwork = "trusted-network"
@@ -27,25 +36,40 @@ const (
 )
 
 // evidence returns what shows that in was sent by author (whose address
-// is from), under the configured policy, or EvidenceNone. Policy
-// "evidence" (the default) accepts any kind; "dkim" and "dmarc" only
-// their own result.
-func (s *Store) evidence(in *inboundRow, res auth.Result, author Person, from string, rcpts rcptSet) string {
+// is from, the From address), under the configured policy, or
+// EvidenceNone. Policy "evidence" (the default) accepts any kind; "dkim"
+// and "dmarc" only their own result. ids are the message's In-Reply-To
+// and References (CandidateIDs). The reply-token and notification-reply
+// rules need the envelope sender to be from too: the token or
+// notification id shows the member received the notification, the
+// envelope that the reply comes back from the same address.
+func (s *Store) evidence(ctx context.Context, tx pgx.Tx, in *inboundRow, res auth.Result, author Person, from string, rcpts rcptSet, ids []string) (string, error) {
 	pol := auth.Policy(s.cfg.Auth.Policy)
 	if pol.Satisfied(res) {
-		return res.Evidence()
+		return res.Evidence(), nil
 	}
 	if pol != "" && pol != auth.PolicyEvidence {
-		return EvidenceNone
+		return EvidenceNone, nil
 	}
-	if t := rcpts.reply; t != nil && t.Present && t.Person == author.ID && t.Epoch == author.Epoch &&
-		in.mailFrom != "" && NormalizeAddress(in.mailFrom) == from {
-		return EvidenceReplyToken
+	ownEnvelope := in.mailFrom != "" && NormalizeAddress(in.mailFrom) == from
+	if t := rcpts.reply; ownEnvelope && t != nil && t.Present && t.Person == author.ID && t.Epoch == author.Epoch {
+		return EvidenceReplyToken, nil
+	}
+	if ownEnvelope && author.ID != 0 && len(ids) > 0 {
+		var sent bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM message_ids WHERE message_id = ANY($1) AND direction = 'out' AND recipient_id = $2)`,
+			ids, author.ID).Scan(&sent)
+		if err != nil {
+			return "", fmt.Errorf("look up notification replied to: %w", err)
+		}
+		if sent {
+			return EvidenceNotificationReply, nil
+		}
 	}
 	if s.trustedPeer(in) {
-		return EvidenceNetwork
+		return EvidenceNetwork, nil
 	}
-	return EvidenceNone
+	return EvidenceNone, nil
 }
 
 // trustedPeer reports whether in came from a trusted network: its client,
@@ -68,18 +92,34 @@ func (s *Store) trustedPeer(in *inboundRow) bool {
 	return false
 }
 
-// authenticate returns the DKIM/SPF/DMARC results for in (whose From
-// address is from): from the trusted front MTA's Authentication-Results,
-// or by verifying them itself (SPF only when the client's IP is known,
-// i.e. over SMTP), as configured; "none" when neither is configured.
-func (s *Store) authenticate(ctx context.Context, in *inboundRow, from string) auth.Result {
+// authenticate returns the DKIM/SPF/DMARC results for in: from the
+// trusted front MTA's Authentication-Results, or by verifying them itself
+// (SPF only when the client's IP is known, i.e. over SMTP; all lookups
+// within AuthConfig.Timeout), as configured; "none" when neither is
+// configured, or when the header does not hold exactly one From field
+// with one mailbox.
+func (s *Store) authenticate(ctx context.Context, in *inboundRow) auth.Result {
 	a := s.cfg.Auth
+	// DKIM signs the bottom-most From field, and Postern credits the
+	// topmost: with two From fields (or two mailboxes in one), a
+	// signature from the sender's own mailbox at a shared provider would
+	// vouch for another member there. Only a message with exactly one
+	// From mailbox can have evidence.
+	domain, err := auth.FromDomain(in.raw)
+	if err != nil {
+		return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
+	}
 	switch {
 	case a.TrustedID != "":
 		return auth.FromHeaders(in.raw, a.TrustedID)
 	case a.Verify:
-		domain := from[strings.LastIndexByte(from, '@')+1:]
-		return auth.Check(ctx, auth.Input{Raw: in.raw, FromDomain: domain, ClientIP: net.ParseIP(in.remoteIP), MailFrom: in.mailFrom}, a.Resolver)
+		timeout := a.Timeout
+		if timeout <= 0 {
+			timeout = DefaultAuthTimeout
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return auth.Check(ctx, auth.Input{Raw: in.raw, FromDomain: domain, ClientIP: net.ParseIP(in.remoteIP), MailFrom: in.mailFrom, RcptDomain: s.cfg.Domain}, a.Resolver)
 	}
 	return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
 }

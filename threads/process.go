@@ -303,8 +303,11 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	if err != nil {
 		return outcome{}, err
 	}
-	res := s.authenticate(ctx, in, from)
-	ev := s.evidence(in, res, author, from, rcpts)
+	res := s.authenticate(ctx, in)
+	ev, err := s.evidence(ctx, tx, in, res, author, from, rcpts, CandidateIDs(m.InReplyTo, m.References))
+	if err != nil {
+		return outcome{}, err
+	}
 	if author.Confirmed && ev == EvidenceNone {
 		// The address is confirmed, but nothing shows this message comes
 		// from there (anyone can write it in From): hold it and ask the
@@ -313,6 +316,9 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	}
 	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
 	out.senderID, out.auth, out.evidence = author.ID, res, ev
+	if err == nil && author.unproven && res.Temporary() {
+		out.reason += " (DNS lookups for DKIM/SPF/DMARC failed or timed out: taken as no evidence)"
+	}
 	if err == nil && out.state == StateProcessed && author.Confirmed {
 		// Say why it was taken as the member's: "published (evidence:
 		// dkim)", "queued for a moderator (evidence: reply-token)".

@@ -112,7 +112,7 @@ func TestRetryFailedInbound(t *testing.T) {
 	if state != StateFailed || !strings.Contains(reason, "could not tell which discussion") {
 		t.Fatalf("reply to unknown id: %s %q", state, reason)
 	}
-	failedList, err := st.ListInbound(ctx, true, 10)
+	failedList, err := st.ListInbound(ctx, InboundFailed, 10)
 	if err != nil || len(failedList) != 1 || failedList[0].ID != id {
 		t.Fatalf("inbound list --failed: %+v %v", failedList, err)
 	}

@@ -224,19 +224,39 @@ type InboundSummary struct {
 	// (dkim, spf, dmarc, reply-token, trusted-network, none); the reason
 	// says what it led to.
 	Evidence string `json:"evidence,omitempty"`
+	// PostState is the state of the post it became (visible, held,
+	// queued, ...), "" when none.
+	PostState string `json:"post_state,omitempty"`
 }
 
-// ListInbound returns received messages, newest first; failedOnly limits
-// it to messages in state failed.
-func (s *Store) ListInbound(ctx context.Context, failedOnly bool, limit int) ([]InboundSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at, evidence
-		FROM inbound WHERE NOT $1 OR state = 'failed' ORDER BY id DESC LIMIT $2`, failedOnly, limit)
+// InboundFilter selects the messages ListInbound returns.
+type InboundFilter int
+
+const (
+	// InboundAll is every message.
+	InboundAll InboundFilter = iota
+	// InboundFailed is the messages in state failed.
+	InboundFailed
+	// InboundHeld is the messages whose post is held, waiting for its
+	// author's confirmation (a newcomer's, or a member's sent without
+	// evidence, whether or not a confirmation request could be sent).
+	InboundHeld
+)
+
+// ListInbound returns at most limit received messages that filter
+// selects, newest first.
+func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int) ([]InboundSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT i.id, i.message_id, i.source, i.size, i.state, i.reason, i.post_id, i.received_at, i.processed_at, i.evidence,
+			coalesce(p.state, '')
+		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id
+		WHERE $1 = 0 OR ($1 = 1 AND i.state = 'failed') OR ($1 = 2 AND p.state = 'held')
+		ORDER BY i.id DESC LIMIT $2`, int(filter), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbound: %w", err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
 		var m InboundSummary
-		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt, &m.Evidence)
+		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt, &m.Evidence, &m.PostState)
 		return m, err
 	})
 	if err != nil {

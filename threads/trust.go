@@ -50,7 +50,7 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, 
 func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, postID int64) (string, error) {
 	held, note := "held until the sender confirms", ""
 	if author.unproven {
-		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not their own reply token from their address, not a trusted network)"
+		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not a reply from their address to their own notification, not a trusted network)"
 		note = "This message came under your name, but nothing showed that it came from you " +
 			"(your mail provider's signature was missing or did not match), so we ask before publishing it. " +
 			"If you did not send it, ignore this email: it will be discarded and nothing is published."
@@ -59,11 +59,11 @@ func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundR
 		return held + " (address suppressed: no confirmation sent)", nil
 	}
 	if lim, err := rateLimited(ctx, tx, author.ID, "", NotifyConfirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
-		return held + " (confirmation not sent: per-address limit)", err
+		return held + fmt.Sprintf("; confirmation NOT sent: per-address limit (%d a day) reached", s.cfg.ConfirmPerAddress), err
 	}
 	if in.remoteIP != "" {
 		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, NotifyConfirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
-			return held + " (confirmation not sent: per-IP limit)", err
+			return held + fmt.Sprintf("; confirmation NOT sent: per-IP limit (%d an hour) reached", s.cfg.ConfirmPerIP), err
 		}
 	}
 	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id, note: note}})
@@ -275,20 +275,22 @@ func (s *Store) unsubscribeByMail(ctx context.Context, tx pgx.Tx, author Person,
 	if !t.Present {
 		return s.unsubscribeByReply(ctx, tx, author, 0, true)
 	}
-	person := Person{ID: t.Person}
-	if t.Person == author.ID {
-		person = author
-	}
 	st, err := s.applyStop(ctx, tx, t.Person, t.Purpose, t.Subject)
 	if err != nil {
 		return outcome{}, err
 	}
 	if t.Person != author.ID {
 		// The List-Unsubscribe mailto of someone else's notification
-		// (forwarded mail): act for the token's person, tell nobody.
-		return outcome{state: StateProcessed, reason: "unsubscribed by token from another address"}, nil
+		// (forwarded mail, or a forger who saw it): act for the token's
+		// person, and tell them (never the sender), so a stop is never
+		// silent.
+		told, err := s.tellUnprovenStop(ctx, tx, t.Person, st, t.Subject, "from another address")
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{state: StateProcessed, reason: "unsubscribed by token from another address; " + told}, nil
 	}
-	return s.confirmStop(ctx, tx, person, st, t.Subject)
+	return s.confirmStop(ctx, tx, author, st, t.Subject)
 }
 
 // unsubscribeByReply stops notifications about question (or all of them)
@@ -305,7 +307,9 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 }
 
 // confirmStop tells a confirmed person, in one short email, what st
-// stopped (question: the question it is about, for its link).
+// stopped (question: the question it is about, for its link). A stop under
+// a member's address without evidence (person.unproven) still acts, but is
+// never silent: the member is told how to undo it (tellUnprovenStop).
 func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st templates.Stop, question int64) (outcome, error) {
 	reason := "unsubscribed from everything"
 	switch {
@@ -317,13 +321,43 @@ func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st te
 	if !st.Question {
 		question = 0 // the confirmation links no thread
 	}
-	if person.Confirmed || person.unproven {
+	if person.unproven {
+		told, err := s.tellUnprovenStop(ctx, tx, person.ID, st, question, "without evidence that you sent it")
+		if err != nil {
+			return outcome{}, err
+		}
+		return outcome{state: StateProcessed, reason: reason + " (no evidence the member sent it; " + told + ")"}, nil
+	}
+	if person.Confirmed {
 		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: st.Text()}})
 		if err != nil {
 			return outcome{}, err
 		}
 	}
 	return outcome{state: StateProcessed, reason: reason}, nil
+}
+
+// StopNoticesPerDay caps the notices of stops that came without evidence
+// (or by a token from another address) sent to one person per 24 hours,
+// so a forger cannot flood a member's mailbox with them.
+const StopNoticesPerDay = 3
+
+// tellUnprovenStop tells person that a message that did not show it came
+// from them (how: "without evidence that you sent it", "from another
+// address") stopped st (about question; 0: none), and how to undo it; at
+// most StopNoticesPerDay a day. It returns the words for the inbound
+// reason.
+func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person int64, st templates.Stop, question int64, how string) (string, error) {
+	if lim, err := rateLimited(ctx, tx, person, "", NotifyUnsubscribed, StopNoticesPerDay, "24 hours"); err != nil || lim {
+		return fmt.Sprintf("member NOT told: %d stop notices a day", StopNoticesPerDay), err
+	}
+	undo := "write to " + s.addrs.Subscribe() + " to follow new questions again"
+	if st.Question {
+		undo = "tell the forum's operators at postmaster@" + s.cfg.Domain
+	}
+	note := "A message asked to stop your emails " + how + ". " + st.Text() + " If it was not you, " + undo + "."
+	err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person, kind: NotifyUnsubscribed, note: note}})
+	return "member told", err
 }
 
 // applyStop carries out an unsubscribe token of purpose p and subject for

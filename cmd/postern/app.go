@@ -56,13 +56,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
 		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
 		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles, ProcessMaxAttempts: cfg.ProcTries,
-		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver},
+		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver, Timeout: cfg.authTimeout},
 		PostmasterAddress: cfg.Postmaster}.WithDefaults()
 	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if cfg.AuthTrusted == "" && !cfg.AuthVerify {
 		log.Warn("no DKIM/SPF evidence source: members' mail is held for their confirmation unless it replies to their own notification or comes from a trusted network; set POSTERN_AUTH_VERIFY_DKIM=true (Postern is the MX) or POSTERN_AUTH_TRUSTED_ID (behind a front MTA)")
+	}
+	if w := trustedIDExposure(cfg); w != "" {
+		log.Warn(w)
 	}
 	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
 		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget,
@@ -249,4 +252,22 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// trustedIDExposure returns a warning when the front MTA's
+// Authentication-Results are trusted (POSTERN_AUTH_TRUSTED_ID) while
+// Postern's own SMTP listener is not on loopback: a client reaching it
+// directly, not through the MTA, can write fields claiming the MTA's id
+// that no MTA removed. "" when there is nothing to say.
+func trustedIDExposure(cfg Config) string {
+	if cfg.AuthTrusted == "" || cfg.SMTPAddr == "" {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(cfg.SMTPAddr)
+	if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
+		return ""
+	}
+	return "POSTERN_AUTH_TRUSTED_ID is set and SMTP listens beyond loopback: a client that reaches Postern's SMTP port directly, " +
+		"not through the front MTA, can write Authentication-Results claiming its id; let only the MTA reach it " +
+		"(listen on loopback, a firewall rule, or POSTERN_SMTP_ADDR= with LMTP only)"
 }

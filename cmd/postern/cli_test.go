@@ -85,7 +85,7 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 		{"migrate", cat([]string{"migrate"}, db), "", false, []string{"database-url"}},
 		{"threads", cat([]string{"threads"}, db, []string{"--json", "--limit", "5"}), `"title": "Cannot sleep"`, false, []string{"json", "limit", "database-url"}},
 		{"thread", cat([]string{"thread", "1", "--json"}, db), `"author": "Alice"`, false, []string{"json", "database-url"}},
-		{"inbound list", cat([]string{"inbound", "list", "--json"}, db, []string{"--failed"}), "[]", false, []string{"json", "failed", "limit", "database-url"}},
+		{"inbound list", cat([]string{"inbound", "list", "--json"}, db, []string{"--failed"}), "[]", false, []string{"json", "failed", "held", "limit", "database-url"}},
 		{"inbound retry", cat([]string{"inbound", "retry", ignored}, db), "inbound " + ignored + " queued", false, []string{"database-url"}},
 		{"category add", cat([]string{"category", "add", "sleep", "Sleep", "--domain", "forum.test"}, db), "ask+sleep@forum.test", false, []string{"database-url", "domain"}},
 		{"category list", cat([]string{"category", "list"}, db), "sleep", false, []string{"database-url"}},

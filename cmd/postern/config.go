@@ -55,7 +55,7 @@ type Config struct {
 	ModerateLt  int           // POSTERN_MODERATE_BELOW_POINTS: queue posts of people under these points (0 = off)
 	Blocked     string        // POSTERN_BLOCKED_WORDS: comma-separated words censored in mail and pages
 	AuthTrusted string        // POSTERN_AUTH_TRUSTED_ID: authserv-id of the front MTA whose Authentication-Results are trusted
-	AuthVerify  bool          // POSTERN_AUTH_VERIFY_DKIM: verify DKIM, SPF and DMARC with DNS (when Postern is the MX)
+	AuthVerify  bool          // POSTERN_AUTH_VERIFY_DKIM: verify DKIM, SPF and DMARC with DNS (on: Postern is the MX; ignored with AuthTrusted)
 	AuthPolicy  string        // POSTERN_AUTH_POLICY: evidence, dkim or dmarc: what a confirmed member's mail must show to be published
 	TrustedNets string        // POSTERN_TRUSTED_NETWORKS: comma-separated CIDRs whose mail is taken as sent by its From ("" = none)
 	MaxFile     int           // POSTERN_MAX_ATTACHMENT_BYTES: largest attachment kept
@@ -68,6 +68,9 @@ type Config struct {
 	// resolver answers the DNS queries of AuthVerify (tests pass a fake
 	// one); nil: the system's. No flag.
 	resolver auth.Resolver
+	// authTimeout bounds AuthVerify's DNS work per message (0:
+	// threads.DefaultAuthTimeout, 5 s); tests shorten it. No flag.
+	authTimeout time.Duration
 }
 
 // defaultConfig is the one place defaults are set.
@@ -91,6 +94,7 @@ func defaultConfig() Config {
 		SessionMax:  mailin.DefaultMaxSessionTime,
 		LogLevel:    "info",
 		AuthPolicy:  "evidence",
+		AuthVerify:  true,
 		MaxFile:     10 << 20,
 		MemBudget:   256 << 20,
 		MemLimit:    512 << 20,
@@ -143,7 +147,7 @@ func (c *Config) settings() []setting {
 		{"moderate-below-points", "POSTERN_MODERATE_BELOW_POINTS", "queue posts of people with fewer points for a moderator (everyone starts at 100; 0 = off)", &c.ModerateLt},
 		{"blocked-words", "POSTERN_BLOCKED_WORDS", "comma-separated words censored in notifications and pages", &c.Blocked},
 		{"auth-trusted-id", "POSTERN_AUTH_TRUSTED_ID", "authserv-id of the front MTA whose Authentication-Results headers are trusted", &c.AuthTrusted},
-		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM, SPF and DMARC with DNS (when Postern is the MX)", &c.AuthVerify},
+		{"auth-verify-dkim", "POSTERN_AUTH_VERIFY_DKIM", "verify DKIM, SPF and DMARC with DNS, at most 5 s per message (Postern as the MX); ignored when --auth-trusted-id is set; false: only reply evidence and trusted networks count", &c.AuthVerify},
 		{"max-attachment-bytes", "POSTERN_MAX_ATTACHMENT_BYTES", "largest attachment kept with a post (larger ones are dropped with a note)", &c.MaxFile},
 		{"max-post-attachment-bytes", "POSTERN_MAX_POST_ATTACHMENT_BYTES", "total attachments kept with one post", &c.MaxFiles},
 		{"memory-limit", "POSTERN_MEMORY_LIMIT", "soft memory limit for the Go runtime in bytes: the GC works harder as it nears it (0: GOMEMLIMIT or none)", &c.MemLimit},

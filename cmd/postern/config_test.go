@@ -85,8 +85,38 @@ func TestTrustedNetworksDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := !isSet(fs, "trusted-networks"); got != tc.want {
-			t.Errorf("dev %v env %q: trusts loopback %v, want %v", tc.args, tc.env, got, tc.want)
+		cfg := defaultConfig()
+		cfg.TrustedNets = tc.env
+		devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
+		if got := cfg.TrustedNets == "127.0.0.0/8,::1/128"; got != tc.want {
+			t.Errorf("dev %v env %q: trusts loopback %v (%q), want %v", tc.args, tc.env, got, cfg.TrustedNets, tc.want)
+		}
+	}
+}
+
+// TestAuthVerifyDefaults: serve verifies DKIM/SPF itself by default
+// (Postern as the MX, no front MTA), so a member's signed mail is theirs
+// without a confirmation each time; dev, which trusts loopback, does not
+// unless asked; an explicit false is kept.
+func TestAuthVerifyDefaults(t *testing.T) {
+	if !defaultConfig().AuthVerify {
+		t.Error("serve does not verify DKIM/SPF by default")
+	}
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		want bool
+	}{{"serve", nil, true}, {"serve", []string{"--auth-verify-dkim=false"}, false},
+		{"dev", nil, false}, {"dev", []string{"--auth-verify-dkim"}, true}} {
+		cfg, fs, err := parseConfig(tc.cmd, tc.args, io.Discard, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.cmd == "dev" {
+			devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
+		}
+		if cfg.AuthVerify != tc.want {
+			t.Errorf("%s %v: verify %v, want %v", tc.cmd, tc.args, cfg.AuthVerify, tc.want)
 		}
 	}
 }
@@ -151,6 +181,26 @@ func TestReadCommands(t *testing.T) {
 		}
 		if strings.Contains(out.String(), "@example.org") {
 			t.Errorf("%v printed an address", tc.args)
+		}
+	}
+}
+
+// TestTrustedIDExposure: serve warns when it trusts the front MTA's
+// Authentication-Results while its own SMTP port listens beyond
+// loopback, where a client could bypass the MTA and write them itself.
+func TestTrustedIDExposure(t *testing.T) {
+	for _, tc := range []struct {
+		trusted, smtp string
+		warn          bool
+	}{
+		{"mx.forum.test", ":25", true}, {"mx.forum.test", "0.0.0.0:2525", true}, {"mx.forum.test", "192.0.2.1:25", true},
+		{"mx.forum.test", "127.0.0.1:2525", false}, {"mx.forum.test", "[::1]:2525", false}, {"mx.forum.test", "localhost:2525", false},
+		{"mx.forum.test", "", false}, {"", ":25", false},
+	} {
+		cfg := defaultConfig()
+		cfg.AuthTrusted, cfg.SMTPAddr = tc.trusted, tc.smtp
+		if got := trustedIDExposure(cfg) != ""; got != tc.warn {
+			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
 		}
 	}
 }

@@ -48,10 +48,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !isSet(fs, "base-url") {
 		cfg.BaseURL = devBaseURL(cfg.HTTPAddr, cfg.BaseURL)
 	}
-	if !isSet(fs, "trusted-networks") {
-		cfg.TrustedNets = "127.0.0.0/8,::1/128"
-		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.TrustedNets)
-	}
+	devTrust(&cfg, fs, log)
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -275,4 +272,19 @@ func redactURL(s string) string {
 		return "(unparseable URL)"
 	}
 	return u.Redacted()
+}
+
+// devTrust sets dev's trust defaults where the settings are not given:
+// mail from loopback is trusted (said at start), and DKIM/SPF are not
+// verified, since mail to dev comes from loopback and DNS lookups for its
+// senders' domains would only slow it down, or time out offline.
+func devTrust(cfg *Config, fs *flag.FlagSet, log *slog.Logger) {
+	if !isSet(fs, "trusted-networks") {
+		cfg.TrustedNets = "127.0.0.0/8,::1/128"
+		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.TrustedNets)
+	}
+	if !isSet(fs, "auth-verify-dkim") {
+		cfg.AuthVerify = false
+		log.Info("dev: DKIM/SPF verification off (set POSTERN_AUTH_VERIFY_DKIM=true to turn it on)")
+	}
 }

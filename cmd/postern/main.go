@@ -5,7 +5,7 @@
 //	postern dev        run on an embedded default: private PostgreSQL, Maildir, local ports
 //	postern threads    list questions (--json)
 //	postern thread ID  print one question with its answers and comments (--json)
-//	postern inbound list [--failed]   list received messages (--json)
+//	postern inbound list [--failed|--held]  list received messages (--json)
 //	postern inbound retry ID          reprocess a failed or ignored message
 //	postern user export|forget ADDRESS
 //	postern import mbox FILE          import a mailing-list archive as threads
@@ -59,7 +59,7 @@ commands:
   dev                   run on an embedded default (private PostgreSQL, Maildir) for trying it out
   threads               list questions
   thread ID             show one question with its answers and comments
-  inbound list          list received messages (--failed: only failures)
+  inbound list          list received messages (--failed: only failures; --held: posts held for confirmation)
   inbound retry ID      reprocess a failed or ignored message
   user export ADDRESS   print what Postern holds about an address
   user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)

@@ -159,15 +159,16 @@ func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: postern inbound list [--failed] [--json] | postern inbound retry ID")
+		return errors.New("usage: postern inbound list [--failed | --held] [--json] | postern inbound retry ID")
 	}
 	switch args[0] {
 	case "list":
-		var asJSON, failedOnly bool
+		var asJSON, failedOnly, heldOnly bool
 		var limit int
 		cfg, fs, err := parseConfig("inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing")
+			fs.BoolVar(&heldOnly, "held", false, "only messages whose post is held for its author's confirmation (the reason says whether the request was sent)")
 			fs.IntVar(&limit, "limit", 100, "most messages to list")
 		})
 		if err != nil {
@@ -176,12 +177,21 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := noArgs(fs); err != nil {
 			return err
 		}
+		filter := threads.InboundAll
+		switch {
+		case failedOnly && heldOnly:
+			return errors.New("inbound list: --failed and --held exclude each other")
+		case failedOnly:
+			filter = threads.InboundFailed
+		case heldOnly:
+			filter = threads.InboundHeld
+		}
 		st, done, err := readStore(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer done()
-		list, err := st.ListInbound(ctx, failedOnly, limit)
+		list, err := st.ListInbound(ctx, filter, limit)
 		if err != nil {
 			return err
 		}

@@ -6,14 +6,19 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/threads"
 )
 
 // fakeDNS answers TXT queries from a map; every other name does not exist.
@@ -166,7 +171,7 @@ func TestWhoCanPostAsWhom(t *testing.T) {
 		}
 	}
 	// `postern inbound list` shows why each was held or published.
-	list, err := a.store.ListInbound(context.Background(), false, 100)
+	list, err := a.store.ListInbound(context.Background(), threads.InboundAll, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,5 +313,248 @@ func TestLimitCountsCreditedPerson(t *testing.T) {
 	refused := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'failed' AND reason LIKE '%limit of 10 questions an hour%'`)
 	if refused != 3 {
 		t.Errorf("%d questions refused with the limit's reason, want 3", refused)
+	}
+}
+
+// TestNotificationReplyEvidence: many clients reply to a notification's
+// From (notifications@), so the reply carries no reply token, only the
+// notification's Message-ID in In-Reply-To/References. From an untrusted
+// network with no DKIM or SPF pass, a member's reply naming a
+// notification sent to that member, from their own envelope address, is
+// published; the same naming another member's notification, or from
+// another envelope address, is held (and the member asked).
+func TestNotificationReplyEvidence(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, fakeDNS{} })
+	const alice, bob = "alice@example.org", "bob@example.net"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	member(t, a, relay, bob, "Bob", "Bob asks")
+	aliceNote, _ := relay.waitFor(t, alice, subjectHas("] Alice asks"))
+	bobNote, _ := relay.waitFor(t, bob, subjectHas("] Bob asks"))
+	toFrom := func(_ *mail.Reader, mid, refs, text string) string {
+		return "From: Alice <" + alice + ">\r\nTo: notifications@forum.test\r\nSubject: Re: notification\r\nMessage-ID: <" + mid +
+			">\r\n" + refs + "\r\n" + text + "\r\n"
+	}
+	if from := header(aliceNote, "From"); !strings.Contains(from, "notifications@forum.test") {
+		t.Fatalf("posted note From %q, want notifications@", from)
+	}
+	own := header(aliceNote, "Message-Id")
+	sendMail(t, a, alice, []string{"notifications@forum.test"}, toFrom(aliceNote, "own@client.example", "In-Reply-To: "+own+"\r\n", "More about my question."))
+	sendMail(t, a, alice, []string{"notifications@forum.test"}, toFrom(aliceNote, "refs@client.example", "References: <elsewhere@client.example> "+own+"\r\n", "And one more thing."))
+	sendMail(t, a, alice, []string{"notifications@forum.test"}, toFrom(bobNote, "others@client.example", "In-Reply-To: "+header(bobNote, "Message-Id")+"\r\n", "A reply to Bob's note."))
+	sendMail(t, a, "mallory@evil.example", []string{"notifications@forum.test"}, toFrom(aliceNote, "envelope@client.example", "In-Reply-To: "+own+"\r\n", "Forged with Alice's id."))
+	mtSettle(t, a)
+	wantOutcome(t, a, "own@client.example", "visible", "notification-reply")
+	wantOutcome(t, a, "refs@client.example", "visible", "notification-reply")
+	for _, mid := range []string{"others@client.example", "envelope@client.example"} {
+		if o := wantOutcome(t, a, mid, "held", "none"); !strings.Contains(o.reason, "no evidence") {
+			t.Errorf("%s: reason %q", mid, o.reason)
+		}
+	}
+}
+
+// dkimDNS is a fake DNS publishing an ed25519 DKIM key for example.org
+// (selector sel) and a DMARC policy, and no SPF record; it returns the
+// signing key.
+func dkimDNS(t *testing.T) (fakeDNS, ed25519.PrivateKey) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fakeDNS{
+		"sel._domainkey.example.org": {"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)},
+		"_dmarc.example.org":         {"v=DMARC1; p=none"},
+	}, key
+}
+
+// TestServeVerifiesByDefault: with serve's defaults (only the DNS is
+// faked), Postern as the MX verifies DKIM itself, so a confirmed member
+// who asks twice from an untrusted network with their provider's
+// signature is published each time, and gets no confirmation request
+// beyond the newcomer's.
+func TestServeVerifiesByDefault(t *testing.T) {
+	dns, key := dkimDNS(t)
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver = dns })
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	for _, mid := range []string{"monday@client.example", "thursday@client.example"} {
+		sendMail(t, a, alice, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", mid, "Question of "+mid), "example.org", "sel", key))
+	}
+	mtSettle(t, a)
+	wantOutcome(t, a, "monday@client.example", "visible", "dkim")
+	wantOutcome(t, a, "thursday@client.example", "visible", "dkim")
+	if n := len(confirmations(relay, alice)); n != 1 {
+		t.Errorf("alice received %d confirmation requests, want only the newcomer's", n)
+	}
+}
+
+// slowDNS never answers: each lookup waits until its context ends.
+type slowDNS struct{}
+
+func (slowDNS) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: name, IsTimeout: true, IsTemporary: true}
+}
+func (slowDNS) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: name, IsTimeout: true, IsTemporary: true}
+}
+func (slowDNS) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: host, IsTimeout: true, IsTemporary: true}
+}
+func (slowDNS) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: "timeout", Name: addr, IsTimeout: true, IsTemporary: true}
+}
+
+// TestDNSTimeoutIsNoEvidence: when DNS never answers, verifying a signed
+// message (SPF, the DKIM key, DMARC) ends at the per-message bound: the
+// message is processed once, as held for lack of evidence with the reason
+// saying the lookups failed, and the member is asked; it neither fails
+// nor waits for ever.
+func TestDNSTimeoutIsNoEvidence(t *testing.T) {
+	_, key := dkimDNS(t)
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver, c.authTimeout = slowDNS{}, 500*time.Millisecond })
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	start := time.Now()
+	sendMail(t, a, alice, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", "dns-down@client.example", "While DNS is down"), "example.org", "sel", key))
+	waitProcessed(t, a)
+	took := time.Since(start)
+	o := wantOutcome(t, a, "dns-down@client.example", "held", "none")
+	if !strings.Contains(o.reason, "timed out") || !strings.Contains(o.reason, "confirmation sent to the member") {
+		t.Errorf("reason %q does not say the lookups timed out and the member was asked", o.reason)
+	}
+	if took > 5*time.Second {
+		t.Errorf("processing took %v with a 500ms DNS bound", took)
+	}
+	t.Logf("processed in %v with DNS never answering (bound 500ms)", took)
+	if n := mtCount(t, a, `SELECT count(*) FROM river_job WHERE kind = 'postern.process' AND (attempt > 1 OR coalesce(array_length(errors, 1), 0) > 0)`); n != 0 {
+		t.Errorf("%d processing jobs failed or were retried", n)
+	}
+}
+
+// TestHeldPostsWhenConfirmationCapped: a confirmed member's unverified
+// posts are held; once the member's daily confirmation requests are used
+// up, the next one is held with a reason saying no request was sent, and
+// `postern inbound list --held` lists every held post for the operator.
+func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
+	relay := startSink(t)
+	a := trustApp(t, relay, "", nil)
+	const alice = "alice@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	mids := []string{"one@client.example", "two@client.example", "three@client.example"}
+	for _, mid := range mids {
+		sendMail(t, a, alice, []string{"ask@forum.test"}, question("Alice <"+alice+">", mid, "Unsigned "+mid))
+		mtSettle(t, a)
+	}
+	for i, mid := range mids {
+		o := wantOutcome(t, a, mid, "held", "none")
+		capped := strings.Contains(o.reason, "confirmation NOT sent: per-address limit (3 a day)")
+		if capped != (i == 2) {
+			t.Errorf("%s: reason %q (capped: %v, want %v)", mid, o.reason, capped, i == 2)
+		}
+	}
+	if n := len(confirmations(relay, alice)); n != 3 {
+		t.Errorf("alice received %d confirmation requests, want 3 (the cap)", n)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+		t.Fatalf("inbound list --held: %v %s", err, errb.String())
+	}
+	var held []threads.InboundSummary
+	if err := json.Unmarshal(out.Bytes(), &held); err != nil {
+		t.Fatalf("inbound list --held --json: %v\n%s", err, out.String())
+	}
+	got := map[string]bool{}
+	for _, m := range held {
+		got[m.MessageID] = m.PostState == "held"
+	}
+	for _, mid := range mids {
+		if !got["<"+mid+">"] && !got[mid] {
+			t.Errorf("inbound list --held lacks %s:\n%s", mid, out.String())
+		}
+	}
+	if len(held) != len(mids) {
+		t.Errorf("inbound list --held lists %d messages, want %d:\n%s", len(held), len(mids), out.String())
+	}
+}
+
+// TestForgeryAttempts reads the evidence rules as an attacker would, over
+// real SMTP from an untrusted network, Postern verifying DKIM against a
+// fake DNS where example.org is a shared provider that signs for all its
+// users (Mallory has a mailbox there too):
+//   - Mallory's own signed mail with a second From (Alice's) added on
+//     top: DKIM signs the bottom From, Postern would credit the top one;
+//   - a message under Alice's name signed by another domain (d=
+//     evil.example, not aligned);
+//   - Alice's reply token, with Alice's envelope, but From: Bob;
+//   - a message Alice signed for a friend (To: the friend), replayed to
+//     ask@ (DKIM result "policy");
+//   - a stop under Bob's address (unsubscribe@, envelope Mallory's), and
+//     a stop through Alice's List-Unsubscribe mailto sent from Mallory's
+//     address.
+//
+// The first three are held (no evidence); the stops act (anyone may stop
+// mail) but are never silent: Bob and Alice are each told what happened
+// and how to undo it, and Mallory receives nothing.
+func TestForgeryAttempts(t *testing.T) {
+	dns, key := dkimDNS(t)
+	evilPub, evilKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns["sel._domainkey.evil.example"] = []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(evilPub)}
+	relay := startSink(t)
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver = dns })
+	const alice, bob, mallory = "alice@example.org", "bob@example.net", "mallory@example.org"
+	member(t, a, relay, alice, "Alice", "Alice asks")
+	member(t, a, relay, bob, "Bob", "Bob asks")
+	follow(t, a, relay, bob)
+	posted, _ := relay.waitFor(t, alice, subjectHas("] Alice asks"))
+	aliceToken := strings.Trim(header(posted, "Reply-To"), "<>")
+	_, aliceStop := listUnsub(t, posted)
+
+	own := signDKIM(t, question("Mallory <"+mallory+">", "two-from@client.example", "Two From fields"), "example.org", "sel", key)
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, "From: Alice <"+alice+">\r\n"+own)
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, signDKIM(t, question("Alice <"+alice+">", "unaligned@client.example", "Signed by another domain"), "evil.example", "sel", evilKey))
+	sendMail(t, a, alice, []string{aliceToken}, "From: Bob <"+bob+">\r\nTo: "+aliceToken+"\r\nSubject: Re: Alice asks\r\nMessage-ID: <token-other-from@client.example>\r\n\r\nUnder Bob's name with Alice's token.\r\n")
+	toFriend := strings.Replace(question("Alice <"+alice+">", "replayed@client.example", "A private letter"), "To: ask@forum.test", "To: Friend <friend@elsewhere.example>", 1)
+	sendMail(t, a, mallory, []string{"ask@forum.test"}, signDKIM(t, toFriend, "example.org", "sel", key))
+	mtSettle(t, a)
+	for _, mid := range []string{"two-from@client.example", "unaligned@client.example", "token-other-from@client.example", "replayed@client.example"} {
+		wantOutcome(t, a, mid, "held", "none")
+	}
+
+	sendMail(t, a, mallory, []string{"unsubscribe@forum.test"}, "From: Bob <"+bob+">\r\nTo: unsubscribe@forum.test\r\nSubject: unsubscribe\r\nMessage-ID: <stop-bob@client.example>\r\n\r\nunsubscribe\r\n")
+	sendMail(t, a, mallory, []string{aliceStop}, "From: Mallory <"+mallory+">\r\nTo: "+aliceStop+"\r\nSubject: unsubscribe\r\nMessage-ID: <stop-alice@client.example>\r\n\r\nunsubscribe\r\n")
+	mtSettle(t, a)
+	for mid, who := range map[string]string{"stop-bob@client.example": bob, "stop-alice@client.example": alice} {
+		o := outcomeOf(t, a, mid)
+		if o.state != "processed" || !strings.Contains(o.reason, "member told") {
+			t.Errorf("%s: %+v; want the stop done and the member told", mid, o)
+		}
+		told := false
+		for _, m := range relay.all() {
+			if len(m.To) == 1 && m.To[0] == who {
+				text := decodedText(t, m.Data)
+				told = told || strings.Contains(text, "if it was not you")
+			}
+		}
+		if !told {
+			t.Errorf("%s: %s was not told of the stop", mid, who)
+		}
+	}
+	if n := mtCount(t, a, `SELECT count(*) FROM subscriptions s JOIN people p ON p.id = s.person_id WHERE p.display_name = 'Bob' AND s.ended_at IS NULL`); n != 0 {
+		t.Errorf("Bob still has %d follows: the stop did not act", n)
+	}
+	for _, m := range relay.all() {
+		if len(m.To) > 0 && m.To[0] == mallory {
+			t.Errorf("mail sent to the forger: %q", m.Data)
+		}
 	}
 }

@@ -41,6 +41,9 @@ const (
 	None      = "none"
 	TempError = "temperror"
 	PermError = "permerror"
+	// PolicyFail is a DKIM result when signatures verified but local
+	// policy does not accept them (see Input.RcptDomain).
+	PolicyFail = "policy"
 )
 
 // SourceVerified is Result.Source when Verify produced the result.
@@ -53,9 +56,10 @@ const sourceAuthres = "authres:"
 // Result is the authentication outcome recorded with a message.
 type Result struct {
 	// DKIM is the combined DKIM result: "pass" when at least one
-	// signature verified; otherwise "fail", "temperror" or "permerror"
-	// (in that order of precedence) from the signatures that did not;
-	// "none" when the message has no signature.
+	// signature verified (and was not replayed, see Input.RcptDomain);
+	// "policy" when the only valid ones were replayed; otherwise "fail",
+	// "temperror" or "permerror" (in that order of precedence) from the
+	// signatures that did not; "none" when the message has no signature.
 	DKIM string
 	// SPF is the SPF result for the envelope sender: as reported by the
 	// front MTA, or checked by Check when it is given the client's IP.
@@ -124,20 +128,20 @@ type LookupFunc func(ctx context.Context, name string) ([]string, error)
 // and "none" when it publishes none. A sender whose DMARC pass rests
 // only on SPF therefore gets "fail" here.
 func Verify(ctx context.Context, raw []byte, fromDomain string, lookup LookupFunc) Result {
-	return verify(ctx, raw, fromDomain, txtLookup(ctx, lookup), noneResult())
+	return verify(ctx, raw, fromDomain, "", txtLookup(ctx, lookup), noneResult())
 }
 
 // verify is Verify with the SPF half of res already filled in (SPF,
 // SPFDomain; SPF "none" when it was not checked). DMARC passes on an
-// aligned DKIM pass or an aligned SPF pass.
-func verify(ctx context.Context, raw []byte, fromDomain string, txt func(string) ([]string, error), res Result) Result {
+// aligned DKIM pass or an aligned SPF pass. rcptDomain is Input.RcptDomain.
+func verify(ctx context.Context, raw []byte, fromDomain, rcptDomain string, txt func(string) ([]string, error), res Result) Result {
 	res.Source = SourceVerified
 
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw),
 		&dkim.VerifyOptions{LookupTXT: txt, MaxVerifications: maxSignatures})
 	switch {
 	case err == nil || errors.Is(err, dkim.ErrTooManySignatures):
-		res.DKIM, res.DKIMDomains = summarizeDKIM(verifs)
+		res.DKIM, res.DKIMDomains = summarizeDKIM(verifs, recipientCheck(raw, rcptDomain))
 	case !hasSignatureField(raw):
 		// The header could not be read, but there is nothing to verify.
 	case ctx.Err() != nil:
@@ -209,15 +213,19 @@ func lookupDMARC(domain string, txt func(string) ([]string, error)) (*dmarc.Reco
 	return rec, err
 }
 
-// summarizeDKIM combines the per-signature verifications.
-func summarizeDKIM(verifs []*dkim.Verification) (string, []string) {
+// summarizeDKIM combines the per-signature verifications. A valid
+// signature that replayed rejects (see recipientCheck) does not count as
+// a pass; when no other passes, the result is "policy".
+func summarizeDKIM(verifs []*dkim.Verification, replayed func(signed []string) bool) (string, []string) {
 	var domains []string
-	var fail, temp, perm bool
+	var fail, temp, perm, policy bool
 	for _, v := range verifs {
 		if v == nil {
 			continue
 		}
 		switch {
+		case v.Err == nil && replayed(v.HeaderKeys):
+			policy = true
 		case v.Err == nil:
 			domains = appendDomain(domains, v.Domain)
 		case dkim.IsTempFail(v.Err):
@@ -228,7 +236,48 @@ func summarizeDKIM(verifs []*dkim.Verification) (string, []string) {
 			fail = true
 		}
 	}
+	if len(domains) == 0 && policy {
+		return PolicyFail, nil
+	}
 	return combine(len(domains) > 0, fail, temp, perm), domains
+}
+
+// recipientCheck returns the test summarizeDKIM applies to a valid
+// signature's signed header fields: with rcptDomain set, a signature
+// that signs To or Cc while neither names an address in rcptDomain was
+// made for other recipients (the message is replayed). A message whose
+// To and Cc are not signed cannot be told apart and passes.
+func recipientCheck(raw []byte, rcptDomain string) func(signed []string) bool {
+	rcptDomain = normDomain(rcptDomain)
+	if rcptDomain == "" {
+		return func([]string) bool { return false }
+	}
+	h := readHeader(raw)
+	named := false
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
+	}}
+	for _, k := range []string{"To", "Cc"} {
+		for _, v := range h.Values(k) {
+			list, _ := p.ParseList(v)
+			for _, a := range list {
+				if at := strings.LastIndexByte(a.Address, '@'); at >= 0 && normDomain(a.Address[at+1:]) == rcptDomain {
+					named = true
+				}
+			}
+		}
+	}
+	return func(signed []string) bool {
+		if named {
+			return false
+		}
+		for _, k := range signed {
+			if strings.EqualFold(strings.TrimSpace(k), "to") || strings.EqualFold(strings.TrimSpace(k), "cc") {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // combine turns the kinds of per-signature outcomes seen into one result.
@@ -398,7 +447,9 @@ func readHeader(raw []byte) textproto.Header {
 //
 // DKIMDomains come from header.d (or the domain of header.i) of passing
 // dkim results, and DKIMAligned compares them with the From field's
-// domain. Source is "authres:" plus the authserv-id, or empty when no
+// domain; SPF counts as aligned only for smtp.mailfrom (never
+// smtp.helo). A dmarc=pass counts only when its header.from is the From
+// field's domain; otherwise it is recorded as "none". Source is "authres:" plus the authserv-id, or empty when no
 // trusted field was found.
 func FromHeaders(raw []byte, trustedID string) Result {
 	res := noneResult()
@@ -410,6 +461,7 @@ func FromHeaders(raw []byte, trustedID string) Result {
 	var (
 		done                            = map[string]bool{}
 		pass, fail, temp, perm, sawDKIM bool
+		dmarcFrom                       string
 	)
 	for fs := h.Fields(); fs.Next(); {
 		if !strings.EqualFold(fs.Key(), "Authentication-Results") {
@@ -461,6 +513,7 @@ func FromHeaders(raw []byte, trustedID string) Result {
 				if !done["dmarc"] && !seen["dmarc"] {
 					seen["dmarc"] = true
 					res.DMARC = keyword(r.Value)
+					dmarcFrom = r.From
 				}
 			}
 		}
@@ -471,9 +524,21 @@ func FromHeaders(raw []byte, trustedID string) Result {
 	if sawDKIM {
 		res.DKIM = combine(pass, fail, temp, perm)
 	}
-	if from, err := FromDomain(raw); err == nil {
+	from, err := FromDomain(raw)
+	if err == nil {
 		res.DKIMAligned = anyAligned(res.DKIMDomains, from, false)
 		res.SPFAligned = res.SPF == Pass && anyAligned([]string{res.SPFDomain}, from, false)
+	}
+	if res.DMARC == Pass {
+		if at := strings.LastIndexByte(dmarcFrom, '@'); at >= 0 {
+			dmarcFrom = dmarcFrom[at+1:]
+		}
+		if err != nil || normDomain(dmarcFrom) != from {
+			// A pass for another author domain (or none named, or a
+			// message whose From is not one mailbox) says nothing
+			// about this From.
+			res.DMARC = None
+		}
 	}
 	return res
 }
@@ -589,6 +654,12 @@ func (r Result) Evidence() string {
 		return EvidenceDMARC
 	}
 	return ""
+}
+
+// Temporary reports whether a DNS failure or timeout left any of DKIM,
+// SPF or DMARC undecided ("temperror"): the result may differ later.
+func (r Result) Temporary() bool {
+	return r.DKIM == TempError || r.SPF == TempError || r.DMARC == TempError
 }
 
 // Satisfied reports whether r alone meets p. An unknown policy is never

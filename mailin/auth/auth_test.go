@@ -295,8 +295,9 @@ func TestFromHeaders(t *testing.T) {
 	if got := FromHeaders([]byte(untrusted), "mx.forum.example.net"); got.DKIM != None || got.DMARC != None || got.Source != "" || PolicyDMARC.Satisfied(got) {
 		t.Errorf("untrusted field was read: %+v", got)
 	}
-	// Trusting the forger's id does read it.
-	if got := FromHeaders([]byte(untrusted), "evil.example"); got.DMARC != Pass || !got.DKIMAligned || got.Source != "authres:evil.example" {
+	// Trusting the forger's id does read it (a DMARC pass naming no
+	// header.from is not taken as about this From).
+	if got := FromHeaders([]byte(untrusted), "evil.example"); got.DMARC != None || !got.DKIMAligned || got.Source != "authres:evil.example" {
 		t.Errorf("trusted forger's field: %+v", got)
 	}
 	// An empty trusted id trusts nothing.
@@ -380,5 +381,48 @@ func TestPolicy(t *testing.T) {
 	}
 	if !PolicyDMARC.Satisfied(Result{DMARC: Pass}) || PolicyDMARC.Satisfied(Result{DMARC: Fail}) {
 		t.Error("dmarc policy")
+	}
+}
+
+// TestFromHeadersAttacker: what a sender can write into the trusted
+// front MTA's Authentication-Results does not become evidence: a DMARC
+// pass about another author domain, or naming none; an SPF pass for the
+// HELO name only; a DKIM pass for an unaligned d=; and, below the MTA's
+// own field, a forged field with the MTA's id claiming the methods the
+// MTA reported (the topmost per method wins). Two From fields give no
+// alignment at all.
+func TestFromHeadersAttacker(t *testing.T) {
+	const id = "mx.forum.example.net"
+	cases := []struct {
+		name, fields string
+		evidence     string
+	}{
+		{"dmarc pass for another domain", id + "; dmarc=pass header.from=evil.example", ""},
+		{"dmarc pass without header.from", id + "; dmarc=pass", ""},
+		{"dmarc pass for From", id + "; dmarc=pass header.from=example.org", EvidenceDMARC},
+		{"spf pass for the helo only", id + "; spf=pass smtp.helo=example.org", ""},
+		{"spf pass for the helo, mailfrom elsewhere", id + "; spf=pass smtp.mailfrom=m@evil.example smtp.helo=mail.example.org", ""},
+		{"dkim pass unaligned", id + "; dkim=pass header.d=evil.example header.i=@evil.example", ""},
+		{"dkim pass for a look-alike", id + "; dkim=pass header.d=example.org.evil.example", ""},
+	}
+	for _, c := range cases {
+		r := FromHeaders([]byte("Authentication-Results: "+c.fields+"\r\n"+plainMessage), id)
+		if got := r.Evidence(); got != c.evidence {
+			t.Errorf("%s: evidence %q, want %q (%+v)", c.name, got, c.evidence, r)
+		}
+	}
+	// The MTA's own field on top reports every method; a forged one with
+	// its id below is never read.
+	forged := "Authentication-Results: " + id + "; dkim=none; spf=fail smtp.mailfrom=example.org; dmarc=fail header.from=example.org\r\n" +
+		"Received: from evil.example by " + id + "; Tue, 04 Mar 2025 05:06:08 +0000\r\n" +
+		"Authentication-Results: " + id + "; dkim=pass header.d=example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org\r\n" +
+		plainMessage
+	if r := FromHeaders([]byte(forged), id); r.Evidence() != "" || r.DKIM != None || r.DMARC != Fail {
+		t.Errorf("forged field below the MTA's was read: %+v", r)
+	}
+	two := "Authentication-Results: " + id + "; dkim=pass header.d=example.org; dmarc=pass header.from=example.org\r\n" +
+		"From: Mallory <m@evil.example>\r\n" + plainMessage
+	if r := FromHeaders([]byte(two), id); r.Evidence() != "" {
+		t.Errorf("two From fields: evidence %q (%+v)", r.Evidence(), r)
 	}
 }

@@ -37,6 +37,12 @@ type Input struct {
 	MailFrom string
 	// Helo is the client's HELO/EHLO name, if known.
 	Helo string
+	// RcptDomain, when set, is the domain the message was delivered to
+	// (the forum's). A passing signature that signs To or Cc counts only
+	// if one of them names an address in it: otherwise the member signed
+	// it for someone else, and it was replayed here (DKIM result
+	// "policy").
+	RcptDomain string
 }
 
 // spfTimeout bounds the whole SPF evaluation (up to 10 DNS-querying
@@ -64,5 +70,5 @@ func Check(ctx context.Context, in Input, r Resolver) Result {
 			res.SPF = None
 		}
 	}
-	return verify(ctx, in.Raw, in.FromDomain, txtLookup(ctx, r.LookupTXT), res)
+	return verify(ctx, in.Raw, in.FromDomain, in.RcptDomain, txtLookup(ctx, r.LookupTXT), res)
 }
