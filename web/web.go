@@ -104,10 +104,11 @@ func (h *Handler) render(w http.ResponseWriter, status int, p templates.MessageP
 // unsubscribeForm answers the footer link's GET with a confirm button: a
 // GET never unsubscribes (link scanners follow links). The first button
 // stops what the link names: the question, or for a new-question mail the
-// follows that sent it.
+// follows that sent it; a link naming everything (the welcome mail's) gets
+// that one button.
 func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	follows, err := h.store.UnsubscribeLinkStopsFollows(tok)
+	kind, err := h.store.UnsubscribeLinkKind(tok)
 	if err != nil {
 		h.log.Info("unsubscribe link not valid", "err", err)
 		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
@@ -115,9 +116,13 @@ func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	}
 	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,
 		Message: "Choose whether to stop emails about this question only, or all emails from this forum."}
-	if follows {
+	switch kind {
+	case threads.LinkStopsFollows:
 		p.StopsFollows = true
 		p.Message = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
+	case threads.LinkStopsAll:
+		p.StopsAll = true
+		p.Message = "Press the button to stop all emails from this forum: new questions, and answers and comments on your posts."
 	}
 	h.render(w, http.StatusOK, p)
 }

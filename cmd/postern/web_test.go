@@ -219,3 +219,35 @@ func TestDevBaseURLWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestWelcomeLinkPageStopsAll: the footer link of the welcome mail stops
+// everything, so its page offers that one button and says so; it does not
+// offer to stop "this question" (the welcome is about none, and that
+// button stopped everything anyway).
+func TestWelcomeLinkPageStopsAll(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	addr := "wendy@example.net"
+	follow(t, a, relay, addr)
+	welcome, _ := relay.waitFor(t, addr, subjectHas("You are following the forum"))
+	path, _ := listUnsub(t, welcome)
+	resp, err := http.Get("http://" + a.httpAddr.String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET welcome link: status %d", resp.StatusCode)
+	}
+	page := string(body)
+	if !strings.Contains(page, `value="all"`) || strings.Contains(page, `value="question"`) || strings.Contains(page, `value="follows"`) ||
+		strings.Contains(page, "this question") {
+		t.Fatalf("welcome link page offers more than stopping everything:\n%s", page)
+	}
+	postForm(t, a, path, "scope=all")
+	var stopped bool
+	if err := a.pool.QueryRow(context.Background(), `SELECT unsubscribed_at IS NOT NULL FROM people WHERE id = $1`, personID(t, a, addr)).Scan(&stopped); err != nil || !stopped {
+		t.Fatalf("after the welcome link's form: stopped %v (%v), want everything stopped", stopped, err)
+	}
+}
