@@ -162,6 +162,9 @@ type MessagePage struct {
 	// StopsFollows labels the form's first button for the link of a
 	// new-question mail, which ends follows rather than mutes a question.
 	StopsFollows bool
+	// StopsAll leaves only the "everything" button, for a link that names
+	// no question (the welcome mail's).
+	StopsAll bool
 	// ConfirmAction, when set, adds a one-button form posting to it (the
 	// confirmation link's page).
 	ConfirmAction string

@@ -105,20 +105,41 @@ func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) 
 	return st, err
 }
 
-// UnsubscribeLinkStopsFollows reports whether tok, a signed unsubscribe
-// token, is the one of a new-question mail (it ends the follows that sent
-// it) rather than of a question or of everything. It checks only the
-// signature, without the database (the stop itself checks the epoch); a
-// token that does not verify is ErrBadToken.
-func (s *Store) UnsubscribeLinkStopsFollows(tok string) (bool, error) {
+// UnsubscribeLink says what the first button of an unsubscribe link's page
+// stops: what the signed token names.
+type UnsubscribeLink int
+
+const (
+	// LinkStopsQuestion: the link of an answer's or comment's mail (its
+	// question is muted).
+	LinkStopsQuestion UnsubscribeLink = iota
+	// LinkStopsFollows: the link of a new-question mail (it ends the
+	// follows that sent it).
+	LinkStopsFollows
+	// LinkStopsAll: a link naming no question (the welcome mail's): it
+	// stops everything.
+	LinkStopsAll
+)
+
+// UnsubscribeLinkKind reports what tok, a signed unsubscribe token, stops:
+// a question, the follows that sent a new question, or everything. It
+// checks only the signature, without the database (the stop itself checks
+// the epoch); a token that does not verify is ErrBadToken.
+func (s *Store) UnsubscribeLinkKind(tok string) (UnsubscribeLink, error) {
 	t, err := s.keys.Tokens.Verify(tok, token.UnsubscribeFollow)
 	if errors.Is(err, token.ErrPurpose) {
-		_, err = s.keys.Tokens.Verify(tok, token.Unsubscribe)
+		t, err = s.keys.Tokens.Verify(tok, token.Unsubscribe)
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w (%v)", ErrBadToken, err)
+		return 0, fmt.Errorf("%w (%v)", ErrBadToken, err)
 	}
-	return t.Purpose == token.UnsubscribeFollow && t.Subject != 0, nil
+	switch {
+	case t.Subject == 0:
+		return LinkStopsAll, nil
+	case t.Purpose == token.UnsubscribeFollow:
+		return LinkStopsFollows, nil
+	}
+	return LinkStopsQuestion, nil
 }
 
 // verifyUnsubscribe checks an unsubscribe token of either purpose and its

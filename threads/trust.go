@@ -226,6 +226,41 @@ func (s *Store) confirmFollow(ctx context.Context, tx pgx.Tx, person, sub, inbou
 	return s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: person, kind: NotifyWelcome, inboundID: inboundID, subscription: sub}})
 }
 
+// ConfirmLinkIsFollow reports whether tok, a signed confirmation token, is
+// a follow's (double opt-in) rather than a held post's. It checks only the
+// signature, without the database (the confirmation itself checks the
+// rest); a token that does not verify is ErrBadToken.
+func (s *Store) ConfirmLinkIsFollow(tok string) (bool, error) {
+	t, err := s.keys.Tokens.Verify(tok, token.Confirm)
+	if err != nil {
+		t, err = s.keys.Tokens.Verify(tok, token.ConfirmSub)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w (%v)", ErrBadToken, err)
+	}
+	return t.Purpose == token.ConfirmSub, nil
+}
+
+// FollowLinkActive reports whether the follow named by tok, a signed
+// follow confirmation token, is active now (confirmed and not ended): what
+// the page after its confirmation can truthfully say.
+func (s *Store) FollowLinkActive(ctx context.Context, tok string) (bool, error) {
+	t, err := s.keys.Tokens.Verify(tok, token.ConfirmSub)
+	if err != nil {
+		return false, fmt.Errorf("%w (%v)", ErrBadToken, err)
+	}
+	var active bool
+	err = s.pool.QueryRow(ctx, `SELECT confirmed_at IS NOT NULL AND ended_at IS NULL FROM subscriptions WHERE id = $1 AND person_id = $2`,
+		t.Subject, t.Person).Scan(&active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("follow state: %w", err)
+	}
+	return active, nil
+}
+
 // ConfirmWithToken confirms from the web link in a confirmation request.
 func (s *Store) ConfirmWithToken(ctx context.Context, tok string) (published int, err error) {
 	t, err := s.keys.Tokens.Verify(tok, token.Confirm)

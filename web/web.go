@@ -104,10 +104,11 @@ func (h *Handler) render(w http.ResponseWriter, status int, p templates.MessageP
 // unsubscribeForm answers the footer link's GET with a confirm button: a
 // GET never unsubscribes (link scanners follow links). The first button
 // stops what the link names: the question, or for a new-question mail the
-// follows that sent it.
+// follows that sent it; a link naming everything (the welcome mail's) gets
+// that one button.
 func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	follows, err := h.store.UnsubscribeLinkStopsFollows(tok)
+	kind, err := h.store.UnsubscribeLinkKind(tok)
 	if err != nil {
 		h.log.Info("unsubscribe link not valid", "err", err)
 		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
@@ -115,9 +116,13 @@ func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	}
 	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,
 		Message: "Choose whether to stop emails about this question only, or all emails from this forum."}
-	if follows {
+	switch kind {
+	case threads.LinkStopsFollows:
 		p.StopsFollows = true
 		p.Message = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
+	case threads.LinkStopsAll:
+		p.StopsAll = true
+		p.Message = "Press the button to stop all emails from this forum: new questions, and answers and comments on your posts."
 	}
 	h.render(w, http.StatusOK, p)
 }
@@ -150,27 +155,61 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 // confirmForm answers the confirmation link's GET with a button: a GET
-// never confirms (mail scanners open links).
+// never confirms (mail scanners open links). A link that does not verify
+// gets no button.
 func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
-	h.render(w, http.StatusOK, templates.MessagePage{
-		Title:         "Confirm your address",
-		Message:       "Press the button to confirm that you wrote to the forum. Your held message is then published.",
-		ConfirmAction: "/confirm/" + r.PathValue("token"),
-	})
+	tok := r.PathValue("token")
+	follow, err := h.store.ConfirmLinkIsFollow(tok)
+	if err != nil {
+		h.log.Info("confirmation link not valid", "err", err)
+		h.page(w, http.StatusNotFound, "Link not valid", badConfirmLink, "")
+		return
+	}
+	msg := "Press the button to confirm that you wrote to the forum. Your held message is then published."
+	if follow {
+		msg = "Press the button to confirm that you want to receive new questions by email."
+	}
+	h.render(w, http.StatusOK, templates.MessagePage{Title: "Confirm your address", Message: msg, ConfirmAction: "/confirm/" + tok})
 }
 
+// badConfirmLink answers a confirmation token that does not verify.
+const badConfirmLink = "This confirmation link is invalid or has expired."
+
+// confirm handles the confirmation form's POST. The page says what it
+// did; it promises nothing about later messages, which are published
+// only with evidence that the member sent them.
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
-	n, err := h.store.ConfirmWithToken(r.Context(), r.PathValue("token"))
+	tok := r.PathValue("token")
+	follow, _ := h.store.ConfirmLinkIsFollow(tok) // a bad token fails below
+	n, err := h.store.ConfirmWithToken(r.Context(), tok)
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
-		h.page(w, http.StatusNotFound, "Link not valid", "This confirmation link is invalid or has expired.", "")
+		h.page(w, http.StatusNotFound, "Link not valid", badConfirmLink, "")
 	case err != nil:
 		h.log.Error("confirm failed", "err", err)
 		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your confirmation just now. Please try again in a minute.", "")
+	case follow:
+		h.followConfirmed(w, r, tok)
 	case n == 0:
-		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed. From now on your messages are published directly.", "")
+		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed.", "")
 	default:
-		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed and your message is published. From now on your messages are published directly.", "")
+		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed and your message is published.", "")
+	}
+}
+
+// followConfirmed answers a follow's confirmation: started (a welcome
+// email follows), or ended since it was asked for (an old link never
+// restarts a stopped follow).
+func (h *Handler) followConfirmed(w http.ResponseWriter, r *http.Request, tok string) {
+	active, err := h.store.FollowLinkActive(r.Context(), tok)
+	switch {
+	case err != nil:
+		h.log.Error("follow state", "err", err)
+		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not read your follow just now. Please try again in a minute.", "")
+	case active:
+		h.page(w, http.StatusOK, "Confirmed", "Your follow is confirmed: new questions will arrive by email. A welcome email says what comes and how to stop it.", "")
+	default:
+		h.page(w, http.StatusOK, "Follow ended", "You stopped these emails after asking for them, so this old link does not start them again. To follow again, write to the forum's subscribe address again.", "")
 	}
 }
 

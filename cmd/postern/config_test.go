@@ -204,3 +204,33 @@ func TestTrustedIDExposure(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpNamesFlagTypes: `postern dev --help` shows each setting as
+// "-name TYPE" (string, int, duration…), as Go's flag package does unless
+// the usage text holds a `quoted` word, which it would print in place of
+// the type ("-data-dir postern dev").
+func TestHelpNamesFlagTypes(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"dev", "--help"}, &out, &errb); err == nil {
+		t.Fatal("dev --help: no error, want flag.ErrHelp")
+	}
+	cfg := defaultConfig()
+	for _, s := range cfg.settings() {
+		line := ""
+		for _, l := range strings.Split(errb.String(), "\n") {
+			if strings.HasPrefix(l, "  -"+s.name+" ") || l == "  -"+s.name {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Errorf("dev --help lacks -%s", s.name)
+			continue
+		}
+		typ := strings.TrimPrefix(line, "  -"+s.name)
+		switch strings.TrimSpace(typ) {
+		case "", "string", "int", "duration", "value":
+		default:
+			t.Errorf("dev --help shows %q: the type of -%s reads %q", line, s.name, strings.TrimSpace(typ))
+		}
+	}
+}

@@ -219,3 +219,92 @@ func TestDevBaseURLWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestWelcomeLinkPageStopsAll: the footer link of the welcome mail stops
+// everything, so its page offers that one button and says so; it does not
+// offer to stop "this question" (the welcome is about none, and that
+// button stopped everything anyway).
+func TestWelcomeLinkPageStopsAll(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	addr := "wendy@example.net"
+	follow(t, a, relay, addr)
+	welcome, _ := relay.waitFor(t, addr, subjectHas("You are following the forum"))
+	path, _ := listUnsub(t, welcome)
+	resp, err := http.Get("http://" + a.httpAddr.String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET welcome link: status %d", resp.StatusCode)
+	}
+	page := string(body)
+	if !strings.Contains(page, `value="all"`) || strings.Contains(page, `value="question"`) || strings.Contains(page, `value="follows"`) ||
+		strings.Contains(page, "this question") {
+		t.Fatalf("welcome link page offers more than stopping everything:\n%s", page)
+	}
+	postForm(t, a, path, "scope=all")
+	var stopped bool
+	if err := a.pool.QueryRow(context.Background(), `SELECT unsubscribed_at IS NOT NULL FROM people WHERE id = $1`, personID(t, a, addr)).Scan(&stopped); err != nil || !stopped {
+		t.Fatalf("after the welcome link's form: stopped %v (%v), want everything stopped", stopped, err)
+	}
+}
+
+// TestConfirmPages: a confirmation link that does not verify is refused
+// on GET too (no Confirm button for a dead link); a follow's link says it
+// starts new-question mail, not that a held message is published; and no
+// page promises that later messages are published directly (without
+// evidence a member's mail is held, see README "Who can post as whom").
+func TestConfirmPages(t *testing.T) {
+	relay := startSink(t)
+	a := testApp(t, relay)
+	base := "http://" + a.httpAddr.String()
+	get := func(method, path string) (int, string) {
+		t.Helper()
+		r, _ := http.NewRequest(method, base+path, nil)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if st, page := get("GET", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa"); st != http.StatusNotFound || strings.Contains(page, "<button") {
+		t.Errorf("GET of a bad confirmation link: status %d, want 404 without a button:\n%s", st, page)
+	}
+	addr := "fran@example.net"
+	sendMail(t, a, addr, []string{"subscribe@forum.test"}, "From: <"+addr+">\nTo: subscribe@forum.test\nSubject: subscribe\nMessage-ID: <cp1@client.example>\n\n\n")
+	req, _ := relay.waitFor(t, addr, subjectHas("Please confirm: receive new questions"))
+	text, _ := bodyText(t, req)
+	link := pathOf(t, regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text))
+	if st, page := get("GET", link); st != http.StatusOK || !strings.Contains(page, "new questions") || strings.Contains(page, "held message") {
+		t.Errorf("GET of a follow's confirmation link: status %d, want a page about new questions:\n%s", st, page)
+	}
+	if st, page := get("POST", link); st != http.StatusOK || !strings.Contains(page, "new questions") || strings.Contains(page, "published directly") {
+		t.Errorf("POST of a follow's confirmation link: status %d, want a page about new questions:\n%s", st, page)
+	}
+	// A follow that ended before its link was used stays ended, and the
+	// page says so.
+	gus := "gus@example.net"
+	sendMail(t, a, gus, []string{"subscribe@forum.test"}, "From: <"+gus+">\nTo: subscribe@forum.test\nSubject: subscribe\nMessage-ID: <cp3@client.example>\n\n\n")
+	req, _ = relay.waitFor(t, gus, subjectHas("Please confirm: receive new questions"))
+	text, _ = bodyText(t, req)
+	link = pathOf(t, regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text))
+	if _, err := a.pool.Exec(context.Background(), `UPDATE subscriptions SET ended_at = now() WHERE person_id = $1`, personID(t, a, gus)); err != nil {
+		t.Fatal(err)
+	}
+	if st, page := get("POST", link); st != http.StatusOK || strings.Contains(page, "new questions will arrive") || !strings.Contains(page, "does not start them again") {
+		t.Errorf("POST of an ended follow's confirmation link: status %d:\n%s", st, page)
+	}
+	erin := "erin@example.com"
+	sendMail(t, a, erin, []string{"ask@forum.test"}, "From: Erin <"+erin+">\nTo: ask@forum.test\nSubject: Night sweats\nMessage-ID: <cp2@e.example>\n\nAny idea?\n")
+	req, _ = relay.waitFor(t, erin, subjectHas("Please confirm your message"))
+	text, _ = bodyText(t, req)
+	link = pathOf(t, regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text))
+	if st, page := get("POST", link); st != http.StatusOK || !strings.Contains(page, "your message is published") || strings.Contains(page, "published directly") {
+		t.Errorf("POST of a post's confirmation link: status %d:\n%s", st, page)
+	}
+}
