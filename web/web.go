@@ -16,6 +16,7 @@ import (
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/web/links"
 )
 
 // Handler serves Postern's HTTP endpoints.
@@ -29,15 +30,35 @@ type Handler struct {
 // New returns the HTTP handler.
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /healthz", h.health)
-	h.mux.HandleFunc("GET /style.css", h.stylesheet)
-	h.mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
-	h.mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
-	h.mux.HandleFunc("GET /confirm/{token}", h.confirmForm)
-	h.mux.HandleFunc("GET /a/{id}", h.attachment)
-	h.mux.HandleFunc("POST /confirm/{token}", h.confirm)
+	routes := map[string]http.HandlerFunc{
+		links.Health:          h.health,
+		links.Stylesheet:      h.stylesheet,
+		links.Question:        h.question,
+		links.UnsubscribeForm: h.unsubscribeForm,
+		links.Unsubscribe:     h.unsubscribe,
+		links.ConfirmForm:     h.confirmForm,
+		links.Confirm:         h.confirm,
+		links.Attachment:      h.attachment,
+	}
+	// Every route links knows is served, and nothing else: a pattern
+	// without a handler is a programming error, caught at start.
+	for _, p := range links.Routes() {
+		f, ok := routes[p]
+		if !ok {
+			panic("web: no handler for route " + p)
+		}
+		h.mux.HandleFunc(p, f)
+		delete(routes, p)
+	}
+	if len(routes) != 0 {
+		panic("web: handlers for routes links does not list")
+	}
 	return h
 }
+
+// pagePaths builds the root-relative paths a page's own forms and links
+// use.
+var pagePaths links.Links
 
 // PageCSP is the Content-Security-Policy of every response: nothing but
 // the forum's own stylesheet and images, no script at all (inline or
@@ -110,20 +131,17 @@ func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	follows, err := h.store.UnsubscribeLinkStopsFollows(tok)
 	if err != nil {
 		h.log.Info("unsubscribe link not valid", "err", err)
-		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
+		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadUnsubscribe, "")
 		return
 	}
-	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,
-		Message: "Choose whether to stop emails about this question only, or all emails from this forum."}
+	p := templates.MessagePage{Title: templates.PageStopTitle, FormAction: pagePaths.UnsubscribePage(tok),
+		Message: templates.PageStopQuestion}
 	if follows {
 		p.StopsFollows = true
-		p.Message = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
+		p.Message = templates.PageStopFollows
 	}
 	h.render(w, http.StatusOK, p)
 }
-
-// badUnsubscribeLink answers a token that does not verify.
-const badUnsubscribeLink = "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead."
 
 // unsubscribe handles the RFC 8058 one-click POST (body
 // "List-Unsubscribe=One-Click": what the token names) and the confirm
@@ -132,7 +150,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
 		h.log.Info("unsubscribe request not readable", "err", err)
-		h.page(w, http.StatusBadRequest, "Bad request", "The request could not be read.", "")
+		h.page(w, http.StatusBadRequest, templates.PageBadRequestTitle, templates.PageBadRequest, "")
 		return
 	}
 	all := r.PostForm.Get("scope") == "all"
@@ -140,12 +158,12 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
 		h.log.Info("unsubscribe link not valid", "err", err)
-		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
+		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadUnsubscribe, "")
 	case err != nil:
 		h.log.Error("unsubscribe failed", "err", err)
-		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your request just now. Please try again in a minute.", "")
+		h.page(w, http.StatusServiceUnavailable, templates.PageTryAgainTitle, templates.PageTryAgainUnsubscribe, "")
 	default:
-		h.page(w, http.StatusOK, "Unsubscribed", st.Text(), "")
+		h.page(w, http.StatusOK, templates.PageUnsubscribedTitle, st.Text(), "")
 	}
 }
 
@@ -153,9 +171,9 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 // never confirms (mail scanners open links).
 func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, templates.MessagePage{
-		Title:         "Confirm your address",
-		Message:       "Press the button to confirm that you wrote to the forum. Your held message is then published.",
-		ConfirmAction: "/confirm/" + r.PathValue("token"),
+		Title:         templates.PageConfirmTitle,
+		Message:       templates.PageConfirm,
+		ConfirmAction: pagePaths.ConfirmPage(r.PathValue("token")),
 	})
 }
 
@@ -163,14 +181,14 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	n, err := h.store.ConfirmWithToken(r.Context(), r.PathValue("token"))
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
-		h.page(w, http.StatusNotFound, "Link not valid", "This confirmation link is invalid or has expired.", "")
+		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadConfirm, "")
 	case err != nil:
 		h.log.Error("confirm failed", "err", err)
-		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your confirmation just now. Please try again in a minute.", "")
+		h.page(w, http.StatusServiceUnavailable, templates.PageTryAgainTitle, templates.PageTryAgainConfirm, "")
 	case n == 0:
-		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed. From now on your messages are published directly.", "")
+		h.page(w, http.StatusOK, templates.PageConfirmedTitle, templates.PageConfirmed, "")
 	default:
-		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed and your message is published. From now on your messages are published directly.", "")
+		h.page(w, http.StatusOK, templates.PageConfirmedTitle, templates.PageConfirmedPublished, "")
 	}
 }
 
