@@ -1,8 +1,10 @@
 // Package web is Postern's HTTP side: the one-click unsubscribe endpoint
 // (RFC 8058) and its confirm page, the confirmation link of a held post or
 // follow (a GET shows a button, only the POST confirms), attachment
-// downloads, the pages' stylesheet and a health check. The public pages
-// come later. Pages are rendered from the templates package, never show an
+// downloads, the read-only question page (/q/ID; the full page with forms
+// comes later), the pages' stylesheet and a health check. It serves
+// exactly the routes of package links, which builds every URL a mail
+// carries. Pages are rendered from the templates package, never show an
 // address, and end with the privacy line; every response carries
 // security headers (see ServeHTTP).
 package web
