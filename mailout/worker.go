@@ -11,6 +11,7 @@ import (
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/web/links"
 )
 
 // NotifyWorker is the dispatcher: the River worker that renders and sends
@@ -253,11 +254,12 @@ func (b *batch) flush(ctx context.Context) error {
 // renderCache); with nil, directly.
 func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, error) {
 	cfg := w.Store.Config()
-	unsubPrefix := cfg.BaseURL + "/unsubscribe/"
+	lk := w.Store.Links()
+	unsubPrefix := lk.UnsubscribePage("")
 	var unsubURL, unsubMail string
 	if o.UnsubscribeTok != "" {
-		unsubURL = unsubPrefix + o.UnsubscribeTok
-		unsubMail = "mailto:" + o.UnsubscribeMail + "?subject=unsubscribe"
+		unsubURL = lk.UnsubscribePage(o.UnsubscribeTok)
+		unsubMail = links.UnsubscribeMailto(o.UnsubscribeMail)
 	}
 	data := templates.MailData{
 		ForumName:      cfg.ForumName,
@@ -278,7 +280,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		UnsubscribeCategoryAddress: o.StopCategory,
 	}
 	for _, a := range o.Attachments {
-		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: humanSize(a.Size), URL: fmt.Sprintf("%s/a/%d", cfg.BaseURL, a.ID)})
+		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: templates.HumanSize(a.Size), URL: lk.Download(a.ID)})
 	}
 	if o.Kind == threads.NotifyHelp {
 		data.Addresses = helpAddresses(w.Store)
@@ -330,15 +332,4 @@ func helpAddresses(st *threads.Store) []templates.HelpAddress {
 		{Address: lp.Unsubscribe + d, What: "stop all emails; " + lp.Unsubscribe + "+CATEGORY" + d + " stops one category"},
 		{Address: lp.Help + d, What: "this guide"},
 	}
-}
-
-// humanSize formats a byte count for people.
-func humanSize(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

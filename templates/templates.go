@@ -213,6 +213,8 @@ func textFuncs() texttemplate.FuncMap {
 func htmlFuncs() htmltemplate.FuncMap {
 	return htmltemplate.FuncMap{
 		"paragraphs":  paragraphs,
+		"richText":    RichText,
+		"pageTime":    pageTime,
 		"replyMarker": func() string { return ReplyMarker },
 		"privacyLine": func() string { return PrivacyLine },
 	}

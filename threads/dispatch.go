@@ -363,6 +363,7 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		}
 	}
 	epoch := r.epoch
+	lk := s.Links()
 	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
 	switch o.Kind {
 	case NotifyConfirm:
@@ -370,12 +371,12 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		// publishes that one only (confirmPerson).
 		tok := s.addrs.ConfirmToken(token.Confirm, o.PostID, o.RecipientID, epoch)
 		o.ReplyTo = s.addrs.Confirm(token.Confirm, o.PostID, o.RecipientID, epoch)
-		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
+		o.ActionURL = lk.ConfirmPage(tok)
 	case NotifyConfirmSubscribe:
 		o.CategoryName = r.followName
 		tok := s.addrs.ConfirmToken(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
 		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
-		o.ActionURL = s.cfg.BaseURL + "/confirm/" + tok
+		o.ActionURL = lk.ConfirmPage(tok)
 	case NotifyWelcome:
 		// Its stop link and List-Unsubscribe stop everything.
 		o.CategoryName = r.followName
@@ -388,7 +389,7 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	case NotifyHelp, NotifyCommand:
 	case NotifyUnsubscribed, NotifyRejected:
 		if o.QuestionID != 0 {
-			o.ThreadURL = fmt.Sprintf("%s/q/%d", s.cfg.BaseURL, o.QuestionID)
+			o.ThreadURL = lk.QuestionPage(o.QuestionID)
 		}
 	case NotifyNewQuestion:
 		// Its List-Unsubscribe stops the "list" it came from: the follows
@@ -396,12 +397,12 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
 		o.UnsubscribeMail = s.addrs.UnsubscribeFollow(o.QuestionID, o.RecipientID, epoch)
 		o.UnsubscribeTok = s.addrs.UnsubscribeFollowToken(o.QuestionID, o.RecipientID, epoch)
-		o.ThreadURL = fmt.Sprintf("%s/q/%d#p%d", s.cfg.BaseURL, o.QuestionID, o.PostID)
+		o.ThreadURL = lk.Post(o.QuestionID, o.PostID)
 	default:
 		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
 		o.UnsubscribeMail = s.addrs.Unsubscribe(o.QuestionID, o.RecipientID, epoch)
 		o.UnsubscribeTok = s.addrs.UnsubscribeToken(o.QuestionID, o.RecipientID, epoch)
-		o.ThreadURL = fmt.Sprintf("%s/q/%d#p%d", s.cfg.BaseURL, o.QuestionID, o.PostID)
+		o.ThreadURL = lk.Post(o.QuestionID, o.PostID)
 	}
 	o.Title = Censor(o.Title, s.cfg.BlockedWords)
 	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)

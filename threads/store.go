@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/postern/postern/web/links"
 )
 
 // Store is the forum's PostgreSQL store. It owns no connections: the pool
@@ -66,6 +68,9 @@ func (s *Store) Keys() *Keys { return s.keys }
 
 // Config returns the store's configuration (defaults applied).
 func (s *Store) Config() Config { return s.cfg }
+
+// Links returns the builder of the forum's web addresses (Config.BaseURL).
+func (s *Store) Links() links.Links { return links.New(s.cfg.BaseURL) }
 
 // Person is a forum member as the store knows them. Address is only filled
 // by the functions documented to decrypt it.

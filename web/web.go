@@ -1,8 +1,10 @@
 // Package web is Postern's HTTP side: the one-click unsubscribe endpoint
 // (RFC 8058) and its confirm page, the confirmation link of a held post or
 // follow (a GET shows a button, only the POST confirms), attachment
-// downloads, the pages' stylesheet and a health check. The public pages
-// come later. Pages are rendered from the templates package, never show an
+// downloads, the read-only question page (/q/ID; the full page with forms
+// comes later), the pages' stylesheet and a health check. It serves
+// exactly the routes of package links, which builds every URL a mail
+// carries. Pages are rendered from the templates package, never show an
 // address, and end with the privacy line; every response carries
 // security headers (see ServeHTTP).
 package web
@@ -16,6 +18,7 @@ import (
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/web/links"
 )
 
 // Handler serves Postern's HTTP endpoints.
@@ -29,15 +32,35 @@ type Handler struct {
 // New returns the HTTP handler.
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /healthz", h.health)
-	h.mux.HandleFunc("GET /style.css", h.stylesheet)
-	h.mux.HandleFunc("GET /unsubscribe/{token}", h.unsubscribeForm)
-	h.mux.HandleFunc("POST /unsubscribe/{token}", h.unsubscribe)
-	h.mux.HandleFunc("GET /confirm/{token}", h.confirmForm)
-	h.mux.HandleFunc("GET /a/{id}", h.attachment)
-	h.mux.HandleFunc("POST /confirm/{token}", h.confirm)
+	routes := map[string]http.HandlerFunc{
+		links.Health:          h.health,
+		links.Stylesheet:      h.stylesheet,
+		links.Question:        h.question,
+		links.UnsubscribeForm: h.unsubscribeForm,
+		links.Unsubscribe:     h.unsubscribe,
+		links.ConfirmForm:     h.confirmForm,
+		links.Confirm:         h.confirm,
+		links.Attachment:      h.attachment,
+	}
+	// Every route links knows is served, and nothing else: a pattern
+	// without a handler is a programming error, caught at start.
+	for _, p := range links.Routes() {
+		f, ok := routes[p]
+		if !ok {
+			panic("web: no handler for route " + p)
+		}
+		h.mux.HandleFunc(p, f)
+		delete(routes, p)
+	}
+	if len(routes) != 0 {
+		panic("web: handlers for routes links does not list")
+	}
 	return h
 }
+
+// pagePaths builds the root-relative paths a page's own forms and links
+// use.
+var pagePaths links.Links
 
 // PageCSP is the Content-Security-Policy of every response: nothing but
 // the forum's own stylesheet and images, no script at all (inline or
@@ -111,7 +134,7 @@ func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	kind, err := h.store.UnsubscribeLinkKind(tok)
 	if err != nil {
 		h.log.Info("unsubscribe link not valid", "err", err)
-		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
+		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadUnsubscribe, "")
 		return
 	}
 	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,
@@ -127,9 +150,6 @@ func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, p)
 }
 
-// badUnsubscribeLink answers a token that does not verify.
-const badUnsubscribeLink = "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead."
-
 // unsubscribe handles the RFC 8058 one-click POST (body
 // "List-Unsubscribe=One-Click": what the token names) and the confirm
 // form (scope=all: everything). The page says exactly what stopped.
@@ -137,7 +157,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
 		h.log.Info("unsubscribe request not readable", "err", err)
-		h.page(w, http.StatusBadRequest, "Bad request", "The request could not be read.", "")
+		h.page(w, http.StatusBadRequest, templates.PageBadRequestTitle, templates.PageBadRequest, "")
 		return
 	}
 	all := r.PostForm.Get("scope") == "all"
@@ -145,12 +165,12 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
 		h.log.Info("unsubscribe link not valid", "err", err)
-		h.page(w, http.StatusNotFound, "Link not valid", badUnsubscribeLink, "")
+		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadUnsubscribe, "")
 	case err != nil:
 		h.log.Error("unsubscribe failed", "err", err)
-		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your request just now. Please try again in a minute.", "")
+		h.page(w, http.StatusServiceUnavailable, templates.PageTryAgainTitle, templates.PageTryAgainUnsubscribe, "")
 	default:
-		h.page(w, http.StatusOK, "Unsubscribed", st.Text(), "")
+		h.page(w, http.StatusOK, templates.PageUnsubscribedTitle, st.Text(), "")
 	}
 }
 

@@ -1,0 +1,92 @@
+package templates
+
+import (
+	htmltemplate "html/template"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// QuestionPage is the data of page/question.html.tmpl: a read-only
+// question with its answers and comments in order. All text is plain
+// text from mail: the template escapes it (RichText makes its http(s)
+// links clickable, nothing else becomes markup).
+type QuestionPage struct {
+	Title    string
+	Category string // empty when the question has none
+	// Closed says the question takes no more answers.
+	Closed   bool
+	Question PostView
+	Answers  []AnswerView
+	// Comments are the comments on the question itself.
+	Comments []PostView
+}
+
+// PostView is one post as a page shows it.
+type PostView struct {
+	// Anchor is the id attribute of the post's element (links.PostAnchor),
+	// the fragment a notification's link points at.
+	Anchor  string
+	Author  string // display name, never an address
+	Created time.Time
+	Body    string
+	Files   []FileLink
+}
+
+// AnswerView is an answer with the comments on it.
+type AnswerView struct {
+	PostView
+	Best     bool
+	Comments []PostView
+}
+
+// urlInText finds the http(s) URLs of plain text. Trailing punctuation
+// that usually closes a sentence or a parenthesis is trimmed off by
+// linkURL.
+var urlInText = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"']+`)
+
+// RichText turns plain text into escaped HTML like paragraphs, and makes
+// every http or https URL in it a link with rel="nofollow ugc noopener".
+// No other scheme is ever linked (javascript:, data:, mailto: stay text),
+// and everything from s is escaped, so the result is safe to emit as HTML.
+func RichText(s string) htmltemplate.HTML {
+	s = strings.Trim(normalizeNewlines(s), "\n")
+	var b strings.Builder
+	for _, para := range splitParagraphs(s) {
+		b.WriteString("<p>")
+		for i, line := range strings.Split(para, "\n") {
+			if i > 0 {
+				b.WriteString("<br>\n")
+			}
+			writeLinked(&b, line)
+		}
+		b.WriteString("</p>\n")
+	}
+	// Every piece of s was escaped by writeLinked, so this is safe.
+	return htmltemplate.HTML(b.String())
+}
+
+// writeLinked writes line escaped, its URLs as links.
+func writeLinked(b *strings.Builder, line string) {
+	last := 0
+	for _, m := range urlInText.FindAllStringIndex(line, -1) {
+		raw := strings.TrimRight(line[m[0]:m[1]], ".,;:!?)]}")
+		end := m[0] + len(raw)
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			continue
+		}
+		b.WriteString(htmltemplate.HTMLEscapeString(line[last:m[0]]))
+		b.WriteString(`<a href="`)
+		b.WriteString(htmltemplate.HTMLEscapeString(u.String()))
+		b.WriteString(`" rel="nofollow ugc noopener">`)
+		b.WriteString(htmltemplate.HTMLEscapeString(raw))
+		b.WriteString(`</a>`)
+		last = end
+	}
+	b.WriteString(htmltemplate.HTMLEscapeString(line[last:]))
+}
+
+// pageTime formats a post's time for a page: UTC, to the minute.
+func pageTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }

@@ -1,0 +1,30 @@
+package links
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestEveryLinkHasARoute serves Routes on a mux and requests every URL
+// Links builds: each one matches a registered pattern (not the mux's 404).
+func TestEveryLinkHasARoute(t *testing.T) {
+	mux := http.NewServeMux()
+	for _, p := range Routes() {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
+	}
+	l := New("http://forum.test/")
+	for _, u := range []string{l.QuestionPage(7), l.Post(7, 9), l.UnsubscribePage("abc"), l.ConfirmPage("abc"), l.Download(3), l.StylesheetURL()} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
+		if rec.Code != 299 {
+			t.Errorf("GET %s: %d, no route", u, rec.Code)
+		}
+	}
+	if got := l.Post(7, 9); got != "http://forum.test/q/7#p9" {
+		t.Errorf("Post = %q", got)
+	}
+	if got := (Links{}).UnsubscribePage("a/b"); got != "/unsubscribe/a%2Fb" {
+		t.Errorf("relative unsubscribe = %q", got)
+	}
+}

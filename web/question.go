@@ -1,0 +1,83 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
+	"github.com/postern/postern/web/links"
+)
+
+// question serves the read-only page of a question (links.Question): its
+// visible posts in order, with their files. A question that does not
+// exist, or is held, queued or deleted, is 404, as is an id that is not a
+// number.
+func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.notFound(w)
+		return
+	}
+	t, err := h.store.GetThread(r.Context(), id)
+	if errors.Is(err, threads.ErrNotFound) {
+		h.notFound(w)
+		return
+	}
+	if err != nil {
+		h.log.Error("question page", "question", id, "err", err)
+		h.page(w, http.StatusServiceUnavailable, templates.PageTryAgainTitle, templates.PageTryAgainRead, "")
+		return
+	}
+	html, err := h.tmpl.Page("question", questionPage(t))
+	if err != nil {
+		h.log.Error("render question page", "question", id, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(html))
+}
+
+// notFound answers a page that does not exist (or is not shown).
+func (h *Handler) notFound(w http.ResponseWriter) {
+	h.page(w, http.StatusNotFound, templates.PageNotFoundTitle, templates.PageNotFound, "")
+}
+
+// questionPage is the page data of t.
+func questionPage(t *threads.Thread) templates.QuestionPage {
+	p := templates.QuestionPage{
+		Title:    t.Title,
+		Category: t.Category,
+		Closed:   t.State == "closed",
+		Question: postView(t.ID, t.Author, t.Body, t.CreatedAt, t.Attachments),
+		Answers:  make([]templates.AnswerView, 0, len(t.Answers)),
+		Comments: commentViews(t.Comments),
+	}
+	for _, a := range t.Answers {
+		p.Answers = append(p.Answers, templates.AnswerView{
+			PostView: postView(a.ID, a.Author, a.Body, a.CreatedAt, a.Attachments),
+			Best:     a.Best,
+			Comments: commentViews(a.Comments),
+		})
+	}
+	return p
+}
+
+func commentViews(cs []threads.Comment) []templates.PostView {
+	out := make([]templates.PostView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, postView(c.ID, c.Author, c.Body, c.CreatedAt, c.Attachments))
+	}
+	return out
+}
+
+func postView(id int64, author, body string, created time.Time, files []threads.AttachmentInfo) templates.PostView {
+	v := templates.PostView{Anchor: links.PostAnchor(id), Author: author, Created: created, Body: body}
+	for _, a := range files {
+		v.Files = append(v.Files, templates.FileLink{Name: a.Filename, Size: templates.HumanSize(a.Size), URL: pagePaths.Download(a.ID)})
+	}
+	return v
+}
