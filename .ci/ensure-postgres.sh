@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL server binaries (initdb, pg_ctl, postgres) are
 # installed: the tests start private clusters with them (package
-# threads/pgcluster). Installs Debian's "postgresql" package when they are
+# internal/pgcluster). Installs Debian's "postgresql" package when they are
 # missing and we are root; needs no network but Debian's package mirrors.
 set -euo pipefail
 

@@ -17,9 +17,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 func TestMain(m *testing.M) { threadstest.Main(m) }

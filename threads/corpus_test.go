@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/parse"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 // The Discourse corpus (../shared/corpus/discourse-emails, see its
@@ -370,7 +370,7 @@ func (h *corpusHarness) prepare(t *testing.T, file string, raw []byte) (string, 
 }
 
 func TestDiscourseCorpus(t *testing.T) {
-	dir := threadstest.CorpusDir(t, "discourse-emails")
+	dir := corpus.Dir(t, "discourse-emails")
 	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
 	if err != nil {
 		t.Fatal(err)

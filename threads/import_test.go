@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/mbox"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 func TestBaseSubject(t *testing.T) {
@@ -326,10 +326,10 @@ func TestImportCategoryAndLaterFile(t *testing.T) {
 // TestImportCorpus imports every message of the Discourse fixture corpus
 // as one mailbox: nothing fails, every message is accounted for.
 func TestImportCorpus(t *testing.T) {
-	dir := threadstest.CorpusDir(t, "discourse-emails")
+	dir := corpus.Dir(t, "discourse-emails")
 	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
 	if err != nil || len(files) == 0 {
-		threadstest.CorpusMissing(t, "no .eml files in %s", dir)
+		corpus.Missing(t, "no .eml files in %s", dir)
 	}
 	slices.Sort(files)
 	var b strings.Builder

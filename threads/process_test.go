@@ -12,7 +12,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/threadstest"
 )
 
 func TestMain(m *testing.M) { threadstest.Main(m) }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/postern/postern/threads/pgcluster"
+	"github.com/postern/postern/internal/pgcluster"
 )
 
 // domain is the forum domain of the Postern under test.

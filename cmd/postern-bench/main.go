@@ -1,7 +1,7 @@
 // Command postern-bench measures Postern as a whole on this machine and
 // compares every figure with a ceiling measured in the same run.
 //
-// It starts a private, durable PostgreSQL cluster (threads/pgcluster),
+// It starts a private, durable PostgreSQL cluster (internal/pgcluster),
 // builds `postern` and runs `postern serve` as a subprocess, stands up an
 // in-process SMTP sink as Postern's outgoing relay, and drives load with
 // SMTP clients. The ceilings are things Postern cannot beat: an SMTP server

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 // TestServeRefusesOldSchema: serve checks the schema before anything

@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/postern/postern/threads/pgcluster"
+	"github.com/postern/postern/internal/pgcluster"
 )
 
 // cmdDev runs Postern on its embedded default: a private PostgreSQL

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/corpus"
 )
 
 // runMainEnv, set to 1, makes the test binary run main() instead of the
@@ -284,7 +284,7 @@ func TestMakeDev(t *testing.T) {
 	if err != nil {
 		t.Skip("go is not on PATH")
 	}
-	root := threadstest.RepoRoot(t)
+	root := corpus.RepoRoot(t)
 	dir := devDataDir(t)
 	bin := filepath.Join(filepath.Dir(dir), "postern")
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {

@@ -16,8 +16,8 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 func TestMain(m *testing.M) {

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
-	"github.com/postern/postern/threads/threadstest"
 	"github.com/postern/postern/web"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/corpus"
 )
 
 // dnsZone is a tiny in-memory DNS: TXT records by name, and names whose
@@ -329,7 +329,7 @@ func TestCleanAuthres(t *testing.T) {
 }
 
 func TestFromHeadersCorpus(t *testing.T) {
-	dir := threadstest.CorpusDir(t, "discourse-emails")
+	dir := corpus.Dir(t, "discourse-emails")
 	for _, name := range []string{"dmarc_fail.eml", "mailinglist_dmarc_fail.eml"} {
 		raw, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/parse"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 // envelope stands in for the SMTP MAIL FROM the fixtures do not carry:
@@ -25,7 +25,7 @@ func envelope(m *parse.Message) string {
 // to the repository root), skipping the test (failing it under CI) when the corpus is absent.
 func fixture(t *testing.T, name string) *parse.Message {
 	t.Helper()
-	corpus := threadstest.CorpusDir(t, "discourse-emails")
+	corpus := corpus.Dir(t, "discourse-emails")
 	raw, err := os.ReadFile(filepath.Join(corpus, name))
 	if err != nil {
 		t.Fatalf("read %s: %v", name, err)

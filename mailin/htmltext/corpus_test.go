@@ -6,20 +6,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/parse"
-	"github.com/postern/postern/threads/threadstest"
 )
 
 // corpusHTML returns the HTML body of one discourse fixture found under
 // ../shared/corpus relative to the repository root; when the suite or the
 // fixture is absent the test is skipped, or fails under CI
-// (threadstest.CorpusMissing).
+// (corpus.Missing).
 func corpusHTML(t *testing.T, name string) string {
 	t.Helper()
-	path := filepath.Join(threadstest.CorpusDir(t, "discourse-emails"), name)
+	path := filepath.Join(corpus.Dir(t, "discourse-emails"), name)
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		threadstest.CorpusMissing(t, "shared corpus fixture %s not present", path)
+		corpus.Missing(t, "shared corpus fixture %s not present", path)
 	}
 	m, err := parse.Parse(raw, parse.Limits{})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/corpus"
 )
 
 // escapeRe matches the lines an mboxrd writer escapes.
@@ -21,7 +21,7 @@ var escapeRe = regexp.MustCompile(`(?m)^(>*From )`)
 func TestCorpusRoundTrip(t *testing.T) {
 	var files []string
 	for _, suite := range []string{"discourse-emails", "email-reply-parser", "talon"} {
-		dir := threadstest.CorpusDir(t, suite)
+		dir := corpus.Dir(t, suite)
 		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && !strings.HasSuffix(path, ".md") {
 				files = append(files, path)

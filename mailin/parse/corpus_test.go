@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/corpus"
 )
 
 // emlFiles lists the .eml files under dir, recursively, sorted.
@@ -33,7 +33,7 @@ func emlFiles(t testing.TB, dir string) []string {
 // readFixture reads one discourse fixture by file name.
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(threadstest.CorpusDir(t, "discourse-emails"), name))
+	b, err := os.ReadFile(filepath.Join(corpus.Dir(t, "discourse-emails"), name))
 	if err != nil {
 		t.Fatalf("read fixture %s: %v", name, err)
 	}
@@ -45,7 +45,7 @@ func TestParseCorpus(t *testing.T) {
 		name string
 		want int
 	}{{"discourse-emails", 151}, {"talon", 0}} {
-		dir := threadstest.CorpusDir(t, c.name)
+		dir := corpus.Dir(t, c.name)
 		files := emlFiles(t, dir)
 		ok := 0
 		for _, f := range files {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/corpus"
 )
 
 // attrEndCases are lines on both sides of attrEndRe's edges.
@@ -35,7 +35,7 @@ func corpusLines(t *testing.T) []string {
 	lines := append([]string(nil), attrEndCases...)
 	dirs := []string{filepath.Join("testdata", "replies")}
 	for _, suite := range []string{"email-reply-parser", "discourse-emails", "talon"} {
-		dirs = append(dirs, threadstest.CorpusDir(t, suite))
+		dirs = append(dirs, corpus.Dir(t, suite))
 	}
 	for _, dir := range dirs {
 		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {

@@ -13,7 +13,7 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset"
 
-	"github.com/postern/postern/threads/threadstest"
+	"github.com/postern/postern/internal/corpus"
 )
 
 // The corpus lives outside the repository, read-only, in
@@ -22,11 +22,11 @@ import (
 
 // corpusDir returns the shared corpus directory (../shared/corpus beside
 // the repository root); when its email-reply-parser suite is absent the
-// test is skipped, or fails under CI (threadstest.CorpusMissing). It remains for trim_test.go, which joins suite paths itself;
-// the tests here call threadstest.CorpusDir directly.
+// test is skipped, or fails under CI (corpus.Missing). It remains for trim_test.go, which joins suite paths itself;
+// the tests here call corpus.Dir directly.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	return filepath.Dir(threadstest.CorpusDir(t, "email-reply-parser"))
+	return filepath.Dir(corpus.Dir(t, "email-reply-parser"))
 }
 
 // readFile reads a fixture or fails the test.
@@ -163,7 +163,7 @@ func TestCorpusOwn(t *testing.T) {
 }
 
 func TestCorpusDimiro1(t *testing.T) {
-	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "dimiro1-reply")
+	dir := filepath.Join(corpus.Dir(t, "email-reply-parser"), "dimiro1-reply")
 	corpusSuite{
 		name:  "dimiro1-reply",
 		cases: pairs(t, filepath.Join(dir, "input"), filepath.Join(dir, "expected"), false),
@@ -172,7 +172,7 @@ func TestCorpusDimiro1(t *testing.T) {
 }
 
 func TestCorpusEmailReplyTrimmer(t *testing.T) {
-	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "discourse-email_reply_trimmer")
+	dir := filepath.Join(corpus.Dir(t, "email-reply-parser"), "discourse-email_reply_trimmer")
 	cases := pairs(t, filepath.Join(dir, "emails"), filepath.Join(dir, "trimmed"), false)
 	corpusSuite{name: "discourse-email_reply_trimmer", cases: cases, known: ertKnown}.run(t)
 
@@ -196,7 +196,7 @@ var elidedKnown = map[string]string{
 }
 
 func TestCorpusEmailReplyTrimmerElided(t *testing.T) {
-	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "discourse-email_reply_trimmer")
+	dir := filepath.Join(corpus.Dir(t, "email-reply-parser"), "discourse-email_reply_trimmer")
 	corpusSuite{
 		name:   "discourse-email_reply_trimmer/elided",
 		cases:  pairs(t, filepath.Join(dir, "emails"), filepath.Join(dir, "elided"), false),
@@ -245,7 +245,7 @@ var githubKnown = map[string]string{
 }
 
 func TestCorpusGitHub(t *testing.T) {
-	dir := filepath.Join(threadstest.CorpusDir(t, "email-reply-parser"), "github", "emails")
+	dir := filepath.Join(corpus.Dir(t, "email-reply-parser"), "github", "emails")
 	var cases []corpusCase
 	seen := map[string]bool{}
 	for _, g := range githubExpect {
@@ -331,7 +331,7 @@ func firstTextPlain(t *testing.T, path string) string {
 }
 
 func TestCorpusTalon(t *testing.T) {
-	dir := threadstest.CorpusDir(t, "talon")
+	dir := corpus.Dir(t, "talon")
 	var cases []corpusCase
 	std := filepath.Join(dir, "standard_replies")
 	ents, err := os.ReadDir(std)

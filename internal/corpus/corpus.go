@@ -1,4 +1,7 @@
-package threadstest
+// Package corpus locates the shared corpus of real mail (../shared/corpus
+// beside the repository root) for tests, and decides what a test does when
+// it is missing: skip, or fail under CI=true (Missing).
+package corpus
 
 import (
 	"fmt"
@@ -31,45 +34,45 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// CorpusDir returns the folder of one corpus suite ("discourse-emails",
+// Dir returns the folder of one corpus suite ("discourse-emails",
 // "email-reply-parser", "talon") in ../shared/corpus beside the repository
-// root (see RepoRoot). When that folder is absent it calls CorpusMissing,
+// root (see RepoRoot). When that folder is absent it calls Missing,
 // which skips the test, or fails it under CI. It fails the test if no
 // go.mod is found above the working directory.
 //
 // The corpus is shared and read-only: callers must not write to it.
-// CorpusDir only reads the file system, so, unlike the database helpers of
+// Dir only reads the file system, so, unlike the database helpers of
 // this package, it does not require the calling package to run its tests
 // through Main.
-func CorpusDir(t testing.TB, suite string) string {
+func Dir(t testing.TB, suite string) string {
 	t.Helper()
 	dir := filepath.Join(RepoRoot(t), "..", "shared", "corpus", suite)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		CorpusMissing(t, "shared corpus suite %q not present at %s (expected in ../shared/corpus beside the repository root)", suite, dir)
+		Missing(t, "shared corpus suite %q not present at %s (expected in ../shared/corpus beside the repository root)", suite, dir)
 	}
 	return dir
 }
 
-// CorpusMissing is the one place that decides what a test does when
+// Missing is the one place that decides what a test does when
 // shared corpus data it needs (a suite, a fixture) is absent: with CI set
 // to true in the environment (any value strconv.ParseBool reads as true)
 // it fails the test, since CI must run every corpus test; otherwise it
 // skips the test. Either way the message (format and args, as fmt.Sprintf)
 // says what is missing. Every test that reads ../shared/corpus goes
-// through it (CorpusDir does).
-func CorpusMissing(t testing.TB, format string, args ...any) {
+// through it (Dir does).
+func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
-	if CorpusRequired() {
+	if Required() {
 		t.Fatalf("%s; CI=%s requires the shared corpus", msg, os.Getenv("CI"))
 		return
 	}
 	t.Skipf("%s; skipping (set CI=true to make this a failure)", msg)
 }
 
-// CorpusRequired reports whether a missing shared corpus fails tests
+// Required reports whether a missing shared corpus fails tests
 // rather than skipping them: true when the environment has CI=true.
-func CorpusRequired() bool {
+func Required() bool {
 	ci, err := strconv.ParseBool(os.Getenv("CI"))
 	return err == nil && ci
 }

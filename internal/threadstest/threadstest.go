@@ -38,7 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
 
-	"github.com/postern/postern/threads/pgcluster"
+	"github.com/postern/postern/internal/pgcluster"
 )
 
 // EnvURL names the environment variable that points the tests at an

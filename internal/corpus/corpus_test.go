@@ -1,4 +1,4 @@
-package threadstest
+package corpus
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 )
 
 // recordTB is a testing.TB that records Fatalf and Skipf instead of
-// stopping the goroutine, so that CorpusMissing's decision can be seen.
+// stopping the goroutine, so that Missing's decision can be seen.
 type recordTB struct {
 	testing.TB
 	fatal, skip string
@@ -21,10 +21,10 @@ func (r *recordTB) Skipf(format string, args ...any) {
 	r.skip = fmt.Sprintf(format, args...)
 }
 
-// TestCorpusMissingFailsUnderCI checks that an absent corpus suite fails
+// TestMissingFailsUnderCI checks that an absent corpus suite fails
 // the test when CI=true and skips it, with a message naming the suite,
 // otherwise.
-func TestCorpusMissingFailsUnderCI(t *testing.T) {
+func TestMissingFailsUnderCI(t *testing.T) {
 	for _, tc := range []struct {
 		ci       string
 		wantFail bool
@@ -34,7 +34,7 @@ func TestCorpusMissingFailsUnderCI(t *testing.T) {
 		t.Run("CI="+tc.ci, func(t *testing.T) {
 			t.Setenv("CI", tc.ci)
 			r := &recordTB{TB: t}
-			CorpusDir(r, "no-such-suite")
+			Dir(r, "no-such-suite")
 			msg := r.skip
 			if tc.wantFail {
 				msg = r.fatal
