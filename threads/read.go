@@ -9,6 +9,29 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// The statements of this file: what readers (the web pages, the admin
+// commands) see. Only visible and closed posts are shown.
+const (
+	// listQuestionsSQL returns the newest $1 questions with their answer
+	// counts.
+	listQuestionsSQL = `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
+			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
+		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.kind = 'question' AND q.state IN ('visible', 'closed')
+		ORDER BY q.id DESC LIMIT $1`
+
+	// listInboundSQL returns the newest $2 received messages that
+	// filter $1 (an InboundFilter) selects, with their post's state.
+	listInboundSQL = `SELECT i.id, i.message_id, i.source, i.size, i.state, i.reason, i.post_id, i.received_at, i.processed_at, i.evidence,
+			coalesce(p.state, '')
+		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id
+		WHERE $1 = 0 OR ($1 = 1 AND i.state = 'failed') OR ($1 = 2 AND p.state = 'held')
+		ORDER BY i.id DESC LIMIT $2`
+
+	retryInboundSQL = `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
+		WHERE id = $1 AND state IN ('failed', 'ignored')`
+)
+
 // QuestionSummary is one line of the question list. It carries display
 // names only, never an address.
 type QuestionSummary struct {
@@ -84,11 +107,7 @@ type Thread struct {
 
 // ListQuestions returns the newest questions first, at most limit.
 func (s *Store) ListQuestions(ctx context.Context, limit int) ([]QuestionSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
-			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
-		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.kind = 'question' AND q.state IN ('visible', 'closed')
-		ORDER BY q.id DESC LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, listQuestionsSQL, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list questions: %w", err)
 	}
@@ -246,11 +265,7 @@ const (
 // ListInbound returns at most limit received messages that filter
 // selects, newest first.
 func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int) ([]InboundSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT i.id, i.message_id, i.source, i.size, i.state, i.reason, i.post_id, i.received_at, i.processed_at, i.evidence,
-			coalesce(p.state, '')
-		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id
-		WHERE $1 = 0 OR ($1 = 1 AND i.state = 'failed') OR ($1 = 2 AND p.state = 'held')
-		ORDER BY i.id DESC LIMIT $2`, int(filter), limit)
+	rows, err := s.pool.Query(ctx, listInboundSQL, int(filter), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbound: %w", err)
 	}
@@ -273,8 +288,7 @@ func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int
 // transaction.
 func (s *Store) RetryInbound(ctx context.Context, id int64) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
-			WHERE id = $1 AND state IN ('failed', 'ignored')`, id)
+		tag, err := tx.Exec(ctx, retryInboundSQL, id)
 		if err != nil {
 			return fmt.Errorf("retry inbound %d: %w", id, err)
 		}
