@@ -3,7 +3,6 @@ package threads
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +26,19 @@ const (
 		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id
 		WHERE $1 = 0 OR ($1 = 1 AND i.state = 'failed') OR ($1 = 2 AND p.state = 'held')
 		ORDER BY i.id DESC LIMIT $2`
+
+	// threadQuestionSQL returns question $1 with its author's points
+	// (pointsSQL, for the author joined as a).
+	threadQuestionSQL = `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at,
+			q.tags, q.duplicate_of, q.edited_at, ` + pointsSQL + `
+		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`
+
+	// threadPostsSQL returns the answers and comments of question $1 in
+	// id order, each with its author's points.
+	threadPostsSQL = `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
+			p.edited_at, ` + pointsSQL + `
+		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`
 
 	retryInboundSQL = `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
 		WHERE id = $1 AND state IN ('failed', 'ignored')`
@@ -131,10 +143,7 @@ var ErrNotFound = fmt.Errorf("not found")
 // GetThread returns question id with its answers and comments in order.
 func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	t := &Thread{Answers: []Answer{}, Comments: []Comment{}}
-	err := s.pool.QueryRow(ctx, `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at,
-			q.tags, q.duplicate_of, q.edited_at, `+strings.ReplaceAll(pointsSQL, "$1", "q.author_id")+`
-		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt,
+	err := s.pool.QueryRow(ctx, threadQuestionSQL, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt,
 		&t.Tags, &t.DuplicateOf, &t.EditedAt, &t.AuthorPoints)
 	if err == pgx.ErrNoRows {
 		return nil, fmt.Errorf("question %d: %w", id, ErrNotFound)
@@ -147,9 +156,7 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 		return nil, err
 	}
 	t.Attachments = attachmentList(atts[t.ID])
-	rows, err := s.pool.Query(ctx, `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
-			p.edited_at, `+strings.ReplaceAll(pointsSQL, "$1", "p.author_id")+`
-		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`, id)
+	rows, err := s.pool.Query(ctx, threadPostsSQL, id)
 	if err != nil {
 		return nil, fmt.Errorf("load posts of %d: %w", id, err)
 	}
