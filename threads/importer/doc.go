@@ -10,8 +10,8 @@
 //
 // What it writes: messages are parsed, trimmed and redacted in parallel by
 // the functions live mail goes through, then committed in mailbox order,
-// one transaction per batch (Options.BatchSize messages, at most 8 MiB of
-// mail): the batch's new people (unconfirmed, addresses sealed), its posts,
+// one transaction per batch (Options.BatchSize messages, fewer once they
+// reach 8 MiB of mail): the batch's new people (unconfirmed, addresses sealed), its posts,
 // their message_ids rows, attachments and bookkeeping rows, all or nothing.
 // After the last batch, posts whose nearer parent was imported after them
 // move under it, and addresses of senders met only later are redacted
