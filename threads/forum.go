@@ -29,17 +29,18 @@ const (
 	PointsAnswerVote     = 2  // per vote up (or down: minus) on your answer
 )
 
-// pointsSQL computes a person's points ($1) from what they did, so points
-// are never out of step with posts, votes and selections.
+// pointsSQL computes the points of the person joined as a (people a)
+// from what they did, so points are never out of step with posts, votes
+// and selections.
 const pointsSQL = `(SELECT 100
-	+ 2 * (SELECT count(*) FROM posts pts_q WHERE pts_q.author_id = $1 AND pts_q.kind = 'question' AND pts_q.state IN ('visible', 'closed'))
-	+ 4 * (SELECT count(*) FROM posts pts_a WHERE pts_a.author_id = $1 AND pts_a.kind = 'answer' AND pts_a.state IN ('visible', 'closed'))
+	+ 2 * (SELECT count(*) FROM posts pts_q WHERE pts_q.author_id = a.id AND pts_q.kind = 'question' AND pts_q.state IN ('visible', 'closed'))
+	+ 4 * (SELECT count(*) FROM posts pts_a WHERE pts_a.author_id = a.id AND pts_a.kind = 'answer' AND pts_a.state IN ('visible', 'closed'))
 	+ 3 * (SELECT count(*) FROM posts pts_sq JOIN posts pts_sa ON pts_sa.id = pts_sq.best_answer_id
-		WHERE pts_sq.author_id = $1 AND pts_sa.author_id <> $1)
+		WHERE pts_sq.author_id = a.id AND pts_sa.author_id <> a.id)
 	+ 30 * (SELECT count(*) FROM posts pts_bq JOIN posts pts_ba ON pts_ba.id = pts_bq.best_answer_id
-		WHERE pts_ba.author_id = $1 AND pts_bq.author_id <> $1)
+		WHERE pts_ba.author_id = a.id AND pts_bq.author_id <> a.id)
 	+ coalesce((SELECT sum(CASE WHEN pts_vp.kind = 'question' THEN pts_v.value ELSE 2 * pts_v.value END)
-		FROM votes pts_v JOIN posts pts_vp ON pts_vp.id = pts_v.post_id WHERE pts_vp.author_id = $1), 0))`
+		FROM votes pts_v JOIN posts pts_vp ON pts_vp.id = pts_v.post_id WHERE pts_vp.author_id = a.id), 0))`
 
 // runCommand carries out cmd, sent by author as a reply about target.
 func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, target *ParentRef, cmd Command) (outcome, error) {
@@ -317,7 +318,7 @@ func (s *Store) needsModeration(ctx context.Context, tx pgx.Tx, author Person) (
 	}
 	var mod bool
 	var points int
-	if err := tx.QueryRow(ctx, `SELECT moderator, `+pointsSQL+` FROM people WHERE id = $1`, author.ID).Scan(&mod, &points); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT moderator, `+pointsSQL+` FROM people a WHERE a.id = $1`, author.ID).Scan(&mod, &points); err != nil {
 		return false, fmt.Errorf("moderation check: %w", err)
 	}
 	return !mod && points < s.cfg.ModeratePointsBelow, nil

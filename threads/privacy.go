@@ -11,6 +11,50 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// The statements of this file: forgetting, exporting and redacting
+// addresses. Every one takes the person's id or address hash, never an
+// address.
+const (
+	lockPersonByHashSQL = `SELECT id FROM people WHERE address_hash = $1 FOR UPDATE`
+
+	// eraseAddressSQL removes person $1's address (sealed copy and hash)
+	// and revokes their tokens (a new epoch); with $2 their posts show
+	// "anonymous" instead of their display name.
+	eraseAddressSQL = `UPDATE people SET address_hash = NULL, address_enc = NULL, token_epoch = token_epoch + 1,
+		display_name = CASE WHEN $2 THEN 'anonymous' ELSE display_name END WHERE id = $1`
+
+	cancelPendingMailSQL = `UPDATE notifications SET state = 'cancelled', error = 'person was forgotten' WHERE person_id = $1 AND state = 'pending'`
+
+	// purgeSentMailSQL drops the raw mail person $1 sent and what of its
+	// envelope identifies them; the row stays, for the counts.
+	purgeSentMailSQL = `UPDATE inbound SET sealed = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
+		WHERE sender_id = $1 AND sealed IS NOT NULL`
+
+	deleteFollowsSQL  = `DELETE FROM subscriptions WHERE person_id = $1`
+	deleteMutesSQL    = `DELETE FROM mutes WHERE person_id = $1`
+	eraseClientIDsSQL = `UPDATE posts SET client_msgid = NULL WHERE author_id = $1`
+
+	// deleteClientIDIndexSQL forgets the keyed hashes of the Message-IDs
+	// of the mail person $1 sent (the index rows of their posts).
+	deleteClientIDIndexSQL = `DELETE FROM message_ids WHERE direction = 'in' AND recipient_id = $1`
+
+	countPostsSQL = `SELECT count(*) FROM posts WHERE author_id = $1`
+
+	exportPersonSQL = `SELECT id, display_name, created_at, confirmed_at, suppressed_at, unsubscribed_at, bounce_score, points
+		FROM people WHERE address_hash = $1`
+	exportFollowsSQL = `SELECT s.scope, coalesce(c.name, ''), s.question_id, s.confirmed_at, s.ended_at FROM subscriptions s
+		LEFT JOIN categories c ON c.id = s.category_id WHERE s.person_id = $1 ORDER BY s.id`
+	exportMutesSQL         = `SELECT question_id FROM mutes WHERE person_id = $1 ORDER BY question_id`
+	exportPostsSQL         = `SELECT id, kind, state, title, body, created_at FROM posts WHERE author_id = $1 ORDER BY id`
+	exportNotificationsSQL = `SELECT state, count(*) FROM notifications WHERE person_id = $1 GROUP BY state`
+	exportInboundSQL       = `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at
+		FROM inbound WHERE sender_id = $1 ORDER BY id`
+
+	// knownAddressesSQL returns which of the address hashes $1 are
+	// people's.
+	knownAddressesSQL = `SELECT address_hash FROM people WHERE address_hash = ANY($1)`
+)
+
 // ErrUnknownAddress means no person has the given address.
 var ErrUnknownAddress = errors.New("no person with that address")
 
@@ -31,47 +75,41 @@ type Forgotten struct {
 func (s *Store) ForgetPerson(ctx context.Context, addr string, anonymous bool) (Forgotten, error) {
 	var f Forgotten
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT id FROM people WHERE address_hash = $1 FOR UPDATE`, s.keys.AddressHash(addr)).Scan(&f.PersonID)
+		err := tx.QueryRow(ctx, lockPersonByHashSQL, s.keys.AddressHash(addr)).Scan(&f.PersonID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrUnknownAddress
 		}
 		if err != nil {
 			return fmt.Errorf("find person: %w", err)
 		}
-		name := "display_name"
-		if anonymous {
-			name = "'anonymous'"
-		}
-		if _, err := tx.Exec(ctx, `UPDATE people SET address_hash = NULL, address_enc = NULL, token_epoch = token_epoch + 1,
-			display_name = `+name+` WHERE id = $1`, f.PersonID); err != nil {
+		if _, err := tx.Exec(ctx, eraseAddressSQL, f.PersonID, anonymous); err != nil {
 			return fmt.Errorf("erase address: %w", err)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE notifications SET state = 'cancelled', error = 'person was forgotten' WHERE person_id = $1 AND state = 'pending'`, f.PersonID)
+		tag, err := tx.Exec(ctx, cancelPendingMailSQL, f.PersonID)
 		if err != nil {
 			return fmt.Errorf("cancel notifications: %w", err)
 		}
 		f.CancelledMail = int(tag.RowsAffected())
-		tag, err = tx.Exec(ctx, `UPDATE inbound SET sealed = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
-			WHERE sender_id = $1 AND sealed IS NOT NULL`, f.PersonID)
+		tag, err = tx.Exec(ctx, purgeSentMailSQL, f.PersonID)
 		if err != nil {
 			return fmt.Errorf("purge raw mail: %w", err)
 		}
 		f.PurgedInbound = int(tag.RowsAffected())
-		tag, err = tx.Exec(ctx, `DELETE FROM subscriptions WHERE person_id = $1`, f.PersonID)
+		tag, err = tx.Exec(ctx, deleteFollowsSQL, f.PersonID)
 		if err != nil {
 			return fmt.Errorf("remove follows: %w", err)
 		}
 		f.RemovedSubscriptions = int(tag.RowsAffected())
-		if _, err := tx.Exec(ctx, `DELETE FROM mutes WHERE person_id = $1`, f.PersonID); err != nil {
+		if _, err := tx.Exec(ctx, deleteMutesSQL, f.PersonID); err != nil {
 			return fmt.Errorf("remove mutes: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE posts SET client_msgid = NULL WHERE author_id = $1`, f.PersonID); err != nil {
+		if _, err := tx.Exec(ctx, eraseClientIDsSQL, f.PersonID); err != nil {
 			return fmt.Errorf("erase client message-ids: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM message_ids WHERE direction = 'in' AND recipient_id = $1`, f.PersonID); err != nil {
+		if _, err := tx.Exec(ctx, deleteClientIDIndexSQL, f.PersonID); err != nil {
 			return fmt.Errorf("erase client message-ids: %w", err)
 		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE author_id = $1`, f.PersonID).Scan(&f.Posts)
+		return tx.QueryRow(ctx, countPostsSQL, f.PersonID).Scan(&f.Posts)
 	})
 	return f, err
 }
@@ -118,8 +156,7 @@ type ExportPost struct {
 func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) {
 	e := &Export{Notifications: map[string]int{}, Follows: []ExportFollow{}, MutedThreads: []int64{}, Posts: []ExportPost{},
 		Stored: "encrypted (AES-256-GCM) and as a keyed hash for lookup; never shown to anyone"}
-	err := s.pool.QueryRow(ctx, `SELECT id, display_name, created_at, confirmed_at, suppressed_at, unsubscribed_at, bounce_score, points
-		FROM people WHERE address_hash = $1`, s.keys.AddressHash(addr)).
+	err := s.pool.QueryRow(ctx, exportPersonSQL, s.keys.AddressHash(addr)).
 		Scan(&e.PersonID, &e.DisplayName, &e.CreatedAt, &e.ConfirmedAt, &e.SuppressedAt, &e.Unsubscribed, &e.BounceScore, &e.Points)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrUnknownAddress
@@ -127,8 +164,7 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 	if err != nil {
 		return nil, fmt.Errorf("export person: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT s.scope, coalesce(c.name, ''), s.question_id, s.confirmed_at, s.ended_at FROM subscriptions s
-		LEFT JOIN categories c ON c.id = s.category_id WHERE s.person_id = $1 ORDER BY s.id`, e.PersonID)
+	rows, err := s.pool.Query(ctx, exportFollowsSQL, e.PersonID)
 	if err != nil {
 		return nil, fmt.Errorf("export follows: %w", err)
 	}
@@ -139,14 +175,14 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 	if err != nil {
 		return nil, fmt.Errorf("export follows: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT question_id FROM mutes WHERE person_id = $1 ORDER BY question_id`, e.PersonID)
+	rows, err = s.pool.Query(ctx, exportMutesSQL, e.PersonID)
 	if err != nil {
 		return nil, fmt.Errorf("export mutes: %w", err)
 	}
 	if e.MutedThreads, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 		return nil, fmt.Errorf("export mutes: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT id, kind, state, title, body, created_at FROM posts WHERE author_id = $1 ORDER BY id`, e.PersonID)
+	rows, err = s.pool.Query(ctx, exportPostsSQL, e.PersonID)
 	if err != nil {
 		return nil, fmt.Errorf("export posts: %w", err)
 	}
@@ -157,7 +193,7 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 	if err != nil {
 		return nil, fmt.Errorf("export posts: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT state, count(*) FROM notifications WHERE person_id = $1 GROUP BY state`, e.PersonID)
+	rows, err = s.pool.Query(ctx, exportNotificationsSQL, e.PersonID)
 	if err != nil {
 		return nil, fmt.Errorf("export notifications: %w", err)
 	}
@@ -171,8 +207,7 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 		e.Notifications[st] = n
 	}
 	rows.Close()
-	rows, err = s.pool.Query(ctx, `SELECT id, message_id, source, size, state, reason, post_id, received_at, processed_at
-		FROM inbound WHERE sender_id = $1 ORDER BY id`, e.PersonID)
+	rows, err = s.pool.Query(ctx, exportInboundSQL, e.PersonID)
 	if err != nil {
 		return nil, fmt.Errorf("export inbound: %w", err)
 	}
@@ -233,7 +268,7 @@ func (s *Store) redactKnown(ctx context.Context, tx pgx.Tx, author string, texts
 		return nil
 	}
 	known := map[string]bool{NormalizeAddress(author): true}
-	rows, err := tx.Query(ctx, `SELECT address_hash FROM people WHERE address_hash = ANY($1)`, hashes)
+	rows, err := tx.Query(ctx, knownAddressesSQL, hashes)
 	if err != nil {
 		return fmt.Errorf("redact: %w", err)
 	}

@@ -3,10 +3,45 @@ package threads
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+)
+
+// The statements of this file: what readers (the web pages, the admin
+// commands) see. Only visible and closed posts are shown.
+const (
+	// listQuestionsSQL returns the newest $1 questions with their answer
+	// counts.
+	listQuestionsSQL = `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
+			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
+		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.kind = 'question' AND q.state IN ('visible', 'closed')
+		ORDER BY q.id DESC LIMIT $1`
+
+	// listInboundSQL returns the newest $2 received messages that
+	// filter $1 (an InboundFilter) selects, with their post's state.
+	listInboundSQL = `SELECT i.id, i.message_id, i.source, i.size, i.state, i.reason, i.post_id, i.received_at, i.processed_at, i.evidence,
+			coalesce(p.state, '')
+		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id
+		WHERE $1 = 0 OR ($1 = 1 AND i.state = 'failed') OR ($1 = 2 AND p.state = 'held')
+		ORDER BY i.id DESC LIMIT $2`
+
+	// threadQuestionSQL returns question $1 with its author's points
+	// (pointsSQL, for the author joined as a).
+	threadQuestionSQL = `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at,
+			q.tags, q.duplicate_of, q.edited_at, ` + pointsSQL + `
+		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
+		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`
+
+	// threadPostsSQL returns the answers and comments of question $1 in
+	// id order, each with its author's points.
+	threadPostsSQL = `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
+			p.edited_at, ` + pointsSQL + `
+		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`
+
+	retryInboundSQL = `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
+		WHERE id = $1 AND state IN ('failed', 'ignored')`
 )
 
 // QuestionSummary is one line of the question list. It carries display
@@ -84,11 +119,7 @@ type Thread struct {
 
 // ListQuestions returns the newest questions first, at most limit.
 func (s *Store) ListQuestions(ctx context.Context, limit int) ([]QuestionSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
-			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
-		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.kind = 'question' AND q.state IN ('visible', 'closed')
-		ORDER BY q.id DESC LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, listQuestionsSQL, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list questions: %w", err)
 	}
@@ -112,10 +143,7 @@ var ErrNotFound = fmt.Errorf("not found")
 // GetThread returns question id with its answers and comments in order.
 func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	t := &Thread{Answers: []Answer{}, Comments: []Comment{}}
-	err := s.pool.QueryRow(ctx, `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at,
-			q.tags, q.duplicate_of, q.edited_at, `+strings.ReplaceAll(pointsSQL, "$1", "q.author_id")+`
-		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt,
+	err := s.pool.QueryRow(ctx, threadQuestionSQL, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt,
 		&t.Tags, &t.DuplicateOf, &t.EditedAt, &t.AuthorPoints)
 	if err == pgx.ErrNoRows {
 		return nil, fmt.Errorf("question %d: %w", id, ErrNotFound)
@@ -128,9 +156,7 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 		return nil, err
 	}
 	t.Attachments = attachmentList(atts[t.ID])
-	rows, err := s.pool.Query(ctx, `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
-			p.edited_at, `+strings.ReplaceAll(pointsSQL, "$1", "p.author_id")+`
-		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`, id)
+	rows, err := s.pool.Query(ctx, threadPostsSQL, id)
 	if err != nil {
 		return nil, fmt.Errorf("load posts of %d: %w", id, err)
 	}
@@ -246,11 +272,7 @@ const (
 // ListInbound returns at most limit received messages that filter
 // selects, newest first.
 func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int) ([]InboundSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT i.id, i.message_id, i.source, i.size, i.state, i.reason, i.post_id, i.received_at, i.processed_at, i.evidence,
-			coalesce(p.state, '')
-		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id
-		WHERE $1 = 0 OR ($1 = 1 AND i.state = 'failed') OR ($1 = 2 AND p.state = 'held')
-		ORDER BY i.id DESC LIMIT $2`, int(filter), limit)
+	rows, err := s.pool.Query(ctx, listInboundSQL, int(filter), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbound: %w", err)
 	}
@@ -273,8 +295,7 @@ func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int
 // transaction.
 func (s *Store) RetryInbound(ctx context.Context, id int64) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
-			WHERE id = $1 AND state IN ('failed', 'ignored')`, id)
+		tag, err := tx.Exec(ctx, retryInboundSQL, id)
 		if err != nil {
 			return fmt.Errorf("retry inbound %d: %w", id, err)
 		}

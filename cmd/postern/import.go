@@ -22,6 +22,7 @@ import (
 
 	"github.com/postern/postern/mailin/mbox"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/importer"
 )
 
 const importUsage = "usage: postern import mbox [--category SLUG] [--batch N] [--json] FILE (- for standard input; .gz is decompressed)"
@@ -34,13 +35,13 @@ const importGCPercent = 200
 const importProgressEvery = 5 * time.Second
 
 // cmdImport implements `postern import mbox FILE`: a mailing-list archive
-// becomes threads (threads.Store.ImportMbox), with a progress bar on a
+// becomes threads (importer.Mbox), with a progress bar on a
 // terminal and a summary at the end.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "mbox" {
 		return errors.New(importUsage)
 	}
-	var opts threads.ImportOptions
+	var opts importer.Options
 	var asJSON bool
 	var cpuProfile string
 	var log *slog.Logger
@@ -101,7 +102,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			progressbar.OptionSetPredictTime(true), progressbar.OptionFullWidth(), progressbar.OptionClearOnFinish()))
 	}
 	lastLog := start
-	opts.Progress = func(p threads.ImportStats) {
+	opts.Progress = func(p importer.Stats) {
 		done := in.n.Load()
 		if terminal {
 			bar.set(fmt.Sprintf("%d messages, %d posts", p.Read, p.Imported), done)
@@ -119,7 +120,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Info("import progress", attrs...)
 	}
 	reader := mbox.NewReader(in, mbox.Options{MaxMessageBytes: int(cfg.MaxMessage)})
-	stats, ierr := st.ImportMbox(ctx, reader, opts)
+	stats, ierr := importer.Mbox(ctx, st, reader, opts)
 	elapsed := time.Since(start)
 	bar.finish()
 	if err := printImportSummary(stdout, stats, elapsed, asJSON); err != nil {
@@ -161,7 +162,7 @@ type importSummary struct {
 	Rate       float64          `json:"messages_per_second"`
 }
 
-func printImportSummary(w io.Writer, st threads.ImportStats, elapsed time.Duration, asJSON bool) error {
+func printImportSummary(w io.Writer, st importer.Stats, elapsed time.Duration, asJSON bool) error {
 	sum := importSummary{Read: st.Read, Imported: st.Imported, Questions: st.Questions, Answers: st.Answers,
 		Comments: st.Comments, Threads: st.Threads(), Reparented: st.Reparented, Moved: st.Moved, Redacted: st.Redacted, Duplicates: st.Duplicates,
 		Skipped: st.Skipped, People: st.People, Bytes: st.Bytes, Seconds: elapsed.Seconds()}

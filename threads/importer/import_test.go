@@ -1,4 +1,4 @@
-package threads
+package importer
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/mbox"
+	"github.com/postern/postern/threads"
 )
 
 func TestBaseSubject(t *testing.T) {
@@ -103,9 +104,9 @@ func testArchive() string {
 
 // forumTree renders every post as an indented tree, each post by the
 // first word of its body: "q m1 [title]", "  a m2", "    c m3".
-func forumTree(t *testing.T, st *Store) string {
+func forumTree(t *testing.T, st *threads.Store) string {
 	t.Helper()
-	rows, err := st.pool.Query(context.Background(), `SELECT id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), title, split_part(body, ' ', 1) FROM posts ORDER BY id`)
+	rows, err := st.Pool().Query(context.Background(), `SELECT id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), title, split_part(body, ' ', 1) FROM posts ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +142,10 @@ func forumTree(t *testing.T, st *Store) string {
 	return b.String()
 }
 
-func countRows(t *testing.T, st *Store, sql string, args ...any) int {
+func countRows(t *testing.T, st *threads.Store, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := st.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := st.Pool().QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -162,9 +163,9 @@ func TestImportMbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := testArchive()
-	var progress []ImportStats
-	stats, err := st.ImportMbox(ctx, mbox.NewReader(strings.NewReader(archive), mbox.Options{}),
-		ImportOptions{BatchSize: 3, Workers: 3, Progress: func(p ImportStats) { progress = append(progress, p) }})
+	var progress []Stats
+	stats, err := Mbox(ctx, st, mbox.NewReader(strings.NewReader(archive), mbox.Options{}),
+		Options{BatchSize: 3, Workers: 3, Progress: func(p Stats) { progress = append(progress, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ q m12 [Naps]
 	// The question's category from "[sleepers]", its date from Date.
 	var cat string
 	var created time.Time
-	err = st.pool.QueryRow(ctx, `SELECT coalesce(c.slug, ''), p.created_at FROM posts p LEFT JOIN categories c ON c.id = p.category_id
+	err = st.Pool().QueryRow(ctx, `SELECT coalesce(c.slug, ''), p.created_at FROM posts p LEFT JOIN categories c ON c.id = p.category_id
 		WHERE p.title = 'Sleep tips'`).Scan(&cat, &created)
 	if err != nil || cat != "sleepers" || !created.Equal(time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("question category %q, created %v, %v", cat, created, err)
@@ -207,13 +208,13 @@ q m12 [Naps]
 	// Bodies: the known author's address redacted, a stranger's kept;
 	// the mboxrd escape undone.
 	var body, elided string
-	if err := st.pool.QueryRow(ctx, `SELECT body, elided FROM posts WHERE body LIKE 'm2 %'`).Scan(&body, &elided); err != nil {
+	if err := st.Pool().QueryRow(ctx, `SELECT body, elided FROM posts WHERE body LIKE 'm2 %'`).Scan(&body, &elided); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(body, "alice@") || !strings.Contains(body, "[address removed]") || !strings.Contains(body, "stranger@example.net") {
 		t.Errorf("m2 body not redacted as live mail is: %q", body)
 	}
-	if err := st.pool.QueryRow(ctx, `SELECT body, elided FROM posts WHERE body LIKE 'm3 %'`).Scan(&body, &elided); err != nil {
+	if err := st.Pool().QueryRow(ctx, `SELECT body, elided FROM posts WHERE body LIKE 'm3 %'`).Scan(&body, &elided); err != nil {
 		t.Fatal(err)
 	}
 	if body != "m3 Agreed with Bob." || strings.Contains(elided, "bob@") {
@@ -230,11 +231,11 @@ q m12 [Naps]
 		var keyID int
 		var sealed, hash []byte
 		var name string
-		if err := st.pool.QueryRow(ctx, `SELECT key_id, address_enc, address_hash, display_name FROM people WHERE address_hash = $1`, st.keys.AddressHash(addr)).
+		if err := st.Pool().QueryRow(ctx, `SELECT key_id, address_enc, address_hash, display_name FROM people WHERE address_hash = $1`, st.Keys().AddressHash(addr)).
 			Scan(&keyID, &sealed, &hash, &name); err != nil {
 			t.Fatalf("%s: %v", addr, err)
 		}
-		if got, err := st.keys.Open(keyID, sealed, hash); err != nil || got != addr {
+		if got, err := st.Keys().Open(keyID, sealed, hash); err != nil || got != addr {
 			t.Errorf("sealed address opens to %q, %v", got, err)
 		}
 		if bytes.Contains(sealed, []byte(addr)) || name == "" || strings.Contains(name, "@") {
@@ -254,7 +255,7 @@ q m12 [Naps]
 	}
 
 	// A second run imports nothing.
-	again, err := st.ImportMbox(ctx, mbox.NewReader(strings.NewReader(archive), mbox.Options{}), ImportOptions{BatchSize: 5})
+	again, err := Mbox(ctx, st, mbox.NewReader(strings.NewReader(archive), mbox.Options{}), Options{BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ q m12 [Naps]
 	id := deliver(t, st, "kim@example.org", []string{"notifications@" + testDomain},
 		"From: Kim <kim@example.org>\nTo: notifications@forum.test\nSubject: Re: Sleep tips\nMessage-ID: <live1@example.org>\nIn-Reply-To: <m2@example.net>\n\nm13 I read too.\n")
 	state, reason, post := inboundState(t, st, id)
-	if state != StateProcessed || post == 0 {
+	if state != threads.StateProcessed || post == 0 {
 		t.Fatalf("live reply: %s %q", state, reason)
 	}
 	if got := forumTree(t, st); !strings.Contains(got, "  a m2\n    c m3\n    c m11\n    c m13\n") {
@@ -290,7 +291,7 @@ q m12 [Naps]
 func TestImportCategoryAndLaterFile(t *testing.T) {
 	st := newTestStore(t)
 	ctx := context.Background()
-	if _, err := st.ImportMbox(ctx, mbox.NewReader(strings.NewReader(""), mbox.Options{}), ImportOptions{Category: "nope"}); err == nil {
+	if _, err := Mbox(ctx, st, mbox.NewReader(strings.NewReader(""), mbox.Options{}), Options{Category: "nope"}); err == nil {
 		t.Fatal("unknown category accepted")
 	}
 	if _, err := st.AddCategory(ctx, "archive", "Archive"); err != nil {
@@ -301,7 +302,7 @@ func TestImportCategoryAndLaterFile(t *testing.T) {
 	jan := mboxMessage("From: Alice <alice@example.org>\nSubject: Lamps\nMessage-ID: <j1@example.org>\nDate: Mon, 1 Jan 2024 10:00:00 +0000", "j1 Which lamp?\n")
 	// February is imported first: Bob's reply waits for Alice's question.
 	for _, file := range []string{feb, jan} {
-		if _, err := st.ImportMbox(ctx, mbox.NewReader(strings.NewReader(file), mbox.Options{}), ImportOptions{Category: "archive"}); err != nil {
+		if _, err := Mbox(ctx, st, mbox.NewReader(strings.NewReader(file), mbox.Options{}), Options{Category: "archive"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -317,7 +318,7 @@ func TestImportCategoryAndLaterFile(t *testing.T) {
 	}
 	// Too large a message is skipped, and said so.
 	big := mboxMessage("From: Dan <dan@example.org>\nSubject: Big\nMessage-ID: <big@example.org>", strings.Repeat("x", 300)+"\n")
-	stats, err := st.ImportMbox(ctx, mbox.NewReader(strings.NewReader(big+jan), mbox.Options{MaxMessageBytes: 250}), ImportOptions{})
+	stats, err := Mbox(ctx, st, mbox.NewReader(strings.NewReader(big+jan), mbox.Options{MaxMessageBytes: 250}), Options{})
 	if err != nil || stats.Read != 2 || stats.Skipped[skipOversize] != 1 || stats.Duplicates != 1 {
 		t.Errorf("oversize: %+v %v", stats, err)
 	}
@@ -343,7 +344,7 @@ func TestImportCorpus(t *testing.T) {
 		b.WriteString(mboxMessage(h, body))
 	}
 	st := newTestStore(t)
-	stats, err := st.ImportMbox(context.Background(), mbox.NewReader(strings.NewReader(b.String()), mbox.Options{}), ImportOptions{BatchSize: 50})
+	stats, err := Mbox(context.Background(), st, mbox.NewReader(strings.NewReader(b.String()), mbox.Options{}), Options{BatchSize: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,11 +358,11 @@ func TestImportCorpus(t *testing.T) {
 // 3 KB list reply (parse, trim, redaction candidates, hashes): what the
 // parallel workers do.
 func BenchmarkPrepareImport(b *testing.B) {
-	keys, err := DeriveKeys([]byte(strings.Repeat("k", 32)), nil, 0)
+	keys, err := threads.DeriveKeys([]byte(strings.Repeat("k", 32)), nil, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := NewStore(nil, Config{Domain: testDomain, Secret: []byte(strings.Repeat("k", 32))}, keys, nil)
+	p := newPreparer(threads.NewStore(nil, threads.Config{Domain: testDomain, Secret: []byte(strings.Repeat("k", 32))}, keys, nil))
 	var quote strings.Builder
 	for quote.Len() < 2500 {
 		quote.WriteString("> the queue drains slowly when the workers wait for the database to answer\n")
@@ -375,7 +376,7 @@ func BenchmarkPrepareImport(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if it := st.prepareImport(importJob{msg: msg}); it.skip != "" || it.body == "" {
+		if it := p.prepare(job{msg: msg}); it.skip != "" || it.body == "" {
 			b.Fatalf("skipped: %q", it.skip)
 		}
 	}
