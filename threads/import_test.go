@@ -361,7 +361,7 @@ func BenchmarkPrepareImport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := NewStore(nil, Config{Domain: testDomain, Secret: []byte(strings.Repeat("k", 32))}, keys, nil)
+	st := NewStore(nil, testConfig([]byte(strings.Repeat("k", 32))), keys, Options{})
 	var quote strings.Builder
 	for quote.Len() < 2500 {
 		quote.WriteString("> the queue drains slowly when the workers wait for the database to answer\n")

@@ -197,3 +197,25 @@ func TestReadmeListsEverySetting(t *testing.T) {
 		t.Errorf("README's configuration table lists %s, which is no setting", v)
 	}
 }
+
+// TestNetworks: trusted networks are comma-separated CIDRs, a bare
+// address being its own prefix, stored masked; anything else is refused.
+func TestNetworks(t *testing.T) {
+	var got Networks
+	if err := got.UnmarshalText([]byte(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,, 127.0.0.1/8")); err != nil {
+		t.Fatal(err)
+	}
+	if want := "10.0.0.0/8,192.0.2.7/32,2001:db8::/32,127.0.0.0/8"; got.String() != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "localhost", "10.0.0.0/8;", "::1/129"} {
+		var n Networks
+		if err := n.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	var n Networks
+	if err := n.UnmarshalText(nil); err != nil || len(n) != 0 {
+		t.Errorf("empty list: %v %v", n, err)
+	}
+}
