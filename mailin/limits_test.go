@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin"
 )
 
@@ -111,7 +112,7 @@ func (rc *rawClient) transaction(lmtp bool, from string) {
 // greeted at once (issue 10 #4).
 func TestPerAddressConnectionCap(t *testing.T) {
 	f := start(t, mailin.Config{}, false)
-	quota := mailin.DefaultMaxConnectionsPerIP
+	quota := config.Default().SMTP.MaxConnectionsPerIP
 	begin := time.Now()
 	for i := 0; i < 200; i++ {
 		c := dialFrom(t, f.addr, "127.0.0.1")

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
@@ -43,13 +44,14 @@ func start(t *testing.T, cfg mailin.Config, lmtp bool) *fixture {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := threads.NewStore(pool, threads.Config{Domain: domain, Secret: []byte(strings.Repeat("k", 32))}, keys, log)
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetRiver(rc)
-	srv := mailin.New(cfg, st, st.Addresses(), log)
+	def := config.Default()
+	def.Forum.Domain = domain
+	st := threads.NewStore(pool, threads.ConfigFrom(def, []byte(strings.Repeat("k", 32))), keys, threads.Options{Jobs: rc, Log: log})
+	srv := mailin.New(withDefaults(cfg, mailin.ConfigFrom(def)), st, st.Addresses(), log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ type Addresses struct {
 
 // NewAddresses returns an Addresses for cfg (with defaults applied) and keys.
 func NewAddresses(cfg Config, keys *Keys) *Addresses {
-	return &Addresses{cfg: cfg.WithDefaults(), keys: keys}
+	return &Addresses{cfg: cfg.normalized(), keys: keys}
 }
 
 // Domain returns the forum's mail domain.

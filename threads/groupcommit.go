@@ -260,7 +260,7 @@ func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accept
 		if len(params) > 0 {
 			// An INSERT, not COPY (InsertManyFastTx): for a few rows COPY's
 			// extra round trips cost more than they save.
-			if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+			if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
 				return fmt.Errorf("enqueue processing: %w", err)
 			}
 		}

@@ -87,8 +87,8 @@ func (s *Store) InboundHeadroom(mailFrom string) int {
 // tag (SealOverhead): the message is sealed in place, never copied. buf is
 // overwritten and must not be used after the call.
 func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf []byte, head int) (Accepted, error) {
-	if s.river == nil {
-		return Accepted{}, errors.New("store has no River client")
+	if s.jobs == nil {
+		return Accepted{}, errors.New("store has no job inserter (threads.Options.Jobs)")
 	}
 	raw := buf[head:]
 	size := len(raw)

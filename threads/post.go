@@ -336,7 +336,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	}
 	// One INSERT: with batched jobs there are few rows (200 for 10,000
 	// recipients), where COPY's extra round trips cost more than it saves.
-	if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue notifications: %w", err)
 	}
 	return nil

@@ -70,8 +70,8 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 	if err := os.WriteFile(mbox, []byte("From carol@example.org Mon Jan  1 00:00:00 2024\nFrom: Carol <carol@example.org>\nSubject: Imported question\nMessage-ID: <imp1@c.example>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nAn old question.\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db := []string{"--database-url", a.cfg.DatabaseURL}
-	sec := []string{"--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile}
+	db := []string{"--database-url", a.cfg.Store.DatabaseURL}
+	sec := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile}
 	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
 	for _, tc := range []struct {
 		name    string   // the command words, for --help

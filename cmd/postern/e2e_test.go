@@ -150,19 +150,19 @@ func testAppWith(t *testing.T, relay *sink, adjust func(*Config)) (*app, *logSin
 		t.Fatal(err)
 	}
 	cfg := defaultConfig()
-	cfg.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
-	cfg.Domain = "forum.test"
-	cfg.ForumName = "Sleep Forum"
-	cfg.BaseURL = "https://forum.test"
-	cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.RelayURL = "smtp://" + relay.addr + "?starttls=no"
-	cfg.SecretFile = secret
-	cfg.Workers = 4
+	cfg.Store.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
+	cfg.Forum.Domain = "forum.test"
+	cfg.Forum.ForumName = "Sleep Forum"
+	cfg.Forum.BaseURL = "https://forum.test"
+	cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Notify.RelayURL = "smtp://" + relay.addr + "?starttls=no"
+	cfg.Store.SecretFile = secret
+	cfg.Process.Workers = 4
 	// These tests send as members from loopback and are about other
 	// things than who may post as whom: trust loopback here, as `postern
 	// dev` does. The trust tests (trust_test.go) clear it: serve's
 	// default trusts no network.
-	cfg.TrustedNets = "127.0.0.0/8"
+	cfg.Auth.TrustedNetworks = mustNetworks(t, "127.0.0.0/8")
 	// serve verifies DKIM/SPF by default: with a DNS that knows no name,
 	// so no test depends on the network.
 	cfg.resolver = fakeDNS{}

@@ -33,7 +33,7 @@ func containing(s string) func(*mail.Reader, []byte) bool {
 // reply to it is refused with an explanation.
 func TestForumByEmail(t *testing.T) {
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.CloseOnSel = true })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.CloseOnSelect = true })
 	ctx := context.Background()
 	if _, err := a.store.AddCategory(ctx, "sleep", "Sleep"); err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestForumByEmail(t *testing.T) {
 // moderation mail, and only then do followers hear of it.
 func TestModerationByEmail(t *testing.T) {
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.ModerateLt = 101 })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.ModeratePointsBelow = 101 })
 	ctx := context.Background()
 	mod, bob, erin := "mod@example.org", "bob@example.net", "erin@example.com"
 	follow(t, a, relay, mod)
@@ -249,7 +249,7 @@ Mon 4am, Tue 3am, Wed 5am.
 // notifications and in the thread.
 func TestHelpAndBlockedWords(t *testing.T) {
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.Blocked = "darn" })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.BlockedWords = []string{"darn"} })
 	alice, stranger := "alice@example.org", "stranger@example.com"
 	sendMail(t, a, alice, []string{"ask@forum.test"}, "From: Alice <"+alice+">\nTo: ask@forum.test\nSubject: Darn insomnia\nMessage-ID: <d1@a.example>\n\nIt is darn hard.\n")
 	confirmNewSender(t, a, relay, alice)

@@ -222,7 +222,7 @@ func TestConcurrentLargeMessagesStayInBudget(t *testing.T) {
 	relay := startSinkMax(t, 64<<20)
 	a, _ := testAppWith(t, relay, nil)
 	cfg := a.cfg
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemLimit))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(cfg.Memory.Limit)))
 	asker := "fran@example.com"
 	mtAskConfirmed(t, a, relay, asker, "Fran", "First question", "Hello.")
 	mtFollow(t, a, relay, "gil@example.com", "Gil")
@@ -253,17 +253,17 @@ func TestConcurrentLargeMessagesStayInBudget(t *testing.T) {
 	settleLong(t, a, 5*time.Minute)
 	heap, total, live := peak.end()
 	t.Logf("6 × 24 MB: peak live heap %d MiB (%d MiB before), heap %d MiB, Go memory %d MiB; budget %d MiB, soft limit %d MiB; %s, tries refused %v",
-		live/mib, baseLive/mib, heap/mib, total/mib, cfg.MemBudget/mib, cfg.MemLimit/mib, time.Since(start).Round(time.Millisecond), refused)
+		live/mib, baseLive/mib, heap/mib, total/mib, cfg.Memory.Budget/mib, cfg.Memory.Limit/mib, time.Since(start).Round(time.Millisecond), refused)
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("message %d: %v", i, err)
 		}
 	}
-	if limit := baseLive + uint64(cfg.MemBudget)*5/4; live > limit {
-		t.Errorf("peak live heap %d MiB, over the %d MiB budget (+25%%)", live/mib, cfg.MemBudget/mib)
+	if limit := baseLive + uint64(cfg.Memory.Budget)*5/4; live > limit {
+		t.Errorf("peak live heap %d MiB, over the %d MiB budget (+25%%)", live/mib, cfg.Memory.Budget/mib)
 	}
-	if limit := uint64(cfg.MemLimit) * 6 / 5; total > limit {
-		t.Errorf("the runtime held %d MiB, over the %d MiB soft limit (+20%%)", total/mib, cfg.MemLimit/mib)
+	if limit := uint64(cfg.Memory.Limit) * 6 / 5; total > limit {
+		t.Errorf("the runtime held %d MiB, over the %d MiB soft limit (+20%%)", total/mib, cfg.Memory.Limit/mib)
 	}
 	notes := relay.all()[before:]
 	if len(notes) != 3*len(kinds) {
@@ -366,7 +366,7 @@ func TestLargePostNotificationsAreSmall(t *testing.T) {
 				continue
 			}
 			u, _ := url.Parse(m[1])
-			if !strings.HasPrefix(m[1], a.cfg.BaseURL+"/a/") {
+			if !strings.HasPrefix(m[1], a.cfg.Forum.BaseURL+"/a/") {
 				t.Errorf("link %s is not under the base URL", m[1])
 			}
 			resp, err := http.Get(base + u.Path)

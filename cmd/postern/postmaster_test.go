@@ -162,7 +162,7 @@ func TestReplyAllIsOnePost(t *testing.T) {
 // rate limit (issue 10 #7).
 func TestPostmasterMail(t *testing.T) {
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.Postmaster = "ops@operator.test" })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.PostmasterAddress = "ops@operator.test" })
 	ctx := context.Background()
 	const from = "stranger@example.org"
 	rcpts := []struct {
@@ -211,7 +211,7 @@ func TestPostmasterMail(t *testing.T) {
 		t.Errorf("postmaster mail counted for the question limits: %v, %v", limited, err)
 	}
 	var out, errb bytes.Buffer
-	if err := run(ctx, []string{"inbound", "list", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+	if err := run(ctx, []string{"inbound", "list", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
 		t.Fatalf("inbound list: %v %s", err, errb.String())
 	}
 	if !strings.Contains(out.String(), "for the postmaster") || strings.Contains(out.String(), "@example.org") {

@@ -234,7 +234,7 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 		}
 	}
 	// 3. A database dump: no address in clear.
-	dump := pgDump(t, a.cfg.DatabaseURL)
+	dump := pgDump(t, a.cfg.Store.DatabaseURL)
 	if !bytes.Contains(dump, []byte("Nightmares after therapy")) {
 		t.Fatal("pg_dump output does not contain the forum's data")
 	}
@@ -414,7 +414,7 @@ func TestForgetAndExport(t *testing.T) {
 	follow(t, a, relay, alice)
 	waitProcessed(t, a)
 	var out, errb bytes.Buffer
-	args := []string{"user", "export", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile, alice}
+	args := []string{"user", "export", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile, alice}
 	if err := run(ctx, args, &out, &errb); err != nil {
 		t.Fatalf("export: %v %s", err, errb.String())
 	}

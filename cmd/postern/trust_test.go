@@ -50,7 +50,7 @@ func (z fakeDNS) LookupAddr(_ context.Context, addr string) ([]string, error) {
 func trustApp(t *testing.T, relay *sink, nets string, adjust func(*Config)) *app {
 	t.Helper()
 	a, _ := testAppWith(t, relay, func(c *Config) {
-		c.TrustedNets = nets
+		c.Auth.TrustedNetworks = mustNetworks(t, nets)
 		if adjust != nil {
 			adjust(c)
 		}
@@ -136,7 +136,7 @@ func TestWhoCanPostAsWhom(t *testing.T) {
 		"spf.example":                {"v=spf1 ip4:127.0.0.0/8 -all"},
 	}
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, dns })
+	a := trustApp(t, relay, "", func(c *Config) { c.Auth.Verify, c.resolver = true, dns })
 	const alice, bob, dave = "alice@example.org", "bob@spf.example", "dave@example.org"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	member(t, a, relay, bob, "Bob", "Bob asks")
@@ -250,7 +250,7 @@ func lmtpSend(addr, from string, to []string, raw string) error {
 // results under another id and no results at all are held.
 func TestTrustedAuthResultsOverLMTP(t *testing.T) {
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.AuthTrusted = "mx.forum.test" })
+	a := trustApp(t, relay, "", func(c *Config) { c.Auth.TrustedID = "mx.forum.test" })
 	const alice = "alice@example.org"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	send := func(mid, results string) {
@@ -325,7 +325,7 @@ func TestLimitCountsCreditedPerson(t *testing.T) {
 // another envelope address, is held (and the member asked).
 func TestNotificationReplyEvidence(t *testing.T) {
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, fakeDNS{} })
+	a := trustApp(t, relay, "", func(c *Config) { c.Auth.Verify, c.resolver = true, fakeDNS{} })
 	const alice, bob = "alice@example.org", "bob@example.net"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	member(t, a, relay, bob, "Bob", "Bob asks")
@@ -418,7 +418,7 @@ func (slowDNS) LookupAddr(ctx context.Context, addr string) ([]string, error) {
 func TestDNSTimeoutIsNoEvidence(t *testing.T) {
 	_, key := dkimDNS(t)
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.resolver, c.authTimeout = slowDNS{}, 500*time.Millisecond })
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver, c.Auth.DNSTimeout = slowDNS{}, 500*time.Millisecond })
 	const alice = "alice@example.org"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	start := time.Now()
@@ -463,7 +463,7 @@ func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
 		t.Errorf("alice received %d confirmation requests, want 3 (the cap)", n)
 	}
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
 		t.Fatalf("inbound list --held: %v %s", err, errb.String())
 	}
 	var held []threads.InboundSummary
