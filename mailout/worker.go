@@ -11,6 +11,7 @@ import (
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/mailkind"
 	"github.com/postern/postern/web/links"
 )
 
@@ -282,7 +283,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 	for _, a := range o.Attachments {
 		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: templates.HumanSize(a.Size), URL: lk.Download(a.ID)})
 	}
-	if o.Kind == threads.NotifyHelp {
+	if o.Kind == mailkind.Help {
 		data.Addresses = helpAddresses(w.Store)
 	}
 	var subject, text, html string
@@ -296,11 +297,11 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		return nil, fmt.Errorf("render %s: %w", o.Kind, err)
 	}
 	fromName := cfg.ForumName
-	if o.PostAuthor != "" && (o.Kind == threads.NotifyNewQuestion || o.Kind == threads.NotifyAnswer || o.Kind == threads.NotifyComment) {
+	if o.PostAuthor != "" && o.Kind.FromPoster() {
 		fromName = o.PostAuthor + " via " + cfg.ForumName
 	}
 	fromAddr := w.Store.Addresses().Notify()
-	if o.Kind == threads.NotifyModerate {
+	if o.Kind == mailkind.Moderate {
 		fromAddr = w.Store.Addresses().Moderate()
 	}
 	return Compose(&Outgoing{

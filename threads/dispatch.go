@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/threads/mailkind"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -15,7 +16,7 @@ import (
 // recipient's own, decrypted for this send and not to be kept or logged.
 type Outgoing struct {
 	NotificationID   int64
-	Kind             string // one of the Notify* kinds
+	Kind             mailkind.Kind
 	State            string // pending, sent, failed, cancelled
 	MessageID        string // this notification's Message-ID (no brackets)
 	RecipientID      int64
@@ -147,7 +148,7 @@ func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing
 			}
 			r.o.QuestionID = p.question
 			addChain(p.question)
-			if !systemKind(r.o.Kind) {
+			if !r.o.Kind.System() {
 				if _, ok := attachments[r.o.PostID]; !ok {
 					attachments[r.o.PostID] = nil
 					filePosts = append(filePosts, r.o.PostID)
@@ -155,7 +156,7 @@ func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing
 				if p.kind == KindComment && p.parent != p.question {
 					addChain(p.parent)
 				}
-				if r.o.Kind == NotifySelected {
+				if r.o.Kind == mailkind.Selected {
 					// Threaded under the selected answer itself.
 					addChain(r.o.PostID)
 				}
@@ -325,17 +326,17 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	// Mail answering the person's own request (posted, confirmations,
 	// unsubscribe confirmation, rejection) goes despite a global
 	// unsubscribe or a mute: they asked for it by writing.
-	own := o.Kind == NotifyPosted || o.Kind == NotifyModerate || systemKind(o.Kind)
+	own := o.Kind == mailkind.Posted || o.Kind == mailkind.Moderate || o.Kind.System()
 	switch {
 	case r.forgotten:
 		o.Skip = "person was forgotten"
-	case r.suppressed && o.Kind != NotifyUnsubscribed:
+	case r.suppressed && o.Kind != mailkind.Unsubscribed:
 		o.Skip = "address is suppressed after bounces"
 	case r.unsubscribed && !own:
 		o.Skip = "person unsubscribed from everything"
 	case r.muted && !own:
 		o.Skip = "person unsubscribed from this question"
-	case r.followEnded && (o.Kind == NotifyConfirmSubscribe || o.Kind == NotifyWelcome):
+	case r.followEnded && (o.Kind == mailkind.ConfirmSubscribe || o.Kind == mailkind.Welcome):
 		o.Skip = "the follow was stopped"
 	case r.unfollowed:
 		o.Skip = "person no longer follows the forum or this category"
@@ -343,10 +344,10 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	if q := chain[o.QuestionID]; q != nil {
 		o.Title, o.CategoryName = q.title, q.category
 	}
-	if o.PostID != 0 && !systemKind(o.Kind) {
+	if o.PostID != 0 && !o.Kind.System() {
 		o.Attachments = files[o.PostID]
 	}
-	if systemKind(o.Kind) {
+	if o.Kind.System() {
 		if r.inboundMsgID != "" {
 			o.InReplyTo, o.References = r.inboundMsgID, []string{r.inboundMsgID}
 		}
@@ -366,18 +367,18 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	lk := s.Links()
 	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
 	switch o.Kind {
-	case NotifyConfirm:
+	case mailkind.Confirm:
 		// The token names the held post: a member confirmed already
 		// publishes that one only (confirmPerson).
 		tok := s.addrs.ConfirmToken(token.Confirm, o.PostID, o.RecipientID, epoch)
 		o.ReplyTo = s.addrs.Confirm(token.Confirm, o.PostID, o.RecipientID, epoch)
 		o.ActionURL = lk.ConfirmPage(tok)
-	case NotifyConfirmSubscribe:
+	case mailkind.ConfirmSubscribe:
 		o.CategoryName = r.followName
 		tok := s.addrs.ConfirmToken(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
 		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
 		o.ActionURL = lk.ConfirmPage(tok)
-	case NotifyWelcome:
+	case mailkind.Welcome:
 		// Its stop link and List-Unsubscribe stop everything.
 		o.CategoryName = r.followName
 		o.UnsubscribeMail = s.addrs.Unsubscribe(0, o.RecipientID, epoch)
@@ -386,12 +387,12 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 		if r.followSlug != "" {
 			o.StopCategory = s.addrs.UnsubscribeCategory(r.followSlug)
 		}
-	case NotifyHelp, NotifyCommand:
-	case NotifyUnsubscribed, NotifyRejected:
+	case mailkind.Help, mailkind.Command:
+	case mailkind.Unsubscribed, mailkind.Rejected:
 		if o.QuestionID != 0 {
 			o.ThreadURL = lk.QuestionPage(o.QuestionID)
 		}
-	case NotifyNewQuestion:
+	case mailkind.NewQuestion:
 		// Its List-Unsubscribe stops the "list" it came from: the follows
 		// that sent it, not only this question.
 		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
@@ -422,7 +423,7 @@ func (s *Store) threadHeaders(o *Outgoing, parent int64, chain map[int64]*chainP
 	if o.PostKind == KindComment && parent != 0 && parent != o.QuestionID {
 		ids = append(ids, parent)
 	}
-	if o.Kind == NotifySelected && o.PostID != o.QuestionID {
+	if o.Kind == mailkind.Selected && o.PostID != o.QuestionID {
 		// The news is about the recipient's own answer: thread it under
 		// the answer (their client's Message-ID when they sent it by mail).
 		ids = append(ids, o.PostID)
@@ -446,7 +447,7 @@ func (s *Store) threadHeaders(o *Outgoing, parent int64, chain map[int64]*chainP
 			o.InReplyTo = client
 		}
 	}
-	if o.Kind == NotifyNewQuestion {
+	if o.Kind == mailkind.NewQuestion {
 		// The question itself is the message: nothing to reply to yet, but
 		// the forum ID in References groups later mail with it.
 		o.InReplyTo = ""
