@@ -284,7 +284,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: templates.HumanSize(a.Size), URL: lk.Download(a.ID)})
 	}
 	if o.Kind == mailkind.Help {
-		data.Addresses = helpAddresses(w.Store)
+		data.Forum = forumAddresses(w.Store.Addresses())
 	}
 	var subject, text, html string
 	var err error
@@ -321,16 +321,13 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 	})
 }
 
-// helpAddresses lists the forum's addresses for the help mail.
-func helpAddresses(st *threads.Store) []templates.HelpAddress {
-	cfg := st.Config()
-	lp, d := cfg.LocalParts, "@"+cfg.Domain
-	return []templates.HelpAddress{
-		{Address: lp.Ask + d, What: "ask a new question (the subject is the title)"},
-		{Address: lp.Ask + "+CATEGORY" + d, What: "ask in a category; or start the subject with [category]; #tags in the subject or a \"Tags:\" first line add tags"},
-		{Address: lp.Subscribe + d, What: "receive every new question by email (you confirm once)"},
-		{Address: lp.Subscribe + "+CATEGORY" + d, What: "receive the new questions of one category"},
-		{Address: lp.Unsubscribe + d, What: "stop all emails; " + lp.Unsubscribe + "+CATEGORY" + d + " stops one category"},
-		{Address: lp.Help + d, What: "this guide"},
+// forumAddresses are the forum's addresses the help mail lists.
+func forumAddresses(a *threads.Addresses) templates.ForumAddresses {
+	const c = templates.CategoryPlaceholder
+	return templates.ForumAddresses{
+		Ask: a.Ask(), AskCategory: a.AskIn(c),
+		Subscribe: a.Subscribe(), SubscribeCategory: a.SubscribeIn(c),
+		Unsubscribe: a.UnsubscribeAll(), UnsubscribeCategory: a.UnsubscribeCategory(c),
+		Help: a.Help(),
 	}
 }

@@ -24,9 +24,6 @@ var stylesheet []byte
 // link as /style.css: they carry no inline style.
 func Stylesheet() []byte { return stylesheet }
 
-// HelpAddress is one line of the guide: an address and what it does.
-type HelpAddress struct{ Address, What string }
-
 // ReplyMarker is the line placed at the top of a notification body when
 // MailData.ReplyAbove is set. Inbound processing may cut a reply at this
 // line; it is the same in the text and the HTML body.
@@ -74,8 +71,8 @@ type MailData struct {
 	// Reason says what happened, for unsubscribed and rejected mail; in a
 	// confirmation request, why a confirmed member is asked.
 	Reason string
-	// Addresses lists the forum's addresses, for the help mail.
-	Addresses []HelpAddress
+	// Forum is the forum's addresses, for the help mail (its Guide).
+	Forum ForumAddresses
 	// Files are the post's attachments, linked (never re-sent).
 	Files []FileLink
 	// UnsubscribeAddress is the forum's address that stops every email

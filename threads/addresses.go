@@ -234,5 +234,16 @@ func (a *Addresses) Moderate() string { return a.at(a.cfg.LocalParts.Moderate) }
 // Ask returns the address for new questions.
 func (a *Addresses) Ask() string { return a.at(a.cfg.LocalParts.Ask) }
 
+// AskIn returns ask+SLUG@DOMAIN, which asks in category slug.
+func (a *Addresses) AskIn(slug string) string { return a.at(a.cfg.LocalParts.Ask + "+" + slug) }
+
 // Subscribe is the address that follows every new question.
 func (a *Addresses) Subscribe() string { return a.at(a.cfg.LocalParts.Subscribe) }
+
+// SubscribeIn returns subscribe+SLUG@DOMAIN, which follows category slug.
+func (a *Addresses) SubscribeIn(slug string) string {
+	return a.at(a.cfg.LocalParts.Subscribe + "+" + slug)
+}
+
+// Help returns the address that answers with the guide.
+func (a *Addresses) Help() string { return a.at(a.cfg.LocalParts.Help) }
