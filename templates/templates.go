@@ -138,8 +138,9 @@ type mailSet struct {
 // Set is the parsed collection of all templates. It is safe for concurrent
 // use by multiple goroutines once New returns.
 type Set struct {
-	mails map[mailkind.Kind]mailSet
-	pages map[string]*htmltemplate.Template
+	mails     map[mailkind.Kind]mailSet
+	pages     map[string]*htmltemplate.Template
+	errorPage string // NoticeInternalError, rendered by New
 }
 
 // New parses every embedded template. It fails if a mail kind lacks one of
@@ -155,8 +156,16 @@ func New() (*Set, error) {
 	if err := s.parsePages(); err != nil {
 		return nil, err
 	}
+	var err error
+	if s.errorPage, err = s.Page("message", NoticePage(NoticeInternalError)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
+
+// ErrorPage is the page of NoticeInternalError, rendered once by New: the
+// answer when a page does not render.
+func (s *Set) ErrorPage() string { return s.errorPage }
 
 // textFuncs are the helpers of the text templates.
 func textFuncs() texttemplate.FuncMap {

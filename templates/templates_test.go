@@ -340,11 +340,7 @@ func TestMessagePage(t *testing.T) {
 // Content-Security-Policy forbids them), only the linked stylesheet.
 func TestPagesPromisePrivacyWithoutInlineStyle(t *testing.T) {
 	s := mustNew(t)
-	for _, p := range []MessagePage{
-		{Title: "Stop these emails?", Message: "Choose.", FormAction: "/unsubscribe/x"},
-		{Title: "Confirm your address", Message: "Press.", ConfirmAction: "/confirm/x"},
-		{Title: "Unsubscribed", Message: "Done."},
-	} {
+	for _, p := range everyMessagePage() {
 		out, err := s.Page("message", p)
 		if err != nil {
 			t.Fatal(err)
