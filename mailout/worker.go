@@ -12,7 +12,6 @@ import (
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 	"github.com/postern/postern/threads/mailkind"
-	"github.com/postern/postern/web/links"
 )
 
 // NotifyWorker is the dispatcher: the River worker that renders and sends
@@ -256,12 +255,7 @@ func (b *batch) flush(ctx context.Context) error {
 func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, error) {
 	cfg := w.Store.Config()
 	lk := w.Store.Links()
-	unsubPrefix := lk.UnsubscribePage("")
-	var unsubURL, unsubMail string
-	if o.UnsubscribeTok != "" {
-		unsubURL = lk.UnsubscribePage(o.UnsubscribeTok)
-		unsubMail = links.UnsubscribeMailto(o.UnsubscribeMail)
-	}
+	unsub := o.Unsubscribe
 	data := templates.MailData{
 		ForumName:      cfg.ForumName,
 		PosterName:     o.PostAuthor,
@@ -272,7 +266,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		PostKind:       string(o.PostKind),
 		Body:           o.PostBody,
 		ThreadURL:      o.ThreadURL,
-		UnsubscribeURL: unsubURL,
+		UnsubscribeURL: unsub.URL,
 		CategoryName:   o.CategoryName,
 		ActionURL:      o.ActionURL,
 		Reason:         o.Note,
@@ -289,7 +283,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 	var subject, text, html string
 	var err error
 	if rc != nil {
-		subject, text, html, err = rc.mail(o.Kind, o.PostID, o.QuestionID, data, unsubPrefix, o.UnsubscribeTok)
+		subject, text, html, err = rc.mail(o.Kind, o.PostID, o.QuestionID, data, lk.UnsubscribePage(""), unsub.Token)
 	} else {
 		subject, text, html, err = w.Templates.Mail(o.Kind, data)
 	}
@@ -316,8 +310,8 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		Text:              text,
 		HTML:              html,
 		ListID:            fmt.Sprintf("%s <forum.%s>", cfg.ForumName, cfg.Domain),
-		UnsubscribeURL:    unsubURL,
-		UnsubscribeMailto: unsubMail,
+		UnsubscribeURL:    unsub.URL,
+		UnsubscribeMailto: unsub.Mailto,
 	})
 }
 

@@ -40,11 +40,13 @@ type Outgoing struct {
 	ActionURL   string           // confirm link, for confirmation requests
 	Note        string           // the reason, for rejected and unsubscribed mail
 
-	ReplyTo         string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
-	EnvelopeFrom    string // bounce+TOKEN VERP address
-	UnsubscribeMail string // unsubscribe+TOKEN address (this question; the follows that sent it for a new question)
-	UnsubscribeTok  string // token for the web unsubscribe link (as UnsubscribeMail; everything for welcome mail)
-	ThreadURL       string
+	ReplyTo      string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
+	EnvelopeFrom string // bounce+TOKEN VERP address
+	// Unsubscribe stops this question (for a new question: the follows
+	// that sent it; for welcome mail: everything); zero for mail that
+	// has no unsubscribe.
+	Unsubscribe StopLinks
+	ThreadURL   string
 
 	// StopAll and StopCategory are the forum's addresses that stop every
 	// email and (for a category follow) that category's, for welcome mail.
@@ -363,29 +365,33 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 			o.RecipientAddress = addr
 		}
 	}
-	epoch := r.epoch
-	lk := s.Links()
-	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
+	s.notificationLinks(o, r)
+	o.Title = Censor(o.Title, s.cfg.BlockedWords)
+	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)
+}
+
+// notificationLinks fills o's token-bearing addresses and links, which
+// depend on its kind: the bounce address of every mail; the reply (or
+// confirm) address; the unsubscribe links; the confirm link; the place of
+// the post on its question's page.
+func (s *Store) notificationLinks(o *Outgoing, r *outRow) {
+	a, lk, person, epoch := s.addrs, s.addrs.Links(), o.RecipientID, r.epoch
+	o.EnvelopeFrom = a.Bounce(o.NotificationID, person)
 	switch o.Kind {
 	case mailkind.Confirm:
 		// The token names the held post: a member confirmed already
 		// publishes that one only (confirmPerson).
-		tok := s.addrs.ConfirmToken(token.Confirm, o.PostID, o.RecipientID, epoch)
-		o.ReplyTo = s.addrs.Confirm(token.Confirm, o.PostID, o.RecipientID, epoch)
-		o.ActionURL = lk.ConfirmPage(tok)
+		o.ReplyTo, o.ActionURL = a.ConfirmLinks(token.Confirm, o.PostID, person, epoch)
 	case mailkind.ConfirmSubscribe:
 		o.CategoryName = r.followName
-		tok := s.addrs.ConfirmToken(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
-		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
-		o.ActionURL = lk.ConfirmPage(tok)
+		o.ReplyTo, o.ActionURL = a.ConfirmLinks(token.ConfirmSub, r.subscription, person, epoch)
 	case mailkind.Welcome:
 		// Its stop link and List-Unsubscribe stop everything.
 		o.CategoryName = r.followName
-		o.UnsubscribeMail = s.addrs.Unsubscribe(0, o.RecipientID, epoch)
-		o.UnsubscribeTok = s.addrs.UnsubscribeToken(0, o.RecipientID, epoch)
-		o.StopAll = s.addrs.UnsubscribeAll()
+		o.Unsubscribe = a.StopQuestion(0, person, epoch)
+		o.StopAll = a.UnsubscribeAll()
 		if r.followSlug != "" {
-			o.StopCategory = s.addrs.UnsubscribeCategory(r.followSlug)
+			o.StopCategory = a.UnsubscribeCategory(r.followSlug)
 		}
 	case mailkind.Help, mailkind.Command:
 	case mailkind.Unsubscribed, mailkind.Rejected:
@@ -395,18 +401,14 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	case mailkind.NewQuestion:
 		// Its List-Unsubscribe stops the "list" it came from: the follows
 		// that sent it, not only this question.
-		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
-		o.UnsubscribeMail = s.addrs.UnsubscribeFollow(o.QuestionID, o.RecipientID, epoch)
-		o.UnsubscribeTok = s.addrs.UnsubscribeFollowToken(o.QuestionID, o.RecipientID, epoch)
+		o.ReplyTo = a.Reply(o.PostID, person, epoch)
+		o.Unsubscribe = a.StopFollows(o.QuestionID, person, epoch)
 		o.ThreadURL = lk.Post(o.QuestionID, o.PostID)
 	default:
-		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
-		o.UnsubscribeMail = s.addrs.Unsubscribe(o.QuestionID, o.RecipientID, epoch)
-		o.UnsubscribeTok = s.addrs.UnsubscribeToken(o.QuestionID, o.RecipientID, epoch)
+		o.ReplyTo = a.Reply(o.PostID, person, epoch)
+		o.Unsubscribe = a.StopQuestion(o.QuestionID, person, epoch)
 		o.ThreadURL = lk.Post(o.QuestionID, o.PostID)
 	}
-	o.Title = Censor(o.Title, s.cfg.BlockedWords)
-	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)
 }
 
 // threadHeaders fills In-Reply-To and References. The chain is the posts
