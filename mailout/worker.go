@@ -174,30 +174,15 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 		mem.Release(weight)
 		switch {
 		case err == nil:
-			if b.log.Enabled(ctx, slog.LevelDebug) {
-				b.logFor(o).Debug("notification sent", "bytes", len(msg))
-			}
 			tempInARow = 0
-			if len(b.unmarked) == 0 {
-				b.firstSent = time.Now()
-			}
-			b.unmarked = append(b.unmarked, o.NotificationID)
-			b.nSent++
-			if len(b.unmarked) >= markEvery || time.Since(b.firstSent) >= markAfter {
-				if err := b.flush(ctx); err != nil {
-					return err
-				}
+			if err := b.sent(ctx, o, len(msg)); err != nil {
+				return err
 			}
 		case IsPermanent(err):
 			tempInARow = 0
-			b.logFor(o).Warn("notification rejected by relay", "err", err)
-			if rerr := b.w.Store.RecordRejection(ctx, o.NotificationID, "5.0.0"); rerr != nil {
-				return rerr
-			}
-			if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", err.Error()); err != nil {
+			if err := b.refused(ctx, o, err); err != nil {
 				return err
 			}
-			b.nFailed++
 		default:
 			b.logFor(o).Warn("notification send failed, will retry", "err", err)
 			b.later(err)
@@ -210,6 +195,37 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 			}
 		}
 	}
+	return nil
+}
+
+// sent records that the relay accepted o (size bytes): it is marked sent
+// with the next chunk, and the chunk is marked once full or old enough.
+func (b *batch) sent(ctx context.Context, o *threads.Outgoing, size int) error {
+	if b.log.Enabled(ctx, slog.LevelDebug) {
+		b.logFor(o).Debug("notification sent", "bytes", size)
+	}
+	if len(b.unmarked) == 0 {
+		b.firstSent = time.Now()
+	}
+	b.unmarked = append(b.unmarked, o.NotificationID)
+	b.nSent++
+	if len(b.unmarked) >= markEvery || time.Since(b.firstSent) >= markAfter {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// refused records the relay's permanent refusal (sendErr) of o: counted
+// against the address like a hard bounce, and o marked failed.
+func (b *batch) refused(ctx context.Context, o *threads.Outgoing, sendErr error) error {
+	b.logFor(o).Warn("notification rejected by relay", "err", sendErr)
+	if err := b.w.Store.RecordRejection(ctx, o.NotificationID, "5.0.0"); err != nil {
+		return err
+	}
+	if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", sendErr.Error()); err != nil {
+		return err
+	}
+	b.nFailed++
 	return nil
 }
 
