@@ -113,7 +113,8 @@ Mon 4am, Tue 3am, Wed 5am.
 	}
 	check(call{"GET", "/healthz", "", 200, "plain"})
 	check(call{"GET", "/style.css", "", 200, "css"})
-	check(call{"GET", "/no/such/page", "", 404, "plain"})
+	check(call{"GET", "/no/such/page", "", 404, "page"})
+	check(call{"POST", "/style.css", "", 405, "page"})
 	check(call{"GET", confirm, "", 200, "page"})
 	check(call{"POST", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa", "", 404, "page"})
 	check(call{"POST", confirm, "", 200, "page"})
@@ -123,7 +124,7 @@ Mon 4am, Tue 3am, Wed 5am.
 	download := pathOf(t, regexp.MustCompile(`https?://\S+/a/\d+`).FindString(ptext))
 	unsub := pathOf(t, regexp.MustCompile(`<(https?://[^>]+/unsubscribe/[^>]+)>`).FindStringSubmatch(header(posted, "List-Unsubscribe"))[1])
 	check(call{"GET", download, "", 200, "download"})
-	check(call{"GET", "/a/999999", "", 404, "plain"})
+	check(call{"GET", "/a/999999", "", 404, "page"})
 	check(call{"GET", unsub, "", 200, "page"})
 	check(call{"POST", unsub, "List-Unsubscribe=One-Click", 200, "page"})
 	check(call{"POST", unsub, "scope=question", 200, "page"})
