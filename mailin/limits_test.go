@@ -1,63 +1,41 @@
 package mailin_test
 
 import (
-	"bufio"
-	"errors"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/mailin"
 )
 
-// rawClient speaks SMTP/LMTP byte for byte, so tests control every CR and
-// LF and every pause. Every reply it reads is checked for socket addresses
-// and internal error text.
+// rawClient speaks SMTP/LMTP byte for byte (smtptest.Raw), so tests
+// control every CR and LF and every pause. Every reply it reads is checked
+// for socket addresses and internal error text.
 type rawClient struct {
 	t *testing.T
-	c net.Conn
-	r *bufio.Reader
+	*smtptest.Raw
 }
 
 // dialFrom connects to addr from the loopback address local ("" = any).
 func dialFrom(t *testing.T, addr, local string) *rawClient {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if local != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	r := smtptest.DialRaw(t, addr, local)
+	r.Check = func(line string) {
+		for _, leak := range []string{"127.0.0.", "tcp", "i/o", "->", "transaction failed"} {
+			if strings.Contains(line, leak) {
+				t.Errorf("reply %q shows %q", line, leak)
+			}
+		}
 	}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return &rawClient{t: t, c: c, r: bufio.NewReader(c)}
+	return &rawClient{t: t, Raw: r}
 }
 
 // reply reads one (possibly multi-line) reply within wait; it returns ""
 // and the error when none came.
 func (rc *rawClient) reply(wait time.Duration) (string, error) {
 	rc.t.Helper()
-	_ = rc.c.SetReadDeadline(time.Now().Add(wait))
-	var all []string
-	for {
-		line, err := rc.r.ReadString('\n')
-		if err != nil {
-			return strings.Join(all, "\n"), err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		all = append(all, line)
-		for _, leak := range []string{"127.0.0.", "tcp", "i/o", "->", "transaction failed"} {
-			if strings.Contains(line, leak) {
-				rc.t.Errorf("reply %q shows %q", line, leak)
-			}
-		}
-		if len(line) < 4 || line[3] != '-' {
-			return strings.Join(all, "\n"), nil
-		}
-	}
+	return rc.Reply(wait)
 }
 
 // must reads a reply and fails the test unless it starts with prefix.
@@ -72,7 +50,7 @@ func (rc *rawClient) must(prefix string, wait time.Duration) string {
 
 func (rc *rawClient) write(s string) {
 	rc.t.Helper()
-	if _, err := io.WriteString(rc.c, s); err != nil {
+	if err := rc.Write(s); err != nil {
 		rc.t.Fatal(err)
 	}
 }
@@ -85,11 +63,7 @@ func (rc *rawClient) cmd(line, prefix string) string {
 }
 
 // closed reports whether the server closed the connection within wait.
-func (rc *rawClient) closed(wait time.Duration) bool {
-	_ = rc.c.SetReadDeadline(time.Now().Add(wait))
-	_, err := rc.r.ReadByte()
-	return errors.Is(err, io.EOF)
-}
+func (rc *rawClient) closed(wait time.Duration) bool { return rc.Closed(wait) }
 
 // hello greets (EHLO or LHLO) and opens a transaction to ask@.
 func (rc *rawClient) transaction(lmtp bool, from string) {

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
@@ -69,48 +70,27 @@ func start(t *testing.T, cfg mailin.Config, lmtp bool) *fixture {
 	return &fixture{store: st, addr: l.Addr().String(), url: url}
 }
 
-func dial(t *testing.T, addr string) *smtp.Client {
+// dial opens an SMTP session as client.example.net, closed at cleanup.
+func dial(t *testing.T, addr string) *smtptest.Client {
 	t.Helper()
-	c, err := smtp.Dial(addr)
+	c, err := smtptest.Dialer{}.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Hello("client.example.net"); err != nil {
-		t.Fatal(err)
-	}
 	return c
 }
 
-func code(err error) int {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return 0
-}
+func code(err error) int { return smtptest.Code(err) }
 
 func message(msgID, body string) string {
 	return "From: Alice <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Sleep\r\nMessage-ID: <" + msgID + ">\r\n\r\n" + body + "\r\n"
 }
 
-func send(c *smtp.Client, from string, to []string, msg string) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		return err
-	}
-	return w.Close()
+// send runs one transaction on c; the first refusal ends it.
+func send(c *smtptest.Client, from string, to []string, msg string) error {
+	_, err := c.Transact(smtptest.Mail{From: from, To: to, Data: []byte(msg)})
+	return err
 }
 
 func countInbound(t *testing.T, f *fixture) int {
@@ -322,15 +302,11 @@ func TestDatabaseLostMidDataGets451(t *testing.T) {
 
 func TestLMTPPerRecipientStatus(t *testing.T) {
 	f := start(t, mailin.Config{}, true)
-	conn, err := net.Dial("tcp", f.addr)
+	c, err := smtptest.Dialer{LMTP: true, Helo: "mx.example.net"}.Dial(f.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := smtp.NewClientLMTP(conn)
 	defer c.Close()
-	if err := c.Hello("mx.example.net"); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Mail("alice@example.org", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +376,7 @@ func TestRateLimitAtRcpt(t *testing.T) {
 func TestMemoryBudget(t *testing.T) {
 	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 7 << 20, CommitTimeout: time.Second}, false)
 	body := strings.Repeat(strings.Repeat("z", 99)+"\r\n", 9000) // ~900 KB
-	open := func(id string) (*smtp.Client, io.WriteCloser) {
+	open := func(id string) (*smtptest.Client, io.WriteCloser) {
 		c := dial(t, f.addr)
 		if err := c.Mail("alice@example.org", nil); err != nil {
 			t.Fatal(err)
@@ -448,16 +424,12 @@ func TestMemoryBudgetNoDeadlock(t *testing.T) {
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {
 		go func() {
-			c, err := smtp.Dial(f.addr)
+			c, err := smtptest.Dialer{Helo: "x.example"}.Dial(f.addr)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Close()
-			if err := c.Hello("x.example"); err != nil {
-				errs <- err
-				return
-			}
 			if err := c.Mail("bulk@example.org", nil); err != nil {
 				errs <- err
 				return

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-message/mail"
 )
@@ -155,7 +154,7 @@ func TestModerationByEmail(t *testing.T) {
 	if !strings.Contains(header(modN, "From"), "moderate@forum.test") {
 		t.Errorf("moderation mail From = %q", header(modN, "From"))
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitDrained(t, a)
 	for _, s := range relay.all() {
 		if s.To[0] == bob && bytes.Contains(s.Data, []byte("Racing thoughts")) {
 			t.Fatal("a follower was told of a post before its approval")
@@ -270,8 +269,7 @@ func TestHelpAndBlockedWords(t *testing.T) {
 			t.Errorf("guide lacks %q", w)
 		}
 	}
-	waitProcessed(t, a)
-	time.Sleep(300 * time.Millisecond)
+	waitDrained(t, a)
 	for _, s := range relay.all() {
 		if s.To[0] == stranger {
 			t.Fatal("an unconfirmed address received mail in answer to help@")

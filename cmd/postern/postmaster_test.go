@@ -3,16 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
 
@@ -20,16 +15,7 @@ import (
 // maintenance, so that "nothing was sent" can be checked on the relay.
 func waitJobsDone(t *testing.T, a *app) {
 	t.Helper()
-	waitProcessed(t, a)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if mtCount(t, a, `SELECT count(*) FROM river_job WHERE kind <> 'postern.maintenance'
-			AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`) == 0 {
-			return
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-	t.Fatal("River jobs still waiting after 30s")
+	waitDrained(t, a)
 }
 
 // transact is one SMTP or LMTP transaction as a sending MTA makes it: it
@@ -38,51 +24,24 @@ func waitJobsDone(t *testing.T, a *app) {
 // later transaction.
 func transact(t *testing.T, addr string, lmtp bool, from string, to []string, raw string) (accepted, deferred []string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	c, err := smtptest.Dialer{LMTP: lmtp, Helo: "mx.example.net"}.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var c *smtp.Client
-	if lmtp {
-		c = smtp.NewClientLMTP(conn)
-	} else {
-		c = smtp.NewClient(conn)
 	}
 	defer c.Close()
-	if err := c.Hello("mx.example.net"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail(from, nil); err != nil {
-		t.Fatal(err)
-	}
+	refused, err := c.Transact(smtptest.Mail{From: from, To: to, Data: smtptest.CRLF(raw), Partial: true})
 	for _, r := range to {
-		err := c.Rcpt(r, nil)
-		var se *smtp.SMTPError
-		switch {
-		case err == nil:
+		switch rerr, ok := refused[r]; {
+		case !ok:
 			accepted = append(accepted, r)
-		case errors.As(err, &se) && se.Code/100 == 4:
+		case smtptest.Code(rerr)/100 == 4:
 			deferred = append(deferred, r)
 		default:
-			t.Fatalf("RCPT %s: %v", r, err)
+			t.Fatalf("RCPT %s: %v", r, rerr)
 		}
 	}
-	if len(accepted) == 0 {
-		return nil, deferred
-	}
-	w, err := c.Data()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, strings.ReplaceAll(raw, "\n", "\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if lmtp {
-		// An error unless every recipient got 250.
-		if _, err := w.CloseWithLMTPResponse(); err != nil {
-			t.Fatalf("LMTP DATA: %v", err)
-		}
-	} else if err := w.Close(); err != nil {
+		// Over LMTP an error unless every recipient got 250.
 		t.Fatalf("DATA: %v", err)
 	}
 	return accepted, deferred

@@ -196,17 +196,7 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 `, daveEnvelope, dave, dave))
 	waitProcessed(t, a)
 	// Let every notification reach the relay.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var pending int
-		if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE state = 'pending'`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if pending == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitDrained(t, a)
 
 	// 1. Outgoing mail: only the recipient's own address.
 	msgs := relay.all()
@@ -336,7 +326,7 @@ func TestUnsubscribeStopsNextNotification(t *testing.T) {
 	if len(th0.Answers) != 2 || commented != 2 {
 		t.Fatalf("alice's comment was not posted under bob's answer: %+v", th0.Answers)
 	}
-	time.Sleep(time.Second) // give any (wrong) notification time to go out
+	waitDrained(t, a) // any (wrong) notification has gone out
 	after := notificationStates(t, a, bob)["sent"] + notificationStates(t, a, carol)["sent"]
 	if after != before {
 		t.Fatalf("mail sent after unsubscribing (%d -> %d)", before, after)
@@ -359,8 +349,7 @@ func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		sendMail(t, a, stranger, []string{"ask@forum.test"}, fmt.Sprintf("From: <%s>\nTo: ask@forum.test\nSubject: Question %d\nMessage-ID: <q%d@x.example>\n\nWhy?\n", stranger, i, i))
 	}
-	waitProcessed(t, a)
-	time.Sleep(500 * time.Millisecond)
+	waitDrained(t, a)
 	var confirms int
 	for _, s := range relay.all() {
 		if s.To[0] == stranger {

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
 
@@ -214,34 +213,7 @@ func TestWhoCanPostAsWhom(t *testing.T) {
 // lmtpSend is one LMTP transaction; it fails unless every recipient gets
 // 250.
 func lmtpSend(addr, from string, to []string, raw string) error {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		return err
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mx.forum.test"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, raw); err != nil {
-		return err
-	}
-	if _, err := w.CloseWithLMTPResponse(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return smtptest.Dialer{LMTP: true, Helo: "mx.forum.test"}.Send(addr, smtptest.Mail{From: from, To: to, Data: []byte(raw)})
 }
 
 // TestTrustedAuthResultsOverLMTP: behind a front MTA (LMTP, whose peer is
