@@ -23,7 +23,7 @@ import (
 	"github.com/postern/postern/threads"
 )
 
-func TestMain(m *testing.M) { threadstest.Main(m) }
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
 const domain = "forum.test"
 
@@ -37,20 +37,34 @@ type fixture struct {
 // The River client is insert-only: processing is not under test here.
 func start(t *testing.T, cfg mailin.Config, lmtp bool) *fixture {
 	t.Helper()
+	return startWith(t, cfg, lmtp, nil, nil)
+}
+
+// startWith is start for any test (or fuzz target) t, logging to log
+// (nil: nowhere), with the intake the store wrapped by wrap (nil: the
+// store itself).
+func startWith(t testing.TB, cfg mailin.Config, lmtp bool, log *slog.Logger, wrap func(*threads.Store) mailin.Intake) *fixture {
+	t.Helper()
 	url := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
 	pool := threadstest.Pool(t, url)
 	keys, err := threads.DeriveKeys([]byte(strings.Repeat("k", 32)), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	st := threads.NewStore(pool, threads.Config{Domain: domain, Secret: []byte(strings.Repeat("k", 32))}, keys, log)
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.SetRiver(rc)
-	srv := mailin.New(cfg, st, st.Addresses(), log)
+	var intake mailin.Intake = st
+	if wrap != nil {
+		intake = wrap(st)
+	}
+	srv := mailin.New(cfg, intake, st.Addresses(), log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -396,6 +410,9 @@ func TestMemoryBudget(t *testing.T) {
 	// Two sessions hold most of the budget mid-DATA; a third cannot get it.
 	_, wa := open("a@example.org")
 	_, wb := open("b@example.org")
+	// Paces, does not wait for an outcome: the server reads a and b's
+	// bytes (and takes their memory) before c starts. Should it not have,
+	// c gets memory and the test fails; it cannot pass by the pause.
 	time.Sleep(200 * time.Millisecond)
 	_, wc := open("c@example.org")
 	if err := wc.Close(); code(err) != 451 {
@@ -446,7 +463,7 @@ func TestMemoryBudgetNoDeadlock(t *testing.T) {
 			io.WriteString(w, "From: <bulk@example.org>\r\nMessage-ID: <bulk"+fmt.Sprint(i)+"@example.org>\r\n\r\n")
 			for j := 0; j < 9; j++ {
 				io.WriteString(w, strings.Repeat(line, 1000)) // 100 KB pieces
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(20 * time.Millisecond) // paces: the pieces interleave across sessions
 			}
 			errs <- w.Close()
 		}()

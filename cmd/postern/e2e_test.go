@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	threadstest.Main(m)
+	threadstest.MainVerifyNoLeaks(m)
 }
 
 // sink is the outgoing relay these tests send through: an smtptest.Sink

@@ -102,7 +102,7 @@ func sendBigRetrying(addr, from, to, head string, k bigKind, size int, seed uint
 		if err == nil || !errors.As(err, &se) || se.Code/100 != 4 || refused == 60 {
 			return refused, err
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // paces the retries, as a sending MTA does
 	}
 }
 
