@@ -463,7 +463,7 @@ func TestMemoryBudgetNoDeadlock(t *testing.T) {
 			io.WriteString(w, "From: <bulk@example.org>\r\nMessage-ID: <bulk"+fmt.Sprint(i)+"@example.org>\r\n\r\n")
 			for j := 0; j < 9; j++ {
 				io.WriteString(w, strings.Repeat(line, 1000)) // 100 KB pieces
-				time.Sleep(20 * time.Millisecond) // paces: the pieces interleave across sessions
+				time.Sleep(20 * time.Millisecond)             // paces: the pieces interleave across sessions
 			}
 			errs <- w.Close()
 		}()
