@@ -122,4 +122,3 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
-
