@@ -84,6 +84,7 @@ func (rc *rawClient) transaction(lmtp bool, from string) {
 // 421 4.7.0 at once for the rest, and a client from another address is
 // greeted at once (issue 10 #4).
 func TestPerAddressConnectionCap(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	quota := mailin.DefaultMaxConnectionsPerIP
 	begin := time.Now()
@@ -109,6 +110,7 @@ func TestPerAddressConnectionCap(t *testing.T) {
 // TestLMTPHasNoPerAddressCap: over LMTP every connection comes from the
 // front MTA, so the per-address cap does not apply.
 func TestLMTPHasNoPerAddressCap(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxConnectionsPerIP: 2}, true)
 	for i := 0; i < 5; i++ {
 		dialFrom(t, f.addr, "127.0.0.1").must("220 ", 2*time.Second)
@@ -118,6 +120,7 @@ func TestLMTPHasNoPerAddressCap(t *testing.T) {
 // TestIdleBeforeMailIsCut: before MAIL, CommandTimeout ends an idle
 // session with 421; after MAIL the longer ReadTimeout applies.
 func TestIdleBeforeMailIsCut(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{CommandTimeout: time.Second, ReadTimeout: 10 * time.Second}, false)
 	c := dialFrom(t, f.addr, "")
 	c.must("220 ", 2*time.Second)
@@ -141,6 +144,7 @@ func TestIdleBeforeMailIsCut(t *testing.T) {
 // TestSessionTimeCap: a session that keeps sending commands still ends at
 // MaxSessionTime.
 func TestSessionTimeCap(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{CommandTimeout: time.Second, ReadTimeout: time.Second, MaxSessionTime: 2 * time.Second}, false)
 	c := dialFrom(t, f.addr, "")
 	c.must("220 ", 2*time.Second)
@@ -165,6 +169,7 @@ func TestSessionTimeCap(t *testing.T) {
 // TestSlowDataAccepted: a sender that keeps sending, slower than one
 // ReadTimeout for the whole message, is fine (issue 10 #6).
 func TestSlowDataAccepted(t *testing.T) {
+	t.Parallel()
 	for _, lmtp := range []bool{false, true} {
 		// A 2 s silence limit leaves a loaded machine (race detector,
 		// parallel packages) room between writes 300 ms apart.
@@ -185,6 +190,7 @@ func TestSlowDataAccepted(t *testing.T) {
 // ReadTimeout with a temporary reply showing no socket address, and the
 // connection is closed (issue 10 #6).
 func TestStalledDataCut(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		lmtp bool
 		want string
@@ -213,6 +219,7 @@ func TestStalledDataCut(t *testing.T) {
 // an end marker that is not CRLF.CRLF does not end DATA (no smuggling:
 // the text after it is part of the same refused message).
 func TestDataLineEnds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, tail string // tail: what follows "body", up to and with the end marker
 		want       string
@@ -262,6 +269,7 @@ func TestDataLineEnds(t *testing.T) {
 // #11), while the addresses that make one post together (ask@,
 // notifications@, moderate@) still do.
 func TestOneActionPerTransaction(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	for _, tc := range []struct {
 		rcpts []string

@@ -117,6 +117,7 @@ func countInbound(t *testing.T, f *fixture) int {
 }
 
 func TestAcceptStoresBeforeReplying(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	c := dial(t, f.addr)
 	if err := send(c, "alice@example.org", []string{"ask@forum.test"}, message("q1@example.org", "How do I sleep?")); err != nil {
@@ -138,6 +139,7 @@ func TestAcceptStoresBeforeReplying(t *testing.T) {
 }
 
 func TestRelayDeniedAndUnknownAddresses(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	c := dial(t, f.addr)
 	if err := c.Mail("spammer@example.com", nil); err != nil {
@@ -169,6 +171,7 @@ func TestRelayDeniedAndUnknownAddresses(t *testing.T) {
 }
 
 func TestForgedTokenPostsNothing(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	// A token signed with another server's secret, and a valid one with
 	// one character changed.
@@ -195,6 +198,7 @@ func TestForgedTokenPostsNothing(t *testing.T) {
 }
 
 func TestOversizedMessageGets552(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxMessageBytes: 64 << 10}, false)
 	c := dial(t, f.addr)
 	big := message("big@example.org", strings.Repeat("x", 76)+"\r\n")
@@ -214,6 +218,7 @@ func TestOversizedMessageGets552(t *testing.T) {
 }
 
 func TestDuplicateDeliveryStoredOnce(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	for i := 0; i < 3; i++ {
 		c := dial(t, f.addr)
@@ -243,6 +248,7 @@ func TestDuplicateDeliveryStoredOnce(t *testing.T) {
 }
 
 func TestMailLoopRefused(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxReceived: 5}, false)
 	c := dial(t, f.addr)
 	msg := strings.Repeat("Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n", 6) + message("loop@example.org", "x")
@@ -255,6 +261,7 @@ func TestMailLoopRefused(t *testing.T) {
 // while the client is sending DATA: the client must get a 4xx, the
 // server must keep running, and nothing may be half-stored.
 func TestDatabaseLostMidDataGets451(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{CommitTimeout: 5 * time.Second}, false)
 	ctx := context.Background()
 	u, err := neturl.Parse(f.url)
@@ -315,6 +322,7 @@ func TestDatabaseLostMidDataGets451(t *testing.T) {
 }
 
 func TestLMTPPerRecipientStatus(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, true)
 	c, err := smtptest.Dialer{LMTP: true, Helo: "mx.example.net"}.Dial(f.addr)
 	if err != nil {
@@ -360,6 +368,7 @@ func TestLMTPPerRecipientStatus(t *testing.T) {
 // per person) the next RCPT gets 450 4.7.1, so the sender's server keeps
 // the message and retries later; other people are not affected.
 func TestRateLimitAtRcpt(t *testing.T) {
+	t.Parallel()
 	// Its 12 sessions stay open until the end: lift the per-address cap.
 	f := start(t, mailin.Config{MaxConnectionsPerIP: 20}, false)
 	for i := 0; i < 10; i++ {
@@ -388,6 +397,7 @@ func TestRateLimitAtRcpt(t *testing.T) {
 // 451 4.3.1 (its server retries); the session holding the memory
 // completes, and the memory is free again afterwards.
 func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 7 << 20, CommitTimeout: time.Second}, false)
 	body := strings.Repeat(strings.Repeat("z", 99)+"\r\n", 9000) // ~900 KB
 	open := func(id string) (*smtptest.Client, io.WriteCloser) {
@@ -436,6 +446,7 @@ func TestMemoryBudget(t *testing.T) {
 // holds, each sent in pieces, all get through: a session never waits for
 // memory while holding some, so partial holders cannot block each other.
 func TestMemoryBudgetNoDeadlock(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 6 << 20, CommitTimeout: 20 * time.Second}, false)
 	line := strings.Repeat("w", 99) + "\r\n"
 	errs := make(chan error, 8)

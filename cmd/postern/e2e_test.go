@@ -210,6 +210,7 @@ func bodyText(t *testing.T, r *mail.Reader) (text, html string) {
 // and replies to the From address, alice is notified in her own thread and
 // comments, bob is notified.
 func TestCoreLoop(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()

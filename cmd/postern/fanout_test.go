@@ -124,6 +124,7 @@ func waitSettled(t *testing.T, a *app, post int64) {
 // unsubscribed follower get nothing, and only the asker's own mail carries
 // the asker's client Message-ID.
 func TestFanOutBatch(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -229,6 +230,7 @@ func TestFanOutBatch(t *testing.T) {
 // TestOldFormatNotifyJob checks that a job enqueued before batching, with
 // the single notification_id field, is still sent.
 func TestOldFormatNotifyJob(t *testing.T) {
+	t.Parallel()
 	var old threads.NotifyArgs
 	if err := json.Unmarshal([]byte(`{"notification_id": 42}`), &old); err != nil || fmt.Sprint(old.IDs()) != "[42]" {
 		t.Fatalf("old job args decode to %v (%v), want [42]", old.IDs(), err)

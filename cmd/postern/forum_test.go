@@ -31,6 +31,7 @@ func containing(s string) func(*mail.Reader, []byte) bool {
 // shows the best answer, votes and points; the question is closed and a
 // reply to it is refused with an explanation.
 func TestForumByEmail(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, _ := testAppWith(t, relay, func(c *Config) { c.CloseOnSel = true })
 	ctx := context.Background()
@@ -139,6 +140,7 @@ func TestForumByEmail(t *testing.T) {
 // for a moderator; the moderator approves it by replying "approve" to the
 // moderation mail, and only then do followers hear of it.
 func TestModerationByEmail(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, _ := testAppWith(t, relay, func(c *Config) { c.ModerateLt = 101 })
 	ctx := context.Background()
@@ -179,6 +181,7 @@ func TestModerationByEmail(t *testing.T) {
 // publishes; the post's attachment is linked from the notification and
 // served as a download.
 func TestWebConfirmAndDownload(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -247,6 +250,7 @@ Mon 4am, Tue 3am, Wed 5am.
 // (and an unconfirmed address with nothing); blocked words are censored in
 // notifications and in the thread.
 func TestHelpAndBlockedWords(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, _ := testAppWith(t, relay, func(c *Config) { c.Blocked = "darn" })
 	alice, stranger := "alice@example.org", "stranger@example.com"

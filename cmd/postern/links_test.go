@@ -26,6 +26,7 @@ var linkInMail = regexp.MustCompile(`https?://[^\s<>"',]+`)
 // The question page of a held post is 404, and the page of the thread
 // shows its posts in order with display names, never an address.
 func TestEveryNotificationLinkOpens(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()

@@ -79,6 +79,7 @@ func mtSettle(t *testing.T, a *app) {
 // over SMTP: auto-replies, bounces, attachments, Outlook HTML, ISO-2022-JP,
 // and replies to a closed question.
 func TestMailAsClientsSendIt(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()

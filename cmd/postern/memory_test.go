@@ -270,6 +270,7 @@ func startSinkMax(t *testing.T, maxBytes int64) *sink {
 // (message.txt) with links to the running web server, which answers each
 // with its bytes.
 func TestLargePostNotificationsAreSmall(t *testing.T) {
+	t.Parallel()
 	relay := startSinkMax(t, 64<<20)
 	a := testApp(t, relay)
 	ctx := context.Background()

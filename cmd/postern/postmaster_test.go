@@ -67,6 +67,7 @@ func deliver(t *testing.T, addr string, lmtp bool, from string, to []string, raw
 // action: the question is posted (held until confirmed) and the follow is
 // recorded, over SMTP and LMTP (issue 10 #11).
 func TestEveryAcceptedRecipientGetsItsAction(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	for i, lmtp := range []bool{false, true} {
@@ -98,6 +99,7 @@ func TestEveryAcceptedRecipientGetsItsAction(t *testing.T) {
 // notifications@ (a client's "reply all") is one transaction and one
 // reply, as before the one-action rule.
 func TestReplyAllIsOnePost(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	const asker = "asker@example.org"
@@ -120,6 +122,7 @@ func TestReplyAllIsOnePost(t *testing.T) {
 // operators and forwarded to the postmaster address; they count for no
 // rate limit (issue 10 #7).
 func TestPostmasterMail(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, _ := testAppWith(t, relay, func(c *Config) { c.Postmaster = "ops@operator.test" })
 	ctx := context.Background()
@@ -181,6 +184,7 @@ func TestPostmasterMail(t *testing.T) {
 // TestPostmasterMailKeptWithoutAddress: with no postmaster address the
 // mail is kept, with its reason, and nothing is sent.
 func TestPostmasterMailKeptWithoutAddress(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	sendMail(t, a, "stranger@example.org", []string{"postmaster@forum.test"}, "From: <stranger@example.org>\nSubject: hi\nMessage-ID: <keep@example.org>\n\nhello\n")

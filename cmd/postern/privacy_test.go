@@ -110,6 +110,7 @@ func decodedText(t *testing.T, raw []byte) string {
 // address but its recipient's, no log line any address, and a pg_dump of
 // the database no address in clear.
 func TestLeakHunt(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, logs := testAppWith(t, relay, nil)
 	ctx := context.Background()
@@ -277,6 +278,7 @@ func pgDump(t *testing.T, dbURL string) []byte {
 // whose whole text is "unsubscribe", each stop the next notification of
 // that thread before it is rendered; the reply gets one confirmation.
 func TestUnsubscribeStopsNextNotification(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	alice, bob, carol := "alice@example.org", "bob@example.net", "carol@example.com"
@@ -342,6 +344,7 @@ func TestUnsubscribeStopsNextNotification(t *testing.T) {
 // rate-limited, and a forged From with someone's valid token does not post
 // as that token's owner.
 func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -391,6 +394,7 @@ func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
 // follows current and ended; forget erases the address, its follows
 // (whatever refers to them), cancels pending mail and keeps the posts.
 func TestForgetAndExport(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
