@@ -84,7 +84,7 @@ func (rc *rawClient) transaction(lmtp bool, from string) {
 // 421 4.7.0 at once for the rest, and a client from another address is
 // greeted at once (issue 10 #4).
 func TestPerAddressConnectionCap(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{}, false)
 	quota := mailin.DefaultMaxConnectionsPerIP
 	begin := time.Now()
@@ -120,7 +120,7 @@ func TestLMTPHasNoPerAddressCap(t *testing.T) {
 // TestIdleBeforeMailIsCut: before MAIL, CommandTimeout ends an idle
 // session with 421; after MAIL the longer ReadTimeout applies.
 func TestIdleBeforeMailIsCut(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{CommandTimeout: time.Second, ReadTimeout: 10 * time.Second}, false)
 	c := dialFrom(t, f.addr, "")
 	c.must("220 ", 2*time.Second)
@@ -144,7 +144,7 @@ func TestIdleBeforeMailIsCut(t *testing.T) {
 // TestSessionTimeCap: a session that keeps sending commands still ends at
 // MaxSessionTime.
 func TestSessionTimeCap(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{CommandTimeout: time.Second, ReadTimeout: time.Second, MaxSessionTime: 2 * time.Second}, false)
 	c := dialFrom(t, f.addr, "")
 	c.must("220 ", 2*time.Second)
@@ -169,7 +169,7 @@ func TestSessionTimeCap(t *testing.T) {
 // TestSlowDataAccepted: a sender that keeps sending, slower than one
 // ReadTimeout for the whole message, is fine (issue 10 #6).
 func TestSlowDataAccepted(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its time bounds hold on an unloaded server.
 	for _, lmtp := range []bool{false, true} {
 		// A 2 s silence limit leaves a loaded machine (race detector,
 		// parallel packages) room between writes 300 ms apart.
@@ -190,7 +190,7 @@ func TestSlowDataAccepted(t *testing.T) {
 // ReadTimeout with a temporary reply showing no socket address, and the
 // connection is closed (issue 10 #6).
 func TestStalledDataCut(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its time bounds hold on an unloaded server.
 	for _, tc := range []struct {
 		lmtp bool
 		want string

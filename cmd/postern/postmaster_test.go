@@ -11,13 +11,6 @@ import (
 	"github.com/postern/postern/threads"
 )
 
-// waitJobsDone waits until River has no job left to run but the periodic
-// maintenance, so that "nothing was sent" can be checked on the relay.
-func waitJobsDone(t *testing.T, a *app) {
-	t.Helper()
-	waitDrained(t, a)
-}
-
 // transact is one SMTP or LMTP transaction as a sending MTA makes it: it
 // returns the recipients accepted at RCPT (and delivered: an error is
 // returned otherwise) and those deferred with a 4xx, to send again in a
@@ -151,7 +144,7 @@ func TestPostmasterMail(t *testing.T) {
 	for i := range rcpts {
 		relay.waitFor(t, "ops@operator.test", containing(fmt.Sprintf("<pm%d@example.org>", i)))
 	}
-	waitJobsDone(t, a)
+	waitDrained(t, a)
 	if n := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'processed' AND reason = $1 AND post_id IS NULL AND sender_id IS NULL`, threads.ReasonPostmasterForwarded); n != len(rcpts)+50 {
 		t.Errorf("%d messages kept and forwarded for the postmaster, want %d", n, len(rcpts)+50)
 	}
@@ -188,7 +181,7 @@ func TestPostmasterMailKeptWithoutAddress(t *testing.T) {
 	relay := startSink(t)
 	a := testApp(t, relay)
 	sendMail(t, a, "stranger@example.org", []string{"postmaster@forum.test"}, "From: <stranger@example.org>\nSubject: hi\nMessage-ID: <keep@example.org>\n\nhello\n")
-	waitJobsDone(t, a)
+	waitDrained(t, a)
 	state, reason, post := mtOutcome(t, a, "keep@example.org")
 	if state != threads.StateProcessed || reason != threads.ReasonPostmasterKept || post != 0 {
 		t.Errorf("postmaster mail: %s %q post %d", state, reason, post)
