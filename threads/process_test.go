@@ -15,7 +15,7 @@ import (
 	"github.com/postern/postern/internal/threadstest"
 )
 
-func TestMain(m *testing.M) { threadstest.Main(m) }
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
 // testDomain is the forum domain of the stores made by newTestStore.
 const testDomain = "forum.test"

@@ -17,6 +17,7 @@ import (
 // `postern inbound list --failed` shows it, and once the cause is gone
 // `postern inbound retry ID` publishes it.
 func TestProcessGivesUp(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, logs := testAppWith(t, relay, func(c *Config) { c.Process.MaxAttempts = 2 })
 	ctx := context.Background()

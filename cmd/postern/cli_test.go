@@ -15,6 +15,7 @@ import (
 // TestParseInterleaved: flags are taken before, between and after
 // positional arguments; "--" ends the flags.
 func TestParseInterleaved(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args    []string
 		json    bool
@@ -54,6 +55,7 @@ func TestParseInterleaved(t *testing.T) {
 // `postern thread 1 --json`), and checks that each command's --help lists
 // its own flags and no setting it does not read.
 func TestEveryCommandFlagsAnywhere(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -147,6 +149,7 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 // TestCommandsRefuseStrayArguments: a command that takes no positional
 // argument says so instead of ignoring it.
 func TestCommandsRefuseStrayArguments(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"serve", "now"}, {"migrate", "up"}, {"dev", "please"},
 		{"threads", "--database-url", "postgres://127.0.0.1:1/x", "all"}} {
 		var out, errb bytes.Buffer

@@ -22,6 +22,7 @@ import (
 // TestServeRefusesOldSchema: serve checks the schema before anything
 // listens, and names the fix.
 func TestServeRefusesOldSchema(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
@@ -103,6 +104,7 @@ func TestTrustedNetworksDefaults(t *testing.T) {
 // without a confirmation each time; dev, which trusts loopback, does not
 // unless asked; an explicit false is kept.
 func TestAuthVerifyDefaults(t *testing.T) {
+	t.Parallel()
 	if !defaultConfig().Auth.Verify {
 		t.Error("serve does not verify DKIM/SPF by default")
 	}
@@ -128,6 +130,7 @@ func TestAuthVerifyDefaults(t *testing.T) {
 // TestServeHelpListsEverySetting: `postern serve --help` lists each flag
 // with its environment variable.
 func TestServeHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), []string{"serve", "--help"}, &out, &errb)
 	if err == nil {
@@ -149,6 +152,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 // TestReadCommands: the read and admin commands work against a live
 // database and never print an address.
 func TestReadCommands(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -193,6 +197,7 @@ func TestReadCommands(t *testing.T) {
 // Authentication-Results while its own SMTP port listens beyond
 // loopback, where a client could bypass the MTA and write them itself.
 func TestTrustedIDExposure(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		trusted, smtp string
 		warn          bool
@@ -214,6 +219,7 @@ func TestTrustedIDExposure(t *testing.T) {
 // the usage text holds a `quoted` word, which it would print in place of
 // the type ("-data-dir postern dev").
 func TestHelpNamesFlagTypes(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"dev", "--help"}, &out, &errb); err == nil {
 		t.Fatal("dev --help: no error, want flag.ErrHelp")

@@ -18,6 +18,7 @@ import (
 // notified, a second run imports nothing, and a member replying by email
 // to an archived message (In-Reply-To its Message-ID) lands under it.
 func TestImportCommand(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, logs := testAppWith(t, relay, nil)
 	ctx := context.Background()

@@ -34,6 +34,7 @@ var linkInMail = regexp.MustCompile(`https?://[^\s<>"',]+`)
 // an address. Once the question is deleted (hidden), its page and file
 // links are 404 and the unsubscribe and confirm links still 200.
 func TestEveryNotificationLinkOpens(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()

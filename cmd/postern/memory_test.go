@@ -23,6 +23,8 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/drain"
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
 
@@ -100,7 +102,7 @@ func sendBigRetrying(addr, from, to, head string, k bigKind, size int, seed uint
 		if err == nil || !errors.As(err, &se) || se.Code/100 != 4 || refused == 60 {
 			return refused, err
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // paces the retries, as a sending MTA does
 	}
 }
 
@@ -109,43 +111,22 @@ func sendBigRetrying(addr, from, to, head string, k bigKind, size int, seed uint
 // race detector take a while).
 func settleLong(t *testing.T, a *app, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if mtCount(t, a, `SELECT (SELECT count(*) FROM inbound WHERE state = 'accepted') + (SELECT count(*) FROM notifications WHERE state = 'pending')`) == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("mail not processed and notified within %s", timeout)
+	drain.Wait(t, a.pool, timeout, workKinds...)
 }
 
-// sendBig delivers a generated message over SMTP.
+// sendBig delivers a generated message over SMTP, streaming it from
+// writeBig.
 func sendBig(addr, from, to, head string, k bigKind, size int, seed uint64) error {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.net"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, &smtp.MailOptions{Size: int64(size)}); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if err := writeBig(w, head, k, size, seed); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	pr, pw := io.Pipe()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		pw.CloseWithError(writeBig(pw, head, k, size, seed))
+	}()
+	err := smtptest.Send(addr, smtptest.Mail{From: from, To: []string{to}, Body: pr, Size: int64(size)})
+	pr.Close() // ends writeBig if the server refused before DATA
+	<-wrote
+	return err
 }
 
 // memPeak samples the Go runtime's memory until stopped: the heap's
@@ -276,22 +257,11 @@ func TestConcurrentLargeMessagesStayInBudget(t *testing.T) {
 	}
 }
 
-// startSinkMax is startSink with a larger message limit.
+// startSinkMax is startSink with a larger message limit and a minute's
+// timeouts.
 func startSinkMax(t *testing.T, maxBytes int64) *sink {
 	t.Helper()
-	s := &sink{}
-	srv := smtp.NewServer(s)
-	srv.Domain = "relay.test"
-	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
-	srv.MaxMessageBytes, srv.MaxRecipients = maxBytes, 10
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return s
+	return &sink{smtptest.Start(t, smtptest.Options{MaxMessageBytes: maxBytes, MaxRecipients: 10, Timeout: time.Minute})}
 }
 
 // TestLargePostNotificationsAreSmall: a question with a long text and a
@@ -300,6 +270,7 @@ func startSinkMax(t *testing.T, maxBytes int64) *sink {
 // (message.txt) with links to the running web server, which answers each
 // with its bytes.
 func TestLargePostNotificationsAreSmall(t *testing.T) {
+	t.Parallel()
 	relay := startSinkMax(t, 64<<20)
 	a := testApp(t, relay)
 	ctx := context.Background()

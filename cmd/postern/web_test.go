@@ -28,6 +28,7 @@ import (
 // tokens) and a private cache for downloads; every HTML page ends with the
 // privacy line and has no inline style or script.
 func TestEveryRouteHeaders(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	erin := "erin@example.com"
@@ -163,6 +164,7 @@ func (b *syncBuffer) String() string {
 // https logs that RFC 8058 one-click unsubscribe needs https; with https
 // it does not.
 func TestServeWarnsPlainBaseURL(t *testing.T) {
+	t.Parallel()
 	dbURL := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
@@ -201,6 +203,7 @@ func TestServeWarnsPlainBaseURL(t *testing.T) {
 // TestDevBaseURLWarning: in dev, links to localhost or a loopback address
 // are expected; any other plain-http base URL is warned about.
 func TestDevBaseURLWarning(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		base string
 		dev  bool
@@ -226,6 +229,7 @@ func TestDevBaseURLWarning(t *testing.T) {
 // offer to stop "this question" (the welcome is about none, and that
 // button stopped everything anyway).
 func TestWelcomeLinkPageStopsAll(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	addr := "wendy@example.net"
@@ -259,6 +263,7 @@ func TestWelcomeLinkPageStopsAll(t *testing.T) {
 // page promises that later messages are published directly (without
 // evidence a member's mail is held, see README "Who can post as whom").
 func TestConfirmPages(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	base := "http://" + a.httpAddr.String()
