@@ -268,43 +268,41 @@ func (s *Store) process1(ctx context.Context, id, size int64) error {
 func ignored(reason string) outcome { return outcome{state: StateIgnored, reason: reason} }
 func failed(reason string) outcome  { return outcome{state: StateFailed, reason: reason} }
 
-// process decides what in becomes, writing the result inside tx.
+// process decides what in becomes, writing the result inside tx: Screen,
+// then the sender and the evidence they sent it, then loadFacts, Decide
+// and apply.
 func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome, error) {
-	if in.purged {
-		return failed("raw message no longer available (purged or undecryptable)"), nil
+	sf := ScreenFacts{Purged: in.purged, Domain: s.cfg.Domain}
+	var m *parse.Message
+	var rcpts rcptSet
+	if !in.purged {
+		sf.ForPostmaster = s.forPostmaster(in.rcpt)
 	}
-	if s.forPostmaster(in.rcpt) {
-		// Before anything looks at the sender: never a post, never a reply.
+	if !in.purged && !sf.ForPostmaster {
+		var err error
+		if m, err = parse.Parse(in.raw, parse.Limits{}); err != nil {
+			sf.ParseError = err.Error()
+		} else {
+			rcpts = s.recipients(in.rcpt)
+			screenMessage(&sf, m, in.mailFrom, rcpts)
+		}
+	}
+	switch act := Screen(sf); act.Kind {
+	case ActFail:
+		return failed(act.Text), nil
+	case ActIgnore:
+		return ignored(act.Text), nil
+	case ActPostmaster:
 		return s.keepForPostmaster(ctx, tx, in)
-	}
-	m, err := parse.Parse(in.raw, parse.Limits{})
-	if err != nil {
-		return failed("unparseable message: " + err.Error()), nil
-	}
-	rcpts := s.recipients(in.rcpt)
-	verdict := classify.Classify(m, in.mailFrom, s.cfg.Domain)
-	if verdict.Kind == classify.Bounce || rcpts.bounce != nil {
+	case ActBounce:
 		return s.recordBounce(ctx, tx, in, m, rcpts.bounce)
 	}
-	if verdict.Kind == classify.Auto {
-		return ignored("automatic mail: " + verdict.Reason), nil
-	}
-	if !m.HasFrom || !strings.Contains(m.From.Addr, "@") {
-		return ignored("no sender address in From"), nil
-	}
-	if malformedFrom(m) {
-		return ignored("malformed From header: no trustworthy sender address"), nil
-	}
-	from := NormalizeAddress(m.From.Addr)
-	if strings.HasSuffix(from, "@"+s.cfg.Domain) {
-		return ignored("loop: From is one of the forum's own addresses"), nil
-	}
-	author, err := s.ensurePerson(ctx, tx, from, cleanDisplayName(m.From.Name))
+	author, err := s.ensurePerson(ctx, tx, sf.From, cleanDisplayName(m.From.Name))
 	if err != nil {
 		return outcome{}, err
 	}
 	res := s.authenticate(ctx, in)
-	ev, err := s.evidence(ctx, tx, in, res, author, from, rcpts, CandidateIDs(m.InReplyTo, m.References))
+	ev, err := s.evidence(ctx, tx, in, res, author, sf.From, rcpts, CandidateIDs(m.InReplyTo, m.References))
 	if err != nil {
 		return outcome{}, err
 	}
@@ -314,7 +312,7 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 		// member, as for an unknown address.
 		author.Confirmed, author.unproven = false, true
 	}
-	out, err := s.route(ctx, tx, in, m, rcpts, author, from)
+	out, err := s.route(ctx, tx, in, m, rcpts, author, sf.From)
 	out.senderID, out.auth, out.evidence = author.ID, res, ev
 	if err == nil && author.unproven && res.Temporary() {
 		out.reason += " (DNS lookups for DKIM/SPF/DMARC failed or timed out: taken as no evidence)"
@@ -330,170 +328,28 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	return out, err
 }
 
-// route handles a message from a human sender (author) by its recipients
-// and thread headers.
+// screenMessage fills the ScreenFacts read from parsed message m, sent by
+// envelope sender mailFrom to rcpts.
+func screenMessage(sf *ScreenFacts, m *parse.Message, mailFrom string, rcpts rcptSet) {
+	verdict := classify.Classify(m, mailFrom, sf.Domain)
+	sf.Bounce = verdict.Kind == classify.Bounce || rcpts.bounce != nil
+	if verdict.Kind == classify.Auto {
+		sf.AutoReason = verdict.Reason
+	}
+	if m.HasFrom && strings.Contains(m.From.Addr, "@") {
+		sf.From = NormalizeAddress(m.From.Addr)
+		sf.MalformedFrom = malformedFrom(m)
+	}
+}
+
+// route handles a message from a human sender (author): it loads the
+// facts, decides, and applies the action.
 func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.Message, rcpts rcptSet, author Person, from string) (outcome, error) {
-	switch {
-	case rcpts.confirm != nil:
-		return s.confirm(ctx, tx, in, author, rcpts.confirm)
-	case rcpts.subscribe:
-		return s.requestSubscription(ctx, tx, in, author, rcpts.subSlug)
-	case rcpts.unsubSlug != "":
-		return s.unfollowCategory(ctx, tx, author, rcpts.unsubSlug)
-	case rcpts.unsubscribe != nil:
-		return s.unsubscribeByMail(ctx, tx, author, rcpts.unsubscribe)
-	case rcpts.help && !rcpts.ask && rcpts.reply == nil:
-		return s.sendHelp(ctx, tx, in, author)
-	}
-	ids := CandidateIDs(m.InReplyTo, m.References)
-	// A reply to a confirmation request confirms, whatever address it
-	// was sent to.
-	if conf, err := s.confirmationReplied(ctx, tx, ids, author.ID); err != nil || conf != nil {
-		if err != nil {
-			return outcome{}, err
-		}
-		return s.confirm(ctx, tx, in, author, conf)
-	}
-
-	// Routing, first match wins: a reply token, then the thread headers,
-	// then ask@.
-	var target *ParentRef
-	if rcpts.reply != nil {
-		t := rcpts.reply
-		if t.Person == author.ID && t.Epoch != author.Epoch {
-			return s.reject(ctx, tx, in, author, 0, "the reply address you used has been revoked; reply to a newer notification")
-		}
-		ref, err := loadParentRef(ctx, tx, t.Subject)
-		if err != nil {
-			return outcome{}, err
-		}
-		if ref == nil {
-			return s.reject(ctx, tx, in, author, 0, "the post you replied to no longer exists")
-		}
-		target = ref
-	}
-	if target == nil {
-		ref, err := s.lookupThread(ctx, tx, ids)
-		if err != nil {
-			return outcome{}, err
-		}
-		target = ref
-	}
-	if target == nil && !rcpts.ask {
-		return s.reject(ctx, tx, in, author, 0, "we could not tell which discussion your reply belongs to; reply to a notification email, or write to "+s.addrs.Ask()+" to ask a new question")
-	}
-
-	body, elided := ExtractBody(m)
-	if err := s.redactKnown(ctx, tx, from, &body, &elided); err != nil {
-		return outcome{}, err
-	}
-	body = strings.TrimSpace(body)
-	// An unsubscribe command as the whole text of a reply, or as the whole
-	// subject of a reply or of mail to ask@ (which never asks anything).
-	subjectCmd := unsubscribeCommand(QuestionTitle(m.Subject))
-	if target != nil {
-		cmd := ParseCommand(body)
-		if cmd.Kind == CmdNone && subjectCmd != "" {
-			cmd.Kind = CmdUnsubscribe
-			if subjectCmd == "all" {
-				cmd.Kind = CmdUnsubscribeAll
-			}
-		}
-		if target.State == "queued" && cmd.Kind != CmdApprove && cmd.Kind != CmdReject {
-			return s.reject(ctx, tx, in, author, 0, "the post you replied to is waiting for a moderator")
-		}
-		if cmd.Kind != CmdNone {
-			return s.runCommand(ctx, tx, in, author, target, cmd)
-		}
-	} else if subjectCmd != "" {
-		return s.unsubscribeByReply(ctx, tx, author, 0, true)
-	}
-	// A message whose only content is files is a post; one whose files
-	// were all dropped and has no text is empty. One whose parts were
-	// nested too deeply to read is a post saying so: its sender did write
-	// something.
-	hasContent := body != "" || m.PartsDropped
-	body, elided, atts := postContent(m, body, elided, s.cfg.MaxAttachmentBytes, s.cfg.MaxPostAttachmentBytes)
-	hasContent = hasContent || len(atts) > 0
-	np := newPost{author: author, body: body, elided: elided, clientMsgID: m.MessageID, attachments: atts}
-	if target == nil {
-		np.kind = KindQuestion
-		title, slug, tags, rest := ParseTags(QuestionTitle(m.Subject), body)
-		np.title, np.tags, np.body = QuestionTitle(title), tags, rest
-		if rcpts.category == "" && slug != "" {
-			// "[slug]" in the subject chooses a category only if it is one.
-			var id int64
-			err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, slug).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				np.title = QuestionTitle(m.Subject)
-			} else if err != nil {
-				return outcome{}, fmt.Errorf("look up category: %w", err)
-			} else {
-				np.categoryID = id
-			}
-		}
-		if !hasContent && np.title == "(no subject)" {
-			return s.reject(ctx, tx, in, author, 0, "your message had no subject and no text")
-		}
-		if rcpts.category != "" {
-			err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, rcpts.category).Scan(&np.categoryID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				reason, err := s.unknownCategory(ctx, tx, rcpts.category)
-				if err != nil {
-					return outcome{}, err
-				}
-				return s.reject(ctx, tx, in, author, 0, reason)
-			}
-			if err != nil {
-				return outcome{}, fmt.Errorf("look up category: %w", err)
-			}
-		}
-	} else {
-		if !hasContent {
-			return s.reject(ctx, tx, in, author, target.QuestionID, "nothing was left of your reply after removing the quoted text; write your answer above the quoted message")
-		}
-		if target.QuestionState == "closed" {
-			return s.reject(ctx, tx, in, author, target.QuestionID, "the question is closed and takes no more answers or comments")
-		}
-		np.kind, np.parentID, np.questionID = Placement(*target)
-		if target.Kind == KindQuestion {
-			// By email, the asker replying in their own thread (to the
-			// "posted" note or a follower's copy) adds to the question:
-			// a comment on it, not an answer to themselves.
-			if target.AskerID == author.ID {
-				np.kind = KindComment
-			}
-		}
-	}
-	np.held = !author.Confirmed
-	if !np.held {
-		if over, max, err := s.postLimited(ctx, tx, author.ID, np.kind); err != nil || over {
-			if err != nil {
-				return outcome{}, err
-			}
-			return s.reject(ctx, tx, in, author, np.questionID, limitReason(np.kind, max))
-		}
-		q, err := s.needsModeration(ctx, tx, author)
-		if err != nil {
-			return outcome{}, err
-		}
-		np.queued = q
-	}
-	postID, err := s.insertPost(ctx, tx, np)
+	f, err := s.loadFacts(ctx, tx, m, rcpts, author, from)
 	if err != nil {
 		return outcome{}, err
 	}
-	if np.held {
-		reason, err := s.requestConfirmation(ctx, tx, in, author, postID)
-		if err != nil {
-			return outcome{}, err
-		}
-		return outcome{state: StateProcessed, postID: postID, reason: reason}, nil
-	}
-	if np.queued {
-		return outcome{state: StateProcessed, postID: postID, reason: "queued for a moderator"}, nil
-	}
-	return outcome{state: StateProcessed, postID: postID}, nil
+	return s.apply(ctx, tx, in, author, Decide(f))
 }
 
 // limitReason explains a post refused by the hourly per-person limit.
