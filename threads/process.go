@@ -4,20 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/riverqueue/river"
 
 	"github.com/postern/postern/mailin/auth"
 	"github.com/postern/postern/mailin/classify"
@@ -39,81 +35,12 @@ const (
 // DefaultProcessMaxAttempts is the default of Config.ProcessMaxAttempts.
 const DefaultProcessMaxAttempts = 13
 
-// giveUpSnooze is how long the last attempt of a job waits before it
-// runs again when the database is unreachable; it does so at most
-// maxOutageSnoozes times (a day), so that an error wrongly taken for an
-// outage cannot keep a message accepted for ever.
-const (
-	giveUpSnooze     = 10 * time.Minute
-	maxOutageSnoozes = 144
-)
-
-// ProcessWorker is the River worker for ProcessArgs.
-type ProcessWorker struct {
-	river.WorkerDefaults[ProcessArgs]
-	Store *Store
-}
-
-// Work processes one inbound message. Errors are returned (and retried by
-// River, with its exponential backoff) for failures the message does not
-// decide, such as a lost database connection; a message that cannot
-// become a post is marked ignored or failed instead. When the job's last
-// attempt (its MaxAttempts) fails too, the message is marked failed with
-// the reason, for `postern inbound list --failed` and `postern inbound
-// retry`; but a last attempt that failed because the database is
-// unreachable, or because the worker is stopping, is snoozed (River does
-// not count a snooze as an attempt; an outage gets at most a day of
-// snoozes more) rather than turned into a failure.
-func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	err := w.Store.process1(ctx, job.Args.InboundID, job.Args.Size)
-	if err == nil {
-		return nil
-	}
-	// River logs and keeps the error's text: never with an address.
-	err = scrubbedError{err}
-	if job.Attempt < job.MaxAttempts {
-		return err
-	}
-	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return river.JobSnooze(0) // stopping: try again at the next start
-	}
-	// A job that ran out of its time (JobTimeout) failed by itself, even
-	// though its error reads as a timeout.
-	canSnooze := ctx.Err() == nil && snoozes(job.Metadata) < maxOutageSnoozes
-	if canSnooze && DatabaseUnreachable(err) {
-		w.Store.log.Warn("last processing attempt failed with the database unreachable; trying again later",
-			"inbound_id", job.Args.InboundID, "attempt", job.Attempt, "err", err)
-		return river.JobSnooze(giveUpSnooze)
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if ferr := w.Store.failInbound(fctx, job.Args.InboundID, job.Attempt, err); ferr != nil {
-		w.Store.log.Error("cannot mark inbound failed after its last attempt", "inbound_id", job.Args.InboundID, "err", scrubbedError{ferr})
-		if canSnooze && DatabaseUnreachable(ferr) {
-			return river.JobSnooze(giveUpSnooze)
-		}
-	}
-	return err
-}
-
-// snoozes returns how many times River snoozed a job, from its metadata.
-func snoozes(metadata []byte) int {
-	var m struct {
-		Snoozes int `json:"snoozes"`
-	}
-	if len(metadata) == 0 || json.Unmarshal(metadata, &m) != nil {
-		return 0
-	}
-	return m.Snoozes
-}
-
-// failInbound marks the accepted message id failed after attempts failed
-// processing attempts, the last with err. The reason keeps err's text
-// with anything address-like removed: it is shown by `postern inbound
-// list`.
-func (s *Store) failInbound(ctx context.Context, id int64, attempts int, err error) error {
-	reason := fmt.Sprintf("processing failed %d times; last error: %s", attempts, scrubAddresses(err.Error()))
-	tag, uerr := s.pool.Exec(ctx, `UPDATE inbound SET state = 'failed', reason = $2, processed_at = now() WHERE id = $1 AND state = 'accepted'`, id, reason)
+// FailInbound marks the accepted message id failed after attempts failed
+// processing attempts, with reason, shown by `postern inbound list`: the
+// caller makes sure it holds no address. A message no longer accepted is
+// left alone.
+func (s *Store) FailInbound(ctx context.Context, id int64, attempts int, reason string) error {
+	tag, uerr := s.pool.Exec(ctx, sqlFailInbound, id, reason)
 	if uerr != nil {
 		return fmt.Errorf("mark inbound %d failed: %w", id, uerr)
 	}
@@ -123,21 +50,8 @@ func (s *Store) failInbound(ctx context.Context, id int64, attempts int, err err
 	return nil
 }
 
-// addressLike matches a word with an @ in it: an address, or what may be
-// one.
-var addressLike = regexp.MustCompile(`[^\s<>"'()\[\],;:]*@[^\s<>"'()\[\],;:]*`)
-
-// scrubbedError is an error whose text has its address-like words
-// replaced (see scrubAddresses); errors.Is and errors.As see the original.
-type scrubbedError struct{ err error }
-
-func (e scrubbedError) Error() string { return scrubAddresses(e.err.Error()) }
-func (e scrubbedError) Unwrap() error { return e.err }
-
-// scrubAddresses replaces what looks like an address in s.
-func scrubAddresses(s string) string {
-	return addressLike.ReplaceAllString(s, "[address removed]")
-}
+// sqlFailInbound marks an accepted inbound row failed with a reason.
+const sqlFailInbound = `UPDATE inbound SET state = 'failed', reason = $2, processed_at = now() WHERE id = $1 AND state = 'accepted'`
 
 // DatabaseUnreachable reports whether err says the database could not be
 // reached (no connection, a connection lost or timed out, the server
@@ -184,7 +98,7 @@ type inboundRow struct {
 // accepted is left alone, and every write happens in one transaction that
 // also marks the message processed.
 func (s *Store) Process(ctx context.Context, id int64) error {
-	return s.process1(ctx, id, 0)
+	return s.ProcessInbound(ctx, id, 0)
 }
 
 // ProcessWeight is how many times its size a message counts against the
@@ -198,8 +112,9 @@ const ProcessWeight = 7
 // processOverhead is what processing any message counts besides its size.
 const processOverhead = 256 << 10
 
-// process1 is Process for a message of size bytes (0: unknown).
-func (s *Store) process1(ctx context.Context, id, size int64) error {
+// ProcessInbound is Process for a message of size bytes (0: unknown), as
+// the postern.process job knows it.
+func (s *Store) ProcessInbound(ctx context.Context, id, size int64) error {
 	// Messages are processed within a memory budget, which a server
 	// shares with its intake and its notifications, so that a burst of
 	// large messages cannot multiply the process's memory.

@@ -22,6 +22,7 @@ import (
 	"github.com/postern/postern/mailout"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/pipeline"
 	"github.com/postern/postern/web"
 )
 
@@ -130,7 +131,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	store := threads.NewStore(pool, tcfg, keys, log)
 	store.ShareMemory(mcfg.Memory, mcfg.MemoryBudget)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
+	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log})
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
