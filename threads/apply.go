@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/postern/postern/templates"
 )
 
 // apply carries out act, decided for in from author, in tx.
@@ -46,7 +48,7 @@ func (s *Store) applyPost(ctx context.Context, tx pgx.Tx, in *inboundRow, author
 			return outcome{}, err
 		}
 		if over {
-			return s.reject(ctx, tx, in, author, np.questionID, limitReason(np.kind, max)) // RejectPostLimit
+			return s.reject(ctx, tx, in, author, np.questionID, templates.RefusePostLimit(np.kind == KindQuestion, max))
 		}
 		if np.queued, err = s.needsModeration(ctx, tx, author); err != nil {
 			return outcome{}, err
@@ -69,27 +71,26 @@ func (s *Store) applyPost(ctx context.Context, tx pgx.Tx, in *inboundRow, author
 	return outcome{state: StateProcessed, postID: postID}, nil
 }
 
-// reasonText is the sentence of refusal r, as its sender reads it.
+// reasonText is the sentence of refusal r, as its sender reads it
+// (rendered by templates).
 func (s *Store) reasonText(ctx context.Context, tx pgx.Tx, r Reason) (string, error) {
 	switch r.Code {
 	case RejectRevokedToken:
-		return "the reply address you used has been revoked; reply to a newer notification", nil
+		return templates.RefuseRevokedToken, nil
 	case RejectTargetGone:
-		return "the post you replied to no longer exists", nil
+		return templates.RefuseTargetGone, nil
 	case RejectNoThread:
-		return "we could not tell which discussion your reply belongs to; reply to a notification email, or write to " + s.addrs.Ask() + " to ask a new question", nil
+		return templates.RefuseNoThread(s.addrs.Ask()), nil
 	case RejectTargetQueued:
-		return "the post you replied to is waiting for a moderator", nil
+		return templates.RefuseTargetQueued, nil
 	case RejectEmptyQuestion:
-		return "your message had no subject and no text", nil
+		return templates.RefuseEmptyQuestion, nil
 	case RejectUnknownCategory:
 		return s.unknownCategory(ctx, tx, r.Slug)
 	case RejectEmptyReply:
-		return "nothing was left of your reply after removing the quoted text; write your answer above the quoted message", nil
+		return templates.RefuseEmptyReply, nil
 	case RejectClosed:
-		return "the question is closed and takes no more answers or comments", nil
-	case RejectPostLimit:
-		return limitReason(r.Kind, r.Max), nil
+		return templates.RefuseClosed, nil
 	}
 	return "", fmt.Errorf("unhandled refusal %d", r.Code)
 }

@@ -48,9 +48,7 @@ const (
 // a person reads is rendered from it (reasonText).
 type Reason struct {
 	Code ReasonCode
-	Slug string   // RejectUnknownCategory: the category asked for
-	Kind PostKind // RejectPostLimit: the kind of post refused
-	Max  int      // RejectPostLimit: the hourly limit
+	Slug string // RejectUnknownCategory: the category asked for
 }
 
 // ReasonCode names a refusal.
@@ -67,7 +65,6 @@ const (
 	RejectUnknownCategory            // ask+SLUG@ names no category
 	RejectEmptyReply                 // nothing left after trimming quotes
 	RejectClosed                     // the question is closed
-	RejectPostLimit                  // the hourly per-person limit
 )
 
 // Action is what to do with a message; which fields are set depends on

@@ -57,7 +57,7 @@ func (s *Store) evidence(ctx context.Context, tx pgx.Tx, in *inboundRow, res aut
 	}
 	if ownEnvelope && author.ID != 0 && len(ids) > 0 {
 		var sent bool
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM message_ids WHERE message_id = ANY($1) AND direction = 'out' AND recipient_id = $2)`,
+		err := tx.QueryRow(ctx, sqlNotificationReplied,
 			ids, author.ID).Scan(&sent)
 		if err != nil {
 			return "", fmt.Errorf("look up notification replied to: %w", err)

@@ -90,7 +90,7 @@ func (s *Store) loadFacts(ctx context.Context, tx pgx.Tx, m *parse.Message, rcpt
 // categoryID returns the id of the category slug, 0 if there is none.
 func categoryID(ctx context.Context, tx pgx.Tx, slug string) (int64, error) {
 	var id int64
-	err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, slug).Scan(&id)
+	err := tx.QueryRow(ctx, sqlCategoryID, slug).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}

@@ -46,7 +46,7 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 			if i := strings.LastIndexByte(addr, ';'); i >= 0 {
 				addr = addr[i+1:]
 			}
-			err := tx.QueryRow(ctx, `SELECT id FROM people WHERE address_hash = $1`, s.keys.AddressHash(strings.TrimSpace(addr))).Scan(&personID)
+			err := tx.QueryRow(ctx, sqlPersonByAddressHash, s.keys.AddressHash(strings.TrimSpace(addr))).Scan(&personID)
 			if err == nil {
 				break
 			}
@@ -64,14 +64,11 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 	if hard {
 		score = HardBounceScore
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO bounces (person_id, notification_id, status, hard, inbound_id)
-		VALUES ($1, (SELECT id FROM notifications WHERE id = NULLIF($2, 0::bigint)), $3, $4, $5)`, personID, notifID, status, hard, in.id)
+	_, err := tx.Exec(ctx, sqlInsertBounce, personID, notifID, status, hard, in.id)
 	if err != nil {
 		return outcome{}, fmt.Errorf("record bounce: %w", err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE people SET bounce_score = bounce_score + $2,
-		suppressed_at = CASE WHEN bounce_score + $2 >= $3 THEN coalesce(suppressed_at, now()) ELSE suppressed_at END
-		WHERE id = $1`, personID, score, BounceThreshold)
+	_, err = tx.Exec(ctx, sqlScoreBounce, personID, score, BounceThreshold)
 	if err != nil {
 		return outcome{}, fmt.Errorf("score bounce: %w", err)
 	}

@@ -74,7 +74,7 @@ func (s *Store) LoadForward(ctx context.Context, id int64) (Forward, error) {
 	}
 	var keyID int
 	var sealed, dedup []byte
-	err := s.pool.QueryRow(ctx, `SELECT key_id, sealed, dedup_key FROM inbound WHERE id = $1`, id).Scan(&keyID, &sealed, &dedup)
+	err := s.pool.QueryRow(ctx, sqlLoadSealedInbound, id).Scan(&keyID, &sealed, &dedup)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && sealed == nil {
 		return Forward{}, fmt.Errorf("inbound %d: %w", id, ErrNothingToForward)
 	}

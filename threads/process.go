@@ -50,9 +50,6 @@ func (s *Store) FailInbound(ctx context.Context, id int64, attempts int, reason 
 	return nil
 }
 
-// sqlFailInbound marks an accepted inbound row failed with a reason.
-const sqlFailInbound = `UPDATE inbound SET state = 'failed', reason = $2, processed_at = now() WHERE id = $1 AND state = 'accepted'`
-
 // DatabaseUnreachable reports whether err says the database could not be
 // reached (no connection, a connection lost or timed out, the server
 // shutting down or refusing connections) rather than that it answered a
@@ -119,7 +116,7 @@ func (s *Store) ProcessInbound(ctx context.Context, id, size int64) error {
 	// shares with its intake and its notifications, so that a burst of
 	// large messages cannot multiply the process's memory.
 	if size <= 0 {
-		if err := s.pool.QueryRow(ctx, `SELECT size FROM inbound WHERE id = $1 AND state = 'accepted'`, id).Scan(&size); errors.Is(err, pgx.ErrNoRows) {
+		if err := s.pool.QueryRow(ctx, sqlInboundSize, id).Scan(&size); errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("load inbound %d: %w", id, err)
@@ -143,7 +140,7 @@ func (s *Store) ProcessInbound(ctx context.Context, id, size int64) error {
 		var in inboundRow
 		var keyID int
 		var sealed, dedup []byte
-		err := tx.QueryRow(ctx, `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip, peer_ip FROM inbound WHERE id = $1 FOR UPDATE`, id).
+		err := tx.QueryRow(ctx, sqlLockInbound, id).
 			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP)
 		if err != nil {
 			return fmt.Errorf("lock inbound: %w", err)
@@ -165,8 +162,7 @@ func (s *Store) ProcessInbound(ctx context.Context, id, size int64) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),
-			auth_dkim = $6, auth_dmarc = $7, auth_spf = $8, evidence = $9 WHERE id = $1`,
+		_, err = tx.Exec(ctx, sqlMarkInbound,
 			id, out.state, out.reason, out.postID, out.senderID, out.auth.DKIM, out.auth.DMARC, out.auth.SPF, out.evidence)
 		if err != nil {
 			return fmt.Errorf("mark inbound: %w", err)
@@ -265,15 +261,6 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		return outcome{}, err
 	}
 	return s.apply(ctx, tx, in, author, Decide(f))
-}
-
-// limitReason explains a post refused by the hourly per-person limit.
-func limitReason(kind PostKind, max int) string {
-	what := "answers and comments"
-	if kind == KindQuestion {
-		what = "questions"
-	}
-	return fmt.Sprintf("you have reached the limit of %d %s an hour under your name; please send it again later", max, what)
 }
 
 // unsubscribeCommand recognises a reply whose whole text is an
@@ -402,8 +389,7 @@ func malformedFrom(m *parse.Message) bool {
 func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, error) {
 	var r ParentRef
 	var kind string
-	err := tx.QueryRow(ctx, `SELECT p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state, p.author_id, q.state, q.author_id
-		FROM posts p JOIN posts q ON q.id = coalesce(p.question_id, p.id) WHERE p.id = $1`, postID).
+	err := tx.QueryRow(ctx, sqlLoadParentRef, postID).
 		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -430,9 +416,7 @@ func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*Par
 		hashed[id] = h
 		keys = append(keys, id, h)
 	}
-	rows, err := tx.Query(ctx, `SELECT m.message_id, p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state, p.author_id, q.state, q.author_id
-		FROM message_ids m JOIN posts p ON p.id = m.post_id JOIN posts q ON q.id = coalesce(p.question_id, p.id)
-		WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed', 'queued')`, keys)
+	rows, err := tx.Query(ctx, sqlLookupThread, keys)
 	if err != nil {
 		return nil, fmt.Errorf("look up thread: %w", err)
 	}

@@ -28,13 +28,9 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, ki
 		return false, nil
 	}
 	ask := s.cfg.LocalParts.Ask + "%"
-	// Mail to the postmaster (postmaster@, abuse@, "Postmaster") counts
-	// for no limit.
-	match := `(EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE x ILIKE $2) = $3)
-		AND NOT EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE lower(x) IN ('postmaster', '<postmaster>') OR x ILIKE 'postmaster@%' OR x ILIKE 'abuse@%')`
 	if mailFrom != "" {
 		var n int
-		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound WHERE mail_from_hash = $1 AND received_at > now() - interval '1 hour' AND `+match,
+		err := s.pool.QueryRow(ctx, sqlIntakeCountBySender,
 			s.keys.AddressHash(mailFrom), ask, askOnly).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("rate limit: %w", err)
@@ -45,7 +41,7 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, ki
 	}
 	if ip := clientAddr; ip != "" {
 		var n int
-		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound WHERE remote_ip = $1 AND received_at > now() - interval '1 hour' AND `+match,
+		err := s.pool.QueryRow(ctx, sqlIntakeCountByIP,
 			remoteIP(ip), ask, askOnly).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("rate limit: %w", err)
@@ -74,12 +70,11 @@ func (s *Store) postLimited(ctx context.Context, tx pgx.Tx, person int64, kind P
 	if kind == KindQuestion {
 		max, kinds = r.QuestionsPerPerson, []string{string(KindQuestion)}
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM people WHERE id = $1 FOR NO KEY UPDATE`, person); err != nil {
+	if _, err := tx.Exec(ctx, sqlLockPerson, person); err != nil {
 		return false, 0, fmt.Errorf("post limit lock: %w", err)
 	}
 	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM posts WHERE author_id = $1 AND kind = ANY($2) AND state IN ('visible', 'closed', 'queued')
-		AND created_at > now() - interval '1 hour'`, person, kinds).Scan(&n)
+	err := tx.QueryRow(ctx, sqlCountRecentPosts, person, kinds).Scan(&n)
 	if err != nil {
 		return false, 0, fmt.Errorf("post limit: %w", err)
 	}
