@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/threads/token"
 )
 
 // Facts is what Decide knows of a message from a human sender: its
@@ -98,4 +99,86 @@ func categoryID(ctx context.Context, tx pgx.Tx, slug string) (int64, error) {
 		return 0, fmt.Errorf("look up category: %w", err)
 	}
 	return id, nil
+}
+
+// confirmationReplied returns the confirmation a reply answers when one of
+// ids is the Message-ID of a confirmation request sent to person.
+func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string, person int64) (*tokenRef, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var kind string
+	var sub, post int64
+	var epoch int64
+	err := tx.QueryRow(ctx, sqlConfirmationReplied, ids, person).Scan(&kind, &sub, &post, &epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up confirmation: %w", err)
+	}
+	if kind == NotifyConfirmSubscribe {
+		return &tokenRef{Purpose: token.ConfirmSub, Subject: sub, Person: person, Epoch: epoch, Present: true}, nil
+	}
+	return &tokenRef{Purpose: token.Confirm, Subject: post, Person: person, Epoch: epoch, Present: true}, nil
+}
+
+// loadParentRef loads post postID as a reply target (nil: no such post).
+func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, error) {
+	var r ParentRef
+	var kind string
+	err := tx.QueryRow(ctx, sqlLoadParentRef, postID).
+		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load post %d: %w", postID, err)
+	}
+	r.Kind = PostKind(kind)
+	return &r, nil
+}
+
+// lookupThread finds the first of ids (in order) that is in the Message-ID
+// index, with one indexed query. Forum and notification ids are indexed
+// in clear, client ids by their keyed hash, so both forms are looked up.
+// Held and hidden posts are not thread targets.
+func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*ParentRef, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, 2*len(ids))
+	hashed := make(map[string]string, len(ids))
+	for _, id := range ids {
+		h := s.keys.MessageIDHash(id)
+		hashed[id] = h
+		keys = append(keys, id, h)
+	}
+	rows, err := tx.Query(ctx, sqlLookupThread, keys)
+	if err != nil {
+		return nil, fmt.Errorf("look up thread: %w", err)
+	}
+	found := map[string]ParentRef{}
+	for rows.Next() {
+		var mid, kind string
+		var r ParentRef
+		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan thread: %w", err)
+		}
+		r.Kind = PostKind(kind)
+		found[mid] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up thread: %w", err)
+	}
+	for _, id := range ids {
+		if r, ok := found[id]; ok {
+			return &r, nil
+		}
+		if r, ok := found[hashed[id]]; ok {
+			return &r, nil
+		}
+	}
+	return nil, nil
 }

@@ -2,9 +2,12 @@ package threads
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -328,4 +331,19 @@ func systemKind(kind string) bool {
 		return true
 	}
 	return false
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// randomTag returns n random bytes as lower-case base32.
+func randomTag(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToLower(idEncoding.EncodeToString(b))
+}
+
+// forumMessageID returns a post's forum Message-ID (without angle
+// brackets): kind letter, post id and a random tag; never an address.
+func (s *Store) forumMessageID(kind PostKind, id int64) string {
+	return fmt.Sprintf("%c%d.%s@%s", kind[0], id, randomTag(5), s.cfg.Domain)
 }

@@ -2,8 +2,6 @@ package threads
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/postern/postern/mailin/auth"
-	"github.com/postern/postern/mailin/classify"
-	"github.com/postern/postern/mailin/htmltext"
 	"github.com/postern/postern/mailin/parse"
-	"github.com/postern/postern/mailin/trim"
-	"github.com/postern/postern/templates"
-	"github.com/postern/postern/threads/token"
 )
 
 // Inbound states.
@@ -239,20 +232,6 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	return out, err
 }
 
-// screenMessage fills the ScreenFacts read from parsed message m, sent by
-// envelope sender mailFrom to rcpts.
-func screenMessage(sf *ScreenFacts, m *parse.Message, mailFrom string, rcpts rcptSet) {
-	verdict := classify.Classify(m, mailFrom, sf.Domain)
-	sf.Bounce = verdict.Kind == classify.Bounce || rcpts.bounce != nil
-	if verdict.Kind == classify.Auto {
-		sf.AutoReason = verdict.Reason
-	}
-	if m.HasFrom && strings.Contains(m.From.Addr, "@") {
-		sf.From = NormalizeAddress(m.From.Addr)
-		sf.MalformedFrom = malformedFrom(m)
-	}
-}
-
 // route handles a message from a human sender (author): it loads the
 // facts, decides, and applies the action.
 func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.Message, rcpts rcptSet, author Person, from string) (outcome, error) {
@@ -261,201 +240,4 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.M
 		return outcome{}, err
 	}
 	return s.apply(ctx, tx, in, author, Decide(f))
-}
-
-// unsubscribeCommand recognises a reply whose whole text is an
-// unsubscribe command: "unsubscribe" or "stop" (this thread), with "all"
-// or "everything" (every email). It returns "", "thread" or "all".
-func unsubscribeCommand(body string) string {
-	f := strings.Fields(strings.ToLower(strings.Trim(strings.TrimSpace(body), ".!")))
-	if len(f) == 0 || len(f) > 2 || (f[0] != "unsubscribe" && f[0] != "stop") {
-		return ""
-	}
-	if len(f) == 1 {
-		return "thread"
-	}
-	if f[1] == "all" || f[1] == "everything" {
-		return "all"
-	}
-	return ""
-}
-
-// rcptSet is the forum recipients of one message, by kind.
-type rcptSet struct {
-	confirm     *tokenRef
-	ask         bool
-	category    string
-	notify      bool
-	subscribe   bool
-	subSlug     string // subscribe+SLUG: one category
-	unsubSlug   string // unsubscribe+SLUG: stop following one category
-	help        bool
-	reply       *tokenRef
-	bounce      *tokenRef
-	unsubscribe *tokenRef
-}
-
-type tokenRef struct {
-	Purpose                token.Purpose
-	Subject, Person, Epoch int64
-	Present                bool
-}
-
-func (s *Store) recipients(rcpt []string) rcptSet {
-	var rs rcptSet
-	for _, a := range rcpt {
-		r, err := s.addrs.Parse(a)
-		if err != nil {
-			continue
-		}
-		ref := &tokenRef{Purpose: r.Token.Purpose, Subject: r.Token.Subject, Person: r.Token.Person, Epoch: r.Token.Epoch, Present: r.Detail != ""}
-		switch r.Kind {
-		case RcptAsk:
-			rs.ask, rs.category = true, r.Detail
-		case RcptNotify:
-			rs.notify = true
-		case RcptSubscribe:
-			rs.subscribe, rs.subSlug = true, r.Detail
-		case RcptHelp:
-			rs.help = true
-		case RcptModerate:
-			rs.notify = true
-		case RcptReply:
-			if rs.reply == nil {
-				rs.reply = ref
-			}
-		case RcptBounce:
-			rs.bounce = ref
-		case RcptUnsubscribe:
-			rs.unsubscribe = ref
-			if r.Token.Purpose == 0 && r.Detail != "" {
-				ref.Present, rs.unsubSlug = false, r.Detail
-			}
-		case RcptConfirm:
-			rs.confirm = ref
-		}
-	}
-	return rs
-}
-
-// trimOptions are the trimming options for replies: Postern's own reply
-// marker starts the quoted part. (Sent, the plain text of notifications
-// sent to this person in the thread, is left empty: the quote rules and
-// the marker cover the clients seen so far.)
-var trimOptions = trim.Options{Markers: []string{templates.ReplyMarker}}
-
-// ExtractBody returns the person's own text of m and the trimmed-away rest:
-// the text/plain part when there is one, otherwise the HTML part with its
-// quote containers removed and converted to text. Text from Postern's
-// reply marker on is trimmed away.
-func ExtractBody(m *parse.Message) (body, elided string) {
-	if strings.TrimSpace(m.Text) != "" {
-		r := trim.Text(m.Text, trimOptions)
-		return r.Text, r.Elided
-	}
-	if strings.TrimSpace(m.HTML) == "" {
-		return "", ""
-	}
-	kept, removed := trim.HTML(m.HTML)
-	r := trim.Text(htmltext.Convert(kept), trimOptions)
-	el := r.Elided
-	if removed != "" {
-		if el != "" {
-			el += "\n\n"
-		}
-		el += htmltext.Convert(removed)
-	}
-	return r.Text, el
-}
-
-// malformedFrom reports a From header whose address could only be
-// recovered heuristically and whose display name holds characters no
-// client puts there unquoted ("Name [NOTE] <addr>"): such mail is dropped,
-// as its sender cannot be trusted. A display name with an unquoted comma or
-// apostrophe ("'Doe, John' via List <addr>") is common and accepted.
-func malformedFrom(m *parse.Message) bool {
-	raw := m.Header.Get("From")
-	lt := strings.LastIndexByte(raw, '<')
-	if lt < 0 {
-		return false
-	}
-	name := raw[:lt]
-	if strings.Count(name, `"`) >= 2 {
-		return false
-	}
-	return strings.ContainsAny(name, "[]<>;:\\")
-}
-
-func loadParentRef(ctx context.Context, tx pgx.Tx, postID int64) (*ParentRef, error) {
-	var r ParentRef
-	var kind string
-	err := tx.QueryRow(ctx, sqlLoadParentRef, postID).
-		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load post %d: %w", postID, err)
-	}
-	r.Kind = PostKind(kind)
-	return &r, nil
-}
-
-// lookupThread finds the first of ids (in order) that is in the Message-ID
-// index, with one indexed query. Forum and notification ids are indexed
-// in clear, client ids by their keyed hash, so both forms are looked up.
-// Held and hidden posts are not thread targets.
-func (s *Store) lookupThread(ctx context.Context, tx pgx.Tx, ids []string) (*ParentRef, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	keys := make([]string, 0, 2*len(ids))
-	hashed := make(map[string]string, len(ids))
-	for _, id := range ids {
-		h := s.keys.MessageIDHash(id)
-		hashed[id] = h
-		keys = append(keys, id, h)
-	}
-	rows, err := tx.Query(ctx, sqlLookupThread, keys)
-	if err != nil {
-		return nil, fmt.Errorf("look up thread: %w", err)
-	}
-	found := map[string]ParentRef{}
-	for rows.Next() {
-		var mid, kind string
-		var r ParentRef
-		if err := rows.Scan(&mid, &r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("scan thread: %w", err)
-		}
-		r.Kind = PostKind(kind)
-		found[mid] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up thread: %w", err)
-	}
-	for _, id := range ids {
-		if r, ok := found[id]; ok {
-			return &r, nil
-		}
-		if r, ok := found[hashed[id]]; ok {
-			return &r, nil
-		}
-	}
-	return nil, nil
-}
-
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-// randomTag returns n random bytes as lower-case base32.
-func randomTag(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return strings.ToLower(idEncoding.EncodeToString(b))
-}
-
-// forumMessageID returns a post's forum Message-ID (without angle
-// brackets): kind letter, post id and a random tag; never an address.
-func (s *Store) forumMessageID(kind PostKind, id int64) string {
-	return fmt.Sprintf("%c%d.%s@%s", kind[0], id, randomTag(5), s.cfg.Domain)
 }

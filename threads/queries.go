@@ -19,6 +19,11 @@ const (
 	sqlMarkInbound = `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),
 			auth_dkim = $6, auth_dmarc = $7, auth_spf = $8, evidence = $9 WHERE id = $1`
 
+	// facts.go:
+
+	// sqlCategoryID is a category's id by its slug.
+	sqlCategoryID = `SELECT id FROM categories WHERE slug = $1`
+
 	// sqlLoadParentRef loads a post with its question's state and author: what
 	// routing needs of a reply's target.
 	sqlLoadParentRef = `SELECT p.id, p.kind, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0), p.state, p.author_id, q.state, q.author_id
@@ -30,10 +35,10 @@ const (
 		FROM message_ids m JOIN posts p ON p.id = m.post_id JOIN posts q ON q.id = coalesce(p.question_id, p.id)
 		WHERE m.message_id = ANY($1) AND p.state IN ('visible', 'closed', 'queued')`
 
-	// facts.go:
-
-	// sqlCategoryID is a category's id by its slug.
-	sqlCategoryID = `SELECT id FROM categories WHERE slug = $1`
+	// sqlConfirmationReplied finds the confirmation request (of an address or
+	// a follow) sent to a person under one of a reply's Message-IDs.
+	sqlConfirmationReplied = `SELECT n.kind, coalesce(n.subscription_id, 0), coalesce(n.post_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
+		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`
 
 	// evidence.go:
 
@@ -77,11 +82,6 @@ const (
 	sqlRequestFollow = `INSERT INTO subscriptions (person_id, scope, category_id) VALUES ($1, $2, NULLIF($3, 0))
 		ON CONFLICT (person_id, scope, coalesce(category_id, 0), coalesce(question_id, 0)) WHERE ended_at IS NULL DO UPDATE SET scope = EXCLUDED.scope
 		RETURNING id, confirmed_at IS NOT NULL`
-
-	// sqlConfirmationReplied finds the confirmation request (of an address or
-	// a follow) sent to a person under one of a reply's Message-IDs.
-	sqlConfirmationReplied = `SELECT n.kind, coalesce(n.subscription_id, 0), coalesce(n.post_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
-		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`
 
 	// sqlConfirmPerson marks a person confirmed (once: the first time is
 	// kept), returning their epoch and whether they were confirmed before.

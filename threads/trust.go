@@ -124,28 +124,6 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 	return outcome{state: StateProcessed, reason: "follow requested; waiting for confirmation"}, nil
 }
 
-// confirmationReplied returns the confirmation a reply answers when one of
-// ids is the Message-ID of a confirmation request sent to person.
-func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string, person int64) (*tokenRef, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var kind string
-	var sub, post int64
-	var epoch int64
-	err := tx.QueryRow(ctx, sqlConfirmationReplied, ids, person).Scan(&kind, &sub, &post, &epoch)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up confirmation: %w", err)
-	}
-	if kind == NotifyConfirmSubscribe {
-		return &tokenRef{Purpose: token.ConfirmSub, Subject: sub, Person: person, Epoch: epoch, Present: true}, nil
-	}
-	return &tokenRef{Purpose: token.Confirm, Subject: post, Person: person, Epoch: epoch, Present: true}, nil
-}
-
 // confirm acts on a confirmation (by mail: From must be the token's
 // person, so a forwarded request confirms nothing).
 func (s *Store) confirm(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, t *tokenRef) (outcome, error) {
