@@ -174,3 +174,31 @@ func TestDecide(t *testing.T) {
 		}
 	}
 }
+
+// TestProven: what shows that a message comes from its From address,
+// rule by rule, and that a strict policy takes nothing but its own result.
+func TestProven(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		f      EvidenceFacts
+		want   string
+		lookup bool
+	}{
+		{"policy satisfied", EvidenceFacts{Satisfied: true, Kind: "dkim", Strict: true, TrustedPeer: true}, "dkim", false},
+		{"strict policy unsatisfied", EvidenceFacts{Strict: true, OwnEnvelope: true, OwnToken: true, TrustedPeer: true}, EvidenceNone, false},
+		{"own token, own envelope", EvidenceFacts{OwnEnvelope: true, OwnToken: true, NotificationReplied: true}, EvidenceReplyToken, false},
+		{"own token, other envelope", EvidenceFacts{OwnToken: true}, EvidenceNone, false},
+		{"notification replied, own envelope", EvidenceFacts{OwnEnvelope: true, NotificationReplied: true}, EvidenceNotificationReply, true},
+		{"notification replied, other envelope", EvidenceFacts{NotificationReplied: true}, EvidenceNone, false},
+		{"own envelope alone", EvidenceFacts{OwnEnvelope: true}, EvidenceNone, true},
+		{"trusted network", EvidenceFacts{TrustedPeer: true}, EvidenceNetwork, false},
+		{"nothing", EvidenceFacts{Kind: "none"}, EvidenceNone, false},
+	} {
+		if got := Proven(tc.f); got != tc.want {
+			t.Errorf("%s: Proven = %q, want %q", tc.name, got, tc.want)
+		}
+		if got := needsNotificationLookup(tc.f); got != tc.lookup {
+			t.Errorf("%s: needsNotificationLookup = %v, want %v", tc.name, got, tc.lookup)
+		}
+	}
+}
