@@ -21,5 +21,6 @@
 // The sentences that processing puts into mails as data are here too:
 // refusals of a message or command (reasons.go), what a command did and
 // what a stop changed (notes.go), what of a message a post did not keep
-// (attachnotes.go).
+// (attachnotes.go), and the reasons recorded on an inbound message's row
+// for the operators (inbound.go).
 package templates

@@ -66,7 +66,7 @@ func (s *Store) applyPost(ctx context.Context, tx pgx.Tx, in *inboundRow, author
 		return outcome{state: StateProcessed, postID: postID, reason: reason}, nil
 	}
 	if np.queued {
-		return outcome{state: StateProcessed, postID: postID, reason: "queued for a moderator"}, nil
+		return outcome{state: StateProcessed, postID: postID, reason: templates.InboundQueued}, nil
 	}
 	return outcome{state: StateProcessed, postID: postID}, nil
 }

@@ -1,6 +1,10 @@
 package threads
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/postern/postern/templates"
+)
 
 // ActionKind is what processing does with one inbound message: the
 // result of Screen (before the sender is known) and of Decide (after).
@@ -101,22 +105,22 @@ type ScreenFacts struct {
 func Screen(f ScreenFacts) Action {
 	switch {
 	case f.Purged:
-		return Action{Kind: ActFail, Text: "raw message no longer available (purged or undecryptable)"}
+		return Action{Kind: ActFail, Text: templates.InboundPurged}
 	case f.ForPostmaster:
 		// Before anything looks at the sender: never a post, never a reply.
 		return Action{Kind: ActPostmaster}
 	case f.ParseError != "":
-		return Action{Kind: ActFail, Text: "unparseable message: " + f.ParseError}
+		return Action{Kind: ActFail, Text: templates.InboundUnparseable(f.ParseError)}
 	case f.Bounce:
 		return Action{Kind: ActBounce}
 	case f.AutoReason != "":
-		return Action{Kind: ActIgnore, Text: "automatic mail: " + f.AutoReason}
+		return Action{Kind: ActIgnore, Text: templates.InboundAutomatic(f.AutoReason)}
 	case !strings.Contains(f.From, "@"):
-		return Action{Kind: ActIgnore, Text: "no sender address in From"}
+		return Action{Kind: ActIgnore, Text: templates.InboundNoFrom}
 	case f.MalformedFrom:
-		return Action{Kind: ActIgnore, Text: "malformed From header: no trustworthy sender address"}
+		return Action{Kind: ActIgnore, Text: templates.InboundMalformedFrom}
 	case strings.HasSuffix(f.From, "@"+f.Domain):
-		return Action{Kind: ActIgnore, Text: "loop: From is one of the forum's own addresses"}
+		return Action{Kind: ActIgnore, Text: templates.InboundLoop}
 	}
 	return Action{Kind: ActContinue}
 }

@@ -39,9 +39,9 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	if !author.Confirmed {
 		// Commands act at once; an unconfirmed address could be forged.
 		if author.unproven {
-			return ignored("command without evidence that the member sent it (see Who can post as whom)"), nil
+			return ignored(templates.InboundCommandNoProof), nil
 		}
-		return ignored("command from an unconfirmed address"), nil
+		return ignored(templates.InboundCommandUnconfirmed), nil
 	}
 	var note string
 	var err error
@@ -84,7 +84,7 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	if err != nil {
 		return outcome{}, err
 	}
-	out = outcome{state: StateProcessed, reason: "command: " + note}
+	out = outcome{state: StateProcessed, reason: templates.InboundCommand(note)}
 	if author.commandConfirm || cmd.Kind == CmdConfirmationsOn {
 		err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyCommand, inboundID: in.id, note: note}})
 		if err != nil {
@@ -303,16 +303,16 @@ func (s *Store) needsModeration(ctx context.Context, tx pgx.Tx, author Person) (
 // sendHelp sends the guide to every address and command.
 func (s *Store) sendHelp(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person) (outcome, error) {
 	if !author.Confirmed || author.Suppressed {
-		return ignored("help request from an unconfirmed address"), nil
+		return ignored(templates.InboundHelpUnconfirmed), nil
 	}
 	limited, err := rateLimited(ctx, tx, author.ID, "", NotifyHelp, RejectionsPerDay, "24 hours")
 	if err != nil || limited {
-		return ignored("help request: daily limit reached"), err
+		return ignored(templates.InboundHelpLimit), err
 	}
 	if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyHelp, inboundID: in.id}}); err != nil {
 		return outcome{}, err
 	}
-	return outcome{state: StateProcessed, reason: "help sent"}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundHelpSent}, nil
 }
 
 // Censor replaces each blocked word (whole words, any case) in text with

@@ -53,12 +53,12 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 		}
 	}
 	if personID == 0 {
-		return ignored("bounce for an unknown recipient"), nil
+		return ignored(templates.InboundBounceUnknown), nil
 	}
 	if dsn == nil && verp != nil {
 		// Mail to a VERP address that is not a DSN: an auto-reply or a
 		// human writing to the envelope sender. Never a post.
-		return ignored("mail to a bounce address that is not a delivery report"), nil
+		return ignored(templates.InboundBounceNotDSN), nil
 	}
 	score := SoftBounceScore
 	if hard {
@@ -72,11 +72,7 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 	if err != nil {
 		return outcome{}, fmt.Errorf("score bounce: %w", err)
 	}
-	kind := "soft"
-	if hard {
-		kind = "hard"
-	}
-	return ignored(fmt.Sprintf("bounce (%s, status %s) counted against person %d", kind, status, personID)), nil
+	return ignored(templates.InboundBounce(hard, status, personID)), nil
 }
 
 // UnsubscribeWithToken stops notifications for the person named by an

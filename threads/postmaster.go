@@ -6,13 +6,14 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/postern/postern/templates"
 	"github.com/riverqueue/river"
 )
 
 // Reasons recorded on inbound mail for the postmaster (RcptPostmaster).
 const (
-	ReasonPostmasterKept      = "for the postmaster: kept for operators (no postmaster address configured)"
-	ReasonPostmasterForwarded = "for the postmaster: forwarded to the postmaster address"
+	ReasonPostmasterKept      = templates.InboundPostmasterKept
+	ReasonPostmasterForwarded = templates.InboundPostmasterForwarded
 )
 
 // ForwardArgs is the River job forwarding inbound message InboundID, sent

@@ -15,6 +15,7 @@ import (
 
 	"github.com/postern/postern/mailin/auth"
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/templates"
 )
 
 // Inbound states.
@@ -219,15 +220,15 @@ func (s *Store) process(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome
 	out, err := s.route(ctx, tx, in, m, rcpts, author, sf.From)
 	out.senderID, out.auth, out.evidence = author.ID, res, ev
 	if err == nil && author.unproven && res.Temporary() {
-		out.reason += " (DNS lookups for DKIM/SPF/DMARC failed or timed out: taken as no evidence)"
+		out.reason += templates.InboundNoEvidenceDNS
 	}
 	if err == nil && out.state == StateProcessed && author.Confirmed {
 		// Say why it was taken as the member's: "published (evidence:
 		// dkim)", "queued for a moderator (evidence: reply-token)".
 		if out.reason == "" {
-			out.reason = "published"
+			out.reason = templates.InboundPublished
 		}
-		out.reason += " (evidence: " + ev + ")"
+		out.reason = templates.InboundWithEvidence(out.reason, ev)
 	}
 	return out, err
 }

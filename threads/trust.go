@@ -47,27 +47,27 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, 
 // the message came under their name without proof; confirming publishes
 // that post only (see confirmPerson).
 func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, postID int64) (string, error) {
-	held, note := "held until the sender confirms", ""
+	held, note := templates.InboundHeld, ""
 	if author.unproven {
-		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not a reply from their address to their own notification, not a trusted network)"
+		held = templates.InboundHeldUnproven
 		note = templates.NoteUnproven
 	}
 	if author.Suppressed {
-		return held + " (address suppressed: no confirmation sent)", nil
+		return held + templates.InboundHeldSuppressed, nil
 	}
 	if lim, err := rateLimited(ctx, tx, author.ID, "", NotifyConfirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
-		return held + fmt.Sprintf("; confirmation NOT sent: per-address limit (%d a day) reached", s.cfg.ConfirmPerAddress), err
+		return held + templates.InboundHeldLimited(false, s.cfg.ConfirmPerAddress), err
 	}
 	if in.remoteIP != "" {
 		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, NotifyConfirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
-			return held + fmt.Sprintf("; confirmation NOT sent: per-IP limit (%d an hour) reached", s.cfg.ConfirmPerIP), err
+			return held + templates.InboundHeldLimited(true, s.cfg.ConfirmPerIP), err
 		}
 	}
 	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id, note: note}})
 	if author.unproven {
-		return held + "; confirmation sent to the member", err
+		return held + templates.InboundHeldAskedMember, err
 	}
-	return held + " their address", err
+	return held + templates.InboundHeldAsked, err
 }
 
 // requestSubscription records an unconfirmed follow of every new question
@@ -96,10 +96,10 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 		return outcome{}, fmt.Errorf("subscribe: %w", err)
 	}
 	if confirmed {
-		return outcome{state: StateProcessed, reason: "already following every new question"}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundFollowing}, nil
 	}
 	if author.Suppressed {
-		return outcome{state: StateProcessed, reason: "follow requested; address suppressed, no confirmation sent"}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundFollowSuppressed}, nil
 	}
 	for _, lim := range []struct {
 		ip  string
@@ -114,27 +114,27 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 			return outcome{}, err
 		}
 		if limited {
-			return outcome{state: StateProcessed, reason: "follow requested; confirmation not sent (rate limit)"}, nil
+			return outcome{state: StateProcessed, reason: templates.InboundFollowLimited}, nil
 		}
 	}
 	err = s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyConfirmSubscribe, inboundID: in.id, subscription: id}})
 	if err != nil {
 		return outcome{}, err
 	}
-	return outcome{state: StateProcessed, reason: "follow requested; waiting for confirmation"}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundFollowRequested}, nil
 }
 
 // confirm acts on a confirmation (by mail: From must be the token's
 // person, so a forwarded request confirms nothing).
 func (s *Store) confirm(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, t *tokenRef) (outcome, error) {
 	if t.Person != author.ID {
-		return ignored("confirmation sent from another address than the one asked"), nil
+		return ignored(templates.InboundConfirmOther), nil
 	}
 	n, err := s.confirmPerson(ctx, tx, author, t, in.id)
 	if err != nil {
 		return outcome{}, err
 	}
-	return outcome{state: StateProcessed, reason: fmt.Sprintf("address confirmed; %d held post(s) published", n)}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundConfirmed(n)}, nil
 }
 
 // ErrTokenStale means the token's epoch is not the person's current one.
@@ -294,7 +294,7 @@ func (s *Store) unsubscribeByMail(ctx context.Context, tx pgx.Tx, author Person,
 		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{state: StateProcessed, reason: "unsubscribed by token from another address; " + told}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundStopByOther(told)}, nil
 	}
 	return s.confirmStop(ctx, tx, author, st, t.Subject)
 }
@@ -317,12 +317,12 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 // a member's address without evidence (person.unproven) still acts, but is
 // never silent: the member is told how to undo it (tellUnprovenStop).
 func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st templates.Stop, question int64) (outcome, error) {
-	reason := "unsubscribed from everything"
+	reason := templates.InboundStoppedAll
 	switch {
 	case st.Question:
-		reason = "unsubscribed from one question"
+		reason = templates.InboundStoppedQuestion
 	case st.Follow:
-		reason = "ended the follows that sent a new question"
+		reason = templates.InboundStoppedFollows
 	}
 	if !st.Question {
 		question = 0 // the confirmation links no thread
@@ -332,7 +332,7 @@ func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st te
 		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{state: StateProcessed, reason: reason + " (no evidence the member sent it; " + told + ")"}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundStopUnproven(reason, told)}, nil
 	}
 	if person.Confirmed {
 		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: st.Text()}})
@@ -355,11 +355,11 @@ const StopNoticesPerDay = 3
 // reason.
 func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person int64, st templates.Stop, question int64, fromOther bool) (string, error) {
 	if lim, err := rateLimited(ctx, tx, person, "", NotifyUnsubscribed, StopNoticesPerDay, "24 hours"); err != nil || lim {
-		return fmt.Sprintf("member NOT told: %d stop notices a day", StopNoticesPerDay), err
+		return templates.InboundMemberNotTold(StopNoticesPerDay), err
 	}
 	note := templates.NoteUnprovenStop(st, fromOther, s.addrs.Subscribe(), "postmaster@"+s.cfg.Domain)
 	err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person, kind: NotifyUnsubscribed, note: note}})
-	return "member told", err
+	return templates.InboundMemberTold, err
 }
 
 // applyStop carries out an unsubscribe token of purpose p and subject for
@@ -435,7 +435,7 @@ func (s *Store) unfollowCategory(ctx context.Context, tx pgx.Tx, author Person, 
 		return outcome{}, fmt.Errorf("unfollow category: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return ignored("unsubscribe from a category the sender did not follow"), nil
+		return ignored(templates.InboundNotFollowing), nil
 	}
 	if author.Confirmed {
 		if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyUnsubscribed,
@@ -443,5 +443,5 @@ func (s *Store) unfollowCategory(ctx context.Context, tx pgx.Tx, author Person, 
 			return outcome{}, err
 		}
 	}
-	return outcome{state: StateProcessed, reason: "unfollowed category " + slug}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundUnfollowed(slug)}, nil
 }
