@@ -21,4 +21,10 @@
 // The mails carry no external resources and no tracking: no images, no
 // style sheets, no pixels; the only links are the thread and the
 // unsubscribe URLs given in MailData.
+//
+// The sentences that processing puts into mails as data are here too:
+// refusals of a message or command (reasons.go), what a command did and
+// what a stop changed (notes.go), what of a message a post did not keep
+// (attachnotes.go), and the reasons recorded on an inbound message's row
+// for the operators (inbound.go).
 package templates

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/templates"
 )
 
 // AttachmentInfo describes a stored attachment, without its data.
@@ -98,13 +99,13 @@ func selectAttachments(m *parse.Message, maxFile, maxPost int) (kept []keptAttac
 		name := attachmentName(a.Filename, ct, i+1)
 		switch {
 		case dangerousName(name) || executableTypes[ct] || bytes.HasPrefix(a.Data, []byte("MZ")) && ct != "text/plain":
-			notes = append(notes, dropNote(name, "programs and scripts are not accepted"))
+			notes = append(notes, templates.NoteDroppedProgram(name))
 			continue
 		case len(a.Data) > maxFile:
-			notes = append(notes, dropNote(name, fmt.Sprintf("it is larger than %s", mib(maxFile))))
+			notes = append(notes, templates.NoteDroppedTooLarge(name, maxFile))
 			continue
 		case total+len(a.Data) > maxPost:
-			notes = append(notes, dropNote(name, fmt.Sprintf("the files of one message may not exceed %s", mib(maxPost))))
+			notes = append(notes, templates.NoteDroppedOverTotal(name, maxPost))
 			continue
 		}
 		total += len(a.Data)
@@ -112,10 +113,6 @@ func selectAttachments(m *parse.Message, maxFile, maxPost int) (kept []keptAttac
 		kept = append(kept, keptAttachment{filename: name, contentType: ct, contentID: a.ContentID, inline: inline, data: a.Data})
 	}
 	return kept, notes
-}
-
-func dropNote(name, reason string) string {
-	return "[attachment " + name + " was not kept: " + reason + "]"
 }
 
 // attachmentName returns a safe file name: the sender's, normalised
@@ -204,30 +201,25 @@ func postContent(m *parse.Message, body, elided string, maxFile, maxPost int) (s
 	var kept []keptAttachment
 	var notes []string
 	if cut {
-		long := fmt.Sprintf("[the text of this message is longer than %s", mib(MaxPostTextBytes))
 		switch {
 		case len(body) > maxFile:
-			notes = append(notes, fmt.Sprintf("%s; the rest was not kept: it is larger than %s]", long, mib(maxFile)))
+			notes = append(notes, templates.NoteTextTooLarge(MaxPostTextBytes, maxFile))
 		case len(body) > maxPost:
-			notes = append(notes, fmt.Sprintf("%s; the rest was not kept: the files of one message may not exceed %s]", long, mib(maxPost)))
+			notes = append(notes, templates.NoteTextOverTotal(MaxPostTextBytes, maxPost))
 		default:
 			kept = append(kept, keptAttachment{filename: fullTextName, contentType: "text/plain", data: []byte(body)})
 			maxPost -= len(body)
-			notes = append(notes, fmt.Sprintf("%s: all of it is in the attached file %s]", long, fullTextName))
+			notes = append(notes, templates.NoteTextAttached(MaxPostTextBytes, fullTextName))
 		}
 	}
 	files, dropped := selectAttachments(m, maxFile, maxPost)
 	kept = append(kept, files...)
 	notes = append(notes, dropped...)
 	if m.PartsDropped {
-		notes = append(notes, partsDroppedNote)
+		notes = append(notes, templates.NotePartsDropped)
 	}
 	return appendNotes(short, notes), elided, kept
 }
-
-// partsDroppedNote ends the body of a post made from a message whose MIME
-// parts were nested deeper (or were more) than the parser reads.
-const partsDroppedNote = "[some parts of this message were not kept: they were nested too deeply or were too many to read]"
 
 // capText returns s cut to at most max bytes, at the last line break of
 // its second half if it has one, else at a character boundary, and
@@ -262,8 +254,7 @@ func appendNotes(body string, notes []string) string {
 // storeAttachments inserts the attachments of post postID, in tx.
 func storeAttachments(ctx context.Context, tx pgx.Tx, postID int64, atts []keptAttachment) error {
 	for _, a := range atts {
-		_, err := tx.Exec(ctx, `INSERT INTO attachments (post_id, filename, content_type, size, data, content_id, inline)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, postID, a.filename, a.contentType, len(a.data), a.data, a.contentID, a.inline)
+		_, err := tx.Exec(ctx, sqlInsertAttachment, postID, a.filename, a.contentType, len(a.data), a.data, a.contentID, a.inline)
 		if err != nil {
 			return fmt.Errorf("store attachment of post %d: %w", postID, err)
 		}
@@ -274,9 +265,7 @@ func storeAttachments(ctx context.Context, tx pgx.Tx, postID int64, atts []keptA
 // postAttachments returns the attachments of the posts of question id
 // (the question included), by post id, in message order.
 func (s *Store) postAttachments(ctx context.Context, questionID int64) (map[int64][]AttachmentInfo, error) {
-	rows, err := s.pool.Query(ctx, `SELECT a.post_id, a.id, a.filename, a.content_type, a.size, a.inline
-		FROM attachments a JOIN posts p ON p.id = a.post_id
-		WHERE p.id = $1 OR p.question_id = $1 ORDER BY a.post_id, a.id`, questionID)
+	rows, err := s.pool.Query(ctx, sqlQuestionAttachments, questionID)
 	if err != nil {
 		return nil, fmt.Errorf("load attachments of %d: %w", questionID, err)
 	}
@@ -302,9 +291,7 @@ func (s *Store) postAttachments(ctx context.Context, questionID int64) (map[int6
 func (s *Store) GetAttachment(ctx context.Context, id int64) (AttachmentInfo, []byte, error) {
 	var a AttachmentInfo
 	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT a.id, a.filename, a.content_type, a.size, a.inline, a.data
-		FROM attachments a JOIN posts p ON p.id = a.post_id
-		WHERE a.id = $1 AND p.state IN ('visible', 'closed')`, id).Scan(&a.ID, &a.Filename, &a.ContentType, &a.Size, &a.Inline, &data)
+	err := s.pool.QueryRow(ctx, sqlDownloadAttachment, id).Scan(&a.ID, &a.Filename, &a.ContentType, &a.Size, &a.Inline, &data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return AttachmentInfo{}, nil, fmt.Errorf("attachment %d: %w", id, ErrNotFound)
 	}
@@ -312,15 +299,4 @@ func (s *Store) GetAttachment(ctx context.Context, id int64) (AttachmentInfo, []
 		return AttachmentInfo{}, nil, fmt.Errorf("load attachment %d: %w", id, err)
 	}
 	return a, data, nil
-}
-
-// mib formats a byte limit for people.
-func mib(n int) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	if n >= 1<<10 && n%(1<<10) == 0 {
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -99,6 +99,23 @@ func ParseCommand(text string) Command {
 	return Command{Kind: CmdNone}
 }
 
+// unsubscribeCommand recognises a reply whose whole text is an
+// unsubscribe command: "unsubscribe" or "stop" (this thread), with "all"
+// or "everything" (every email). It returns "", "thread" or "all".
+func unsubscribeCommand(body string) string {
+	f := strings.Fields(strings.ToLower(strings.Trim(strings.TrimSpace(body), ".!")))
+	if len(f) == 0 || len(f) > 2 || (f[0] != "unsubscribe" && f[0] != "stop") {
+		return ""
+	}
+	if len(f) == 1 {
+		return "thread"
+	}
+	if f[1] == "all" || f[1] == "everything" {
+		return "all"
+	}
+	return ""
+}
+
 // ParseTags extracts a question's category and tags from its subject and
 // body, as Question2Answer allows them: a "[slug]" at the start of the
 // subject chooses the category; "#tag" words in the subject and a "Tags:"

@@ -71,3 +71,15 @@ func TestCensor(t *testing.T) {
 		t.Errorf("Censor without words = %q", got)
 	}
 }
+
+func TestUnsubscribeCommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"unsubscribe": "thread", "Stop.": "thread", " STOP! ": "thread",
+		"unsubscribe all": "all", "stop everything": "all",
+		"stop now": "", "please unsubscribe": "", "": "", "unsubscribe all now": "",
+	} {
+		if got := unsubscribeCommand(in); got != want {
+			t.Errorf("unsubscribeCommand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,8 +7,10 @@
 //
 //	Accept:  one transaction inserts the raw message and its "process" job;
 //	         the SMTP server answers 250 only after it commits.
-//	Process: a River worker parses, classifies, trims and routes the
-//	         message, then one transaction inserts the post, its
+//	Process: the River worker (threads/pipeline) has ProcessInbound
+//	         read the message (message.go), Screen it, load the facts
+//	         (facts.go), Decide (decide.go, pure) and apply the action
+//	         (apply.go): one transaction inserts the post, its
 //	         Message-ID index rows, its notification rows and their
 //	         "notify" jobs, and marks the inbound row processed.
 //

@@ -34,41 +34,78 @@ const (
 	EvidenceNone = "none"
 )
 
-// evidence returns what shows that in was sent by author (whose address
-// is from, the From address), under the configured policy, or
-// EvidenceNone. Policy "evidence" (the default) accepts any kind; "dkim"
-// and "dmarc" only their own result. ids are the message's In-Reply-To
-// and References (CandidateIDs). The reply-token and notification-reply
-// rules need the envelope sender to be from too: the token or
+// EvidenceFacts is what Proven weighs: the authentication result under
+// the configured policy, and what the message shows of its sender.
+type EvidenceFacts struct {
+	// Satisfied: the result satisfies the policy, which accepts Kind
+	// (auth.Result.Evidence) as evidence.
+	Satisfied bool
+	Kind      string
+	// Strict: the policy ("dkim", "dmarc") accepts only its own result.
+	Strict bool
+	// OwnEnvelope: the envelope sender is the From address.
+	OwnEnvelope bool
+	// OwnToken: the message went to the author's own reply token, of
+	// their current epoch.
+	OwnToken bool
+	// NotificationReplied: its In-Reply-To or References name a
+	// notification sent to the author (looked up only when
+	// needsNotificationLookup says so).
+	NotificationReplied bool
+	// TrustedPeer: it came from a trusted network.
+	TrustedPeer bool
+}
+
+// Proven returns what shows that a message was sent by its From address,
+// or EvidenceNone: the authentication result when it satisfies the
+// policy; under the default policy also a reply to the author's own
+// token or notification from their own envelope address (the token or
 // notification id shows the member received the notification, the
-// envelope that the reply comes back from the same address.
+// envelope that the reply comes back from the same address), or a
+// trusted network. It is a pure function of f.
+func Proven(f EvidenceFacts) string {
+	switch {
+	case f.Satisfied:
+		return f.Kind
+	case f.Strict:
+		return EvidenceNone
+	case f.OwnEnvelope && f.OwnToken:
+		return EvidenceReplyToken
+	case f.OwnEnvelope && f.NotificationReplied:
+		return EvidenceNotificationReply
+	case f.TrustedPeer:
+		return EvidenceNetwork
+	}
+	return EvidenceNone
+}
+
+// needsNotificationLookup reports whether Proven can still depend on
+// NotificationReplied.
+func needsNotificationLookup(f EvidenceFacts) bool {
+	return !f.Satisfied && !f.Strict && f.OwnEnvelope && !f.OwnToken
+}
+
+// evidence returns what shows that in was sent by author (whose address
+// is from, the From address), under the configured policy (see Proven).
+// ids are the message's In-Reply-To and References (CandidateIDs).
 func (s *Store) evidence(ctx context.Context, tx pgx.Tx, in *inboundRow, res auth.Result, author Person, from string, rcpts rcptSet, ids []string) (string, error) {
 	pol := auth.Policy(s.cfg.Auth.Policy)
-	if pol.Satisfied(res) {
-		return res.Evidence(), nil
+	t := rcpts.reply
+	f := EvidenceFacts{
+		Satisfied:   pol.Satisfied(res),
+		Kind:        res.Evidence(),
+		Strict:      pol != "" && pol != auth.PolicyEvidence,
+		OwnEnvelope: in.mailFrom != "" && NormalizeAddress(in.mailFrom) == from,
+		OwnToken:    t != nil && t.Present && t.Person == author.ID && t.Epoch == author.Epoch,
+		TrustedPeer: s.trustedPeer(in),
 	}
-	if pol != "" && pol != auth.PolicyEvidence {
-		return EvidenceNone, nil
-	}
-	ownEnvelope := in.mailFrom != "" && NormalizeAddress(in.mailFrom) == from
-	if t := rcpts.reply; ownEnvelope && t != nil && t.Present && t.Person == author.ID && t.Epoch == author.Epoch {
-		return EvidenceReplyToken, nil
-	}
-	if ownEnvelope && author.ID != 0 && len(ids) > 0 {
-		var sent bool
-		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM message_ids WHERE message_id = ANY($1) AND direction = 'out' AND recipient_id = $2)`,
-			ids, author.ID).Scan(&sent)
+	if needsNotificationLookup(f) && author.ID != 0 && len(ids) > 0 {
+		err := tx.QueryRow(ctx, sqlNotificationReplied, ids, author.ID).Scan(&f.NotificationReplied)
 		if err != nil {
 			return "", fmt.Errorf("look up notification replied to: %w", err)
 		}
-		if sent {
-			return EvidenceNotificationReply, nil
-		}
 	}
-	if s.trustedPeer(in) {
-		return EvidenceNetwork, nil
-	}
-	return EvidenceNone, nil
+	return Proven(f), nil
 }
 
 // trustedPeer reports whether in came from a trusted network: its client,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/mailkind"
 )
 
@@ -23,19 +24,6 @@ const (
 	PointsAnswerVote     = 2  // per vote up (or down: minus) on your answer
 )
 
-// pointsSQL computes the points of the person joined as a (people a)
-// from what they did, so points are never out of step with posts, votes
-// and selections.
-const pointsSQL = `(SELECT 100
-	+ 2 * (SELECT count(*) FROM posts pts_q WHERE pts_q.author_id = a.id AND pts_q.kind = 'question' AND pts_q.state IN ('visible', 'closed'))
-	+ 4 * (SELECT count(*) FROM posts pts_a WHERE pts_a.author_id = a.id AND pts_a.kind = 'answer' AND pts_a.state IN ('visible', 'closed'))
-	+ 3 * (SELECT count(*) FROM posts pts_sq JOIN posts pts_sa ON pts_sa.id = pts_sq.best_answer_id
-		WHERE pts_sq.author_id = a.id AND pts_sa.author_id <> a.id)
-	+ 30 * (SELECT count(*) FROM posts pts_bq JOIN posts pts_ba ON pts_ba.id = pts_bq.best_answer_id
-		WHERE pts_ba.author_id = a.id AND pts_bq.author_id <> a.id)
-	+ coalesce((SELECT sum(CASE WHEN pts_vp.kind = 'question' THEN pts_v.value ELSE 2 * pts_v.value END)
-		FROM votes pts_v JOIN posts pts_vp ON pts_vp.id = pts_v.post_id WHERE pts_vp.author_id = a.id), 0))`
-
 // runCommand carries out cmd, sent by author as a reply about target.
 func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, target *ParentRef, cmd Command) (outcome, error) {
 	if cmd.Kind == CmdUnsubscribe || cmd.Kind == CmdUnsubscribeAll {
@@ -45,9 +33,9 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	if !author.Confirmed {
 		// Commands act at once; an unconfirmed address could be forged.
 		if author.unproven {
-			return ignored("command without evidence that the member sent it (see Who can post as whom)"), nil
+			return ignored(templates.InboundCommandNoProof), nil
 		}
-		return ignored("command from an unconfirmed address"), nil
+		return ignored(templates.InboundCommandUnconfirmed), nil
 	}
 	var note string
 	var err error
@@ -58,25 +46,18 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	case CmdHelp, CmdUnknown:
 		return s.sendHelp(ctx, tx, in, author)
 	case CmdNotify:
-		col := map[string]string{"questions": "notify_my_questions", "answers": "notify_my_answers", "comments": "notify_after_my_comments"}[cmd.Arg]
-		on := cmd.On
-		if _, err := tx.Exec(ctx, `UPDATE people SET `+col+` = $2 WHERE id = $1`, author.ID, on); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetNotifyPreference[cmd.Arg], author.ID, cmd.On); err != nil {
 			return outcome{}, fmt.Errorf("set preference: %w", err)
 		}
-		what := map[string]string{"questions": "when your questions are answered or commented on",
-			"answers": "when your answers are selected or commented on", "comments": "when a comment is added after yours"}[cmd.Arg]
-		note = "You will no longer be emailed " + what + "."
-		if on {
-			note = "You will be emailed " + what + "."
-		}
+		note = templates.NoteNotify(cmd.Arg, cmd.On)
 	case CmdConfirmationsOn, CmdConfirmationsOff:
 		on := cmd.Kind == CmdConfirmationsOn
-		if _, err := tx.Exec(ctx, `UPDATE people SET command_confirmations = $2 WHERE id = $1`, author.ID, on); err != nil {
+		if _, err := tx.Exec(ctx, sqlSetCommandConfirmations, author.ID, on); err != nil {
 			return outcome{}, fmt.Errorf("set confirmations: %w", err)
 		}
-		note = "Command confirmations are off."
+		note = templates.NoteConfirmationsOff
 		if on {
-			note = "Command confirmations are on: each command you send is confirmed in one line."
+			note = templates.NoteConfirmationsOn
 			author.commandConfirm = true
 		}
 	case CmdAccept, CmdUnaccept:
@@ -97,7 +78,7 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	if err != nil {
 		return outcome{}, err
 	}
-	out = outcome{state: StateProcessed, reason: "command: " + note}
+	out = outcome{state: StateProcessed, reason: templates.InboundCommand(note)}
 	if author.commandConfirm || cmd.Kind == CmdConfirmationsOn {
 		err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Command, inboundID: in.id, note: note}})
 		if err != nil {
@@ -113,12 +94,13 @@ type refusal struct{ reason string }
 
 func (r *refusal) Error() string { return r.reason }
 
-func refuse(format string, args ...any) error { return &refusal{fmt.Sprintf(format, args...)} }
+// refuse refuses a command with reason (a templates.Refuse* sentence).
+func refuse(reason string) error { return &refusal{reason} }
 
 // isModerator reports whether person is a moderator.
 func isModerator(ctx context.Context, tx pgx.Tx, person int64) (bool, error) {
 	var mod bool
-	if err := tx.QueryRow(ctx, `SELECT moderator FROM people WHERE id = $1`, person).Scan(&mod); err != nil {
+	if err := tx.QueryRow(ctx, sqlIsModerator, person).Scan(&mod); err != nil {
 		return false, fmt.Errorf("load moderator flag: %w", err)
 	}
 	return mod, nil
@@ -128,13 +110,12 @@ func isModerator(ctx context.Context, tx pgx.Tx, person int64) (bool, error) {
 // question, or undoes it. Only the asker or a moderator may.
 func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, target *ParentRef, accept bool) (string, error) {
 	if target.Kind != KindAnswer {
-		return "", refuse("only an answer can be selected as the best answer: reply \"accept\" to the email of the answer you choose")
+		return "", refuse(templates.RefuseSelectNotAnswer)
 	}
 	var asker, answerer int64
 	var best *int64
 	var state string
-	err := tx.QueryRow(ctx, `SELECT q.author_id, a.author_id, q.best_answer_id, q.state FROM posts q JOIN posts a ON a.id = $2
-		WHERE q.id = $1 FOR UPDATE OF q`, target.QuestionID, target.ID).Scan(&asker, &answerer, &best, &state)
+	err := tx.QueryRow(ctx, sqlLockQuestionForSelect, target.QuestionID, target.ID).Scan(&asker, &answerer, &best, &state)
 	if err != nil {
 		return "", fmt.Errorf("load question: %w", err)
 	}
@@ -144,34 +125,34 @@ func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, targ
 			return "", err
 		}
 		if !mod {
-			return "", refuse("only the person who asked the question (or a moderator) can select its best answer")
+			return "", refuse(templates.RefuseSelectNotAsker)
 		}
 	}
 	if !accept {
 		if best == nil {
-			return "", refuse("this question has no selected answer")
+			return "", refuse(templates.RefuseNoSelection)
 		}
 		newState := state
 		if s.cfg.CloseOnSelect && state == "closed" {
 			newState = "visible"
 		}
-		if _, err := tx.Exec(ctx, `UPDATE posts SET best_answer_id = NULL, state = $2 WHERE id = $1`, target.QuestionID, newState); err != nil {
+		if _, err := tx.Exec(ctx, sqlUnselectAnswer, target.QuestionID, newState); err != nil {
 			return "", fmt.Errorf("unselect: %w", err)
 		}
-		return "The best answer selection was removed.", nil
+		return templates.NoteUnselected, nil
 	}
 	if state == "closed" && !(best != nil && s.cfg.CloseOnSelect) {
-		return "", refuse("the question is closed")
+		return "", refuse(templates.RefuseSelectClosed)
 	}
 	newState := state
 	if s.cfg.CloseOnSelect {
 		newState = "closed"
 	}
-	if _, err := tx.Exec(ctx, `UPDATE posts SET best_answer_id = $2, state = $3 WHERE id = $1`, target.QuestionID, target.ID, newState); err != nil {
+	if _, err := tx.Exec(ctx, sqlSelectAnswer, target.QuestionID, target.ID, newState); err != nil {
 		return "", fmt.Errorf("select: %w", err)
 	}
 	var wants bool
-	if err := tx.QueryRow(ctx, `SELECT notify_my_answers AND suppressed_at IS NULL AND unsubscribed_at IS NULL AND confirmed_at IS NOT NULL FROM people WHERE id = $1`, answerer).Scan(&wants); err != nil {
+	if err := tx.QueryRow(ctx, sqlWantsSelected, answerer).Scan(&wants); err != nil {
 		return "", fmt.Errorf("load answerer: %w", err)
 	}
 	if answerer != author.ID && wants {
@@ -179,7 +160,7 @@ func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, targ
 			return "", err
 		}
 	}
-	return "The answer was selected as the best answer.", nil
+	return templates.NoteSelected, nil
 }
 
 // vote records author's vote (+1 or -1) on target, replacing an earlier
@@ -187,27 +168,26 @@ func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, targ
 // notification is sent, as in Question2Answer.
 func (s *Store) vote(ctx context.Context, tx pgx.Tx, author Person, target *ParentRef, up bool) (string, error) {
 	if target.Kind == KindComment {
-		return "", refuse("comments cannot be voted on; reply +1 to the email of a question or an answer")
+		return "", refuse(templates.RefuseVoteComment)
 	}
 	var owner int64
-	if err := tx.QueryRow(ctx, `SELECT author_id FROM posts WHERE id = $1`, target.ID).Scan(&owner); err != nil {
+	if err := tx.QueryRow(ctx, sqlPostAuthor, target.ID).Scan(&owner); err != nil {
 		return "", fmt.Errorf("load post: %w", err)
 	}
 	if owner == author.ID {
-		return "", refuse("you cannot vote on your own post")
+		return "", refuse(templates.RefuseVoteOwn)
 	}
 	v := -1
 	if up {
 		v = 1
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO votes (post_id, person_id, value) VALUES ($1, $2, $3)
-		ON CONFLICT (post_id, person_id) DO UPDATE SET value = EXCLUDED.value, created_at = now()`, target.ID, author.ID, v); err != nil {
+	if _, err := tx.Exec(ctx, sqlVote, target.ID, author.ID, v); err != nil {
 		return "", fmt.Errorf("vote: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE posts SET votes = (SELECT coalesce(sum(value), 0) FROM votes WHERE post_id = $1) WHERE id = $1`, target.ID); err != nil {
+	if _, err := tx.Exec(ctx, sqlCountVotes, target.ID); err != nil {
 		return "", fmt.Errorf("count votes: %w", err)
 	}
-	return fmt.Sprintf("Your vote (%+d) was recorded.", v), nil
+	return templates.NoteVote(v), nil
 }
 
 // edit replaces the body of author's own post target, keeping the old
@@ -215,19 +195,19 @@ func (s *Store) vote(ctx context.Context, tx pgx.Tx, author Person, target *Pare
 func (s *Store) edit(ctx context.Context, tx pgx.Tx, author Person, target *ParentRef, body string) (string, error) {
 	var owner int64
 	var old string
-	if err := tx.QueryRow(ctx, `SELECT author_id, body FROM posts WHERE id = $1 FOR UPDATE`, target.ID).Scan(&owner, &old); err != nil {
+	if err := tx.QueryRow(ctx, sqlLockPostForEdit, target.ID).Scan(&owner, &old); err != nil {
 		return "", fmt.Errorf("load post: %w", err)
 	}
 	if owner != author.ID {
-		return "", refuse("you can only edit your own posts: reply \"edit\" to the email of a post you wrote")
+		return "", refuse(templates.RefuseEditOthers)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO post_edits (post_id, body, edited_by) VALUES ($1, $2, $3)`, target.ID, old, author.ID); err != nil {
+	if _, err := tx.Exec(ctx, sqlKeepEdit, target.ID, old, author.ID); err != nil {
 		return "", fmt.Errorf("keep edit history: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE posts SET body = $2, edited_at = now() WHERE id = $1`, target.ID, body); err != nil {
+	if _, err := tx.Exec(ctx, sqlEditPost, target.ID, body); err != nil {
 		return "", fmt.Errorf("edit: %w", err)
 	}
-	return "Your post was edited.", nil
+	return templates.NoteEdited, nil
 }
 
 // moderate approves or rejects queued post id; only moderators may.
@@ -237,7 +217,7 @@ func (s *Store) moderate(ctx context.Context, tx pgx.Tx, author Person, id int64
 		return "", err
 	}
 	if !mod {
-		return "", refuse("only moderators can approve or reject posts")
+		return "", refuse(templates.RefuseNotModerator)
 	}
 	return s.decideQueued(ctx, tx, id, approve, reason)
 }
@@ -248,34 +228,30 @@ func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve b
 	var np newPost
 	var kind, state string
 	var author int64
-	err := tx.QueryRow(ctx, `SELECT kind, state, author_id, coalesce(question_id, 0), coalesce(parent_id, 0), coalesce(category_id, 0)
-		FROM posts WHERE id = $1 FOR UPDATE`, id).Scan(&kind, &state, &author, &np.questionID, &np.parentID, &np.categoryID)
+	err := tx.QueryRow(ctx, sqlLockQueuedPost, id).Scan(&kind, &state, &author, &np.questionID, &np.parentID, &np.categoryID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", refuse("that post no longer exists")
+		return "", refuse(templates.RefusePostGone)
 	}
 	if err != nil {
 		return "", fmt.Errorf("load queued post: %w", err)
 	}
 	if state != "queued" {
-		return "", refuse("that post is not waiting for moderation")
+		return "", refuse(templates.RefuseNotQueued)
 	}
 	np.kind, np.author = PostKind(kind), Person{ID: author}
 	if approve {
-		if _, err := tx.Exec(ctx, `UPDATE posts SET state = 'visible' WHERE id = $1`, id); err != nil {
+		if _, err := tx.Exec(ctx, sqlApprovePost, id); err != nil {
 			return "", fmt.Errorf("approve: %w", err)
 		}
 		if err := s.notifyPost(ctx, tx, id, np); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("Post %d was approved and published.", id), nil
+		return templates.NoteApproved(id), nil
 	}
-	if _, err := tx.Exec(ctx, `UPDATE posts SET state = 'hidden' WHERE id = $1`, id); err != nil {
+	if _, err := tx.Exec(ctx, sqlHidePost, id); err != nil {
 		return "", fmt.Errorf("reject: %w", err)
 	}
-	note := "a moderator did not approve it"
-	if reason != "" {
-		note += ": " + reason
-	}
+	note := templates.ModeratorRejected(reason)
 	qid := np.questionID
 	if np.kind == KindQuestion {
 		qid = 0
@@ -283,12 +259,12 @@ func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve b
 	if err := s.enqueueNotifications(ctx, tx, qid, []recipient{{personID: author, kind: mailkind.Rejected, note: note}}); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("Post %d was rejected.", id), nil
+	return templates.NoteRejected(id), nil
 }
 
 // queueForModeration tells every moderator about queued post id.
 func (s *Store) queueForModeration(ctx context.Context, tx pgx.Tx, id int64) error {
-	rows, err := tx.Query(ctx, `SELECT id FROM people WHERE moderator AND address_enc IS NOT NULL AND suppressed_at IS NULL`)
+	rows, err := tx.Query(ctx, sqlModerators)
 	if err != nil {
 		return fmt.Errorf("moderators: %w", err)
 	}
@@ -312,7 +288,7 @@ func (s *Store) needsModeration(ctx context.Context, tx pgx.Tx, author Person) (
 	}
 	var mod bool
 	var points int
-	if err := tx.QueryRow(ctx, `SELECT moderator, `+pointsSQL+` FROM people a WHERE a.id = $1`, author.ID).Scan(&mod, &points); err != nil {
+	if err := tx.QueryRow(ctx, sqlModerationCheck, author.ID).Scan(&mod, &points); err != nil {
 		return false, fmt.Errorf("moderation check: %w", err)
 	}
 	return !mod && points < s.cfg.ModeratePointsBelow, nil
@@ -321,16 +297,16 @@ func (s *Store) needsModeration(ctx context.Context, tx pgx.Tx, author Person) (
 // sendHelp sends the guide to every address and command.
 func (s *Store) sendHelp(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person) (outcome, error) {
 	if !author.Confirmed || author.Suppressed {
-		return ignored("help request from an unconfirmed address"), nil
+		return ignored(templates.InboundHelpUnconfirmed), nil
 	}
 	limited, err := rateLimited(ctx, tx, author.ID, "", mailkind.Help, RejectionsPerDay, "24 hours")
 	if err != nil || limited {
-		return ignored("help request: daily limit reached"), err
+		return ignored(templates.InboundHelpLimit), err
 	}
 	if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Help, inboundID: in.id}}); err != nil {
 		return outcome{}, err
 	}
-	return outcome{state: StateProcessed, reason: "help sent"}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundHelpSent}, nil
 }
 
 // Censor replaces each blocked word (whole words, any case) in text with
@@ -369,8 +345,7 @@ func (s *Store) AddCategory(ctx context.Context, slug, name string) (Category, e
 		return Category{}, errors.New("category name is empty")
 	}
 	c := Category{Slug: slug, Name: strings.TrimSpace(name)}
-	err := s.pool.QueryRow(ctx, `INSERT INTO categories (slug, name) VALUES ($1, $2)
-		ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name RETURNING id`, c.Slug, c.Name).Scan(&c.ID)
+	err := s.pool.QueryRow(ctx, sqlAddCategory, c.Slug, c.Name).Scan(&c.ID)
 	if err != nil {
 		return Category{}, fmt.Errorf("add category: %w", err)
 	}
@@ -379,7 +354,7 @@ func (s *Store) AddCategory(ctx context.Context, slug, name string) (Category, e
 
 // Categories lists the categories by slug.
 func (s *Store) Categories(ctx context.Context) ([]Category, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, slug, name FROM categories ORDER BY slug`)
+	rows, err := s.pool.Query(ctx, sqlCategories)
 	if err != nil {
 		return nil, fmt.Errorf("list categories: %w", err)
 	}
@@ -393,7 +368,7 @@ func (s *Store) Categories(ctx context.Context) ([]Category, error) {
 // unknownCategory builds the explanation for a category that does not
 // exist, listing the valid ones.
 func (s *Store) unknownCategory(ctx context.Context, tx pgx.Tx, slug string) (string, error) {
-	rows, err := tx.Query(ctx, `SELECT slug FROM categories ORDER BY slug`)
+	rows, err := tx.Query(ctx, sqlCategorySlugs)
 	if err != nil {
 		return "", fmt.Errorf("list categories: %w", err)
 	}
@@ -401,14 +376,11 @@ func (s *Store) unknownCategory(ctx context.Context, tx pgx.Tx, slug string) (st
 	if err != nil {
 		return "", fmt.Errorf("list categories: %w", err)
 	}
-	if len(slugs) == 0 {
-		return fmt.Sprintf("there is no category called %q, and this forum has no categories: write to %s", slug, s.addrs.Ask()), nil
-	}
 	addrs := make([]string, len(slugs))
 	for i, sl := range slugs {
 		addrs[i] = s.cfg.LocalParts.Ask + "+" + sl + "@" + s.cfg.Domain
 	}
-	return fmt.Sprintf("there is no category called %q; the categories are: %s", slug, strings.Join(addrs, ", ")), nil
+	return templates.RefuseUnknownCategory(slug, s.addrs.Ask(), addrs), nil
 }
 
 // SetQuestionState closes (optionally as a duplicate of another question)
@@ -418,7 +390,7 @@ func (s *Store) SetQuestionState(ctx context.Context, id int64, closed bool, dup
 	if closed {
 		state = "closed"
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE posts SET state = $2, duplicate_of = NULLIF($3, 0) WHERE id = $1 AND kind = 'question' AND state IN ('visible', 'closed')`,
+	tag, err := s.pool.Exec(ctx, sqlSetQuestionState,
 		id, state, duplicateOf)
 	if err != nil {
 		return fmt.Errorf("set question state: %w", err)
@@ -441,9 +413,7 @@ type QueuedPost struct {
 
 // ModerationQueue lists posts waiting for a moderator, oldest first.
 func (s *Store) ModerationQueue(ctx context.Context) ([]QueuedPost, error) {
-	rows, err := s.pool.Query(ctx, `SELECT p.id, p.kind, coalesce(p.question_id, p.id), coalesce(q.title, p.title), a.display_name, p.body
-		FROM posts p JOIN people a ON a.id = p.author_id LEFT JOIN posts q ON q.id = p.question_id
-		WHERE p.state = 'queued' ORDER BY p.id`)
+	rows, err := s.pool.Query(ctx, sqlModerationQueue)
 	if err != nil {
 		return nil, fmt.Errorf("moderation queue: %w", err)
 	}
@@ -470,8 +440,7 @@ func (s *Store) DecideQueued(ctx context.Context, id int64, approve bool, reason
 
 // SetModerator makes the person with addr a moderator (or not).
 func (s *Store) SetModerator(ctx context.Context, addr string, on bool) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE people SET moderator = $2, confirmed_at = CASE WHEN $2 THEN coalesce(confirmed_at, now()) ELSE confirmed_at END
-		WHERE address_hash = $1`, s.keys.AddressHash(addr), on)
+	tag, err := s.pool.Exec(ctx, sqlSetModerator, s.keys.AddressHash(addr), on)
 	if err != nil {
 		return fmt.Errorf("set moderator: %w", err)
 	}

@@ -46,40 +46,33 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 			if i := strings.LastIndexByte(addr, ';'); i >= 0 {
 				addr = addr[i+1:]
 			}
-			err := tx.QueryRow(ctx, `SELECT id FROM people WHERE address_hash = $1`, s.keys.AddressHash(strings.TrimSpace(addr))).Scan(&personID)
+			err := tx.QueryRow(ctx, sqlPersonByAddressHash, s.keys.AddressHash(strings.TrimSpace(addr))).Scan(&personID)
 			if err == nil {
 				break
 			}
 		}
 	}
 	if personID == 0 {
-		return ignored("bounce for an unknown recipient"), nil
+		return ignored(templates.InboundBounceUnknown), nil
 	}
 	if dsn == nil && verp != nil {
 		// Mail to a VERP address that is not a DSN: an auto-reply or a
 		// human writing to the envelope sender. Never a post.
-		return ignored("mail to a bounce address that is not a delivery report"), nil
+		return ignored(templates.InboundBounceNotDSN), nil
 	}
 	score := SoftBounceScore
 	if hard {
 		score = HardBounceScore
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO bounces (person_id, notification_id, status, hard, inbound_id)
-		VALUES ($1, (SELECT id FROM notifications WHERE id = NULLIF($2, 0::bigint)), $3, $4, $5)`, personID, notifID, status, hard, in.id)
+	_, err := tx.Exec(ctx, sqlInsertBounce, personID, notifID, status, hard, in.id)
 	if err != nil {
 		return outcome{}, fmt.Errorf("record bounce: %w", err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE people SET bounce_score = bounce_score + $2,
-		suppressed_at = CASE WHEN bounce_score + $2 >= $3 THEN coalesce(suppressed_at, now()) ELSE suppressed_at END
-		WHERE id = $1`, personID, score, BounceThreshold)
+	_, err = tx.Exec(ctx, sqlScoreBounce, personID, score, BounceThreshold)
 	if err != nil {
 		return outcome{}, fmt.Errorf("score bounce: %w", err)
 	}
-	kind := "soft"
-	if hard {
-		kind = "hard"
-	}
-	return ignored(fmt.Sprintf("bounce (%s, status %s) counted against person %d", kind, status, personID)), nil
+	return ignored(templates.InboundBounce(hard, status, personID)), nil
 }
 
 // UnsubscribeWithToken stops notifications for the person named by an

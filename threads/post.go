@@ -2,9 +2,12 @@ package threads
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -68,7 +71,7 @@ type newPost struct {
 // and returns the new post's id.
 func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, error) {
 	var id int64
-	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('posts', 'id'))`).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, sqlNextPostID).Scan(&id); err != nil {
 		return 0, fmt.Errorf("post id: %w", err)
 	}
 	forumID := s.forumMessageID(np.kind, id)
@@ -98,13 +101,11 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 	}
 	// One round trip for the post and its Message-ID index rows.
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO posts (id, kind, question_id, parent_id, author_id, title, body, elided, category_id, message_id, client_msgid, state, tags)
-		VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, $8, NULLIF($9, 0), $10, $11, $12, $13)`,
+	b.Queue(sqlInsertPost,
 		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID, client, state, tags)
-	b.Queue(`INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'out')`, forumID, id)
+	b.Queue(sqlIndexForumMessageID, forumID, id)
 	if np.clientMsgID != "" {
-		b.Queue(`INSERT INTO message_ids (message_id, post_id, direction, recipient_id) VALUES ($1, $2, 'in', $3)
-			ON CONFLICT (message_id) DO NOTHING`, s.keys.MessageIDHash(np.clientMsgID), id, np.author.ID)
+		b.Queue(sqlIndexClientMessageID, s.keys.MessageIDHash(np.clientMsgID), id, np.author.ID)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("insert post and index its message-ids: %w", err)
@@ -148,9 +149,7 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 	if err != nil {
 		return 0, err
 	}
-	rows, err := tx.Query(ctx, `UPDATE posts SET state = 'visible', created_at = now()
-		WHERE author_id = $1 AND state = 'held' AND ($2::bigint = 0 OR id = $2)
-		RETURNING id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), coalesce(category_id, 0)`, person.ID, postID)
+	rows, err := tx.Query(ctx, sqlPublishHeld, person.ID, postID)
 	if err != nil {
 		return 0, fmt.Errorf("publish held posts: %w", err)
 	}
@@ -175,7 +174,7 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 	sort.Slice(posts, func(i, j int) bool { return posts[i].id < posts[j].id })
 	for _, h := range posts {
 		if queue {
-			if _, err := tx.Exec(ctx, `UPDATE posts SET state = 'queued' WHERE id = $1`, h.id); err != nil {
+			if _, err := tx.Exec(ctx, sqlQueuePost, h.id); err != nil {
 				return 0, fmt.Errorf("queue held post: %w", err)
 			}
 			if err := s.queueForModeration(ctx, tx, h.id); err != nil {
@@ -219,25 +218,15 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		}
 		return nil
 	}
-	// eligible filters people who may receive mail about question q.
-	const eligible = ` AND p.suppressed_at IS NULL AND p.unsubscribed_at IS NULL AND p.address_enc IS NOT NULL
-		AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = p.id AND m.question_id = $2)`
-	// Mail about someone's own posts goes only to people who confirmed
-	// their address (people imported from an archive never did: they
-	// asked for nothing). Followers confirmed their subscription instead.
-	const confirmed = ` AND p.confirmed_at IS NOT NULL`
 	switch np.kind {
 	case KindQuestion:
 		out = append(out, recipient{personID: np.author.ID, kind: mailkind.Posted})
-		rows, err := tx.Query(ctx, `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
-			WHERE s.confirmed_at IS NOT NULL AND s.ended_at IS NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
-			np.author.ID, id, np.categoryID)
+		rows, err := tx.Query(ctx, sqlFollowersOfNewQuestion, np.author.ID, id, np.categoryID)
 		if err := add(rows, err, mailkind.NewQuestion); err != nil {
 			return nil, err
 		}
 	case KindAnswer:
-		rows, err := tx.Query(ctx, `SELECT p.id FROM posts q JOIN people p ON p.id = q.author_id
-			WHERE q.id = $2 AND p.id <> $1 AND p.notify_my_questions`+confirmed+eligible, np.author.ID, np.questionID)
+		rows, err := tx.Query(ctx, sqlAskerOfAnswered, np.author.ID, np.questionID)
 		if err := add(rows, err, mailkind.Answer); err != nil {
 			return nil, err
 		}
@@ -245,11 +234,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		// The parent's author hears of it if they want news of their own
 		// questions (or answers); earlier commenters if they want news
 		// after their comments.
-		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (p.id) p.id FROM posts c JOIN people p ON p.id = c.author_id
-			WHERE (c.id = $3 OR (c.parent_id = $3 AND c.kind = 'comment')) AND p.id <> $1
-			AND CASE WHEN c.id = $3 THEN (CASE c.kind WHEN 'question' THEN p.notify_my_questions ELSE p.notify_my_answers END)
-				ELSE p.notify_after_my_comments END`+confirmed+eligible+` ORDER BY p.id`,
-			np.author.ID, np.questionID, np.parentID)
+		rows, err := tx.Query(ctx, sqlCommentRecipients, np.author.ID, np.questionID, np.parentID)
 		if err := add(rows, err, mailkind.Comment); err != nil {
 			return nil, err
 		}
@@ -278,11 +263,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 			mids[i] = fmt.Sprintf("s.%s@%s", randomTag(10), s.cfg.Domain)
 		}
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, inbound_id, subscription_id, note)
-		SELECT u.person, NULLIF($1, 0::bigint), u.kind, u.mid, NULLIF(u.inbound, 0), NULLIF(u.sub, 0), u.note
-		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS u(person, kind, mid, inbound, sub, note)
-		ON CONFLICT (person_id, post_id, kind) DO NOTHING
-		RETURNING id, person_id, kind, message_id`, postID, persons, kinds, mids, inbounds, subs, notes)
+	rows, err := tx.Query(ctx, sqlInsertNotifications, postID, persons, kinds, mids, inbounds, subs, notes)
 	if err != nil {
 		return fmt.Errorf("insert notifications: %w", err)
 	}
@@ -307,8 +288,7 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	}
 	if len(idxMids) > 0 {
 		// Replies to a notification are routed to its post by this index.
-		if _, err := tx.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction, recipient_id)
-			SELECT u.mid, $1, 'out', u.person FROM unnest($2::text[], $3::bigint[]) AS u(mid, person)`, postID, idxMids, idxPersons); err != nil {
+		if _, err := tx.Exec(ctx, sqlIndexNotificationMessageIDs, postID, idxMids, idxPersons); err != nil {
 			return fmt.Errorf("index notification message-ids: %w", err)
 		}
 	}
@@ -328,4 +308,19 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 		return fmt.Errorf("enqueue notifications: %w", err)
 	}
 	return nil
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// randomTag returns n random bytes as lower-case base32.
+func randomTag(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToLower(idEncoding.EncodeToString(b))
+}
+
+// forumMessageID returns a post's forum Message-ID (without angle
+// brackets): kind letter, post id and a random tag; never an address.
+func (s *Store) forumMessageID(kind PostKind, id int64) string {
+	return fmt.Sprintf("%c%d.%s@%s", kind[0], id, randomTag(5), s.cfg.Domain)
 }

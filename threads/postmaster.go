@@ -6,13 +6,14 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/postern/postern/templates"
 	"github.com/riverqueue/river"
 )
 
 // Reasons recorded on inbound mail for the postmaster (RcptPostmaster).
 const (
-	ReasonPostmasterKept      = "for the postmaster: kept for operators (no postmaster address configured)"
-	ReasonPostmasterForwarded = "for the postmaster: forwarded to the postmaster address"
+	ReasonPostmasterKept      = templates.InboundPostmasterKept
+	ReasonPostmasterForwarded = templates.InboundPostmasterForwarded
 )
 
 // ForwardArgs is the River job forwarding inbound message InboundID, sent
@@ -74,7 +75,7 @@ func (s *Store) LoadForward(ctx context.Context, id int64) (Forward, error) {
 	}
 	var keyID int
 	var sealed, dedup []byte
-	err := s.pool.QueryRow(ctx, `SELECT key_id, sealed, dedup_key FROM inbound WHERE id = $1`, id).Scan(&keyID, &sealed, &dedup)
+	err := s.pool.QueryRow(ctx, sqlLoadSealedInbound, id).Scan(&keyID, &sealed, &dedup)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && sealed == nil {
 		return Forward{}, fmt.Errorf("inbound %d: %w", id, ErrNothingToForward)
 	}

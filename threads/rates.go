@@ -7,32 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The statements of the rate limits.
-//
-// recentBySenderSQL and recentByIPSQL count the messages received in the
-// last hour from envelope sender hash $1 or client IP $1 whose recipients
-// include an address like $2 (the ask@ local part) when $3, or none when
-// not $3. Mail to the postmaster (postmaster@, abuse@, "Postmaster")
-// counts for no limit. Each is served by its (key, received_at) index.
-const (
-	recentBySenderSQL = `SELECT count(*) FROM inbound WHERE mail_from_hash = $1 AND received_at > now() - interval '1 hour'
-		AND (EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE x ILIKE $2) = $3)
-		AND NOT EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE lower(x) IN ('postmaster', '<postmaster>') OR x ILIKE 'postmaster@%' OR x ILIKE 'abuse@%')`
-	recentByIPSQL = `SELECT count(*) FROM inbound WHERE remote_ip = $1 AND received_at > now() - interval '1 hour'
-		AND (EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE x ILIKE $2) = $3)
-		AND NOT EXISTS (SELECT 1 FROM unnest(rcpt) x WHERE lower(x) IN ('postmaster', '<postmaster>') OR x ILIKE 'postmaster@%' OR x ILIKE 'abuse@%')`
-
-	// lockPersonSQL locks person $1's row so that concurrent messages
-	// count each other's posts (FOR NO KEY UPDATE: the KEY SHARE locks of
-	// foreign keys do not wait for it).
-	lockPersonSQL = `SELECT 1 FROM people WHERE id = $1 FOR NO KEY UPDATE`
-
-	// recentPostsSQL counts person $1's published and queued posts of the
-	// kinds $2 of the last hour.
-	recentPostsSQL = `SELECT count(*) FROM posts WHERE author_id = $1 AND kind = ANY($2) AND state IN ('visible', 'closed', 'queued')
-		AND created_at > now() - interval '1 hour'`
-)
-
 // RateLimited reports whether mail from mailFrom (envelope sender) and
 // the client at clientAddr (IP:port, "" for none) to a recipient of kind would exceed the per-hour limits of
 // cfg.Rates (Question2Answer's defaults). It is checked at RCPT time so
@@ -56,7 +30,7 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, ki
 	ask := s.cfg.LocalParts.Ask + "%"
 	if mailFrom != "" {
 		var n int
-		err := s.pool.QueryRow(ctx, recentBySenderSQL, s.keys.AddressHash(mailFrom), ask, askOnly).Scan(&n)
+		err := s.pool.QueryRow(ctx, sqlIntakeCountBySender, s.keys.AddressHash(mailFrom), ask, askOnly).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("rate limit: %w", err)
 		}
@@ -66,7 +40,7 @@ func (s *Store) RateLimited(ctx context.Context, mailFrom, clientAddr string, ki
 	}
 	if ip := clientAddr; ip != "" {
 		var n int
-		err := s.pool.QueryRow(ctx, recentByIPSQL, remoteIP(ip), ask, askOnly).Scan(&n)
+		err := s.pool.QueryRow(ctx, sqlIntakeCountByIP, remoteIP(ip), ask, askOnly).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("rate limit: %w", err)
 		}
@@ -94,11 +68,11 @@ func (s *Store) postLimited(ctx context.Context, tx pgx.Tx, person int64, kind P
 	if kind == KindQuestion {
 		max, kinds = r.QuestionsPerPerson, []string{string(KindQuestion)}
 	}
-	if _, err := tx.Exec(ctx, lockPersonSQL, person); err != nil {
+	if _, err := tx.Exec(ctx, sqlLockPerson, person); err != nil {
 		return false, 0, fmt.Errorf("post limit lock: %w", err)
 	}
 	var n int
-	err := tx.QueryRow(ctx, recentPostsSQL, person, kinds).Scan(&n)
+	err := tx.QueryRow(ctx, sqlCountRecentPosts, person, kinds).Scan(&n)
 	if err != nil {
 		return false, 0, fmt.Errorf("post limit: %w", err)
 	}

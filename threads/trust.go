@@ -24,14 +24,13 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip string, kind m
 	if ip == "" {
 		// Lock the person so concurrent messages from one address count
 		// each other's notifications.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM people WHERE id = $1 FOR NO KEY UPDATE`, person); err != nil {
+		if _, err := tx.Exec(ctx, sqlLockPerson, person); err != nil {
 			return false, fmt.Errorf("rate lock: %w", err)
 		}
-		err = tx.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND created_at > now() - $3::interval`,
+		err = tx.QueryRow(ctx, sqlCountNotificationsOfPerson,
 			person, kind, window).Scan(&n)
 	} else {
-		err = tx.QueryRow(ctx, `SELECT count(*) FROM notifications n JOIN inbound i ON i.id = n.inbound_id
-			WHERE i.remote_ip = $1 AND n.kind = $2 AND n.created_at > now() - $3::interval`, ip, kind, window).Scan(&n)
+		err = tx.QueryRow(ctx, sqlCountNotificationsOfIP, ip, kind, window).Scan(&n)
 	}
 	if err != nil {
 		return false, fmt.Errorf("rate count: %w", err)
@@ -49,29 +48,27 @@ func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip string, kind m
 // the message came under their name without proof; confirming publishes
 // that post only (see confirmPerson).
 func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, postID int64) (string, error) {
-	held, note := "held until the sender confirms", ""
+	held, note := templates.InboundHeld, ""
 	if author.unproven {
-		held = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not a reply from their address to their own notification, not a trusted network)"
-		note = "This message came under your name, but nothing showed that it came from you " +
-			"(your mail provider's signature was missing or did not match), so we ask before publishing it. " +
-			"If you did not send it, ignore this email: it will be discarded and nothing is published."
+		held = templates.InboundHeldUnproven
+		note = templates.NoteUnproven
 	}
 	if author.Suppressed {
-		return held + " (address suppressed: no confirmation sent)", nil
+		return held + templates.InboundHeldSuppressed, nil
 	}
 	if lim, err := rateLimited(ctx, tx, author.ID, "", mailkind.Confirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
-		return held + fmt.Sprintf("; confirmation NOT sent: per-address limit (%d a day) reached", s.cfg.ConfirmPerAddress), err
+		return held + templates.InboundHeldLimited(false, s.cfg.ConfirmPerAddress), err
 	}
 	if in.remoteIP != "" {
 		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, mailkind.Confirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
-			return held + fmt.Sprintf("; confirmation NOT sent: per-IP limit (%d an hour) reached", s.cfg.ConfirmPerIP), err
+			return held + templates.InboundHeldLimited(true, s.cfg.ConfirmPerIP), err
 		}
 	}
 	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: mailkind.Confirm, inboundID: in.id, note: note}})
 	if author.unproven {
-		return held + "; confirmation sent to the member", err
+		return held + templates.InboundHeldAskedMember, err
 	}
-	return held + " their address", err
+	return held + templates.InboundHeldAsked, err
 }
 
 // requestSubscription records an unconfirmed follow of every new question
@@ -83,7 +80,7 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 	scope := "all"
 	if slug != "" {
 		scope = "category"
-		err := tx.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, slug).Scan(&category)
+		err := tx.QueryRow(ctx, sqlCategoryID, slug).Scan(&category)
 		if errors.Is(err, pgx.ErrNoRows) {
 			reason, err := s.unknownCategory(ctx, tx, slug)
 			if err != nil {
@@ -95,17 +92,15 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 			return outcome{}, fmt.Errorf("look up category: %w", err)
 		}
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO subscriptions (person_id, scope, category_id) VALUES ($1, $2, NULLIF($3, 0))
-		ON CONFLICT (person_id, scope, coalesce(category_id, 0), coalesce(question_id, 0)) WHERE ended_at IS NULL DO UPDATE SET scope = EXCLUDED.scope
-		RETURNING id, confirmed_at IS NOT NULL`, author.ID, scope, category).Scan(&id, &confirmed)
+	err := tx.QueryRow(ctx, sqlRequestFollow, author.ID, scope, category).Scan(&id, &confirmed)
 	if err != nil {
 		return outcome{}, fmt.Errorf("subscribe: %w", err)
 	}
 	if confirmed {
-		return outcome{state: StateProcessed, reason: "already following every new question"}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundFollowing}, nil
 	}
 	if author.Suppressed {
-		return outcome{state: StateProcessed, reason: "follow requested; address suppressed, no confirmation sent"}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundFollowSuppressed}, nil
 	}
 	for _, lim := range []struct {
 		ip  string
@@ -120,50 +115,27 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 			return outcome{}, err
 		}
 		if limited {
-			return outcome{state: StateProcessed, reason: "follow requested; confirmation not sent (rate limit)"}, nil
+			return outcome{state: StateProcessed, reason: templates.InboundFollowLimited}, nil
 		}
 	}
 	err = s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.ConfirmSubscribe, inboundID: in.id, subscription: id}})
 	if err != nil {
 		return outcome{}, err
 	}
-	return outcome{state: StateProcessed, reason: "follow requested; waiting for confirmation"}, nil
-}
-
-// confirmationReplied returns the confirmation a reply answers when one of
-// ids is the Message-ID of a confirmation request sent to person.
-func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string, person int64) (*tokenRef, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var kind mailkind.Kind
-	var sub, post int64
-	var epoch int64
-	err := tx.QueryRow(ctx, `SELECT n.kind, coalesce(n.subscription_id, 0), coalesce(n.post_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
-		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`, ids, person).Scan(&kind, &sub, &post, &epoch)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up confirmation: %w", err)
-	}
-	if kind == mailkind.ConfirmSubscribe {
-		return &tokenRef{Purpose: token.ConfirmSub, Subject: sub, Person: person, Epoch: epoch, Present: true}, nil
-	}
-	return &tokenRef{Purpose: token.Confirm, Subject: post, Person: person, Epoch: epoch, Present: true}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundFollowRequested}, nil
 }
 
 // confirm acts on a confirmation (by mail: From must be the token's
 // person, so a forwarded request confirms nothing).
 func (s *Store) confirm(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, t *tokenRef) (outcome, error) {
 	if t.Person != author.ID {
-		return ignored("confirmation sent from another address than the one asked"), nil
+		return ignored(templates.InboundConfirmOther), nil
 	}
 	n, err := s.confirmPerson(ctx, tx, author, t, in.id)
 	if err != nil {
 		return outcome{}, err
 	}
-	return outcome{state: StateProcessed, reason: fmt.Sprintf("address confirmed; %d held post(s) published", n)}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundConfirmed(n)}, nil
 }
 
 // ErrTokenStale means the token's epoch is not the person's current one.
@@ -177,8 +149,7 @@ var ErrTokenStale = errors.New("token was revoked")
 func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *tokenRef, inboundID int64) (int, error) {
 	var epoch int64
 	var confirmed bool
-	err := tx.QueryRow(ctx, `UPDATE people SET confirmed_at = coalesce(confirmed_at, now()) WHERE id = $1 AND address_hash IS NOT NULL
-		RETURNING token_epoch, (SELECT confirmed_at IS NOT NULL FROM people WHERE id = $1)`, t.Person).Scan(&epoch, &confirmed)
+	err := tx.QueryRow(ctx, sqlConfirmPerson, t.Person).Scan(&epoch, &confirmed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrBadToken
 	}
@@ -210,7 +181,7 @@ func (s *Store) confirmPerson(ctx context.Context, tx pgx.Tx, p Person, t *token
 // ended: an old confirmation request never undoes a stop.
 func (s *Store) confirmFollow(ctx context.Context, tx pgx.Tx, person, sub, inboundID int64) error {
 	var confirmed, ended bool
-	err := tx.QueryRow(ctx, `SELECT confirmed_at IS NOT NULL, ended_at IS NOT NULL FROM subscriptions WHERE id = $1 AND person_id = $2 FOR UPDATE`,
+	err := tx.QueryRow(ctx, sqlLockFollow,
 		sub, person).Scan(&confirmed, &ended)
 	if errors.Is(err, pgx.ErrNoRows) || ended || confirmed {
 		return nil
@@ -218,10 +189,10 @@ func (s *Store) confirmFollow(ctx context.Context, tx pgx.Tx, person, sub, inbou
 	if err != nil {
 		return fmt.Errorf("confirm follow: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE subscriptions SET confirmed_at = now() WHERE id = $1`, sub); err != nil {
+	if _, err := tx.Exec(ctx, sqlConfirmFollow, sub); err != nil {
 		return fmt.Errorf("confirm follow: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = NULL WHERE id = $1`, person); err != nil {
+	if _, err := tx.Exec(ctx, sqlResubscribePerson, person); err != nil {
 		return fmt.Errorf("confirm follow: %w", err)
 	}
 	return s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: person, kind: mailkind.Welcome, inboundID: inboundID, subscription: sub}})
@@ -251,7 +222,7 @@ func (s *Store) FollowLinkActive(ctx context.Context, tok string) (bool, error) 
 		return false, fmt.Errorf("%w (%v)", ErrBadToken, err)
 	}
 	var active bool
-	err = s.pool.QueryRow(ctx, `SELECT confirmed_at IS NOT NULL AND ended_at IS NULL FROM subscriptions WHERE id = $1 AND person_id = $2`,
+	err = s.pool.QueryRow(ctx, sqlFollowActive,
 		t.Subject, t.Person).Scan(&active)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -273,7 +244,7 @@ func (s *Store) ConfirmWithToken(ctx context.Context, tok string) (published int
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var dn string
-		if err := tx.QueryRow(ctx, `SELECT display_name FROM people WHERE id = $1`, t.Person).Scan(&dn); err != nil {
+		if err := tx.QueryRow(ctx, sqlDisplayName, t.Person).Scan(&dn); err != nil {
 			return ErrBadToken
 		}
 		published, err = s.confirmPerson(ctx, tx, Person{ID: t.Person, DisplayName: dn},
@@ -320,11 +291,11 @@ func (s *Store) unsubscribeByMail(ctx context.Context, tx pgx.Tx, author Person,
 		// (forwarded mail, or a forger who saw it): act for the token's
 		// person, and tell them (never the sender), so a stop is never
 		// silent.
-		told, err := s.tellUnprovenStop(ctx, tx, t.Person, st, t.Subject, "from another address")
+		told, err := s.tellUnprovenStop(ctx, tx, t.Person, st, t.Subject, true)
 		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{state: StateProcessed, reason: "unsubscribed by token from another address; " + told}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundStopByOther(told)}, nil
 	}
 	return s.confirmStop(ctx, tx, author, st, t.Subject)
 }
@@ -347,22 +318,22 @@ func (s *Store) unsubscribeByReply(ctx context.Context, tx pgx.Tx, person Person
 // a member's address without evidence (person.unproven) still acts, but is
 // never silent: the member is told how to undo it (tellUnprovenStop).
 func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st templates.Stop, question int64) (outcome, error) {
-	reason := "unsubscribed from everything"
+	reason := templates.InboundStoppedAll
 	switch {
 	case st.Question:
-		reason = "unsubscribed from one question"
+		reason = templates.InboundStoppedQuestion
 	case st.Follow:
-		reason = "ended the follows that sent a new question"
+		reason = templates.InboundStoppedFollows
 	}
 	if !st.Question {
 		question = 0 // the confirmation links no thread
 	}
 	if person.unproven {
-		told, err := s.tellUnprovenStop(ctx, tx, person.ID, st, question, "without evidence that you sent it")
+		told, err := s.tellUnprovenStop(ctx, tx, person.ID, st, question, false)
 		if err != nil {
 			return outcome{}, err
 		}
-		return outcome{state: StateProcessed, reason: reason + " (no evidence the member sent it; " + told + ")"}, nil
+		return outcome{state: StateProcessed, reason: templates.InboundStopUnproven(reason, told)}, nil
 	}
 	if person.Confirmed {
 		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: mailkind.Unsubscribed, note: st.Text()}})
@@ -379,21 +350,17 @@ func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st te
 const StopNoticesPerDay = 3
 
 // tellUnprovenStop tells person that a message that did not show it came
-// from them (how: "without evidence that you sent it", "from another
-// address") stopped st (about question; 0: none), and how to undo it; at
+// from them (fromOther: it came from another address with their token)
+// stopped st (about question; 0: none), and how to undo it; at
 // most StopNoticesPerDay a day. It returns the words for the inbound
 // reason.
-func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person int64, st templates.Stop, question int64, how string) (string, error) {
+func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person int64, st templates.Stop, question int64, fromOther bool) (string, error) {
 	if lim, err := rateLimited(ctx, tx, person, "", mailkind.Unsubscribed, StopNoticesPerDay, "24 hours"); err != nil || lim {
-		return fmt.Sprintf("member NOT told: %d stop notices a day", StopNoticesPerDay), err
+		return templates.InboundMemberNotTold(StopNoticesPerDay), err
 	}
-	undo := "write to " + s.addrs.Subscribe() + " to follow new questions again"
-	if st.Question {
-		undo = "tell the forum's operators at postmaster@" + s.cfg.Domain
-	}
-	note := "A message asked to stop your emails " + how + ". " + st.Text() + " If it was not you, " + undo + "."
+	note := templates.NoteUnprovenStop(st, fromOther, s.addrs.Subscribe(), "postmaster@"+s.cfg.Domain)
 	err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person, kind: mailkind.Unsubscribed, note: note}})
-	return "member told", err
+	return templates.InboundMemberTold, err
 }
 
 // applyStop carries out an unsubscribe token of purpose p and subject for
@@ -416,13 +383,7 @@ func (s *Store) applyStop(ctx context.Context, tx pgx.Tx, person int64, p token.
 // after a stop) are kept. The rows are kept with ended_at; pending new
 // questions they caused are cancelled at send time.
 func endFollowsFor(ctx context.Context, tx pgx.Tx, person, question int64) (templates.Stop, error) {
-	rows, err := tx.Query(ctx, `UPDATE subscriptions f SET ended_at = now()
-		FROM posts q LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.id = $2 AND f.person_id = $1 AND f.ended_at IS NULL AND f.confirmed_at IS NOT NULL
-			AND (f.scope = 'all' OR (f.scope = 'category' AND f.category_id = q.category_id))
-			AND f.confirmed_at <= coalesce((SELECT max(n.created_at) FROM notifications n
-				WHERE n.person_id = $1 AND n.post_id = q.id AND n.kind = 'new_question'), q.created_at)
-		RETURNING f.scope, coalesce(c.name, '')`, person, question)
+	rows, err := tx.Query(ctx, sqlEndFollowsFor, person, question)
 	if err != nil {
 		return templates.Stop{}, fmt.Errorf("end follows of new question %d: %w", question, err)
 	}
@@ -452,15 +413,15 @@ func endFollowsFor(ctx context.Context, tx pgx.Tx, person, question int64) (temp
 // re-checks before rendering).
 func (s *Store) applyUnsubscribe(ctx context.Context, tx pgx.Tx, person, question int64) error {
 	if question == 0 {
-		if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = coalesce(unsubscribed_at, now()) WHERE id = $1`, person); err != nil {
+		if _, err := tx.Exec(ctx, sqlUnsubscribePerson, person); err != nil {
 			return fmt.Errorf("unsubscribe: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET ended_at = now() WHERE person_id = $1 AND ended_at IS NULL`, person); err != nil {
+		if _, err := tx.Exec(ctx, sqlEndFollowsOfPerson, person); err != nil {
 			return fmt.Errorf("unsubscribe: end follows: %w", err)
 		}
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO mutes (person_id, question_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, person, question); err != nil {
+	if _, err := tx.Exec(ctx, sqlMuteQuestion, person, question); err != nil {
 		return fmt.Errorf("mute: %w", err)
 	}
 	return nil
@@ -470,19 +431,18 @@ func (s *Store) applyUnsubscribe(ctx context.Context, tx pgx.Tx, person, questio
 // with ended_at; pending new questions it caused are cancelled at send
 // time).
 func (s *Store) unfollowCategory(ctx context.Context, tx pgx.Tx, author Person, slug string) (outcome, error) {
-	tag, err := tx.Exec(ctx, `UPDATE subscriptions SET ended_at = now() WHERE person_id = $1 AND scope = 'category' AND ended_at IS NULL
-		AND category_id = (SELECT id FROM categories WHERE slug = $2)`, author.ID, slug)
+	tag, err := tx.Exec(ctx, sqlUnfollowCategory, author.ID, slug)
 	if err != nil {
 		return outcome{}, fmt.Errorf("unfollow category: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return ignored("unsubscribe from a category the sender did not follow"), nil
+		return ignored(templates.InboundNotFollowing), nil
 	}
 	if author.Confirmed {
 		if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Unsubscribed,
-			note: "You will receive no more new questions of the category " + slug + "."}}); err != nil {
+			note: templates.NoteUnfollowedCategory(slug)}}); err != nil {
 			return outcome{}, err
 		}
 	}
-	return outcome{state: StateProcessed, reason: "unfollowed category " + slug}, nil
+	return outcome{state: StateProcessed, reason: templates.InboundUnfollowed(slug)}, nil
 }

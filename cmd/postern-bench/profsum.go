@@ -19,7 +19,7 @@ var profileParts = []struct{ label, fn string }{
 	{"  RCPT checks (reply token, rate limits)", "github.com/postern/postern/mailin.(*session).Rcpt"},
 	{"  reading DATA into memory", "github.com/postern/postern/mailin.(*session).readMessage"},
 	{"  intake transactions (group commit)", "github.com/postern/postern/threads.(*Store).insertInbound"},
-	{"processing (parse, trim, route, store)", "github.com/postern/postern/threads.(*ProcessWorker).Work"},
+	{"processing (parse, trim, route, store)", "github.com/postern/postern/threads/pipeline.(*ProcessWorker).Work"},
 	{"  parsing MIME", "github.com/postern/postern/mailin/parse.Parse"},
 	{"  trimming quotes", "github.com/postern/postern/mailin/trim.Text"},
 	{"sending notifications", "github.com/postern/postern/mailout.(*NotifyWorker).Work"},

@@ -21,6 +21,7 @@ import (
 	"github.com/postern/postern/mailout"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/pipeline"
 	"github.com/postern/postern/web"
 )
 
@@ -115,7 +116,7 @@ func newWorkers(cfg Config, store *threads.Store, log *slog.Logger, procWorkers,
 		return nil, nil, err
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
+	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log})
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})

@@ -1,5 +1,9 @@
 package threads
 
+// Threading: the pure helpers that place a reply (Placement), pick the
+// Message-IDs it may answer (CandidateIDs) and title a new question
+// (QuestionTitle), with their tests in threading_test.go.
+
 import (
 	"regexp"
 	"strings"
