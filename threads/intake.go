@@ -133,8 +133,9 @@ func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf *InboundBuff
 // before, or earlier in tx; a copy being stored by a transaction still
 // open makes AcceptTx wait for it to end. tx should be READ COMMITTED
 // (PostgreSQL's default): in a stricter one, a copy committed by another
-// transaction since tx began fails it with a serialization error. raw is
-// not retained after return.
+// transaction since tx began fails it with a serialization error. After
+// an error from the database, tx is aborted: the caller rolls it back.
+// raw is not retained after return.
 func (s *Store) AcceptTx(ctx context.Context, tx pgx.Tx, env Envelope, raw []byte) (Accepted, error) {
 	buf := s.bufferWith(env.MailFrom, raw)
 	defer buf.Discard()
