@@ -1,63 +1,42 @@
 package mailin_test
 
 import (
-	"bufio"
-	"errors"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/mailin"
 )
 
-// rawClient speaks SMTP/LMTP byte for byte, so tests control every CR and
-// LF and every pause. Every reply it reads is checked for socket addresses
-// and internal error text.
+// rawClient speaks SMTP/LMTP byte for byte (smtptest.Raw), so tests
+// control every CR and LF and every pause. Every reply it reads is checked
+// for socket addresses and internal error text.
 type rawClient struct {
 	t *testing.T
-	c net.Conn
-	r *bufio.Reader
+	*smtptest.Raw
 }
 
 // dialFrom connects to addr from the loopback address local ("" = any).
 func dialFrom(t *testing.T, addr, local string) *rawClient {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if local != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	r := smtptest.DialRaw(t, addr, local)
+	r.Check = func(line string) {
+		for _, leak := range []string{"127.0.0.", "tcp", "i/o", "->", "transaction failed"} {
+			if strings.Contains(line, leak) {
+				t.Errorf("reply %q shows %q", line, leak)
+			}
+		}
 	}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return &rawClient{t: t, c: c, r: bufio.NewReader(c)}
+	return &rawClient{t: t, Raw: r}
 }
 
 // reply reads one (possibly multi-line) reply within wait; it returns ""
 // and the error when none came.
 func (rc *rawClient) reply(wait time.Duration) (string, error) {
 	rc.t.Helper()
-	_ = rc.c.SetReadDeadline(time.Now().Add(wait))
-	var all []string
-	for {
-		line, err := rc.r.ReadString('\n')
-		if err != nil {
-			return strings.Join(all, "\n"), err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		all = append(all, line)
-		for _, leak := range []string{"127.0.0.", "tcp", "i/o", "->", "transaction failed"} {
-			if strings.Contains(line, leak) {
-				rc.t.Errorf("reply %q shows %q", line, leak)
-			}
-		}
-		if len(line) < 4 || line[3] != '-' {
-			return strings.Join(all, "\n"), nil
-		}
-	}
+	return rc.Reply(wait)
 }
 
 // must reads a reply and fails the test unless it starts with prefix.
@@ -72,7 +51,7 @@ func (rc *rawClient) must(prefix string, wait time.Duration) string {
 
 func (rc *rawClient) write(s string) {
 	rc.t.Helper()
-	if _, err := io.WriteString(rc.c, s); err != nil {
+	if err := rc.Write(s); err != nil {
 		rc.t.Fatal(err)
 	}
 }
@@ -85,11 +64,7 @@ func (rc *rawClient) cmd(line, prefix string) string {
 }
 
 // closed reports whether the server closed the connection within wait.
-func (rc *rawClient) closed(wait time.Duration) bool {
-	_ = rc.c.SetReadDeadline(time.Now().Add(wait))
-	_, err := rc.r.ReadByte()
-	return errors.Is(err, io.EOF)
-}
+func (rc *rawClient) closed(wait time.Duration) bool { return rc.Closed(wait) }
 
 // hello greets (EHLO or LHLO) and opens a transaction to ask@.
 func (rc *rawClient) transaction(lmtp bool, from string) {
@@ -110,8 +85,9 @@ func (rc *rawClient) transaction(lmtp bool, from string) {
 // 421 4.7.0 at once for the rest, and a client from another address is
 // greeted at once (issue 10 #4).
 func TestPerAddressConnectionCap(t *testing.T) {
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{}, false)
-	quota := mailin.DefaultMaxConnectionsPerIP
+	quota := config.Default().SMTP.MaxConnectionsPerIP
 	begin := time.Now()
 	for i := 0; i < 200; i++ {
 		c := dialFrom(t, f.addr, "127.0.0.1")
@@ -135,6 +111,7 @@ func TestPerAddressConnectionCap(t *testing.T) {
 // TestLMTPHasNoPerAddressCap: over LMTP every connection comes from the
 // front MTA, so the per-address cap does not apply.
 func TestLMTPHasNoPerAddressCap(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxConnectionsPerIP: 2}, true)
 	for i := 0; i < 5; i++ {
 		dialFrom(t, f.addr, "127.0.0.1").must("220 ", 2*time.Second)
@@ -144,6 +121,7 @@ func TestLMTPHasNoPerAddressCap(t *testing.T) {
 // TestIdleBeforeMailIsCut: before MAIL, CommandTimeout ends an idle
 // session with 421; after MAIL the longer ReadTimeout applies.
 func TestIdleBeforeMailIsCut(t *testing.T) {
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{CommandTimeout: time.Second, ReadTimeout: 10 * time.Second}, false)
 	c := dialFrom(t, f.addr, "")
 	c.must("220 ", 2*time.Second)
@@ -167,6 +145,7 @@ func TestIdleBeforeMailIsCut(t *testing.T) {
 // TestSessionTimeCap: a session that keeps sending commands still ends at
 // MaxSessionTime.
 func TestSessionTimeCap(t *testing.T) {
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{CommandTimeout: time.Second, ReadTimeout: time.Second, MaxSessionTime: 2 * time.Second}, false)
 	c := dialFrom(t, f.addr, "")
 	c.must("220 ", 2*time.Second)
@@ -191,6 +170,7 @@ func TestSessionTimeCap(t *testing.T) {
 // TestSlowDataAccepted: a sender that keeps sending, slower than one
 // ReadTimeout for the whole message, is fine (issue 10 #6).
 func TestSlowDataAccepted(t *testing.T) {
+	// Not parallel: its time bounds hold on an unloaded server.
 	for _, lmtp := range []bool{false, true} {
 		// A 2 s silence limit leaves a loaded machine (race detector,
 		// parallel packages) room between writes 300 ms apart.
@@ -211,6 +191,7 @@ func TestSlowDataAccepted(t *testing.T) {
 // ReadTimeout with a temporary reply showing no socket address, and the
 // connection is closed (issue 10 #6).
 func TestStalledDataCut(t *testing.T) {
+	// Not parallel: its time bounds hold on an unloaded server.
 	for _, tc := range []struct {
 		lmtp bool
 		want string
@@ -239,6 +220,7 @@ func TestStalledDataCut(t *testing.T) {
 // an end marker that is not CRLF.CRLF does not end DATA (no smuggling:
 // the text after it is part of the same refused message).
 func TestDataLineEnds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, tail string // tail: what follows "body", up to and with the end marker
 		want       string
@@ -288,6 +270,7 @@ func TestDataLineEnds(t *testing.T) {
 // #11), while the addresses that make one post together (ask@,
 // notifications@, moderate@) still do.
 func TestOneActionPerTransaction(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	for _, tc := range []struct {
 		rcpts []string

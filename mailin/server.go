@@ -49,7 +49,6 @@ type Server struct {
 
 // New returns a Server accepting mail for addrs' domain into intake.
 func New(cfg Config, intake Intake, addrs *threads.Addresses, log *slog.Logger) *Server {
-	cfg = cfg.WithDefaults()
 	if cfg.Hostname == "" {
 		cfg.Hostname = addrs.Domain()
 	}

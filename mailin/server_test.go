@@ -17,12 +17,14 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
 )
 
-func TestMain(m *testing.M) { threadstest.Main(m) }
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
 const domain = "forum.test"
 
@@ -36,20 +38,35 @@ type fixture struct {
 // The River client is insert-only: processing is not under test here.
 func start(t *testing.T, cfg mailin.Config, lmtp bool) *fixture {
 	t.Helper()
+	return startWith(t, cfg, lmtp, nil, nil)
+}
+
+// startWith is start for any test (or fuzz target) t, logging to log
+// (nil: nowhere), with the intake the store wrapped by wrap (nil: the
+// store itself).
+func startWith(t testing.TB, cfg mailin.Config, lmtp bool, log *slog.Logger, wrap func(*threads.Store) mailin.Intake) *fixture {
+	t.Helper()
 	url := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
 	pool := threadstest.Pool(t, url)
 	keys, err := threads.DeriveKeys([]byte(strings.Repeat("k", 32)), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := threads.NewStore(pool, threads.Config{Domain: domain, Secret: []byte(strings.Repeat("k", 32))}, keys, log)
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetRiver(rc)
-	srv := mailin.New(cfg, st, st.Addresses(), log)
+	def := config.Default()
+	def.Forum.Domain = domain
+	st := threads.NewStore(pool, threads.ConfigFrom(def, []byte(strings.Repeat("k", 32))), keys, threads.Options{Jobs: rc, Log: log})
+	var intake mailin.Intake = st
+	if wrap != nil {
+		intake = wrap(st)
+	}
+	srv := mailin.New(withDefaults(cfg, mailin.ConfigFrom(def)), intake, st.Addresses(), log)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,48 +86,27 @@ func start(t *testing.T, cfg mailin.Config, lmtp bool) *fixture {
 	return &fixture{store: st, addr: l.Addr().String(), url: url}
 }
 
-func dial(t *testing.T, addr string) *smtp.Client {
+// dial opens an SMTP session as client.example.net, closed at cleanup.
+func dial(t *testing.T, addr string) *smtptest.Client {
 	t.Helper()
-	c, err := smtp.Dial(addr)
+	c, err := smtptest.Dialer{}.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if err := c.Hello("client.example.net"); err != nil {
-		t.Fatal(err)
-	}
 	return c
 }
 
-func code(err error) int {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return 0
-}
+func code(err error) int { return smtptest.Code(err) }
 
 func message(msgID, body string) string {
 	return "From: Alice <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Sleep\r\nMessage-ID: <" + msgID + ">\r\n\r\n" + body + "\r\n"
 }
 
-func send(c *smtp.Client, from string, to []string, msg string) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		return err
-	}
-	return w.Close()
+// send runs one transaction on c; the first refusal ends it.
+func send(c *smtptest.Client, from string, to []string, msg string) error {
+	_, err := c.Transact(smtptest.Mail{From: from, To: to, Data: []byte(msg)})
+	return err
 }
 
 func countInbound(t *testing.T, f *fixture) int {
@@ -123,6 +119,7 @@ func countInbound(t *testing.T, f *fixture) int {
 }
 
 func TestAcceptStoresBeforeReplying(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	c := dial(t, f.addr)
 	if err := send(c, "alice@example.org", []string{"ask@forum.test"}, message("q1@example.org", "How do I sleep?")); err != nil {
@@ -144,6 +141,7 @@ func TestAcceptStoresBeforeReplying(t *testing.T) {
 }
 
 func TestRelayDeniedAndUnknownAddresses(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	c := dial(t, f.addr)
 	if err := c.Mail("spammer@example.com", nil); err != nil {
@@ -175,6 +173,7 @@ func TestRelayDeniedAndUnknownAddresses(t *testing.T) {
 }
 
 func TestForgedTokenPostsNothing(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	// A token signed with another server's secret, and a valid one with
 	// one character changed.
@@ -201,6 +200,7 @@ func TestForgedTokenPostsNothing(t *testing.T) {
 }
 
 func TestOversizedMessageGets552(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxMessageBytes: 64 << 10}, false)
 	c := dial(t, f.addr)
 	big := message("big@example.org", strings.Repeat("x", 76)+"\r\n")
@@ -220,6 +220,7 @@ func TestOversizedMessageGets552(t *testing.T) {
 }
 
 func TestDuplicateDeliveryStoredOnce(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, false)
 	for i := 0; i < 3; i++ {
 		c := dial(t, f.addr)
@@ -249,6 +250,7 @@ func TestDuplicateDeliveryStoredOnce(t *testing.T) {
 }
 
 func TestMailLoopRefused(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxReceived: 5}, false)
 	c := dial(t, f.addr)
 	msg := strings.Repeat("Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n", 6) + message("loop@example.org", "x")
@@ -261,6 +263,7 @@ func TestMailLoopRefused(t *testing.T) {
 // while the client is sending DATA: the client must get a 4xx, the
 // server must keep running, and nothing may be half-stored.
 func TestDatabaseLostMidDataGets451(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{CommitTimeout: 5 * time.Second}, false)
 	ctx := context.Background()
 	u, err := neturl.Parse(f.url)
@@ -321,16 +324,13 @@ func TestDatabaseLostMidDataGets451(t *testing.T) {
 }
 
 func TestLMTPPerRecipientStatus(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{}, true)
-	conn, err := net.Dial("tcp", f.addr)
+	c, err := smtptest.Dialer{LMTP: true, Helo: "mx.example.net"}.Dial(f.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := smtp.NewClientLMTP(conn)
 	defer c.Close()
-	if err := c.Hello("mx.example.net"); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Mail("alice@example.org", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -370,6 +370,7 @@ func TestLMTPPerRecipientStatus(t *testing.T) {
 // per person) the next RCPT gets 450 4.7.1, so the sender's server keeps
 // the message and retries later; other people are not affected.
 func TestRateLimitAtRcpt(t *testing.T) {
+	t.Parallel()
 	// Its 12 sessions stay open until the end: lift the per-address cap.
 	f := start(t, mailin.Config{MaxConnectionsPerIP: 20}, false)
 	for i := 0; i < 10; i++ {
@@ -398,9 +399,10 @@ func TestRateLimitAtRcpt(t *testing.T) {
 // 451 4.3.1 (its server retries); the session holding the memory
 // completes, and the memory is free again afterwards.
 func TestMemoryBudget(t *testing.T) {
+	// Not parallel: its time bounds hold on an unloaded server.
 	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 7 << 20, CommitTimeout: time.Second}, false)
 	body := strings.Repeat(strings.Repeat("z", 99)+"\r\n", 9000) // ~900 KB
-	open := func(id string) (*smtp.Client, io.WriteCloser) {
+	open := func(id string) (*smtptest.Client, io.WriteCloser) {
 		c := dial(t, f.addr)
 		if err := c.Mail("alice@example.org", nil); err != nil {
 			t.Fatal(err)
@@ -420,6 +422,9 @@ func TestMemoryBudget(t *testing.T) {
 	// Two sessions hold most of the budget mid-DATA; a third cannot get it.
 	_, wa := open("a@example.org")
 	_, wb := open("b@example.org")
+	// Paces, does not wait for an outcome: the server reads a and b's
+	// bytes (and takes their memory) before c starts. Should it not have,
+	// c gets memory and the test fails; it cannot pass by the pause.
 	time.Sleep(200 * time.Millisecond)
 	_, wc := open("c@example.org")
 	if err := wc.Close(); code(err) != 451 {
@@ -443,21 +448,18 @@ func TestMemoryBudget(t *testing.T) {
 // holds, each sent in pieces, all get through: a session never waits for
 // memory while holding some, so partial holders cannot block each other.
 func TestMemoryBudgetNoDeadlock(t *testing.T) {
+	t.Parallel()
 	f := start(t, mailin.Config{MaxMessageBytes: 1 << 20, MemoryBudget: 6 << 20, CommitTimeout: 20 * time.Second}, false)
 	line := strings.Repeat("w", 99) + "\r\n"
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {
 		go func() {
-			c, err := smtp.Dial(f.addr)
+			c, err := smtptest.Dialer{Helo: "x.example"}.Dial(f.addr)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Close()
-			if err := c.Hello("x.example"); err != nil {
-				errs <- err
-				return
-			}
 			if err := c.Mail("bulk@example.org", nil); err != nil {
 				errs <- err
 				return
@@ -474,7 +476,7 @@ func TestMemoryBudgetNoDeadlock(t *testing.T) {
 			io.WriteString(w, "From: <bulk@example.org>\r\nMessage-ID: <bulk"+fmt.Sprint(i)+"@example.org>\r\n\r\n")
 			for j := 0; j < 9; j++ {
 				io.WriteString(w, strings.Repeat(line, 1000)) // 100 KB pieces
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(20 * time.Millisecond)             // paces: the pieces interleave across sessions
 			}
 			errs <- w.Close()
 		}()

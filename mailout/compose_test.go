@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads/mailkind"
 )
 
 const forumDomain = "forum.example.org"
@@ -24,7 +25,7 @@ func testOutgoing(t *testing.T) *Outgoing {
 	if err != nil {
 		t.Fatalf("templates.New: %v", err)
 	}
-	subject, text, html, err := set.Mail(templates.KindAnswer, templates.MailData{
+	subject, text, html, err := set.Mail(mailkind.Answer, templates.MailData{
 		ForumName:      "Gärdeners",
 		PosterName:     "Ännä Poster",
 		RecipientName:  "Bøb",

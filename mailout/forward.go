@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 )
 
@@ -56,7 +57,8 @@ func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[threads.Forward
 }
 
 // ComposeForward builds the forward of f: From the forum's notify
-// address, To the postmaster address, a note naming the inbound id, and
+// address, To the postmaster address, a note naming the inbound id (its
+// text is templates.PostmasterForward), and
 // the received message attached as message/rfc822. Nothing from the
 // received header is copied into the forward's header.
 func ComposeForward(f threads.Forward, domain string, now time.Time) ([]byte, error) {
@@ -66,11 +68,12 @@ func ComposeForward(f threads.Forward, domain string, now time.Time) ([]byte, er
 	}
 	boundary := "postern-fwd-" + hex.EncodeToString(rnd[:])
 	id := strconv.FormatInt(f.InboundID, 10)
+	text := templates.PostmasterForward{Domain: domain, InboundID: id}
 	var b bytes.Buffer
 	for _, h := range [][2]string{
-		{"From", formatAddress("Postern postmaster mail", f.From)},
+		{"From", formatAddress(text.FromName(), f.From)},
 		{"To", formatAddress("", f.To)},
-		{"Subject", "Mail for the postmaster of " + domain + " (inbound " + id + ")"},
+		{"Subject", text.Subject()},
 		{"Date", now.Format(time.RFC1123Z)},
 		{"Message-ID", "<pm" + id + "." + hex.EncodeToString(rnd[:6]) + "@" + domain + ">"},
 		{"Auto-Submitted", "auto-generated"},
@@ -80,9 +83,7 @@ func ComposeForward(f threads.Forward, domain string, now time.Time) ([]byte, er
 		b.WriteString(h[0] + ": " + h[1] + "\r\n")
 	}
 	b.WriteString("\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
-	b.WriteString("A message to the postmaster or abuse address of " + domain + " arrived (inbound " + id + ",\r\n" +
-		"see `postern inbound list`). It is attached as received. It was not posted\r\n" +
-		"and its sender got no automatic reply.\r\n")
+	b.WriteString(text.Note())
 	b.WriteString("\r\n--" + boundary + "\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\nContent-Disposition: attachment; filename=\"inbound-" + id + ".eml\"\r\n\r\n")
 	raw := f.Raw
 	b.Write(raw)

@@ -2,24 +2,17 @@ package mailout
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"io"
-	"log"
-	"math/big"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/smtptest"
 )
 
 var (
@@ -27,99 +20,19 @@ var (
 	_ Sender = (*Maildir)(nil)
 )
 
-// received is one message as the test relay saw it.
-type received struct {
-	from, rcpt string
-	data       []byte
-	user       string
-	tls        bool
-}
-
-// testBackend is a real go-smtp backend that records what it accepts and
-// can be told to refuse.
-type testBackend struct {
-	mu          sync.Mutex
-	msgs        []received
-	rcptCode    map[string]int // reply code for RCPT TO that address
-	dataCode    int            // reply code after DATA, 0 = accept
-	requireAuth bool
-	block       chan struct{} // when set, Data waits for it to close
-	sessions    int           // connections opened
-}
-
-func (b *testBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	b.mu.Lock()
-	b.sessions++
-	b.mu.Unlock()
-	return &testSession{b: b, conn: c}, nil
-}
-
-func (b *testBackend) got() []received {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]received(nil), b.msgs...)
-}
-
-type testSession struct {
-	b    *testBackend
-	conn *smtp.Conn
-	user string
-	cur  received
-}
-
-func (s *testSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *testSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != "relayuser" || password != "s3cret" {
-			return smtp.ErrAuthFailed
-		}
-		s.user = username
-		return nil
-	}), nil
-}
-
-func (s *testSession) Mail(from string, opts *smtp.MailOptions) error {
-	if s.b.requireAuth && s.user == "" {
-		return smtp.ErrAuthRequired
+// startServer runs a relay (smtptest.Sink) that offers AUTH PLAIN for
+// relayuser:s3cret, in mode, and returns it.
+func startServer(t *testing.T, opts smtptest.Options, mode serverMode, cert *tls.Certificate) *smtptest.Sink {
+	t.Helper()
+	opts.User, opts.Password = "relayuser", "s3cret"
+	switch mode {
+	case startTLSServer:
+		opts.Cert = cert
+	case implicitServer:
+		opts.Cert, opts.Implicit = cert, true
 	}
-	s.cur = received{from: from, user: s.user}
-	return nil
+	return smtptest.Start(t, opts)
 }
-
-func (s *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
-	s.b.mu.Lock()
-	code := s.b.rcptCode[to]
-	s.b.mu.Unlock()
-	if code != 0 {
-		// Like real servers, echo the address: the client must redact it.
-		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "mailbox <" + to + "> unavailable"}
-	}
-	s.cur.rcpt = to
-	return nil
-}
-
-func (s *testSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	if s.b.block != nil {
-		<-s.b.block
-	}
-	if s.b.dataCode != 0 {
-		return &smtp.SMTPError{Code: s.b.dataCode, EnhancedCode: smtp.EnhancedCode{s.b.dataCode / 100, 6, 0}, Message: "message for " + s.cur.rcpt + " refused"}
-	}
-	s.cur.data = data
-	_, s.cur.tls = s.conn.TLSConnectionState()
-	s.b.mu.Lock()
-	s.b.msgs = append(s.b.msgs, s.cur)
-	s.b.mu.Unlock()
-	return nil
-}
-
-func (s *testSession) Reset()        { s.cur = received{} }
-func (s *testSession) Logout() error { return nil }
 
 type serverMode int
 
@@ -129,60 +42,20 @@ const (
 	implicitServer                   // TLS listener (smtps)
 )
 
-// startServer runs a go-smtp server on 127.0.0.1:0 and returns its address.
-func startServer(t *testing.T, be *testBackend, mode serverMode, cert *tls.Certificate) string {
-	t.Helper()
-	srv := smtp.NewServer(be)
-	srv.Domain = "relay.test"
-	srv.AllowInsecureAuth = true
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
+// rcptCode refuses RCPT for every address with code, echoing the address
+// as real servers do: the client must redact it.
+func rcptCode(code int) smtptest.RcptFunc {
+	return func(to string, _ int) *smtp.SMTPError {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "mailbox <" + to + "> unavailable"}
 	}
-	switch mode {
-	case startTLSServer:
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
-	case implicitServer:
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and a pool trusting it.
-func selfSigned(t *testing.T) (*tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+// dataCode refuses every message after DATA with code, naming its
+// recipient.
+func dataCode(code int) smtptest.DataFunc {
+	return func(m smtptest.Message) *smtp.SMTPError {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 6, 0}, Message: "message for " + m.To[0] + " refused"}
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "relay.test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
 const (
@@ -208,31 +81,31 @@ func newRelay(t *testing.T, url string, pool *x509.CertPool) *Relay {
 	return r
 }
 
-func checkDelivered(t *testing.T, be *testBackend, msg []byte, wantTLS bool, wantUser string) {
+func checkDelivered(t *testing.T, be *smtptest.Sink, msg []byte, wantTLS bool, wantUser string) {
 	t.Helper()
-	got := be.got()
+	got := be.Messages()
 	if len(got) != 1 {
 		t.Fatalf("relay received %d messages, want 1", len(got))
 	}
 	m := got[0]
-	if m.from != testFrom || m.rcpt != testRcpt {
+	if m.From != testFrom || len(m.To) != 1 || m.To[0] != testRcpt {
 		t.Errorf("envelope differs from the one given")
 	}
-	if string(m.data) != string(msg) {
-		t.Errorf("data differs: got %d bytes, want %d", len(m.data), len(msg))
+	if string(m.Data) != string(msg) {
+		t.Errorf("data differs: got %d bytes, want %d", len(m.Data), len(msg))
 	}
-	if m.tls != wantTLS {
-		t.Errorf("tls = %v, want %v", m.tls, wantTLS)
+	if m.TLS != wantTLS {
+		t.Errorf("tls = %v, want %v", m.TLS, wantTLS)
 	}
-	if m.user != wantUser {
-		t.Errorf("auth user = %q, want %q", m.user, wantUser)
+	if m.User != wantUser {
+		t.Errorf("auth user = %q, want %q", m.User, wantUser)
 	}
 }
 
 func TestRelayPlain(t *testing.T) {
 	for _, url := range []string{"smtp://%s?starttls=no", "smtp://%s"} {
-		be := &testBackend{}
-		addr := startServer(t, be, plainServer, nil)
+		be := startServer(t, smtptest.Options{}, plainServer, nil)
+		addr := be.Addr()
 		r := newRelay(t, strings.Replace(url, "%s", addr, 1), nil)
 		msg := testMessage(t)
 		if err := r.Send(context.Background(), testFrom, testRcpt, msg); err != nil {
@@ -243,8 +116,8 @@ func TestRelayPlain(t *testing.T) {
 }
 
 func TestRelayAuthPlain(t *testing.T) {
-	be := &testBackend{requireAuth: true}
-	addr := startServer(t, be, plainServer, nil)
+	be := startServer(t, smtptest.Options{RequireAuth: true}, plainServer, nil)
+	addr := be.Addr()
 	msg := testMessage(t)
 	if err := newRelay(t, "smtp://relayuser:s3cret@"+addr, nil).Send(context.Background(), testFrom, testRcpt, msg); err != nil {
 		t.Fatalf("Send: %v", err)
@@ -273,8 +146,8 @@ func TestRelayAuthPlain(t *testing.T) {
 }
 
 func TestRelayTemporary(t *testing.T) {
-	be := &testBackend{rcptCode: map[string]int{testRcpt: 450}}
-	addr := startServer(t, be, plainServer, nil)
+	be := startServer(t, smtptest.Options{Rcpt: rcptCode(450)}, plainServer, nil)
+	addr := be.Addr()
 	err := newRelay(t, "smtp://"+addr, nil).Send(context.Background(), testFrom, testRcpt, testMessage(t))
 	if err == nil {
 		t.Fatal("Send succeeded")
@@ -288,8 +161,8 @@ func TestRelayTemporary(t *testing.T) {
 	}
 	checkNoAddress(t, err)
 
-	be.dataCode = 451
-	be.rcptCode = nil
+	be.SetData(dataCode(451))
+	be.SetRcpt(nil)
 	err = newRelay(t, "smtp://"+addr, nil).Send(context.Background(), testFrom, testRcpt, testMessage(t))
 	if err == nil || IsPermanent(err) {
 		t.Errorf("451 after DATA: %v", err)
@@ -298,8 +171,8 @@ func TestRelayTemporary(t *testing.T) {
 }
 
 func TestRelayPermanent(t *testing.T) {
-	be := &testBackend{rcptCode: map[string]int{testRcpt: 550}}
-	addr := startServer(t, be, plainServer, nil)
+	be := startServer(t, smtptest.Options{Rcpt: rcptCode(550)}, plainServer, nil)
+	addr := be.Addr()
 	err := newRelay(t, "smtp://"+addr, nil).Send(context.Background(), testFrom, testRcpt, testMessage(t))
 	if !IsPermanent(err) {
 		t.Fatalf("550 is not permanent: %v", err)
@@ -313,8 +186,8 @@ func TestRelayPermanent(t *testing.T) {
 		t.Errorf("server text not kept (redacted): %v", err)
 	}
 
-	be.rcptCode = nil
-	be.dataCode = 554
+	be.SetRcpt(nil)
+	be.SetData(dataCode(554))
 	err = newRelay(t, "smtp://"+addr, nil).Send(context.Background(), testFrom, testRcpt, testMessage(t))
 	if !errors.As(err, &pe) || pe.Code != 554 || pe.Stage != "DATA" {
 		t.Errorf("554 after DATA: %v", err)
@@ -333,10 +206,10 @@ func checkNoAddress(t *testing.T, err error) {
 }
 
 func TestRelaySTARTTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := smtptest.Cert(t)
 	for _, q := range []string{"", "?starttls=required"} {
-		be := &testBackend{requireAuth: true}
-		addr := startServer(t, be, startTLSServer, cert)
+		be := startServer(t, smtptest.Options{RequireAuth: true}, startTLSServer, cert)
+		addr := be.Addr()
 		msg := testMessage(t)
 		if err := newRelay(t, "smtp://relayuser:s3cret@"+addr+q, pool).Send(context.Background(), testFrom, testRcpt, msg); err != nil {
 			t.Fatalf("%q: Send: %v", q, err)
@@ -345,8 +218,8 @@ func TestRelaySTARTTLS(t *testing.T) {
 	}
 
 	// starttls=no stays in clear text even when offered.
-	be := &testBackend{}
-	addr := startServer(t, be, startTLSServer, cert)
+	be := startServer(t, smtptest.Options{}, startTLSServer, cert)
+	addr := be.Addr()
 	msg := testMessage(t)
 	if err := newRelay(t, "smtp://"+addr+"?starttls=no", pool).Send(context.Background(), testFrom, testRcpt, msg); err != nil {
 		t.Fatalf("starttls=no: %v", err)
@@ -360,7 +233,7 @@ func TestRelaySTARTTLS(t *testing.T) {
 	}
 
 	// starttls=required against a server without it fails.
-	plainAddr := startServer(t, &testBackend{}, plainServer, nil)
+	plainAddr := startServer(t, smtptest.Options{}, plainServer, nil).Addr()
 	err = newRelay(t, "smtp://"+plainAddr+"?starttls=required", pool).Send(context.Background(), testFrom, testRcpt, msg)
 	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("required STARTTLS missing: %v", err)
@@ -368,9 +241,9 @@ func TestRelaySTARTTLS(t *testing.T) {
 }
 
 func TestRelaySMTPS(t *testing.T) {
-	cert, pool := selfSigned(t)
-	be := &testBackend{requireAuth: true}
-	addr := startServer(t, be, implicitServer, cert)
+	cert, pool := smtptest.Cert(t)
+	be := startServer(t, smtptest.Options{RequireAuth: true}, implicitServer, cert)
+	addr := be.Addr()
 	msg := testMessage(t)
 	if err := newRelay(t, "smtps://relayuser:s3cret@"+addr, pool).Send(context.Background(), testFrom, testRcpt, msg); err != nil {
 		t.Fatalf("Send: %v", err)
@@ -391,9 +264,9 @@ func TestRelayNetworkErrors(t *testing.T) {
 	}
 
 	// A relay that stops answering: the context ends the Send.
-	be := &testBackend{block: make(chan struct{})}
-	defer close(be.block)
-	addr = startServer(t, be, plainServer, nil)
+	hold := make(chan struct{})
+	defer close(hold)
+	addr = startServer(t, smtptest.Options{Hold: hold}, plainServer, nil).Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -438,9 +311,8 @@ func TestNewRelayErrors(t *testing.T) {
 // TestRelayReusesConnections: consecutive sends share a connection; a
 // connection the relay closed while idle is replaced transparently.
 func TestRelayReusesConnections(t *testing.T) {
-	be := &testBackend{}
-	addr := startServer(t, be, plainServer, nil)
-	r := newRelay(t, "smtp://"+addr+"?starttls=no", nil)
+	be := startServer(t, smtptest.Options{}, plainServer, nil)
+	r := newRelay(t, be.URL(), nil)
 	defer r.Close()
 	msg := testMessage(t)
 	for i := 0; i < 5; i++ {
@@ -448,11 +320,8 @@ func TestRelayReusesConnections(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	be.mu.Lock()
-	sessions := be.sessions
-	be.mu.Unlock()
-	if sessions != 1 || len(be.got()) != 5 {
-		t.Fatalf("%d connections for %d messages, want 1 for 5", sessions, len(be.got()))
+	if sessions := be.Sessions(); sessions != 1 || len(be.Messages()) != 5 {
+		t.Fatalf("%d connections for %d messages, want 1 for 5", sessions, len(be.Messages()))
 	}
 	// The relay drops the idle connection: the next send dials again.
 	p := <-r.idle
@@ -461,7 +330,7 @@ func TestRelayReusesConnections(t *testing.T) {
 	if err := r.Send(context.Background(), testFrom, testRcpt, msg); err != nil {
 		t.Fatalf("send after the relay closed the idle connection: %v", err)
 	}
-	if len(be.got()) != 6 {
-		t.Fatalf("%d messages delivered, want 6", len(be.got()))
+	if n := len(be.Messages()); n != 6 {
+		t.Fatalf("%d messages delivered, want 6", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads/mailkind"
 )
 
 // renderCache renders each mail of a batch once per (kind, post) and
@@ -38,10 +39,11 @@ type renderCache struct {
 // renderKey is what, besides the per-recipient fields, decides a mail's
 // rendering within a batch.
 type renderKey struct {
-	kind, note, actionURL, threadURL string
-	category, stopAll, stopCategory  string // welcome mail is about a follow, not a post
-	post, question                   int64
-	named, unsub                     bool
+	kind                            mailkind.Kind
+	note, actionURL, threadURL      string
+	category, stopAll, stopCategory string // welcome mail is about a follow, not a post
+	post, question                  int64
+	named, unsub                    bool
 }
 
 // renderedMail is a rendering with the markers still in it.
@@ -69,7 +71,7 @@ func newRenderCache(tmpl *templates.Set) (*renderCache, error) {
 // and question, whose unsubscribe URL is unsubPrefix followed by unsubTok
 // (both empty when the mail has no unsubscribe link). data.UnsubscribeURL
 // is ignored; data.RecipientName is the recipient's name.
-func (c *renderCache) mail(kind string, post, question int64, data templates.MailData, unsubPrefix, unsubTok string) (subject, text, html string, err error) {
+func (c *renderCache) mail(kind mailkind.Kind, post, question int64, data templates.MailData, unsubPrefix, unsubTok string) (subject, text, html string, err error) {
 	name := data.RecipientName
 	key := renderKey{kind: kind, note: data.Reason, actionURL: data.ActionURL, threadURL: data.ThreadURL,
 		category: data.CategoryName, stopAll: data.UnsubscribeAddress, stopCategory: data.UnsubscribeCategoryAddress,

@@ -30,7 +30,7 @@ func TestRenderCacheMatchesDirect(t *testing.T) {
 					QuestionID: 7, PostKind: "question", Body: "Line one\n\n> quoted & <b>\nend",
 					ThreadURL: "https://forum.test/q/7#p7", CategoryName: "Night", ActionURL: "https://forum.test/confirm/x",
 					Reason: "because", Files: []templates.FileLink{{Name: "a&b.png", Size: "3 KB", URL: "https://forum.test/a/1"}},
-					Addresses: []templates.HelpAddress{{Address: "ask@forum.test", What: "ask"}},
+					Forum: templates.ForumAddresses{Ask: "ask@forum.test", Help: "help@forum.test"},
 				}
 				direct := data
 				direct.RecipientName = name

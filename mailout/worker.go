@@ -11,7 +11,7 @@ import (
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
-	"github.com/postern/postern/web/links"
+	"github.com/postern/postern/threads/mailkind"
 )
 
 // NotifyWorker is the dispatcher: the River worker that renders and sends
@@ -174,30 +174,15 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 		mem.Release(weight)
 		switch {
 		case err == nil:
-			if b.log.Enabled(ctx, slog.LevelDebug) {
-				b.logFor(o).Debug("notification sent", "bytes", len(msg))
-			}
 			tempInARow = 0
-			if len(b.unmarked) == 0 {
-				b.firstSent = time.Now()
-			}
-			b.unmarked = append(b.unmarked, o.NotificationID)
-			b.nSent++
-			if len(b.unmarked) >= markEvery || time.Since(b.firstSent) >= markAfter {
-				if err := b.flush(ctx); err != nil {
-					return err
-				}
+			if err := b.sent(ctx, o, len(msg)); err != nil {
+				return err
 			}
 		case IsPermanent(err):
 			tempInARow = 0
-			b.logFor(o).Warn("notification rejected by relay", "err", err)
-			if rerr := b.w.Store.RecordRejection(ctx, o.NotificationID, "5.0.0"); rerr != nil {
-				return rerr
-			}
-			if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", err.Error()); err != nil {
+			if err := b.refused(ctx, o, err); err != nil {
 				return err
 			}
-			b.nFailed++
 		default:
 			b.logFor(o).Warn("notification send failed, will retry", "err", err)
 			b.later(err)
@@ -210,6 +195,37 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 			}
 		}
 	}
+	return nil
+}
+
+// sent records that the relay accepted o (size bytes): it is marked sent
+// with the next chunk, and the chunk is marked once full or old enough.
+func (b *batch) sent(ctx context.Context, o *threads.Outgoing, size int) error {
+	if b.log.Enabled(ctx, slog.LevelDebug) {
+		b.logFor(o).Debug("notification sent", "bytes", size)
+	}
+	if len(b.unmarked) == 0 {
+		b.firstSent = time.Now()
+	}
+	b.unmarked = append(b.unmarked, o.NotificationID)
+	b.nSent++
+	if len(b.unmarked) >= markEvery || time.Since(b.firstSent) >= markAfter {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// refused records the relay's permanent refusal (sendErr) of o: counted
+// against the address like a hard bounce, and o marked failed.
+func (b *batch) refused(ctx context.Context, o *threads.Outgoing, sendErr error) error {
+	b.logFor(o).Warn("notification rejected by relay", "err", sendErr)
+	if err := b.w.Store.RecordRejection(ctx, o.NotificationID, "5.0.0"); err != nil {
+		return err
+	}
+	if err := b.w.Store.MarkFailed(ctx, o.NotificationID, "failed", sendErr.Error()); err != nil {
+		return err
+	}
+	b.nFailed++
 	return nil
 }
 
@@ -255,12 +271,7 @@ func (b *batch) flush(ctx context.Context) error {
 func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, error) {
 	cfg := w.Store.Config()
 	lk := w.Store.Links()
-	unsubPrefix := lk.UnsubscribePage("")
-	var unsubURL, unsubMail string
-	if o.UnsubscribeTok != "" {
-		unsubURL = lk.UnsubscribePage(o.UnsubscribeTok)
-		unsubMail = links.UnsubscribeMailto(o.UnsubscribeMail)
-	}
+	unsub := o.Unsubscribe
 	data := templates.MailData{
 		ForumName:      cfg.ForumName,
 		PosterName:     o.PostAuthor,
@@ -271,7 +282,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		PostKind:       string(o.PostKind),
 		Body:           o.PostBody,
 		ThreadURL:      o.ThreadURL,
-		UnsubscribeURL: unsubURL,
+		UnsubscribeURL: unsub.URL,
 		CategoryName:   o.CategoryName,
 		ActionURL:      o.ActionURL,
 		Reason:         o.Note,
@@ -282,13 +293,13 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 	for _, a := range o.Attachments {
 		data.Files = append(data.Files, templates.FileLink{Name: a.Filename, Size: templates.HumanSize(a.Size), URL: lk.Download(a.ID)})
 	}
-	if o.Kind == threads.NotifyHelp {
-		data.Addresses = helpAddresses(w.Store)
+	if o.Kind == mailkind.Help {
+		data.Forum = forumAddresses(w.Store.Addresses())
 	}
 	var subject, text, html string
 	var err error
 	if rc != nil {
-		subject, text, html, err = rc.mail(o.Kind, o.PostID, o.QuestionID, data, unsubPrefix, o.UnsubscribeTok)
+		subject, text, html, err = rc.mail(o.Kind, o.PostID, o.QuestionID, data, lk.UnsubscribePage(""), unsub.Token)
 	} else {
 		subject, text, html, err = w.Templates.Mail(o.Kind, data)
 	}
@@ -296,11 +307,11 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		return nil, fmt.Errorf("render %s: %w", o.Kind, err)
 	}
 	fromName := cfg.ForumName
-	if o.PostAuthor != "" && (o.Kind == threads.NotifyNewQuestion || o.Kind == threads.NotifyAnswer || o.Kind == threads.NotifyComment) {
+	if o.PostAuthor != "" && o.Kind.FromPoster() {
 		fromName = o.PostAuthor + " via " + cfg.ForumName
 	}
 	fromAddr := w.Store.Addresses().Notify()
-	if o.Kind == threads.NotifyModerate {
+	if o.Kind == mailkind.Moderate {
 		fromAddr = w.Store.Addresses().Moderate()
 	}
 	return Compose(&Outgoing{
@@ -315,21 +326,18 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		Text:              text,
 		HTML:              html,
 		ListID:            fmt.Sprintf("%s <forum.%s>", cfg.ForumName, cfg.Domain),
-		UnsubscribeURL:    unsubURL,
-		UnsubscribeMailto: unsubMail,
+		UnsubscribeURL:    unsub.URL,
+		UnsubscribeMailto: unsub.Mailto,
 	})
 }
 
-// helpAddresses lists the forum's addresses for the help mail.
-func helpAddresses(st *threads.Store) []templates.HelpAddress {
-	cfg := st.Config()
-	lp, d := cfg.LocalParts, "@"+cfg.Domain
-	return []templates.HelpAddress{
-		{Address: lp.Ask + d, What: "ask a new question (the subject is the title)"},
-		{Address: lp.Ask + "+CATEGORY" + d, What: "ask in a category; or start the subject with [category]; #tags in the subject or a \"Tags:\" first line add tags"},
-		{Address: lp.Subscribe + d, What: "receive every new question by email (you confirm once)"},
-		{Address: lp.Subscribe + "+CATEGORY" + d, What: "receive the new questions of one category"},
-		{Address: lp.Unsubscribe + d, What: "stop all emails; " + lp.Unsubscribe + "+CATEGORY" + d + " stops one category"},
-		{Address: lp.Help + d, What: "this guide"},
+// forumAddresses are the forum's addresses the help mail lists.
+func forumAddresses(a *threads.Addresses) templates.ForumAddresses {
+	const c = templates.CategoryPlaceholder
+	return templates.ForumAddresses{
+		Ask: a.Ask(), AskCategory: a.AskIn(c),
+		Subscribe: a.Subscribe(), SubscribeCategory: a.SubscribeIn(c),
+		Unsubscribe: a.UnsubscribeAll(), UnsubscribeCategory: a.UnsubscribeCategory(c),
+		Help: a.Help(),
 	}
 }

@@ -1,6 +1,10 @@
 // Package templates holds every text that a person reads in Postern: the
-// notification mails (subject, plain text and HTML bodies) and the HTML
-// pages served by the web endpoints.
+// notification mails (subject, plain text and HTML bodies), the help
+// guide (ForumAddresses.Guide), the note of a postmaster forward
+// (PostmasterForward), and the HTML pages served by the web endpoints
+// with their sentences (Notice, StopForm, ConfirmForm, Stopped). Callers
+// pass data and codes (a mailkind.Kind, a Notice); the sentences are
+// here. It imports nothing of Postern's but threads/mailkind.
 //
 // The template files are embedded in the binary and parsed once by New.
 // Mail kinds live under mail/ as three files each:

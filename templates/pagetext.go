@@ -2,36 +2,114 @@ package templates
 
 import "fmt"
 
-// The sentences of the web pages (page/message.html.tmpl titles and
-// messages), kept here with the templates so that every text a person
-// reads is in this package. Plain text: the page escapes it.
+// Notice is a page of one title and one message (page/message.html.tmpl)
+// that answers a web request: an error, or what a link did. Package web
+// chooses the notice and the HTTP status; the sentences are here, so that
+// every text a person reads is in this package. Every notice page ends
+// with the privacy line, as every page does.
+type Notice int
+
+// The notices.
 const (
-	PageNotFoundTitle = "Page not found"
-	PageNotFound      = "There is no page here. The question may have been removed, or is not published yet."
-
-	PageBadLinkTitle   = "Link not valid"
-	PageBadUnsubscribe = "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead."
-	PageBadConfirm     = "This confirmation link is invalid or has expired."
-
-	PageBadRequestTitle = "Bad request"
-	PageBadRequest      = "The request could not be read."
-
-	PageTryAgainTitle       = "Please try again"
-	PageTryAgainUnsubscribe = "We could not record your request just now. Please try again in a minute."
-	PageTryAgainConfirm     = "We could not record your confirmation just now. Please try again in a minute."
-	PageTryAgainRead        = "This page could not be loaded just now. Please try again in a minute."
-
-	PageStopTitle         = "Stop these emails?"
-	PageStopQuestion      = "Choose whether to stop emails about this question only, or all emails from this forum."
-	PageStopFollows       = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
-	PageUnsubscribedTitle = "Unsubscribed"
-
-	PageConfirmTitle       = "Confirm your address"
-	PageConfirm            = "Press the button to confirm that you wrote to the forum. Your held message is then published."
-	PageConfirmedTitle     = "Confirmed"
-	PageConfirmed          = "Your address is confirmed. From now on your messages are published directly."
-	PageConfirmedPublished = "Your address is confirmed and your message is published. From now on your messages are published directly."
+	// NoticeNotFound: no page at this address (a route nothing serves, a
+	// question not shown, an attachment of a post not shown).
+	NoticeNotFound Notice = iota + 1
+	// NoticeMethodNotAllowed: the address exists, not for this method.
+	NoticeMethodNotAllowed
+	// NoticeBadRequest: a form that could not be read.
+	NoticeBadRequest
+	// NoticeBadUnsubscribe: an unsubscribe link that does not verify.
+	NoticeBadUnsubscribe
+	// NoticeBadConfirm: a confirmation link that does not verify.
+	NoticeBadConfirm
+	// NoticeTryAgainUnsubscribe: an unsubscribe not recorded (database).
+	NoticeTryAgainUnsubscribe
+	// NoticeTryAgainConfirm: a confirmation not recorded (database).
+	NoticeTryAgainConfirm
+	// NoticeTryAgainFollow: a follow's state not read (database).
+	NoticeTryAgainFollow
+	// NoticeTryAgainRead: a page or file not read (database).
+	NoticeTryAgainRead
+	// NoticeInternalError: a page that could not be rendered.
+	NoticeInternalError
+	// NoticeConfirmed: an address confirmed, nothing was held.
+	NoticeConfirmed
+	// NoticeConfirmedPublished: an address confirmed and its held
+	// message published.
+	NoticeConfirmedPublished
+	// NoticeFollowConfirmed: a follow started (a welcome mail follows).
+	NoticeFollowConfirmed
+	// NoticeFollowEnded: a follow's old confirmation link after the
+	// follow was stopped: it does not start again.
+	NoticeFollowEnded
 )
+
+// noticeText is each notice's title and message.
+var noticeText = map[Notice][2]string{
+	NoticeNotFound:            {"Page not found", "There is no page here. The question may have been removed, or is not published yet."},
+	NoticeMethodNotAllowed:    {"Not allowed", "This page cannot be used that way."},
+	NoticeBadRequest:          {"Bad request", "The request could not be read."},
+	NoticeBadUnsubscribe:      {"Link not valid", "This unsubscribe link is invalid or has expired. Reply \"unsubscribe\" to any notification instead."},
+	NoticeBadConfirm:          {"Link not valid", "This confirmation link is invalid or has expired."},
+	NoticeTryAgainUnsubscribe: {"Please try again", "We could not record your request just now. Please try again in a minute."},
+	NoticeTryAgainConfirm:     {"Please try again", "We could not record your confirmation just now. Please try again in a minute."},
+	NoticeTryAgainFollow:      {"Please try again", "We could not read your follow just now. Please try again in a minute."},
+	NoticeTryAgainRead:        {"Please try again", "This page could not be loaded just now. Please try again in a minute."},
+	NoticeInternalError:       {"Something went wrong", "This page could not be shown. Please try again later."},
+	NoticeConfirmed:           {"Confirmed", "Your address is confirmed."},
+	NoticeConfirmedPublished:  {"Confirmed", "Your address is confirmed and your message is published."},
+	NoticeFollowConfirmed:     {"Confirmed", "Your follow is confirmed: new questions will arrive by email. A welcome email says what comes and how to stop it."},
+	NoticeFollowEnded:         {"Follow ended", "You stopped these emails after asking for them, so this old link does not start them again. To follow again, write to the forum's subscribe address again."},
+}
+
+// Notices returns every notice, in order.
+func Notices() []Notice {
+	out := make([]Notice, 0, len(noticeText))
+	for n := NoticeNotFound; n <= NoticeFollowEnded; n++ {
+		out = append(out, n)
+	}
+	return out
+}
+
+// NoticePage is the page of notice n.
+func NoticePage(n Notice) MessagePage {
+	t, ok := noticeText[n]
+	if !ok {
+		t = noticeText[NoticeInternalError]
+	}
+	return MessagePage{Title: t[0], Message: t[1]}
+}
+
+// StopForm is the page of an unsubscribe link's GET: it changes nothing
+// and offers the buttons that post to action. The first button stops what
+// the link names: the question, or (stopsFollows) the follows that sent a
+// new question; a link naming everything (stopsAll, the welcome mail's)
+// gets only the "everything" button.
+func StopForm(action string, stopsFollows, stopsAll bool) MessagePage {
+	p := MessagePage{Title: "Stop these emails?", FormAction: action, StopsFollows: stopsFollows, StopsAll: stopsAll,
+		Message: "Choose whether to stop emails about this question only, or all emails from this forum."}
+	switch {
+	case stopsAll:
+		p.Message = "Press the button to stop all emails from this forum: new questions, and answers and comments on your posts."
+	case stopsFollows:
+		p.Message = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
+	}
+	return p
+}
+
+// Stopped is the page answering an unsubscribe: exactly what stopped.
+func Stopped(st Stop) MessagePage { return MessagePage{Title: "Unsubscribed", Message: st.Text()} }
+
+// ConfirmForm is the page of a confirmation link's GET: it confirms
+// nothing and offers the button that posts to action; follow says the
+// link confirms a follow rather than an address.
+func ConfirmForm(action string, follow bool) MessagePage {
+	msg := "Press the button to confirm that you wrote to the forum. Your held message is then published."
+	if follow {
+		msg = "Press the button to confirm that you want to receive new questions by email."
+	}
+	return MessagePage{Title: "Confirm your address", Message: msg, ConfirmAction: action}
+}
 
 // HumanSize formats a byte count for people ("1.5 MB", "12 KB", "300 bytes").
 func HumanSize(n int) string {

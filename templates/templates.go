@@ -3,14 +3,15 @@ package templates
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/postern/postern/threads/mailkind"
 )
 
 //go:embed mail/*.tmpl page/*.tmpl
@@ -22,49 +23,6 @@ var stylesheet []byte
 // Stylesheet returns the CSS of every page (page/style.css), which pages
 // link as /style.css: they carry no inline style.
 func Stylesheet() []byte { return stylesheet }
-
-// Mail kinds known to the forum. Each has its three files under mail/.
-const (
-	// KindNewQuestion goes to a follower of a category or of the forum: it
-	// carries the new question's full text; a reply answers it.
-	KindNewQuestion = "new_question"
-	// KindAnswer goes to the asker when someone answers their question.
-	KindAnswer = "answer"
-	// KindComment goes to the author of the commented post and to earlier
-	// commenters on it.
-	KindComment = "comment"
-	// KindPosted confirms to the asker that their question is published.
-	KindPosted = "posted"
-	// KindConfirm asks a first-time sender to confirm their address; their
-	// post stays held until they reply or open ActionURL.
-	KindConfirm = "confirm"
-	// KindConfirmSubscribe asks someone who wrote to subscribe@ to confirm
-	// the follow (double opt-in).
-	KindConfirmSubscribe = "confirm_subscribe"
-	// KindUnsubscribed confirms, once, an unsubscribe the person asked for
-	// by email.
-	KindUnsubscribed = "unsubscribed"
-	// KindRejected explains to a confirmed sender why their message could
-	// not be posted (Reason) and what to do.
-	KindRejected = "rejected"
-	// KindSelected tells an answerer their answer was selected as best.
-	KindSelected = "selected"
-	// KindModerate gives a moderator a post waiting for approval.
-	KindModerate = "moderate"
-	// KindHelp is the guide to every address and command (Help field).
-	KindHelp = "help"
-	// KindCommand confirms a command in one line (Reason), for members
-	// who asked for command confirmations.
-	KindCommand = "command"
-	// KindWelcome tells a follower, once, that their follow (of the forum,
-	// or of CategoryName) is confirmed: what they will receive and how to
-	// stop it (UnsubscribeAddress, UnsubscribeCategoryAddress,
-	// UnsubscribeURL).
-	KindWelcome = "welcome"
-)
-
-// HelpAddress is one line of the guide: an address and what it does.
-type HelpAddress struct{ Address, What string }
 
 // ReplyMarker is the line placed at the top of a notification body when
 // MailData.ReplyAbove is set. Inbound processing may cut a reply at this
@@ -86,9 +44,9 @@ type MailData struct {
 	// RecipientName is the display name of the person the mail goes to;
 	// empty leaves out the greeting.
 	RecipientName string
-	// Kind is the mail kind (one of the Kind* constants). Mail fills it in
-	// from its name argument when it is empty.
-	Kind string
+	// Kind is the mail kind. Mail fills it in from its kind argument when
+	// it is empty.
+	Kind mailkind.Kind
 	// QuestionTitle is the title of the question the thread is about.
 	QuestionTitle string
 	// QuestionID is the question's identifier, for reference in the text.
@@ -113,8 +71,8 @@ type MailData struct {
 	// Reason says what happened, for unsubscribed and rejected mail; in a
 	// confirmation request, why a confirmed member is asked.
 	Reason string
-	// Addresses lists the forum's addresses, for the help mail.
-	Addresses []HelpAddress
+	// Forum is the forum's addresses, for the help mail (its Guide).
+	Forum ForumAddresses
 	// Files are the post's attachments, linked (never re-sent).
 	Files []FileLink
 	// UnsubscribeAddress is the forum's address that stops every email
@@ -137,11 +95,11 @@ type FileLink struct {
 // comment. Templates use it in the footer.
 func (d MailData) ReplyAction() string {
 	switch d.Kind {
-	case KindNewQuestion:
+	case mailkind.NewQuestion:
 		return "answer"
-	case KindConfirm, KindConfirmSubscribe:
+	case mailkind.Confirm, mailkind.ConfirmSubscribe:
 		return "confirm"
-	case KindModerate:
+	case mailkind.Moderate:
 		return `approve it ("approve") or reject it ("reject" and a reason)`
 	}
 	return "comment"
@@ -180,15 +138,16 @@ type mailSet struct {
 // Set is the parsed collection of all templates. It is safe for concurrent
 // use by multiple goroutines once New returns.
 type Set struct {
-	mails map[string]mailSet
-	pages map[string]*htmltemplate.Template
+	mails     map[mailkind.Kind]mailSet
+	pages     map[string]*htmltemplate.Template
+	errorPage string // NoticeInternalError, rendered by New
 }
 
 // New parses every embedded template. It fails if a mail kind lacks one of
 // its three files or if any file does not parse.
 func New() (*Set, error) {
 	s := &Set{
-		mails: make(map[string]mailSet),
+		mails: make(map[mailkind.Kind]mailSet),
 		pages: make(map[string]*htmltemplate.Template),
 	}
 	if err := s.parseMails(); err != nil {
@@ -197,8 +156,16 @@ func New() (*Set, error) {
 	if err := s.parsePages(); err != nil {
 		return nil, err
 	}
+	var err error
+	if s.errorPage, err = s.Page("message", NoticePage(NoticeInternalError)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
+
+// ErrorPage is the page of NoticeInternalError, rendered once by New: the
+// answer when a page does not render.
+func (s *Set) ErrorPage() string { return s.errorPage }
 
 // textFuncs are the helpers of the text templates.
 func textFuncs() texttemplate.FuncMap {
@@ -234,7 +201,7 @@ func (s *Set) parseMails() error {
 		return fmt.Errorf("templates: parse html partials: %w", err)
 	}
 	for _, sub := range subjects {
-		kind := strings.TrimSuffix(path.Base(sub), ".subject.tmpl")
+		kind := mailkind.Kind(strings.TrimSuffix(path.Base(sub), ".subject.tmpl"))
 		var m mailSet
 		if m.subject, err = texttemplate.New("").Funcs(textFuncs()).ParseFS(files, sub); err != nil {
 			return fmt.Errorf("templates: parse %s: %w", sub, err)
@@ -242,19 +209,26 @@ func (s *Set) parseMails() error {
 		if m.text, err = textBase.Clone(); err != nil {
 			return fmt.Errorf("templates: clone text partials for %s: %w", kind, err)
 		}
-		if _, err = m.text.ParseFS(files, "mail/"+kind+".txt.tmpl"); err != nil {
+		if _, err = m.text.ParseFS(files, "mail/"+string(kind)+".txt.tmpl"); err != nil {
 			return fmt.Errorf("templates: parse mail %s text: %w", kind, err)
 		}
 		if m.html, err = htmlBase.Clone(); err != nil {
 			return fmt.Errorf("templates: clone html partials for %s: %w", kind, err)
 		}
-		if _, err = m.html.ParseFS(files, "mail/"+kind+".html.tmpl"); err != nil {
+		if _, err = m.html.ParseFS(files, "mail/"+string(kind)+".html.tmpl"); err != nil {
 			return fmt.Errorf("templates: parse mail %s html: %w", kind, err)
 		}
 		s.mails[kind] = m
 	}
-	if len(s.mails) == 0 {
-		return errors.New("templates: no mail kinds embedded")
+	// Exactly the kinds mailkind names: a kind the store can record has
+	// its mail, and no file names a kind nothing sends.
+	for _, k := range mailkind.All() {
+		if _, ok := s.mails[k]; !ok {
+			return fmt.Errorf("templates: no mail/%s.subject.tmpl for mail kind %s", k, k)
+		}
+	}
+	if len(s.mails) != len(mailkind.All()) {
+		return fmt.Errorf("templates: %d mail kinds embedded, mailkind names %d", len(s.mails), len(mailkind.All()))
 	}
 	return nil
 }
@@ -286,36 +260,37 @@ func (s *Set) parsePages() error {
 	return nil
 }
 
-// MailKinds returns the names of all mail kinds, sorted.
-func (s *Set) MailKinds() []string {
-	out := make([]string, 0, len(s.mails))
+// MailKinds returns every mail kind the set renders, sorted by name.
+func (s *Set) MailKinds() []mailkind.Kind {
+	out := make([]mailkind.Kind, 0, len(s.mails))
 	for k := range s.mails {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
-// Mail renders the mail kind name with data (normally a MailData or
-// *MailData; an empty Kind is filled in with name). The subject is one
+// Mail renders the mail of kind with data (normally a MailData or
+// *MailData; an empty Kind is filled in with kind). The subject is one
 // line with runs of white space collapsed, ready for a header. text is the
 // text/plain body and html the text/html body; both end with a newline.
-// An unknown name or a template failure is an error.
-func (s *Set) Mail(name string, data any) (subject, text, html string, err error) {
-	m, ok := s.mails[name]
+// An unknown kind or a template failure is an error.
+func (s *Set) Mail(kind mailkind.Kind, data any) (subject, text, html string, err error) {
+	m, ok := s.mails[kind]
 	if !ok {
-		return "", "", "", fmt.Errorf("templates: unknown mail kind %q", name)
+		return "", "", "", fmt.Errorf("templates: unknown mail kind %q", kind)
 	}
+	name := string(kind)
 	switch d := data.(type) {
 	case MailData:
 		if d.Kind == "" {
-			d.Kind = name
+			d.Kind = kind
 		}
 		data = d
 	case *MailData:
 		if d != nil && d.Kind == "" {
 			c := *d
-			c.Kind = name
+			c.Kind = kind
 			data = c
 		}
 	}

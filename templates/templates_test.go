@@ -7,18 +7,20 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/postern/postern/threads/mailkind"
 )
 
 var dump = flag.Bool("dump", false, "print every rendered mail")
 
-func sample(kind string) MailData {
+func sample(kind mailkind.Kind) MailData {
 	return MailData{
 		ForumName:      "Gardeners",
 		PosterName:     "Ann Example",
 		RecipientName:  "Bob",
 		QuestionTitle:  "Why do my tomatoes split?",
 		QuestionID:     42,
-		PostKind:       map[string]string{KindNewQuestion: "question", KindPosted: "question", KindAnswer: "answer", KindComment: "comment"}[kind],
+		PostKind:       map[mailkind.Kind]string{mailkind.NewQuestion: "question", mailkind.Posted: "question", mailkind.Answer: "answer", mailkind.Comment: "comment"}[kind],
 		Body:           "First paragraph line one.\nLine two.\n\nSecond paragraph.",
 		ParentExcerpt:  "The original question, shortened.",
 		ThreadURL:      "https://forum.example.org/q/42",
@@ -39,41 +41,23 @@ func mustNew(t *testing.T) *Set {
 
 // postKinds are the notifications about a post; the others are system
 // mail about the person's own request (see TestSystemMail).
-var postKinds = []string{KindAnswer, KindComment, KindNewQuestion, KindPosted}
+var postKinds = []mailkind.Kind{mailkind.Answer, mailkind.Comment, mailkind.NewQuestion, mailkind.Posted}
 
-// TestSystemMail renders the confirmation, unsubscribe and rejection mail:
-// each carries what it is about, its link or reason, and the privacy line,
-// and escapes user text in HTML.
+// TestSystemMail renders the confirmation, unsubscribe and rejection mail
+// (their words are in the golden files, TestGoldenMail): each has a
+// one-line subject and the privacy line, and escapes user text in HTML.
 func TestSystemMail(t *testing.T) {
 	s := mustNew(t)
-	for kind, want := range map[string][]string{
-		KindConfirm:          {"please confirm that you sent it", "https://forum.example.org/confirm/TOK", "<i>title</i>"},
-		KindConfirmSubscribe: {"receive every new question", "https://forum.example.org/confirm/TOK"},
-		KindUnsubscribed:     {"You will receive no more emails about <i>title</i>."},
-		KindRejected:         {"was not posted: the question is closed", "https://forum.example.org/q/42"},
-		KindWelcome: {"Your follow is confirmed", "every new question on\nGardeners in Vegetables arrives by email",
-			"write to unsubscribe@forum.example.org to stop every email", "write to unsubscribe+veg@forum.example.org to stop this category only",
-			`reply "unsubscribe all"`, "Stop all emails now: https://forum.example.org/u/TOKEN"},
-	} {
-		d := sample(kind)
-		d.QuestionTitle = "<i>title</i>"
-		d.ActionURL = "https://forum.example.org/confirm/TOK"
-		d.Reason = "the question is closed"
-		d.UnsubscribeAddress, d.UnsubscribeCategoryAddress = "unsubscribe@forum.example.org", "unsubscribe+veg@forum.example.org"
-		if kind == KindUnsubscribed {
-			d.Reason = "You will receive no more emails about <i>title</i>."
-		}
-		subject, text, html, err := s.Mail(kind, d)
+	for _, kind := range []mailkind.Kind{mailkind.Confirm, mailkind.ConfirmSubscribe, mailkind.Unsubscribed, mailkind.Rejected, mailkind.Welcome} {
+		subject, text, html, err := s.Mail(kind, goldenData(kind))
 		if err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
 		if subject == "" || strings.Contains(subject, "\n") {
 			t.Errorf("%s: subject %q", kind, subject)
 		}
-		for _, w := range append(want, PrivacyLine) {
-			if !strings.Contains(text, w) {
-				t.Errorf("%s: text lacks %q:\n%s", kind, w, text)
-			}
+		if !strings.Contains(text, PrivacyLine) {
+			t.Errorf("%s: text lacks the privacy line:\n%s", kind, text)
 		}
 		if strings.Contains(html, "<i>") || !strings.Contains(html, PrivacyLine) {
 			t.Errorf("%s: html unescaped or without privacy line:\n%s", kind, html)
@@ -108,30 +92,33 @@ func TestHTMLTitleNeverEmpty(t *testing.T) {
 	}
 }
 
+// TestKinds: the set renders exactly the kinds of package mailkind (New
+// fails otherwise), each with its three files.
 func TestKinds(t *testing.T) {
 	s := mustNew(t)
-	got := strings.Join(s.MailKinds(), ",")
+	var names []string
+	for _, k := range s.MailKinds() {
+		names = append(names, string(k))
+	}
+	got := strings.Join(names, ",")
 	if want := "answer,command,comment,confirm,confirm_subscribe,help,moderate,new_question,posted,rejected,selected,unsubscribed,welcome"; got != want {
 		t.Fatalf("MailKinds = %q, want %q", got, want)
 	}
 }
 
+// TestRenderEveryKind renders each notification about a post: its subject,
+// its layout (reply marker first, privacy line last), its links, no
+// external content and a 76-column text.
 func TestRenderEveryKind(t *testing.T) {
 	s := mustNew(t)
-	wantSubject := map[string]string{
-		KindNewQuestion: "[Gardeners] Why do my tomatoes split?",
-		KindPosted:      "[Gardeners] Why do my tomatoes split?",
-		KindAnswer:      "Re: [Gardeners] Why do my tomatoes split?",
-		KindComment:     "Re: [Gardeners] Why do my tomatoes split?",
-	}
-	wantText := map[string][]string{
-		KindNewQuestion: {"Ann Example asked a new question in Vegetables:", "Reply to this email to answer."},
-		KindAnswer:      {"Ann Example answered your question:", "Your question:\n> The original question, shortened.\n\n-- \n"},
-		KindComment:     {"Ann Example commented in the thread:", "In reply to:\n> The original question, shortened."},
-		KindPosted:      {"Your question is posted on Gardeners in Vegetables.", "Answers and comments arrive by email"},
+	wantSubject := map[mailkind.Kind]string{
+		mailkind.NewQuestion: "[Gardeners] Why do my tomatoes split?",
+		mailkind.Posted:      "[Gardeners] Why do my tomatoes split?",
+		mailkind.Answer:      "Re: [Gardeners] Why do my tomatoes split?",
+		mailkind.Comment:     "Re: [Gardeners] Why do my tomatoes split?",
 	}
 	for _, kind := range postKinds {
-		t.Run(kind, func(t *testing.T) {
+		t.Run(string(kind), func(t *testing.T) {
 			d := sample(kind)
 			subject, text, html, err := s.Mail(kind, d)
 			if err != nil {
@@ -143,18 +130,14 @@ func TestRenderEveryKind(t *testing.T) {
 			if subject != wantSubject[kind] {
 				t.Errorf("subject = %q, want %q", subject, wantSubject[kind])
 			}
-			common := []string{
-				ReplyMarker,
-				"Hello Bob,",
-				"Why do my tomatoes split?",
-				"First paragraph line one.\nLine two.\n\nSecond paragraph.",
-				"your display name",
+			// The words are in the golden files (TestGoldenMail); here
+			// what every notification keeps: the links to this thread
+			// and this unsubscribe, the reply marker, the privacy line.
+			for _, w := range []string{
 				"View the thread on the web: https://forum.example.org/q/42",
 				"Stop these emails: https://forum.example.org/u/TOKEN",
-				PrivacyLine,
 				"\n-- \nReply to this email to ",
-			}
-			for _, w := range append(common, wantText[kind]...) {
+			} {
 				if !strings.Contains(text, w) {
 					t.Errorf("text lacks %q:\n%s", w, text)
 				}
@@ -255,9 +238,9 @@ func TestHTMLEscapesBody(t *testing.T) {
 
 func TestSubjectIsOneLine(t *testing.T) {
 	s := mustNew(t)
-	d := sample(KindAnswer)
+	d := sample(mailkind.Answer)
 	d.QuestionTitle = "two\r\nlines\tand   spaces "
-	subject, _, _, err := s.Mail(KindAnswer, d)
+	subject, _, _, err := s.Mail(mailkind.Answer, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +252,7 @@ func TestSubjectIsOneLine(t *testing.T) {
 func TestOptionalFieldsOmitted(t *testing.T) {
 	s := mustNew(t)
 	d := MailData{ForumName: "F", PosterName: "P", QuestionTitle: "T", Body: "B"}
-	_, text, html, err := s.Mail(KindComment, d)
+	_, text, html, err := s.Mail(mailkind.Comment, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,14 +268,14 @@ func TestOptionalFieldsOmitted(t *testing.T) {
 
 func TestKindFilledIn(t *testing.T) {
 	s := mustNew(t)
-	_, text, _, err := s.Mail(KindNewQuestion, MailData{ForumName: "F", QuestionTitle: "T"})
+	_, text, _, err := s.Mail(mailkind.NewQuestion, MailData{ForumName: "F", QuestionTitle: "T"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(text, "Reply to this email to answer. Your reply is posted publicly") {
 		t.Errorf("footer does not say answer:\n%s", text)
 	}
-	_, text, _, err = s.Mail(KindAnswer, &MailData{ForumName: "F", QuestionTitle: "T"})
+	_, text, _, err = s.Mail(mailkind.Answer, &MailData{ForumName: "F", QuestionTitle: "T"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,11 +315,7 @@ func TestMessagePage(t *testing.T) {
 // Content-Security-Policy forbids them), only the linked stylesheet.
 func TestPagesPromisePrivacyWithoutInlineStyle(t *testing.T) {
 	s := mustNew(t)
-	for _, p := range []MessagePage{
-		{Title: "Stop these emails?", Message: "Choose.", FormAction: "/unsubscribe/x"},
-		{Title: "Confirm your address", Message: "Press.", ConfirmAction: "/confirm/x"},
-		{Title: "Unsubscribed", Message: "Done."},
-	} {
+	for _, p := range everyMessagePage() {
 		out, err := s.Page("message", p)
 		if err != nil {
 			t.Fatal(err)
@@ -371,9 +350,9 @@ func TestQuote(t *testing.T) {
 // in HTML, never attached.
 func TestAttachmentLinks(t *testing.T) {
 	s := mustNew(t)
-	d := sample(KindAnswer)
+	d := sample(mailkind.Answer)
 	d.Files = []FileLink{{Name: "sleep <log>.pdf", Size: "12 KB", URL: "https://forum.example.org/a/7"}}
-	_, text, html, err := s.Mail(KindAnswer, d)
+	_, text, html, err := s.Mail(mailkind.Answer, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,11 +371,11 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := sample(KindAnswer)
+	d := sample(mailkind.Answer)
 	d.Body = strings.Repeat("A paragraph of an answer, long enough to be realistic.\n", 40)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, _, err := s.Mail(KindAnswer, d); err != nil {
+		if _, _, _, err := s.Mail(mailkind.Answer, d); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -78,7 +78,7 @@ type Addresses struct {
 
 // NewAddresses returns an Addresses for cfg (with defaults applied) and keys.
 func NewAddresses(cfg Config, keys *Keys) *Addresses {
-	return &Addresses{cfg: cfg.WithDefaults(), keys: keys}
+	return &Addresses{cfg: cfg.normalized(), keys: keys}
 }
 
 // Domain returns the forum's mail domain.
@@ -180,12 +180,6 @@ func (a *Addresses) Bounce(notifID, personID int64) string {
 	return a.at(a.cfg.LocalParts.Bounce + "+" + a.keys.Tokens.Encode(token.Token{Purpose: token.Bounce, Subject: notifID, Person: personID}))
 }
 
-// Unsubscribe returns the mailto unsubscribe address for person and
-// question (0 = everything).
-func (a *Addresses) Unsubscribe(questionID, personID, epoch int64) string {
-	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + a.UnsubscribeToken(questionID, personID, epoch))
-}
-
 // UnsubscribeAll returns unsubscribe@DOMAIN, which stops every email of
 // whoever writes to it.
 func (a *Addresses) UnsubscribeAll() string { return a.at(a.cfg.LocalParts.Unsubscribe) }
@@ -196,20 +190,14 @@ func (a *Addresses) UnsubscribeCategory(slug string) string {
 	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + slug)
 }
 
-// UnsubscribeToken returns the token used in unsubscribe links.
+// UnsubscribeToken returns the token of the unsubscribe links of
+// question (0: everything) for person (see StopQuestion).
 func (a *Addresses) UnsubscribeToken(questionID, personID, epoch int64) string {
 	return a.keys.Tokens.Encode(token.Token{Purpose: token.Unsubscribe, Subject: questionID, Person: personID, Epoch: epoch})
 }
 
-// UnsubscribeFollow returns the mailto unsubscribe address of the
-// new-question mail of questionID to person: it ends the follows that
-// sent it (see token.UnsubscribeFollow).
-func (a *Addresses) UnsubscribeFollow(questionID, personID, epoch int64) string {
-	return a.at(a.cfg.LocalParts.Unsubscribe + "+" + a.UnsubscribeFollowToken(questionID, personID, epoch))
-}
-
-// UnsubscribeFollowToken returns the token of UnsubscribeFollow, for the
-// web unsubscribe link.
+// UnsubscribeFollowToken returns the token of the unsubscribe links of
+// the new-question mail of questionID to person (see StopFollows).
 func (a *Addresses) UnsubscribeFollowToken(questionID, personID, epoch int64) string {
 	return a.keys.Tokens.Encode(token.Token{Purpose: token.UnsubscribeFollow, Subject: questionID, Person: personID, Epoch: epoch})
 }
@@ -218,11 +206,6 @@ func (a *Addresses) UnsubscribeFollowToken(questionID, personID, epoch int64) st
 // token.Confirm) or a follow (token.ConfirmSub, subject = subscription).
 func (a *Addresses) ConfirmToken(purpose token.Purpose, subject, personID, epoch int64) string {
 	return a.keys.Tokens.Encode(token.Token{Purpose: purpose, Subject: subject, Person: personID, Epoch: epoch})
-}
-
-// Confirm returns the confirm+TOKEN address for a confirmation request.
-func (a *Addresses) Confirm(purpose token.Purpose, subject, personID, epoch int64) string {
-	return a.at(a.cfg.LocalParts.Confirm + "+" + a.ConfirmToken(purpose, subject, personID, epoch))
 }
 
 // Notify returns the From address of notifications.
@@ -234,5 +217,16 @@ func (a *Addresses) Moderate() string { return a.at(a.cfg.LocalParts.Moderate) }
 // Ask returns the address for new questions.
 func (a *Addresses) Ask() string { return a.at(a.cfg.LocalParts.Ask) }
 
+// AskIn returns ask+SLUG@DOMAIN, which asks in category slug.
+func (a *Addresses) AskIn(slug string) string { return a.at(a.cfg.LocalParts.Ask + "+" + slug) }
+
 // Subscribe is the address that follows every new question.
 func (a *Addresses) Subscribe() string { return a.at(a.cfg.LocalParts.Subscribe) }
+
+// SubscribeIn returns subscribe+SLUG@DOMAIN, which follows category slug.
+func (a *Addresses) SubscribeIn(slug string) string {
+	return a.at(a.cfg.LocalParts.Subscribe + "+" + slug)
+}
+
+// Help returns the address that answers with the guide.
+func (a *Addresses) Help() string { return a.at(a.cfg.LocalParts.Help) }

@@ -17,13 +17,6 @@ import (
 	"github.com/postern/postern/mailin/parse"
 )
 
-// Default attachment limits (Config.MaxAttachmentBytes and
-// Config.MaxPostAttachmentBytes).
-const (
-	DefaultMaxAttachmentBytes     = 10 << 20
-	DefaultMaxPostAttachmentBytes = 25 << 20
-)
-
 // AttachmentInfo describes a stored attachment, without its data.
 type AttachmentInfo struct {
 	ID          int64  `json:"id"`

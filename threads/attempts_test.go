@@ -73,7 +73,7 @@ func TestLastAttemptDuringOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &ProcessWorker{Store: NewStore(pool, Config{Domain: testDomain}, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	w := &ProcessWorker{Store: NewStore(pool, testConfig(nil), keys, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})}
 	job := func(attempt int, metadata string) *river.Job[ProcessArgs] {
 		return &river.Job[ProcessArgs]{JobRow: &rivertype.JobRow{Attempt: attempt, MaxAttempts: 3, Metadata: []byte(metadata)}, Args: ProcessArgs{InboundID: 1}}
 	}
@@ -96,7 +96,8 @@ func TestLastAttemptDuringOutage(t *testing.T) {
 func TestProcessRetrySpan(t *testing.T) {
 	policy := &river.DefaultClientRetryPolicy{}
 	var shortest time.Duration
-	for errs := 1; errs < DefaultProcessMaxAttempts; errs++ {
+	attempts := testConfig(nil).ProcessMaxAttempts
+	for errs := 1; errs < attempts; errs++ {
 		row := &rivertype.JobRow{Errors: make([]rivertype.AttemptError, errs-1)}
 		lo := time.Duration(1<<63 - 1)
 		for range 50 {
@@ -104,8 +105,8 @@ func TestProcessRetrySpan(t *testing.T) {
 		}
 		shortest += lo
 	}
-	t.Logf("%d attempts span at least %v", DefaultProcessMaxAttempts, shortest.Round(time.Minute))
+	t.Logf("%d attempts span at least %v", attempts, shortest.Round(time.Minute))
 	if shortest < 12*time.Hour {
-		t.Errorf("%d attempts span %v, want at least 12h", DefaultProcessMaxAttempts, shortest)
+		t.Errorf("%d attempts span %v, want at least 12h", attempts, shortest)
 	}
 }

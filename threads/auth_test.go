@@ -119,27 +119,3 @@ func TestEvidenceRules(t *testing.T) {
 		}
 	}
 }
-
-func TestParseNetworks(t *testing.T) {
-	got, err := ParseNetworks(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,, 127.0.0.1/8")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "127.0.0.0/8"}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i].String() != want[i] {
-			t.Errorf("prefix %d: %s, want %s", i, got[i], want[i])
-		}
-	}
-	for _, bad := range []string{"10.0.0.0/33", "localhost", "10.0.0.0/8;", "::1/129"} {
-		if _, err := ParseNetworks(bad); err == nil {
-			t.Errorf("ParseNetworks(%q) succeeded", bad)
-		}
-	}
-	if n, err := ParseNetworks(""); err != nil || len(n) != 0 {
-		t.Errorf("empty list: %v %v", n, err)
-	}
-}

@@ -4,84 +4,80 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin/auth"
 )
 
-// Config is the forum-wide configuration the store needs. The zero value is
-// not valid: Domain and Secret are required; WithDefaults fills the rest.
+// Config is the store's view of the configuration. It holds no defaults:
+// ConfigFrom fills it from internal/config (whose Default is the one place
+// defaults are written) and the secret; Domain and Secret are required.
 type Config struct {
 	// Domain is the forum's mail domain (required), e.g. "forum.example.org".
 	Domain string
 	// ForumName is shown in From display names, subjects and List-Id.
-	// Default "Postern".
 	ForumName string
-	// BaseURL is the public web address used in links. Default
-	// "http://localhost:8080".
+	// BaseURL is the public web address used in links.
 	BaseURL string
-	// LocalParts names the forum's addresses. Defaults in DefaultLocalParts.
+	// LocalParts names the forum's addresses; an empty one is
+	// DefaultLocalParts' (they are the address scheme, not settings).
 	LocalParts LocalParts
 	// Secret is the server secret (at least 32 bytes) from which token,
 	// hash and encryption keys are derived (required).
 	Secret []byte
 	// HeldTTL is how long a post from an unconfirmed address waits for
-	// its author's confirmation before it is discarded. Default 7 days.
+	// its author's confirmation before it is discarded.
 	HeldTTL time.Duration
 	// RawRetention is how long a raw inbound message (which contains
-	// addresses) is kept after processing. Default 30 days.
+	// addresses) is kept after processing.
 	RawRetention time.Duration
 	// ConfirmPerAddress caps confirmation requests to one address per 24
-	// hours. Default 3.
+	// hours.
 	ConfirmPerAddress int
 	// ConfirmPerIP caps confirmation requests caused by mail from one
-	// client IP per hour. Default 20.
+	// client IP per hour.
 	ConfirmPerIP int
 	// Rates are the per-hour posting limits checked at RCPT time.
 	Rates RateLimits
 	// CloseOnSelect closes a question when its asker selects a best
-	// answer. Default false.
+	// answer.
 	CloseOnSelect bool
 	// ModeratePointsBelow queues posts from people with fewer points (and
-	// not moderators) for a moderator's approval; 0 (default) is off.
+	// not moderators) for a moderator's approval; 0 is off.
 	// Everyone starts with 100 points, as in Question2Answer.
 	ModeratePointsBelow int
 	// BlockedWords are censored (replaced by asterisks) in notifications
 	// and pages.
 	BlockedWords []string
 	// MaxAttachmentBytes is the largest file kept with a post; larger ones
-	// are dropped with a note. Default 10 MiB.
+	// are dropped with a note.
 	MaxAttachmentBytes int
-	// MaxPostAttachmentBytes caps the files kept with one post. Default
-	// 25 MiB.
+	// MaxPostAttachmentBytes caps the files kept with one post.
 	MaxPostAttachmentBytes int
 	// ProcessMemory bounds the memory of messages being processed at once
 	// (each counts ProcessWeight times its size, at most the whole
-	// budget). Default 192 MiB; a running server shares its one memory
-	// budget instead (Store.ShareMemory).
+	// budget) when the Store has no shared budget (Options.Memory); a
+	// running server shares its one memory budget instead.
 	ProcessMemory int64
 	// ProcessMaxAttempts is how many times the processing of one inbound
 	// message is tried (River's MaxAttempts of its job) before the message
 	// is marked failed, for `postern inbound retry`. River waits about n⁴
 	// seconds after the nth error, so n attempts span the sum of k⁴ for k
 	// below n: with the default 13, about 16.9 hours (±10%), which a
-	// database outage of a night does not exhaust. Default 13.
+	// database outage of a night does not exhaust.
 	ProcessMaxAttempts int
 	// Auth says how inbound DKIM/DMARC results are obtained and what they
 	// must be for a confirmed sender to post directly.
 	Auth AuthConfig
 	// PostmasterAddress, when set, receives a copy of every message to
 	// postmaster@ or abuse@ the forum domain (through the outgoing mail
-	// path); it must be outside the forum domain. Empty (default): such
-	// mail is only kept, listed by `postern inbound list`.
+	// path); it must be outside the forum domain. Empty: such mail is
+	// only kept, listed by `postern inbound list`.
 	PostmasterAddress string
 }
-
-// DefaultAuthTimeout is AuthConfig.Timeout's default: the DNS time one
-// message may cost when Postern verifies DKIM, SPF and DMARC itself.
-const DefaultAuthTimeout = 5 * time.Second
 
 // AuthConfig configures who may post as whom (see evidence.go): a
 // confirmed member's message is published under their name only with
@@ -100,13 +96,13 @@ type AuthConfig struct {
 	// Resolver answers Verify's DNS queries; nil uses the system's.
 	Resolver auth.Resolver
 	// Timeout bounds all of Verify's DNS work for one message (SPF, DKIM
-	// keys, DMARC); 0 means DefaultAuthTimeout. A lookup that fails or
-	// is cut short gives "temperror", which is no evidence: the message
+	// keys, DMARC). A lookup that fails or is cut short gives
+	// "temperror", which is no evidence: the message
 	// is processed at once, as if unsigned (a member's post is held and
 	// the member asked), never retried for ever.
 	Timeout time.Duration
 	// Policy is the evidence a confirmed member's message needs to be
-	// published directly: "evidence" (default: an aligned DKIM or SPF
+	// published directly: "evidence" (an aligned DKIM or SPF
 	// pass, DMARC pass, the member's own reply token with their envelope
 	// sender, or a trusted network), "dkim" or "dmarc" (only that
 	// result). A message without it is held for the member's
@@ -114,8 +110,7 @@ type AuthConfig struct {
 	Policy string
 	// TrustedNetworks are client networks whose mail is taken as sent by
 	// its From address without further evidence (an internal relay, a
-	// test harness). Over LMTP the peer checked is the front MTA. Empty
-	// by default.
+	// test harness). Over LMTP the peer checked is the front MTA.
 	TrustedNetworks []netip.Prefix
 }
 
@@ -126,8 +121,8 @@ type AuthConfig struct {
 // trusted front relay that limits already).
 type RateLimits struct {
 	Off                                  bool
-	QuestionsPerPerson, RepliesPerPerson int // defaults 10 and 45 (answers 25 + comments 20)
-	QuestionsPerIP, RepliesPerIP         int // defaults 20 and 90 (answers 50 + comments 40)
+	QuestionsPerPerson, RepliesPerPerson int
+	QuestionsPerIP, RepliesPerIP         int
 }
 
 // LocalParts are the local parts of the forum's addresses. Each may carry a
@@ -157,51 +152,31 @@ var DefaultLocalParts = LocalParts{
 	Moderate:    "moderate",
 }
 
-// WithDefaults returns a copy of c with empty fields set to their defaults.
-func (c Config) WithDefaults() Config {
-	if c.ForumName == "" {
-		c.ForumName = "Postern"
+// ConfigFrom returns the store's part of c, with secret, the server
+// secret read from c.Store.SecretFile.
+func ConfigFrom(c config.Config, secret []byte) Config {
+	f := c.Forum
+	return Config{
+		Domain: f.Domain, ForumName: f.ForumName, BaseURL: f.BaseURL, Secret: secret,
+		HeldTTL: f.HeldTTL, RawRetention: f.RawRetention,
+		ConfirmPerAddress: f.ConfirmPerAddress, ConfirmPerIP: f.ConfirmPerIP,
+		Rates: RateLimits{Off: !bool(f.Rates.Limits),
+			QuestionsPerPerson: f.Rates.QuestionsPerPerson, RepliesPerPerson: f.Rates.RepliesPerPerson,
+			QuestionsPerIP: f.Rates.QuestionsPerIP, RepliesPerIP: f.Rates.RepliesPerIP},
+		CloseOnSelect: f.CloseOnSelect, ModeratePointsBelow: f.ModeratePointsBelow,
+		BlockedWords:       slices.Clone([]string(f.BlockedWords)),
+		MaxAttachmentBytes: int(f.MaxAttachment), MaxPostAttachmentBytes: int(f.MaxPostAttachments),
+		ProcessMemory: int64(c.Memory.Budget), ProcessMaxAttempts: c.Process.MaxAttempts,
+		Auth: AuthConfig{TrustedID: c.Auth.TrustedID, Verify: c.Auth.Verify, Timeout: c.Auth.DNSTimeout,
+			Policy: string(c.Auth.Policy), TrustedNetworks: slices.Clone([]netip.Prefix(c.Auth.TrustedNetworks))},
+		PostmasterAddress: f.PostmasterAddress,
 	}
-	if c.BaseURL == "" {
-		c.BaseURL = "http://localhost:8080"
-	}
-	if c.MaxAttachmentBytes == 0 {
-		c.MaxAttachmentBytes = DefaultMaxAttachmentBytes
-	}
-	if c.MaxPostAttachmentBytes == 0 {
-		c.MaxPostAttachmentBytes = DefaultMaxPostAttachmentBytes
-	}
-	if c.ProcessMemory == 0 {
-		c.ProcessMemory = 192 << 20
-	}
-	if c.ProcessMaxAttempts == 0 {
-		c.ProcessMaxAttempts = DefaultProcessMaxAttempts
-	}
-	if c.HeldTTL == 0 {
-		c.HeldTTL = 7 * 24 * time.Hour
-	}
-	if c.RawRetention == 0 {
-		c.RawRetention = 30 * 24 * time.Hour
-	}
-	if c.ConfirmPerAddress == 0 {
-		c.ConfirmPerAddress = 3
-	}
-	if c.ConfirmPerIP == 0 {
-		c.ConfirmPerIP = 20
-	}
-	r := &c.Rates
-	if r.QuestionsPerPerson == 0 {
-		r.QuestionsPerPerson = 10
-	}
-	if r.RepliesPerPerson == 0 {
-		r.RepliesPerPerson = 45
-	}
-	if r.QuestionsPerIP == 0 {
-		r.QuestionsPerIP = 20
-	}
-	if r.RepliesPerIP == 0 {
-		r.RepliesPerIP = 90
-	}
+}
+
+// normalized returns c with the domain in lower case, the base URL
+// without a trailing slash and every local part set (DefaultLocalParts'
+// for an empty one) and in lower case.
+func (c Config) normalized() Config {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
 	lp := &c.LocalParts
@@ -222,32 +197,16 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports the first problem with c, naming the setting.
+// Validate reports the first problem with what only the store can check:
+// the domain and secret are there and the local parts are usable. The
+// settings themselves are checked by internal/config's Validate.
 func (c Config) Validate() error {
+	c = c.normalized()
 	if c.Domain == "" {
 		return errors.New("domain is required (POSTERN_DOMAIN)")
 	}
-	if strings.ContainsAny(c.Domain, "@ /") || !strings.Contains(c.Domain, ".") && c.Domain != "localhost" {
-		return fmt.Errorf("domain %q is not a mail domain", c.Domain)
-	}
 	if len(c.Secret) < 32 {
 		return fmt.Errorf("secret is %d bytes, need at least 32 (POSTERN_SECRET_FILE)", len(c.Secret))
-	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("base URL %q must be an http(s) URL", c.BaseURL)
-	}
-	if a := c.PostmasterAddress; a != "" {
-		at := strings.LastIndexByte(a, '@')
-		if at <= 0 || at == len(a)-1 || strings.ContainsAny(a, " <>\r\n,") {
-			return errors.New("postmaster address is not a plain address (POSTERN_POSTMASTER_ADDRESS)")
-		}
-		if strings.EqualFold(a[at+1:], c.Domain) {
-			return errors.New("postmaster address must be outside the forum domain: mail to it would loop (POSTERN_POSTMASTER_ADDRESS)")
-		}
-	}
-	if c.ProcessMaxAttempts < 1 {
-		return fmt.Errorf("process max attempts is %d, need at least 1 (POSTERN_PROCESS_MAX_ATTEMPTS)", c.ProcessMaxAttempts)
 	}
 	seen := map[string]bool{}
 	lp := c.LocalParts

@@ -12,6 +12,7 @@ import (
 
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/threads/mailkind"
 )
 
 // The Discourse corpus (../shared/corpus/discourse-emails, see its
@@ -246,7 +247,7 @@ func newCorpusHarness(t *testing.T) *corpusHarness {
 	for i := 0; i < 2; i++ {
 		var nid int64
 		err := st.pool.QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, state) VALUES ($1, $2, $4, $3, 'sent') RETURNING id`,
-			h.bouncee, h.questionID, fmt.Sprintf("n-seed-%d@%s", i, testDomain), []string{NotifyAnswer, NotifyComment}[i]).Scan(&nid)
+			h.bouncee, h.questionID, fmt.Sprintf("n-seed-%d@%s", i, testDomain), []mailkind.Kind{mailkind.Answer, mailkind.Comment}[i]).Scan(&nid)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,72 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/threads/mailkind"
 	"github.com/postern/postern/threads/token"
+)
+
+// The queries of the dispatcher. Each batch query takes its ids as one
+// array ($1 = ANY): a batch costs the same number of queries whatever
+// its size.
+const (
+	// sqlLoadNotifications reads each notification with its recipient
+	// and every fact the skip rules need: whether the recipient muted the
+	// notified post's question (the question is the post itself when it
+	// has no question_id); whether the follow a confirmation or welcome
+	// is about has ended; and, for a new question, whether no confirmed,
+	// unended follow of the recipient (of the forum, or of the question's
+	// category) covers it any more. The inbound Message-ID threads system
+	// mail under the message that caused it.
+	sqlLoadNotifications = `SELECT n.id, n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
+	pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
+	pe.key_id, pe.address_enc, pe.address_hash,
+	coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
+	EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id)),
+	coalesce(s.ended_at IS NOT NULL, false), coalesce(sc.slug, ''), coalesce(sc.name, ''),
+	n.kind = 'new_question' AND NOT EXISTS (SELECT 1 FROM subscriptions f WHERE f.person_id = n.person_id
+		AND f.confirmed_at IS NOT NULL AND f.ended_at IS NULL
+		AND (f.scope = 'all' OR (f.scope = 'category' AND f.category_id = p.category_id)))
+	FROM notifications n
+	JOIN people pe ON pe.id = n.person_id
+	LEFT JOIN posts p ON p.id = n.post_id
+	LEFT JOIN inbound i ON i.id = n.inbound_id
+	LEFT JOIN subscriptions s ON s.id = n.subscription_id
+	LEFT JOIN categories sc ON sc.id = s.category_id
+	WHERE n.id = ANY($1)
+	ORDER BY n.id`
+
+	// sqlLoadPosts reads the notified posts, each body cut to $2
+	// characters with a mark: a notification carries at most twice
+	// MaxPostTextBytes characters of a body (posts are cut to
+	// MaxPostTextBytes when received, but older or imported ones may be
+	// longer, and every recipient's mail would carry all of it). A post's
+	// question is itself when it has no question_id.
+	sqlLoadPosts = `SELECT p.id, p.kind,
+	CASE WHEN char_length(p.body) > $2 THEN left(p.body, $2) || E'\n\n[…]' ELSE p.body END,
+	coalesce(a.display_name, ''), p.created_at, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
+	FROM posts p LEFT JOIN people a ON a.id = p.author_id
+	WHERE p.id = ANY($1)`
+
+	// sqlLoadChain reads the thread-chain posts: their titles,
+	// categories, forum Message-IDs, authors and sealed client
+	// Message-IDs.
+	sqlLoadChain = `SELECT q.id, q.title, coalesce(c.name, ''), q.message_id, q.author_id, q.client_msgid
+	FROM posts q LEFT JOIN categories c ON c.id = q.category_id
+	WHERE q.id = ANY($1)`
+
+	sqlLoadAttachments = `SELECT post_id, id, filename, content_type, size, inline FROM attachments WHERE post_id = ANY($1) ORDER BY post_id, id`
+
+	sqlMarkSent   = `UPDATE notifications SET state = 'sent', sent_at = now(), error = '' WHERE id = ANY($1)`
+	sqlMarkFailed = `UPDATE notifications SET state = $2, error = $3 WHERE id = $1`
+
+	sqlNotificationPerson = `SELECT person_id FROM notifications WHERE id = $1`
+	sqlRecordRejection    = `INSERT INTO bounces (person_id, notification_id, status, hard) VALUES ($1, $2, $3, true)`
+	// sqlScoreRejection adds $2 to the person's bounce score and
+	// suppresses their address once the score reaches $3 (kept from the
+	// first suppression).
+	sqlScoreRejection = `UPDATE people SET bounce_score = bounce_score + $2,
+	suppressed_at = CASE WHEN bounce_score + $2 >= $3 THEN coalesce(suppressed_at, now()) ELSE suppressed_at END
+	WHERE id = $1`
 )
 
 // Outgoing is everything the dispatcher needs to render and send one
@@ -15,7 +80,7 @@ import (
 // recipient's own, decrypted for this send and not to be kept or logged.
 type Outgoing struct {
 	NotificationID   int64
-	Kind             string // one of the Notify* kinds
+	Kind             mailkind.Kind
 	State            string // pending, sent, failed, cancelled
 	MessageID        string // this notification's Message-ID (no brackets)
 	RecipientID      int64
@@ -39,11 +104,13 @@ type Outgoing struct {
 	ActionURL   string           // confirm link, for confirmation requests
 	Note        string           // the reason, for rejected and unsubscribed mail
 
-	ReplyTo         string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
-	EnvelopeFrom    string // bounce+TOKEN VERP address
-	UnsubscribeMail string // unsubscribe+TOKEN address (this question; the follows that sent it for a new question)
-	UnsubscribeTok  string // token for the web unsubscribe link (as UnsubscribeMail; everything for welcome mail)
-	ThreadURL       string
+	ReplyTo      string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
+	EnvelopeFrom string // bounce+TOKEN VERP address
+	// Unsubscribe stops this question (for a new question: the follows
+	// that sent it; for welcome mail: everything); zero for mail that
+	// has no unsubscribe.
+	Unsubscribe StopLinks
+	ThreadURL   string
 
 	// StopAll and StopCategory are the forum's addresses that stop every
 	// email and (for a category follow) that category's, for welcome mail.
@@ -147,7 +214,7 @@ func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing
 			}
 			r.o.QuestionID = p.question
 			addChain(p.question)
-			if !systemKind(r.o.Kind) {
+			if !r.o.Kind.System() {
 				if _, ok := attachments[r.o.PostID]; !ok {
 					attachments[r.o.PostID] = nil
 					filePosts = append(filePosts, r.o.PostID)
@@ -155,7 +222,7 @@ func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing
 				if p.kind == KindComment && p.parent != p.question {
 					addChain(p.parent)
 				}
-				if r.o.Kind == NotifySelected {
+				if r.o.Kind == mailkind.Selected {
 					// Threaded under the selected answer itself.
 					addChain(r.o.PostID)
 				}
@@ -186,23 +253,7 @@ func (s *Store) LoadOutgoingBatch(ctx context.Context, ids []int64) ([]*Outgoing
 // loadNotificationRows reads the notifications ids with their recipients,
 // the facts the skip rules need, and (for sending) the sealed addresses.
 func loadNotificationRows(ctx context.Context, tx pgx.Tx, ids []int64) ([]outRow, error) {
-	rs, err := tx.Query(ctx, `SELECT n.id, n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
-			pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
-			pe.key_id, pe.address_enc, pe.address_hash,
-			coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
-			EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id)),
-			coalesce(s.ended_at IS NOT NULL, false), coalesce(sc.slug, ''), coalesce(sc.name, ''),
-			n.kind = 'new_question' AND NOT EXISTS (SELECT 1 FROM subscriptions f WHERE f.person_id = n.person_id
-				AND f.confirmed_at IS NOT NULL AND f.ended_at IS NULL
-				AND (f.scope = 'all' OR (f.scope = 'category' AND f.category_id = p.category_id)))
-		FROM notifications n
-		JOIN people pe ON pe.id = n.person_id
-		LEFT JOIN posts p ON p.id = n.post_id
-		LEFT JOIN inbound i ON i.id = n.inbound_id
-		LEFT JOIN subscriptions s ON s.id = n.subscription_id
-		LEFT JOIN categories sc ON sc.id = s.category_id
-		WHERE n.id = ANY($1)
-		ORDER BY n.id`, ids)
+	rs, err := tx.Query(ctx, sqlLoadNotifications, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load notifications: %w", err)
 	}
@@ -230,15 +281,7 @@ func loadPosts(ctx context.Context, tx pgx.Tx, ids []int64, posts map[int64]*pos
 	if len(ids) == 0 {
 		return nil
 	}
-	// A notification carries at most twice MaxPostTextBytes characters of
-	// a body: posts are cut to MaxPostTextBytes when received, but older
-	// or imported ones may be longer, and every recipient's mail would
-	// carry all of it.
-	rs, err := tx.Query(ctx, `SELECT p.id, p.kind,
-			CASE WHEN char_length(p.body) > $2 THEN left(p.body, $2) || E'\n\n[…]' ELSE p.body END,
-			coalesce(a.display_name, ''), p.created_at, coalesce(p.question_id, p.id), coalesce(p.parent_id, 0)
-		FROM posts p LEFT JOIN people a ON a.id = p.author_id
-		WHERE p.id = ANY($1)`, ids, 2*MaxPostTextBytes)
+	rs, err := tx.Query(ctx, sqlLoadPosts, ids, 2*MaxPostTextBytes)
 	if err != nil {
 		return fmt.Errorf("load posts: %w", err)
 	}
@@ -265,9 +308,7 @@ func loadChain(ctx context.Context, tx pgx.Tx, ids []int64, chain map[int64]*cha
 	if len(ids) == 0 {
 		return nil
 	}
-	rs, err := tx.Query(ctx, `SELECT q.id, q.title, coalesce(c.name, ''), q.message_id, q.author_id, q.client_msgid
-		FROM posts q LEFT JOIN categories c ON c.id = q.category_id
-		WHERE q.id = ANY($1)`, ids)
+	rs, err := tx.Query(ctx, sqlLoadChain, ids)
 	if err != nil {
 		return fmt.Errorf("load thread chain: %w", err)
 	}
@@ -298,7 +339,7 @@ func loadAttachments(ctx context.Context, tx pgx.Tx, postIDs []int64, files map[
 	if len(postIDs) == 0 {
 		return nil
 	}
-	rs, err := tx.Query(ctx, `SELECT post_id, id, filename, content_type, size, inline FROM attachments WHERE post_id = ANY($1) ORDER BY post_id, id`, postIDs)
+	rs, err := tx.Query(ctx, sqlLoadAttachments, postIDs)
 	if err != nil {
 		return fmt.Errorf("load attachments: %w", err)
 	}
@@ -325,17 +366,17 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	// Mail answering the person's own request (posted, confirmations,
 	// unsubscribe confirmation, rejection) goes despite a global
 	// unsubscribe or a mute: they asked for it by writing.
-	own := o.Kind == NotifyPosted || o.Kind == NotifyModerate || systemKind(o.Kind)
+	own := o.Kind == mailkind.Posted || o.Kind == mailkind.Moderate || o.Kind.System()
 	switch {
 	case r.forgotten:
 		o.Skip = "person was forgotten"
-	case r.suppressed && o.Kind != NotifyUnsubscribed:
+	case r.suppressed && o.Kind != mailkind.Unsubscribed:
 		o.Skip = "address is suppressed after bounces"
 	case r.unsubscribed && !own:
 		o.Skip = "person unsubscribed from everything"
 	case r.muted && !own:
 		o.Skip = "person unsubscribed from this question"
-	case r.followEnded && (o.Kind == NotifyConfirmSubscribe || o.Kind == NotifyWelcome):
+	case r.followEnded && (o.Kind == mailkind.ConfirmSubscribe || o.Kind == mailkind.Welcome):
 		o.Skip = "the follow was stopped"
 	case r.unfollowed:
 		o.Skip = "person no longer follows the forum or this category"
@@ -343,10 +384,10 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 	if q := chain[o.QuestionID]; q != nil {
 		o.Title, o.CategoryName = q.title, q.category
 	}
-	if o.PostID != 0 && !systemKind(o.Kind) {
+	if o.PostID != 0 && !o.Kind.System() {
 		o.Attachments = files[o.PostID]
 	}
-	if systemKind(o.Kind) {
+	if o.Kind.System() {
 		if r.inboundMsgID != "" {
 			o.InReplyTo, o.References = r.inboundMsgID, []string{r.inboundMsgID}
 		}
@@ -362,50 +403,50 @@ func (s *Store) finishOutgoing(r *outRow, chain map[int64]*chainPost, files map[
 			o.RecipientAddress = addr
 		}
 	}
-	epoch := r.epoch
-	lk := s.Links()
-	o.EnvelopeFrom = s.addrs.Bounce(o.NotificationID, o.RecipientID)
+	s.notificationLinks(o, r)
+	o.Title = Censor(o.Title, s.cfg.BlockedWords)
+	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)
+}
+
+// notificationLinks fills o's token-bearing addresses and links, which
+// depend on its kind: the bounce address of every mail; the reply (or
+// confirm) address; the unsubscribe links; the confirm link; the place of
+// the post on its question's page.
+func (s *Store) notificationLinks(o *Outgoing, r *outRow) {
+	a, lk, person, epoch := s.addrs, s.addrs.Links(), o.RecipientID, r.epoch
+	o.EnvelopeFrom = a.Bounce(o.NotificationID, person)
 	switch o.Kind {
-	case NotifyConfirm:
+	case mailkind.Confirm:
 		// The token names the held post: a member confirmed already
 		// publishes that one only (confirmPerson).
-		tok := s.addrs.ConfirmToken(token.Confirm, o.PostID, o.RecipientID, epoch)
-		o.ReplyTo = s.addrs.Confirm(token.Confirm, o.PostID, o.RecipientID, epoch)
-		o.ActionURL = lk.ConfirmPage(tok)
-	case NotifyConfirmSubscribe:
+		o.ReplyTo, o.ActionURL = a.ConfirmLinks(token.Confirm, o.PostID, person, epoch)
+	case mailkind.ConfirmSubscribe:
 		o.CategoryName = r.followName
-		tok := s.addrs.ConfirmToken(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
-		o.ReplyTo = s.addrs.Confirm(token.ConfirmSub, r.subscription, o.RecipientID, epoch)
-		o.ActionURL = lk.ConfirmPage(tok)
-	case NotifyWelcome:
+		o.ReplyTo, o.ActionURL = a.ConfirmLinks(token.ConfirmSub, r.subscription, person, epoch)
+	case mailkind.Welcome:
 		// Its stop link and List-Unsubscribe stop everything.
 		o.CategoryName = r.followName
-		o.UnsubscribeMail = s.addrs.Unsubscribe(0, o.RecipientID, epoch)
-		o.UnsubscribeTok = s.addrs.UnsubscribeToken(0, o.RecipientID, epoch)
-		o.StopAll = s.addrs.UnsubscribeAll()
+		o.Unsubscribe = a.StopQuestion(0, person, epoch)
+		o.StopAll = a.UnsubscribeAll()
 		if r.followSlug != "" {
-			o.StopCategory = s.addrs.UnsubscribeCategory(r.followSlug)
+			o.StopCategory = a.UnsubscribeCategory(r.followSlug)
 		}
-	case NotifyHelp, NotifyCommand:
-	case NotifyUnsubscribed, NotifyRejected:
+	case mailkind.Help, mailkind.Command:
+	case mailkind.Unsubscribed, mailkind.Rejected:
 		if o.QuestionID != 0 {
 			o.ThreadURL = lk.QuestionPage(o.QuestionID)
 		}
-	case NotifyNewQuestion:
+	case mailkind.NewQuestion:
 		// Its List-Unsubscribe stops the "list" it came from: the follows
 		// that sent it, not only this question.
-		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
-		o.UnsubscribeMail = s.addrs.UnsubscribeFollow(o.QuestionID, o.RecipientID, epoch)
-		o.UnsubscribeTok = s.addrs.UnsubscribeFollowToken(o.QuestionID, o.RecipientID, epoch)
+		o.ReplyTo = a.Reply(o.PostID, person, epoch)
+		o.Unsubscribe = a.StopFollows(o.QuestionID, person, epoch)
 		o.ThreadURL = lk.Post(o.QuestionID, o.PostID)
 	default:
-		o.ReplyTo = s.addrs.Reply(o.PostID, o.RecipientID, epoch)
-		o.UnsubscribeMail = s.addrs.Unsubscribe(o.QuestionID, o.RecipientID, epoch)
-		o.UnsubscribeTok = s.addrs.UnsubscribeToken(o.QuestionID, o.RecipientID, epoch)
+		o.ReplyTo = a.Reply(o.PostID, person, epoch)
+		o.Unsubscribe = a.StopQuestion(o.QuestionID, person, epoch)
 		o.ThreadURL = lk.Post(o.QuestionID, o.PostID)
 	}
-	o.Title = Censor(o.Title, s.cfg.BlockedWords)
-	o.PostBody = Censor(o.PostBody, s.cfg.BlockedWords)
 }
 
 // threadHeaders fills In-Reply-To and References. The chain is the posts
@@ -422,7 +463,7 @@ func (s *Store) threadHeaders(o *Outgoing, parent int64, chain map[int64]*chainP
 	if o.PostKind == KindComment && parent != 0 && parent != o.QuestionID {
 		ids = append(ids, parent)
 	}
-	if o.Kind == NotifySelected && o.PostID != o.QuestionID {
+	if o.Kind == mailkind.Selected && o.PostID != o.QuestionID {
 		// The news is about the recipient's own answer: thread it under
 		// the answer (their client's Message-ID when they sent it by mail).
 		ids = append(ids, o.PostID)
@@ -446,7 +487,7 @@ func (s *Store) threadHeaders(o *Outgoing, parent int64, chain map[int64]*chainP
 			o.InReplyTo = client
 		}
 	}
-	if o.Kind == NotifyNewQuestion {
+	if o.Kind == mailkind.NewQuestion {
 		// The question itself is the message: nothing to reply to yet, but
 		// the forum ID in References groups later mail with it.
 		o.InReplyTo = ""
@@ -476,7 +517,7 @@ func (s *Store) MarkSentMany(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE notifications SET state = 'sent', sent_at = now(), error = '' WHERE id = ANY($1)`, ids)
+	_, err := s.pool.Exec(ctx, sqlMarkSent, ids)
 	if err != nil {
 		return fmt.Errorf("mark %d notifications sent (first %d): %w", len(ids), ids[0], err)
 	}
@@ -486,7 +527,7 @@ func (s *Store) MarkSentMany(ctx context.Context, ids []int64) error {
 // MarkFailed records a permanent failure (or a skip, with state
 // "cancelled") for notification id. reason must not contain an address.
 func (s *Store) MarkFailed(ctx context.Context, id int64, state, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE notifications SET state = $2, error = $3 WHERE id = $1`, id, state, reason)
+	_, err := s.pool.Exec(ctx, sqlMarkFailed, id, state, reason)
 	if err != nil {
 		return fmt.Errorf("mark notification %d %s: %w", id, state, err)
 	}
@@ -498,15 +539,13 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, state, reason string) 
 func (s *Store) RecordRejection(ctx context.Context, id int64, status string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var person int64
-		if err := tx.QueryRow(ctx, `SELECT person_id FROM notifications WHERE id = $1`, id).Scan(&person); err != nil {
+		if err := tx.QueryRow(ctx, sqlNotificationPerson, id).Scan(&person); err != nil {
 			return fmt.Errorf("load notification %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO bounces (person_id, notification_id, status, hard) VALUES ($1, $2, $3, true)`, person, id, status); err != nil {
+		if _, err := tx.Exec(ctx, sqlRecordRejection, person, id, status); err != nil {
 			return fmt.Errorf("record rejection: %w", err)
 		}
-		_, err := tx.Exec(ctx, `UPDATE people SET bounce_score = bounce_score + $2,
-			suppressed_at = CASE WHEN bounce_score + $2 >= $3 THEN coalesce(suppressed_at, now()) ELSE suppressed_at END
-			WHERE id = $1`, person, HardBounceScore, BounceThreshold)
+		_, err := tx.Exec(ctx, sqlScoreRejection, person, HardBounceScore, BounceThreshold)
 		if err != nil {
 			return fmt.Errorf("score rejection: %w", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/threads/mailkind"
 )
 
 // TestQuoteOnlyReplyIsEmpty checks issue 10 item 15: a reply whose only
@@ -44,7 +46,7 @@ func TestQuoteOnlyReplyIsEmpty(t *testing.T) {
 				t.Fatalf("state %s, reason %q, post %d; want failed, \"nothing was left of your reply\", no post", state, reason, post)
 			}
 			var notes int
-			err := st.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND note LIKE '%nothing was left of your reply%'`, h.ID, NotifyRejected).Scan(&notes)
+			err := st.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND note LIKE '%nothing was left of your reply%'`, h.ID, mailkind.Rejected).Scan(&notes)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -113,39 +112,9 @@ func (s *Store) authenticate(ctx context.Context, in *inboundRow) auth.Result {
 	case a.TrustedID != "":
 		return auth.FromHeaders(in.raw, a.TrustedID)
 	case a.Verify:
-		timeout := a.Timeout
-		if timeout <= 0 {
-			timeout = DefaultAuthTimeout
-		}
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+		ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 		defer cancel()
 		return auth.Check(ctx, auth.Input{Raw: in.raw, FromDomain: domain, ClientIP: net.ParseIP(in.remoteIP), MailFrom: in.mailFrom, RcptDomain: s.cfg.Domain}, a.Resolver)
 	}
 	return auth.Result{DKIM: auth.None, SPF: auth.None, DMARC: auth.None}
-}
-
-// ParseNetworks parses a comma-separated list of CIDR prefixes (a bare
-// address is a one-address prefix); empty gives none.
-func ParseNetworks(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(list, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
 }

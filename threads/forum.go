@@ -8,14 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// More notification kinds: the forum by email.
-const (
-	NotifySelected = "selected" // to an answerer: their answer was selected as best
-	NotifyModerate = "moderate" // to a moderator: a post waits for approval
-	NotifyHelp     = "help"     // the guide to every address and command
-	NotifyCommand  = "command"  // a one-line confirmation of a command (opt-in)
+	"github.com/postern/postern/threads/mailkind"
 )
 
 // Points, as Question2Answer's defaults: every member starts with 100.
@@ -105,7 +99,7 @@ func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, autho
 	}
 	out = outcome{state: StateProcessed, reason: "command: " + note}
 	if author.commandConfirm || cmd.Kind == CmdConfirmationsOn {
-		err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyCommand, inboundID: in.id, note: note}})
+		err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Command, inboundID: in.id, note: note}})
 		if err != nil {
 			return outcome{}, err
 		}
@@ -181,7 +175,7 @@ func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, targ
 		return "", fmt.Errorf("load answerer: %w", err)
 	}
 	if answerer != author.ID && wants {
-		if err := s.enqueueNotifications(ctx, tx, target.ID, []recipient{{personID: answerer, kind: NotifySelected}}); err != nil {
+		if err := s.enqueueNotifications(ctx, tx, target.ID, []recipient{{personID: answerer, kind: mailkind.Selected}}); err != nil {
 			return "", err
 		}
 	}
@@ -286,7 +280,7 @@ func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve b
 	if np.kind == KindQuestion {
 		qid = 0
 	}
-	if err := s.enqueueNotifications(ctx, tx, qid, []recipient{{personID: author, kind: NotifyRejected, note: note}}); err != nil {
+	if err := s.enqueueNotifications(ctx, tx, qid, []recipient{{personID: author, kind: mailkind.Rejected, note: note}}); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("Post %d was rejected.", id), nil
@@ -304,7 +298,7 @@ func (s *Store) queueForModeration(ctx context.Context, tx pgx.Tx, id int64) err
 	}
 	recips := make([]recipient, len(mods))
 	for i, m := range mods {
-		recips[i] = recipient{personID: m, kind: NotifyModerate}
+		recips[i] = recipient{personID: m, kind: mailkind.Moderate}
 	}
 	return s.enqueueNotifications(ctx, tx, id, recips)
 }
@@ -329,11 +323,11 @@ func (s *Store) sendHelp(ctx context.Context, tx pgx.Tx, in *inboundRow, author 
 	if !author.Confirmed || author.Suppressed {
 		return ignored("help request from an unconfirmed address"), nil
 	}
-	limited, err := rateLimited(ctx, tx, author.ID, "", NotifyHelp, RejectionsPerDay, "24 hours")
+	limited, err := rateLimited(ctx, tx, author.ID, "", mailkind.Help, RejectionsPerDay, "24 hours")
 	if err != nil || limited {
 		return ignored("help request: daily limit reached"), err
 	}
-	if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyHelp, inboundID: in.id}}); err != nil {
+	if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Help, inboundID: in.id}}); err != nil {
 		return outcome{}, err
 	}
 	return outcome{state: StateProcessed, reason: "help sent"}, nil

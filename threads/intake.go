@@ -170,8 +170,8 @@ const storedInboundSQL = `SELECT id, dedup_key FROM inbound WHERE dedup_key = AN
 // one in tx. A row whose dedup key is already stored, or repeated in
 // rows, is reported as a Duplicate of the stored one.
 func (s *Store) insertInboundTx(ctx context.Context, tx pgx.Tx, rows []inboundInsert) ([]Accepted, error) {
-	if s.river == nil {
-		return nil, errors.New("store has no River client")
+	if s.jobs == nil {
+		return nil, errors.New("store has no job inserter (threads.Options.Jobs)")
 	}
 	ids := make(map[string]int64, len(rows)) // by dedup key; negative: stored before
 	sizeOf := make(map[string]int64, len(rows))
@@ -200,7 +200,7 @@ func (s *Store) insertInboundTx(ctx context.Context, tx pgx.Tx, rows []inboundIn
 	if len(params) > 0 {
 		// An INSERT, not COPY (InsertManyFastTx): for a few rows COPY's
 		// extra round trips cost more than they save.
-		if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+		if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
 			return nil, fmt.Errorf("enqueue processing: %w", err)
 		}
 	}

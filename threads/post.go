@@ -8,21 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-)
 
-// Notification kinds: which template a notification uses and why it is sent.
-const (
-	NotifyNewQuestion = "new_question" // to a follower: a new question was asked
-	NotifyAnswer      = "answer"       // to the asker: their question was answered
-	NotifyComment     = "comment"      // to a parent's author or an earlier commenter
-	NotifyPosted      = "posted"       // to the asker: their question is published
-
-	// System mail, each answering something the person did themselves.
-	NotifyConfirm          = "confirm"           // confirm your address to publish your held post
-	NotifyConfirmSubscribe = "confirm_subscribe" // confirm your follow (double opt-in)
-	NotifyUnsubscribed     = "unsubscribed"      // one confirmation of an unsubscribe by email
-	NotifyRejected         = "rejected"          // why your message was not posted
-	NotifyWelcome          = "welcome"           // a follow is confirmed: what will come, how to stop it
+	"github.com/postern/postern/threads/mailkind"
 )
 
 // NotifyArgs is the River job that sends notification rows: a batch of
@@ -205,7 +192,7 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 
 type recipient struct {
 	personID     int64
-	kind         string
+	kind         mailkind.Kind
 	inboundID    int64  // the message that caused it, for system mail
 	subscription int64  // for follow confirmations and welcome mail
 	note         string // reason shown in system mail
@@ -219,7 +206,7 @@ type recipient struct {
 // unsubscribed people and those who muted the question are skipped.
 func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64, np newPost) ([]recipient, error) {
 	var out []recipient
-	add := func(rows pgx.Rows, err error, kind string) error {
+	add := func(rows pgx.Rows, err error, kind mailkind.Kind) error {
 		if err != nil {
 			return fmt.Errorf("recipients: %w", err)
 		}
@@ -241,17 +228,17 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 	const confirmed = ` AND p.confirmed_at IS NOT NULL`
 	switch np.kind {
 	case KindQuestion:
-		out = append(out, recipient{personID: np.author.ID, kind: NotifyPosted})
+		out = append(out, recipient{personID: np.author.ID, kind: mailkind.Posted})
 		rows, err := tx.Query(ctx, `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
 			WHERE s.confirmed_at IS NOT NULL AND s.ended_at IS NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1`+eligible+` ORDER BY p.id`,
 			np.author.ID, id, np.categoryID)
-		if err := add(rows, err, NotifyNewQuestion); err != nil {
+		if err := add(rows, err, mailkind.NewQuestion); err != nil {
 			return nil, err
 		}
 	case KindAnswer:
 		rows, err := tx.Query(ctx, `SELECT p.id FROM posts q JOIN people p ON p.id = q.author_id
 			WHERE q.id = $2 AND p.id <> $1 AND p.notify_my_questions`+confirmed+eligible, np.author.ID, np.questionID)
-		if err := add(rows, err, NotifyAnswer); err != nil {
+		if err := add(rows, err, mailkind.Answer); err != nil {
 			return nil, err
 		}
 	case KindComment:
@@ -263,7 +250,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 			AND CASE WHEN c.id = $3 THEN (CASE c.kind WHEN 'question' THEN p.notify_my_questions ELSE p.notify_my_answers END)
 				ELSE p.notify_after_my_comments END`+confirmed+eligible+` ORDER BY p.id`,
 			np.author.ID, np.questionID, np.parentID)
-		if err := add(rows, err, NotifyComment); err != nil {
+		if err := add(rows, err, mailkind.Comment); err != nil {
 			return nil, err
 		}
 	}
@@ -285,9 +272,9 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	persons, inbounds, subs := make([]int64, n), make([]int64, n), make([]int64, n)
 	kinds, mids, notes := make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range recips {
-		persons[i], kinds[i], inbounds[i], subs[i], notes[i] = r.personID, r.kind, r.inboundID, r.subscription, r.note
+		persons[i], kinds[i], inbounds[i], subs[i], notes[i] = r.personID, string(r.kind), r.inboundID, r.subscription, r.note
 		mids[i] = fmt.Sprintf("n%d.%s@%s", postID, randomTag(8), s.cfg.Domain)
-		if systemKind(r.kind) {
+		if r.kind.System() {
 			mids[i] = fmt.Sprintf("s.%s@%s", randomTag(10), s.cfg.Domain)
 		}
 	}
@@ -304,13 +291,14 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	var idxPersons []int64
 	for rows.Next() {
 		var id, person int64
-		var kind, mid string
+		var kind mailkind.Kind
+		var mid string
 		if err := rows.Scan(&id, &person, &kind, &mid); err != nil {
 			rows.Close()
 			return fmt.Errorf("insert notifications: %w", err)
 		}
 		ids = append(ids, id)
-		if postID != 0 && !systemKind(kind) {
+		if postID != 0 && !kind.System() {
 			idxMids, idxPersons = append(idxMids, mid), append(idxPersons, person)
 		}
 	}
@@ -336,19 +324,8 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 	}
 	// One INSERT: with batched jobs there are few rows (200 for 10,000
 	// recipients), where COPY's extra round trips cost more than it saves.
-	if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue notifications: %w", err)
 	}
 	return nil
-}
-
-// systemKind reports whether a notification kind is system mail (about the
-// person's own request) rather than news of a post. Replies to system mail
-// never become posts.
-func systemKind(kind string) bool {
-	switch kind {
-	case NotifyConfirm, NotifyConfirmSubscribe, NotifyUnsubscribed, NotifyRejected, NotifyHelp, NotifyCommand, NotifyWelcome:
-		return true
-	}
-	return false
 }

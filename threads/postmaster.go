@@ -45,10 +45,10 @@ func (s *Store) keepForPostmaster(ctx context.Context, tx pgx.Tx, in *inboundRow
 	if s.cfg.PostmasterAddress == "" {
 		return outcome{state: StateProcessed, reason: ReasonPostmasterKept}, nil
 	}
-	if s.river == nil {
-		return outcome{}, errors.New("store has no River client")
+	if s.jobs == nil {
+		return outcome{}, errors.New("store has no job inserter (threads.Options.Jobs)")
 	}
-	if _, err := s.river.InsertTx(ctx, tx, ForwardArgs{InboundID: in.id}, nil); err != nil {
+	if _, err := s.jobs.InsertTx(ctx, tx, ForwardArgs{InboundID: in.id}, nil); err != nil {
 		return outcome{}, fmt.Errorf("enqueue postmaster forward: %w", err)
 	}
 	return outcome{state: StateProcessed, reason: ReasonPostmasterForwarded}, nil

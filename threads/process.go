@@ -36,9 +36,6 @@ const (
 	StateFailed    = "failed"
 )
 
-// DefaultProcessMaxAttempts is the default of Config.ProcessMaxAttempts.
-const DefaultProcessMaxAttempts = 13
-
 // giveUpSnooze is how long the last attempt of a job waits before it
 // runs again when the database is unreachable; it does so at most
 // maxOutageSnoozes times (a day), so that an error wrongly taken for an

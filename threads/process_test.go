@@ -15,7 +15,7 @@ import (
 	"github.com/postern/postern/internal/threadstest"
 )
 
-func TestMain(m *testing.M) { threadstest.Main(m) }
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
 // testDomain is the forum domain of the stores made by newTestStore.
 const testDomain = "forum.test"
@@ -35,14 +35,13 @@ func newTestStore(t *testing.T) *Store {
 	// deliver sends from 192.0.2.1: that network is trusted here, so
 	// tests about other things post as confirmed members directly; the
 	// trust tests use other addresses or clear the list.
-	st := NewStore(pool, Config{Domain: testDomain, Secret: secret,
-		Auth: AuthConfig{TrustedNetworks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}}, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := testConfig(secret)
+	cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetRiver(rc)
-	return st
+	return NewStore(pool, cfg, keys, Options{Jobs: rc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // confirmedPerson returns the id of the confirmed person with addr,

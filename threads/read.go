@@ -302,7 +302,7 @@ func (s *Store) RetryInbound(ctx context.Context, id int64) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("inbound %d is not failed or ignored: %w", id, ErrNotFound)
 		}
-		if _, err := s.river.InsertTx(ctx, tx, ProcessArgs{InboundID: id}, s.processOpts()); err != nil {
+		if _, err := s.jobs.InsertTx(ctx, tx, ProcessArgs{InboundID: id}, s.processOpts()); err != nil {
 			return fmt.Errorf("enqueue retry: %w", err)
 		}
 		return nil

@@ -23,8 +23,7 @@ func TestKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st2 := NewStore(st.pool, Config{Domain: testDomain, Secret: secret}, keys2, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	st2.SetRiver(st.river)
+	st2 := NewStore(st.pool, testConfig(secret), keys2, Options{Jobs: st.jobs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	r, err := st2.Reseal(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +43,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(keysOnly2.aeads, 1)
-	st3 := NewStore(st.pool, Config{Domain: testDomain, Secret: secret}, keysOnly2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st3 := NewStore(st.pool, testConfig(secret), keysOnly2, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	err = pgxBegin(ctx, st3, func(addr string) {
 		if addr != "alice@example.org" {
 			t.Errorf("address after rotation = %q", addr)

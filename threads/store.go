@@ -10,52 +10,73 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/web/links"
 )
 
 // Store is the forum's PostgreSQL store. It owns no connections: the pool
-// and River client are the caller's, and must outlive the Store.
+// and the job inserter are the caller's, and must outlive the Store.
 type Store struct {
 	pool  *pgxpool.Pool
-	river *river.Client[pgx.Tx]
+	jobs  Jobs
 	cfg   Config
 	keys  *Keys
 	addrs *Addresses
 	log   *slog.Logger
 
-	procMem    *semaphore.Weighted // Config.ProcessMemory
+	procMem    *semaphore.Weighted // Options.Memory, or Config.ProcessMemory of its own
 	procMemCap int64
 
 	group groupCommit // intake transactions shared by concurrent Accept calls
 }
 
-// NewStore returns a Store. SetRiver must be called before Accept or
-// Process are used (River's client needs the workers, which need the Store).
-func NewStore(pool *pgxpool.Pool, cfg Config, keys *Keys, log *slog.Logger) *Store {
-	cfg = cfg.WithDefaults()
+// Jobs enqueues River jobs inside the caller's transaction, so that a job
+// exists exactly when its row commits. An insert-only *river.Client
+// (river.NewClient with no Queues or Workers) satisfies it: the Store never
+// works jobs, so it needs no client that knows the workers, and nothing
+// has to be built in a particular order.
+type Jobs interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+// Options are what a Store uses without owning.
+type Options struct {
+	// Jobs enqueues the jobs of intake, processing and notification. nil
+	// makes a store that only reads and writes rows: Accept and anything
+	// that enqueues fail.
+	Jobs Jobs
+	// Memory, when set, is the budget of MemorySize bytes that processing
+	// counts against (see Config.ProcessMemory for what a message
+	// counts), shared with the SMTP intake and the composing of
+	// notifications; nil gives the store a budget of its own of
+	// Config.ProcessMemory bytes.
+	Memory     *semaphore.Weighted
+	MemorySize int64
+	// Log receives the store's log lines; nil is slog.Default().
+	Log *slog.Logger
+}
+
+// NewStore returns a Store over pool with cfg (see ConfigFrom) and keys.
+func NewStore(pool *pgxpool.Pool, cfg Config, keys *Keys, opts Options) *Store {
+	cfg = cfg.normalized()
+	log := opts.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{pool: pool, cfg: cfg, keys: keys, addrs: NewAddresses(cfg, keys), log: log,
-		procMem: semaphore.NewWeighted(cfg.ProcessMemory), procMemCap: cfg.ProcessMemory}
-}
-
-// ShareMemory makes processing count against mem, a budget of size bytes
-// that the SMTP intake and the composing of notifications share (see
-// ProcessMemory for what a message counts), instead of a budget of its
-// own. It must be called before Process is used.
-func (s *Store) ShareMemory(mem *semaphore.Weighted, size int64) {
-	s.procMem, s.procMemCap = mem, size
+	s := &Store{pool: pool, jobs: opts.Jobs, cfg: cfg, keys: keys, addrs: NewAddresses(cfg, keys), log: log,
+		procMem: opts.Memory, procMemCap: opts.MemorySize}
+	if s.procMem == nil {
+		s.procMem, s.procMemCap = semaphore.NewWeighted(cfg.ProcessMemory), cfg.ProcessMemory
+	}
+	return s
 }
 
 // Memory returns the memory budget processing counts against and its
 // size in bytes, for the other steps that share it.
 func (s *Store) Memory() (*semaphore.Weighted, int64) { return s.procMem, s.procMemCap }
-
-// SetRiver sets the River client used to enqueue jobs transactionally.
-func (s *Store) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }
 
 // Pool returns the store's connection pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -66,7 +87,7 @@ func (s *Store) Addresses() *Addresses { return s.addrs }
 // Keys returns the derived keys.
 func (s *Store) Keys() *Keys { return s.keys }
 
-// Config returns the store's configuration (defaults applied).
+// Config returns the store's configuration (normalized).
 func (s *Store) Config() Config { return s.cfg }
 
 // Links returns the builder of the forum's web addresses (Config.BaseURL).

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads/mailkind"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -17,7 +18,7 @@ const RejectionsPerDay = 5
 
 // rateLimited reports whether person (or, when ip is set, mail from ip)
 // already caused max notifications of kind within the window.
-func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip, kind string, max int, window string) (bool, error) {
+func rateLimited(ctx context.Context, tx pgx.Tx, person int64, ip string, kind mailkind.Kind, max int, window string) (bool, error) {
 	var n int
 	var err error
 	if ip == "" {
@@ -58,15 +59,15 @@ func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundR
 	if author.Suppressed {
 		return held + " (address suppressed: no confirmation sent)", nil
 	}
-	if lim, err := rateLimited(ctx, tx, author.ID, "", NotifyConfirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
+	if lim, err := rateLimited(ctx, tx, author.ID, "", mailkind.Confirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
 		return held + fmt.Sprintf("; confirmation NOT sent: per-address limit (%d a day) reached", s.cfg.ConfirmPerAddress), err
 	}
 	if in.remoteIP != "" {
-		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, NotifyConfirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
+		if lim, err := rateLimited(ctx, tx, 0, in.remoteIP, mailkind.Confirm, s.cfg.ConfirmPerIP, "1 hour"); err != nil || lim {
 			return held + fmt.Sprintf("; confirmation NOT sent: per-IP limit (%d an hour) reached", s.cfg.ConfirmPerIP), err
 		}
 	}
-	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: NotifyConfirm, inboundID: in.id, note: note}})
+	err := s.enqueueNotifications(ctx, tx, postID, []recipient{{personID: author.ID, kind: mailkind.Confirm, inboundID: in.id, note: note}})
 	if author.unproven {
 		return held + "; confirmation sent to the member", err
 	}
@@ -114,7 +115,7 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 		if lim.ip == "" && lim.win == "1 hour" {
 			continue
 		}
-		limited, err := rateLimited(ctx, tx, author.ID, lim.ip, NotifyConfirmSubscribe, lim.max, lim.win)
+		limited, err := rateLimited(ctx, tx, author.ID, lim.ip, mailkind.ConfirmSubscribe, lim.max, lim.win)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -122,7 +123,7 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 			return outcome{state: StateProcessed, reason: "follow requested; confirmation not sent (rate limit)"}, nil
 		}
 	}
-	err = s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyConfirmSubscribe, inboundID: in.id, subscription: id}})
+	err = s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.ConfirmSubscribe, inboundID: in.id, subscription: id}})
 	if err != nil {
 		return outcome{}, err
 	}
@@ -135,7 +136,7 @@ func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var kind string
+	var kind mailkind.Kind
 	var sub, post int64
 	var epoch int64
 	err := tx.QueryRow(ctx, `SELECT n.kind, coalesce(n.subscription_id, 0), coalesce(n.post_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
@@ -146,7 +147,7 @@ func (s *Store) confirmationReplied(ctx context.Context, tx pgx.Tx, ids []string
 	if err != nil {
 		return nil, fmt.Errorf("look up confirmation: %w", err)
 	}
-	if kind == NotifyConfirmSubscribe {
+	if kind == mailkind.ConfirmSubscribe {
 		return &tokenRef{Purpose: token.ConfirmSub, Subject: sub, Person: person, Epoch: epoch, Present: true}, nil
 	}
 	return &tokenRef{Purpose: token.Confirm, Subject: post, Person: person, Epoch: epoch, Present: true}, nil
@@ -223,7 +224,7 @@ func (s *Store) confirmFollow(ctx context.Context, tx pgx.Tx, person, sub, inbou
 	if _, err := tx.Exec(ctx, `UPDATE people SET unsubscribed_at = NULL WHERE id = $1`, person); err != nil {
 		return fmt.Errorf("confirm follow: %w", err)
 	}
-	return s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: person, kind: NotifyWelcome, inboundID: inboundID, subscription: sub}})
+	return s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: person, kind: mailkind.Welcome, inboundID: inboundID, subscription: sub}})
 }
 
 // ConfirmLinkIsFollow reports whether tok, a signed confirmation token, is
@@ -294,11 +295,11 @@ func (s *Store) reject(ctx context.Context, tx pgx.Tx, in *inboundRow, author Pe
 	if !author.Confirmed || author.Suppressed {
 		return out, nil
 	}
-	limited, err := rateLimited(ctx, tx, author.ID, "", NotifyRejected, RejectionsPerDay, "24 hours")
+	limited, err := rateLimited(ctx, tx, author.ID, "", mailkind.Rejected, RejectionsPerDay, "24 hours")
 	if err != nil || limited {
 		return out, err
 	}
-	err = s.enqueueNotifications(ctx, tx, questionID, []recipient{{personID: author.ID, kind: NotifyRejected, inboundID: in.id, note: reason}})
+	err = s.enqueueNotifications(ctx, tx, questionID, []recipient{{personID: author.ID, kind: mailkind.Rejected, inboundID: in.id, note: reason}})
 	return out, err
 }
 
@@ -364,7 +365,7 @@ func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st te
 		return outcome{state: StateProcessed, reason: reason + " (no evidence the member sent it; " + told + ")"}, nil
 	}
 	if person.Confirmed {
-		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: NotifyUnsubscribed, note: st.Text()}})
+		err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person.ID, kind: mailkind.Unsubscribed, note: st.Text()}})
 		if err != nil {
 			return outcome{}, err
 		}
@@ -383,7 +384,7 @@ const StopNoticesPerDay = 3
 // most StopNoticesPerDay a day. It returns the words for the inbound
 // reason.
 func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person int64, st templates.Stop, question int64, how string) (string, error) {
-	if lim, err := rateLimited(ctx, tx, person, "", NotifyUnsubscribed, StopNoticesPerDay, "24 hours"); err != nil || lim {
+	if lim, err := rateLimited(ctx, tx, person, "", mailkind.Unsubscribed, StopNoticesPerDay, "24 hours"); err != nil || lim {
 		return fmt.Sprintf("member NOT told: %d stop notices a day", StopNoticesPerDay), err
 	}
 	undo := "write to " + s.addrs.Subscribe() + " to follow new questions again"
@@ -391,7 +392,7 @@ func (s *Store) tellUnprovenStop(ctx context.Context, tx pgx.Tx, person int64, s
 		undo = "tell the forum's operators at postmaster@" + s.cfg.Domain
 	}
 	note := "A message asked to stop your emails " + how + ". " + st.Text() + " If it was not you, " + undo + "."
-	err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person, kind: NotifyUnsubscribed, note: note}})
+	err := s.enqueueNotifications(ctx, tx, question, []recipient{{personID: person, kind: mailkind.Unsubscribed, note: note}})
 	return "member told", err
 }
 
@@ -478,7 +479,7 @@ func (s *Store) unfollowCategory(ctx context.Context, tx pgx.Tx, author Person, 
 		return ignored("unsubscribe from a category the sender did not follow"), nil
 	}
 	if author.Confirmed {
-		if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: NotifyUnsubscribed,
+		if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Unsubscribed,
 			note: "You will receive no more new questions of the category " + slug + "."}}); err != nil {
 			return outcome{}, err
 		}

@@ -28,22 +28,15 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.log.Error("question page", "question", id, "err", err)
-		h.page(w, http.StatusServiceUnavailable, templates.PageTryAgainTitle, templates.PageTryAgainRead, "")
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
 		return
 	}
-	html, err := h.tmpl.Page("question", questionPage(t))
-	if err != nil {
-		h.log.Error("render question page", "question", id, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(html))
+	h.writePage(w, http.StatusOK, "question", questionPage(t))
 }
 
 // notFound answers a page that does not exist (or is not shown).
 func (h *Handler) notFound(w http.ResponseWriter) {
-	h.page(w, http.StatusNotFound, templates.PageNotFoundTitle, templates.PageNotFound, "")
+	h.notice(w, http.StatusNotFound, templates.NoticeNotFound)
 }
 
 // questionPage is the page data of t.

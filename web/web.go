@@ -4,9 +4,12 @@
 // downloads, the read-only question page (/q/ID; the full page with forms
 // comes later), the pages' stylesheet and a health check. It serves
 // exactly the routes of package links, which builds every URL a mail
-// carries. Pages are rendered from the templates package, never show an
-// address, and end with the privacy line; every response carries
-// security headers (see ServeHTTP).
+// carries. Web decides what to answer and with which status; every
+// sentence is the templates package's (templates.Notice, StopForm,
+// ConfirmForm, Stopped). Every answer but the health check (plain text,
+// for monitors) and downloads is an HTML page, 404s, 405s and errors
+// included; pages never show an address and end with the privacy line;
+// every response carries security headers (see ServeHTTP).
 package web
 
 import (
@@ -81,7 +84,9 @@ const (
 
 // ServeHTTP implements http.Handler. Every response carries PageCSP,
 // nosniff, no referrer, no framing and no-store; downloads and the
-// stylesheet replace the CSP and Cache-Control with their own.
+// stylesheet replace the CSP and Cache-Control with their own. A request
+// no route serves gets the forum's 404 (or 405) page, not the plain
+// text of net/http.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", PageCSP)
@@ -89,7 +94,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", cacheNoStore)
+	if f, pattern := h.mux.Handler(r); pattern == "" {
+		h.unrouted(w, r, f)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers a request no route pattern matches. f is what the
+// mux would do: a 404, a 405 with its Allow field, or a redirect to the
+// canonical path. The errors get the forum's page; anything else is
+// served as the mux would.
+func (h *Handler) unrouted(w http.ResponseWriter, r *http.Request, f http.Handler) {
+	probe := &statusOnly{header: http.Header{}}
+	f.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusNotFound:
+		h.notice(w, http.StatusNotFound, templates.NoticeNotFound)
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		h.notice(w, http.StatusMethodNotAllowed, templates.NoticeMethodNotAllowed)
+	default:
+		f.ServeHTTP(w, r)
+	}
+}
+
+// statusOnly is a ResponseWriter that keeps the status and header a
+// handler writes and drops the body.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header { return s.header }
+
+func (s *statusOnly) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+
+func (s *statusOnly) Write(b []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 // stylesheet serves the CSS every page links (pages have no inline style).
@@ -107,17 +154,24 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-func (h *Handler) page(w http.ResponseWriter, status int, title, msg string, form string) {
-	h.render(w, status, templates.MessagePage{Title: title, Message: msg, FormAction: form})
+// notice answers with the page of notice n and status.
+func (h *Handler) notice(w http.ResponseWriter, status int, n templates.Notice) {
+	h.render(w, status, templates.NoticePage(n))
 }
 
+// render answers with page p (page/message.html.tmpl) and status.
 func (h *Handler) render(w http.ResponseWriter, status int, p templates.MessagePage) {
-	title := p.Title
-	html, err := h.tmpl.Page("message", p)
+	h.writePage(w, status, "message", p)
+}
+
+// writePage answers with the page name rendered with data, and status. A
+// page that does not render is logged and answered with the error page
+// (500) rendered when the templates were parsed.
+func (h *Handler) writePage(w http.ResponseWriter, status int, name string, data any) {
+	html, err := h.tmpl.Page(name, data)
 	if err != nil {
-		h.log.Error("render page", "err", err)
-		http.Error(w, title, http.StatusInternalServerError)
-		return
+		h.log.Error("render page", "page", name, "err", err)
+		status, html = http.StatusInternalServerError, h.tmpl.ErrorPage()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -134,20 +188,11 @@ func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	kind, err := h.store.UnsubscribeLinkKind(tok)
 	if err != nil {
 		h.log.Info("unsubscribe link not valid", "err", err)
-		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadUnsubscribe, "")
+		h.notice(w, http.StatusNotFound, templates.NoticeBadUnsubscribe)
 		return
 	}
-	p := templates.MessagePage{Title: "Stop these emails?", FormAction: "/unsubscribe/" + tok,
-		Message: "Choose whether to stop emails about this question only, or all emails from this forum."}
-	switch kind {
-	case threads.LinkStopsFollows:
-		p.StopsFollows = true
-		p.Message = "Choose whether to stop the emails about new questions that you follow (this one came from them), or all emails from this forum."
-	case threads.LinkStopsAll:
-		p.StopsAll = true
-		p.Message = "Press the button to stop all emails from this forum: new questions, and answers and comments on your posts."
-	}
-	h.render(w, http.StatusOK, p)
+	h.render(w, http.StatusOK, templates.StopForm(pagePaths.UnsubscribePage(tok),
+		kind == threads.LinkStopsFollows, kind == threads.LinkStopsAll))
 }
 
 // unsubscribe handles the RFC 8058 one-click POST (body
@@ -157,7 +202,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
 		h.log.Info("unsubscribe request not readable", "err", err)
-		h.page(w, http.StatusBadRequest, templates.PageBadRequestTitle, templates.PageBadRequest, "")
+		h.notice(w, http.StatusBadRequest, templates.NoticeBadRequest)
 		return
 	}
 	all := r.PostForm.Get("scope") == "all"
@@ -165,12 +210,12 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
 		h.log.Info("unsubscribe link not valid", "err", err)
-		h.page(w, http.StatusNotFound, templates.PageBadLinkTitle, templates.PageBadUnsubscribe, "")
+		h.notice(w, http.StatusNotFound, templates.NoticeBadUnsubscribe)
 	case err != nil:
 		h.log.Error("unsubscribe failed", "err", err)
-		h.page(w, http.StatusServiceUnavailable, templates.PageTryAgainTitle, templates.PageTryAgainUnsubscribe, "")
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainUnsubscribe)
 	default:
-		h.page(w, http.StatusOK, templates.PageUnsubscribedTitle, st.Text(), "")
+		h.render(w, http.StatusOK, templates.Stopped(st))
 	}
 }
 
@@ -182,18 +227,11 @@ func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
 	follow, err := h.store.ConfirmLinkIsFollow(tok)
 	if err != nil {
 		h.log.Info("confirmation link not valid", "err", err)
-		h.page(w, http.StatusNotFound, "Link not valid", badConfirmLink, "")
+		h.notice(w, http.StatusNotFound, templates.NoticeBadConfirm)
 		return
 	}
-	msg := "Press the button to confirm that you wrote to the forum. Your held message is then published."
-	if follow {
-		msg = "Press the button to confirm that you want to receive new questions by email."
-	}
-	h.render(w, http.StatusOK, templates.MessagePage{Title: "Confirm your address", Message: msg, ConfirmAction: "/confirm/" + tok})
+	h.render(w, http.StatusOK, templates.ConfirmForm(pagePaths.ConfirmPage(tok), follow))
 }
-
-// badConfirmLink answers a confirmation token that does not verify.
-const badConfirmLink = "This confirmation link is invalid or has expired."
 
 // confirm handles the confirmation form's POST. The page says what it
 // did; it promises nothing about later messages, which are published
@@ -204,16 +242,16 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	n, err := h.store.ConfirmWithToken(r.Context(), tok)
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
-		h.page(w, http.StatusNotFound, "Link not valid", badConfirmLink, "")
+		h.notice(w, http.StatusNotFound, templates.NoticeBadConfirm)
 	case err != nil:
 		h.log.Error("confirm failed", "err", err)
-		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not record your confirmation just now. Please try again in a minute.", "")
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainConfirm)
 	case follow:
 		h.followConfirmed(w, r, tok)
 	case n == 0:
-		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed.", "")
+		h.notice(w, http.StatusOK, templates.NoticeConfirmed)
 	default:
-		h.page(w, http.StatusOK, "Confirmed", "Your address is confirmed and your message is published.", "")
+		h.notice(w, http.StatusOK, templates.NoticeConfirmedPublished)
 	}
 }
 
@@ -225,11 +263,11 @@ func (h *Handler) followConfirmed(w http.ResponseWriter, r *http.Request, tok st
 	switch {
 	case err != nil:
 		h.log.Error("follow state", "err", err)
-		h.page(w, http.StatusServiceUnavailable, "Please try again", "We could not read your follow just now. Please try again in a minute.", "")
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainFollow)
 	case active:
-		h.page(w, http.StatusOK, "Confirmed", "Your follow is confirmed: new questions will arrive by email. A welcome email says what comes and how to stop it.", "")
+		h.notice(w, http.StatusOK, templates.NoticeFollowConfirmed)
 	default:
-		h.page(w, http.StatusOK, "Follow ended", "You stopped these emails after asking for them, so this old link does not start them again. To follow again, write to the forum's subscribe address again.", "")
+		h.notice(w, http.StatusOK, templates.NoticeFollowEnded)
 	}
 }
 
@@ -238,17 +276,17 @@ func (h *Handler) followConfirmed(w http.ResponseWriter, r *http.Request, tok st
 func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		http.NotFound(w, r)
+		h.notice(w, http.StatusNotFound, templates.NoticeNotFound)
 		return
 	}
 	a, data, err := h.store.GetAttachment(r.Context(), id)
 	if errors.Is(err, threads.ErrNotFound) {
-		http.NotFound(w, r)
+		h.notice(w, http.StatusNotFound, templates.NoticeNotFound)
 		return
 	}
 	if err != nil {
 		h.log.Error("attachment", "err", err)
-		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/pgcluster"
 )
 
@@ -177,8 +179,10 @@ func (b *bench) close() {
 }
 
 // posternEnv is the environment of a postern subprocess listening for
-// SMTP on smtpAddr. POSTERN_* variables of the harness's own environment
-// are not passed on.
+// SMTP on smtpAddr: the settings of internal/config that differ from their
+// defaults (config.Environ), so a renamed setting fails to compile here.
+// POSTERN_* variables of the harness's own environment are not passed on,
+// except POSTERN_PPROF_ADDR.
 func (b *bench) posternEnv(smtpAddr string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -186,32 +190,29 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 			env = append(env, kv)
 		}
 	}
+	c := config.Default()
+	c.Store.DatabaseURL, c.Store.SecretFile = b.pg.URL("postgres"), b.secretFile
+	c.Forum.Domain = domain
+	c.SMTP.Addr, c.SMTP.LMTPAddr, c.Web.HTTPAddr = smtpAddr, "", ""
+	c.Notify.RelayURL = "smtp://" + b.sink.addr + "?starttls=no"
+	c.Log.Level = slog.LevelWarn
+	c.Forum.Rates.Limits = false
+	// Every load connection comes from 127.0.0.1.
+	c.SMTP.MaxConnectionsPerIP = 100000
+	// The harness is the only sender and confirms its members: trust it.
+	c.Auth.TrustedNetworks = config.Networks{netip.MustParsePrefix("127.0.0.0/8")}
+	// The load comes from loopback, trusted: no DNS for its senders.
+	c.Auth.Verify = false
 	if b.opts.workers > 0 {
-		env = append(env, "POSTERN_WORKERS="+strconv.Itoa(b.opts.workers))
+		c.Process.Workers = b.opts.workers
 	}
 	if a := os.Getenv("POSTERN_PPROF_ADDR"); a != "" {
 		// For profiling a run: go tool pprof http://ADDR/debug/pprof/profile
-		env = append(env, "POSTERN_PPROF_ADDR="+a)
-	} else if b.pprofAddr != "" {
-		env = append(env, "POSTERN_PPROF_ADDR="+b.pprofAddr)
+		c.Web.PprofAddr = a
+	} else {
+		c.Web.PprofAddr = b.pprofAddr
 	}
-	return append(env,
-		"POSTERN_DATABASE_URL="+b.pg.URL("postgres"),
-		"POSTERN_DOMAIN="+domain,
-		"POSTERN_SMTP_ADDR="+smtpAddr,
-		"POSTERN_LMTP_ADDR=",
-		"POSTERN_HTTP_ADDR=",
-		"POSTERN_RELAY_URL=smtp://"+b.sink.addr+"?starttls=no",
-		"POSTERN_SECRET_FILE="+b.secretFile,
-		"POSTERN_LOG_LEVEL=warn",
-		"POSTERN_RATE_LIMITS=off",
-		// Every load connection comes from 127.0.0.1.
-		"POSTERN_MAX_CONNECTIONS_PER_IP=100000",
-		// The harness is the only sender and confirms its members: trust it.
-		"POSTERN_TRUSTED_NETWORKS=127.0.0.0/8",
-		// The load comes from loopback, trusted: no DNS for its senders.
-		"POSTERN_AUTH_VERIFY_DKIM=false",
-	)
+	return append(env, c.Environ()...)
 }
 
 // posternProc is a running `postern serve`.

@@ -27,12 +27,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/postern/postern/internal/config"
 )
 
 // options are the command-line settings of one run.
@@ -79,7 +80,8 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.memSize, "mem-size", 5<<20, "message size of each concurrent session (scenario 7)")
 	fs.IntVar(&o.bigSize, "big-size", 25_000_000, "size of the single large message (scenario 7); must stay under Postern's 25 MiB limit")
 	fs.IntVar(&o.importMsgs, "import-messages", 100000, "messages of the generated mbox archive (scenario 6; a second one has a tenth)")
-	fs.IntVar(&o.workers, "workers", max(4, 2*runtime.NumCPU()), "POSTERN_WORKERS for the Postern under test (Postern's default: 2 x cores, at least 4), also the ceilings' concurrency")
+	defaultWorkers, _ := config.Default().Workers()
+	fs.IntVar(&o.workers, "workers", defaultWorkers, "POSTERN_WORKERS for the Postern under test (Postern's default: 2 x cores, at least 4), also the ceilings' concurrency")
 	fs.BoolVar(&o.pgStatements, "pg-statements", true, "load pg_stat_statements and report the statements that take PostgreSQL's time in scenario 2 (costs PostgreSQL a few percent, ceilings included)")
 	fs.StringVar(&o.profileDir, "profile", "", "keep the CPU profiles of Postern (paused intake run, processing run) in this directory (default: the temporary bench directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, logs) after the run")

@@ -9,7 +9,6 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/threads"
 )
 
@@ -864,17 +864,13 @@ func scenarioMemory(ctx context.Context, b *bench, r *report) error {
 	return memoryLarge(ctx, b, r)
 }
 
-// Postern's default memory budget and soft limit (POSTERN_MEMORY_BUDGET,
-// POSTERN_MEMORY_LIMIT), unless the harness's environment sets them.
+// Postern's memory budget and soft limit (POSTERN_MEMORY_BUDGET,
+// POSTERN_MEMORY_LIMIT): their defaults (internal/config), unless the
+// harness's environment sets them.
 func memorySettings() (budget, limit int64) {
-	budget, limit = 256<<20, 512<<20
-	if v, err := strconv.ParseInt(os.Getenv("POSTERN_MEMORY_BUDGET"), 10, 64); err == nil && v > 0 {
-		budget = v
-	}
-	if v, err := strconv.ParseInt(os.Getenv("POSTERN_MEMORY_LIMIT"), 10, 64); err == nil && v > 0 {
-		limit = v
-	}
-	return budget, limit
+	c := config.Default()
+	_ = c.LoadEnv(os.LookupEnv, []string{"memory-budget", "memory-limit"})
+	return int64(c.Memory.Budget), int64(c.Memory.Limit)
 }
 
 // memoryLarge is scenario 7's last case: six sessions of 24 MB at once,

@@ -8,41 +8,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/postern/postern/mailout"
-	"github.com/postern/postern/threads"
 )
-
-// secretStore opens the database with the real server secret, for the
-// commands that look people up by address.
-func secretStore(ctx context.Context, cfg Config) (*threads.Store, func(), error) {
-	if cfg.DatabaseURL == "" || cfg.SecretFile == "" || cfg.Domain == "" {
-		return nil, nil, errors.New("--database-url, --domain and --secret-file (POSTERN_DATABASE_URL, POSTERN_DOMAIN, POSTERN_SECRET_FILE) are required")
-	}
-	secret, err := readSecret(cfg.SecretFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	extra, current, err := readSealingKeys(cfg.SealKeys)
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, err := threads.DeriveKeys(secret, extra, current)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("database: %w", err)
-	}
-	if err := threads.CheckSchema(ctx, pool); err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	st := threads.NewStore(pool, threads.Config{Domain: cfg.Domain, Secret: secret}, keys, newLogger("error", io.Discard))
-	return st, pool.Close, nil
-}
 
 // cmdUser implements `postern user forget|export ADDRESS`.
 func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,7 +31,7 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() != 1 {
 		return fmt.Errorf("usage: postern user %s ADDRESS", args[0])
 	}
-	st, done, err := secretStore(ctx, cfg)
+	st, done, err := openStore(ctx, cfg, withSecret)
 	if err != nil {
 		return err
 	}
@@ -122,12 +89,12 @@ func cmdDKIM(args []string, stdout, stderr io.Writer) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
-	domain := cfg.Domain
+	domain := cfg.Forum.Domain
 	if domain == "" {
 		domain = "DOMAIN"
 	}
 	fmt.Fprintf(stdout, "Private key written to %s. Publish this TXT record, then set POSTERN_DKIM_KEY_FILE=%s POSTERN_DKIM_SELECTOR=%s:\n\n%s._domainkey.%s. IN TXT %s\n",
-		out, out, cfg.DKIMSel, cfg.DKIMSel, domain, txt)
+		out, out, cfg.Notify.DKIMSel, cfg.Notify.DKIMSel, domain, txt)
 	return nil
 }
 
@@ -138,7 +105,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) == 0 || args[0] != "reseal" {
 		return errors.New("usage: postern keys reseal (with POSTERN_SEALING_KEYS_FILE naming the new key)")
 	}
-	_, _, st, done, err := openCommand(ctx, "keys reseal", args[1:], stderr, secretSettings, nil, secretStore)
+	_, _, st, done, err := openCommand(ctx, "keys reseal", args[1:], stderr, secretSettings, nil, withSecret)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,107 +43,91 @@ type app struct {
 // newApp connects to the database, checks the schema and builds every
 // part. Nothing listens until start.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
-	secret, err := readSecret(cfg.SecretFile)
-	if err != nil {
-		return nil, err
-	}
-	nets, err := threads.ParseNetworks(cfg.TrustedNets)
-	if err != nil {
-		return nil, fmt.Errorf("config: trusted networks: %w", err)
-	}
-	tcfg := threads.Config{Domain: cfg.Domain, ForumName: cfg.ForumName, BaseURL: cfg.BaseURL, Secret: secret,
-		HeldTTL: cfg.HeldTTL, RawRetention: cfg.Retention, Rates: threads.RateLimits{Off: cfg.RateLimits == "off"},
-		CloseOnSelect: cfg.CloseOnSel, ModeratePointsBelow: cfg.ModerateLt, BlockedWords: splitList(cfg.Blocked),
-		MaxAttachmentBytes: cfg.MaxFile, MaxPostAttachmentBytes: cfg.MaxFiles, ProcessMaxAttempts: cfg.ProcTries,
-		Auth:              threads.AuthConfig{TrustedID: cfg.AuthTrusted, Verify: cfg.AuthVerify, Policy: cfg.AuthPolicy, TrustedNetworks: nets, Resolver: cfg.resolver, Timeout: cfg.authTimeout},
-		PostmasterAddress: cfg.Postmaster}.WithDefaults()
-	if err := tcfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if cfg.AuthTrusted == "" && !cfg.AuthVerify {
+	if cfg.Auth.TrustedID == "" && !cfg.Auth.Verify {
 		log.Warn("no DKIM/SPF evidence source: members' mail is held for their confirmation unless it replies to their own notification or comes from a trusted network; set POSTERN_AUTH_VERIFY_DKIM=true (Postern is the MX) or POSTERN_AUTH_TRUSTED_ID (behind a front MTA)")
 	}
 	if w := trustedIDExposure(cfg); w != "" {
 		log.Warn(w)
 	}
-	mcfg := mailin.Config{MaxMessageBytes: cfg.MaxMessage, MaxRecipients: cfg.MaxRcpt, MaxConnections: cfg.MaxConns,
-		ReadTimeout: cfg.ReadTimeout, Transcript: cfg.Transcript, MemoryBudget: cfg.MemBudget,
-		MaxConnectionsPerIP: cfg.PerIPConns, CommandTimeout: cfg.CmdTimeout, MaxSessionTime: cfg.SessionMax}.WithDefaults()
-	if err := mcfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
 	// One memory budget for the mail in flight: received, processed and
 	// composed into notifications.
+	mcfg := mailin.ConfigFrom(cfg.Config)
 	mcfg.Memory = semaphore.NewWeighted(mcfg.MemoryBudget)
-	extra, current, err := readSealingKeys(cfg.SealKeys)
+	procWorkers, notifyWorkers := cfg.Workers()
+	// Both worker pools, River's own producers and completer, and SMTP
+	// sessions waiting to commit (they queue for a connection).
+	store, closePool, err := openStore(ctx, cfg, storeOptions{secret: true, maxConns: int32(procWorkers + notifyWorkers + 16),
+		memory: mcfg.Memory, memorySize: mcfg.MemoryBudget, log: log})
 	if err != nil {
 		return nil, err
 	}
-	keys, err := threads.DeriveKeys(secret, extra, current)
+	rc, tmpl, err := newWorkers(cfg, store, log, procWorkers, notifyWorkers)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
+		closePool()
+		return nil, err
 	}
-	tmpl, err := templates.New()
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
+	a := &app{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc}
+	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
+	a.http = &http.Server{
+		Handler:           web.New(store, tmpl, log.With("component", "web")),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
 	}
+	return a, nil
+}
+
+// newSender returns the outgoing mail path: the relay, else the Maildir,
+// DKIM-signing when a key is set.
+func newSender(cfg Config) (mailout.Sender, error) {
 	var sender mailout.Sender
-	if cfg.RelayURL != "" {
-		sender, err = mailout.NewRelay(cfg.RelayURL, mailout.RelayOptions{HeloName: cfg.Domain})
+	var err error
+	n := cfg.Notify
+	if n.RelayURL != "" {
+		sender, err = mailout.NewRelay(n.RelayURL, mailout.RelayOptions{HeloName: cfg.Forum.Domain})
 	} else {
-		sender, err = mailout.NewMaildir(cfg.Maildir)
+		sender, err = mailout.NewMaildir(n.Maildir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("outgoing mail: %w", err)
 	}
-	if cfg.DKIMKey != "" {
-		signer, err := mailout.NewDKIMSigner(mailout.DKIMConfig{Domain: cfg.Domain, Selector: cfg.DKIMSel, KeyFile: cfg.DKIMKey})
+	if n.DKIMKeyFile != "" {
+		signer, err := mailout.NewDKIMSigner(mailout.DKIMConfig{Domain: cfg.Forum.Domain, Selector: n.DKIMSel, KeyFile: n.DKIMKeyFile})
 		if err != nil {
 			return nil, fmt.Errorf("dkim: %w", err)
 		}
 		sender = mailout.WithDKIM(sender, signer)
 	}
+	return sender, nil
+}
 
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+// newWorkers returns the River client that works the jobs of store
+// (processing, notifications, forwards, maintenance) and the templates
+// the notifications and pages are written with. The store enqueues
+// through a client of its own (openStore), so this one can be made last.
+func newWorkers(cfg Config, store *threads.Store, log *slog.Logger, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, error) {
+	tmpl, err := templates.New()
 	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
+		return nil, nil, fmt.Errorf("templates: %w", err)
 	}
-	// Both worker pools, River's own producers and completer, and SMTP
-	// sessions waiting to commit (they queue for a connection).
-	pcfg.MaxConns = int32(cfg.Workers + cfg.NotifyWkrs + 16)
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	sender, err := newSender(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, nil, err
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("database unreachable: %w", err)
-	}
-	if err := threads.CheckSchema(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-
-	store := threads.NewStore(pool, tcfg, keys, log)
-	store.ShareMemory(mcfg.Memory, mcfg.MemoryBudget)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &threads.ProcessWorker{Store: store})
 	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	rc, err := river.NewClient(riverpgxv5.New(store.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault:   {MaxWorkers: 1}, // maintenance
-			threads.QueueProcess: {MaxWorkers: cfg.Workers},
-			threads.QueueNotify:  {MaxWorkers: cfg.NotifyWkrs},
+			threads.QueueProcess: {MaxWorkers: procWorkers},
+			threads.QueueNotify:  {MaxWorkers: notifyWorkers},
 		},
-		Workers: workers,
-		Logger:  log.With("component", "river"),
-		// A short cooldown: with a backlog, River fetches at most
-		// MaxWorkers jobs per cooldown, so it caps throughput.
-		FetchCooldown:     2 * time.Millisecond,
+		Workers:           workers,
+		Logger:            log.With("component", "river"),
+		FetchCooldown:     fetchCooldown,
 		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        5 * time.Minute,
 		// A finished job says nothing the inbound and notifications rows
@@ -158,19 +141,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 			&river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("job queue: %w", err)
+		return nil, nil, fmt.Errorf("job queue: %w", err)
 	}
-	store.SetRiver(rc)
-	a := &app{cfg: cfg, log: log, pool: pool, store: store, river: rc}
-	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
-	a.http = &http.Server{
-		Handler:           web.New(store, tmpl, log.With("component", "web")),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-	}
-	return a, nil
+	return rc, tmpl, nil
 }
 
 // start begins working the queue and listening on every configured
@@ -198,22 +171,22 @@ func (a *app) start(ctx context.Context) error {
 		return l.Addr(), nil
 	}
 	var err error
-	if a.smtpAddr, err = listen(a.cfg.SMTPAddr, "smtp", a.smtp.ServeSMTP); err != nil {
+	if a.smtpAddr, err = listen(a.cfg.SMTP.Addr, "smtp", a.smtp.ServeSMTP); err != nil {
 		return err
 	}
-	if a.lmtpAddr, err = listen(a.cfg.LMTPAddr, "lmtp", a.smtp.ServeLMTP); err != nil {
+	if a.lmtpAddr, err = listen(a.cfg.SMTP.LMTPAddr, "lmtp", a.smtp.ServeLMTP); err != nil {
 		return err
 	}
-	if a.httpAddr, err = listen(a.cfg.HTTPAddr, "http", a.http.Serve); err != nil {
+	if a.httpAddr, err = listen(a.cfg.Web.HTTPAddr, "http", a.http.Serve); err != nil {
 		return err
 	}
-	if a.cfg.PprofAddr != "" {
+	if a.cfg.Web.PprofAddr != "" {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		a.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		if _, err = listen(a.cfg.PprofAddr, "pprof", a.pprof.Serve); err != nil {
+		if _, err = listen(a.cfg.Web.PprofAddr, "pprof", a.pprof.Serve); err != nil {
 			return err
 		}
 	}
@@ -243,27 +216,16 @@ func (a *app) stop(ctx context.Context) {
 	a.pool.Close()
 }
 
-// splitList splits a comma-separated setting, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // trustedIDExposure returns a warning when the front MTA's
 // Authentication-Results are trusted (POSTERN_AUTH_TRUSTED_ID) while
 // Postern's own SMTP listener is not on loopback: a client reaching it
 // directly, not through the MTA, can write fields claiming the MTA's id
 // that no MTA removed. "" when there is nothing to say.
 func trustedIDExposure(cfg Config) string {
-	if cfg.AuthTrusted == "" || cfg.SMTPAddr == "" {
+	if cfg.Auth.TrustedID == "" || cfg.SMTP.Addr == "" {
 		return ""
 	}
-	host, _, err := net.SplitHostPort(cfg.SMTPAddr)
+	host, _, err := net.SplitHostPort(cfg.SMTP.Addr)
 	if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
 		return ""
 	}

@@ -17,8 +17,9 @@ import (
 // `postern inbound list --failed` shows it, and once the cause is gone
 // `postern inbound retry ID` publishes it.
 func TestProcessGivesUp(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a, logs := testAppWith(t, relay, func(c *Config) { c.ProcTries = 2 })
+	a, logs := testAppWith(t, relay, func(c *Config) { c.Process.MaxAttempts = 2 })
 	ctx := context.Background()
 	alice := "alice@example.org"
 	member(t, a, relay, alice, "Alice", "First night")
@@ -74,7 +75,7 @@ func TestProcessGivesUp(t *testing.T) {
 		t.Errorf("the other message: %s (%s), post %d", st, r, post)
 	}
 
-	db := []string{"--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}
+	db := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}
 	var out, errb bytes.Buffer
 	if err := run(ctx, append([]string{"inbound", "list"}, append(db, "--failed")...), &out, &errb); err != nil {
 		t.Fatalf("inbound list --failed: %v %s", err, errb.String())

@@ -15,6 +15,7 @@ import (
 // TestParseInterleaved: flags are taken before, between and after
 // positional arguments; "--" ends the flags.
 func TestParseInterleaved(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args    []string
 		json    bool
@@ -54,6 +55,7 @@ func TestParseInterleaved(t *testing.T) {
 // `postern thread 1 --json`), and checks that each command's --help lists
 // its own flags and no setting it does not read.
 func TestEveryCommandFlagsAnywhere(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -70,8 +72,8 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 	if err := os.WriteFile(mbox, []byte("From carol@example.org Mon Jan  1 00:00:00 2024\nFrom: Carol <carol@example.org>\nSubject: Imported question\nMessage-ID: <imp1@c.example>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nAn old question.\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db := []string{"--database-url", a.cfg.DatabaseURL}
-	sec := []string{"--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile}
+	db := []string{"--database-url", a.cfg.Store.DatabaseURL}
+	sec := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile}
 	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
 	for _, tc := range []struct {
 		name    string   // the command words, for --help
@@ -147,6 +149,7 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 // TestCommandsRefuseStrayArguments: a command that takes no positional
 // argument says so instead of ignoring it.
 func TestCommandsRefuseStrayArguments(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"serve", "now"}, {"migrate", "up"}, {"dev", "please"},
 		{"threads", "--database-url", "postgres://127.0.0.1:1/x", "all"}} {
 		var out, errb bytes.Buffer

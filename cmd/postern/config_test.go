@@ -4,28 +4,33 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/threadstest"
+	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
 )
 
 // TestServeRefusesOldSchema: serve checks the schema before anything
 // listens, and names the fix.
 func TestServeRefusesOldSchema(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := defaultConfig()
-	cfg.DatabaseURL = threadstest.URL(t) // empty: never migrated
-	cfg.Domain, cfg.SecretFile = "forum.test", secret
+	cfg.Store.DatabaseURL = threadstest.URL(t) // empty: never migrated
+	cfg.Forum.Domain, cfg.Store.SecretFile = "forum.test", secret
 	_, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if !errors.Is(err, threads.ErrSchemaOld) || !strings.Contains(err.Error(), "postern migrate") {
 		t.Fatalf("newApp on an unmigrated database: %v", err)
@@ -70,7 +75,7 @@ func TestBadConfigFailsPrecisely(t *testing.T) {
 // TestTrustedNetworksDefaults: serve trusts no network; dev trusts
 // loopback unless the setting is given.
 func TestTrustedNetworksDefaults(t *testing.T) {
-	if n := defaultConfig().TrustedNets; n != "" {
+	if n := defaultConfig().Auth.TrustedNetworks; len(n) != 0 {
 		t.Errorf("serve trusts %q by default, want nothing", n)
 	}
 	for _, tc := range []struct {
@@ -86,10 +91,10 @@ func TestTrustedNetworksDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := defaultConfig()
-		cfg.TrustedNets = tc.env
+		cfg.Auth.TrustedNetworks = mustNetworks(t, tc.env)
 		devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
-		if got := cfg.TrustedNets == "127.0.0.0/8,::1/128"; got != tc.want {
-			t.Errorf("dev %v env %q: trusts loopback %v (%q), want %v", tc.args, tc.env, got, cfg.TrustedNets, tc.want)
+		if got := cfg.Auth.TrustedNetworks.String() == "127.0.0.0/8,::1/128"; got != tc.want {
+			t.Errorf("dev %v env %q: trusts loopback %v (%q), want %v", tc.args, tc.env, got, cfg.Auth.TrustedNetworks, tc.want)
 		}
 	}
 }
@@ -99,7 +104,8 @@ func TestTrustedNetworksDefaults(t *testing.T) {
 // without a confirmation each time; dev, which trusts loopback, does not
 // unless asked; an explicit false is kept.
 func TestAuthVerifyDefaults(t *testing.T) {
-	if !defaultConfig().AuthVerify {
+	t.Parallel()
+	if !defaultConfig().Auth.Verify {
 		t.Error("serve does not verify DKIM/SPF by default")
 	}
 	for _, tc := range []struct {
@@ -115,8 +121,8 @@ func TestAuthVerifyDefaults(t *testing.T) {
 		if tc.cmd == "dev" {
 			devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
 		}
-		if cfg.AuthVerify != tc.want {
-			t.Errorf("%s %v: verify %v, want %v", tc.cmd, tc.args, cfg.AuthVerify, tc.want)
+		if cfg.Auth.Verify != tc.want {
+			t.Errorf("%s %v: verify %v, want %v", tc.cmd, tc.args, cfg.Auth.Verify, tc.want)
 		}
 	}
 }
@@ -124,15 +130,16 @@ func TestAuthVerifyDefaults(t *testing.T) {
 // TestServeHelpListsEverySetting: `postern serve --help` lists each flag
 // with its environment variable.
 func TestServeHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), []string{"serve", "--help"}, &out, &errb)
 	if err == nil {
 		t.Fatal("--help returned no error (flag.ErrHelp expected)")
 	}
 	cfg := defaultConfig()
-	for _, s := range cfg.settings() {
-		if !strings.Contains(errb.String(), "-"+s.name) || !strings.Contains(errb.String(), s.env) {
-			t.Errorf("--help lacks %s / %s", s.name, s.env)
+	for _, s := range cfg.Settings() {
+		if !strings.Contains(errb.String(), "-"+s.Flag) || !strings.Contains(errb.String(), s.Env) {
+			t.Errorf("--help lacks %s / %s", s.Flag, s.Env)
 		}
 	}
 	for _, env := range []string{"POSTERN_DATABASE_URL", "POSTERN_DOMAIN", "POSTERN_SMTP_ADDR", "POSTERN_LMTP_ADDR", "POSTERN_HTTP_ADDR", "POSTERN_RELAY_URL", "POSTERN_SECRET_FILE"} {
@@ -145,12 +152,13 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 // TestReadCommands: the read and admin commands work against a live
 // database and never print an address.
 func TestReadCommands(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
 	member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
 	waitProcessed(t, a)
-	db := []string{"--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}
+	db := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -189,6 +197,7 @@ func TestReadCommands(t *testing.T) {
 // Authentication-Results while its own SMTP port listens beyond
 // loopback, where a client could bypass the MTA and write them itself.
 func TestTrustedIDExposure(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		trusted, smtp string
 		warn          bool
@@ -198,7 +207,7 @@ func TestTrustedIDExposure(t *testing.T) {
 		{"mx.forum.test", "", false}, {"", ":25", false},
 	} {
 		cfg := defaultConfig()
-		cfg.AuthTrusted, cfg.SMTPAddr = tc.trusted, tc.smtp
+		cfg.Auth.TrustedID, cfg.SMTP.Addr = tc.trusted, tc.smtp
 		if got := trustedIDExposure(cfg) != ""; got != tc.warn {
 			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
 		}
@@ -210,27 +219,75 @@ func TestTrustedIDExposure(t *testing.T) {
 // the usage text holds a `quoted` word, which it would print in place of
 // the type ("-data-dir postern dev").
 func TestHelpNamesFlagTypes(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"dev", "--help"}, &out, &errb); err == nil {
 		t.Fatal("dev --help: no error, want flag.ErrHelp")
 	}
 	cfg := defaultConfig()
-	for _, s := range cfg.settings() {
+	for _, s := range cfg.Settings() {
 		line := ""
 		for _, l := range strings.Split(errb.String(), "\n") {
-			if strings.HasPrefix(l, "  -"+s.name+" ") || l == "  -"+s.name {
+			if strings.HasPrefix(l, "  -"+s.Flag+" ") || l == "  -"+s.Flag {
 				line = l
 			}
 		}
 		if line == "" {
-			t.Errorf("dev --help lacks -%s", s.name)
+			t.Errorf("dev --help lacks -%s", s.Flag)
 			continue
 		}
-		typ := strings.TrimPrefix(line, "  -"+s.name)
+		typ := strings.TrimPrefix(line, "  -"+s.Flag)
 		switch strings.TrimSpace(typ) {
-		case "", "string", "int", "duration", "value":
+		case "", "string", "int", "duration", "bytes", "list", "networks", "on|off", "level", "policy":
 		default:
-			t.Errorf("dev --help shows %q: the type of -%s reads %q", line, s.name, strings.TrimSpace(typ))
+			t.Errorf("dev --help shows %q: the type of -%s reads %q", line, s.Flag, strings.TrimSpace(typ))
 		}
+	}
+}
+
+// mustNetworks parses a POSTERN_TRUSTED_NETWORKS value.
+func mustNetworks(t *testing.T, s string) config.Networks {
+	t.Helper()
+	var n config.Networks
+	if err := n.UnmarshalText([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestHelpHidesDatabaseURL: --help never shows the database URL or the
+// relay URL (they may hold a password), only that they are set.
+func TestHelpHidesDatabaseURL(t *testing.T) {
+	t.Setenv("POSTERN_DATABASE_URL", "postgres://postern:hunter2@db.example/postern")
+	t.Setenv("POSTERN_RELAY_URL", "smtp://user:hunter3@relay.example:587")
+	for _, cmd := range [][]string{{"serve", "--help"}, {"threads", "--help"}, {"dev", "--help"}} {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), cmd, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+		if strings.Contains(errb.String(), "hunter") || !strings.Contains(errb.String(), "(set, not shown)") {
+			t.Errorf("%v shows a secret, or not that it is set:\n%s", cmd, errb.String())
+		}
+	}
+}
+
+// TestNewLimitsReachTheServer: the limits that had no setting before
+// (write, commit and DNS timeouts, header size, Received count, line
+// length) are read from their variables and reach the packages' views.
+func TestNewLimitsReachTheServer(t *testing.T) {
+	for k, v := range map[string]string{"POSTERN_WRITE_TIMEOUT": "2m", "POSTERN_COMMIT_TIMEOUT": "45s", "POSTERN_MAX_HEADER_BYTES": "2MiB",
+		"POSTERN_MAX_RECEIVED": "30", "POSTERN_MAX_LINE_LENGTH": "8192", "POSTERN_AUTH_DNS_TIMEOUT": "3s"} {
+		t.Setenv(k, v)
+	}
+	cfg, _, err := parseConfig("serve", nil, io.Discard, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mailin.ConfigFrom(cfg.Config)
+	if m.WriteTimeout != 2*time.Minute || m.CommitTimeout != 45*time.Second || m.MaxHeaderBytes != 2<<20 || m.MaxReceived != 30 || m.MaxLineLength != 8192 {
+		t.Errorf("mailin view: %+v", m)
+	}
+	if a := threads.ConfigFrom(cfg.Config, nil).Auth; a.Timeout != 3*time.Second {
+		t.Errorf("threads view: %+v", a)
 	}
 }

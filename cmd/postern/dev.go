@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/pgcluster"
 )
 
@@ -41,15 +43,15 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogLevel, stderr)
-	if cfg.Domain == "" {
-		cfg.Domain = "forum.localhost"
+	log := newLogger(cfg.Log.Level, stderr)
+	if cfg.Forum.Domain == "" {
+		cfg.Forum.Domain = "forum.localhost"
 	}
 	if !isSet(fs, "base-url") {
-		cfg.BaseURL = devBaseURL(cfg.HTTPAddr, cfg.BaseURL)
+		cfg.Forum.BaseURL = devBaseURL(cfg.Web.HTTPAddr, cfg.Forum.BaseURL)
 	}
 	devTrust(&cfg, fs, log)
-	dir, err := filepath.Abs(cfg.DataDir)
+	dir, err := filepath.Abs(cfg.Dev.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -61,31 +63,31 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer lock.Close()
-	if cfg.DatabaseURL == "" {
+	if cfg.Store.DatabaseURL == "" {
 		stopPG, url, err := startDevPostgres(ctx, filepath.Join(dir, "pg"), lock, log)
 		if err != nil {
 			return err
 		}
 		defer stopPG()
-		cfg.DatabaseURL = url
+		cfg.Store.DatabaseURL = url
 	}
-	if cfg.SecretFile == "" {
-		cfg.SecretFile = filepath.Join(dir, "secret")
-		if err := ensureSecret(cfg.SecretFile); err != nil {
+	if cfg.Store.SecretFile == "" {
+		cfg.Store.SecretFile = filepath.Join(dir, "secret")
+		if err := ensureSecret(cfg.Store.SecretFile); err != nil {
 			return err
 		}
 	}
-	if cfg.RelayURL == "" && cfg.Maildir == defaultConfig().Maildir {
-		cfg.Maildir = filepath.Join(dir, "maildir")
+	if cfg.Notify.RelayURL == "" && cfg.Notify.Maildir == config.Default().Notify.Maildir {
+		cfg.Notify.Maildir = filepath.Join(dir, "maildir")
 	}
-	if err := migrateURL(ctx, cfg.DatabaseURL); err != nil {
+	if err := migrateURL(ctx, cfg.Store.DatabaseURL); err != nil {
 		return err
 	}
 	if err := cfg.validate(); err != nil {
 		return err
 	}
 	printDevBanner(stdout, cfg)
-	warnBaseURL(log, cfg.BaseURL, true)
+	warnBaseURL(log, cfg.Forum.BaseURL, true)
 	return serve(ctx, cfg, log)
 }
 
@@ -122,9 +124,9 @@ func startDevPostgres(ctx context.Context, dir string, lock *os.File, log *slog.
 
 // printDevBanner tells a new user what runs where and how to try it.
 func printDevBanner(w io.Writer, cfg Config) {
-	out := "outgoing mail: Maildir " + cfg.Maildir + "/new"
-	if cfg.RelayURL != "" {
-		out = "outgoing mail: relay " + redactURL(cfg.RelayURL)
+	out := "outgoing mail: Maildir " + cfg.Notify.Maildir + "/new"
+	if cfg.Notify.RelayURL != "" {
+		out = "outgoing mail: relay " + redactURL(cfg.Notify.RelayURL)
 	}
 	fmt.Fprintf(w, `Postern dev is starting.
   forum domain:  %s
@@ -142,7 +144,8 @@ I wake up at 4am every night. What helps?
 MAIL
 Then list questions:  %s threads --database-url '%s'
 Stop with Ctrl-C.
-`, cfg.Domain, cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr, cfg.BaseURL, out, cfg.SMTPAddr, cfg.Domain, cfg.Domain, selfCommand(), cfg.DatabaseURL)
+`, cfg.Forum.Domain, cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr, cfg.Forum.BaseURL, out, cfg.SMTP.Addr,
+		cfg.Forum.Domain, cfg.Forum.Domain, selfCommand(), redactURL(cfg.Store.DatabaseURL))
 }
 
 // selfCommand is how to run this binary again from the current folder:
@@ -203,13 +206,12 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	if set {
 		return true
 	}
-	for _, s := range (&Config{}).settings() {
-		if s.name == name {
-			_, ok := os.LookupEnv(s.env)
-			return ok
-		}
+	s, ok := (&config.Config{}).Lookup(name)
+	if !ok {
+		return false
 	}
-	return false
+	_, ok = os.LookupEnv(s.Env)
+	return ok
 }
 
 // devBaseURL derives the base URL of links from the HTTP address in dev,
@@ -280,11 +282,17 @@ func redactURL(s string) string {
 // senders' domains would only slow it down, or time out offline.
 func devTrust(cfg *Config, fs *flag.FlagSet, log *slog.Logger) {
 	if !isSet(fs, "trusted-networks") {
-		cfg.TrustedNets = "127.0.0.0/8,::1/128"
-		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.TrustedNets)
+		cfg.Auth.TrustedNetworks = devTrustedNetworks()
+		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.Auth.TrustedNetworks.String())
 	}
 	if !isSet(fs, "auth-verify-dkim") {
-		cfg.AuthVerify = false
+		cfg.Auth.Verify = false
 		log.Info("dev: DKIM/SPF verification off (set POSTERN_AUTH_VERIFY_DKIM=true to turn it on)")
 	}
+}
+
+// devTrustedNetworks are the networks dev trusts unless told otherwise:
+// loopback, IPv4 and IPv6.
+func devTrustedNetworks() config.Networks {
+	return config.Networks{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }

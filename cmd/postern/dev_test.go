@@ -253,7 +253,8 @@ func TestDevOwnsItsDataDir(t *testing.T) {
 // TestDevBaseURL: in dev, links follow the HTTP address unless
 // POSTERN_BASE_URL is set.
 func TestDevBaseURL(t *testing.T) {
-	def := defaultConfig().BaseURL
+	t.Parallel()
+	def := defaultConfig().Forum.BaseURL
 	for _, tc := range []struct{ addr, want string }{
 		{"127.0.0.1:8080", "http://localhost:8080"},
 		{"127.0.0.1:9090", "http://localhost:9090"},

@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/drain"
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
 )
@@ -26,104 +27,39 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	threadstest.Main(m)
+	threadstest.MainVerifyNoLeaks(m)
 }
 
-// sent is one message the sink relay received.
-type sent struct {
-	From string
-	To   []string
-	Data []byte
-}
+// sink is the outgoing relay these tests send through: an smtptest.Sink
+// with the notification helpers they share.
+type sink struct{ *smtptest.Sink }
 
-// sink is a real SMTP server standing in for the outgoing relay.
-type sink struct {
-	mu   sync.Mutex
-	msgs []sent
-	addr string
-}
-
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
-
-type sinkSession struct {
-	sink *sink
-	cur  sent
-}
-
-func (s *sinkSession) Reset()        { s.cur = sent{} }
-func (s *sinkSession) Logout() error { return nil }
-func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.cur.From = from
-	return nil
-}
-func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.To = append(s.cur.To, to)
-	return nil
-}
-func (s *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.Data = b
-	s.sink.mu.Lock()
-	s.sink.msgs = append(s.sink.msgs, s.cur)
-	s.sink.mu.Unlock()
-	return nil
-}
-
+// startSink starts the relay: 10 MiB messages, 10 recipients.
 func startSink(t *testing.T) *sink {
 	t.Helper()
-	s := &sink{}
-	srv := smtp.NewServer(s)
-	srv.Domain = "relay.test"
-	srv.AllowInsecureAuth = true
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.MaxMessageBytes, srv.MaxRecipients = 10<<20, 10
-	srv.Addr = "127.0.0.1:0"
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return s
+	return &sink{smtptest.Start(t, smtptest.Options{MaxRecipients: 10})}
 }
 
-// waitFor returns the first message to rcpt that satisfies ok, waiting up to 20s.
+// waitFor returns the first message to rcpt alone that satisfies ok,
+// waiting up to smtptest.DefaultWait.
 func (s *sink) waitFor(t *testing.T, rcpt string, ok func(*mail.Reader, []byte) bool) (*mail.Reader, []byte) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	seen := 0
-	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		msgs := append([]sent(nil), s.msgs...)
-		s.mu.Unlock()
-		for _, m := range msgs[seen:] {
-			if len(m.To) != 1 || m.To[0] != rcpt {
-				continue
-			}
-			r, err := mail.CreateReader(bytes.NewReader(m.Data))
-			if err != nil {
-				t.Fatalf("notification does not parse: %v", err)
-			}
-			if ok(r, m.Data) {
-				r2, _ := mail.CreateReader(bytes.NewReader(m.Data))
-				return r2, m.Data
-			}
+	m := s.WaitFor(t, 0, func(m smtptest.Message) bool {
+		if len(m.To) != 1 || m.To[0] != rcpt {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no matching message for %s within 20s (%d received)", rcpt, len(s.msgs))
-	return nil, nil
+		r, err := mail.CreateReader(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatalf("notification does not parse: %v", err)
+		}
+		return ok(r, m.Data)
+	})
+	r, _ := mail.CreateReader(bytes.NewReader(m.Data))
+	return r, m.Data
 }
 
-func (s *sink) all() []sent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sent(nil), s.msgs...)
-}
+// all returns every message the relay accepted, in order.
+func (s *sink) all() []smtptest.Message { return s.Messages() }
 
 func subjectHas(sub string) func(*mail.Reader, []byte) bool {
 	return func(r *mail.Reader, _ []byte) bool {
@@ -150,19 +86,19 @@ func testAppWith(t *testing.T, relay *sink, adjust func(*Config)) (*app, *logSin
 		t.Fatal(err)
 	}
 	cfg := defaultConfig()
-	cfg.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
-	cfg.Domain = "forum.test"
-	cfg.ForumName = "Sleep Forum"
-	cfg.BaseURL = "https://forum.test"
-	cfg.SMTPAddr, cfg.LMTPAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.RelayURL = "smtp://" + relay.addr + "?starttls=no"
-	cfg.SecretFile = secret
-	cfg.Workers = 4
+	cfg.Store.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
+	cfg.Forum.Domain = "forum.test"
+	cfg.Forum.ForumName = "Sleep Forum"
+	cfg.Forum.BaseURL = "https://forum.test"
+	cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Notify.RelayURL = relay.URL()
+	cfg.Store.SecretFile = secret
+	cfg.Process.Workers = 4
 	// These tests send as members from loopback and are about other
 	// things than who may post as whom: trust loopback here, as `postern
 	// dev` does. The trust tests (trust_test.go) clear it: serve's
 	// default trusts no network.
-	cfg.TrustedNets = "127.0.0.0/8"
+	cfg.Auth.TrustedNetworks = mustNetworks(t, "127.0.0.0/8")
 	// serve verifies DKIM/SPF by default: with a DNS that knows no name,
 	// so no test depends on the network.
 	cfg.resolver = fakeDNS{}
@@ -223,28 +159,28 @@ func (l *logSink) Write(p []byte) (int, error) {
 // sendMail delivers raw over SMTP to the app, as a sending MTA would.
 func sendMail(t *testing.T, a *app, from string, to []string, raw string) {
 	t.Helper()
-	raw = strings.ReplaceAll(raw, "\r\n", "\n")
-	raw = strings.ReplaceAll(raw, "\n", "\r\n")
-	if err := smtpSend(a.smtpAddr.String(), from, to, raw); err != nil {
+	if err := smtpSend(a.smtpAddr.String(), from, to, string(smtptest.CRLF(raw))); err != nil {
 		t.Fatalf("SMTP send: %v", err)
 	}
 }
 
-// waitProcessed waits until every inbound message is processed.
+// waitProcessed waits until every inbound message is processed (and its
+// process job is done).
 func waitProcessed(t *testing.T, a *app) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var pending int
-		if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM inbound WHERE state = 'accepted'`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if pending == 0 {
-			return
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-	t.Fatal("inbound messages not processed within 20s")
+	drain.Wait(t, a.pool, 0, threads.ProcessArgs{}.Kind())
+}
+
+// workKinds are the River jobs that process mail and send it; the
+// periodic maintenance sends nothing.
+var workKinds = []string{threads.ProcessArgs{}.Kind(), threads.NotifyArgs{}.Kind(), threads.ForwardArgs{}.Kind()}
+
+// waitDrained waits until every inbound message is processed and every
+// mail it caused is sent (or given up): then "no mail was sent" can be
+// checked on the relay.
+func waitDrained(t *testing.T, a *app) {
+	t.Helper()
+	drain.Wait(t, a.pool, 0, workKinds...)
 }
 
 func header(r *mail.Reader, k string) string { return r.Header.Get(k) }
@@ -274,6 +210,7 @@ func bodyText(t *testing.T, r *mail.Reader) (text, html string) {
 // and replies to the From address, alice is notified in her own thread and
 // comments, bob is notified.
 func TestCoreLoop(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -481,31 +418,5 @@ func mustFrom(t *testing.T, r *mail.Reader) string {
 
 // smtpSend is one plain SMTP transaction with go-smtp's client.
 func smtpSend(addr, from string, to []string, raw string) error {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.net"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, raw); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return smtptest.Send(addr, smtptest.Mail{From: from, To: to, Data: []byte(raw)})
 }

@@ -6,77 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
+	"github.com/riverqueue/river"
 
 	"github.com/postern/postern/threads"
 )
-
-// pickySink is the sink relay with per-recipient answers to RCPT: rule
-// returns the refusal for the nth RCPT (from 1) naming rcpt, or nil to
-// accept. Accepted messages land in the embedded sink.
-type pickySink struct {
-	*sink
-	mu    sync.Mutex
-	rcpts map[string]int // RCPT commands seen per recipient
-	rule  func(rcpt string, n int) *smtp.SMTPError
-}
-
-func (p *pickySink) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &pickySession{sinkSession: sinkSession{sink: p.sink}, p: p}, nil
-}
-
-type pickySession struct {
-	sinkSession
-	p *pickySink
-}
-
-func (s *pickySession) Rcpt(to string, opts *smtp.RcptOptions) error {
-	s.p.mu.Lock()
-	s.p.rcpts[to]++
-	n, rule := s.p.rcpts[to], s.p.rule
-	s.p.mu.Unlock()
-	if rule != nil {
-		if err := rule(to, n); err != nil {
-			return err
-		}
-	}
-	return s.sinkSession.Rcpt(to, opts)
-}
-
-// setRule replaces the RCPT rule and forgets the counts.
-func (p *pickySink) setRule(rule func(rcpt string, n int) *smtp.SMTPError) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.rule, p.rcpts = rule, map[string]int{}
-}
-
-func (p *pickySink) rcptCount(rcpt string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.rcpts[rcpt]
-}
-
-func startPickySink(t *testing.T) *pickySink {
-	t.Helper()
-	p := &pickySink{sink: &sink{}, rcpts: map[string]int{}}
-	srv := smtp.NewServer(p)
-	srv.Domain = "relay.test"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.MaxMessageBytes, srv.MaxRecipients = 10<<20, 10
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return p
-}
 
 // received returns the messages the sink accepted for rcpt whose subject
 // contains sub.
@@ -102,11 +40,24 @@ func (s *sink) received(t *testing.T, rcpt, sub string) []*mail.Reader {
 // can look at (and change) what a fan-out enqueued before it is sent.
 func pauseNotify(t *testing.T, a *app) {
 	t.Helper()
+	// The producer learns of the pause through the database; it reports
+	// it as an event once it starts no more jobs.
+	events, cancel := a.river.Subscribe(river.EventKindQueuePaused)
+	defer cancel()
 	if err := a.river.QueuePause(context.Background(), threads.QueueNotify, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The producers learn of the pause through the database.
-	time.Sleep(time.Second)
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Queue != nil && e.Queue.Name == threads.QueueNotify {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the notify queue did not report its pause within 20s")
+		}
+	}
 }
 
 func resumeNotify(t *testing.T, a *app) {
@@ -173,12 +124,13 @@ func waitSettled(t *testing.T, a *app, post int64) {
 // unsubscribed follower get nothing, and only the asker's own mail carries
 // the asker's client Message-ID.
 func TestFanOutBatch(t *testing.T) {
-	relay := startPickySink(t)
-	a := testApp(t, relay.sink)
+	t.Parallel()
+	relay := startSink(t)
+	a := testApp(t, relay)
 	ctx := context.Background()
 
 	const alice = "alice@example.org"
-	member(t, a, relay.sink, alice, "Alice", "Warm-up")
+	member(t, a, relay, alice, "Alice", "Warm-up")
 	followers := map[string]string{
 		"ok1@example.org":    "sent",
 		"ok2@example.org":    "sent",
@@ -188,7 +140,7 @@ func TestFanOutBatch(t *testing.T) {
 		"unsub@example.org":  "cancelled",
 	}
 	for f := range followers {
-		follow(t, a, relay.sink, f)
+		follow(t, a, relay, f)
 	}
 	waitProcessed(t, a)
 
@@ -220,7 +172,7 @@ func TestFanOutBatch(t *testing.T) {
 	if _, err := a.pool.Exec(ctx, `UPDATE people SET unsubscribed_at = now() WHERE id = $1`, personID(t, a, "unsub@example.org")); err != nil {
 		t.Fatal(err)
 	}
-	relay.setRule(func(rcpt string, n int) *smtp.SMTPError {
+	relay.SetRcpt(func(rcpt string, n int) *smtp.SMTPError {
 		switch {
 		case rcpt == "reject@example.org":
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user here"}
@@ -245,10 +197,10 @@ func TestFanOutBatch(t *testing.T) {
 			t.Errorf("%s received the question %d times, want %d", f, got, wantN)
 		}
 	}
-	if n := relay.rcptCount("grey@example.org"); n != 2 {
+	if n := relay.RcptCount("grey@example.org"); n != 2 {
 		t.Errorf("the greylisted follower was tried %d times, want 2 (refused, then accepted on the retry)", n)
 	}
-	if n := relay.rcptCount("ok1@example.org"); n != 1 {
+	if n := relay.RcptCount("ok1@example.org"); n != 1 {
 		t.Errorf("a follower sent to in the first attempt was tried %d times, want 1", n)
 	}
 	if n := mtCount(t, a, `SELECT count(*) FROM bounces b JOIN notifications n ON n.id = b.notification_id
@@ -278,6 +230,7 @@ func TestFanOutBatch(t *testing.T) {
 // TestOldFormatNotifyJob checks that a job enqueued before batching, with
 // the single notification_id field, is still sent.
 func TestOldFormatNotifyJob(t *testing.T) {
+	t.Parallel()
 	var old threads.NotifyArgs
 	if err := json.Unmarshal([]byte(`{"notification_id": 42}`), &old); err != nil || fmt.Sprint(old.IDs()) != "[42]" {
 		t.Fatalf("old job args decode to %v (%v), want [42]", old.IDs(), err)

@@ -17,7 +17,7 @@ func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
 		return errors.New(`usage: postern category add SLUG "Name" | postern category list`)
 	}
-	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, readSettings, nil, readStore)
+	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, readSettings, nil, readOnly)
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		domain := cfg.Domain
+		domain := cfg.Forum.Domain
 		if domain == "" {
 			domain = "DOMAIN"
 		}
@@ -71,7 +71,7 @@ func cmdQuestion(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("question id %q is not a number", fs.Arg(0))
 	}
-	st, done, err := readStore(ctx, cfg)
+	st, done, err := openStore(ctx, cfg, readOnly)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func cmdModerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var asJSON bool
 	_, fs, st, done, err := openCommand(ctx, "moderate "+args[0], args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
-	}, readStore)
+	}, readOnly)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-message/mail"
 )
@@ -32,8 +31,9 @@ func containing(s string) func(*mail.Reader, []byte) bool {
 // shows the best answer, votes and points; the question is closed and a
 // reply to it is refused with an explanation.
 func TestForumByEmail(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.CloseOnSel = true })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.CloseOnSelect = true })
 	ctx := context.Background()
 	if _, err := a.store.AddCategory(ctx, "sleep", "Sleep"); err != nil {
 		t.Fatal(err)
@@ -140,8 +140,9 @@ func TestForumByEmail(t *testing.T) {
 // for a moderator; the moderator approves it by replying "approve" to the
 // moderation mail, and only then do followers hear of it.
 func TestModerationByEmail(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.ModerateLt = 101 })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.ModeratePointsBelow = 101 })
 	ctx := context.Background()
 	mod, bob, erin := "mod@example.org", "bob@example.net", "erin@example.com"
 	follow(t, a, relay, mod)
@@ -155,7 +156,7 @@ func TestModerationByEmail(t *testing.T) {
 	if !strings.Contains(header(modN, "From"), "moderate@forum.test") {
 		t.Errorf("moderation mail From = %q", header(modN, "From"))
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitDrained(t, a)
 	for _, s := range relay.all() {
 		if s.To[0] == bob && bytes.Contains(s.Data, []byte("Racing thoughts")) {
 			t.Fatal("a follower was told of a post before its approval")
@@ -180,6 +181,7 @@ func TestModerationByEmail(t *testing.T) {
 // publishes; the post's attachment is linked from the notification and
 // served as a download.
 func TestWebConfirmAndDownload(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -248,8 +250,9 @@ Mon 4am, Tue 3am, Wed 5am.
 // (and an unconfirmed address with nothing); blocked words are censored in
 // notifications and in the thread.
 func TestHelpAndBlockedWords(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.Blocked = "darn" })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.BlockedWords = []string{"darn"} })
 	alice, stranger := "alice@example.org", "stranger@example.com"
 	sendMail(t, a, alice, []string{"ask@forum.test"}, "From: Alice <"+alice+">\nTo: ask@forum.test\nSubject: Darn insomnia\nMessage-ID: <d1@a.example>\n\nIt is darn hard.\n")
 	confirmNewSender(t, a, relay, alice)
@@ -270,8 +273,7 @@ func TestHelpAndBlockedWords(t *testing.T) {
 			t.Errorf("guide lacks %q", w)
 		}
 	}
-	waitProcessed(t, a)
-	time.Sleep(300 * time.Millisecond)
+	waitDrained(t, a)
 	for _, s := range relay.all() {
 		if s.To[0] == stranger {
 			t.Fatal("an unconfirmed address received mail in answer to help@")

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -21,7 +20,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/postern/postern/mailin/mbox"
-	"github.com/postern/postern/threads"
 	"github.com/postern/postern/threads/importer"
 )
 
@@ -44,7 +42,6 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var opts importer.Options
 	var asJSON bool
 	var cpuProfile string
-	var log *slog.Logger
 	bar := &importBar{w: stderr}
 	terminal := isTerminal(stderr)
 	cfg, fs, st, done, err := openCommand(ctx, "import mbox", args[1:], stderr, importSettings, func(fs *flag.FlagSet) {
@@ -52,21 +49,19 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.IntVar(&opts.BatchSize, "batch", 1000, "messages per transaction")
 		fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 		fs.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the import to this file")
-	}, func(ctx context.Context, cfg Config) (*threads.Store, func(), error) {
-		// Log lines must not tear the progress bar: each clears it first.
-		log = newLogger(cfg.LogLevel, bar)
-		return importStore(ctx, cfg, log)
-	})
+	}, storeOptions{secret: true, logTo: bar})
 	if err != nil {
 		return err
 	}
 	defer done()
+	// Log lines must not tear the progress bar: each clears it first.
+	log := newLogger(cfg.Log.Level, bar)
 	if fs.NArg() != 1 {
 		return errors.New(importUsage)
 	}
 	// (Both restored on return: tests run commands in one process.)
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemLimit > 0 {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemLimit))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Memory.Limit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(cfg.Memory.Limit)))
 	}
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// The live heap is small (a few batches) and short-lived garbage
@@ -119,7 +114,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		log.Info("import progress", attrs...)
 	}
-	reader := mbox.NewReader(in, mbox.Options{MaxMessageBytes: int(cfg.MaxMessage)})
+	reader := mbox.NewReader(in, mbox.Options{MaxMessageBytes: int(cfg.Intake.MaxMessage)})
 	stats, ierr := importer.Mbox(ctx, st, reader, opts)
 	elapsed := time.Since(start)
 	bar.finish()
@@ -190,19 +185,6 @@ func printImportSummary(w io.Writer, st importer.Stats, elapsed time.Duration, a
 	fmt.Fprintf(tw, "elapsed\t%s\n", elapsed.Round(time.Millisecond))
 	fmt.Fprintf(tw, "messages/s\t%.0f\n", sum.Rate)
 	return tw.Flush()
-}
-
-// importStore opens the store for an import: the real secret (addresses
-// are hashed and sealed) and the configuration's attachment limits.
-func importStore(ctx context.Context, cfg Config, log *slog.Logger) (*threads.Store, func(), error) {
-	st, done, err := secretStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	tcfg := st.Config()
-	tcfg.MaxAttachmentBytes, tcfg.MaxPostAttachmentBytes = cfg.MaxFile, cfg.MaxFiles
-	tcfg.BlockedWords = splitList(cfg.Blocked)
-	return threads.NewStore(st.Pool(), tcfg, st.Keys(), log), done, nil
 }
 
 // countingReader counts the bytes read through it, for progress.

@@ -18,6 +18,7 @@ import (
 // notified, a second run imports nothing, and a member replying by email
 // to an archived message (In-Reply-To its Message-ID) lands under it.
 func TestImportCommand(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, logs := testAppWith(t, relay, nil)
 	ctx := context.Background()
@@ -47,7 +48,7 @@ func TestImportCommand(t *testing.T) {
 	// periodic maintenance job, whenever it becomes leader.
 	notes0, jobs0 := count(`SELECT count(*) FROM notifications`), count(`SELECT count(*) FROM river_job WHERE kind IN ('postern.process', 'postern.notify')`)
 
-	importArgs := []string{"import", "mbox", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile, "--json", file}
+	importArgs := []string{"import", "mbox", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile, "--json", file}
 	var out, errb bytes.Buffer
 	if err := run(ctx, importArgs, &out, &errb); err != nil {
 		t.Fatalf("import: %v\n%s", err, errb.String())
@@ -126,7 +127,7 @@ func TestImportCommand(t *testing.T) {
 
 	// No sender's address in clear: not in the database, not in what the
 	// command printed, not in the logs.
-	dump := bytes.ToLower(pgDump(t, a.cfg.DatabaseURL))
+	dump := bytes.ToLower(pgDump(t, a.cfg.Store.DatabaseURL))
 	if !bytes.Contains(dump, []byte("try a wedge pillow")) {
 		t.Fatal("pg_dump output does not contain the archive")
 	}

@@ -26,6 +26,7 @@ func deepMessage(head string, depth int, text string) string {
 // the MIME depth limit become posts that say parts were dropped, never
 // empty posts or refusals; within the limit the text is read.
 func TestDeepNestingBecomesPost(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()

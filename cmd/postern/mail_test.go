@@ -11,6 +11,8 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"golang.org/x/text/encoding/japanese"
+
+	"github.com/postern/postern/internal/smtptest"
 )
 
 // mtFollow makes addr a confirmed follower of every new question: it writes
@@ -66,25 +68,18 @@ func mtCount(t *testing.T, a *app, sql string, args ...any) int {
 	return n
 }
 
-// mtSettle waits until no notification is pending, so "no mail was sent"
+// mtSettle waits until the queues are drained, so "no mail was sent"
 // can be checked on the relay.
 func mtSettle(t *testing.T, a *app) {
 	t.Helper()
-	waitProcessed(t, a)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if mtCount(t, a, `SELECT count(*) FROM notifications WHERE state = 'pending'`) == 0 {
-			return
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-	t.Fatal("notifications still pending after 20s")
+	waitDrained(t, a)
 }
 
 // TestMailAsClientsSendIt sends mail the way real clients and servers do
 // over SMTP: auto-replies, bounces, attachments, Outlook HTML, ISO-2022-JP,
 // and replies to a closed question.
 func TestMailAsClientsSendIt(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -267,7 +262,7 @@ Me too.
 		if n := mtCount(t, a, `SELECT count(*) FROM posts`); n != posts {
 			t.Errorf("a reply to a closed question was posted")
 		}
-		var rejections []sent
+		var rejections []smtptest.Message
 		for _, m := range relay.all() {
 			if len(m.To) == 1 && m.To[0] == "dave@example.net" {
 				t.Errorf("the unconfirmed sender got mail")
@@ -290,7 +285,7 @@ Me too.
 
 	// Last: carol's address bounces twice and is suppressed.
 	t.Run("bounces", func(t *testing.T) {
-		var carolMsg sent
+		var carolMsg smtptest.Message
 		for _, m := range relay.all() {
 			if len(m.To) == 1 && m.To[0] == "carol@example.com" && bytes.Contains(m.Data, []byte("Which pillow is best?")) {
 				carolMsg = m

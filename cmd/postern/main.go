@@ -11,8 +11,9 @@
 //	postern import mbox FILE          import a mailing-list archive as threads
 //	postern dkim keygen
 //
-// Every setting is a flag with a POSTERN_* environment equivalent; run
-// `postern serve --help` for the list.
+// Every setting is a flag with a POSTERN_* environment equivalent, declared
+// once in internal/config; run `postern serve --help` for the list. A flag
+// wins over its variable, which wins over the default.
 package main
 
 import (
@@ -31,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/postern/postern/internal/config"
 )
 
 func main() {
@@ -119,9 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // (and appear in its --help). nil means every setting (serve, dev).
 var (
 	migrateSettings = []string{"database-url"}
-	// readSettings: commands that open the store with readStore.
+	// readSettings: commands that open the store readOnly.
 	readSettings = []string{"database-url", "domain"}
-	// secretSettings: commands that open the store with secretStore.
+	// secretSettings: commands that open the store withSecret.
 	secretSettings = []string{"database-url", "domain", "secret-file", "sealing-keys-file"}
 	dkimSettings   = []string{"domain", "dkim-selector"}
 	importSettings = append(slices.Clip(secretSettings), "log-level", "max-message-bytes",
@@ -144,11 +147,15 @@ var synopses = map[string]string{
 }
 
 // parseConfig parses the flags of a command into a Config: the settings
-// named in only (nil: all of them) and those extra adds. Flags may come
-// before, between and after positional arguments; fs.Args() then holds the
-// positional arguments in order.
+// named in only (nil: all of them), from their flag, else their
+// environment variable, else their default, and the flags extra adds.
+// Flags may come before, between and after positional arguments; fs.Args()
+// then holds the positional arguments in order.
 func parseConfig(name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	cfg := defaultConfig()
+	if err := cfg.LoadEnv(os.LookupEnv, only); err != nil {
+		return cfg, nil, err
+	}
 	fs := flag.NewFlagSet("postern "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -157,11 +164,9 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 			syn = name
 		}
 		fmt.Fprintf(stderr, "usage: postern %s [flags]\n\nflags (before or after the arguments):\n", syn)
-		fs.PrintDefaults()
+		config.PrintDefaults(stderr, fs)
 	}
-	if err := cfg.register(fs, only); err != nil {
-		return cfg, nil, err
-	}
+	cfg.Register(fs, only)
 	if extra != nil {
 		extra(fs)
 	}
@@ -203,10 +208,8 @@ func noArgs(fs *flag.FlagSet) error {
 	return nil
 }
 
-func newLogger(level string, w io.Writer) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+func newLogger(level slog.Level, w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -220,8 +223,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogLevel, stderr)
-	warnBaseURL(log, cfg.BaseURL, false)
+	log := newLogger(cfg.Log.Level, stderr)
+	warnBaseURL(log, cfg.Forum.BaseURL, false)
 	return serve(ctx, cfg, log)
 }
 
@@ -245,10 +248,10 @@ func warnBaseURL(log *slog.Logger, baseURL string, dev bool) {
 
 // serve runs the app until ctx ends.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemLimit > 0 {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Memory.Limit > 0 {
 		// Large messages come and go in bursts: a soft limit keeps the
 		// heap from growing to twice its live size between collections.
-		debug.SetMemoryLimit(cfg.MemLimit)
+		debug.SetMemoryLimit(int64(cfg.Memory.Limit))
 	}
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
@@ -274,10 +277,10 @@ func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("--database-url (POSTERN_DATABASE_URL) is required")
+	if err := cfg.Require("database-url"); err != nil {
+		return err
 	}
-	if err := migrateURL(ctx, cfg.DatabaseURL); err != nil {
+	if err := migrateURL(ctx, cfg.Store.DatabaseURL); err != nil {
 		return err
 	}
 	fmt.Fprintln(stderr, "postern: database is up to date")

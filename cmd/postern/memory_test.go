@@ -23,6 +23,8 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/drain"
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
 
@@ -100,7 +102,7 @@ func sendBigRetrying(addr, from, to, head string, k bigKind, size int, seed uint
 		if err == nil || !errors.As(err, &se) || se.Code/100 != 4 || refused == 60 {
 			return refused, err
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // paces the retries, as a sending MTA does
 	}
 }
 
@@ -109,43 +111,22 @@ func sendBigRetrying(addr, from, to, head string, k bigKind, size int, seed uint
 // race detector take a while).
 func settleLong(t *testing.T, a *app, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if mtCount(t, a, `SELECT (SELECT count(*) FROM inbound WHERE state = 'accepted') + (SELECT count(*) FROM notifications WHERE state = 'pending')`) == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("mail not processed and notified within %s", timeout)
+	drain.Wait(t, a.pool, timeout, workKinds...)
 }
 
-// sendBig delivers a generated message over SMTP.
+// sendBig delivers a generated message over SMTP, streaming it from
+// writeBig.
 func sendBig(addr, from, to, head string, k bigKind, size int, seed uint64) error {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.net"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, &smtp.MailOptions{Size: int64(size)}); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if err := writeBig(w, head, k, size, seed); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	pr, pw := io.Pipe()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		pw.CloseWithError(writeBig(pw, head, k, size, seed))
+	}()
+	err := smtptest.Send(addr, smtptest.Mail{From: from, To: []string{to}, Body: pr, Size: int64(size)})
+	pr.Close() // ends writeBig if the server refused before DATA
+	<-wrote
+	return err
 }
 
 // memPeak samples the Go runtime's memory until stopped: the heap's
@@ -222,7 +203,7 @@ func TestConcurrentLargeMessagesStayInBudget(t *testing.T) {
 	relay := startSinkMax(t, 64<<20)
 	a, _ := testAppWith(t, relay, nil)
 	cfg := a.cfg
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemLimit))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(cfg.Memory.Limit)))
 	asker := "fran@example.com"
 	mtAskConfirmed(t, a, relay, asker, "Fran", "First question", "Hello.")
 	mtFollow(t, a, relay, "gil@example.com", "Gil")
@@ -253,17 +234,17 @@ func TestConcurrentLargeMessagesStayInBudget(t *testing.T) {
 	settleLong(t, a, 5*time.Minute)
 	heap, total, live := peak.end()
 	t.Logf("6 × 24 MB: peak live heap %d MiB (%d MiB before), heap %d MiB, Go memory %d MiB; budget %d MiB, soft limit %d MiB; %s, tries refused %v",
-		live/mib, baseLive/mib, heap/mib, total/mib, cfg.MemBudget/mib, cfg.MemLimit/mib, time.Since(start).Round(time.Millisecond), refused)
+		live/mib, baseLive/mib, heap/mib, total/mib, cfg.Memory.Budget/mib, cfg.Memory.Limit/mib, time.Since(start).Round(time.Millisecond), refused)
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("message %d: %v", i, err)
 		}
 	}
-	if limit := baseLive + uint64(cfg.MemBudget)*5/4; live > limit {
-		t.Errorf("peak live heap %d MiB, over the %d MiB budget (+25%%)", live/mib, cfg.MemBudget/mib)
+	if limit := baseLive + uint64(cfg.Memory.Budget)*5/4; live > limit {
+		t.Errorf("peak live heap %d MiB, over the %d MiB budget (+25%%)", live/mib, cfg.Memory.Budget/mib)
 	}
-	if limit := uint64(cfg.MemLimit) * 6 / 5; total > limit {
-		t.Errorf("the runtime held %d MiB, over the %d MiB soft limit (+20%%)", total/mib, cfg.MemLimit/mib)
+	if limit := uint64(cfg.Memory.Limit) * 6 / 5; total > limit {
+		t.Errorf("the runtime held %d MiB, over the %d MiB soft limit (+20%%)", total/mib, cfg.Memory.Limit/mib)
 	}
 	notes := relay.all()[before:]
 	if len(notes) != 3*len(kinds) {
@@ -276,22 +257,11 @@ func TestConcurrentLargeMessagesStayInBudget(t *testing.T) {
 	}
 }
 
-// startSinkMax is startSink with a larger message limit.
+// startSinkMax is startSink with a larger message limit and a minute's
+// timeouts.
 func startSinkMax(t *testing.T, maxBytes int64) *sink {
 	t.Helper()
-	s := &sink{}
-	srv := smtp.NewServer(s)
-	srv.Domain = "relay.test"
-	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
-	srv.MaxMessageBytes, srv.MaxRecipients = maxBytes, 10
-	l, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return s
+	return &sink{smtptest.Start(t, smtptest.Options{MaxMessageBytes: maxBytes, MaxRecipients: 10, Timeout: time.Minute})}
 }
 
 // TestLargePostNotificationsAreSmall: a question with a long text and a
@@ -300,6 +270,7 @@ func startSinkMax(t *testing.T, maxBytes int64) *sink {
 // (message.txt) with links to the running web server, which answers each
 // with its bytes.
 func TestLargePostNotificationsAreSmall(t *testing.T) {
+	t.Parallel()
 	relay := startSinkMax(t, 64<<20)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -366,7 +337,7 @@ func TestLargePostNotificationsAreSmall(t *testing.T) {
 				continue
 			}
 			u, _ := url.Parse(m[1])
-			if !strings.HasPrefix(m[1], a.cfg.BaseURL+"/a/") {
+			if !strings.HasPrefix(m[1], a.cfg.Forum.BaseURL+"/a/") {
 				t.Errorf("link %s is not under the base URL", m[1])
 			}
 			resp, err := http.Get(base + u.Path)

@@ -3,34 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
-
-// waitJobsDone waits until River has no job left to run but the periodic
-// maintenance, so that "nothing was sent" can be checked on the relay.
-func waitJobsDone(t *testing.T, a *app) {
-	t.Helper()
-	waitProcessed(t, a)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if mtCount(t, a, `SELECT count(*) FROM river_job WHERE kind <> 'postern.maintenance'
-			AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`) == 0 {
-			return
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-	t.Fatal("River jobs still waiting after 30s")
-}
 
 // transact is one SMTP or LMTP transaction as a sending MTA makes it: it
 // returns the recipients accepted at RCPT (and delivered: an error is
@@ -38,51 +17,24 @@ func waitJobsDone(t *testing.T, a *app) {
 // later transaction.
 func transact(t *testing.T, addr string, lmtp bool, from string, to []string, raw string) (accepted, deferred []string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	c, err := smtptest.Dialer{LMTP: lmtp, Helo: "mx.example.net"}.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var c *smtp.Client
-	if lmtp {
-		c = smtp.NewClientLMTP(conn)
-	} else {
-		c = smtp.NewClient(conn)
 	}
 	defer c.Close()
-	if err := c.Hello("mx.example.net"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail(from, nil); err != nil {
-		t.Fatal(err)
-	}
+	refused, err := c.Transact(smtptest.Mail{From: from, To: to, Data: smtptest.CRLF(raw), Partial: true})
 	for _, r := range to {
-		err := c.Rcpt(r, nil)
-		var se *smtp.SMTPError
-		switch {
-		case err == nil:
+		switch rerr, ok := refused[r]; {
+		case !ok:
 			accepted = append(accepted, r)
-		case errors.As(err, &se) && se.Code/100 == 4:
+		case smtptest.Code(rerr)/100 == 4:
 			deferred = append(deferred, r)
 		default:
-			t.Fatalf("RCPT %s: %v", r, err)
+			t.Fatalf("RCPT %s: %v", r, rerr)
 		}
 	}
-	if len(accepted) == 0 {
-		return nil, deferred
-	}
-	w, err := c.Data()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(w, strings.ReplaceAll(raw, "\n", "\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if lmtp {
-		// An error unless every recipient got 250.
-		if _, err := w.CloseWithLMTPResponse(); err != nil {
-			t.Fatalf("LMTP DATA: %v", err)
-		}
-	} else if err := w.Close(); err != nil {
+		// Over LMTP an error unless every recipient got 250.
 		t.Fatalf("DATA: %v", err)
 	}
 	return accepted, deferred
@@ -108,6 +60,7 @@ func deliver(t *testing.T, addr string, lmtp bool, from string, to []string, raw
 // action: the question is posted (held until confirmed) and the follow is
 // recorded, over SMTP and LMTP (issue 10 #11).
 func TestEveryAcceptedRecipientGetsItsAction(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	for i, lmtp := range []bool{false, true} {
@@ -139,6 +92,7 @@ func TestEveryAcceptedRecipientGetsItsAction(t *testing.T) {
 // notifications@ (a client's "reply all") is one transaction and one
 // reply, as before the one-action rule.
 func TestReplyAllIsOnePost(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	const asker = "asker@example.org"
@@ -161,8 +115,9 @@ func TestReplyAllIsOnePost(t *testing.T) {
 // operators and forwarded to the postmaster address; they count for no
 // rate limit (issue 10 #7).
 func TestPostmasterMail(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a, _ := testAppWith(t, relay, func(c *Config) { c.Postmaster = "ops@operator.test" })
+	a, _ := testAppWith(t, relay, func(c *Config) { c.Forum.PostmasterAddress = "ops@operator.test" })
 	ctx := context.Background()
 	const from = "stranger@example.org"
 	rcpts := []struct {
@@ -189,7 +144,7 @@ func TestPostmasterMail(t *testing.T) {
 	for i := range rcpts {
 		relay.waitFor(t, "ops@operator.test", containing(fmt.Sprintf("<pm%d@example.org>", i)))
 	}
-	waitJobsDone(t, a)
+	waitDrained(t, a)
 	if n := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'processed' AND reason = $1 AND post_id IS NULL AND sender_id IS NULL`, threads.ReasonPostmasterForwarded); n != len(rcpts)+50 {
 		t.Errorf("%d messages kept and forwarded for the postmaster, want %d", n, len(rcpts)+50)
 	}
@@ -211,7 +166,7 @@ func TestPostmasterMail(t *testing.T) {
 		t.Errorf("postmaster mail counted for the question limits: %v, %v", limited, err)
 	}
 	var out, errb bytes.Buffer
-	if err := run(ctx, []string{"inbound", "list", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+	if err := run(ctx, []string{"inbound", "list", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
 		t.Fatalf("inbound list: %v %s", err, errb.String())
 	}
 	if !strings.Contains(out.String(), "for the postmaster") || strings.Contains(out.String(), "@example.org") {
@@ -222,10 +177,11 @@ func TestPostmasterMail(t *testing.T) {
 // TestPostmasterMailKeptWithoutAddress: with no postmaster address the
 // mail is kept, with its reason, and nothing is sent.
 func TestPostmasterMailKeptWithoutAddress(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	sendMail(t, a, "stranger@example.org", []string{"postmaster@forum.test"}, "From: <stranger@example.org>\nSubject: hi\nMessage-ID: <keep@example.org>\n\nhello\n")
-	waitJobsDone(t, a)
+	waitDrained(t, a)
 	state, reason, post := mtOutcome(t, a, "keep@example.org")
 	if state != threads.StateProcessed || reason != threads.ReasonPostmasterKept || post != 0 {
 		t.Errorf("postmaster mail: %s %q post %d", state, reason, post)

@@ -110,6 +110,7 @@ func decodedText(t *testing.T, raw []byte) string {
 // address but its recipient's, no log line any address, and a pg_dump of
 // the database no address in clear.
 func TestLeakHunt(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a, logs := testAppWith(t, relay, nil)
 	ctx := context.Background()
@@ -196,17 +197,7 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 `, daveEnvelope, dave, dave))
 	waitProcessed(t, a)
 	// Let every notification reach the relay.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var pending int
-		if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE state = 'pending'`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if pending == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitDrained(t, a)
 
 	// 1. Outgoing mail: only the recipient's own address.
 	msgs := relay.all()
@@ -234,7 +225,7 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 		}
 	}
 	// 3. A database dump: no address in clear.
-	dump := pgDump(t, a.cfg.DatabaseURL)
+	dump := pgDump(t, a.cfg.Store.DatabaseURL)
 	if !bytes.Contains(dump, []byte("Nightmares after therapy")) {
 		t.Fatal("pg_dump output does not contain the forum's data")
 	}
@@ -287,6 +278,7 @@ func pgDump(t *testing.T, dbURL string) []byte {
 // whose whole text is "unsubscribe", each stop the next notification of
 // that thread before it is rendered; the reply gets one confirmation.
 func TestUnsubscribeStopsNextNotification(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	alice, bob, carol := "alice@example.org", "bob@example.net", "carol@example.com"
@@ -336,7 +328,7 @@ func TestUnsubscribeStopsNextNotification(t *testing.T) {
 	if len(th0.Answers) != 2 || commented != 2 {
 		t.Fatalf("alice's comment was not posted under bob's answer: %+v", th0.Answers)
 	}
-	time.Sleep(time.Second) // give any (wrong) notification time to go out
+	waitDrained(t, a) // any (wrong) notification has gone out
 	after := notificationStates(t, a, bob)["sent"] + notificationStates(t, a, carol)["sent"]
 	if after != before {
 		t.Fatalf("mail sent after unsubscribing (%d -> %d)", before, after)
@@ -352,6 +344,7 @@ func TestUnsubscribeStopsNextNotification(t *testing.T) {
 // rate-limited, and a forged From with someone's valid token does not post
 // as that token's owner.
 func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -359,8 +352,7 @@ func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		sendMail(t, a, stranger, []string{"ask@forum.test"}, fmt.Sprintf("From: <%s>\nTo: ask@forum.test\nSubject: Question %d\nMessage-ID: <q%d@x.example>\n\nWhy?\n", stranger, i, i))
 	}
-	waitProcessed(t, a)
-	time.Sleep(500 * time.Millisecond)
+	waitDrained(t, a)
 	var confirms int
 	for _, s := range relay.all() {
 		if s.To[0] == stranger {
@@ -402,6 +394,7 @@ func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
 // follows current and ended; forget erases the address, its follows
 // (whatever refers to them), cancels pending mail and keeps the posts.
 func TestForgetAndExport(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -414,7 +407,7 @@ func TestForgetAndExport(t *testing.T) {
 	follow(t, a, relay, alice)
 	waitProcessed(t, a)
 	var out, errb bytes.Buffer
-	args := []string{"user", "export", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.SecretFile, alice}
+	args := []string{"user", "export", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile, alice}
 	if err := run(ctx, args, &out, &errb); err != nil {
 		t.Fatalf("export: %v %s", err, errb.String())
 	}

@@ -10,10 +10,6 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-
 	"github.com/postern/postern/threads"
 )
 
@@ -21,53 +17,16 @@ func migrateURL(ctx context.Context, url string) error {
 	return threads.MigrateURL(ctx, url)
 }
 
-// readStore opens the database for a read command. The returned store
-// can read and enqueue (insert-only River client), not work jobs.
-func readStore(ctx context.Context, cfg Config) (*threads.Store, func(), error) {
-	if cfg.DatabaseURL == "" {
-		return nil, nil, errors.New("--database-url (POSTERN_DATABASE_URL) is required")
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("database: %w", err)
-	}
-	if err := threads.CheckSchema(ctx, pool); err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	// Read commands need no secret: they never decrypt or mint tokens. A
-	// throwaway key satisfies the store's constructor.
-	keys, err := threads.DeriveKeys(make([]byte, 32), nil, 0)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	domain := cfg.Domain
-	if domain == "" {
-		domain = "localhost"
-	}
-	// ProcessMaxAttempts: `inbound retry` enqueues a processing job.
-	st := threads.NewStore(pool, threads.Config{Domain: domain, ProcessMaxAttempts: cfg.ProcTries}, keys, newLogger("error", io.Discard))
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		pool.Close()
-		return nil, nil, fmt.Errorf("job queue: %w", err)
-	}
-	st.SetRiver(rc)
-	return st, pool.Close, nil
-}
-
 // openCommand parses a command's flags (the settings named in only, and
-// those extra adds) and
-// opens the store with open (readStore or secretStore). The caller must
-// call done when it is finished with the store.
+// those extra adds) and opens the store with openStore and opts. The
+// caller must call done when it is finished with the store.
 func openCommand(ctx context.Context, name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet),
-	open func(context.Context, Config) (*threads.Store, func(), error)) (Config, *flag.FlagSet, *threads.Store, func(), error) {
+	opts storeOptions) (Config, *flag.FlagSet, *threads.Store, func(), error) {
 	cfg, fs, err := parseConfig(name, args, stderr, only, extra)
 	if err != nil {
 		return cfg, nil, nil, nil, err
 	}
-	st, done, err := open(ctx, cfg)
+	st, done, err := openStore(ctx, cfg, opts)
 	if err != nil {
 		return cfg, nil, nil, nil, err
 	}
@@ -93,7 +52,7 @@ func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	st, done, err := readStore(ctx, cfg)
+	st, done, err := openStore(ctx, cfg, readOnly)
 	if err != nil {
 		return err
 	}
@@ -128,7 +87,7 @@ func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("question id %q is not a number", fs.Arg(0))
 	}
-	st, done, err := readStore(ctx, cfg)
+	st, done, err := openStore(ctx, cfg, readOnly)
 	if err != nil {
 		return err
 	}
@@ -186,7 +145,7 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		case heldOnly:
 			filter = threads.InboundHeld
 		}
-		st, done, err := readStore(ctx, cfg)
+		st, done, err := openStore(ctx, cfg, readOnly)
 		if err != nil {
 			return err
 		}
@@ -220,7 +179,7 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return fmt.Errorf("inbound id %q is not a number", fs.Arg(0))
 		}
-		st, done, err := readStore(ctx, cfg)
+		st, done, err := openStore(ctx, cfg, readOnly)
 		if err != nil {
 			return err
 		}

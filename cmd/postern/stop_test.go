@@ -133,6 +133,7 @@ func sentTo(relay *sink, rcpt, s string) int {
 // new questions (for a stop of everything or of the follows), not
 // comments in the question (for a stop of that question).
 func TestStopEveryWay(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()
@@ -226,6 +227,7 @@ func TestStopEveryWay(t *testing.T) {
 // pending: that mail is cancelled at send time. Their old confirmation
 // link does not start the follow again, and no second welcome is sent.
 func TestEndedFollowCancelsPending(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	ctx := context.Background()

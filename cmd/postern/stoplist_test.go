@@ -54,6 +54,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // answers to her other question; so does an unsubscribe token minted
 // before (purpose unsubscribe on a new question).
 func TestStopFollowFromNewQuestion(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	if _, err := a.store.AddCategory(t.Context(), "sleep", "Sleep"); err != nil {

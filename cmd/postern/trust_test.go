@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-smtp"
 
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
 
@@ -50,7 +49,7 @@ func (z fakeDNS) LookupAddr(_ context.Context, addr string) ([]string, error) {
 func trustApp(t *testing.T, relay *sink, nets string, adjust func(*Config)) *app {
 	t.Helper()
 	a, _ := testAppWith(t, relay, func(c *Config) {
-		c.TrustedNets = nets
+		c.Auth.TrustedNetworks = mustNetworks(t, nets)
 		if adjust != nil {
 			adjust(c)
 		}
@@ -125,6 +124,7 @@ func wantOutcome(t *testing.T, a *app, mid, postState, evidence string) trustOut
 // confirmation goes to the member's real address. Confirming publishes
 // that post only, not another one held under their name.
 func TestWhoCanPostAsWhom(t *testing.T) {
+	t.Parallel()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestWhoCanPostAsWhom(t *testing.T) {
 		"spf.example":                {"v=spf1 ip4:127.0.0.0/8 -all"},
 	}
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, dns })
+	a := trustApp(t, relay, "", func(c *Config) { c.Auth.Verify, c.resolver = true, dns })
 	const alice, bob, dave = "alice@example.org", "bob@spf.example", "dave@example.org"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	member(t, a, relay, bob, "Bob", "Bob asks")
@@ -214,34 +214,7 @@ func TestWhoCanPostAsWhom(t *testing.T) {
 // lmtpSend is one LMTP transaction; it fails unless every recipient gets
 // 250.
 func lmtpSend(addr, from string, to []string, raw string) error {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		return err
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mx.forum.test"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, raw); err != nil {
-		return err
-	}
-	if _, err := w.CloseWithLMTPResponse(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return smtptest.Dialer{LMTP: true, Helo: "mx.forum.test"}.Send(addr, smtptest.Mail{From: from, To: to, Data: []byte(raw)})
 }
 
 // TestTrustedAuthResultsOverLMTP: behind a front MTA (LMTP, whose peer is
@@ -249,8 +222,9 @@ func lmtpSend(addr, from string, to []string, raw string) error {
 // published on the MTA's own Authentication-Results (its authserv-id);
 // results under another id and no results at all are held.
 func TestTrustedAuthResultsOverLMTP(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.AuthTrusted = "mx.forum.test" })
+	a := trustApp(t, relay, "", func(c *Config) { c.Auth.TrustedID = "mx.forum.test" })
 	const alice = "alice@example.org"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	send := func(mid, results string) {
@@ -274,6 +248,7 @@ func TestTrustedAuthResultsOverLMTP(t *testing.T) {
 // of TestWhoCanPostAsWhom is published (the operator vouches for the
 // network), over SMTP and over LMTP (whose peer, the MTA, is listed).
 func TestTrustedNetworks(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := trustApp(t, relay, "127.0.0.0/8", nil)
 	const dave = "dave@example.org"
@@ -296,6 +271,7 @@ func TestTrustedNetworks(t *testing.T) {
 // publishes no more than her 10 an hour; the rest are refused with the
 // reason.
 func TestLimitCountsCreditedPerson(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := trustApp(t, relay, "127.0.0.0/8", nil)
 	const alice = "alice@example.org"
@@ -324,8 +300,9 @@ func TestLimitCountsCreditedPerson(t *testing.T) {
 // published; the same naming another member's notification, or from
 // another envelope address, is held (and the member asked).
 func TestNotificationReplyEvidence(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.AuthVerify, c.resolver = true, fakeDNS{} })
+	a := trustApp(t, relay, "", func(c *Config) { c.Auth.Verify, c.resolver = true, fakeDNS{} })
 	const alice, bob = "alice@example.org", "bob@example.net"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	member(t, a, relay, bob, "Bob", "Bob asks")
@@ -374,6 +351,7 @@ func dkimDNS(t *testing.T) (fakeDNS, ed25519.PrivateKey) {
 // signature is published each time, and gets no confirmation request
 // beyond the newcomer's.
 func TestServeVerifiesByDefault(t *testing.T) {
+	t.Parallel()
 	dns, key := dkimDNS(t)
 	relay := startSink(t)
 	a := trustApp(t, relay, "", func(c *Config) { c.resolver = dns })
@@ -416,9 +394,10 @@ func (slowDNS) LookupAddr(ctx context.Context, addr string) ([]string, error) {
 // saying the lookups failed, and the member is asked; it neither fails
 // nor waits for ever.
 func TestDNSTimeoutIsNoEvidence(t *testing.T) {
+	t.Parallel()
 	_, key := dkimDNS(t)
 	relay := startSink(t)
-	a := trustApp(t, relay, "", func(c *Config) { c.resolver, c.authTimeout = slowDNS{}, 500*time.Millisecond })
+	a := trustApp(t, relay, "", func(c *Config) { c.resolver, c.Auth.DNSTimeout = slowDNS{}, 500*time.Millisecond })
 	const alice = "alice@example.org"
 	member(t, a, relay, alice, "Alice", "Alice asks")
 	start := time.Now()
@@ -443,6 +422,7 @@ func TestDNSTimeoutIsNoEvidence(t *testing.T) {
 // up, the next one is held with a reason saying no request was sent, and
 // `postern inbound list --held` lists every held post for the operator.
 func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := trustApp(t, relay, "", nil)
 	const alice = "alice@example.org"
@@ -463,7 +443,7 @@ func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
 		t.Errorf("alice received %d confirmation requests, want 3 (the cap)", n)
 	}
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
 		t.Fatalf("inbound list --held: %v %s", err, errb.String())
 	}
 	var held []threads.InboundSummary
@@ -503,6 +483,7 @@ func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
 // mail) but are never silent: Bob and Alice are each told what happened
 // and how to undo it, and Mallory receives nothing.
 func TestForgeryAttempts(t *testing.T) {
+	t.Parallel()
 	dns, key := dkimDNS(t)
 	evilPub, evilKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 // tokens) and a private cache for downloads; every HTML page ends with the
 // privacy line and has no inline style or script.
 func TestEveryRouteHeaders(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	erin := "erin@example.com"
@@ -113,7 +114,8 @@ Mon 4am, Tue 3am, Wed 5am.
 	}
 	check(call{"GET", "/healthz", "", 200, "plain"})
 	check(call{"GET", "/style.css", "", 200, "css"})
-	check(call{"GET", "/no/such/page", "", 404, "plain"})
+	check(call{"GET", "/no/such/page", "", 404, "page"})
+	check(call{"POST", "/style.css", "", 405, "page"})
 	check(call{"GET", confirm, "", 200, "page"})
 	check(call{"POST", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa", "", 404, "page"})
 	check(call{"POST", confirm, "", 200, "page"})
@@ -123,7 +125,7 @@ Mon 4am, Tue 3am, Wed 5am.
 	download := pathOf(t, regexp.MustCompile(`https?://\S+/a/\d+`).FindString(ptext))
 	unsub := pathOf(t, regexp.MustCompile(`<(https?://[^>]+/unsubscribe/[^>]+)>`).FindStringSubmatch(header(posted, "List-Unsubscribe"))[1])
 	check(call{"GET", download, "", 200, "download"})
-	check(call{"GET", "/a/999999", "", 404, "plain"})
+	check(call{"GET", "/a/999999", "", 404, "page"})
 	check(call{"GET", unsub, "", 200, "page"})
 	check(call{"POST", unsub, "List-Unsubscribe=One-Click", 200, "page"})
 	check(call{"POST", unsub, "scope=question", 200, "page"})
@@ -162,6 +164,7 @@ func (b *syncBuffer) String() string {
 // https logs that RFC 8058 one-click unsubscribe needs https; with https
 // it does not.
 func TestServeWarnsPlainBaseURL(t *testing.T) {
+	t.Parallel()
 	dbURL := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
@@ -200,6 +203,7 @@ func TestServeWarnsPlainBaseURL(t *testing.T) {
 // TestDevBaseURLWarning: in dev, links to localhost or a loopback address
 // are expected; any other plain-http base URL is warned about.
 func TestDevBaseURLWarning(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		base string
 		dev  bool
@@ -225,6 +229,7 @@ func TestDevBaseURLWarning(t *testing.T) {
 // offer to stop "this question" (the welcome is about none, and that
 // button stopped everything anyway).
 func TestWelcomeLinkPageStopsAll(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	addr := "wendy@example.net"
@@ -258,6 +263,7 @@ func TestWelcomeLinkPageStopsAll(t *testing.T) {
 // page promises that later messages are published directly (without
 // evidence a member's mail is held, see README "Who can post as whom").
 func TestConfirmPages(t *testing.T) {
+	t.Parallel()
 	relay := startSink(t)
 	a := testApp(t, relay)
 	base := "http://" + a.httpAddr.String()

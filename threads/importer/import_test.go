@@ -362,7 +362,7 @@ func BenchmarkPrepareImport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := newPreparer(threads.NewStore(nil, threads.Config{Domain: testDomain, Secret: []byte(strings.Repeat("k", 32))}, keys, nil))
+	p := newPreparer(threads.NewStore(nil, testConfig([]byte(strings.Repeat("k", 32))), keys, threads.Options{}))
 	var quote strings.Builder
 	for quote.Len() < 2500 {
 		quote.WriteString("> the queue drains slowly when the workers wait for the database to answer\n")

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
 )
@@ -32,14 +33,13 @@ func newTestStore(t *testing.T) *threads.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := threads.NewStore(pool, threads.Config{Domain: testDomain, Secret: secret,
-		Auth: threads.AuthConfig{TrustedNetworks: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}}, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := testConfig(secret)
+	cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetRiver(rc)
-	return st
+	return threads.NewStore(pool, cfg, keys, threads.Options{Jobs: rc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // confirmedPerson stores a confirmed person with addr (a test shortcut
@@ -80,4 +80,12 @@ func inboundState(t *testing.T, st *threads.Store, id int64) (state, reason stri
 		t.Fatal(err)
 	}
 	return state, reason, post
+}
+
+// testConfig is the store configuration of the tests: internal/config's
+// defaults (the one place they are written) for testDomain and secret.
+func testConfig(secret []byte) threads.Config {
+	c := config.Default()
+	c.Forum.Domain = testDomain
+	return threads.ConfigFrom(c, secret)
 }

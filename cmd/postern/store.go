@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/postern/postern/threads"
+)
+
+// fetchCooldown is River's FetchCooldown for every client: with a backlog,
+// River fetches at most MaxWorkers jobs per cooldown, so it caps
+// throughput, and an inserting client notifies a queue at most once per
+// cooldown, so it bounds how long a new job waits to be seen.
+const fetchCooldown = 2 * time.Millisecond
+
+// storeOptions say how openStore opens the store for a command.
+type storeOptions struct {
+	// secret: read the server secret and the sealing keys, for the
+	// commands that look people up by address, decrypt or mint tokens
+	// (serve, dev, user, keys, import); --domain and --secret-file are
+	// then required. Without it the store gets a throwaway key: the read
+	// commands never decrypt or mint tokens, and need no secret.
+	secret bool
+	// maxConns caps the connection pool (0: pgxpool's default).
+	maxConns int32
+	// log receives the store's log lines; else logTo does, at the
+	// configured level; else none are written.
+	log   *slog.Logger
+	logTo io.Writer
+	// memory, when set, is the budget of memorySize bytes processing
+	// shares with intake and notifications (serve).
+	memory     *semaphore.Weighted
+	memorySize int64
+}
+
+var (
+	readOnly   = storeOptions{}             // read commands
+	withSecret = storeOptions{secret: true} // commands using addresses
+)
+
+// openStore is the one way every command (serve, dev, the admin and read
+// commands, import) opens the store: it reads the secret (opts.secret),
+// connects, checks the schema and makes an insert-only River client, which
+// the store enqueues with (the workers of serve run on a client of their
+// own). done closes the pool.
+func openStore(ctx context.Context, cfg Config, opts storeOptions) (st *threads.Store, done func(), err error) {
+	if err := cfg.Require("database-url"); err != nil {
+		return nil, nil, err
+	}
+	keys, tcfg, err := storeKeys(cfg, opts.secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	tcfg.Auth.Resolver = cfg.resolver
+	if err := tcfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.Store.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database URL: %w", err)
+	}
+	if opts.maxConns > 0 {
+		pcfg.MaxConns = opts.maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("database unreachable: %w", err)
+	}
+	if err := threads.CheckSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	log := opts.log
+	switch {
+	case log != nil:
+	case opts.logTo != nil:
+		log = newLogger(cfg.Log.Level, opts.logTo)
+	default:
+		log = slog.New(slog.DiscardHandler)
+	}
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: fetchCooldown, Logger: log.With("component", "river")})
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("job queue: %w", err)
+	}
+	st = threads.NewStore(pool, tcfg, keys, threads.Options{Jobs: jobs, Memory: opts.memory, MemorySize: opts.memorySize, Log: log})
+	return st, pool.Close, nil
+}
+
+// storeKeys returns the keys and the store's configuration: from the
+// secret file and sealing keys when secret is set, else a throwaway key
+// (and the domain "localhost" when none is given).
+func storeKeys(cfg Config, secret bool) (*threads.Keys, threads.Config, error) {
+	if !secret {
+		keys, err := threads.DeriveKeys(make([]byte, 32), nil, 0)
+		tcfg := threads.ConfigFrom(cfg.Config, make([]byte, 32))
+		if tcfg.Domain == "" {
+			tcfg.Domain = "localhost"
+		}
+		return keys, tcfg, err
+	}
+	if err := cfg.Require("domain", "secret-file"); err != nil {
+		return nil, threads.Config{}, err
+	}
+	s, err := readSecret(cfg.Store.SecretFile)
+	if err != nil {
+		return nil, threads.Config{}, err
+	}
+	extra, current, err := readSealingKeys(cfg.Store.SealingKeysFile)
+	if err != nil {
+		return nil, threads.Config{}, err
+	}
+	keys, err := threads.DeriveKeys(s, extra, current)
+	if err != nil {
+		return nil, threads.Config{}, fmt.Errorf("keys: %w", err)
+	}
+	return keys, threads.ConfigFrom(cfg.Config, s), nil
+}
