@@ -1,6 +1,6 @@
 // Package mailin receives mail: the SMTP and LMTP server (go-smtp) that
 // checks each recipient against the forum's address scheme and durably
-// hands each accepted message to the intake (threads.Store.Accept).
+// hands each accepted message to the intake port (threads/intake.go).
 //
 // Its subpackages hold the pure, table-tested steps that follow intake:
 // parse (defensive MIME parsing), htmltext (HTML to readable text), trim

@@ -24,8 +24,8 @@ type observedIntake struct {
 	stored []int64
 }
 
-func (o *observedIntake) AcceptBuffer(ctx context.Context, env threads.Envelope, buf []byte, head int) (threads.Accepted, error) {
-	res, err := o.Store.AcceptBuffer(ctx, env, buf, head)
+func (o *observedIntake) AcceptBuffer(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer) (threads.Accepted, error) {
+	res, err := o.Store.AcceptBuffer(ctx, env, buf)
 	if err == nil {
 		o.mu.Lock()
 		o.stored = append(o.stored, res.InboundID)

@@ -10,7 +10,6 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
@@ -22,12 +21,12 @@ import (
 
 // Intake is where accepted messages go: threads.Store implements it.
 type Intake interface {
-	// AcceptBuffer must return nil only once the message in buf[head:] is
-	// durably committed; buf[:head] is at least InboundHeadroom bytes and
-	// buf has SealOverhead spare capacity (see threads.Store).
-	AcceptBuffer(ctx context.Context, env threads.Envelope, buf []byte, head int) (threads.Accepted, error)
-	// InboundHeadroom is the room AcceptBuffer needs before the message.
-	InboundHeadroom(mailFrom string) int
+	// NewBuffer returns an empty buffer that DATA reads the message of
+	// envelope sender mailFrom into.
+	NewBuffer(mailFrom string) *threads.InboundBuffer
+	// AcceptBuffer must return nil only once the message in buf is
+	// durably committed; it takes buf (see threads.Store.AcceptBuffer).
+	AcceptBuffer(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer) (threads.Accepted, error)
 	// TokenEpoch reports a person's current token epoch.
 	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
 	// RateLimited reports whether the sender or client IP is over its
@@ -107,13 +106,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	src := "smtp"
+	src := threads.SourceSMTP
 	if c.Server().LMTP {
-		src = "lmtp"
+		src = threads.SourceLMTP
 	}
 	id := s.nextID.Add(1)
 	g, _ := c.Conn().(*guardConn) // nil when served without a guardListener
-	return &session{srv: s, conn: c, guard: g, source: src, log: s.log.With("conn", id, "proto", src)}, nil
+	return &session{srv: s, conn: c, guard: g, source: src, log: s.log.With("conn", id, "proto", string(src))}, nil
 }
 
 // Reply errors. go-smtp turns a plain error into 554, so every rejection is
@@ -143,7 +142,7 @@ var (
 // timeout or a lost connection, never with err's text (it names the
 // socket addresses).
 func (s *session) readFailed(err error) *smtp.SMTPError {
-	lmtp := s.source == "lmtp"
+	lmtp := s.source == threads.SourceLMTP
 	switch {
 	case isTimeout(err) && lmtp:
 		return errDataTimeoutLMTP
@@ -175,7 +174,7 @@ type session struct {
 	srv    *Server
 	conn   *smtp.Conn
 	guard  *guardConn
-	source string
+	source threads.Source
 	log    *slog.Logger
 
 	from    string
@@ -188,7 +187,7 @@ type session struct {
 // the peer is the front MTA (Postfix), not the sender, so there is none:
 // per-IP limits would otherwise throttle the whole forum at once.
 func (s *session) clientAddr() string {
-	if s.source == "lmtp" {
+	if s.source == threads.SourceLMTP {
 		return ""
 	}
 	if a := s.conn.Conn().RemoteAddr(); a != nil {
@@ -200,7 +199,7 @@ func (s *session) clientAddr() string {
 // peerAddr is the TCP peer when clientAddr is not it (over LMTP: the
 // front MTA), so that an operator can trust its network explicitly.
 func (s *session) peerAddr() string {
-	if a := s.conn.Conn().RemoteAddr(); a != nil && s.source == "lmtp" {
+	if a := s.conn.Conn().RemoteAddr(); a != nil && s.source == threads.SourceLMTP {
 		return a.String()
 	}
 	return ""
@@ -321,22 +320,6 @@ func (a *txAction) add(r threads.Recipient) {
 // once after it is stored.
 const bigMessage = 4 << 20
 
-// firstBuffer is the size of a message buffer before it grows: most mail
-// fits. Such buffers are reused (bufPool), sparing the allocation, its
-// zeroing and the garbage collector's work for every message.
-const firstBuffer = 64 << 10
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, firstBuffer); return &b }}
-
-// putBuffer returns buf to bufPool if it is one of its size. The caller
-// must not use buf afterwards.
-func putBuffer(buf []byte) {
-	if cap(buf) == firstBuffer {
-		buf = buf[:0]
-		bufPool.Put(&buf)
-	}
-}
-
 // gcRunning is set while a collection started by collectSoon runs.
 var gcRunning atomic.Bool
 
@@ -358,11 +341,11 @@ const chunk = 1 << 20
 // roundChunk rounds n up to whole chunks.
 func roundChunk(n int64) int64 { return (n + chunk - 1) / chunk * chunk }
 
-// readMessage reads the whole message within the size limit into a buffer
-// with room in front for the intake (see Intake.AcceptBuffer), taking its
-// memory from the server's budget chunk by chunk; release returns it. The
-// header limits are checked too.
-func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func(), err error) {
+// readMessage reads the whole message into a buffer of the intake,
+// taking its memory from the server's budget chunk by chunk; release
+// returns it. The header limits are checked too. On error, the buffer is
+// discarded and the memory released.
+func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release func(), err error) {
 	var held int64
 	release = func() {
 		if held > 0 {
@@ -372,71 +355,63 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
-	head = s.srv.intake.InboundHeadroom(s.from)
-	const spare = 64 // the seal's tag
-	limit := head + int(s.srv.cfg.MaxMessageBytes) + 1 + spare
-	for {
-		if buf == nil || cap(buf)-len(buf) < spare+512 {
-			// Grow by half (at least 64 KiB), taking the new capacity
-			// from the budget first.
-			n := firstBuffer
-			if buf != nil {
-				n = max(cap(buf)+cap(buf)/2, n)
-			}
-			n = min(n, max(limit, cap(buf)+spare+512))
-			// Charged twice: the driver encodes the message once more
-			// when it sends it to the database.
-			if need := roundChunk(2 * int64(n)); need > held {
-				// Never wait while holding: sessions that each held part
-				// of the budget and waited for more would block each
-				// other forever. Take the increment if it is free,
-				// otherwise give back what is held and wait for the whole.
-				if !s.srv.mem.TryAcquire(need - held) {
-					release()
-					if err := s.srv.mem.Acquire(ctx, need); err != nil {
-						return nil, 0, nil, errBusy
-					}
-				}
-				held = need
-			}
-			var nb []byte
-			if buf == nil && n == firstBuffer {
-				nb = (*bufPool.Get().(*[]byte))[:head]
-			} else {
-				nb = make([]byte, max(len(buf), head), n)
-				copy(nb, buf)
-				putBuffer(buf)
-			}
-			buf = nb
+	// Charged twice: the driver encodes the message once more when it
+	// sends it to the database.
+	reserve := func(capacity int) error {
+		need := roundChunk(2 * int64(capacity))
+		if need <= held {
+			return nil
 		}
-		n, err := r.Read(buf[len(buf) : cap(buf)-spare])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		// Never wait while holding: sessions that each held part of the
+		// budget and waited for more would block each other forever.
+		// Take the increment if it is free, otherwise give back what is
+		// held and wait for the whole.
+		if !s.srv.mem.TryAcquire(need - held) {
 			release()
-			var se *smtp.SMTPError
-			if errors.As(err, &se) && se.Code == 552 {
-				return nil, 0, nil, errTooBig
+			if err := s.srv.mem.Acquire(ctx, need); err != nil {
+				return errBusy
 			}
-			reason := "connection lost"
-			if isTimeout(err) {
-				reason = "timeout"
-			}
-			s.log.Info("message read failed", "reason", reason, "bytes", len(buf)-head)
-			return nil, 0, nil, s.readFailed(err)
 		}
+		held = need
+		return nil
 	}
-	if cap(buf)-len(buf) < spare {
-		nb := make([]byte, len(buf), len(buf)+spare)
-		copy(nb, buf)
-		buf = nb
-	}
-	raw := buf[head:]
-	if bareNewline(raw) {
+	buf = s.srv.intake.NewBuffer(s.from)
+	if err := buf.Fill(r, int(s.srv.cfg.MaxMessageBytes), reserve); err != nil {
+		size := buf.Len()
+		buf.Discard()
 		release()
-		return nil, 0, nil, errBareNewline
+		return nil, nil, s.fillFailed(err, size)
+	}
+	if err := s.checkHeader(buf.Message()); err != nil {
+		buf.Discard()
+		release()
+		return nil, nil, err
+	}
+	return buf, release, nil
+}
+
+// fillFailed is the reply to a message whose reading failed with err
+// after size bytes.
+func (s *session) fillFailed(err error, size int) error {
+	var se *smtp.SMTPError
+	switch {
+	case errors.Is(err, errBusy):
+		return errBusy
+	case errors.As(err, &se) && se.Code == 552:
+		return errTooBig
+	}
+	reason := "connection lost"
+	if isTimeout(err) {
+		reason = "timeout"
+	}
+	s.log.Info("message read failed", "reason", reason, "bytes", size)
+	return s.readFailed(err)
+}
+
+// checkHeader checks raw's line endings and the limits of its header.
+func (s *session) checkHeader(raw []byte) error {
+	if bareNewline(raw) {
+		return errBareNewline
 	}
 	hdr := raw
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
@@ -447,14 +422,12 @@ func (s *session) readMessage(r io.Reader) (buf []byte, head int, release func()
 		hdr = raw[:end]
 	}
 	if len(hdr) > s.srv.cfg.MaxHeaderBytes {
-		release()
-		return nil, 0, nil, errHeaderBig
+		return errHeaderBig
 	}
 	if countReceived(hdr) > s.srv.cfg.MaxReceived {
-		release()
-		return nil, 0, nil, errLoop
+		return errLoop
 	}
-	return buf, head, release, nil
+	return nil
 }
 
 func countReceived(head []byte) int {
@@ -471,7 +444,7 @@ func (s *session) store(r io.Reader) error {
 	if len(s.rcpts) == 0 {
 		return errNoRcpt
 	}
-	buf, head, release, err := s.readMessage(r)
+	buf, release, err := s.readMessage(r)
 	if err != nil {
 		// readMessage only returns replies (*smtp.SMTPError).
 		s.log.Info("message refused", "code", code(err), "reason", err.Error())
@@ -481,11 +454,8 @@ func (s *session) store(r io.Reader) error {
 	defer cancel()
 	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr(), PeerAddr: s.peerAddr()}
 	defer release()
-	size := len(buf) - head
-	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf, head)
-	// AcceptBuffer keeps no reference once it returns.
-	putBuffer(buf)
-	buf = nil
+	size := buf.Len()
+	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf)
 	if size >= bigMessage {
 		// A large message leaves several copies of itself as garbage
 		// (the buffer, the driver's encoding): collect them soon, before

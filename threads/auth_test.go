@@ -48,7 +48,7 @@ func TestAuthPolicy(t *testing.T) {
 func deliverFrom(t *testing.T, st *Store, remote, mailFrom string, rcpt []string, raw string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: remote, Source: "smtp"}, []byte(raw))
+	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: remote, Source: SourceSMTP}, []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -332,7 +332,7 @@ func (h *corpusHarness) prepare(t *testing.T, file string, raw []byte) (string, 
 	s = regexp.MustCompile(`(?mi)^(From:.*)<reply@bar\.com>`).ReplaceAllString(s, "${1}<reply@"+testDomain+">")
 
 	m, err := parse.Parse([]byte(s), parse.Limits{})
-	env := Envelope{RemoteAddr: "192.0.2.7:4711", Source: "smtp"}
+	env := Envelope{RemoteAddr: "192.0.2.7:4711", Source: SourceSMTP}
 	if err != nil {
 		return s, env
 	}

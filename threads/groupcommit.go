@@ -2,15 +2,12 @@ package threads
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 )
 
 // Group commit: concurrent Accept calls share transactions. Each call
@@ -22,7 +19,7 @@ import (
 // An idle server therefore commits each message alone, at once, and a
 // busy one amortises a commit over many: the durability contract is
 // unchanged, every caller returns only after the commit that holds its
-// row.
+// row. (AcceptTx takes no part: its row commits with its caller's.)
 const (
 	// maxInFlight is how many intake transactions commit at once.
 	maxInFlight = 4
@@ -36,7 +33,7 @@ const (
 	batchTimeout = 30 * time.Second
 )
 
-// inboundRow is one prepared inbound insert.
+// inboundInsert is one prepared inbound row.
 type inboundInsert struct {
 	dedup    []byte
 	msgID    string
@@ -185,107 +182,21 @@ func batchContext(batch []*acceptReq) (context.Context, context.CancelFunc) {
 }
 
 // insertInbound inserts the rows of batch and enqueues their processing
-// in one transaction. A row whose dedup key is already stored (or
-// repeated in the batch) is reported as a Duplicate of the stored one.
+// in one transaction of its own.
 func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accepted, error) {
-	n := len(batch)
-	dedup := make([][]byte, n)
-	msgID := make([]string, n)
-	fromHash := make([][]byte, n)
-	rcpt := make([]string, n)
-	ip := make([]string, n)
-	peer := make([]string, n)
-	source := make([]string, n)
-	keyID := make([]int32, n)
-	sealed := make([][]byte, n)
-	size := make([]int32, n)
+	rows := make([]inboundInsert, len(batch))
 	for i, r := range batch {
-		row := r.row
-		dedup[i], msgID[i], fromHash[i], ip[i], source[i] = row.dedup, row.msgID, row.fromHash, row.ip, row.source
-		rcpt[i], peer[i] = strings.Join(row.rcpt, "\n"), row.peer
-		keyID[i], sealed[i], size[i] = int32(row.keyID), row.sealed, int32(row.size)
+		rows[i] = r.row
 	}
-	ids := make(map[string]int64, n)
-	sizeOf := make(map[string]int64, n)
-	for i, d := range dedup {
-		sizeOf[string(d)] = int64(size[i])
-	}
+	var out []Accepted
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Recipients travel joined by newlines (which no address holds):
-		// unnest cannot take an array of arrays of different lengths.
-		rows, err := tx.Query(ctx, `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size, peer_ip)
-			SELECT u.dedup, u.mid, u.fh, CASE WHEN u.rc = '' THEN '{}'::text[] ELSE string_to_array(u.rc, E'\n') END, u.ip, u.src, u.kid, u.sealed, u.size, u.peer
-			FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bytea[], $9::int[], $10::text[])
-				WITH ORDINALITY AS u(dedup, mid, fh, rc, ip, src, kid, sealed, size, peer, ord)
-			ORDER BY u.ord
-			ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key`,
-			dedup, msgID, fromHash, rcpt, ip, source, keyID, sealed, size, peer)
-		if err != nil {
-			return fmt.Errorf("insert inbound: %w", err)
-		}
-		params := make([]river.InsertManyParams, 0, n)
-		var id int64
-		var key []byte
-		_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
-			ids[string(key)] = id
-			params = append(params, river.InsertManyParams{Args: ProcessArgs{InboundID: id, Size: sizeOf[string(key)]}, InsertOpts: s.processOpts()})
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("insert inbound: %w", err)
-		}
-		if len(params) < n {
-			// Some were stored before (client retries): find them.
-			var missing [][]byte
-			for _, d := range dedup {
-				if _, ok := ids[string(d)]; !ok {
-					missing = append(missing, d)
-				}
-			}
-			rows, err := tx.Query(ctx, `SELECT id, dedup_key FROM inbound WHERE dedup_key = ANY($1)`, missing)
-			if err != nil {
-				return fmt.Errorf("find duplicates: %w", err)
-			}
-			dups := map[string]int64{}
-			if _, err := pgx.ForEachRow(rows, []any{&id, &key}, func() error {
-				dups[string(key)] = id
-				return nil
-			}); err != nil {
-				return fmt.Errorf("find duplicates: %w", err)
-			}
-			for k, v := range dups {
-				ids[k] = -v // negative: stored before this batch
-			}
-		}
-		if len(params) > 0 {
-			// An INSERT, not COPY (InsertManyFastTx): for a few rows COPY's
-			// extra round trips cost more than they save.
-			if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
-				return fmt.Errorf("enqueue processing: %w", err)
-			}
-		}
-		return nil
+		var err error
+		out, err = s.insertInboundTx(ctx, tx, rows)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.group.commits.Add(1)
-	out := make([]Accepted, n)
-	first := make(map[string]bool, n)
-	for i, d := range dedup {
-		id, ok := ids[string(d)]
-		if !ok {
-			return nil, errors.New("accept message: stored row not found")
-		}
-		switch {
-		case id < 0:
-			out[i] = Accepted{InboundID: -id, Duplicate: true}
-		case first[string(d)]:
-			out[i] = Accepted{InboundID: id, Duplicate: true} // repeated within the batch
-		default:
-			first[string(d)] = true
-			out[i] = Accepted{InboundID: id}
-		}
-	}
 	return out, nil
 }

@@ -25,7 +25,7 @@ func acceptAll(t *testing.T, st *Store, raws []string) ([]Accepted, []error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			res[i], errs[i] = st.Accept(ctx, Envelope{MailFrom: "sender@example.org", Rcpt: []string{"ask@" + testDomain, "help@" + testDomain},
-				RemoteAddr: "192.0.2.7:25", Source: "smtp"}, []byte(raw))
+				RemoteAddr: "192.0.2.7:25", Source: SourceSMTP}, []byte(raw))
 		}()
 	}
 	close(start)

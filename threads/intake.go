@@ -12,15 +12,62 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 )
 
-// Envelope is the SMTP envelope of a received message.
+// The intake port: how a received message enters the store, whatever
+// received it (Source: the SMTP and LMTP server, and next the IMAP
+// cursor and the web form). Its contract:
+//
+//   - Durable before acknowledged. Accept returns nil only after the
+//     transaction holding the message and its processing job has
+//     committed: a nil error is the permission to answer 250. AcceptTx
+//     writes both in the caller's transaction instead, so that they
+//     commit with the caller's own row, or not at all.
+//   - Deduplicated. A message with the same Message-ID, envelope sender
+//     and recipients as one already stored (a client's retry), or with no
+//     Message-ID and the same bytes and recipients, is not stored again:
+//     it is reported as Duplicate, with the stored row's id.
+//   - Group-committed. Concurrent Accept calls share transactions
+//     (groupcommit.go); when a shared transaction fails, each of its rows
+//     is tried again alone, so a row the database refuses fails only its
+//     own caller.
+//   - Sealed. The raw message and the envelope sender (they contain
+//     addresses) are stored only sealed with the current key, in place:
+//     InboundBuffer holds the room the seal needs, its users never count
+//     it.
+//   - Processed. Every row stored gets one postern.process job
+//     (ProcessArgs), in the same transaction.
+
+// Source is what received a message. Its string is what inbound.source
+// stores.
+type Source string
+
+// The sources of inbound mail.
+const (
+	SourceSMTP   Source = "smtp"   // mailin's SMTP server
+	SourceLMTP   Source = "lmtp"   // mailin's LMTP server, behind a front MTA
+	SourceIMAP   Source = "imap"   // a mailbox read over IMAP
+	SourceWeb    Source = "web"    // a message written in the web form
+	SourceImport Source = "import" // an archive import
+)
+
+// Valid reports whether s is one of the sources above.
+func (s Source) Valid() bool {
+	switch s {
+	case SourceSMTP, SourceLMTP, SourceIMAP, SourceWeb, SourceImport:
+		return true
+	}
+	return false
+}
+
+// Envelope is the envelope of a received message.
 type Envelope struct {
 	MailFrom   string   // reverse path; "" for the null sender
 	Rcpt       []string // accepted forum recipients
 	RemoteAddr string   // the client's IP:port ("" over LMTP, whose peer is not the sender's client)
-	Source     string   // "smtp", "lmtp", "imap" or "import"
+	Source     Source
 	// PeerAddr is the TCP peer's IP:port when it is not the sending
 	// client (over LMTP: the front MTA); it is checked against the
 	// trusted networks only.
@@ -61,68 +108,215 @@ type Accepted struct {
 	Duplicate bool // the same message (Message-ID and sender) was already stored
 }
 
-// Accept durably stores a received message: one transaction inserts the
-// raw bytes (sealed: they contain addresses) with the envelope and
-// enqueues its processing job. It returns only after that transaction has
-// committed, so a nil error is the permission to answer 250. A message
-// with the same Message-ID, envelope sender and recipients as one already
-// stored (a client retry) is not stored again and is reported as
-// Duplicate. raw is not retained after return. Concurrent calls share
-// transactions (group commit, see groupcommit.go).
+// Accept durably stores a received message and enqueues its processing,
+// in a transaction shared with concurrent calls, and returns once it has
+// committed (see the contract above). raw is not retained after return.
 func (s *Store) Accept(ctx context.Context, env Envelope, raw []byte) (Accepted, error) {
-	head := s.InboundHeadroom(env.MailFrom)
-	buf := make([]byte, head+len(raw), head+len(raw)+s.keys.SealOverhead())
-	copy(buf[head:], raw)
-	return s.AcceptBuffer(ctx, env, buf, head)
+	return s.AcceptBuffer(ctx, env, s.bufferWith(env.MailFrom, raw))
 }
 
-// InboundHeadroom is how many bytes AcceptBuffer needs in front of the
-// message for the envelope sender and the nonce.
-func (s *Store) InboundHeadroom(mailFrom string) int {
-	return s.keys.SealOverhead() + len(mailFrom) + 1
+// AcceptBuffer is Accept for a message read into buf (see NewBuffer): it
+// is sealed where it lies, never copied. AcceptBuffer takes buf: it is
+// empty after the call, whatever the outcome.
+func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf *InboundBuffer) (Accepted, error) {
+	defer buf.Discard()
+	row, err := s.sealInbound(env, buf)
+	if err != nil {
+		return Accepted{}, err
+	}
+	return s.accept(ctx, row)
 }
 
-// AcceptBuffer is Accept for a message already in buf[head:], with
-// buf[:head] free (at least InboundHeadroom) and spare capacity for the
-// tag (SealOverhead): the message is sealed in place, never copied. buf is
-// overwritten and must not be used after the call.
-func (s *Store) AcceptBuffer(ctx context.Context, env Envelope, buf []byte, head int) (Accepted, error) {
-	if s.jobs == nil {
-		return Accepted{}, errors.New("store has no job inserter (threads.Options.Jobs)")
+// AcceptTx stores a received message and enqueues its processing in tx,
+// the caller's transaction: both are stored if and only if tx commits,
+// and the message is durable only once it has. A Duplicate is one stored
+// before, or earlier in tx; a copy being stored by a transaction still
+// open makes AcceptTx wait for it to end. tx should be READ COMMITTED
+// (PostgreSQL's default): in a stricter one, a copy committed by another
+// transaction since tx began fails it with a serialization error. After
+// an error from the database, tx is aborted: the caller rolls it back.
+// raw is not retained after return.
+func (s *Store) AcceptTx(ctx context.Context, tx pgx.Tx, env Envelope, raw []byte) (Accepted, error) {
+	buf := s.bufferWith(env.MailFrom, raw)
+	defer buf.Discard()
+	row, err := s.sealInbound(env, buf)
+	if err != nil {
+		return Accepted{}, err
 	}
-	raw := buf[head:]
-	size := len(raw)
-	msgID := headerMessageID(raw)
-	dedup := dedupKey(msgID, env.MailFrom, env.Rcpt, raw)
-	rcpt := env.Rcpt
-	if rcpt == nil {
-		rcpt = []string{}
-	}
-	// Shown to operators; PostgreSQL text takes neither NUL nor invalid UTF-8.
-	shownID := strings.ReplaceAll(strings.ToValidUTF8(msgID, "?"), "\x00", "?")
-	if env.MailFrom != "" && strings.Contains(strings.ToLower(msgID), NormalizeAddress(env.MailFrom)) {
-		// Some clients put the sender's address in the Message-ID: keep
-		// only its keyed hash.
-		shownID = s.keys.MessageIDHash(msgID)
-	}
-	// The sealed plaintext is "sender NUL raw", built in front of raw.
-	start := head - len(env.MailFrom) - 1
-	if start < s.keys.SealOverhead()-s.keys.aeads[s.keys.current].Overhead() {
-		return Accepted{}, errors.New("accept message: buffer headroom too small")
-	}
-	copy(buf[start:], env.MailFrom)
-	buf[head-1] = 0
-	nonce := s.keys.aeads[s.keys.current].NonceSize()
-	keyID, sealed, err := s.keys.SealInPlace(buf, start-nonce, dedup)
+	res, err := s.insertInboundTx(ctx, tx, []inboundInsert{row})
 	if err != nil {
 		return Accepted{}, fmt.Errorf("accept message: %w", err)
 	}
-	var fromHash []byte
-	if env.MailFrom != "" {
-		fromHash = s.keys.AddressHash(env.MailFrom)
+	return res[0], nil
+}
+
+// Inbound rows are inserted many at once (group commit): the columns
+// travel as arrays, recipients joined by newlines (which no address
+// holds), since unnest cannot take an array of arrays of different
+// lengths. A row whose dedup key is stored already is skipped; the rows
+// inserted come back with their dedup keys, in the order given.
+const insertInboundSQL = `INSERT INTO inbound (dedup_key, message_id, mail_from_hash, rcpt, remote_ip, source, key_id, sealed, size, peer_ip)
+	SELECT u.dedup, u.mid, u.fh, CASE WHEN u.rc = '' THEN '{}'::text[] ELSE string_to_array(u.rc, E'\n') END, u.ip, u.src, u.kid, u.sealed, u.size, u.peer
+	FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bytea[], $9::int[], $10::text[])
+		WITH ORDINALITY AS u(dedup, mid, fh, rc, ip, src, kid, sealed, size, peer, ord)
+	ORDER BY u.ord
+	ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key`
+
+// storedInboundSQL finds the rows stored before under the dedup keys
+// that insertInboundSQL skipped (client retries).
+const storedInboundSQL = `SELECT id, dedup_key FROM inbound WHERE dedup_key = ANY($1)`
+
+// insertInboundTx inserts rows and enqueues the processing of each new
+// one in tx. A row whose dedup key is already stored, or repeated in
+// rows, is reported as a Duplicate of the stored one.
+func (s *Store) insertInboundTx(ctx context.Context, tx pgx.Tx, rows []inboundInsert) ([]Accepted, error) {
+	if s.jobs == nil {
+		return nil, errors.New("store has no job inserter (threads.Options.Jobs)")
 	}
-	return s.accept(ctx, inboundInsert{dedup: dedup, msgID: shownID, fromHash: fromHash, rcpt: rcpt,
-		ip: remoteIP(env.RemoteAddr), peer: remoteIP(env.PeerAddr), source: env.Source, keyID: keyID, sealed: sealed, size: size})
+	ids := make(map[string]int64, len(rows)) // by dedup key; negative: stored before
+	sizeOf := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		sizeOf[string(r.dedup)] = int64(r.size)
+	}
+	res, err := tx.Query(ctx, insertInboundSQL, inboundColumns(rows)...)
+	if err != nil {
+		return nil, fmt.Errorf("insert inbound: %w", err)
+	}
+	params := make([]river.InsertManyParams, 0, len(rows))
+	var id int64
+	var key []byte
+	if _, err := pgx.ForEachRow(res, []any{&id, &key}, func() error {
+		ids[string(key)] = id
+		params = append(params, river.InsertManyParams{Args: ProcessArgs{InboundID: id, Size: sizeOf[string(key)]}, InsertOpts: s.processOpts()})
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("insert inbound: %w", err)
+	}
+	if len(params) < len(rows) {
+		if err := findStoredInbound(ctx, tx, rows, ids); err != nil {
+			return nil, err
+		}
+	}
+	if len(params) > 0 {
+		// An INSERT, not COPY (InsertManyFastTx): for a few rows COPY's
+		// extra round trips cost more than they save.
+		if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
+			return nil, fmt.Errorf("enqueue processing: %w", err)
+		}
+	}
+	return acceptedOf(rows, ids)
+}
+
+// inboundColumns returns the arguments of insertInboundSQL for rows.
+func inboundColumns(rows []inboundInsert) []any {
+	n := len(rows)
+	dedup, msgID, fromHash := make([][]byte, n), make([]string, n), make([][]byte, n)
+	rcpt, ip, peer, source := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	keyID, sealed, size := make([]int32, n), make([][]byte, n), make([]int32, n)
+	for i, r := range rows {
+		dedup[i], msgID[i], fromHash[i], ip[i], source[i] = r.dedup, r.msgID, r.fromHash, r.ip, r.source
+		rcpt[i], peer[i] = strings.Join(r.rcpt, "\n"), r.peer
+		keyID[i], sealed[i], size[i] = int32(r.keyID), r.sealed, int32(r.size)
+	}
+	return []any{dedup, msgID, fromHash, rcpt, ip, source, keyID, sealed, size, peer}
+}
+
+// findStoredInbound adds to ids, negated, the stored rows of the dedup
+// keys of rows that ids lacks.
+func findStoredInbound(ctx context.Context, tx pgx.Tx, rows []inboundInsert, ids map[string]int64) error {
+	var missing [][]byte
+	for _, r := range rows {
+		if _, ok := ids[string(r.dedup)]; !ok {
+			missing = append(missing, r.dedup)
+		}
+	}
+	res, err := tx.Query(ctx, storedInboundSQL, missing)
+	if err != nil {
+		return fmt.Errorf("find duplicates: %w", err)
+	}
+	dups := map[string]int64{}
+	var id int64
+	var key []byte
+	if _, err := pgx.ForEachRow(res, []any{&id, &key}, func() error {
+		dups[string(key)] = id
+		return nil
+	}); err != nil {
+		return fmt.Errorf("find duplicates: %w", err)
+	}
+	for k, v := range dups {
+		ids[k] = -v
+	}
+	return nil
+}
+
+// acceptedOf returns the result of each of rows from ids (negative: a
+// row stored before); the first of rows repeating a new key is the new
+// one, the others its Duplicates.
+func acceptedOf(rows []inboundInsert, ids map[string]int64) ([]Accepted, error) {
+	out := make([]Accepted, len(rows))
+	first := make(map[string]bool, len(rows))
+	for i, r := range rows {
+		d := string(r.dedup)
+		id, ok := ids[d]
+		switch {
+		case !ok:
+			return nil, errors.New("stored inbound row not found")
+		case id < 0:
+			out[i] = Accepted{InboundID: -id, Duplicate: true}
+		case first[d]:
+			out[i] = Accepted{InboundID: id, Duplicate: true}
+		default:
+			first[d] = true
+			out[i] = Accepted{InboundID: id}
+		}
+	}
+	return out, nil
+}
+
+// sealInbound prepares the inbound row of the message in buf: its dedup
+// key, shown Message-ID and sender hash, and the sender and message
+// sealed in place. The row's sealed value aliases buf.
+func (s *Store) sealInbound(env Envelope, buf *InboundBuffer) (inboundInsert, error) {
+	if !env.Source.Valid() {
+		return inboundInsert{}, fmt.Errorf("accept message: unknown source %q", env.Source)
+	}
+	aead := s.keys.aeads[s.keys.current]
+	// The sealed plaintext is "sender NUL raw", built in front of raw,
+	// after the nonce. A buffer made for a shorter sender is copied.
+	if buf.head-len(env.MailFrom)-1 < aead.NonceSize() || buf.buf == nil {
+		*buf = *s.bufferWith(env.MailFrom, buf.Message())
+	}
+	raw := buf.Message()
+	msgID := headerMessageID(raw)
+	dedup := dedupKey(msgID, env.MailFrom, env.Rcpt, raw)
+	row := inboundInsert{dedup: dedup, msgID: s.shownMessageID(msgID, env.MailFrom), rcpt: env.Rcpt,
+		ip: remoteIP(env.RemoteAddr), peer: remoteIP(env.PeerAddr), source: string(env.Source), size: len(raw)}
+	if row.rcpt == nil {
+		row.rcpt = []string{}
+	}
+	if env.MailFrom != "" {
+		row.fromHash = s.keys.AddressHash(env.MailFrom)
+	}
+	start := buf.head - len(env.MailFrom) - 1
+	copy(buf.buf[start:], env.MailFrom)
+	buf.buf[buf.head-1] = 0
+	keyID, sealed, err := s.keys.SealInPlace(buf.buf, start-aead.NonceSize(), dedup)
+	if err != nil {
+		return inboundInsert{}, fmt.Errorf("accept message: %w", err)
+	}
+	row.keyID, row.sealed = keyID, sealed
+	return row, nil
+}
+
+// shownMessageID is the Message-ID stored for operators to see: as
+// received, unless it holds the sender's address (some clients put it
+// there), in which case only its keyed hash.
+func (s *Store) shownMessageID(msgID, mailFrom string) string {
+	if mailFrom != "" && strings.Contains(strings.ToLower(msgID), NormalizeAddress(mailFrom)) {
+		return s.keys.MessageIDHash(msgID)
+	}
+	// PostgreSQL text takes neither NUL nor invalid UTF-8.
+	return strings.ReplaceAll(strings.ToValidUTF8(msgID, "?"), "\x00", "?")
 }
 
 // openInbound splits an opened inbound value into the envelope sender

@@ -13,7 +13,7 @@ func TestRetentionPurge(t *testing.T) {
 	st := newTestStore(t)
 	ctx := context.Background()
 	raw := []byte("From: A <a@example.org>\r\nTo: ask@forum.test\r\nSubject: hi\r\nMessage-ID: <p1@example.org>\r\n\r\nhello\r\n")
-	done, err := st.Accept(ctx, Envelope{MailFrom: "a@example.org", Rcpt: []string{"ask@forum.test"}, Source: "smtp"}, raw)
+	done, err := st.Accept(ctx, Envelope{MailFrom: "a@example.org", Rcpt: []string{"ask@forum.test"}, Source: SourceSMTP}, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestRetentionPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw2 := []byte("From: A <a@example.org>\r\nTo: ask@forum.test\r\nSubject: hi\r\nMessage-ID: <p2@example.org>\r\n\r\nhello\r\n")
-	waiting, err := st.Accept(ctx, Envelope{MailFrom: "a@example.org", Rcpt: []string{"ask@forum.test"}, Source: "smtp"}, raw2)
+	waiting, err := st.Accept(ctx, Envelope{MailFrom: "a@example.org", Rcpt: []string{"ask@forum.test"}, Source: SourceSMTP}, raw2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func confirmedPerson(t *testing.T, st *Store, addr, name string) Person {
 func deliver(t *testing.T, st *Store, mailFrom string, rcpt []string, raw string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: "smtp"}, []byte(raw))
+	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: SourceSMTP}, []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func confirmedPerson(t *testing.T, st *threads.Store, addr, name string) {
 func deliver(t *testing.T, st *threads.Store, mailFrom string, rcpt []string, raw string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	acc, err := st.Accept(ctx, threads.Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: "smtp"}, []byte(raw))
+	acc, err := st.Accept(ctx, threads.Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: threads.SourceSMTP}, []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
