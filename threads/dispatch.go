@@ -436,6 +436,16 @@ func (s *Store) notificationLinks(o *Outgoing, r *outRow) {
 		if o.QuestionID != 0 {
 			o.ThreadURL = lk.QuestionPage(o.QuestionID)
 		}
+	case mailkind.Moderate:
+		// The post waits for approval, so it is on no page: a queued
+		// question's page is 404, and a queued answer or comment is not
+		// on its question's page yet. The mail links the question's page
+		// only when that page shows.
+		o.ReplyTo = a.Reply(o.PostID, person, epoch)
+		o.Unsubscribe = a.StopQuestion(o.QuestionID, person, epoch)
+		if o.PostID != o.QuestionID {
+			o.ThreadURL = lk.QuestionPage(o.QuestionID)
+		}
 	case mailkind.NewQuestion:
 		// Its List-Unsubscribe stops the "list" it came from: the follows
 		// that sent it, not only this question.

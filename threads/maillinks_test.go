@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/threads/mailkind"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -55,5 +56,30 @@ func TestNotificationLinks(t *testing.T) {
 		if want := "https://forum.test/base/confirm/" + r.Detail; url != want {
 			t.Errorf("confirm %v: URL %q, want %q", c.purpose, url, want)
 		}
+	}
+}
+
+// TestModerateMailLinks: the mail about a post waiting for approval links
+// no page that would be 404 (a queued question is on no page) and links
+// its question's page, not the queued post's place on it, for a queued
+// answer.
+func TestModerateMailLinks(t *testing.T) {
+	keys, err := DeriveKeys([]byte(strings.Repeat("k", 32)), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(nil, Config{Domain: "forum.test", BaseURL: "https://forum.test"}, keys, Options{})
+	question := &Outgoing{Kind: mailkind.Moderate, PostID: 5, QuestionID: 5, RecipientID: 3, NotificationID: 1}
+	s.notificationLinks(question, &outRow{epoch: 1})
+	if question.ThreadURL != "" {
+		t.Errorf("queued question: ThreadURL %q, want none (its page is 404)", question.ThreadURL)
+	}
+	answer := &Outgoing{Kind: mailkind.Moderate, PostID: 9, QuestionID: 5, RecipientID: 3, NotificationID: 2}
+	s.notificationLinks(answer, &outRow{epoch: 1})
+	if want := s.addrs.Links().QuestionPage(5); answer.ThreadURL != want {
+		t.Errorf("queued answer: ThreadURL %q, want %q", answer.ThreadURL, want)
+	}
+	if question.ReplyTo == "" || answer.Unsubscribe.URL == "" {
+		t.Errorf("moderate mail lost its reply address or stop link: %+v %+v", question, answer)
 	}
 }
