@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/systemtest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
@@ -31,9 +33,9 @@ func TestServeRefusesOldSchema(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Store.DatabaseURL = threadstest.URL(t) // empty: never migrated
 	cfg.Forum.Domain, cfg.Store.SecretFile = "forum.test", secret
-	_, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err := app.New(context.Background(), cfg.Config, app.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if !errors.Is(err, threads.ErrSchemaOld) || !strings.Contains(err.Error(), "postern migrate") {
-		t.Fatalf("newApp on an unmigrated database: %v", err)
+		t.Fatalf("app.New on an unmigrated database: %v", err)
 	}
 }
 
@@ -153,12 +155,12 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 // database and never print an address.
 func TestReadCommands(t *testing.T) {
 	t.Parallel()
-	relay := startSink(t)
-	a := testApp(t, relay)
+	relay := systemtest.StartSink(t)
+	a, _ := systemtest.Start(t, relay, nil)
 	ctx := context.Background()
-	member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
-	waitProcessed(t, a)
-	db := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}
+	systemtest.Member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
+	systemtest.WaitProcessed(t, a)
+	db := []string{"--database-url", a.Config().Store.DatabaseURL, "--domain", "forum.test"}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -208,7 +210,7 @@ func TestTrustedIDExposure(t *testing.T) {
 	} {
 		cfg := defaultConfig()
 		cfg.Auth.TrustedID, cfg.SMTP.Addr = tc.trusted, tc.smtp
-		if got := trustedIDExposure(cfg) != ""; got != tc.warn {
+		if got := app.TrustedIDExposure(cfg.Config) != ""; got != tc.warn {
 			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
 		}
 	}
