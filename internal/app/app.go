@@ -233,10 +233,11 @@ func isClosed(err error) bool {
 // Close shuts everything down in order: no new mail (SMTP and LMTP stop
 // accepting and finish their sessions), no new requests (HTTP, pprof),
 // then the queue stops after its running jobs end, and the database pool
-// closes last. When ctx ends first, what is still running is cut off
-// (shutdown problems are logged, not returned). On return no goroutine of
-// the App is left. It is safe after a failed Start, and must not be called
-// twice.
+// closes last. Problems are logged, not returned: when ctx ends first,
+// the SMTP sessions, requests and jobs still running are cut off. Once
+// it returns, after a shutdown within ctx, no goroutine of the App is left
+// (the whole-system tests check it with goleak). It is safe after a
+// failed Start, and is called once.
 func (a *App) Close(ctx context.Context) {
 	if err := a.smtp.Shutdown(ctx); err != nil {
 		a.log.Warn("smtp shutdown", "err", err)

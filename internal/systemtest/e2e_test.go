@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message/mail"
-
-	"github.com/postern/postern/internal/smtptest"
 )
 
 func bodyText(t *testing.T, r *mail.Reader) (text, html string) {
@@ -242,9 +240,4 @@ func mustFrom(t *testing.T, r *mail.Reader) string {
 		t.Fatalf("From: %v %v", addrs, err)
 	}
 	return addrs[0].Address
-}
-
-// smtpSend is one plain SMTP transaction with go-smtp's client.
-func smtpSend(addr, from string, to []string, raw string) error {
-	return smtptest.Send(addr, smtptest.Mail{From: from, To: to, Data: []byte(raw)})
 }
