@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/systemtest"
 )
 
 // TestParseInterleaved: flags are taken before, between and after
@@ -56,15 +58,15 @@ func TestParseInterleaved(t *testing.T) {
 // its own flags and no setting it does not read.
 func TestEveryCommandFlagsAnywhere(t *testing.T) {
 	t.Parallel()
-	relay := startSink(t)
-	a := testApp(t, relay)
+	relay := systemtest.StartSink(t)
+	a, _ := systemtest.Start(t, relay, nil)
 	ctx := context.Background()
-	member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
+	systemtest.Member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
 	// An automatic reply: stored, then ignored (something to retry).
-	sendMail(t, a, "bob@example.org", []string{"ask@forum.test"}, "From: Bob <bob@example.org>\nTo: ask@forum.test\nSubject: Out of office\nAuto-Submitted: auto-replied\nMessage-ID: <ooo@b.example>\n\nI am away.\n")
-	waitProcessed(t, a)
+	systemtest.SendMail(t, a, "bob@example.org", []string{"ask@forum.test"}, "From: Bob <bob@example.org>\nTo: ask@forum.test\nSubject: Out of office\nAuto-Submitted: auto-replied\nMessage-ID: <ooo@b.example>\n\nI am away.\n")
+	systemtest.WaitProcessed(t, a)
 	var ignored string
-	if err := a.pool.QueryRow(ctx, `SELECT id::text FROM inbound WHERE state = 'ignored' LIMIT 1`).Scan(&ignored); err != nil {
+	if err := a.Pool().QueryRow(ctx, `SELECT id::text FROM inbound WHERE state = 'ignored' LIMIT 1`).Scan(&ignored); err != nil {
 		t.Fatalf("no ignored inbound message: %v", err)
 	}
 	dir := t.TempDir()
@@ -72,8 +74,8 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 	if err := os.WriteFile(mbox, []byte("From carol@example.org Mon Jan  1 00:00:00 2024\nFrom: Carol <carol@example.org>\nSubject: Imported question\nMessage-ID: <imp1@c.example>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nAn old question.\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db := []string{"--database-url", a.cfg.Store.DatabaseURL}
-	sec := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile}
+	db := []string{"--database-url", a.Config().Store.DatabaseURL}
+	sec := []string{"--database-url", a.Config().Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.Config().Store.SecretFile}
 	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
 	for _, tc := range []struct {
 		name    string   // the command words, for --help

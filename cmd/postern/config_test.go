@@ -8,34 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/postern/postern/internal/config"
-	"github.com/postern/postern/internal/threadstest"
+	"github.com/postern/postern/internal/systemtest"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/threads"
 )
-
-// TestServeRefusesOldSchema: serve checks the schema before anything
-// listens, and names the fix.
-func TestServeRefusesOldSchema(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	secret := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultConfig()
-	cfg.Store.DatabaseURL = threadstest.URL(t) // empty: never migrated
-	cfg.Forum.Domain, cfg.Store.SecretFile = "forum.test", secret
-	_, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if !errors.Is(err, threads.ErrSchemaOld) || !strings.Contains(err.Error(), "postern migrate") {
-		t.Fatalf("newApp on an unmigrated database: %v", err)
-	}
-}
 
 // TestBadConfigFailsPrecisely: each bad setting fails at start with a
 // message naming the flag or variable.
@@ -153,12 +134,12 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 // database and never print an address.
 func TestReadCommands(t *testing.T) {
 	t.Parallel()
-	relay := startSink(t)
-	a := testApp(t, relay)
+	relay := systemtest.StartSink(t)
+	a, _ := systemtest.Start(t, relay, nil)
 	ctx := context.Background()
-	member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
-	waitProcessed(t, a)
-	db := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}
+	systemtest.Member(t, a, relay, "alice@example.org", "Alice", "Cannot sleep")
+	systemtest.WaitProcessed(t, a)
+	db := []string{"--database-url", a.Config().Store.DatabaseURL, "--domain", "forum.test"}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -189,27 +170,6 @@ func TestReadCommands(t *testing.T) {
 		}
 		if strings.Contains(out.String(), "@example.org") {
 			t.Errorf("%v printed an address", tc.args)
-		}
-	}
-}
-
-// TestTrustedIDExposure: serve warns when it trusts the front MTA's
-// Authentication-Results while its own SMTP port listens beyond
-// loopback, where a client could bypass the MTA and write them itself.
-func TestTrustedIDExposure(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		trusted, smtp string
-		warn          bool
-	}{
-		{"mx.forum.test", ":25", true}, {"mx.forum.test", "0.0.0.0:2525", true}, {"mx.forum.test", "192.0.2.1:25", true},
-		{"mx.forum.test", "127.0.0.1:2525", false}, {"mx.forum.test", "[::1]:2525", false}, {"mx.forum.test", "localhost:2525", false},
-		{"mx.forum.test", "", false}, {"", ":25", false},
-	} {
-		cfg := defaultConfig()
-		cfg.Auth.TrustedID, cfg.SMTP.Addr = tc.trusted, tc.smtp
-		if got := trustedIDExposure(cfg) != ""; got != tc.warn {
-			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
 		}
 	}
 }

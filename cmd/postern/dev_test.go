@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/corpus"
+	"github.com/postern/postern/internal/smtptest"
 )
 
 // runMainEnv, set to 1, makes the test binary run main() instead of the
@@ -193,7 +194,7 @@ func TestDevOwnsItsDataDir(t *testing.T) {
 		t.Fatalf("the first instance's PostgreSQL (pid %d) is gone or replaced (now %d, %v)", pgPid, pid, ok)
 	}
 	raw := "From: You <you@example.org>\r\nTo: ask@forum.localhost\r\nSubject: Still there?\r\nMessage-ID: <still@example.org>\r\n\r\nHello.\r\n"
-	if err := smtpSend(smtpAddr, "you@example.org", []string{"ask@forum.localhost"}, raw); err != nil {
+	if err := smtptest.Send(smtpAddr, smtptest.Mail{From: "you@example.org", To: []string{"ask@forum.localhost"}, Data: []byte(raw)}); err != nil {
 		t.Fatalf("the first postern dev no longer accepts mail: %v", err)
 	}
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/systemtest"
 )
 
 // TestImportCommand runs `postern import mbox` against a running forum:
@@ -19,11 +21,11 @@ import (
 // to an archived message (In-Reply-To its Message-ID) lands under it.
 func TestImportCommand(t *testing.T) {
 	t.Parallel()
-	relay := startSink(t)
-	a, logs := testAppWith(t, relay, nil)
+	relay := systemtest.StartSink(t)
+	a, logs := systemtest.Start(t, relay, nil)
 	ctx := context.Background()
-	member(t, a, relay, "kim@example.org", "Kim", "Pillows")
-	waitProcessed(t, a)
+	systemtest.Member(t, a, relay, "kim@example.org", "Kim", "Pillows")
+	systemtest.WaitProcessed(t, a)
 
 	senders := []string{"alice.archive@example.org", "bob.archive@example.net", "carol.archive@example.com"}
 	msg := func(from, name, subject, id, extra, body string) string {
@@ -43,12 +45,12 @@ func TestImportCommand(t *testing.T) {
 	if err := os.WriteFile(file, []byte(archive), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	count := func(sql string) int { return mtCount(t, a, sql) }
+	count := func(sql string) int { return systemtest.Count(t, a, sql) }
 	// Jobs of mail only: the running app's River also enqueues its
 	// periodic maintenance job, whenever it becomes leader.
 	notes0, jobs0 := count(`SELECT count(*) FROM notifications`), count(`SELECT count(*) FROM river_job WHERE kind IN ('postern.process', 'postern.notify')`)
 
-	importArgs := []string{"import", "mbox", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile, "--json", file}
+	importArgs := []string{"import", "mbox", "--database-url", a.Config().Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.Config().Store.SecretFile, "--json", file}
 	var out, errb bytes.Buffer
 	if err := run(ctx, importArgs, &out, &errb); err != nil {
 		t.Fatalf("import: %v\n%s", err, errb.String())
@@ -94,14 +96,14 @@ func TestImportCommand(t *testing.T) {
 	}
 
 	// kim replies by email to bob's archived answer.
-	sendMail(t, a, "kim@example.org", []string{"notifications@forum.test"},
+	systemtest.SendMail(t, a, "kim@example.org", []string{"notifications@forum.test"},
 		"From: Kim <kim@example.org>\nTo: notifications@forum.test\nSubject: Re: Snoring\nMessage-ID: <k1@client.example>\nIn-Reply-To: <b1@archive.example>\n\nk1 A wedge worked for me.\n")
-	waitProcessed(t, a)
+	systemtest.WaitProcessed(t, a)
 	var qid int64
-	if err := a.pool.QueryRow(ctx, `SELECT id FROM posts WHERE title = 'Snoring'`).Scan(&qid); err != nil {
+	if err := a.Pool().QueryRow(ctx, `SELECT id FROM posts WHERE title = 'Snoring'`).Scan(&qid); err != nil {
 		t.Fatal(err)
 	}
-	th, err := a.store.GetThread(ctx, qid)
+	th, err := a.Store().GetThread(ctx, qid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestImportCommand(t *testing.T) {
 	}
 	if got := strings.Join(shape, ", "); got != "b1 [c1] [k1], b2" {
 		t.Errorf("thread: %s", got)
-		rows, _ := a.pool.Query(ctx, `SELECT id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), state, left(body, 20) FROM posts ORDER BY id`)
+		rows, _ := a.Pool().Query(ctx, `SELECT id, kind, coalesce(question_id, 0), coalesce(parent_id, 0), state, left(body, 20) FROM posts ORDER BY id`)
 		for rows.Next() {
 			var id, q, p int64
 			var k, st, b string
@@ -127,7 +129,7 @@ func TestImportCommand(t *testing.T) {
 
 	// No sender's address in clear: not in the database, not in what the
 	// command printed, not in the logs.
-	dump := bytes.ToLower(pgDump(t, a.cfg.Store.DatabaseURL))
+	dump := bytes.ToLower(systemtest.PgDump(t, a.Config().Store.DatabaseURL))
 	if !bytes.Contains(dump, []byte("try a wedge pillow")) {
 		t.Fatal("pg_dump output does not contain the archive")
 	}
@@ -139,10 +141,8 @@ func TestImportCommand(t *testing.T) {
 		if strings.Contains(out.String()+errb.String(), local) {
 			t.Errorf("the import command printed the address of archive sender %d", i)
 		}
-		logs.mu.Lock()
-		if strings.Contains(logs.buf.String(), local) {
+		if strings.Contains(logs.String(), local) {
 			t.Errorf("a log line holds the address of archive sender %d", i)
 		}
-		logs.mu.Unlock()
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
 )
 
@@ -253,19 +254,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		// heap from growing to twice its live size between collections.
 		debug.SetMemoryLimit(int64(cfg.Memory.Limit))
 	}
-	a, err := newApp(ctx, cfg, log)
+	a, err := app.New(ctx, cfg.Config, app.Options{Log: log})
 	if err != nil {
 		return err
 	}
-	if err := a.start(ctx); err != nil {
-		a.stop(context.Background())
+	if err := a.Start(ctx); err != nil {
+		a.Close(context.Background())
 		return err
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a.stop(sctx)
+	a.Close(sctx)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func TestProcessGivesUp(t *testing.T) {
 
 	db := []string{"--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}
 	var out, errb bytes.Buffer
-	if err := run(ctx, append([]string{"inbound", "list"}, append(db, "--failed")...), &out, &errb); err != nil {
+	if err := runCLI(t, ctx, append([]string{"inbound", "list"}, append(db, "--failed")...), &out, &errb); err != nil {
 		t.Fatalf("inbound list --failed: %v %s", err, errb.String())
 	}
 	if !strings.Contains(out.String(), strconv.FormatInt(id, 10)+" ") || !strings.Contains(out.String(), "processing failed 2 times") || strings.Contains(out.String(), "@") {
@@ -88,7 +88,7 @@ func TestProcessGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := run(ctx, append([]string{"inbound", "retry"}, append(db, strconv.FormatInt(id, 10))...), &out, &errb); err != nil {
+	if err := runCLI(t, ctx, append([]string{"inbound", "retry"}, append(db, strconv.FormatInt(id, 10))...), &out, &errb); err != nil {
 		t.Fatalf("inbound retry: %v %s", err, errb.String())
 	}
 	waitProcessed(t, a)

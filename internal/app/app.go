@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -17,7 +17,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin"
+	"github.com/postern/postern/mailin/auth"
 	"github.com/postern/postern/mailout"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
@@ -25,10 +27,24 @@ import (
 	"github.com/postern/postern/web"
 )
 
-// app is a running Postern: the wiring of store, queue, receiver, sender
+// Options are what New takes besides the configuration: hooks with no
+// setting.
+type Options struct {
+	// Log receives every part's log lines; nil: none are written.
+	Log *slog.Logger
+	// Resolver answers the DNS queries of Auth.Verify (tests pass a fake
+	// one); nil: the system's.
+	Resolver auth.Resolver
+}
+
+// App is one Postern server: the wiring of store, queue, receiver, sender
 // and web server. It holds no logic of its own.
-type app struct {
-	cfg   Config
+//
+// Its life is New (connect, check the schema, build every part; nothing
+// runs yet), Start (work the queue, then bind and serve each configured
+// listener) and Close (stop, in order). An App is started at most once.
+type App struct {
+	cfg   config.Config
 	log   *slog.Logger
 	pool  *pgxpool.Pool
 	store *threads.Store
@@ -41,24 +57,37 @@ type app struct {
 	wg                           sync.WaitGroup
 }
 
-// newApp connects to the database, checks the schema and builds every
-// part. Nothing listens until start.
-func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+// New connects to the database (cfg.Store.DatabaseURL, reading the secret
+// and sealing keys: serve's settings, see config.Config.Require), checks
+// that the schema is current (threads.ErrSchemaOld, naming `postern
+// migrate`, if not) and builds every part: the store, the River client
+// with the processing, notification, forward and maintenance workers, the
+// outgoing sender (relay or Maildir, DKIM-signing when a key is set), the
+// SMTP/LMTP server and the web handler. Nothing runs and nothing listens
+// until Start; on an error nothing is left open. It logs a warning when
+// no DKIM/SPF evidence source is set and when trusted
+// Authentication-Results could be written by a client that bypasses the
+// front MTA (TrustedIDExposure).
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Auth.TrustedID == "" && !cfg.Auth.Verify {
 		log.Warn("no DKIM/SPF evidence source: members' mail is held for their confirmation unless it replies to their own notification or comes from a trusted network; set POSTERN_AUTH_VERIFY_DKIM=true (Postern is the MX) or POSTERN_AUTH_TRUSTED_ID (behind a front MTA)")
 	}
-	if w := trustedIDExposure(cfg); w != "" {
+	if w := TrustedIDExposure(cfg); w != "" {
 		log.Warn(w)
 	}
 	// One memory budget for the mail in flight: received, processed and
 	// composed into notifications.
-	mcfg := mailin.ConfigFrom(cfg.Config)
+	mcfg := mailin.ConfigFrom(cfg)
 	mcfg.Memory = semaphore.NewWeighted(mcfg.MemoryBudget)
 	procWorkers, notifyWorkers := cfg.Workers()
 	// Both worker pools, River's own producers and completer, and SMTP
 	// sessions waiting to commit (they queue for a connection).
-	store, closePool, err := openStore(ctx, cfg, storeOptions{secret: true, maxConns: int32(procWorkers + notifyWorkers + 16),
-		memory: mcfg.Memory, memorySize: mcfg.MemoryBudget, log: log})
+	store, closePool, err := OpenStore(ctx, cfg, StoreOptions{Secret: true, MaxConns: int32(procWorkers + notifyWorkers + 16),
+		Memory: mcfg.Memory, MemorySize: mcfg.MemoryBudget, Log: log, Resolver: opts.Resolver})
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +96,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		closePool()
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc}
+	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc}
 	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
 	a.http = &http.Server{
 		Handler:           web.New(store, tmpl, log.With("component", "web")),
@@ -80,7 +109,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 
 // newSender returns the outgoing mail path: the relay, else the Maildir,
 // DKIM-signing when a key is set.
-func newSender(cfg Config) (mailout.Sender, error) {
+func newSender(cfg config.Config) (mailout.Sender, error) {
 	var sender mailout.Sender
 	var err error
 	n := cfg.Notify
@@ -105,8 +134,8 @@ func newSender(cfg Config) (mailout.Sender, error) {
 // newWorkers returns the River client that works the jobs of store
 // (processing, notifications, forwards, maintenance) and the templates
 // the notifications and pages are written with. The store enqueues
-// through a client of its own (openStore), so this one can be made last.
-func newWorkers(cfg Config, store *threads.Store, log *slog.Logger, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, error) {
+// through a client of its own (OpenStore), so this one can be made last.
+func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, error) {
 	tmpl, err := templates.New()
 	if err != nil {
 		return nil, nil, fmt.Errorf("templates: %w", err)
@@ -147,9 +176,13 @@ func newWorkers(cfg Config, store *threads.Store, log *slog.Logger, procWorkers,
 	return rc, tmpl, nil
 }
 
-// start begins working the queue and listening on every configured
-// address. It returns once all listeners are bound.
-func (a *app) start(ctx context.Context) error {
+// Start begins working the queue (River's client, which also schedules
+// the hourly maintenance job), then binds and serves, in this order, the
+// SMTP, LMTP, HTTP and pprof listeners whose address is set. It returns
+// once every listener is bound; the addresses are then known (SMTPAddr,
+// LMTPAddr, HTTPAddr). On an error, what started keeps running: call
+// Close.
+func (a *App) Start(ctx context.Context) error {
 	if err := a.river.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
@@ -198,9 +231,15 @@ func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) || err.Error() == "smtp: server already closed"
 }
 
-// stop shuts everything down in order: no new mail, finish running jobs,
-// close the database.
-func (a *app) stop(ctx context.Context) {
+// Close shuts everything down in order: no new mail (SMTP and LMTP stop
+// accepting and finish their sessions), no new requests (HTTP, pprof),
+// then the queue stops after its running jobs end, and the database pool
+// closes last. Problems are logged, not returned: when ctx ends first,
+// the SMTP sessions, requests and jobs still running are cut off. Once
+// it returns, after a shutdown within ctx, no goroutine of the App is left
+// (the whole-system tests check it with goleak). It is safe after a
+// failed Start, and is called once.
+func (a *App) Close(ctx context.Context) {
 	if err := a.smtp.Shutdown(ctx); err != nil {
 		a.log.Warn("smtp shutdown", "err", err)
 	}
@@ -217,12 +256,31 @@ func (a *app) stop(ctx context.Context) {
 	a.pool.Close()
 }
 
-// trustedIDExposure returns a warning when the front MTA's
+// Store is the App's store.
+func (a *App) Store() *threads.Store { return a.store }
+
+// Pool is the App's connection pool (the store's).
+func (a *App) Pool() *pgxpool.Pool { return a.pool }
+
+// River is the client that works the App's jobs.
+func (a *App) River() *river.Client[pgx.Tx] { return a.river }
+
+// SMTPAddr is the address the SMTP listener is bound to, after Start; nil
+// when none is configured. So are LMTPAddr and HTTPAddr.
+func (a *App) SMTPAddr() net.Addr { return a.smtpAddr }
+
+// LMTPAddr is the LMTP listener's address (see SMTPAddr).
+func (a *App) LMTPAddr() net.Addr { return a.lmtpAddr }
+
+// HTTPAddr is the HTTP listener's address (see SMTPAddr).
+func (a *App) HTTPAddr() net.Addr { return a.httpAddr }
+
+// TrustedIDExposure returns a warning when the front MTA's
 // Authentication-Results are trusted (POSTERN_AUTH_TRUSTED_ID) while
 // Postern's own SMTP listener is not on loopback: a client reaching it
 // directly, not through the MTA, can write fields claiming the MTA's id
 // that no MTA removed. "" when there is nothing to say.
-func trustedIDExposure(cfg Config) string {
+func TrustedIDExposure(cfg config.Config) string {
 	if cfg.Auth.TrustedID == "" || cfg.SMTP.Addr == "" {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -166,7 +166,7 @@ func TestPostmasterMail(t *testing.T) {
 		t.Errorf("postmaster mail counted for the question limits: %v, %v", limited, err)
 	}
 	var out, errb bytes.Buffer
-	if err := run(ctx, []string{"inbound", "list", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+	if err := runCLI(t, ctx, []string{"inbound", "list", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
 		t.Fatalf("inbound list: %v %s", err, errb.String())
 	}
 	if !strings.Contains(out.String(), "for the postmaster") || strings.Contains(out.String(), "@example.org") {

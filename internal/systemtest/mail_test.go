@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -57,15 +57,6 @@ func mtOutcome(t *testing.T, a *app, mid string) (state, reason string, post int
 		t.Fatalf("inbound %s: %v", mid, err)
 	}
 	return state, reason, post
-}
-
-func mtCount(t *testing.T, a *app, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := a.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // mtSettle waits until the queues are drained, so "no mail was sent"

@@ -1,189 +1,15 @@
-package main
+package systemtest
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-message/mail"
-
-	"github.com/postern/postern/internal/drain"
-	"github.com/postern/postern/internal/smtptest"
-	"github.com/postern/postern/internal/threadstest"
-	"github.com/postern/postern/threads"
 )
-
-func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) == "1" {
-		// A child process of a test (see startDev): be the postern binary.
-		main()
-		return
-	}
-	threadstest.MainVerifyNoLeaks(m)
-}
-
-// sink is the outgoing relay these tests send through: an smtptest.Sink
-// with the notification helpers they share.
-type sink struct{ *smtptest.Sink }
-
-// startSink starts the relay: 10 MiB messages, 10 recipients.
-func startSink(t *testing.T) *sink {
-	t.Helper()
-	return &sink{smtptest.Start(t, smtptest.Options{MaxRecipients: 10})}
-}
-
-// waitFor returns the first message to rcpt alone that satisfies ok,
-// waiting up to smtptest.DefaultWait.
-func (s *sink) waitFor(t *testing.T, rcpt string, ok func(*mail.Reader, []byte) bool) (*mail.Reader, []byte) {
-	t.Helper()
-	m := s.WaitFor(t, 0, func(m smtptest.Message) bool {
-		if len(m.To) != 1 || m.To[0] != rcpt {
-			return false
-		}
-		r, err := mail.CreateReader(bytes.NewReader(m.Data))
-		if err != nil {
-			t.Fatalf("notification does not parse: %v", err)
-		}
-		return ok(r, m.Data)
-	})
-	r, _ := mail.CreateReader(bytes.NewReader(m.Data))
-	return r, m.Data
-}
-
-// all returns every message the relay accepted, in order.
-func (s *sink) all() []smtptest.Message { return s.Messages() }
-
-func subjectHas(sub string) func(*mail.Reader, []byte) bool {
-	return func(r *mail.Reader, _ []byte) bool {
-		s, _ := r.Header.Subject()
-		return strings.Contains(s, sub)
-	}
-}
-
-// testApp starts a complete Postern (store, queue, SMTP, LMTP, HTTP)
-// against a fresh database and the sink relay.
-func testApp(t *testing.T, relay *sink) *app {
-	t.Helper()
-	a, _ := testAppWith(t, relay, nil)
-	return a
-}
-
-// testAppWith is testApp with a hook to adjust the configuration; it also
-// returns the app's captured log output.
-func testAppWith(t *testing.T, relay *sink, adjust func(*Config)) (*app, *logSink) {
-	t.Helper()
-	dir := t.TempDir()
-	secret := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := defaultConfig()
-	cfg.Store.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
-	cfg.Forum.Domain = "forum.test"
-	cfg.Forum.ForumName = "Sleep Forum"
-	cfg.Forum.BaseURL = "https://forum.test"
-	cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Notify.RelayURL = relay.URL()
-	cfg.Store.SecretFile = secret
-	cfg.Process.Workers = 4
-	// These tests send as members from loopback and are about other
-	// things than who may post as whom: trust loopback here, as `postern
-	// dev` does. The trust tests (trust_test.go) clear it: serve's
-	// default trusts no network.
-	cfg.Auth.TrustedNetworks = mustNetworks(t, "127.0.0.0/8")
-	// serve verifies DKIM/SPF by default: with a DNS that knows no name,
-	// so no test depends on the network.
-	cfg.resolver = fakeDNS{}
-	if adjust != nil {
-		adjust(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logSink{t: t}
-	t.Cleanup(func() {
-		if f := os.Getenv("POSTERN_TEST_LOG"); f != "" {
-			logs.mu.Lock()
-			_ = os.WriteFile(f, logs.buf.Bytes(), 0o600)
-			logs.mu.Unlock()
-		}
-		if !t.Failed() {
-			return
-		}
-		logs.mu.Lock()
-		defer logs.mu.Unlock()
-		for _, l := range strings.Split(logs.buf.String(), "\n") {
-			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
-				t.Log(l)
-			}
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx := context.Background()
-	a, err := newApp(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a.stop(sctx)
-	})
-	return a, logs
-}
-
-// logSink collects log lines so tests can check them for addresses.
-type logSink struct {
-	t   *testing.T
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// sendMail delivers raw over SMTP to the app, as a sending MTA would.
-func sendMail(t *testing.T, a *app, from string, to []string, raw string) {
-	t.Helper()
-	if err := smtpSend(a.smtpAddr.String(), from, to, string(smtptest.CRLF(raw))); err != nil {
-		t.Fatalf("SMTP send: %v", err)
-	}
-}
-
-// waitProcessed waits until every inbound message is processed (and its
-// process job is done).
-func waitProcessed(t *testing.T, a *app) {
-	t.Helper()
-	drain.Wait(t, a.pool, 0, threads.ProcessArgs{}.Kind())
-}
-
-// workKinds are the River jobs that process mail and send it; the
-// periodic maintenance sends nothing.
-var workKinds = []string{threads.ProcessArgs{}.Kind(), threads.NotifyArgs{}.Kind(), threads.ForwardArgs{}.Kind()}
-
-// waitDrained waits until every inbound message is processed and every
-// mail it caused is sent (or given up): then "no mail was sent" can be
-// checked on the relay.
-func waitDrained(t *testing.T, a *app) {
-	t.Helper()
-	drain.Wait(t, a.pool, 0, workKinds...)
-}
-
-func header(r *mail.Reader, k string) string { return r.Header.Get(k) }
 
 func bodyText(t *testing.T, r *mail.Reader) (text, html string) {
 	t.Helper()
@@ -414,9 +240,4 @@ func mustFrom(t *testing.T, r *mail.Reader) string {
 		t.Fatalf("From: %v %v", addrs, err)
 	}
 	return addrs[0].Address
-}
-
-// smtpSend is one plain SMTP transaction with go-smtp's client.
-func smtpSend(addr, from string, to []string, raw string) error {
-	return smtptest.Send(addr, smtptest.Mail{From: from, To: to, Data: []byte(raw)})
 }

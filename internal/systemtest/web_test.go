@@ -1,23 +1,16 @@
-package main
+package systemtest
 
 import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/templates"
-	"github.com/postern/postern/threads"
 	"github.com/postern/postern/web"
 )
 
@@ -140,88 +133,6 @@ func pathOf(t *testing.T, link string) string {
 		t.Fatalf("no link found (%q, %v)", link, err)
 	}
 	return u.Path
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// TestServeWarnsPlainBaseURL: `postern serve` with a base URL that is not
-// https logs that RFC 8058 one-click unsubscribe needs https; with https
-// it does not.
-func TestServeWarnsPlainBaseURL(t *testing.T) {
-	t.Parallel()
-	dbURL := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
-	secret := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		base string
-		warn bool
-	}{
-		{"http://forum.example.org", true},
-		{"https://forum.example.org", false},
-	} {
-		ctx, cancel := context.WithCancel(context.Background())
-		var logs syncBuffer
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, []string{"serve", "--database-url", dbURL, "--domain", "forum.test", "--secret-file", secret,
-				"--base-url", tc.base, "--smtp-addr", "127.0.0.1:0", "--lmtp-addr", "", "--http-addr", "127.0.0.1:0",
-				"--maildir", t.TempDir()}, io.Discard, &logs)
-		}()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(logs.String(), "what=http") && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("serve: %v\n%s", err, logs.String())
-		}
-		warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "RFC 8058 one-click unsubscribe needs https")
-		if warned != tc.warn {
-			t.Errorf("base URL %s: warned %v, want %v:\n%s", tc.base, warned, tc.warn, logs.String())
-		}
-	}
-}
-
-// TestDevBaseURLWarning: in dev, links to localhost or a loopback address
-// are expected; any other plain-http base URL is warned about.
-func TestDevBaseURLWarning(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		base string
-		dev  bool
-		warn bool
-	}{
-		{"http://localhost:8080", true, false},
-		{"http://127.0.0.2:8080", true, false},
-		{"http://forum.localhost:8080", true, false},
-		{"http://forum.example.org", true, true},
-		{"http://localhost:8080", false, true},
-		{"https://forum.example.org", false, false},
-	} {
-		var b bytes.Buffer
-		warnBaseURL(slog.New(slog.NewTextHandler(&b, nil)), tc.base, tc.dev)
-		if got := strings.Contains(b.String(), "needs https"); got != tc.warn {
-			t.Errorf("warnBaseURL(%q, dev=%v): warned %v, want %v", tc.base, tc.dev, got, tc.warn)
-		}
-	}
 }
 
 // TestWelcomeLinkPageStopsAll: the footer link of the welcome mail stops

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -7,36 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-message/mail"
 )
-
-// member makes addr a confirmed person by asking a question and
-// confirming it, as a newcomer would. It returns the question's title.
-func member(t *testing.T, a *app, relay *sink, addr, name, title string) {
-	t.Helper()
-	id := fmt.Sprintf("<%d.%s@client.example>", time.Now().UnixNano(), strings.ReplaceAll(name, " ", ""))
-	sendMail(t, a, addr, []string{"ask@forum.test"}, fmt.Sprintf("From: %s <%s>\nTo: ask@forum.test\nSubject: %s\nMessage-ID: %s\n\nA question about %s.\n", name, addr, title, id, title))
-	req, _ := relay.waitFor(t, addr, subjectHas("Please confirm your message: "+title))
-	confirmByReply(t, a, addr, req)
-	relay.waitFor(t, addr, subjectHas("] "+title))
-}
-
-// confirmByReply answers a confirmation request by replying to it.
-func confirmByReply(t *testing.T, a *app, addr string, req *mail.Reader) {
-	t.Helper()
-	sendMail(t, a, addr, []string{strings.Trim(header(req, "Reply-To"), "<>")}, fmt.Sprintf(
-		"From: <%s>\nTo: x\nSubject: Re: confirm\nMessage-ID: <c%d@client.example>\nIn-Reply-To: %s\n\nyes\n", addr, time.Now().UnixNano(), header(req, "Message-Id")))
-	waitProcessed(t, a)
-}
 
 // follow makes addr a confirmed follower of every new question.
 func follow(t *testing.T, a *app, relay *sink, addr string) {
@@ -254,26 +231,6 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// pgDump dumps the database at url with the pg_dump of the installed
-// PostgreSQL.
-func pgDump(t *testing.T, dbURL string) []byte {
-	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
-	sort.Strings(bins)
-	bin := "pg_dump"
-	if len(bins) > 0 {
-		bin = bins[len(bins)-1]
-	}
-	cmd := exec.Command(bin, "--no-owner", "--dbname="+dbURL)
-	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("pg_dump: %v: %s", err, errb.String())
-	}
-	return out.Bytes()
-}
-
 // TestUnsubscribeStopsNextNotification: a one-click POST, and a reply
 // whose whole text is "unsubscribe", each stop the next notification of
 // that thread before it is rendered; the reply gets one confirmation.
@@ -408,7 +365,7 @@ func TestForgetAndExport(t *testing.T) {
 	waitProcessed(t, a)
 	var out, errb bytes.Buffer
 	args := []string{"user", "export", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.cfg.Store.SecretFile, alice}
-	if err := run(ctx, args, &out, &errb); err != nil {
+	if err := runCLI(t, ctx, args, &out, &errb); err != nil {
 		t.Fatalf("export: %v %s", err, errb.String())
 	}
 	if !strings.Contains(out.String(), "Panic at work") || strings.Contains(out.String(), alice) {
@@ -419,7 +376,7 @@ func TestForgetAndExport(t *testing.T) {
 	}
 	out.Reset()
 	args[1] = "forget"
-	if err := run(ctx, append(args[:len(args)-1], "--anonymous", alice), &out, &errb); err != nil {
+	if err := runCLI(t, ctx, append(args[:len(args)-1], "--anonymous", alice), &out, &errb); err != nil {
 		t.Fatalf("forget: %v %s", err, errb.String())
 	}
 	var hash, enc []byte
@@ -438,7 +395,7 @@ func TestForgetAndExport(t *testing.T) {
 		t.Fatalf("post after forget: %+v %v", th, err)
 	}
 	args[1] = "export"
-	if err := run(ctx, args, &out, &errb); err == nil {
+	if err := runCLI(t, ctx, args, &out, &errb); err == nil {
 		t.Fatal("export of a forgotten address still finds it")
 	}
 }

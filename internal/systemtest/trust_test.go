@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -19,29 +19,6 @@ import (
 	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
 )
-
-// fakeDNS answers TXT queries from a map; every other name does not exist.
-type fakeDNS map[string][]string
-
-func notFound(name string) error {
-	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-}
-
-func (z fakeDNS) LookupTXT(_ context.Context, name string) ([]string, error) {
-	if r, ok := z[strings.TrimSuffix(strings.ToLower(name), ".")]; ok {
-		return r, nil
-	}
-	return nil, notFound(name)
-}
-func (z fakeDNS) LookupMX(_ context.Context, name string) ([]*net.MX, error) {
-	return nil, notFound(name)
-}
-func (z fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
-	return nil, notFound(host)
-}
-func (z fakeDNS) LookupAddr(_ context.Context, addr string) ([]string, error) {
-	return nil, notFound(addr)
-}
 
 // trustApp is a test app that trusts the networks nets (testAppWith
 // trusts loopback; "" trusts nothing, as serve's default), with more
@@ -443,7 +420,7 @@ func TestHeldPostsWhenConfirmationCapped(t *testing.T) {
 		t.Errorf("alice received %d confirmation requests, want 3 (the cap)", n)
 	}
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
+	if err := runCLI(t, context.Background(), []string{"inbound", "list", "--held", "--json", "--database-url", a.cfg.Store.DatabaseURL, "--domain", "forum.test"}, &out, &errb); err != nil {
 		t.Fatalf("inbound list --held: %v %s", err, errb.String())
 	}
 	var held []threads.InboundSummary

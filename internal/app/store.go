@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/mailin/auth"
 	"github.com/postern/postern/threads"
 )
 
@@ -21,45 +23,42 @@ import (
 // cooldown, so it bounds how long a new job waits to be seen.
 const fetchCooldown = 2 * time.Millisecond
 
-// storeOptions say how openStore opens the store for a command.
-type storeOptions struct {
-	// secret: read the server secret and the sealing keys, for the
+// StoreOptions say how OpenStore opens the store for a command.
+type StoreOptions struct {
+	// Secret: read the server secret and the sealing keys, for the
 	// commands that look people up by address, decrypt or mint tokens
 	// (serve, dev, user, keys, import); --domain and --secret-file are
 	// then required. Without it the store gets a throwaway key: the read
 	// commands never decrypt or mint tokens, and need no secret.
-	secret bool
-	// maxConns caps the connection pool (0: pgxpool's default).
-	maxConns int32
-	// log receives the store's log lines; else logTo does, at the
+	Secret bool
+	// MaxConns caps the connection pool (0: pgxpool's default).
+	MaxConns int32
+	// Log receives the store's log lines; else LogTo does, as text at the
 	// configured level; else none are written.
-	log   *slog.Logger
-	logTo io.Writer
-	// memory, when set, is the budget of memorySize bytes processing
+	Log   *slog.Logger
+	LogTo io.Writer
+	// Memory, when set, is the budget of MemorySize bytes processing
 	// shares with intake and notifications (serve).
-	memory     *semaphore.Weighted
-	memorySize int64
+	Memory     *semaphore.Weighted
+	MemorySize int64
+	// Resolver answers the DNS queries of Auth.Verify; nil: the system's.
+	Resolver auth.Resolver
 }
 
-var (
-	readOnly   = storeOptions{}             // read commands
-	withSecret = storeOptions{secret: true} // commands using addresses
-)
-
-// openStore is the one way every command (serve, dev, the admin and read
-// commands, import) opens the store: it reads the secret (opts.secret),
+// OpenStore is the one way every command (serve, dev, the admin and read
+// commands, import) opens the store: it reads the secret (opts.Secret),
 // connects, checks the schema and makes an insert-only River client, which
 // the store enqueues with (the workers of serve run on a client of their
 // own). done closes the pool.
-func openStore(ctx context.Context, cfg Config, opts storeOptions) (st *threads.Store, done func(), err error) {
+func OpenStore(ctx context.Context, cfg config.Config, opts StoreOptions) (st *threads.Store, done func(), err error) {
 	if err := cfg.Require("database-url"); err != nil {
 		return nil, nil, err
 	}
-	keys, tcfg, err := storeKeys(cfg, opts.secret)
+	keys, tcfg, err := storeKeys(cfg, opts.Secret)
 	if err != nil {
 		return nil, nil, err
 	}
-	tcfg.Auth.Resolver = cfg.resolver
+	tcfg.Auth.Resolver = opts.Resolver
 	if err := tcfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
@@ -67,8 +66,8 @@ func openStore(ctx context.Context, cfg Config, opts storeOptions) (st *threads.
 	if err != nil {
 		return nil, nil, fmt.Errorf("database URL: %w", err)
 	}
-	if opts.maxConns > 0 {
-		pcfg.MaxConns = opts.maxConns
+	if opts.MaxConns > 0 {
+		pcfg.MaxConns = opts.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -84,11 +83,11 @@ func openStore(ctx context.Context, cfg Config, opts storeOptions) (st *threads.
 		pool.Close()
 		return nil, nil, err
 	}
-	log := opts.log
+	log := opts.Log
 	switch {
 	case log != nil:
-	case opts.logTo != nil:
-		log = newLogger(cfg.Log.Level, opts.logTo)
+	case opts.LogTo != nil:
+		log = slog.New(slog.NewTextHandler(opts.LogTo, &slog.HandlerOptions{Level: cfg.Log.Level}))
 	default:
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -97,17 +96,17 @@ func openStore(ctx context.Context, cfg Config, opts storeOptions) (st *threads.
 		pool.Close()
 		return nil, nil, fmt.Errorf("job queue: %w", err)
 	}
-	st = threads.NewStore(pool, tcfg, keys, threads.Options{Jobs: jobs, Memory: opts.memory, MemorySize: opts.memorySize, Log: log})
+	st = threads.NewStore(pool, tcfg, keys, threads.Options{Jobs: jobs, Memory: opts.Memory, MemorySize: opts.MemorySize, Log: log})
 	return st, pool.Close, nil
 }
 
 // storeKeys returns the keys and the store's configuration: from the
 // secret file and sealing keys when secret is set, else a throwaway key
 // (and the domain "localhost" when none is given).
-func storeKeys(cfg Config, secret bool) (*threads.Keys, threads.Config, error) {
+func storeKeys(cfg config.Config, secret bool) (*threads.Keys, threads.Config, error) {
 	if !secret {
 		keys, err := threads.DeriveKeys(make([]byte, 32), nil, 0)
-		tcfg := threads.ConfigFrom(cfg.Config, make([]byte, 32))
+		tcfg := threads.ConfigFrom(cfg, make([]byte, 32))
 		if tcfg.Domain == "" {
 			tcfg.Domain = "localhost"
 		}
@@ -128,5 +127,5 @@ func storeKeys(cfg Config, secret bool) (*threads.Keys, threads.Config, error) {
 	if err != nil {
 		return nil, threads.Config{}, fmt.Errorf("keys: %w", err)
 	}
-	return keys, threads.ConfigFrom(cfg.Config, s), nil
+	return keys, threads.ConfigFrom(cfg, s), nil
 }

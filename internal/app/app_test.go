@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/threadstest"
+	"github.com/postern/postern/threads"
+)
+
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
+
+// TestServeRefusesOldSchema: serve checks the schema before anything
+// listens, and names the fix.
+func TestServeRefusesOldSchema(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store.DatabaseURL = threadstest.URL(t) // empty: never migrated
+	cfg.Forum.Domain, cfg.Store.SecretFile = "forum.test", secret
+	_, err := New(context.Background(), cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if !errors.Is(err, threads.ErrSchemaOld) || !strings.Contains(err.Error(), "postern migrate") {
+		t.Fatalf("New on an unmigrated database: %v", err)
+	}
+}
+
+// TestTrustedIDExposure: serve warns when it trusts the front MTA's
+// Authentication-Results while its own SMTP port listens beyond
+// loopback, where a client could bypass the MTA and write them itself.
+func TestTrustedIDExposure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		trusted, smtp string
+		warn          bool
+	}{
+		{"mx.forum.test", ":25", true}, {"mx.forum.test", "0.0.0.0:2525", true}, {"mx.forum.test", "192.0.2.1:25", true},
+		{"mx.forum.test", "127.0.0.1:2525", false}, {"mx.forum.test", "[::1]:2525", false}, {"mx.forum.test", "localhost:2525", false},
+		{"mx.forum.test", "", false}, {"", ":25", false},
+	} {
+		cfg := config.Default()
+		cfg.Auth.TrustedID, cfg.SMTP.Addr = tc.trusted, tc.smtp
+		if got := TrustedIDExposure(cfg) != ""; got != tc.warn {
+			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
+		}
+	}
+}
