@@ -116,41 +116,10 @@ func scenarioFanout(ctx context.Context, b *bench, r *report) error {
 		return fmt.Errorf("fan-out: question refused: %s", errText(res.firstErr))
 	}
 	t0 := res.ends[q.marker]
-	// The number of notifications is Postern's decision: read it once the
-	// question is processed.
-	var expected int64
-	var procTime time.Duration
 	deadline := time.Now().Add(max(5*time.Minute, time.Duration(n)*30*time.Millisecond))
-	for {
-		if err := b.proc.alive(); err != nil {
-			return err
-		}
-		if expected == 0 {
-			var postID *int64
-			var took float64
-			err := b.pool.QueryRow(ctx, `SELECT post_id, coalesce(extract(epoch FROM processed_at - received_at)::float8, 0) FROM inbound WHERE id > $1 AND state <> 'accepted' ORDER BY id LIMIT 1`, startID).Scan(&postID, &took)
-			if err == nil && postID != nil {
-				procTime = time.Duration(took * float64(time.Second))
-				if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE post_id = $1`, *postID).Scan(&expected); err != nil {
-					return fmt.Errorf("count notifications: %w", err)
-				}
-			} else if err == nil {
-				return errors.New("fan-out: the question did not become a post")
-			}
-		}
-		a := b.sink.seen(q.marker)
-		if expected > 0 && int64(a.n) >= expected {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.diagnose(ctx)
-			return fmt.Errorf("fan-out: %d of %d notifications arrived in %s", a.n, expected, time.Since(t0).Round(time.Second))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	procTime, err := b.waitFanout(ctx, q.marker, startID, t0, deadline)
+	if err != nil {
+		return err
 	}
 	a := b.sink.seen(q.marker)
 	_, peak, err := b.proc.memory()
@@ -166,4 +135,44 @@ func scenarioFanout(ctx context.Context, b *bench, r *report) error {
 		ratio:   pctOf(rate, ceil) + " of sink",
 		target:  "≥ 2000/s and RSS < 200 MB", met: metText(rate >= 2000 && peak < 200e6)})
 	return b.waitIdle(ctx, 2*time.Minute)
+}
+
+// waitFanout waits until the sink has received every notification of the
+// question marked marker (the first inbound message after startID, sent
+// at t0), failing at deadline. The number expected is Postern's decision,
+// read once the question is processed; it returns how long processing
+// took by the inbound row's timestamps.
+func (b *bench) waitFanout(ctx context.Context, marker string, startID int64, t0, deadline time.Time) (procTime time.Duration, err error) {
+	var expected int64
+	for {
+		if err := b.proc.alive(); err != nil {
+			return 0, err
+		}
+		if expected == 0 {
+			var postID *int64
+			var took float64
+			err := b.pool.QueryRow(ctx, `SELECT post_id, coalesce(extract(epoch FROM processed_at - received_at)::float8, 0) FROM inbound WHERE id > $1 AND state <> 'accepted' ORDER BY id LIMIT 1`, startID).Scan(&postID, &took)
+			if err == nil && postID != nil {
+				procTime = time.Duration(took * float64(time.Second))
+				if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE post_id = $1`, *postID).Scan(&expected); err != nil {
+					return 0, fmt.Errorf("count notifications: %w", err)
+				}
+			} else if err == nil {
+				return 0, errors.New("fan-out: the question did not become a post")
+			}
+		}
+		a := b.sink.seen(marker)
+		if expected > 0 && int64(a.n) >= expected {
+			return procTime, nil
+		}
+		if time.Now().After(deadline) {
+			b.diagnose(ctx)
+			return 0, fmt.Errorf("fan-out: %d of %d notifications arrived in %s", a.n, expected, time.Since(t0).Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

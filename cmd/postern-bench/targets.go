@@ -19,43 +19,10 @@ func (b *bench) ensureTargets(ctx context.Context) error {
 	if len(b.targets) > 0 {
 		return nil
 	}
-	send := func(what string, m outMsg) error {
-		res := drive(ctx, loadSpec{addr: b.proc.addr, conc: 1, count: 1, next: func() outMsg { return m }})
-		if res.ok != 1 {
-			return fmt.Errorf("set-up: %s: %s", what, errText(res.firstErr))
-		}
-		return nil
-	}
-	waitFor := func(what string, cond func() bool) error {
-		deadline := time.Now().Add(time.Minute)
-		for !cond() {
-			if time.Now().After(deadline) {
-				b.diagnose(ctx)
-				return fmt.Errorf("set-up: no %s within a minute", what)
-			}
-			if err := b.proc.alive(); err != nil {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		return nil
-	}
-	confirm := func(who string) error {
-		if err := waitFor("confirmation request to "+who, func() bool { _, ok := b.sink.confirmAddress(who); return ok }); err != nil {
-			return err
-		}
-		addr, _ := b.sink.confirmAddress(who)
-		return send("confirm "+who, b.gen.confirmation(who, addr, b.seq.Add(1)))
-	}
-
-	if err := send("subscribe", b.gen.subscribe(b.replier, b.seq.Add(1))); err != nil {
+	if err := b.setupSend(ctx, "subscribe", b.gen.subscribe(b.replier, b.seq.Add(1))); err != nil {
 		return err
 	}
-	if err := confirm(b.replier); err != nil {
+	if err := b.setupConfirm(ctx, b.replier); err != nil {
 		return err
 	}
 	var mu sync.Mutex
@@ -67,10 +34,10 @@ func (b *bench) ensureTargets(ctx context.Context) error {
 		mu.Unlock()
 		return m
 	}
-	if err := send("first question", ask()); err != nil {
+	if err := b.setupSend(ctx, "first question", ask()); err != nil {
 		return err
 	}
-	if err := confirm(b.asker); err != nil {
+	if err := b.setupConfirm(ctx, b.asker); err != nil {
 		return err
 	}
 	// Later questions must not overtake the confirmation.
@@ -82,7 +49,7 @@ func (b *bench) ensureTargets(ctx context.Context) error {
 		return fmt.Errorf("set-up: ask: %d of %d accepted: %s", res.ok, setupQuestions-1, errText(res.firstErr))
 	}
 	var targets []string
-	err := waitFor("reply address for every question", func() bool {
+	err := b.setupWaitFor(ctx, "reply address for every question", func() bool {
 		targets = targets[:0]
 		for _, m := range markers {
 			if a, ok := b.sink.replyAddress(b.replier, m); ok {
@@ -97,6 +64,46 @@ func (b *bench) ensureTargets(ctx context.Context) error {
 	b.targets = targets
 	b.log.Info("set-up done", "reply_addresses", len(targets))
 	return b.waitIdle(ctx, time.Minute)
+}
+
+// setupSend sends the one set-up message m (what names it in errors) and
+// fails unless Postern accepted it.
+func (b *bench) setupSend(ctx context.Context, what string, m outMsg) error {
+	res := drive(ctx, loadSpec{addr: b.proc.addr, conc: 1, count: 1, next: func() outMsg { return m }})
+	if res.ok != 1 {
+		return fmt.Errorf("set-up: %s: %s", what, errText(res.firstErr))
+	}
+	return nil
+}
+
+// setupWaitFor polls cond every 50 ms until it holds, failing after a
+// minute (with a diagnosis logged), when Postern exits, or when ctx ends.
+func (b *bench) setupWaitFor(ctx context.Context, what string, cond func() bool) error {
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.diagnose(ctx)
+			return fmt.Errorf("set-up: no %s within a minute", what)
+		}
+		if err := b.proc.alive(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// setupConfirm waits for the confirmation request to who and answers it.
+func (b *bench) setupConfirm(ctx context.Context, who string) error {
+	if err := b.setupWaitFor(ctx, "confirmation request to "+who, func() bool { _, ok := b.sink.confirmAddress(who); return ok }); err != nil {
+		return err
+	}
+	addr, _ := b.sink.confirmAddress(who)
+	return b.setupSend(ctx, "confirm "+who, b.gen.confirmation(who, addr, b.seq.Add(1)))
 }
 
 // target is the reply address for message n.
