@@ -242,33 +242,31 @@ func (g *generator) longText(from, to string, n int64, size int) outMsg {
 
 // question is a new question to ask@, its marker in subject and text.
 func (g *generator) question(from string, n int64) outMsg {
+	return g.plain(from, "ask@"+domain, fmt.Sprintf("How do I make the queue drain faster? (%d)", n), n, func(marker string) string {
+		return fmt.Sprintf("Question %s.\r\n\r\n%s\r\n", marker, g.written[int(n)%len(g.written)])
+	})
+}
+
+// plain is a short text/plain message n from from to to, its marker in
+// subject and header; text makes its body from the marker.
+func (g *generator) plain(from, to, subject string, n int64, text func(marker string) string) outMsg {
 	marker := g.marker(n)
-	to := "ask@" + domain
 	var b strings.Builder
-	g.header(&b, from, to, fmt.Sprintf("How do I make the queue drain faster? (%d)", n), marker)
+	g.header(&b, from, to, subject, marker)
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
-	fmt.Fprintf(&b, "Question %s.\r\n\r\n%s\r\n", marker, g.written[int(n)%len(g.written)])
+	b.WriteString(text(marker))
 	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
 }
 
 // confirmation answers a confirmation request: a mail to its confirm+TOKEN
 // address from the person asked.
 func (g *generator) confirmation(from, to string, n int64) outMsg {
-	marker := g.marker(n)
-	var b strings.Builder
-	g.header(&b, from, to, "Re: Please confirm", marker)
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\nYes, that was me.\r\n")
-	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
+	return g.plain(from, to, "Re: Please confirm", n, func(string) string { return "Yes, that was me.\r\n" })
 }
 
 // subscribe is a mail to subscribe@ from from.
 func (g *generator) subscribe(from string, n int64) outMsg {
-	marker := g.marker(n)
-	to := "subscribe@" + domain
-	var b strings.Builder
-	g.header(&b, from, to, "subscribe", marker)
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\nPlease send me the new questions.\r\n")
-	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
+	return g.plain(from, "subscribe@"+domain, "subscribe", n, func(string) string { return "Please send me the new questions.\r\n" })
 }
 
 func randomHex(n int) string {
