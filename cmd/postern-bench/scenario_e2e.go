@@ -43,10 +43,7 @@ func latText(lat []time.Duration, missing int) string {
 
 // scenarioE2E is scenario 3.
 func scenarioE2E(ctx context.Context, b *bench, r *report) error {
-	if err := b.ensureTargets(ctx); err != nil {
-		return err
-	}
-	if err := b.waitIdle(ctx, 2*time.Minute); err != nil {
+	if err := b.targetsIdle(ctx); err != nil {
 		return err
 	}
 	// Settle the database the earlier overload left behind (dead rows,

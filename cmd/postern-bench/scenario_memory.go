@@ -76,10 +76,7 @@ func burst(ctx context.Context, addr string, msgs []outMsg) (ok int, firstErr er
 
 // scenarioMemory is scenario 7.
 func scenarioMemory(ctx context.Context, b *bench, r *report) error {
-	if err := b.ensureTargets(ctx); err != nil {
-		return err
-	}
-	if err := b.waitIdle(ctx, 2*time.Minute); err != nil {
+	if err := b.targetsIdle(ctx); err != nil {
 		return err
 	}
 	// One large message alone.

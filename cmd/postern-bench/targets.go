@@ -66,6 +66,15 @@ func (b *bench) ensureTargets(ctx context.Context) error {
 	return b.waitIdle(ctx, time.Minute)
 }
 
+// targetsIdle is ensureTargets, then a wait of up to two minutes for
+// Postern to finish what earlier scenarios left queued.
+func (b *bench) targetsIdle(ctx context.Context) error {
+	if err := b.ensureTargets(ctx); err != nil {
+		return err
+	}
+	return b.waitIdle(ctx, 2*time.Minute)
+}
+
 // setupSend sends the one set-up message m (what names it in errors) and
 // fails unless Postern accepted it.
 func (b *bench) setupSend(ctx context.Context, what string, m outMsg) error {
