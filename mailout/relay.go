@@ -197,26 +197,8 @@ func NewRelay(rawURL string, opts RelayOptions) (*Relay, error) {
 	if u.Path != "" && u.Path != "/" {
 		return nil, errors.New("relay: the relay URL must not have a path")
 	}
-	q := u.Query()
-	for k := range q {
-		if k != "starttls" {
-			return nil, fmt.Errorf("relay: unknown relay URL parameter %q", k)
-		}
-	}
-	if v := q.Get("starttls"); q.Has("starttls") {
-		if r.mode == tlsImplicit {
-			return nil, errors.New("relay: starttls does not apply to smtps")
-		}
-		switch v {
-		case "no":
-			r.mode = tlsNone
-		case "required":
-			r.mode = tlsRequired
-		case "", "yes", "opportunistic":
-			r.mode = tlsOpportunistic
-		default:
-			return nil, fmt.Errorf("relay: starttls must be no or required, not %q", v)
-		}
+	if err := r.setStartTLS(u.Query()); err != nil {
+		return nil, err
 	}
 	if u.User != nil {
 		r.user = u.User.Username()
@@ -248,6 +230,32 @@ func NewRelay(rawURL string, opts RelayOptions) (*Relay, error) {
 		r.loopback = true
 	}
 	return r, nil
+}
+
+// setStartTLS applies the relay URL's query to r's TLS mode: only the
+// starttls parameter is allowed, and not for smtps.
+func (r *Relay) setStartTLS(q url.Values) error {
+	for k := range q {
+		if k != "starttls" {
+			return fmt.Errorf("relay: unknown relay URL parameter %q", k)
+		}
+	}
+	if v := q.Get("starttls"); q.Has("starttls") {
+		if r.mode == tlsImplicit {
+			return errors.New("relay: starttls does not apply to smtps")
+		}
+		switch v {
+		case "no":
+			r.mode = tlsNone
+		case "required":
+			r.mode = tlsRequired
+		case "", "yes", "opportunistic":
+			r.mode = tlsOpportunistic
+		default:
+			return fmt.Errorf("relay: starttls must be no or required, not %q", v)
+		}
+	}
+	return nil
 }
 
 // Send delivers msg to rcpt through the relay with envelopeFrom as the

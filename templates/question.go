@@ -51,20 +51,7 @@ var urlInText = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"']+`)
 // No other scheme is ever linked (javascript:, data:, mailto: stay text),
 // and everything from s is escaped, so the result is safe to emit as HTML.
 func RichText(s string) htmltemplate.HTML {
-	s = strings.Trim(normalizeNewlines(s), "\n")
-	var b strings.Builder
-	for _, para := range splitParagraphs(s) {
-		b.WriteString("<p>")
-		for i, line := range strings.Split(para, "\n") {
-			if i > 0 {
-				b.WriteString("<br>\n")
-			}
-			writeLinked(&b, line)
-		}
-		b.WriteString("</p>\n")
-	}
-	// Every piece of s was escaped by writeLinked, so this is safe.
-	return htmltemplate.HTML(b.String())
+	return paragraphsWith(s, writeLinked)
 }
 
 // writeLinked writes line escaped, its URLs as links.

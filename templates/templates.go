@@ -348,19 +348,28 @@ func quote(s string) string {
 // <p> paragraphs and single newlines become <br>. Everything from s is
 // escaped, so the result is safe to emit as HTML.
 func paragraphs(s string) htmltemplate.HTML {
+	return paragraphsWith(s, func(b *strings.Builder, line string) {
+		b.WriteString(htmltemplate.HTMLEscapeString(line))
+	})
+}
+
+// paragraphsWith splits s into <p> paragraphs at blank lines, with <br>
+// between the lines of a paragraph, and writes each line with line, which
+// must escape everything it writes: the result is emitted as HTML.
+func paragraphsWith(s string, line func(b *strings.Builder, line string)) htmltemplate.HTML {
 	s = strings.Trim(normalizeNewlines(s), "\n")
 	var b strings.Builder
 	for _, para := range splitParagraphs(s) {
 		b.WriteString("<p>")
-		for i, line := range strings.Split(para, "\n") {
+		for i, l := range strings.Split(para, "\n") {
 			if i > 0 {
 				b.WriteString("<br>\n")
 			}
-			b.WriteString(htmltemplate.HTMLEscapeString(line))
+			line(&b, l)
 		}
 		b.WriteString("</p>\n")
 	}
-	// Every piece of s was escaped above, so this conversion is safe.
+	// Every piece of s was escaped by line, so this conversion is safe.
 	return htmltemplate.HTML(b.String())
 }
 

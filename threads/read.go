@@ -58,6 +58,17 @@ type QuestionSummary struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+// PostMeta is what a question, an answer and a comment carry beside their
+// text. Its fields appear in each one's JSON as its own.
+type PostMeta struct {
+	// EditedAt is set when the author edited the post ("edited").
+	EditedAt *time.Time `json:"edited_at"`
+	// AuthorPoints are the author's points.
+	AuthorPoints int `json:"author_points"`
+	// Attachments are the files kept with the post (never nil).
+	Attachments []AttachmentInfo `json:"attachments"`
+}
+
 // Comment is a comment as shown in a thread.
 type Comment struct {
 	ID        int64     `json:"id"`
@@ -65,12 +76,7 @@ type Comment struct {
 	Author    string    `json:"author"`
 	Elided    string    `json:"elided,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
-	// EditedAt is set when the author edited the comment ("edited").
-	EditedAt *time.Time `json:"edited_at"`
-	// AuthorPoints are the author's points.
-	AuthorPoints int `json:"author_points"`
-	// Attachments are the files kept with the comment (never nil).
-	Attachments []AttachmentInfo `json:"attachments"`
+	PostMeta
 }
 
 // Answer is an answer with its comments.
@@ -83,12 +89,7 @@ type Answer struct {
 	Elided    string    `json:"elided,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	Comments  []Comment `json:"comments"`
-	// EditedAt is set when the author edited the answer ("edited").
-	EditedAt *time.Time `json:"edited_at"`
-	// AuthorPoints are the author's points.
-	AuthorPoints int `json:"author_points"`
-	// Attachments are the files kept with the answer (never nil).
-	Attachments []AttachmentInfo `json:"attachments"`
+	PostMeta
 }
 
 // Thread is a question with its answers and comments.
@@ -109,30 +110,32 @@ type Thread struct {
 	Tags []string `json:"tags"`
 	// DuplicateOf is the question this one was closed as a duplicate of.
 	DuplicateOf *int64 `json:"duplicate_of"`
-	// EditedAt is set when the author edited the question ("edited").
-	EditedAt *time.Time `json:"edited_at"`
-	// AuthorPoints are the asker's points.
-	AuthorPoints int `json:"author_points"`
-	// Attachments are the files kept with the question (never nil).
-	Attachments []AttachmentInfo `json:"attachments"`
+	PostMeta
 }
 
 // ListQuestions returns the newest questions first, at most limit.
 func (s *Store) ListQuestions(ctx context.Context, limit int) ([]QuestionSummary, error) {
-	rows, err := s.pool.Query(ctx, listQuestionsSQL, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list questions: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (QuestionSummary, error) {
+	return queryList(ctx, s, "list questions", listQuestionsSQL, func(r pgx.CollectableRow) (QuestionSummary, error) {
 		var q QuestionSummary
 		err := r.Scan(&q.ID, &q.Title, &q.Author, &q.Category, &q.State, &q.Votes, &q.Answers, &q.BestAnswer, &q.CreatedAt)
 		return q, err
-	})
+	}, limit)
+}
+
+// queryList runs sql with args and returns every row as scan reads it: an
+// empty list, never nil, when there is none. what names the query in
+// errors.
+func queryList[T any](ctx context.Context, s *Store, what, sql string, scan pgx.RowToFunc[T], args ...any) ([]T, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list questions: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	list, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if list == nil {
-		list = []QuestionSummary{}
+		list = []T{}
 	}
 	return list, nil
 }
@@ -179,15 +182,14 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 		if err := rows.Scan(&pid, &kind, &parent, &body, &elided, &author, &votes, &created, &edited, &points); err != nil {
 			return nil, fmt.Errorf("scan post: %w", err)
 		}
+		meta := PostMeta{EditedAt: edited, AuthorPoints: points, Attachments: attachmentList(atts[pid])}
 		switch kind {
 		case "answer":
 			index[pid] = len(t.Answers)
 			t.Answers = append(t.Answers, Answer{ID: pid, Body: body, Elided: elided, Author: author, Votes: votes, CreatedAt: created,
-				Best: t.BestAnswer != nil && *t.BestAnswer == pid, Comments: []Comment{}, Attachments: attachmentList(atts[pid]),
-				EditedAt: edited, AuthorPoints: points})
+				Best: t.BestAnswer != nil && *t.BestAnswer == pid, Comments: []Comment{}, PostMeta: meta})
 		case "comment":
-			c := Comment{ID: pid, Body: body, Elided: elided, Author: author, CreatedAt: created, Attachments: attachmentList(atts[pid]),
-				EditedAt: edited, AuthorPoints: points}
+			c := Comment{ID: pid, Body: body, Elided: elided, Author: author, CreatedAt: created, PostMeta: meta}
 			comments = append(comments, pending{parent, c})
 		}
 	}
@@ -272,22 +274,11 @@ const (
 // ListInbound returns at most limit received messages that filter
 // selects, newest first.
 func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int) ([]InboundSummary, error) {
-	rows, err := s.pool.Query(ctx, listInboundSQL, int(filter), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list inbound: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
+	return queryList(ctx, s, "list inbound", listInboundSQL, func(r pgx.CollectableRow) (InboundSummary, error) {
 		var m InboundSummary
 		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt, &m.Evidence, &m.PostState)
 		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list inbound: %w", err)
-	}
-	if list == nil {
-		list = []InboundSummary{}
-	}
-	return list, nil
+	}, int(filter), limit)
 }
 
 // RetryInbound puts a failed or ignored message back to accepted and

@@ -184,15 +184,11 @@ func (h *Handler) writePage(w http.ResponseWriter, status int, name string, data
 // follows that sent it; a link naming everything (the welcome mail's) gets
 // that one button.
 func (h *Handler) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	kind, err := h.store.UnsubscribeLinkKind(tok)
-	if err != nil {
-		h.log.Info("unsubscribe link not valid", "err", err)
-		h.notice(w, http.StatusNotFound, templates.NoticeBadUnsubscribe)
-		return
-	}
-	h.render(w, http.StatusOK, templates.StopForm(pagePaths.UnsubscribePage(tok),
-		kind == threads.LinkStopsFollows, kind == threads.LinkStopsAll))
+	h.linkForm(w, r, "unsubscribe", templates.NoticeBadUnsubscribe, func(tok string) (templates.MessagePage, error) {
+		kind, err := h.store.UnsubscribeLinkKind(tok)
+		return templates.StopForm(pagePaths.UnsubscribePage(tok),
+			kind == threads.LinkStopsFollows, kind == threads.LinkStopsAll), err
+	})
 }
 
 // unsubscribe handles the RFC 8058 one-click POST (body
@@ -223,14 +219,23 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 // never confirms (mail scanners open links). A link that does not verify
 // gets no button.
 func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	follow, err := h.store.ConfirmLinkIsFollow(tok)
+	h.linkForm(w, r, "confirmation", templates.NoticeBadConfirm, func(tok string) (templates.MessagePage, error) {
+		follow, err := h.store.ConfirmLinkIsFollow(tok)
+		return templates.ConfirmForm(pagePaths.ConfirmPage(tok), follow), err
+	})
+}
+
+// linkForm answers the GET of a link carrying a token: form checks the
+// token and builds the page with its button. A token that does not verify
+// is logged as "WHAT link not valid" and gets the bad notice, status 404.
+func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, what string, bad templates.Notice, form func(tok string) (templates.MessagePage, error)) {
+	page, err := form(r.PathValue("token"))
 	if err != nil {
-		h.log.Info("confirmation link not valid", "err", err)
-		h.notice(w, http.StatusNotFound, templates.NoticeBadConfirm)
+		h.log.Info(what+" link not valid", "err", err)
+		h.notice(w, http.StatusNotFound, bad)
 		return
 	}
-	h.render(w, http.StatusOK, templates.ConfirmForm(pagePaths.ConfirmPage(tok), follow))
+	h.render(w, http.StatusOK, page)
 }
 
 // confirm handles the confirmation form's POST. The page says what it

@@ -126,19 +126,22 @@ var pgKinds = []string{"sessions", "autovacuum", "WAL writer", "checkpointer", "
 
 // pgKind names the kind of a PostgreSQL child process from its title.
 func pgKind(title string) string {
-	switch {
-	case strings.Contains(title, "autovacuum"):
-		return "autovacuum"
-	case strings.Contains(title, "walwriter"):
-		return "WAL writer"
-	case strings.Contains(title, "checkpointer"):
-		return "checkpointer"
-	case strings.Contains(title, "background writer"):
-		return "background writer"
-	case strings.Contains(title, "127.0.0.1"):
-		return "sessions"
+	for _, k := range pgTitles {
+		if strings.Contains(title, k.part) {
+			return k.kind
+		}
 	}
 	return "other"
+}
+
+// pgTitles maps a part of a PostgreSQL process title to its kind, first
+// match first; a session's title holds its client's address.
+var pgTitles = []struct{ part, kind string }{
+	{"autovacuum", "autovacuum"},
+	{"walwriter", "WAL writer"},
+	{"checkpointer", "checkpointer"},
+	{"background writer", "background writer"},
+	{"127.0.0.1", "sessions"},
 }
 
 // clusterCPU is the CPU time of the PostgreSQL cluster in dataDir: the

@@ -78,57 +78,12 @@ func newBench(ctx context.Context, opts options, log *slog.Logger) (b *bench, er
 	}()
 	log.Info("bench directory", "dir", dir)
 
-	if err := pgcluster.EnsureInstalled(ctx, log); err != nil {
-		return nil, fmt.Errorf("postgresql: %w", err)
-	}
-	pgOpts := pgcluster.Options{Dir: filepath.Join(dir, "pg"), Fast: false, Logger: log}
-	if opts.pgStatements {
-		pgOpts.Settings = statementSettings
-	}
-	b.pg, err = pgcluster.Start(ctx, pgOpts)
-	if err != nil {
-		return nil, fmt.Errorf("postgresql: %w", err)
-	}
-	pcfg, err := pgxpool.ParseConfig(b.pg.URL("postgres"))
-	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
-	}
-	pcfg.MaxConns = 160
-	b.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	if err := b.pool.QueryRow(ctx, `SHOW server_version`).Scan(&b.pgVersion); err != nil {
-		return nil, fmt.Errorf("database version: %w", err)
-	}
-	if _, err := b.pool.Exec(ctx, `CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, payload bytea NOT NULL, done boolean NOT NULL DEFAULT false)`); err != nil {
-		return nil, fmt.Errorf("ceiling table: %w", err)
-	}
-
-	b.profileDir = opts.profileDir
-	if b.profileDir == "" {
-		b.profileDir = filepath.Join(dir, "profiles")
-	}
-	if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
-		return nil, fmt.Errorf("profile directory: %w", err)
-	}
-	port, err := freePort()
-	if err != nil {
+	if err := b.startDatabase(ctx); err != nil {
 		return nil, err
 	}
-	b.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	b.secretFile = filepath.Join(dir, "secret")
-	if err := os.WriteFile(b.secretFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
+	if err := b.preparePostern(ctx); err != nil {
+		return nil, err
 	}
-	b.bin = filepath.Join(dir, "postern")
-	log.Info("building postern")
-	build := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/postern")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/postern: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-
 	if b.sink, err = startSink(log); err != nil {
 		return nil, err
 	}
@@ -146,6 +101,68 @@ func newBench(ctx context.Context, opts options, log *slog.Logger) (b *bench, er
 		return nil, err
 	}
 	return b, nil
+}
+
+// startDatabase starts the bench's private PostgreSQL cluster under b.dir,
+// opens b.pool on it and creates the ceiling table. What it started is
+// released by b.close.
+func (b *bench) startDatabase(ctx context.Context) (err error) {
+	if err := pgcluster.EnsureInstalled(ctx, b.log); err != nil {
+		return fmt.Errorf("postgresql: %w", err)
+	}
+	pgOpts := pgcluster.Options{Dir: filepath.Join(b.dir, "pg"), Fast: false, Logger: b.log}
+	if b.opts.pgStatements {
+		pgOpts.Settings = statementSettings
+	}
+	b.pg, err = pgcluster.Start(ctx, pgOpts)
+	if err != nil {
+		return fmt.Errorf("postgresql: %w", err)
+	}
+	pcfg, err := pgxpool.ParseConfig(b.pg.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("database URL: %w", err)
+	}
+	pcfg.MaxConns = 160
+	b.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := b.pool.QueryRow(ctx, `SHOW server_version`).Scan(&b.pgVersion); err != nil {
+		return fmt.Errorf("database version: %w", err)
+	}
+	if _, err := b.pool.Exec(ctx, `CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, payload bytea NOT NULL, done boolean NOT NULL DEFAULT false)`); err != nil {
+		return fmt.Errorf("ceiling table: %w", err)
+	}
+	return nil
+}
+
+// preparePostern makes the profile directory, picks the pprof address,
+// writes Postern's secret file and builds the postern binary into b.dir.
+func (b *bench) preparePostern(ctx context.Context) error {
+	b.profileDir = b.opts.profileDir
+	if b.profileDir == "" {
+		b.profileDir = filepath.Join(b.dir, "profiles")
+	}
+	if err := os.MkdirAll(b.profileDir, 0o755); err != nil {
+		return fmt.Errorf("profile directory: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	b.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	b.secretFile = filepath.Join(b.dir, "secret")
+	if err := os.WriteFile(b.secretFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	b.bin = filepath.Join(b.dir, "postern")
+	b.log.Info("building postern")
+	build := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/postern")
+	build.Dir = b.root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/postern: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // close stops everything the bench started, in reverse order.

@@ -71,89 +71,21 @@ func drive(ctx context.Context, spec loadSpec) loadResult {
 	}
 	var jobs chan struct{}
 	if spec.rate > 0 {
-		jobs = make(chan struct{}, spec.conc)
-		go func() {
-			defer close(jobs)
-			t0 := time.Now()
-			for k := 0; ; k++ {
-				due := t0.Add(time.Duration(float64(k) / spec.rate * float64(time.Second)))
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Until(due)):
-				}
-				if spec.count > 0 && int64(k) >= spec.count {
-					return
-				}
-				select {
-				case jobs <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		jobs = pace(ctx, spec)
 	}
 	t0 := time.Now()
 	for w := 0; w < spec.conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var c *smtp.Client
-			defer func() {
-				if c != nil {
-					_ = c.Quit()
-					c.Close()
-				}
-			}()
-			lat := make([]time.Duration, 0, 1024)
-			ends := map[string]time.Time{}
-			var ok, failed int64
-			var firstErr error
-			for ctx.Err() == nil {
-				if jobs != nil {
-					if _, more := <-jobs; !more {
-						break
-					}
-				} else if spec.count > 0 && started.Add(1) > spec.count {
-					break
-				}
-				for spec.gate != nil && !spec.gate() && ctx.Err() == nil {
-					time.Sleep(5 * time.Millisecond)
-				}
-				if ctx.Err() != nil {
-					break
-				}
-				m := spec.next()
-				if c == nil {
-					var err error
-					if c, err = smtp.Dial(spec.addr); err != nil {
-						failed++
-						firstErr = cmp(firstErr, err)
-						time.Sleep(10 * time.Millisecond)
-						continue
-					}
-				}
-				d, end, err := sendOne(c, m)
-				if err != nil {
-					failed++
-					firstErr = cmp(firstErr, err)
-					c.Close()
-					c = nil
-					continue
-				}
-				ok++
-				lat = append(lat, d)
-				if spec.track && m.marker != "" {
-					ends[m.marker] = end
-				}
-			}
+			part := driveClient(ctx, spec, jobs, &started)
 			mu.Lock()
 			defer mu.Unlock()
-			res.ok += ok
-			res.failed += failed
-			res.firstErr = cmp(res.firstErr, firstErr)
-			res.lat = append(res.lat, lat...)
-			for k, v := range ends {
+			res.ok += part.ok
+			res.failed += part.failed
+			res.firstErr = cmp(res.firstErr, part.firstErr)
+			res.lat = append(res.lat, part.lat...)
+			for k, v := range part.ends {
 				res.ends[k] = v
 			}
 		}()
@@ -161,6 +93,87 @@ func drive(ctx context.Context, spec loadSpec) loadResult {
 	wg.Wait()
 	res.elapsed = time.Since(t0)
 	slices.Sort(res.lat)
+	return res
+}
+
+// pace returns a channel that yields one token per message at spec.rate
+// per second (spec.count of them when it is set) and is closed when they
+// are all given or ctx ends.
+func pace(ctx context.Context, spec loadSpec) chan struct{} {
+	jobs := make(chan struct{}, spec.conc)
+	go func() {
+		defer close(jobs)
+		t0 := time.Now()
+		for k := 0; ; k++ {
+			due := t0.Add(time.Duration(float64(k) / spec.rate * float64(time.Second)))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(due)):
+			}
+			if spec.count > 0 && int64(k) >= spec.count {
+				return
+			}
+			select {
+			case jobs <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return jobs
+}
+
+// driveClient is one of drive's clients: it sends messages until ctx
+// ends, jobs (when not nil) is closed, or started passes spec.count, and
+// returns its own tally (elapsed is left zero).
+func driveClient(ctx context.Context, spec loadSpec, jobs chan struct{}, started *atomic.Int64) loadResult {
+	res := loadResult{lat: make([]time.Duration, 0, 1024), ends: map[string]time.Time{}}
+	var c *smtp.Client
+	defer func() {
+		if c != nil {
+			_ = c.Quit()
+			c.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		if jobs != nil {
+			if _, more := <-jobs; !more {
+				break
+			}
+		} else if spec.count > 0 && started.Add(1) > spec.count {
+			break
+		}
+		for spec.gate != nil && !spec.gate() && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		m := spec.next()
+		if c == nil {
+			var err error
+			if c, err = smtp.Dial(spec.addr); err != nil {
+				res.failed++
+				res.firstErr = cmp(res.firstErr, err)
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+		}
+		d, end, err := sendOne(c, m)
+		if err != nil {
+			res.failed++
+			res.firstErr = cmp(res.firstErr, err)
+			c.Close()
+			c = nil
+			continue
+		}
+		res.ok++
+		res.lat = append(res.lat, d)
+		if spec.track && m.marker != "" {
+			res.ends[m.marker] = end
+		}
+	}
 	return res
 }
 

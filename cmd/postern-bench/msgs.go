@@ -154,13 +154,9 @@ func (g *generator) textReply(from, to string, n int64, size int) outMsg {
 // text/plain part of about a third and an HTML part with the quote in a
 // blockquote, as webmail clients send.
 func (g *generator) htmlReply(from, to string, n int64, size int) outMsg {
-	marker := g.marker(n)
 	v := int(n) % len(g.written)
-	boundary := "b1_" + marker + g.nonce
 	var b strings.Builder
-	b.Grow(size + 1024)
-	g.header(&b, from, to, "Re: A question about the forum", marker)
-	fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary)
+	marker, boundary := g.multipartReply(&b, from, to, n, size, "alternative", "b1_")
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n", boundary)
 	fmt.Fprintf(&b, "Reference %s: here is what I found.\r\n\r\n", marker)
 	b.WriteString(g.written[v])
@@ -195,15 +191,23 @@ func (g *generator) htmlReply(from, to string, n int64, size int) outMsg {
 	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
 }
 
+// multipartReply starts reply n of about size bytes in b: the header and
+// a multipart/subtype Content-Type whose boundary is prefix, the marker
+// and the generator's nonce. It returns the marker and the boundary.
+func (g *generator) multipartReply(b *strings.Builder, from, to string, n int64, size int, subtype, prefix string) (marker, boundary string) {
+	marker = g.marker(n)
+	boundary = prefix + marker + g.nonce
+	b.Grow(size + 1024)
+	g.header(b, from, to, "Re: A question about the forum", marker)
+	fmt.Fprintf(b, "Content-Type: multipart/%s; boundary=\"%s\"\r\n\r\n", subtype, boundary)
+	return marker, boundary
+}
+
 // attachmentReply is a reply with a short text and a base64 attachment,
 // size bytes in all: how large mail arrives.
 func (g *generator) attachmentReply(from, to string, n int64, size int) outMsg {
-	marker := g.marker(n)
-	boundary := "m1_" + marker + g.nonce
 	var b strings.Builder
-	b.Grow(size + 1024)
-	g.header(&b, from, to, "Re: A question about the forum", marker)
-	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary)
+	marker, boundary := g.multipartReply(&b, from, to, n, size, "mixed", "m1_")
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary)
 	fmt.Fprintf(&b, "Reference %s: the log file is attached.\r\n\r\n%s\r\n\r\n", marker, g.written[int(n)%len(g.written)])
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: application/octet-stream; name=\"trace.bin\"\r\nContent-Disposition: attachment; filename=\"trace.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n", boundary)
@@ -242,33 +246,31 @@ func (g *generator) longText(from, to string, n int64, size int) outMsg {
 
 // question is a new question to ask@, its marker in subject and text.
 func (g *generator) question(from string, n int64) outMsg {
+	return g.plain(from, "ask@"+domain, fmt.Sprintf("How do I make the queue drain faster? (%d)", n), n, func(marker string) string {
+		return fmt.Sprintf("Question %s.\r\n\r\n%s\r\n", marker, g.written[int(n)%len(g.written)])
+	})
+}
+
+// plain is a short text/plain message n from from to to, its marker in
+// subject and header; text makes its body from the marker.
+func (g *generator) plain(from, to, subject string, n int64, text func(marker string) string) outMsg {
 	marker := g.marker(n)
-	to := "ask@" + domain
 	var b strings.Builder
-	g.header(&b, from, to, fmt.Sprintf("How do I make the queue drain faster? (%d)", n), marker)
+	g.header(&b, from, to, subject, marker)
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
-	fmt.Fprintf(&b, "Question %s.\r\n\r\n%s\r\n", marker, g.written[int(n)%len(g.written)])
+	b.WriteString(text(marker))
 	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
 }
 
 // confirmation answers a confirmation request: a mail to its confirm+TOKEN
 // address from the person asked.
 func (g *generator) confirmation(from, to string, n int64) outMsg {
-	marker := g.marker(n)
-	var b strings.Builder
-	g.header(&b, from, to, "Re: Please confirm", marker)
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\nYes, that was me.\r\n")
-	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
+	return g.plain(from, to, "Re: Please confirm", n, func(string) string { return "Yes, that was me.\r\n" })
 }
 
 // subscribe is a mail to subscribe@ from from.
 func (g *generator) subscribe(from string, n int64) outMsg {
-	marker := g.marker(n)
-	to := "subscribe@" + domain
-	var b strings.Builder
-	g.header(&b, from, to, "subscribe", marker)
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\nPlease send me the new questions.\r\n")
-	return outMsg{from: from, rcpt: []string{to}, data: []byte(b.String()), marker: marker}
+	return g.plain(from, "subscribe@"+domain, "subscribe", n, func(string) string { return "Please send me the new questions.\r\n" })
 }
 
 func randomHex(n int) string {

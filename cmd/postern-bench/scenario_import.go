@@ -35,134 +35,161 @@ const archivePeople = 2000
 // fifty comes before its parent; one in two hundred has no Message-ID.
 // The same seed gives the same archive.
 func (g *generator) writeArchive(path string, n int, seed uint64) (archiveStats, error) {
-	var st archiveStats
 	f, err := os.Create(path)
 	if err != nil {
-		return st, fmt.Errorf("create archive: %w", err)
+		return archiveStats{}, fmt.Errorf("create archive: %w", err)
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	r := mrand.New(mrand.NewPCG(seed, 11))
-
-	type msg struct {
-		id, subject, from string
-		refs              []string
-	}
-	type thread struct {
-		topic int
-		msgs  []msg
-		left  int // replies still to come
-	}
-	var open []*thread
-	topics := 0
-	at := time.Date(2019, 1, 1, 8, 0, 0, 0, time.UTC)
-	var held []byte   // a reply written after the message that follows it
-	var force *thread // the next message replies to the held one, in this thread
-	person := func() (name, addr string) {
-		p := r.IntN(archivePeople)
-		return fmt.Sprintf("Person %04d", p), fmt.Sprintf("person%04d@members%d.example", p, p%37)
-	}
-	var b strings.Builder
+	a := &archiveGen{g: g, r: mrand.New(mrand.NewPCG(seed, 11)), at: time.Date(2019, 1, 1, 8, 0, 0, 0, time.UTC)}
+	var held []byte // a reply written after the message that follows it
 	for i := 0; i < n; i++ {
-		at = at.Add(time.Duration(30+r.IntN(600)) * time.Second)
-		name, addr := person()
-		m := msg{id: fmt.Sprintf("a%d.%s@mail%d.example", i, g.nonce, i%13), from: addr}
-		var parent *msg
-		var th *thread
-		if force != nil {
-			th, parent = force, &force.msgs[len(force.msgs)-1]
-			m.subject = "Re: " + th.msgs[0].subject
-			force = nil
-		} else if len(open) < 20 || r.IntN(7) == 0 {
-			topics++
-			th = &thread{topic: topics, left: 1 + r.IntN(2*archiveThreadMean)}
-			open = append(open, th)
-			m.subject = fmt.Sprintf("[bench-list] %s (topic %d)", strings.TrimSuffix(paragraph(r, 3+r.IntN(5)), "."), topics)
-			st.roots++
-		} else {
-			k := r.IntN(len(open))
-			th = open[k]
-			// Recent messages get most replies: threads grow deep.
-			j := len(th.msgs) - 1 - min(int(r.ExpFloat64()*2), len(th.msgs)-1)
-			parent = &th.msgs[j]
-			m.subject = "Re: " + th.msgs[0].subject
-			th.left--
-			if th.left <= 0 {
-				open = append(open[:k], open[k+1:]...)
-			}
-		}
-		b.Reset()
-		fmt.Fprintf(&b, "From %s %s\n", addr, at.Format("Mon Jan _2 15:04:05 2006"))
-		fmt.Fprintf(&b, "From: %s <%s>\n", name, addr)
-		b.WriteString("To: bench-list@lists.example\n")
-		fmt.Fprintf(&b, "Subject: %s\n", m.subject)
-		fmt.Fprintf(&b, "Date: %s\n", at.Format(time.RFC1123Z))
-		if r.IntN(200) == 0 {
-			st.noMessageID++
-		} else {
-			fmt.Fprintf(&b, "Message-ID: <%s>\n", m.id)
-		}
-		if parent != nil {
-			if r.IntN(10) == 0 {
-				st.subjectOnly++
-			} else {
-				m.refs = append(append([]string{}, parent.refs...), parent.id)
-				if len(m.refs) > 10 {
-					m.refs = m.refs[len(m.refs)-10:]
-				}
-				fmt.Fprintf(&b, "In-Reply-To: <%s>\n", parent.id)
-				fmt.Fprintf(&b, "References: <%s>\n", strings.Join(m.refs, ">\n <"))
-				st.withRefs++
-			}
-		}
-		b.WriteString("List-Id: Bench list <bench-list.lists.example>\nPrecedence: list\nMIME-Version: 1.0\n")
-		b.WriteString("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
-		v := r.IntN(len(g.written))
-		own := strings.ReplaceAll(g.written[v], "\r\n", "\n")
-		own = own[:min(len(own), 300+r.IntN(500))]
-		b.WriteString(own + "\n")
-		if r.IntN(40) == 0 {
-			b.WriteString("From my experience, it depends.\n") // escaped below (mboxrd)
-		}
-		size := 2048 + r.IntN(2048)
-		if parent != nil {
-			fmt.Fprintf(&b, "\nOn %s, Person <%s> wrote:\n", at.Add(-time.Hour).Format("Mon, 2 Jan 2006 at 15:04"), parent.from)
-			q := g.quotes[v]
-			for k := r.IntN(len(q)); b.Len() < size-120; k++ {
-				b.WriteString(strings.ReplaceAll(q[k%len(q)], "\r\n", "\n") + "\n")
-			}
-		}
-		b.WriteString("\n-- \nbench-list mailing list\nbench-list@lists.example\nhttps://lists.example/listinfo/bench-list\n\n")
-		out := escapeFromLines(b.String())
-		st.messages++
-		st.bytes += int64(len(out))
+		a.at = a.at.Add(time.Duration(30+a.r.IntN(600)) * time.Second)
+		name, addr := a.person()
+		m := archiveMsg{id: fmt.Sprintf("a%d.%s@mail%d.example", i, g.nonce, i%13), from: addr}
+		th, parent := a.place(&m)
+		out := a.render(&m, parent, name, addr)
+		a.st.messages++
+		a.st.bytes += int64(len(out))
 		th.msgs = append(th.msgs, m)
-		if parent != nil && held == nil && i+1 < n && r.IntN(50) == 0 {
+		if parent != nil && held == nil && i+1 < n && a.r.IntN(50) == 0 {
 			// Hold this reply until after the next message, a reply to
 			// it: a child comes before its parent.
-			held, force = []byte(out), th
-			st.outOfOrder++
+			held, a.force = []byte(out), th
+			a.st.outOfOrder++
 			continue
 		}
 		if _, err := w.WriteString(out); err != nil {
-			return st, fmt.Errorf("write archive: %w", err)
+			return a.st, fmt.Errorf("write archive: %w", err)
 		}
 		if held != nil {
 			if _, err := w.Write(held); err != nil {
-				return st, fmt.Errorf("write archive: %w", err)
+				return a.st, fmt.Errorf("write archive: %w", err)
 			}
 			held = nil
 		}
 	}
 	if held != nil {
 		if _, err := w.Write(held); err != nil {
-			return st, fmt.Errorf("write archive: %w", err)
+			return a.st, fmt.Errorf("write archive: %w", err)
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return st, fmt.Errorf("write archive: %w", err)
+		return a.st, fmt.Errorf("write archive: %w", err)
 	}
-	return st, f.Close()
+	return a.st, f.Close()
+}
+
+// archiveMsg is one message of a generated archive, as later replies see it.
+type archiveMsg struct {
+	id, subject, from string
+	refs              []string
+}
+
+// archiveThread is one thread of a generated archive.
+type archiveThread struct {
+	topic int
+	msgs  []archiveMsg
+	left  int // replies still to come
+}
+
+// archiveGen is writeArchive's state. Its methods draw from r in a fixed
+// order, so that the same seed gives the same archive.
+type archiveGen struct {
+	g      *generator
+	r      *mrand.Rand
+	st     archiveStats
+	open   []*archiveThread
+	topics int
+	at     time.Time
+	b      strings.Builder
+	force  *archiveThread // the next message replies to the held one, in this thread
+}
+
+// person picks a sender.
+func (a *archiveGen) person() (name, addr string) {
+	p := a.r.IntN(archivePeople)
+	return fmt.Sprintf("Person %04d", p), fmt.Sprintf("person%04d@members%d.example", p, p%37)
+}
+
+// place puts m in a thread (a new one or an open one, or the forced one
+// after a held reply), sets its subject and returns the thread and the
+// message m replies to (nil for a thread's first message).
+func (a *archiveGen) place(m *archiveMsg) (th *archiveThread, parent *archiveMsg) {
+	r := a.r
+	if a.force != nil {
+		th, parent = a.force, &a.force.msgs[len(a.force.msgs)-1]
+		m.subject = "Re: " + th.msgs[0].subject
+		a.force = nil
+	} else if len(a.open) < 20 || r.IntN(7) == 0 {
+		a.topics++
+		th = &archiveThread{topic: a.topics, left: 1 + r.IntN(2*archiveThreadMean)}
+		a.open = append(a.open, th)
+		m.subject = fmt.Sprintf("[bench-list] %s (topic %d)", strings.TrimSuffix(paragraph(r, 3+r.IntN(5)), "."), a.topics)
+		a.st.roots++
+	} else {
+		k := r.IntN(len(a.open))
+		th = a.open[k]
+		// Recent messages get most replies: threads grow deep.
+		j := len(th.msgs) - 1 - min(int(r.ExpFloat64()*2), len(th.msgs)-1)
+		parent = &th.msgs[j]
+		m.subject = "Re: " + th.msgs[0].subject
+		th.left--
+		if th.left <= 0 {
+			a.open = append(a.open[:k], a.open[k+1:]...)
+		}
+	}
+	return th, parent
+}
+
+// render writes m (from name <addr>, replying to parent when not nil) as
+// one mboxrd entry: headers, its own text, the quoted parent and the list
+// footer. It sets m.refs.
+func (a *archiveGen) render(m *archiveMsg, parent *archiveMsg, name, addr string) string {
+	r, g, b, st, at := a.r, a.g, &a.b, &a.st, a.at
+	b.Reset()
+	fmt.Fprintf(b, "From %s %s\n", addr, at.Format("Mon Jan _2 15:04:05 2006"))
+	fmt.Fprintf(b, "From: %s <%s>\n", name, addr)
+	b.WriteString("To: bench-list@lists.example\n")
+	fmt.Fprintf(b, "Subject: %s\n", m.subject)
+	fmt.Fprintf(b, "Date: %s\n", at.Format(time.RFC1123Z))
+	if r.IntN(200) == 0 {
+		st.noMessageID++
+	} else {
+		fmt.Fprintf(b, "Message-ID: <%s>\n", m.id)
+	}
+	if parent != nil {
+		if r.IntN(10) == 0 {
+			st.subjectOnly++
+		} else {
+			m.refs = append(append([]string{}, parent.refs...), parent.id)
+			if len(m.refs) > 10 {
+				m.refs = m.refs[len(m.refs)-10:]
+			}
+			fmt.Fprintf(b, "In-Reply-To: <%s>\n", parent.id)
+			fmt.Fprintf(b, "References: <%s>\n", strings.Join(m.refs, ">\n <"))
+			st.withRefs++
+		}
+	}
+	b.WriteString("List-Id: Bench list <bench-list.lists.example>\nPrecedence: list\nMIME-Version: 1.0\n")
+	b.WriteString("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n")
+	v := r.IntN(len(g.written))
+	own := strings.ReplaceAll(g.written[v], "\r\n", "\n")
+	own = own[:min(len(own), 300+r.IntN(500))]
+	b.WriteString(own + "\n")
+	if r.IntN(40) == 0 {
+		b.WriteString("From my experience, it depends.\n") // escaped below (mboxrd)
+	}
+	size := 2048 + r.IntN(2048)
+	if parent != nil {
+		fmt.Fprintf(b, "\nOn %s, Person <%s> wrote:\n", at.Add(-time.Hour).Format("Mon, 2 Jan 2006 at 15:04"), parent.from)
+		q := g.quotes[v]
+		for k := r.IntN(len(q)); b.Len() < size-120; k++ {
+			b.WriteString(strings.ReplaceAll(q[k%len(q)], "\r\n", "\n") + "\n")
+		}
+	}
+	b.WriteString("\n-- \nbench-list mailing list\nbench-list@lists.example\nhttps://lists.example/listinfo/bench-list\n\n")
+	return escapeFromLines(b.String())
 }
 
 // archiveThreadMean is the mean number of replies of a generated thread.

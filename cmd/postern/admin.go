@@ -62,7 +62,7 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // cmdDKIM implements `postern dkim keygen`: it writes a new private key
 // and prints the DNS TXT record to publish.
-func cmdDKIM(args []string, stdout, stderr io.Writer) error {
+func cmdDKIM(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "keygen" {
 		return errors.New("usage: postern dkim keygen [--type rsa|ed25519] [--out FILE] [--domain D] [--dkim-selector S]")
 	}

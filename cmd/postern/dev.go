@@ -36,11 +36,8 @@ import (
 // is stopped on return and, should this process be killed, by a watcher
 // (pgcluster.Cluster.StopOnExit).
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("dev", args, stderr, nil, nil)
+	cfg, fs, err := parseNoArgs("dev", args, stderr, nil, nil)
 	if err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log.Level, stderr)

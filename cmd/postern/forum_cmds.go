@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/postern/postern/threads"
 )
 
 // cmdCategory implements `postern category add SLUG "Name"` and
@@ -41,12 +41,9 @@ func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLUG\tNAME")
-	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\n", c.Slug, c.Name)
-	}
-	return tw.Flush()
+	return printList(stdout, false, list, "SLUG\tNAME", func(c threads.Category) string {
+		return fmt.Sprintf("%s\t%s\n", c.Slug, c.Name)
+	})
 }
 
 // cmdQuestion implements `postern question close ID [--duplicate-of ID]`
@@ -56,22 +53,11 @@ func cmdQuestion(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("usage: postern question close ID [--duplicate-of ID] | postern question reopen ID")
 	}
 	var dup int64
-	cfg, fs, err := parseConfig("question "+args[0], args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
+	st, id, done, err := idCommand(ctx, "question "+args[0], args[1:], stderr, func(fs *flag.FlagSet) {
 		if args[0] == "close" {
 			fs.Int64Var(&dup, "duplicate-of", 0, "the question this one duplicates")
 		}
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: postern question %s ID", args[0])
-	}
-	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-	if err != nil {
-		return fmt.Errorf("question id %q is not a number", fs.Arg(0))
-	}
-	st, done, err := openStore(ctx, cfg, readOnly)
+	}, fmt.Sprintf("usage: postern question %s ID", args[0]), "question")
 	if err != nil {
 		return err
 	}
@@ -102,22 +88,16 @@ func cmdModerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			return printJSON(stdout, q)
-		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tQUESTION\tAUTHOR\tTITLE")
-		for _, p := range q {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", p.ID, p.Kind, p.Question, p.Author, p.Title)
-		}
-		return tw.Flush()
+		return printList(stdout, asJSON, q, "ID\tKIND\tQUESTION\tAUTHOR\tTITLE", func(p threads.QueuedPost) string {
+			return fmt.Sprintf("%d\t%s\t%d\t%s\t%s\n", p.ID, p.Kind, p.Question, p.Author, p.Title)
+		})
 	}
 	if fs.NArg() < 1 {
 		return fmt.Errorf("usage: postern moderate %s ID", args[0])
 	}
-	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	id, err := parseID(fs.Arg(0), "post")
 	if err != nil {
-		return fmt.Errorf("post id %q is not a number", fs.Arg(0))
+		return err
 	}
 	note, err := st.DecideQueued(ctx, id, args[0] == "approve", strings.Join(fs.Args()[1:], " "))
 	if err != nil {

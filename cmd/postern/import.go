@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -75,45 +76,15 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer closeIn()
 	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
+		stop, err := startCPUProfile(cpuProfile)
 		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 
 	start := time.Now()
-	if terminal {
-		total := size
-		if total <= 0 {
-			total = -1 // unknown: a spinner
-		}
-		bar.start(progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionFullWidth(), progressbar.OptionClearOnFinish()))
-	}
-	lastLog := start
-	opts.Progress = func(p importer.Stats) {
-		done := in.n.Load()
-		if terminal {
-			bar.set(fmt.Sprintf("%d messages, %d posts", p.Read, p.Imported), done)
-			return
-		}
-		if time.Since(lastLog) < importProgressEvery {
-			return
-		}
-		lastLog = time.Now()
-		attrs := []any{"read", p.Read, "imported", p.Imported, "duplicates", p.Duplicates, "skipped", p.SkippedTotal(),
-			"msg_per_s", int(float64(p.Read) / time.Since(start).Seconds())}
-		if size > 0 {
-			attrs = append(attrs, "percent", fmt.Sprintf("%.1f", 100*float64(done)/float64(size)))
-		}
-		log.Info("import progress", attrs...)
-	}
+	opts.Progress = importProgress(bar, terminal, stderr, in, size, start, log)
 	reader := mbox.NewReader(in, mbox.Options{MaxMessageBytes: int(cfg.Intake.MaxMessage)})
 	stats, ierr := importer.Mbox(ctx, st, reader, opts)
 	elapsed := time.Since(start)
@@ -134,6 +105,56 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Warn("import: bytes before the first From_ line were ignored", "bytes", stats.Garbage)
 	}
 	return nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// importProgress starts the progress bar when stderr is a terminal and
+// returns the importer's progress callback: it moves the bar by the bytes
+// read from in (of size, or a spinner when size is unknown), or, off a
+// terminal, logs a progress line every importProgressEvery.
+func importProgress(bar *importBar, terminal bool, stderr io.Writer, in *mailboxInput, size int64, start time.Time, log *slog.Logger) func(importer.Stats) {
+	if terminal {
+		total := size
+		if total <= 0 {
+			total = -1 // unknown: a spinner
+		}
+		bar.start(progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionFullWidth(), progressbar.OptionClearOnFinish()))
+	}
+	lastLog := start
+	return func(p importer.Stats) {
+		done := in.n.Load()
+		if terminal {
+			bar.set(fmt.Sprintf("%d messages, %d posts", p.Read, p.Imported), done)
+			return
+		}
+		if time.Since(lastLog) < importProgressEvery {
+			return
+		}
+		lastLog = time.Now()
+		attrs := []any{"read", p.Read, "imported", p.Imported, "duplicates", p.Duplicates, "skipped", p.SkippedTotal(),
+			"msg_per_s", int(float64(p.Read) / time.Since(start).Seconds())}
+		if size > 0 {
+			attrs = append(attrs, "percent", fmt.Sprintf("%.1f", 100*float64(done)/float64(size)))
+		}
+		log.Info("import progress", attrs...)
+	}
 }
 
 // importSummary is the summary printed at the end of an import. Questions,

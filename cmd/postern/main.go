@@ -1,19 +1,20 @@
-// Command postern runs the Postern email-first Q&A forum.
+// Command postern runs the Postern email-first Q&A forum, and is the
+// operator's tool for it: one binary, one command per task (the usage
+// text below lists them; `postern COMMAND --help` gives each one's flags).
 //
-//	postern serve      receive mail (SMTP/LMTP), process it, send notifications
+//	postern serve      receive mail (SMTP/LMTP), process it, send notifications, serve HTTP
 //	postern migrate    apply database migrations
 //	postern dev        run on an embedded default: private PostgreSQL, Maildir, local ports
-//	postern threads    list questions (--json)
-//	postern thread ID  print one question with its answers and comments (--json)
-//	postern inbound list [--failed|--held]  list received messages (--json)
-//	postern inbound retry ID          reprocess a failed or ignored message
-//	postern user export|forget ADDRESS
-//	postern import mbox FILE          import a mailing-list archive as threads
-//	postern dkim keygen
+//	postern threads | thread ID | inbound list | inbound retry ID   read the forum and its intake
+//	postern user export|forget|moderator ADDRESS   one person's data and role
+//	postern category | question | moderate   curate the forum
+//	postern import mbox FILE   import a mailing-list archive as threads
+//	postern dkim keygen | keys reseal   keys
 //
 // Every setting is a flag with a POSTERN_* environment equivalent, declared
-// once in internal/config; run `postern serve --help` for the list. A flag
-// wins over its variable, which wins over the default.
+// once in internal/config; a command accepts only the settings it reads. A
+// flag wins over its variable, which wins over the default. A command
+// that fails exits non-zero with its error on standard error.
 package main
 
 import (
@@ -78,6 +79,20 @@ commands:
 Run 'postern COMMAND --help' for the flags of a command.
 `
 
+// command runs one postern command with its arguments.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// commands maps each command name (but help) to what runs it.
+var commands = map[string]command{
+	"serve": cmdServe, "migrate": cmdMigrate, "dev": cmdDev,
+	"threads": cmdThreads, "thread": cmdThread, "inbound": cmdInbound,
+	"user": cmdUser, "dkim": cmdDKIM, "keys": cmdKeys,
+	"category": cmdCategory, "question": cmdQuestion, "moderate": cmdModerate,
+	"import": cmdImport,
+}
+
+// run runs the command named by args[0] with the rest of args, printing
+// the usage for no command, help or an unknown one.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -85,35 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "serve":
-		return cmdServe(ctx, rest, stderr)
-	case "migrate":
-		return cmdMigrate(ctx, rest, stderr)
-	case "dev":
-		return cmdDev(ctx, rest, stdout, stderr)
-	case "threads":
-		return cmdThreads(ctx, rest, stdout, stderr)
-	case "thread":
-		return cmdThread(ctx, rest, stdout, stderr)
-	case "inbound":
-		return cmdInbound(ctx, rest, stdout, stderr)
-	case "user":
-		return cmdUser(ctx, rest, stdout, stderr)
-	case "dkim":
-		return cmdDKIM(rest, stdout, stderr)
-	case "keys":
-		return cmdKeys(ctx, rest, stdout, stderr)
-	case "category":
-		return cmdCategory(ctx, rest, stdout, stderr)
-	case "question":
-		return cmdQuestion(ctx, rest, stdout, stderr)
-	case "moderate":
-		return cmdModerate(ctx, rest, stdout, stderr)
-	case "import":
-		return cmdImport(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	}
+	if c, ok := commands[cmd]; ok {
+		return c(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
@@ -201,6 +193,16 @@ func parseInterleaved(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
+// parseNoArgs is parseConfig for a command that takes no positional
+// arguments: it fails on any (noArgs).
+func parseNoArgs(name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
+	cfg, fs, err := parseConfig(name, args, stderr, only, extra)
+	if err != nil {
+		return cfg, fs, err
+	}
+	return cfg, fs, noArgs(fs)
+}
+
 // noArgs reports positional arguments given to a command that takes none.
 func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
@@ -213,12 +215,9 @@ func newLogger(level slog.Level, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("serve", args, stderr, nil, nil)
+func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	cfg, _, err := parseNoArgs("serve", args, stderr, nil, nil)
 	if err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if err := cfg.validate(); err != nil {
@@ -270,12 +269,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, fs, err := parseConfig("migrate", args, stderr, migrateSettings, nil)
+func cmdMigrate(ctx context.Context, args []string, _, stderr io.Writer) error {
+	cfg, _, err := parseNoArgs("migrate", args, stderr, migrateSettings, nil)
 	if err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if err := cfg.Require("database-url"); err != nil {

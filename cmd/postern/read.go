@@ -33,23 +33,66 @@ func openCommand(ctx context.Context, name string, args []string, stderr io.Writ
 	return cfg, fs, st, done, nil
 }
 
+// printJSON writes v to w as indented JSON.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
+// printList writes list to w as indented JSON when asJSON is set, else as
+// a table: header (tab-separated column names), then row's line (tab
+// separated, ending in a newline) for each element.
+func printList[T any](w io.Writer, asJSON bool, list []T, header string, row func(T) string) error {
+	if asJSON {
+		return printJSON(w, list)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, x := range list {
+		fmt.Fprint(tw, row(x))
+	}
+	return tw.Flush()
+}
+
+// parseID reads the id argument s; what names it in the error.
+func parseID(s, what string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s id %q is not a number", what, s)
+	}
+	return id, nil
+}
+
+// idCommand parses the flags of a command that takes one id argument
+// (what names it in errors; usage is the error for a wrong argument
+// count) and opens the store read-only. The caller must call done.
+func idCommand(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), usage, what string) (st *threads.Store, id int64, done func(), err error) {
+	cfg, fs, err := parseConfig(name, args, stderr, readSettings, extra)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if fs.NArg() != 1 {
+		return nil, 0, nil, errors.New(usage)
+	}
+	if id, err = parseID(fs.Arg(0), what); err != nil {
+		return nil, 0, nil, err
+	}
+	st, done, err = openStore(ctx, cfg, readOnly)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return st, id, done, nil
+}
+
 func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
 	var limit int
-	cfg, fs, err := parseConfig("threads", args, stderr, readSettings, func(fs *flag.FlagSet) {
+	cfg, _, err := parseNoArgs("threads", args, stderr, readSettings, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		fs.IntVar(&limit, "limit", 100, "most questions to list")
 	})
 	if err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
 		return err
 	}
 	st, done, err := openStore(ctx, cfg, readOnly)
@@ -61,33 +104,16 @@ func cmdThreads(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return printJSON(stdout, list)
-	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tANSWERS\tVOTES\tAUTHOR\tTITLE")
-	for _, q := range list {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", q.ID, q.Answers, q.Votes, q.Author, q.Title)
-	}
-	return tw.Flush()
+	return printList(stdout, asJSON, list, "ID\tANSWERS\tVOTES\tAUTHOR\tTITLE", func(q threads.QuestionSummary) string {
+		return fmt.Sprintf("%d\t%d\t%d\t%s\t%s\n", q.ID, q.Answers, q.Votes, q.Author, q.Title)
+	})
 }
 
 func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var asJSON bool
-	cfg, fs, err := parseConfig("thread", args, stderr, readSettings, func(fs *flag.FlagSet) {
+	st, id, done, err := idCommand(ctx, "thread", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: postern thread [--json] ID")
-	}
-	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-	if err != nil {
-		return fmt.Errorf("question id %q is not a number", fs.Arg(0))
-	}
-	st, done, err := openStore(ctx, cfg, readOnly)
+	}, "usage: postern thread [--json] ID", "question")
 	if err != nil {
 		return err
 	}
@@ -124,16 +150,13 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "list":
 		var asJSON, failedOnly, heldOnly bool
 		var limit int
-		cfg, fs, err := parseConfig("inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
+		cfg, _, err := parseNoArgs("inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing")
 			fs.BoolVar(&heldOnly, "held", false, "only messages whose post is held for its author's confirmation (the reason says whether the request was sent)")
 			fs.IntVar(&limit, "limit", 100, "most messages to list")
 		})
 		if err != nil {
-			return err
-		}
-		if err := noArgs(fs); err != nil {
 			return err
 		}
 		filter := threads.InboundAll
@@ -154,32 +177,15 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		if asJSON {
-			return printJSON(stdout, list)
-		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATE\tPOST\tRECEIVED\tREASON")
-		for _, m := range list {
+		return printList(stdout, asJSON, list, "ID\tSTATE\tPOST\tRECEIVED\tREASON", func(m threads.InboundSummary) string {
 			post := "-"
 			if m.PostID != nil {
 				post = strconv.FormatInt(*m.PostID, 10)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", m.ID, m.State, post, m.ReceivedAt.Format("2006-01-02 15:04:05"), m.Reason)
-		}
-		return tw.Flush()
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\n", m.ID, m.State, post, m.ReceivedAt.Format("2006-01-02 15:04:05"), m.Reason)
+		})
 	case "retry":
-		cfg, fs, err := parseConfig("inbound retry", args[1:], stderr, readSettings, nil)
-		if err != nil {
-			return err
-		}
-		if fs.NArg() != 1 {
-			return errors.New("usage: postern inbound retry ID")
-		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-		if err != nil {
-			return fmt.Errorf("inbound id %q is not a number", fs.Arg(0))
-		}
-		st, done, err := openStore(ctx, cfg, readOnly)
+		st, id, done, err := idCommand(ctx, "inbound retry", args[1:], stderr, nil, "usage: postern inbound retry ID", "inbound")
 		if err != nil {
 			return err
 		}

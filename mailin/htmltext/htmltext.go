@@ -218,6 +218,8 @@ func dropped(n *html.Node) bool {
 	return hidden(n)
 }
 
+// walk renders n and its subtree, n being depth levels below the root;
+// comments, doctypes and dropped elements give nothing.
 func (r *renderer) walk(n *html.Node, depth int) {
 	switch n.Type {
 	case html.TextNode:
@@ -239,6 +241,13 @@ func (r *renderer) walk(n *html.Node, depth int) {
 		r.flatText(n)
 		return
 	}
+	r.element(n, depth)
+}
+
+// element renders element n by its kind: breaks, blocks, preformatted
+// text, quotes, lists, table cells, links and images; any other element
+// is rendered as its children.
+func (r *renderer) element(n *html.Node, depth int) {
 	switch n.DataAtom {
 	case atom.Br:
 		if !r.started {
@@ -264,32 +273,9 @@ func (r *renderer) walk(n *html.Node, depth int) {
 		r.block(2)
 		r.quote--
 	case atom.Ul, atom.Ol, atom.Menu:
-		gap := 2
-		if len(r.lists) > 0 {
-			gap = 1
-		}
-		r.block(gap)
-		st := listState{ordered: n.DataAtom == atom.Ol, n: 1}
-		if s, err := strconv.Atoi(attr(n, "start")); err == nil && s > -1e6 && s < 1e6 {
-			st.n = s
-		}
-		r.lists = append(r.lists, st)
-		r.children(n, depth)
-		r.lists = r.lists[:len(r.lists)-1]
-		r.block(gap)
+		r.list(n, depth)
 	case atom.Li:
-		r.block(1)
-		mark := "- "
-		if k := len(r.lists); k > 0 {
-			if r.lists[k-1].ordered {
-				mark = strconv.Itoa(r.lists[k-1].n) + ". "
-			}
-			r.lists[k-1].n++
-		}
-		r.itemMark = mark
-		r.children(n, depth)
-		r.itemMark = ""
-		r.block(1)
+		r.item(n, depth)
 	case atom.Tr:
 		r.block(1)
 		r.children(n, depth)
@@ -316,6 +302,41 @@ func (r *renderer) walk(n *html.Node, depth int) {
 	default:
 		r.children(n, depth)
 	}
+}
+
+// list renders a list element: its items set apart by a blank line (one
+// line break in a nested list), numbered from its start attribute when
+// it is ordered.
+func (r *renderer) list(n *html.Node, depth int) {
+	gap := 2
+	if len(r.lists) > 0 {
+		gap = 1
+	}
+	r.block(gap)
+	st := listState{ordered: n.DataAtom == atom.Ol, n: 1}
+	if s, err := strconv.Atoi(attr(n, "start")); err == nil && s > -1e6 && s < 1e6 {
+		st.n = s
+	}
+	r.lists = append(r.lists, st)
+	r.children(n, depth)
+	r.lists = r.lists[:len(r.lists)-1]
+	r.block(gap)
+}
+
+// item renders a list item on its own line, behind "- " or its number.
+func (r *renderer) item(n *html.Node, depth int) {
+	r.block(1)
+	mark := "- "
+	if k := len(r.lists); k > 0 {
+		if r.lists[k-1].ordered {
+			mark = strconv.Itoa(r.lists[k-1].n) + ". "
+		}
+		r.lists[k-1].n++
+	}
+	r.itemMark = mark
+	r.children(n, depth)
+	r.itemMark = ""
+	r.block(1)
 }
 
 // link renders an anchor as "text (URL)", or just the URL when the text is

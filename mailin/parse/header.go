@@ -94,26 +94,7 @@ func readHeader(raw []byte, top bool, maxBytes int) headerResult {
 	var res headerResult
 	pos := 0
 	if top {
-		if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
-			pos = 3
-		}
-		skipped := false
-	skip:
-		for pos < len(raw) {
-			line, next := nextLine(raw, pos)
-			switch {
-			case isBlank(line):
-				skipped = true
-			case isMboxFrom(line):
-				res.warnings = append(res.warnings, "dropped mbox \"From \" line before header")
-			default:
-				break skip
-			}
-			pos = next
-		}
-		if skipped {
-			res.warnings = append(res.warnings, "dropped blank lines before header")
-		}
+		pos = skipPreamble(raw, &res)
 	} else {
 		line, next := nextLine(raw, pos)
 		if isBlank(line) {
@@ -173,13 +154,7 @@ func readHeader(raw []byte, top bool, maxBytes int) headerResult {
 		// address split after "<" or "@": glue it back on.
 		joined++
 		text := lineToUTF8(line)
-		sep := " "
-		if strings.HasSuffix(cur.value, "@") || strings.HasSuffix(cur.value, "<") ||
-			strings.HasSuffix(cur.value, ".") || strings.HasPrefix(text, "@") ||
-			strings.HasPrefix(text, ">") || strings.HasPrefix(text, ".") {
-			sep = ""
-		}
-		appendFold(cur, text, sep)
+		appendFold(cur, text, glueSep(cur.value, text))
 	}
 	if dropped > 0 {
 		res.warnings = append(res.warnings, "dropped malformed header lines")
@@ -188,6 +163,47 @@ func readHeader(raw []byte, top bool, maxBytes int) headerResult {
 		res.warnings = append(res.warnings, "joined unfolded continuation lines to previous header field")
 	}
 	return res
+}
+
+// skipPreamble returns where the top-level header starts in raw: after a
+// byte-order mark, blank lines and mbox "From " lines, each dropped with
+// a warning in res.
+func skipPreamble(raw []byte, res *headerResult) int {
+	pos := 0
+	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
+		pos = 3
+	}
+	skipped := false
+skip:
+	for pos < len(raw) {
+		line, next := nextLine(raw, pos)
+		switch {
+		case isBlank(line):
+			skipped = true
+		case isMboxFrom(line):
+			res.warnings = append(res.warnings, "dropped mbox \"From \" line before header")
+		default:
+			break skip
+		}
+		pos = next
+	}
+	if skipped {
+		res.warnings = append(res.warnings, "dropped blank lines before header")
+	}
+	return pos
+}
+
+// glueSep is what joins text, a line that continues a field without
+// folding whitespace, to the field's value so far: nothing inside an
+// address or domain broken after "<", "@" or "." (or before "@", ">" or
+// "."), a space otherwise.
+func glueSep(value, text string) string {
+	if strings.HasSuffix(value, "@") || strings.HasSuffix(value, "<") ||
+		strings.HasSuffix(value, ".") || strings.HasPrefix(text, "@") ||
+		strings.HasPrefix(text, ">") || strings.HasPrefix(text, ".") {
+		return ""
+	}
+	return " "
 }
 
 // appendFold unfolds a continuation line onto f.

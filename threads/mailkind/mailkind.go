@@ -54,19 +54,25 @@ const (
 	Command Kind = "command"
 )
 
+// news and system list the kinds of the two blocks above, in their order.
+var (
+	news   = [...]Kind{NewQuestion, Answer, Comment, Posted, Selected, Moderate}
+	system = [...]Kind{Confirm, ConfirmSubscribe, Unsubscribed, Rejected, Welcome, Help, Command}
+)
+
 // All returns every kind, in the order above.
 func All() []Kind {
-	return []Kind{NewQuestion, Answer, Comment, Posted, Selected, Moderate,
-		Confirm, ConfirmSubscribe, Unsubscribed, Rejected, Welcome, Help, Command}
+	return append(append(make([]Kind, 0, len(news)+len(system)), news[:]...), system[:]...)
 }
 
 // System reports whether k is system mail (about the person's own
 // request) rather than news of a post. Replies to system mail never
 // become posts.
 func (k Kind) System() bool {
-	switch k {
-	case Confirm, ConfirmSubscribe, Unsubscribed, Rejected, Help, Command, Welcome:
-		return true
+	for _, s := range system {
+		if k == s {
+			return true
+		}
 	}
 	return false
 }
