@@ -15,9 +15,9 @@ import (
 	"github.com/postern/postern/internal/threadstest"
 )
 
-// The set-up shared by the store's own tests. The processing tests, in
-// threads/pipeline, have their own copy (process_test.go) built on the
-// exported API only.
+// The set-up shared by the store's own tests, which process no mail: the
+// processing tests are in threads/pipeline, with a set-up of their own
+// (process_test.go) built on the exported API only.
 
 func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
@@ -25,8 +25,7 @@ func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 const testDomain = "forum.test"
 
 // newTestStore returns a Store over a freshly migrated database, with an
-// insert-only River client: jobs are enqueued but never worked, so tests
-// call Process themselves.
+// insert-only River client: jobs are enqueued but never worked.
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
 	url := threadstest.NewMigratedDatabase(t, "postern", MigrateURL)
@@ -36,9 +35,8 @@ func newTestStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// deliver sends from 192.0.2.1: that network is trusted here, so
-	// tests about other things post as confirmed members directly; the
-	// trust tests use other addresses or clear the list.
+	// 192.0.2.0/24 is trusted, as in threads/pipeline's set-up, so a
+	// message accepted from there would post as a confirmed member.
 	cfg := testConfig(secret)
 	cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
@@ -68,29 +66,4 @@ func confirmedPerson(t *testing.T, st *Store, addr, name string) Person {
 	}
 	p.Confirmed, p.Suppressed = true, false
 	return p
-}
-
-// deliver accepts raw for rcpt from mailFrom and processes it, returning
-// the inbound id.
-func deliver(t *testing.T, st *Store, mailFrom string, rcpt []string, raw string) int64 {
-	t.Helper()
-	ctx := context.Background()
-	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: SourceSMTP}, []byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Process(ctx, acc.InboundID); err != nil {
-		t.Fatal(err)
-	}
-	return acc.InboundID
-}
-
-// inboundState returns the state, reason and post id of inbound id.
-func inboundState(t *testing.T, st *Store, id int64) (state, reason string, post int64) {
-	t.Helper()
-	err := st.pool.QueryRow(context.Background(), `SELECT state, reason, coalesce(post_id, 0) FROM inbound WHERE id = $1`, id).Scan(&state, &reason, &post)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return state, reason, post
 }
