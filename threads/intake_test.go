@@ -44,60 +44,6 @@ func webEnvelope() Envelope {
 const webMessage = "From: Writer <writer@example.org>\r\nTo: ask@forum.test\r\nMessage-ID: <web1@example.org>\r\n" +
 	"Subject: Written on the web\r\n\r\nHow do I ask from the web form?\r\n"
 
-// TestAcceptTxCommitsWithCallersRow stores a message in the caller's
-// transaction: nobody sees it before the commit; after it, the row, its
-// one processing job and the caller's row are there, the message is
-// processed into a post, and sending it again by either path is a
-// Duplicate of it.
-func TestAcceptTxCommitsWithCallersRow(t *testing.T) {
-	st := newTestStore(t)
-	ctx := context.Background()
-	insertForm := webForm(t, st)
-	tx, err := st.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	insertForm(tx)
-	acc, err := st.AcceptTx(ctx, tx, webEnvelope(), []byte(webMessage))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acc.Duplicate || acc.InboundID == 0 {
-		t.Fatalf("AcceptTx = %+v, want a new row", acc)
-	}
-	if again, err := st.AcceptTx(ctx, tx, webEnvelope(), []byte(webMessage)); err != nil || again != (Accepted{InboundID: acc.InboundID, Duplicate: true}) {
-		t.Fatalf("the same message again in the transaction: %+v, %v; want a duplicate of %d", again, err, acc.InboundID)
-	}
-	if in, jobs, forms := counts(t, st); in != 0 || jobs != 0 || forms != 0 {
-		t.Fatalf("before commit, others see %d inbound rows, %d jobs, %d form rows; want none", in, jobs, forms)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if in, jobs, forms := counts(t, st); in != 1 || jobs != 1 || forms != 1 {
-		t.Fatalf("after commit: %d inbound rows, %d jobs, %d form rows; want one of each", in, jobs, forms)
-	}
-	var source string
-	var jobID int64
-	if err := st.pool.QueryRow(ctx, `SELECT source, (SELECT (args->>'inbound_id')::bigint FROM river_job WHERE kind = 'postern.process')
-		FROM inbound WHERE id = $1`, acc.InboundID).Scan(&source, &jobID); err != nil {
-		t.Fatal(err)
-	}
-	if source != "web" || jobID != acc.InboundID {
-		t.Fatalf("stored source %q, job for inbound %d; want web, %d", source, jobID, acc.InboundID)
-	}
-	if err := st.Process(ctx, acc.InboundID); err != nil {
-		t.Fatal(err)
-	}
-	if state, reason, post := inboundState(t, st, acc.InboundID); state != StateProcessed || post == 0 {
-		t.Fatalf("processed to %s (%s), post %d; want a post", state, reason, post)
-	}
-	if dup, err := st.Accept(ctx, webEnvelope(), []byte(webMessage)); err != nil || dup != (Accepted{InboundID: acc.InboundID, Duplicate: true}) {
-		t.Fatalf("Accept of the committed message: %+v, %v; want a duplicate of %d", dup, err, acc.InboundID)
-	}
-}
-
 // TestAcceptTxRolledBack leaves nothing behind: no row, no job, and the
 // message is new to a later Accept.
 func TestAcceptTxRolledBack(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestKeyRotation: rows sealed under key 1 stay readable once key 2 is
@@ -15,7 +17,20 @@ func TestKeyRotation(t *testing.T) {
 	st := newTestStore(t)
 	ctx := context.Background()
 	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
-	deliver(t, st, "alice@example.org", []string{"ask@forum.test"}, "From: <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Q\r\nMessage-ID: <q1@alice.example>\r\n\r\nHow?\r\n")
+	// One sealed value of each kind: the person, their raw message and the
+	// client Message-ID of the question it makes (inserted by the store's
+	// own insertPost, as processing would).
+	raw := "From: <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Q\r\nMessage-ID: <q1@alice.example>\r\n\r\nHow?\r\n"
+	if _, err := st.Accept(ctx, Envelope{MailFrom: "alice@example.org", Rcpt: []string{"ask@forum.test"}, RemoteAddr: "192.0.2.1:25", Source: SourceSMTP}, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	err := pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
+		_, err := st.insertPost(ctx, tx, newPost{kind: KindQuestion, author: alice, title: "Q", body: "How?", clientMsgID: "q1@alice.example"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	secret := []byte(strings.Repeat("k", 32))
 	newKey := []byte(strings.Repeat("n", 32))

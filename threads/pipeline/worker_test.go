@@ -20,7 +20,7 @@ import (
 	"github.com/postern/postern/threads"
 )
 
-func TestMain(m *testing.M) { threadstest.Main(m) }
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
 // deadAddr returns a loopback address nothing listens on.
 func deadAddr(t *testing.T) string {
@@ -49,7 +49,7 @@ func TestLastAttemptDuringOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &ProcessWorker{Store: threads.NewStore(pool, testConfig(), keys, threads.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})}
+	w := &ProcessWorker{Store: threads.NewStore(pool, testConfig(nil), keys, threads.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})}
 	job := func(attempt int, metadata string) *river.Job[threads.ProcessArgs] {
 		return &river.Job[threads.ProcessArgs]{JobRow: &rivertype.JobRow{Attempt: attempt, MaxAttempts: 3, Metadata: []byte(metadata)}, Args: threads.ProcessArgs{InboundID: 1}}
 	}
@@ -72,7 +72,7 @@ func TestLastAttemptDuringOutage(t *testing.T) {
 func TestProcessRetrySpan(t *testing.T) {
 	policy := &river.DefaultClientRetryPolicy{}
 	var shortest time.Duration
-	for errs := 1; errs < testConfig().ProcessMaxAttempts; errs++ {
+	for errs := 1; errs < testConfig(nil).ProcessMaxAttempts; errs++ {
 		row := &rivertype.JobRow{Errors: make([]rivertype.AttemptError, errs-1)}
 		lo := time.Duration(1<<63 - 1)
 		for range 50 {
@@ -80,9 +80,9 @@ func TestProcessRetrySpan(t *testing.T) {
 		}
 		shortest += lo
 	}
-	t.Logf("%d attempts span at least %v", testConfig().ProcessMaxAttempts, shortest.Round(time.Minute))
+	t.Logf("%d attempts span at least %v", testConfig(nil).ProcessMaxAttempts, shortest.Round(time.Minute))
 	if shortest < 12*time.Hour {
-		t.Errorf("%d attempts span %v, want at least 12h", testConfig().ProcessMaxAttempts, shortest)
+		t.Errorf("%d attempts span %v, want at least 12h", testConfig(nil).ProcessMaxAttempts, shortest)
 	}
 }
 
@@ -94,9 +94,9 @@ func TestScrubAddresses(t *testing.T) {
 }
 
 // testConfig is the store configuration of these tests: internal/config's
-// defaults (the one place they are written) for the domain forum.test.
-func testConfig() threads.Config {
+// defaults (the one place they are written) for testDomain and secret.
+func testConfig(secret []byte) threads.Config {
 	c := config.Default()
-	c.Forum.Domain = "forum.test"
-	return threads.ConfigFrom(c, nil)
+	c.Forum.Domain = testDomain
+	return threads.ConfigFrom(c, secret)
 }

@@ -1,4 +1,4 @@
-package threads
+package pipeline
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/threads"
 )
 
 // TestAuthPolicy: with a trusted front MTA and the "dmarc" policy, a
@@ -13,8 +15,9 @@ import (
 // like an unknown sender's, one that passes is posted; Authentication-
 // Results from anyone else are ignored; results are recorded either way.
 func TestAuthPolicy(t *testing.T) {
-	st := newTestStore(t)
-	st.cfg.Auth = AuthConfig{TrustedID: "mx.forum.test", Policy: "dmarc"}
+	st := newTestStoreWith(t, func(c *threads.Config) {
+		c.Auth = threads.AuthConfig{TrustedID: "mx.forum.test", Policy: "dmarc"}
+	})
 	confirmedPerson(t, st, "alice@example.org", "Alice")
 	ctx := context.Background()
 	mail := func(id, results string) string {
@@ -31,7 +34,7 @@ func TestAuthPolicy(t *testing.T) {
 		id := deliver(t, st, "alice@example.org", []string{"ask@forum.test"}, mail(tc.id, tc.results))
 		_, _, post := inboundState(t, st, id)
 		var state, dmarc string
-		if err := st.pool.QueryRow(ctx, `SELECT p.state, i.auth_dmarc FROM posts p JOIN inbound i ON i.post_id = p.id WHERE p.id = $1`, post).Scan(&state, &dmarc); err != nil {
+		if err := st.Pool().QueryRow(ctx, `SELECT p.state, i.auth_dmarc FROM posts p JOIN inbound i ON i.post_id = p.id WHERE p.id = $1`, post).Scan(&state, &dmarc); err != nil {
 			t.Fatalf("%s: %v", tc.id, err)
 		}
 		if state != tc.state {
@@ -45,10 +48,10 @@ func TestAuthPolicy(t *testing.T) {
 }
 
 // deliverFrom is deliver from the client address remote (IP:port).
-func deliverFrom(t *testing.T, st *Store, remote, mailFrom string, rcpt []string, raw string) int64 {
+func deliverFrom(t *testing.T, st *threads.Store, remote, mailFrom string, rcpt []string, raw string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: remote, Source: SourceSMTP}, []byte(raw))
+	acc, err := st.Accept(ctx, threads.Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: remote, Source: threads.SourceSMTP}, []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,41 +66,42 @@ func deliverFrom(t *testing.T, st *Store, remote, mailFrom string, rcpt []string
 // matches IPv4-mapped client addresses; policies "dkim" and "dmarc"
 // accept nothing but their own result. Held posts of a member say why.
 func TestEvidenceRules(t *testing.T) {
-	st := newTestStore(t)
-	st.cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	st := newTestStoreWith(t, func(c *threads.Config) {
+		c.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
 	ctx := context.Background()
 	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
 	bob := confirmedPerson(t, st, "bob@example.net", "Bob")
 	q := deliverFrom(t, st, "10.1.2.3:25", "alice@example.org", []string{"ask@" + testDomain},
 		"From: Alice <alice@example.org>\nSubject: A question\nMessage-ID: <q@example.org>\n\nText.\n")
 	_, _, qid := inboundState(t, st, q)
-	own := st.addrs.Reply(qid, alice.ID, alice.Epoch)
-	bobs := st.addrs.Reply(qid, bob.ID, bob.Epoch)
-	stale := st.addrs.Reply(qid, alice.ID, alice.Epoch+1)
+	own := st.Addresses().Reply(qid, alice.ID, alice.Epoch)
+	bobs := st.Addresses().Reply(qid, bob.ID, bob.Epoch)
+	stale := st.Addresses().Reply(qid, alice.ID, alice.Epoch+1)
 	reply := func(n int) string {
 		return fmt.Sprintf("From: Alice <alice@example.org>\nSubject: Re: A question\nMessage-ID: <r%d@example.org>\n\nMore text %d.\n", n, n)
 	}
 	tests := []struct {
 		name, policy, remote, mailFrom, rcpt, evidence, state string
 	}{
-		{"trusted network", "", "10.1.2.3:25", "alice@example.org", "ask@" + testDomain, EvidenceNetwork, "processed"},
-		{"ipv4-mapped trusted", "", "[::ffff:10.9.9.9]:25", "x@elsewhere.example", "ask@" + testDomain, EvidenceNetwork, "processed"},
-		{"own token, own envelope", "", "198.51.100.1:25", "Alice@Example.org", own, EvidenceReplyToken, "processed"},
-		{"own token, other envelope", "", "198.51.100.1:25", "mallory@evil.example", own, EvidenceNone, "held"},
-		{"someone else's token", "", "198.51.100.1:25", "alice@example.org", bobs, EvidenceNone, "held"},
-		{"revoked token", "", "198.51.100.1:25", "alice@example.org", stale, EvidenceNone, "rejected"},
-		{"dkim policy ignores token", "dkim", "198.51.100.1:25", "alice@example.org", own, EvidenceNone, "held"},
-		{"dmarc policy ignores network", "dmarc", "10.1.2.3:25", "alice@example.org", "ask@" + testDomain, EvidenceNone, "held"},
+		{"trusted network", "", "10.1.2.3:25", "alice@example.org", "ask@" + testDomain, threads.EvidenceNetwork, "processed"},
+		{"ipv4-mapped trusted", "", "[::ffff:10.9.9.9]:25", "x@elsewhere.example", "ask@" + testDomain, threads.EvidenceNetwork, "processed"},
+		{"own token, own envelope", "", "198.51.100.1:25", "Alice@Example.org", own, threads.EvidenceReplyToken, "processed"},
+		{"own token, other envelope", "", "198.51.100.1:25", "mallory@evil.example", own, threads.EvidenceNone, "held"},
+		{"someone else's token", "", "198.51.100.1:25", "alice@example.org", bobs, threads.EvidenceNone, "held"},
+		{"revoked token", "", "198.51.100.1:25", "alice@example.org", stale, threads.EvidenceNone, "rejected"},
+		{"dkim policy ignores token", "dkim", "198.51.100.1:25", "alice@example.org", own, threads.EvidenceNone, "held"},
+		{"dmarc policy ignores network", "dmarc", "10.1.2.3:25", "alice@example.org", "ask@" + testDomain, threads.EvidenceNone, "held"},
 	}
 	for i, tc := range tests {
-		st.cfg.Auth.Policy = tc.policy
+		pst := reconfigured(t, st, func(c *threads.Config) { c.Auth.Policy = tc.policy })
 		raw := reply(i)
 		if strings.HasPrefix(tc.rcpt, "ask@") {
 			raw = strings.Replace(raw, "Re: A question", fmt.Sprintf("Question %d", i), 1)
 		}
-		id := deliverFrom(t, st, tc.remote, tc.mailFrom, []string{tc.rcpt}, raw)
+		id := deliverFrom(t, pst, tc.remote, tc.mailFrom, []string{tc.rcpt}, raw)
 		var state, reason, evidence, postState string
-		err := st.pool.QueryRow(ctx, `SELECT i.state, i.reason, i.evidence, coalesce(p.state, '') FROM inbound i LEFT JOIN posts p ON p.id = i.post_id WHERE i.id = $1`, id).
+		err := st.Pool().QueryRow(ctx, `SELECT i.state, i.reason, i.evidence, coalesce(p.state, '') FROM inbound i LEFT JOIN posts p ON p.id = i.post_id WHERE i.id = $1`, id).
 			Scan(&state, &reason, &evidence, &postState)
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +113,7 @@ func TestEvidenceRules(t *testing.T) {
 			if !strings.Contains(reason, "no evidence") {
 				t.Errorf("%s: held with reason %q", tc.name, reason)
 			}
-		case state == StateFailed:
+		case state == threads.StateFailed:
 			got = "rejected"
 		case postState != "visible":
 			got = state + "/" + postState

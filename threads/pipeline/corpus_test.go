@@ -1,4 +1,4 @@
-package threads
+package pipeline
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/postern/postern/internal/corpus"
 	"github.com/postern/postern/mailin/parse"
+	"github.com/postern/postern/threads"
 	"github.com/postern/postern/threads/mailkind"
 )
 
@@ -34,13 +35,13 @@ const (
 // corpusRow is one fixture's expectation.
 type corpusRow struct {
 	want    string
-	reason  string   // substring of inbound.reason (may be "")
-	body    string   // exact post body after TrimSpace ("" = not checked)
-	has     []string // substrings the post body must contain
-	lacks   []string // substrings the post body must not contain
-	kind    PostKind // post kind, when checked
-	unknown bool     // the sender is not a confirmed member beforehand
-	atts    int      // attachments stored with the post (0 = not checked)
+	reason  string           // substring of inbound.reason (may be "")
+	body    string           // exact post body after TrimSpace ("" = not checked)
+	has     []string         // substrings the post body must contain
+	lacks   []string         // substrings the post body must not contain
+	kind    threads.PostKind // post kind, when checked
+	unknown bool             // the sender is not a confirmed member beforehand
+	atts    int              // attachments stored with the post (0 = not checked)
 	// emptyBody: the post's body must be empty (a title-only question).
 	emptyBody bool
 }
@@ -59,7 +60,7 @@ const lorem = "Lorem ipsum dolor sit amet, consectetur adipiscing elit."
 var discourseCorpus = map[string]corpusRow{
 	"android_gmail.eml":                       {want: wantPost, has: []string{"### this is a reply from Android 5 gmail", "This is a link to http://example.com"}, lacks: []string{"wrote:"}},
 	"attached_eml_file.eml":                   {want: wantPost, body: "Please find the eml file attached.", atts: 1},
-	"attached_rb_file.eml":                    {want: wantPost, body: "Please find the source code of Discourse attached.", kind: KindQuestion, atts: 1},
+	"attached_rb_file.eml":                    {want: wantPost, body: "Please find the source code of Discourse attached.", kind: threads.KindQuestion, atts: 1},
 	"attached_txt_file.eml":                   {want: wantPost, body: "Please find some text file attached.", atts: 1},
 	"attached_txt_file_2.eml":                 {want: wantPost, body: "Please find the same text file attached.", atts: 1},
 	"auto_generated_allowlisted.eml":          {want: wantAuto},
@@ -69,9 +70,9 @@ var discourseCorpus = map[string]corpusRow{
 	"auto_generated_unblocked.eml":            {want: wantAuto},
 	"auto_reply.eml":                          {want: wantAuto},
 	"bad_destinations.eml":                    {want: wantFailed, reason: rsNoThread},
-	"base64_encoded_body.eml":                 {want: wantPost, kind: KindQuestion, emptyBody: true},
+	"base64_encoded_body.eml":                 {want: wantPost, kind: threads.KindQuestion, emptyBody: true},
 	"big5.eml":                                {want: wantPost, body: "媽！我上電視了！"},
-	"blocked_sender.eml":                      {want: wantPost, kind: KindQuestion},
+	"blocked_sender.eml":                      {want: wantPost, kind: threads.KindQuestion},
 	"blocklist_allowlist_email.eml":           {want: wantHeld, unknown: true},
 	"body_with_image.eml":                     {want: wantPost, body: "This is a GMAIL reply ;)", atts: 1},
 	"bottom_reply.eml":                        {want: wantAuto},
@@ -81,19 +82,19 @@ var discourseCorpus = map[string]corpusRow{
 	"boundary.eml":                            {want: wantPost, body: "I'll look into it, thanks!"},
 	"cc.eml":                                  {want: wantPost, body: "It is more fun with more people."},
 	"chinese_reply.eml":                       {want: wantPost, body: "您好！ 你今天好吗？"},
-	"dmarc_fail.eml":                          {want: wantPost, body: "Hey, this is a topic from an existing user ;)", kind: KindQuestion},
+	"dmarc_fail.eml":                          {want: wantPost, body: "Hey, this is a topic from an existing user ;)", kind: threads.KindQuestion},
 	"dutch.eml":                               {want: wantPost, body: "Dit is een antwoord in het Nederlands."},
-	"email_reply_1.eml":                       {want: wantPost, body: "This is email reply **1**.", kind: KindQuestion},
-	"email_reply_2.eml":                       {want: wantPost, body: "This is email reply **2**.", kind: KindAnswer},
-	"email_reply_3.eml":                       {want: wantPost, body: "This is email reply **3**.", kind: KindComment},
-	"email_reply_4.eml":                       {want: wantPost, body: "This is email reply **4**.", kind: KindComment},
+	"email_reply_1.eml":                       {want: wantPost, body: "This is email reply **1**.", kind: threads.KindQuestion},
+	"email_reply_2.eml":                       {want: wantPost, body: "This is email reply **2**.", kind: threads.KindAnswer},
+	"email_reply_3.eml":                       {want: wantPost, body: "This is email reply **3**.", kind: threads.KindComment},
+	"email_reply_4.eml":                       {want: wantPost, body: "This is email reply **4**.", kind: threads.KindComment},
 	"email_reply_like.eml":                    {want: wantIgnored, unknown: true, reason: "command from an unconfirmed address"},
 	"email_reply_staged.eml":                  {want: wantHeld, unknown: true},
 	"email_reply_to_group_email_username.eml": {want: wantPost, body: "This is email reply **1**."},
-	"email_to_group_email_username_1.eml":     {want: wantPost, body: "This is the first email.", kind: KindQuestion},
-	"email_to_group_email_username_2.eml":     {want: wantPost, body: "Hey thanks for the suggestion, it didn't work.", kind: KindAnswer},
+	"email_to_group_email_username_1.eml":     {want: wantPost, body: "This is the first email.", kind: threads.KindQuestion},
+	"email_to_group_email_username_2.eml":     {want: wantPost, body: "Hey thanks for the suggestion, it didn't work.", kind: threads.KindAnswer},
 	"email_to_group_email_username_2_as_unknown_sender.eml": {want: wantHeld, unknown: true, body: "No I don't think that did it."},
-	"email_to_group_email_username_3.eml":                   {want: wantPost, kind: KindAnswer},
+	"email_to_group_email_username_3.eml":                   {want: wantPost, kind: threads.KindAnswer},
 	"email_to_group_email_username_auto_generated.eml":      {want: wantAuto},
 	"empty.eml":                                    {want: wantFailed, reason: rsEmpty},
 	"encoded_display_name.eml":                     {want: wantHeld, unknown: true, body: "Будьте здоровы!"},
@@ -102,18 +103,18 @@ var discourseCorpus = map[string]corpusRow{
 	"exchange_html_body.eml":                       {want: wantPost, body: "This is the body of the email."},
 	"exchange_html_body_and_reply.eml":             {want: wantPost, body: "This is the body of the email."},
 	"exchange_html_reply.eml":                      {want: wantPost, body: "This is the body !! of the email."},
-	"existing_user.eml":                            {want: wantPost, body: "Hey, this is a topic from an existing user ;)", kind: KindQuestion},
-	"forwarded_by_group_to_inbox.eml":              {want: wantPost, kind: KindQuestion},
-	"forwarded_by_group_to_inbox_double_cc.eml":    {want: wantPost, kind: KindQuestion},
-	"forwarded_email_1.eml":                        {want: wantPost, has: []string{"@team, can you have a look at this email below?"}, kind: KindQuestion},
-	"forwarded_email_2.eml":                        {want: wantPost, kind: KindQuestion},
-	"forwarded_email_3.eml":                        {want: wantPost, kind: KindQuestion},
-	"forwarded_email_4.eml":                        {want: wantPost, kind: KindQuestion},
+	"existing_user.eml":                            {want: wantPost, body: "Hey, this is a topic from an existing user ;)", kind: threads.KindQuestion},
+	"forwarded_by_group_to_inbox.eml":              {want: wantPost, kind: threads.KindQuestion},
+	"forwarded_by_group_to_inbox_double_cc.eml":    {want: wantPost, kind: threads.KindQuestion},
+	"forwarded_email_1.eml":                        {want: wantPost, has: []string{"@team, can you have a look at this email below?"}, kind: threads.KindQuestion},
+	"forwarded_email_2.eml":                        {want: wantPost, kind: threads.KindQuestion},
+	"forwarded_email_3.eml":                        {want: wantPost, kind: threads.KindQuestion},
+	"forwarded_email_4.eml":                        {want: wantPost, kind: threads.KindQuestion},
 	"from_reply_by_email_address.eml":              {want: wantIgnored, reason: "loop"},
 	"from_the_future.eml":                          {want: wantPost, body: "Back to the future!"},
 	"gmail_html_reply.eml":                         {want: wantPost, body: "This is a GMAIL reply ;)"},
 	"gmail_web.eml":                                {want: wantPost, has: []string{"### This is a reply from standard GMail in Google Chrome.", "Here's a link http://example.com"}, lacks: []string{"wrote:"}},
-	"group_existing_user.eml":                      {want: wantPost, body: "Hey there, this is an email to a group mailbox from an existing user.", kind: KindQuestion},
+	"group_existing_user.eml":                      {want: wantPost, body: "Hey there, this is an email to a group mailbox from an existing user.", kind: threads.KindQuestion},
 	"hard_bounce_via_verp.eml":                     {want: wantBounce, reason: "hard"},
 	"hard_bounce_via_verp_2.eml":                   {want: wantBounce, reason: "hard"},
 	"hebrew.eml":                                   {want: wantPost, body: "שלום"},
@@ -121,7 +122,7 @@ var discourseCorpus = map[string]corpusRow{
 	"html_only.eml":                                {want: wantPost, body: "The EC2 instance - I've seen that there tends to be odd and unrecommended settings on the Bitnami installs that I've checked out."},
 	"html_paragraphs.eml":                          {want: wantPost, body: "Awesome!\n\nPleasure to have you here!\n\n:boom:"},
 	"html_reply.eml":                               {want: wantPost, body: "This is a HTML reply ;)"},
-	"ignored.eml":                                  {want: wantPost, kind: KindQuestion},
+	"ignored.eml":                                  {want: wantPost, kind: threads.KindQuestion},
 	"inactive_sender.eml":                          {want: wantHeld, unknown: true},
 	"inline_mixed.eml":                             {want: wantPost},
 	"inline_mixed_replies.eml":                     {want: wantPost, has: []string{"And this is *my* reply :+1:", "And this is **another** reply."}},
@@ -151,11 +152,11 @@ var discourseCorpus = map[string]corpusRow{
 	"no_body.eml":                                  {want: wantFailed, reason: "no subject and no text"},
 	"no_body_with_image.eml":                       {want: wantPost, atts: 1},
 	"no_content_reply.eml":                         {want: wantFailed, reason: rsEmpty},
-	"no_date.eml":                                  {want: wantPost, body: "Hey, this is a topic from a complete stranger ;)", kind: KindQuestion},
+	"no_date.eml":                                  {want: wantPost, body: "Hey, this is a topic from a complete stranger ;)", kind: threads.KindQuestion},
 	"no_from.eml":                                  {want: wantIgnored, reason: "no sender"},
 	"no_return_path.eml":                           {want: wantAuto},
-	"no_subject.eml":                               {want: wantPost, kind: KindQuestion},
-	"null_byte_in_subject.eml":                     {want: wantPost, kind: KindQuestion},
+	"no_subject.eml":                               {want: wantPost, kind: threads.KindQuestion},
+	"null_byte_in_subject.eml":                     {want: wantPost, kind: threads.KindQuestion},
 	"old_destination.eml":                          {want: wantFailed, reason: rsNoThread},
 	"on_date_contact_wrote.eml":                    {want: wantPost, body: "This is the actual reply."},
 	"on_wrote.eml":                                 {want: wantPost, body: "Sure, all you need to do is frobnicate the foobar and you'll be all set!"},
@@ -182,16 +183,16 @@ var discourseCorpus = map[string]corpusRow{
 	"reply_with_weird_encoding.eml":                       {want: wantPost, body: "This is a reply with a weird encoding."},
 	"screened_email.eml":                                  {want: wantHeld, unknown: true},
 	"signature.eml":                                       {want: wantPost, body: "You shall not sign!"},
-	"silenced_sender.eml":                                 {want: wantPost, kind: KindQuestion},
-	"spam_x_ses_spam_verdict.eml":                         {want: wantPost, kind: KindQuestion},
-	"spam_x_spam_flag.eml":                                {want: wantPost, kind: KindQuestion},
-	"spam_x_spam_status.eml":                              {want: wantPost, kind: KindQuestion},
+	"silenced_sender.eml":                                 {want: wantPost, kind: threads.KindQuestion},
+	"spam_x_ses_spam_verdict.eml":                         {want: wantPost, kind: threads.KindQuestion},
+	"spam_x_spam_flag.eml":                                {want: wantPost, kind: threads.KindQuestion},
+	"spam_x_spam_status.eml":                              {want: wantPost, kind: threads.KindQuestion},
 	"staged_reply_restricted.eml":                         {want: wantPost},
 	"staged_sender.eml":                                   {want: wantHeld, unknown: true},
 	"text_and_html_reply.eml":                             {want: wantPost, body: "This is the *text* part."},
 	"text_reply.eml":                                      {want: wantPost, body: "This is a text reply :)\n\nEmail parsing should not break because of a UTF-8 character: ’"},
-	"tl3_user.eml":                                        {want: wantPost, kind: KindQuestion},
-	"tl4_user.eml":                                        {want: wantPost, kind: KindQuestion},
+	"tl3_user.eml":                                        {want: wantPost, kind: threads.KindQuestion},
+	"tl4_user.eml":                                        {want: wantPost, kind: threads.KindQuestion},
 	"too_many_mentions.eml":                               {want: wantPost, body: "@user1 @user2"},
 	"too_short.eml":                                       {want: wantNoPost, reason: "vote (+1) was recorded"},
 	"too_small.eml":                                       {want: wantPost, body: "Ok!"},
@@ -200,7 +201,7 @@ var discourseCorpus = map[string]corpusRow{
 	"unsubscribe_new_user.eml":                            {want: wantNoPost, unknown: true, reason: "unsubscribed from one question"},
 	"unsubscribe_subject.eml":                             {want: wantNoPost, reason: "unsubscribed from one question"},
 	"user_not_found.eml":                                  {want: wantHeld, unknown: true},
-	"valid_incoming.eml":                                  {want: wantPost, has: []string{"Hey folks,", "Jakie"}, kind: KindQuestion},
+	"valid_incoming.eml":                                  {want: wantPost, has: []string{"Hey folks,", "Jakie"}, kind: threads.KindQuestion},
 	"valid_reply.eml":                                     {want: wantPost, body: "I could not disagree more. I am obviously biased but adventure time is the\ngreatest show ever created. Everyone should watch it.\n\n- Jake out"},
 	"verp_bounce_different_final_recipient.eml":           {want: wantBounce, reason: "soft"},
 	"via_line.eml":                                        {want: wantPost, body: "Hello this email has content!"},
@@ -215,7 +216,7 @@ var discourseCorpus = map[string]corpusRow{
 // member, and two notifications whose VERP addresses the bounce fixtures
 // use.
 type corpusHarness struct {
-	st          *Store
+	st          *threads.Store
 	questionID  int64
 	questionMID string // forum Message-ID of the seeded question
 	reply       string // reply+TOKEN@forum.test for the seeded question
@@ -232,26 +233,26 @@ func newCorpusHarness(t *testing.T) *corpusHarness {
 	confirmedPerson(t, st, "asker@example.org", "Asker")
 	id := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain},
 		"From: Asker <asker@example.org>\nTo: ask@forum.test\nSubject: Seeded question\nMessage-ID: <seed@example.org>\n\nWhat is the best way to test mail?\n")
-	if state, reason, post := inboundState(t, st, id); state != StateProcessed || post == 0 {
+	if state, reason, post := inboundState(t, st, id); state != threads.StateProcessed || post == 0 {
 		t.Fatalf("seed question: %s %s", state, reason)
 	} else {
 		h.questionID = post
 	}
-	if err := st.pool.QueryRow(ctx, `SELECT message_id FROM posts WHERE id = $1`, h.questionID).Scan(&h.questionMID); err != nil {
+	if err := st.Pool().QueryRow(ctx, `SELECT message_id FROM posts WHERE id = $1`, h.questionID).Scan(&h.questionMID); err != nil {
 		t.Fatal(err)
 	}
 	owner := confirmedPerson(t, st, "discourse@bar.com", "Foo Bar")
-	h.reply = st.addrs.Reply(h.questionID, owner.ID, owner.Epoch)
+	h.reply = st.Addresses().Reply(h.questionID, owner.ID, owner.Epoch)
 	h.badReply = "reply+" + strings.Repeat("a", 30) + "@" + testDomain
 	h.bouncee = confirmedPerson(t, st, "bouncee@example.net", "Bouncee").ID
 	for i := 0; i < 2; i++ {
 		var nid int64
-		err := st.pool.QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, state) VALUES ($1, $2, $4, $3, 'sent') RETURNING id`,
+		err := st.Pool().QueryRow(ctx, `INSERT INTO notifications (person_id, post_id, kind, message_id, state) VALUES ($1, $2, $4, $3, 'sent') RETURNING id`,
 			h.bouncee, h.questionID, fmt.Sprintf("n-seed-%d@%s", i, testDomain), []mailkind.Kind{mailkind.Answer, mailkind.Comment}[i]).Scan(&nid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.verp = append(h.verp, st.addrs.Bounce(nid, h.bouncee))
+		h.verp = append(h.verp, st.Addresses().Bounce(nid, h.bouncee))
 	}
 	return h
 }
@@ -313,7 +314,7 @@ func (h *corpusHarness) mapRcpt(file, addr string) string {
 
 // prepare substitutes the fixture's placeholders and returns the raw
 // message with its envelope.
-func (h *corpusHarness) prepare(t *testing.T, file string, raw []byte) (string, Envelope) {
+func (h *corpusHarness) prepare(t *testing.T, file string, raw []byte) (string, threads.Envelope) {
 	t.Helper()
 	s := string(raw)
 	to := "TO"
@@ -332,7 +333,7 @@ func (h *corpusHarness) prepare(t *testing.T, file string, raw []byte) (string, 
 	s = regexp.MustCompile(`(?mi)^(From:.*)<reply@bar\.com>`).ReplaceAllString(s, "${1}<reply@"+testDomain+">")
 
 	m, err := parse.Parse([]byte(s), parse.Limits{})
-	env := Envelope{RemoteAddr: "192.0.2.7:4711", Source: SourceSMTP}
+	env := threads.Envelope{RemoteAddr: "192.0.2.7:4711", Source: threads.SourceSMTP}
 	if err != nil {
 		return s, env
 	}
@@ -414,7 +415,7 @@ func (h *corpusHarness) setMember(t *testing.T, addr string, confirmed bool) {
 	t.Helper()
 	p := confirmedPerson(t, h.st, addr, "")
 	if !confirmed {
-		if _, err := h.st.pool.Exec(context.Background(), `UPDATE people SET confirmed_at = NULL WHERE id = $1`, p.ID); err != nil {
+		if _, err := h.st.Pool().Exec(context.Background(), `UPDATE people SET confirmed_at = NULL WHERE id = $1`, p.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -422,7 +423,7 @@ func (h *corpusHarness) setMember(t *testing.T, addr string, confirmed bool) {
 
 // run processes one fixture and compares the outcome with row, returning
 // the differences (never an address: fixture names identify them).
-func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string, env Envelope, row corpusRow) []string {
+func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string, env threads.Envelope, row corpusRow) []string {
 	t.Helper()
 	st := h.st
 	acc, err := st.Accept(ctx, env, []byte(raw))
@@ -432,7 +433,7 @@ func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string,
 	// Each fixture is its own delivery: forget its dedup key, so fixtures
 	// that share a Message-ID are not taken for client retries.
 	defer func() {
-		_, _ = st.pool.Exec(ctx, `UPDATE inbound SET dedup_key = sha256(dedup_key || int8send(id)) WHERE id = $1`, acc.InboundID)
+		_, _ = st.Pool().Exec(ctx, `UPDATE inbound SET dedup_key = sha256(dedup_key || int8send(id)) WHERE id = $1`, acc.InboundID)
 	}()
 	if err := st.Process(ctx, acc.InboundID); err != nil {
 		return []string{"process: " + err.Error()}
@@ -441,7 +442,7 @@ func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string,
 	var post int64
 	var atts int
 	var recent bool
-	err = st.pool.QueryRow(ctx, `SELECT i.state, i.reason, coalesce(i.post_id, 0), coalesce(p.state, ''), coalesce(p.body, ''), coalesce(p.kind, ''),
+	err = st.Pool().QueryRow(ctx, `SELECT i.state, i.reason, coalesce(i.post_id, 0), coalesce(p.state, ''), coalesce(p.body, ''), coalesce(p.kind, ''),
 			(SELECT count(*) FROM attachments a WHERE a.post_id = p.id), coalesce(p.created_at BETWEEN now() - interval '1 minute' AND now(), true)
 		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id WHERE i.id = $1`, acc.InboundID).
 		Scan(&state, &reason, &post, &pstate, &body, &kind, &atts, &recent)
@@ -457,7 +458,7 @@ func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string,
 		if row.want == wantHeld {
 			wantState = "held"
 		}
-		if state != StateProcessed || post == 0 || pstate != wantState {
+		if state != threads.StateProcessed || post == 0 || pstate != wantState {
 			bad("want a " + wantState + " post; " + got)
 			return problems
 		}
@@ -465,23 +466,23 @@ func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string,
 			bad("want reason " + rsHeld + "; " + got)
 		}
 	case wantAuto:
-		if state != StateIgnored || !strings.HasPrefix(reason, "automatic mail") {
+		if state != threads.StateIgnored || !strings.HasPrefix(reason, "automatic mail") {
 			bad("want ignored automatic mail; " + got)
 		}
 	case wantBounce:
-		if state != StateIgnored || !strings.Contains(reason, "bounce") {
+		if state != threads.StateIgnored || !strings.Contains(reason, "bounce") {
 			bad("want ignored bounce; " + got)
 		}
 	case wantIgnored:
-		if state != StateIgnored {
+		if state != threads.StateIgnored {
 			bad("want ignored; " + got)
 		}
 	case wantFailed:
-		if state != StateFailed || post != 0 {
+		if state != threads.StateFailed || post != 0 {
 			bad("want failed; " + got)
 		}
 	case wantNoPost:
-		if state != StateProcessed || post != 0 {
+		if state != threads.StateProcessed || post != 0 {
 			bad("want processed without post; " + got)
 		}
 	}
@@ -511,7 +512,7 @@ func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string,
 			bad(fmt.Sprintf("body %q contains %q", body, s))
 		}
 	}
-	if row.kind != "" && PostKind(kind) != row.kind {
+	if row.kind != "" && threads.PostKind(kind) != row.kind {
 		bad(fmt.Sprintf("post kind %s, want %s", kind, row.kind))
 	}
 	if row.atts > 0 && atts != row.atts {

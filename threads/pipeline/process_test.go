@@ -1,4 +1,4 @@
-package threads
+package pipeline
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/postern/postern/internal/threadstest"
+	"github.com/postern/postern/threads"
 )
-
-func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
 
 // testDomain is the forum domain of the stores made by newTestStore.
 const testDomain = "forum.test"
@@ -23,12 +23,19 @@ const testDomain = "forum.test"
 // newTestStore returns a Store over a freshly migrated database, with an
 // insert-only River client: jobs are enqueued but never worked, so tests
 // call Process themselves.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t *testing.T) *threads.Store {
 	t.Helper()
-	url := threadstest.NewMigratedDatabase(t, "postern", MigrateURL)
+	return newTestStoreWith(t, func(*threads.Config) {})
+}
+
+// newTestStoreWith is newTestStore with its configuration changed by
+// change, after the defaults above are set.
+func newTestStoreWith(t *testing.T, change func(*threads.Config)) *threads.Store {
+	t.Helper()
+	url := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
 	pool := threadstest.Pool(t, url)
 	secret := []byte(strings.Repeat("k", 32))
-	keys, err := DeriveKeys(secret, nil, 0)
+	keys, err := threads.DeriveKeys(secret, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,22 +44,39 @@ func newTestStore(t *testing.T) *Store {
 	// trust tests use other addresses or clear the list.
 	cfg := testConfig(secret)
 	cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	change(&cfg)
+	return storeOver(t, pool, cfg, keys)
+}
+
+// reconfigured returns a store over st's database and keys with st's
+// configuration changed by change: the tests' way to change a setting
+// between messages.
+func reconfigured(t *testing.T, st *threads.Store, change func(*threads.Config)) *threads.Store {
+	t.Helper()
+	cfg := st.Config()
+	change(&cfg)
+	return storeOver(t, st.Pool(), cfg, st.Keys())
+}
+
+// storeOver returns a Store over pool with an insert-only River client.
+func storeOver(t *testing.T, pool *pgxpool.Pool, cfg threads.Config, keys *threads.Keys) *threads.Store {
+	t.Helper()
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewStore(pool, cfg, keys, Options{Jobs: rc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return threads.NewStore(pool, cfg, keys, threads.Options{Jobs: rc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // confirmedPerson returns the id of the confirmed person with addr,
 // creating them when needed (a test shortcut for the confirmation loop).
-func confirmedPerson(t *testing.T, st *Store, addr, name string) Person {
+func confirmedPerson(t *testing.T, st *threads.Store, addr, name string) threads.Person {
 	t.Helper()
 	ctx := context.Background()
-	var p Person
-	err := pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
+	var p threads.Person
+	err := pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
 		var err error
-		p, err = st.ensurePerson(ctx, tx, NormalizeAddress(addr), name)
+		p, err = st.EnsurePerson(ctx, tx, threads.NormalizeAddress(addr), name)
 		if err != nil {
 			return err
 		}
@@ -68,10 +92,10 @@ func confirmedPerson(t *testing.T, st *Store, addr, name string) Person {
 
 // deliver accepts raw for rcpt from mailFrom and processes it, returning
 // the inbound id.
-func deliver(t *testing.T, st *Store, mailFrom string, rcpt []string, raw string) int64 {
+func deliver(t *testing.T, st *threads.Store, mailFrom string, rcpt []string, raw string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	acc, err := st.Accept(ctx, Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: SourceSMTP}, []byte(raw))
+	acc, err := st.Accept(ctx, threads.Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: threads.SourceSMTP}, []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +106,9 @@ func deliver(t *testing.T, st *Store, mailFrom string, rcpt []string, raw string
 }
 
 // inboundState returns the state, reason and post id of inbound id.
-func inboundState(t *testing.T, st *Store, id int64) (state, reason string, post int64) {
+func inboundState(t *testing.T, st *threads.Store, id int64) (state, reason string, post int64) {
 	t.Helper()
-	err := st.pool.QueryRow(context.Background(), `SELECT state, reason, coalesce(post_id, 0) FROM inbound WHERE id = $1`, id).Scan(&state, &reason, &post)
+	err := st.Pool().QueryRow(context.Background(), `SELECT state, reason, coalesce(post_id, 0) FROM inbound WHERE id = $1`, id).Scan(&state, &reason, &post)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,39 +125,39 @@ func TestRetryFailedInbound(t *testing.T) {
 	confirmedPerson(t, st, "helper@example.net", "Helper")
 
 	q := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain}, "From: Asker <asker@example.org>\nTo: ask@forum.test\nSubject: Why is the sky blue?\nMessage-ID: <q1@example.org>\n\nI always wondered.\n")
-	if state, reason, _ := inboundState(t, st, q); state != StateProcessed {
+	if state, reason, _ := inboundState(t, st, q); state != threads.StateProcessed {
 		t.Fatalf("question: %s %s", state, reason)
 	}
 	// The helper replies to a Message-ID the forum does not know (yet).
 	raw := "From: Helper <helper@example.net>\nTo: notifications@forum.test\nSubject: Re: Why is the sky blue?\nMessage-ID: <a1@example.net>\nIn-Reply-To: <lost-id@example.org>\n\nRayleigh scattering.\n"
 	id := deliver(t, st, "helper@example.net", []string{"notifications@" + testDomain}, raw)
 	state, reason, _ := inboundState(t, st, id)
-	if state != StateFailed || !strings.Contains(reason, "could not tell which discussion") {
+	if state != threads.StateFailed || !strings.Contains(reason, "could not tell which discussion") {
 		t.Fatalf("reply to unknown id: %s %q", state, reason)
 	}
-	failedList, err := st.ListInbound(ctx, InboundFailed, 10)
+	failedList, err := st.ListInbound(ctx, threads.InboundFailed, 10)
 	if err != nil || len(failedList) != 1 || failedList[0].ID != id {
 		t.Fatalf("inbound list --failed: %+v %v", failedList, err)
 	}
 	// The fix: the id becomes known (as if the operator imported it).
 	var qpost int64
-	if err := st.pool.QueryRow(ctx, `SELECT post_id FROM inbound WHERE id = $1`, q).Scan(&qpost); err != nil {
+	if err := st.Pool().QueryRow(ctx, `SELECT post_id FROM inbound WHERE id = $1`, q).Scan(&qpost); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.pool.Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction) VALUES ('lost-id@example.org', $1, 'out')`, qpost); err != nil {
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO message_ids (message_id, post_id, direction) VALUES ('lost-id@example.org', $1, 'out')`, qpost); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.RetryInbound(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if state, _, _ := inboundState(t, st, id); state != StateAccepted {
+	if state, _, _ := inboundState(t, st, id); state != threads.StateAccepted {
 		t.Fatalf("after retry state = %s, want accepted", state)
 	}
 	if err := st.Process(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	state, reason, post := inboundState(t, st, id)
-	if state != StateProcessed || post == 0 {
+	if state != threads.StateProcessed || post == 0 {
 		t.Fatalf("after retry: %s %q post %d", state, reason, post)
 	}
 	th, err := st.GetThread(ctx, qpost)
@@ -192,7 +216,7 @@ TVqQAAMAAAAEAAAA
 `, "\n", "\r\n")
 	id := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain}, raw)
 	state, reason, post := inboundState(t, st, id)
-	if state != StateProcessed || post == 0 {
+	if state != threads.StateProcessed || post == 0 {
 		t.Fatalf("%s %q", state, reason)
 	}
 	th, err := st.GetThread(ctx, post)

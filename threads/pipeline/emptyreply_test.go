@@ -1,4 +1,4 @@
-package threads
+package pipeline
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/threads"
 	"github.com/postern/postern/threads/mailkind"
 )
 
@@ -21,7 +22,7 @@ func TestQuoteOnlyReplyIsEmpty(t *testing.T) {
 	q := deliver(t, st, "asker@example.org", []string{"ask@" + testDomain},
 		"From: Asker <asker@example.org>\nTo: ask@forum.test\nSubject: How do I sleep better?\nMessage-ID: <q1@example.org>\n\nI wake up at 4am every night.\n")
 	state, reason, qpost := inboundState(t, st, q)
-	if state != StateProcessed || qpost == 0 {
+	if state != threads.StateProcessed || qpost == 0 {
 		t.Fatalf("question: %s %q", state, reason)
 	}
 	shapes := []struct{ name, ctype, body string }{
@@ -39,14 +40,14 @@ func TestQuoteOnlyReplyIsEmpty(t *testing.T) {
 			h := confirmedPerson(t, st, addr, "Helper")
 			raw := fmt.Sprintf("From: Helper <%s>\nTo: x\nSubject: Re: How do I sleep better?\nMessage-ID: <r%d@example.net>\nContent-Type: %s; charset=utf-8\n\n%s",
 				addr, i, sh.ctype, sh.body)
-			rcpt := st.addrs.Reply(qpost, h.ID, h.Epoch)
+			rcpt := st.Addresses().Reply(qpost, h.ID, h.Epoch)
 			id := deliver(t, st, addr, []string{rcpt}, strings.Replace(raw, "To: x", "To: "+rcpt, 1))
 			state, reason, post := inboundState(t, st, id)
-			if state != StateFailed || !strings.Contains(reason, "nothing was left of your reply") || post != 0 {
+			if state != threads.StateFailed || !strings.Contains(reason, "nothing was left of your reply") || post != 0 {
 				t.Fatalf("state %s, reason %q, post %d; want failed, \"nothing was left of your reply\", no post", state, reason, post)
 			}
 			var notes int
-			err := st.pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND note LIKE '%nothing was left of your reply%'`, h.ID, mailkind.Rejected).Scan(&notes)
+			err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1 AND kind = $2 AND note LIKE '%nothing was left of your reply%'`, h.ID, mailkind.Rejected).Scan(&notes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +76,7 @@ func TestForwardAboveQuoteIsPosted(t *testing.T) {
 		"From: Asker <asker@example.org>\nTo: ask@forum.test\nSubject: Sleep clinic?\nMessage-ID: <q2@example.org>\n\nWhere do I get a sleep test?\n")
 	_, _, qpost := inboundState(t, st, q)
 	h := confirmedPerson(t, st, "helper@example.net", "Helper")
-	rcpt := st.addrs.Reply(qpost, h.ID, h.Epoch)
+	rcpt := st.Addresses().Reply(qpost, h.ID, h.Epoch)
 	body := "My clinic sent me this:\n\n" +
 		"---------- Weitergeleitete Nachricht ---------\nVon: Clinic <clinic@example.com>\nDate: Mo., 2. Jan. 2006 um 09:00 Uhr\nSubject: Termin\nTo: <helper@example.net>\n\n\n" +
 		"Bring your sleep diary on Friday.\n\n" +
@@ -83,7 +84,7 @@ func TestForwardAboveQuoteIsPosted(t *testing.T) {
 	raw := "From: Helper <helper@example.net>\nTo: " + rcpt + "\nSubject: Re: Sleep clinic?\nMessage-ID: <r9@example.net>\n\n" + body
 	id := deliver(t, st, "helper@example.net", []string{rcpt}, raw)
 	state, reason, post := inboundState(t, st, id)
-	if state != StateProcessed || post == 0 {
+	if state != threads.StateProcessed || post == 0 {
 		t.Fatalf("state %s, reason %q, post %d; want a post", state, reason, post)
 	}
 	th, err := st.GetThread(ctx, qpost)
