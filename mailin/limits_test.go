@@ -1,6 +1,9 @@
 package mailin_test
 
 import (
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +265,54 @@ func TestDataLineEnds(t *testing.T) {
 		if n := countInbound(t, f); n != stored {
 			t.Errorf("lmtp=%v: %d messages stored, want %d", lmtp, n, stored)
 		}
+	}
+}
+
+// TestDataLineTooLong: a message line over MaxLineLength (the QA tryout's
+// 5000 octets against 4096) is refused for good with one reply (one per
+// recipient in LMTP) and nothing after it: the connection is closed, no
+// second "500 Too long line" follows, nothing is stored, and the log
+// says why.
+func TestDataLineTooLong(t *testing.T) {
+	t.Parallel()
+	for _, lmtp := range []bool{false, true} {
+		logs := &lockedBuffer{}
+		log := slog.New(slog.NewTextHandler(logs, nil))
+		f := startWith(t, mailin.Config{ReadTimeout: 5 * time.Second, MaxLineLength: 4096}, lmtp, log, nil)
+		c := dialFrom(t, f.addr, "")
+		c.transaction(lmtp, "m@evil.test")
+		c.write("From: m@evil.test\r\nSubject: x\r\n\r\n" + strings.Repeat("x", 5000) + "\r\n.\r\n")
+		c.must("554 5.6.0 ", 5*time.Second)
+		if got, err := c.reply(5 * time.Second); got != "" || !errors.Is(err, io.EOF) {
+			t.Errorf("lmtp=%v: after the refusal got %q (%v), want the connection closed", lmtp, got, err)
+		}
+		if l := logs.take(); !strings.Contains(l, `reason="line too long"`) {
+			t.Errorf("lmtp=%v: log %q has no reason=\"line too long\"", lmtp, l)
+		}
+		if n := countInbound(t, f); n != 0 {
+			t.Errorf("lmtp=%v: %d messages stored, want 0", lmtp, n)
+		}
+	}
+}
+
+// TestDataLineTooLongLMTPEachRecipient: LMTP answers the too-long line
+// once per recipient, each permanently, then closes.
+func TestDataLineTooLongLMTPEachRecipient(t *testing.T) {
+	t.Parallel()
+	f := start(t, mailin.Config{ReadTimeout: 5 * time.Second, MaxLineLength: 4096}, true)
+	c := dialFrom(t, f.addr, "")
+	c.must("220 ", 5*time.Second)
+	c.cmd("LHLO mx.example.net", "250")
+	c.cmd("MAIL FROM:<m@evil.test>", "250")
+	c.cmd("RCPT TO:<ask@forum.test>", "250")
+	c.cmd("RCPT TO:<notifications@forum.test>", "250")
+	c.cmd("DATA", "354")
+	c.write("Subject: x\r\n\r\n" + strings.Repeat("x", 5000) + "\r\n.\r\n")
+	for _, rcpt := range []string{"ask@forum.test", "notifications@forum.test"} {
+		c.must("554 5.6.0 <"+rcpt+"> ", 5*time.Second)
+	}
+	if got, err := c.reply(5 * time.Second); got != "" || !errors.Is(err, io.EOF) {
+		t.Errorf("after the refusals got %q (%v), want the connection closed", got, err)
 	}
 }
 

@@ -130,6 +130,12 @@ var (
 	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
 	errBareNewline = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR or LF: every line must end with CRLF (RFC 5321 section 2.3.8)"}
 	errOneAction   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "This address needs its own transaction: send to it separately"}
+	// A line over MaxLineLength: the same message always fails, so the
+	// refusal is permanent; 554 is a reply RFC 5321 4.3.2 allows after
+	// DATA (its "500 Line too long" example is for command lines), and
+	// 5.6.0 is a content error, as for a bare CR or LF. go-smtp then
+	// closes the connection (its POSTERN.md).
+	errLineTooLong = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message has a line too long (RFC 5321 section 4.5.3.1.6); closing connection"}
 	// A read that timed out or failed mid-message: temporary, and the
 	// connection is closed (guardConn), so SMTP says 421.
 	errDataTimeoutSMTP = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message; closing connection, please try again later"}
@@ -399,6 +405,9 @@ func (s *session) fillFailed(err error, size int) error {
 		return errBusy
 	case errors.As(err, &se) && se.Code == 552:
 		return errTooBig
+	case errors.Is(err, smtp.ErrTooLongLine):
+		s.log.Info("message read failed", "reason", "line too long", "bytes", size)
+		return errLineTooLong
 	}
 	reason := "connection lost"
 	if isTimeout(err) {

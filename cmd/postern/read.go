@@ -10,11 +10,14 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/threads"
 )
 
+// migrateURL migrates the database at url (app.MigrateDatabase: its
+// errors show no part of url).
 func migrateURL(ctx context.Context, url string) error {
-	return threads.MigrateURL(ctx, url)
+	return app.MigrateDatabase(ctx, url)
 }
 
 // openCommand parses a command's flags (the settings named in only, and

@@ -49,7 +49,8 @@ type StoreOptions struct {
 // commands, import) opens the store: it reads the secret (opts.Secret),
 // connects, checks the schema and makes an insert-only River client, which
 // the store enqueues with (the workers of serve run on a client of their
-// own). done closes the pool.
+// own). done closes the pool. An error about the URL or the connection
+// is a *DatabaseError, which shows no part of the URL.
 func OpenStore(ctx context.Context, cfg config.Config, opts StoreOptions) (st *threads.Store, done func(), err error) {
 	if err := cfg.Require("database-url"); err != nil {
 		return nil, nil, err
@@ -62,22 +63,9 @@ func OpenStore(ctx context.Context, cfg config.Config, opts StoreOptions) (st *t
 	if err := tcfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.Store.DatabaseURL)
+	pool, err := connect(ctx, cfg.Store.DatabaseURL, opts.MaxConns)
 	if err != nil {
-		return nil, nil, fmt.Errorf("database URL: %w", err)
-	}
-	if opts.MaxConns > 0 {
-		pcfg.MaxConns = opts.MaxConns
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("database: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, nil, fmt.Errorf("database unreachable: %w", err)
+		return nil, nil, err
 	}
 	if err := threads.CheckSchema(ctx, pool); err != nil {
 		pool.Close()
@@ -98,6 +86,43 @@ func OpenStore(ctx context.Context, cfg config.Config, opts StoreOptions) (st *t
 	}
 	st = threads.NewStore(pool, tcfg, keys, threads.Options{Jobs: jobs, Memory: opts.Memory, MemorySize: opts.MemorySize, Log: log})
 	return st, pool.Close, nil
+}
+
+// MigrateDatabase connects to the database at url (POSTERN_DATABASE_URL),
+// applies the pending migrations (threads.Migrate) and disconnects. An
+// error about the URL or the connection is a *DatabaseError, which shows
+// no part of the URL.
+func MigrateDatabase(ctx context.Context, url string) error {
+	pool, err := connect(ctx, url, 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return threads.Migrate(ctx, pool)
+}
+
+// connect opens a pool of at most maxConns connections (0: pgxpool's
+// default) to url and checks that it answers within 10 seconds; its
+// errors are *DatabaseError.
+func connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, databaseURLError(err)
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, ConnectError(err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, ConnectError(err)
+	}
+	return pool, nil
 }
 
 // storeKeys returns the keys and the store's configuration: from the

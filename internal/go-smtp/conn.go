@@ -41,6 +41,11 @@ type Conn struct {
 	dataResult      chan error
 	bytesReceived   int64 // counts total size of chunks when BDAT is used
 
+	// Postern patch: dataLineTooLong is set once DATA ended on a line
+	// over MaxLineLength and its reply (one per LMTP recipient) is
+	// written; the serve loop then closes without a second reply.
+	dataLineTooLong bool
+
 	fromReceived bool
 	recipients   []string
 	didAuth      bool
@@ -977,6 +982,9 @@ func (c *Conn) handleData(arg string) {
 	c.writeResponse(354, NoEnhancedCode, "Go ahead. End your data with <CR><LF>.<CR><LF>")
 
 	defer c.reset()
+	// Postern patch: a line over MaxLineLength ends the DATA read; the
+	// reply to DATA is the only one (see dataLineTooLong).
+	defer func() { c.dataLineTooLong = c.lineLimitReader.exceeded() }()
 
 	if c.server.LMTP {
 		c.handleDataLMTP()

@@ -45,3 +45,9 @@ func (r *lineLimitReader) Read(b []byte) (int, error) {
 
 	return n, nil
 }
+
+// exceeded reports whether a line went over the limit: every later Read
+// fails with ErrTooLongLine (Postern patch).
+func (r *lineLimitReader) exceeded() bool {
+	return r.LineLimit > 0 && r.curLineLength > r.LineLimit
+}

@@ -190,7 +190,10 @@ func (s *Server) handleConn(c *Conn) error {
 				return nil
 			}
 			if err == ErrTooLongLine {
-				c.writeResponse(500, EnhancedCode{5, 4, 0}, "Too long line, closing connection")
+				// Postern patch: after DATA, its reply has said it.
+				if !c.dataLineTooLong {
+					c.writeResponse(500, EnhancedCode{5, 4, 0}, "Too long line, closing connection")
+				}
 				return nil
 			}
 
