@@ -161,3 +161,34 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandGroupHelp: `postern GROUP --help` (or -h) of a command with
+// subcommands lists each subcommand with its flags and succeeds, as README
+// says `postern COMMAND --help` does, instead of failing on an unknown
+// subcommand "--help".
+func TestCommandGroupHelp(t *testing.T) {
+	t.Parallel()
+	for group, want := range map[string][]string{
+		"inbound":  {"postern inbound list ", "-failed", "-held", "postern inbound retry ID", "-database-url"},
+		"category": {`postern category add SLUG "Name"`, "postern category list", "-domain"},
+		"question": {"postern question close ID", "-duplicate-of", "postern question reopen ID"},
+		"moderate": {"postern moderate list", "-json", "postern moderate approve ID", "postern moderate reject ID [REASON]"},
+		"user":     {"postern user export ADDRESS", "postern user forget ADDRESS", "-anonymous", "postern user moderator ADDRESS", "-off", "-secret-file"},
+		"dkim":     {"postern dkim keygen", "-type", "-out", "-dkim-selector"},
+		"keys":     {"postern keys reseal", "-sealing-keys-file"},
+		"import":   {"postern import mbox FILE", "-category", "-batch", "-max-attachment-bytes"},
+	} {
+		for _, h := range []string{"--help", "-h"} {
+			var out, errb bytes.Buffer
+			err := run(context.Background(), []string{group, h}, &out, &errb)
+			if err != nil && !errors.Is(err, flag.ErrHelp) {
+				t.Errorf("%s %s: %v", group, h, err)
+			}
+			for _, w := range want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("%s %s: stdout lacks %q:\n%s", group, h, w, out.String())
+				}
+			}
+		}
+	}
+}

@@ -105,10 +105,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if c, ok := commands[cmd]; ok {
+		if subs := subcommands[cmd]; subs != nil && len(rest) > 0 && isHelp(rest[0]) {
+			return groupHelp(ctx, cmd, c, subs, stdout)
+		}
 		return c(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// subcommands are the subcommands of each command that has some, in the
+// order their help lists them.
+var subcommands = map[string][]string{
+	"inbound": {"list", "retry"}, "category": {"add", "list"},
+	"question": {"close", "reopen"}, "moderate": {"list", "approve", "reject"},
+	"user": {"export", "forget", "moderator"}, "dkim": {"keygen"},
+	"keys": {"reseal"}, "import": {"mbox"},
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
+// groupHelp prints to stdout the usage of command name's subcommands subs,
+// each with its flags (what `postern NAME SUB --help` prints), by running
+// c with SUB --help: a subcommand's flags are parsed before it opens
+// anything, so that does nothing else.
+func groupHelp(ctx context.Context, name string, c command, subs []string, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "postern %s has %d subcommands: %s\n", name, len(subs), strings.Join(subs, ", "))
+	for _, sub := range subs {
+		fmt.Fprintln(stdout)
+		if err := c(ctx, []string{sub, "--help"}, stdout, stdout); !errors.Is(err, flag.ErrHelp) {
+			return fmt.Errorf("help of %s %s: %w", name, sub, err)
+		}
+	}
+	return nil
 }
 
 // The settings each kind of command reads: only these become its flags
