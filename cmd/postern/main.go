@@ -189,7 +189,7 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 			syn = name
 		}
 		fmt.Fprintf(stderr, "usage: postern %s [flags]\n\nflags (before or after the arguments):\n", syn)
-		config.PrintDefaults(stderr, fs)
+		config.PrintDefaults(stderr, helpFlags(name, cfg, fs, only, extra))
 	}
 	cfg.Register(fs, only)
 	if extra != nil {
@@ -199,6 +199,28 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 		return cfg, nil, err
 	}
 	return cfg, fs, nil
+}
+
+// helpDefaults are the commands whose --help shows defaults of their own:
+// what the command sets where a setting is not given (a copy of the
+// configuration is passed, with the command line parsed so far).
+var helpDefaults = map[string]func(*Config, *flag.FlagSet){"dev": devHelpDefaults}
+
+// helpFlags is the flag set whose defaults command name's --help shows:
+// fs, or for a command of helpDefaults the same flags registered on cfg
+// with the command's own defaults applied.
+func helpFlags(name string, cfg Config, fs *flag.FlagSet, only []string, extra func(*flag.FlagSet)) *flag.FlagSet {
+	own := helpDefaults[name]
+	if own == nil {
+		return fs
+	}
+	own(&cfg, fs)
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	cfg.Register(shown, only)
+	if extra != nil {
+		extra(shown)
+	}
+	return shown
 }
 
 // parseInterleaved parses args with fs, accepting flags after positional
