@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/systemtest"
+	"github.com/postern/postern/threads"
 )
 
 // TestParseInterleaved: flags are taken before, between and after
@@ -190,5 +192,30 @@ func TestCommandGroupHelp(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestThreadShowsEdited: `postern thread` marks each post its author
+// edited with "edited" and the time, as README promises, and no other.
+func TestThreadShowsEdited(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+	ed := threads.PostMeta{EditedAt: &at}
+	th := &threads.Thread{ID: 1, Title: "Cannot sleep", Author: "Alice", Body: "Help.", CreatedAt: at,
+		Comments: []threads.Comment{{ID: 2, Author: "Bob", Body: "When?", PostMeta: ed}},
+		Answers: []threads.Answer{
+			{ID: 3, Author: "Carol", Body: "A dark room.", PostMeta: ed, Comments: []threads.Comment{{ID: 4, Author: "Dave", Body: "Yes."}}},
+			{ID: 5, Author: "Erin", Body: "Tea."},
+		}}
+	var out bytes.Buffer
+	printThread(&out, th)
+	lines := strings.Split(out.String(), "\n")
+	for _, want := range []string{"comment #2 by Bob, edited 2026-03-04 05:06:", "--- answer #3 by Carol, 0 votes, edited 2026-03-04 05:06"} {
+		if !slices.Contains(lines, "  "+want) && !slices.Contains(lines, want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), "edited"); n != 2 {
+		t.Errorf("%d posts marked edited, want 2:\n%s", n, out.String())
 	}
 }
