@@ -54,11 +54,22 @@ func NoteUnprovenStop(st Stop, fromOther bool, subscribe, postmaster string) str
 	if fromOther {
 		how = "from another address"
 	}
-	undo := "write to " + subscribe + " to follow new questions again"
-	if st.Question {
-		undo = "tell the forum's operators at " + postmaster
+	return "A message asked to stop your emails " + how + ". " + st.Text() + " If it was not you, " + stopUndo(st, subscribe, postmaster) + "."
+}
+
+// stopUndo says how to undo st: follow again only where st ended a
+// follow; a stop of everything (which may have ended no follow) is undone
+// by confirming a follow, which also sends new questions.
+func stopUndo(st Stop, subscribe, postmaster string) string {
+	switch {
+	case st.Question:
+		return "tell the forum's operators at " + postmaster
+	case st.Everything:
+		return "write to " + subscribe + " to receive emails again (you then also receive the forum's new questions)"
+	case st.Forum || len(st.Categories) > 0:
+		return "write to " + subscribe + " to follow new questions again"
 	}
-	return "A message asked to stop your emails " + how + ". " + st.Text() + " If it was not you, " + undo + "."
+	return "there is nothing to undo"
 }
 
 // NoteUnfollowedCategory confirms the end of the follow of category slug.

@@ -30,8 +30,11 @@ type PostView struct {
 	Anchor  string
 	Author  string // display name, never an address
 	Created time.Time
-	Body    string
-	Files   []FileLink
+	// Edited is when the author last edited the post (zero: never);
+	// the page then shows "edited" and the time.
+	Edited time.Time
+	Body   string
+	Files  []FileLink
 }
 
 // AnswerView is an answer with the comments on it.

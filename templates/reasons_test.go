@@ -22,7 +22,7 @@ func TestReasonSentences(t *testing.T) {
 		{NoteUnprovenStop(Stop{Question: true}, true, "subscribe@f.test", "postmaster@f.test"),
 			"A message asked to stop your emails from another address. You will receive no more emails about this question. If it was not you, tell the forum's operators at postmaster@f.test."},
 		{NoteUnprovenStop(Stop{Everything: true}, false, "subscribe@f.test", "postmaster@f.test"),
-			"A message asked to stop your emails without evidence that you sent it. You will receive no more emails from this forum. If it was not you, write to subscribe@f.test to follow new questions again."},
+			"A message asked to stop your emails without evidence that you sent it. You will receive no more emails from this forum. If it was not you, write to subscribe@f.test to receive emails again (you then also receive the forum's new questions)."},
 		{NoteUnfollowedCategory("sleep"), "You will receive no more new questions of the category sleep."},
 		{NoteDroppedProgram("run.exe"), "[attachment run.exe was not kept: programs and scripts are not accepted]"},
 		{NoteDroppedTooLarge("a.iso", 10<<20), "[attachment a.iso was not kept: it is larger than 10 MiB]"},

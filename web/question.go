@@ -45,13 +45,13 @@ func questionPage(t *threads.Thread) templates.QuestionPage {
 		Title:    t.Title,
 		Category: t.Category,
 		Closed:   t.State == "closed",
-		Question: postView(t.ID, t.Author, t.Body, t.CreatedAt, t.Attachments),
+		Question: postView(t.ID, t.Author, t.Body, t.CreatedAt, t.PostMeta),
 		Answers:  make([]templates.AnswerView, 0, len(t.Answers)),
 		Comments: commentViews(t.Comments),
 	}
 	for _, a := range t.Answers {
 		p.Answers = append(p.Answers, templates.AnswerView{
-			PostView: postView(a.ID, a.Author, a.Body, a.CreatedAt, a.Attachments),
+			PostView: postView(a.ID, a.Author, a.Body, a.CreatedAt, a.PostMeta),
 			Best:     a.Best,
 			Comments: commentViews(a.Comments),
 		})
@@ -62,14 +62,19 @@ func questionPage(t *threads.Thread) templates.QuestionPage {
 func commentViews(cs []threads.Comment) []templates.PostView {
 	out := make([]templates.PostView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, postView(c.ID, c.Author, c.Body, c.CreatedAt, c.Attachments))
+		out = append(out, postView(c.ID, c.Author, c.Body, c.CreatedAt, c.PostMeta))
 	}
 	return out
 }
 
-func postView(id int64, author, body string, created time.Time, files []threads.AttachmentInfo) templates.PostView {
+// postView is the page view of post id: its text, author, times (edited
+// when meta says so) and files.
+func postView(id int64, author, body string, created time.Time, meta threads.PostMeta) templates.PostView {
 	v := templates.PostView{Anchor: links.PostAnchor(id), Author: author, Created: created, Body: body}
-	for _, a := range files {
+	if meta.EditedAt != nil {
+		v.Edited = *meta.EditedAt
+	}
+	for _, a := range meta.Attachments {
 		v.Files = append(v.Files, templates.FileLink{Name: a.Filename, Size: templates.HumanSize(a.Size), URL: pagePaths.Download(a.ID)})
 	}
 	return v

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/systemtest"
+	"github.com/postern/postern/threads"
 )
 
 // TestParseInterleaved: flags are taken before, between and after
@@ -159,5 +161,61 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "takes no arguments") {
 			t.Errorf("%q: %v", args, err)
 		}
+	}
+}
+
+// TestCommandGroupHelp: `postern GROUP --help` (or -h) of a command with
+// subcommands lists each subcommand with its flags and succeeds, as README
+// says `postern COMMAND --help` does, instead of failing on an unknown
+// subcommand "--help".
+func TestCommandGroupHelp(t *testing.T) {
+	t.Parallel()
+	for group, want := range map[string][]string{
+		"inbound":  {"postern inbound list ", "-failed", "-held", "postern inbound retry ID", "-database-url"},
+		"category": {`postern category add SLUG "Name"`, "postern category list", "-domain"},
+		"question": {"postern question close ID", "-duplicate-of", "postern question reopen ID"},
+		"moderate": {"postern moderate list", "-json", "postern moderate approve ID", "postern moderate reject ID [REASON]"},
+		"user":     {"postern user export ADDRESS", "postern user forget ADDRESS", "-anonymous", "postern user moderator ADDRESS", "-off", "-secret-file"},
+		"dkim":     {"postern dkim keygen", "-type", "-out", "-dkim-selector"},
+		"keys":     {"postern keys reseal", "-sealing-keys-file"},
+		"import":   {"postern import mbox FILE", "-category", "-batch", "-max-attachment-bytes"},
+	} {
+		for _, h := range []string{"--help", "-h"} {
+			var out, errb bytes.Buffer
+			err := run(context.Background(), []string{group, h}, &out, &errb)
+			if err != nil && !errors.Is(err, flag.ErrHelp) {
+				t.Errorf("%s %s: %v", group, h, err)
+			}
+			for _, w := range want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("%s %s: stdout lacks %q:\n%s", group, h, w, out.String())
+				}
+			}
+		}
+	}
+}
+
+// TestThreadShowsEdited: `postern thread` marks each post its author
+// edited with "edited" and the time, as README promises, and no other.
+func TestThreadShowsEdited(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+	ed := threads.PostMeta{EditedAt: &at}
+	th := &threads.Thread{ID: 1, Title: "Cannot sleep", Author: "Alice", Body: "Help.", CreatedAt: at,
+		Comments: []threads.Comment{{ID: 2, Author: "Bob", Body: "When?", PostMeta: ed}},
+		Answers: []threads.Answer{
+			{ID: 3, Author: "Carol", Body: "A dark room.", PostMeta: ed, Comments: []threads.Comment{{ID: 4, Author: "Dave", Body: "Yes."}}},
+			{ID: 5, Author: "Erin", Body: "Tea."},
+		}}
+	var out bytes.Buffer
+	printThread(&out, th)
+	lines := strings.Split(out.String(), "\n")
+	for _, want := range []string{"comment #2 by Bob, edited 2026-03-04 05:06:", "--- answer #3 by Carol, 0 votes, edited 2026-03-04 05:06"} {
+		if !slices.Contains(lines, "  "+want) && !slices.Contains(lines, want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), "edited"); n != 2 {
+		t.Errorf("%d posts marked edited, want 2:\n%s", n, out.String())
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +73,7 @@ func TestTrustedNetworksDefaults(t *testing.T) {
 		}
 		cfg := defaultConfig()
 		cfg.Auth.TrustedNetworks = mustNetworks(t, tc.env)
-		devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
+		devDefaults(&cfg, fs, "")
 		if got := cfg.Auth.TrustedNetworks.String() == "127.0.0.0/8,::1/128"; got != tc.want {
 			t.Errorf("dev %v env %q: trusts loopback %v (%q), want %v", tc.args, tc.env, got, cfg.Auth.TrustedNetworks, tc.want)
 		}
@@ -100,7 +100,7 @@ func TestAuthVerifyDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tc.cmd == "dev" {
-			devTrust(&cfg, fs, slog.New(slog.DiscardHandler))
+			devDefaults(&cfg, fs, "")
 		}
 		if cfg.Auth.Verify != tc.want {
 			t.Errorf("%s %v: verify %v, want %v", tc.cmd, tc.args, cfg.Auth.Verify, tc.want)
@@ -249,5 +249,56 @@ func TestNewLimitsReachTheServer(t *testing.T) {
 	}
 	if a := threads.ConfigFrom(cfg.Config, nil).Auth; a.Timeout != 3*time.Second {
 		t.Errorf("threads view: %+v", a)
+	}
+}
+
+// TestDevHelpShowsDevDefaults: `postern dev --help` shows the defaults dev
+// runs on (devDefaults), not serve's, and every command shows the log
+// level's default (info, the zero slog.Level).
+func TestDevHelpShowsDevDefaults(t *testing.T) {
+	t.Parallel()
+	help := func(cmd string) string {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{cmd, "--help"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%s --help: %v", cmd, err)
+		}
+		return errb.String()
+	}
+	// flagHelp is the help of flag name: its line and its usage line.
+	flagHelp := func(h, name string) string {
+		i := strings.Index(h, "  -"+name+" ")
+		if i < 0 {
+			i = strings.Index(h, "  -"+name+"\n")
+		}
+		if i < 0 {
+			t.Fatalf("help lacks -%s:\n%s", name, h)
+		}
+		rest := h[i+1:]
+		if j := strings.Index(rest, "\n  -"); j >= 0 {
+			rest = rest[:j]
+		}
+		return rest
+	}
+	dev, serve := help("dev"), help("serve")
+	for _, c := range []struct{ name, dev, serve string }{
+		{"auth-verify-dkim", "(default false)", "(default true)"},
+		{"base-url", `(default "http://localhost:8080")`, `(default "http://localhost:8080")`},
+		{"maildir", `(default "` + filepath.Join("postern-dev", "maildir") + `")`, `(default "postern-mail")`},
+		{"trusted-networks", "(default 127.0.0.0/8,::1/128)", ""},
+		{"domain", `(default "forum.localhost")`, ""},
+		{"log-level", "(default info)", "(default info)"},
+	} {
+		if got := flagHelp(dev, c.name); !strings.Contains(got, c.dev) {
+			t.Errorf("dev --help -%s lacks %s:\n%s", c.name, c.dev, got)
+		}
+		if got := flagHelp(serve, c.name); !strings.Contains(got, c.serve) || (c.serve == "" && strings.Contains(got, "(default")) {
+			t.Errorf("serve --help -%s: want %q:\n%s", c.name, c.serve, got)
+		}
+	}
+	// The base URL dev shows follows its HTTP address, as dev does.
+	var out, errb bytes.Buffer
+	_ = run(context.Background(), []string{"dev", "--http-addr", "127.0.0.1:9099", "--help"}, &out, &errb)
+	if got := flagHelp(errb.String(), "base-url"); !strings.Contains(got, `"http://localhost:9099"`) {
+		t.Errorf("dev --http-addr 127.0.0.1:9099 --help -base-url:\n%s", got)
 	}
 }

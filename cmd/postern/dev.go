@@ -41,17 +41,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(cfg.Log.Level, stderr)
-	if cfg.Forum.Domain == "" {
-		cfg.Forum.Domain = "forum.localhost"
-	}
-	if !isSet(fs, "base-url") {
-		cfg.Forum.BaseURL = devBaseURL(cfg.Web.HTTPAddr, cfg.Forum.BaseURL)
-	}
-	devTrust(&cfg, fs, log)
 	dir, err := filepath.Abs(cfg.Dev.DataDir)
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	devDefaults(&cfg, fs, dir)
+	logDevTrust(log, cfg, fs)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -73,9 +68,6 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := ensureSecret(cfg.Store.SecretFile); err != nil {
 			return err
 		}
-	}
-	if cfg.Notify.RelayURL == "" && cfg.Notify.Maildir == config.Default().Notify.Maildir {
-		cfg.Notify.Maildir = filepath.Join(dir, "maildir")
 	}
 	if err := migrateURL(ctx, cfg.Store.DatabaseURL); err != nil {
 		return err
@@ -273,17 +265,41 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// devTrust sets dev's trust defaults where the settings are not given:
-// mail from loopback is trusted (said at start), and DKIM/SPF are not
-// verified, since mail to dev comes from loopback and DNS lookups for its
-// senders' domains would only slow it down, or time out offline.
-func devTrust(cfg *Config, fs *flag.FlagSet, log *slog.Logger) {
+// devDefaults sets dev's defaults where the settings are not given on
+// fs's command line or in the environment: the domain forum.localhost, a
+// base URL on the HTTP address (devBaseURL), mail from loopback trusted,
+// DKIM/SPF not verified (mail to dev comes from loopback and DNS lookups
+// for its senders' domains would only slow it down, or time out offline),
+// and, without a relay, the Maildir dir/maildir (dir: the data folder).
+// cmdDev runs on these, and `postern dev --help` shows them (helpDefaults).
+func devDefaults(cfg *Config, fs *flag.FlagSet, dir string) {
+	if cfg.Forum.Domain == "" {
+		cfg.Forum.Domain = "forum.localhost"
+	}
+	if !isSet(fs, "base-url") {
+		cfg.Forum.BaseURL = devBaseURL(cfg.Web.HTTPAddr, cfg.Forum.BaseURL)
+	}
 	if !isSet(fs, "trusted-networks") {
 		cfg.Auth.TrustedNetworks = devTrustedNetworks()
-		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.Auth.TrustedNetworks.String())
 	}
 	if !isSet(fs, "auth-verify-dkim") {
 		cfg.Auth.Verify = false
+	}
+	if cfg.Notify.RelayURL == "" && cfg.Notify.Maildir == config.Default().Notify.Maildir {
+		cfg.Notify.Maildir = filepath.Join(dir, "maildir")
+	}
+}
+
+// devHelpDefaults is devDefaults for `postern dev --help`, with the data
+// folder as given (relative, as the help names it).
+func devHelpDefaults(cfg *Config, fs *flag.FlagSet) { devDefaults(cfg, fs, cfg.Dev.DataDir) }
+
+// logDevTrust says at start which of dev's trust defaults are in force.
+func logDevTrust(log *slog.Logger, cfg Config, fs *flag.FlagSet) {
+	if !isSet(fs, "trusted-networks") {
+		log.Warn("dev: mail from loopback is trusted as sent by its From address (set POSTERN_TRUSTED_NETWORKS to change)", "trusted_networks", cfg.Auth.TrustedNetworks.String())
+	}
+	if !isSet(fs, "auth-verify-dkim") {
 		log.Info("dev: DKIM/SPF verification off (set POSTERN_AUTH_VERIFY_DKIM=true to turn it on)")
 	}
 }

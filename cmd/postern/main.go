@@ -105,10 +105,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if c, ok := commands[cmd]; ok {
+		if subs := subcommands[cmd]; subs != nil && len(rest) > 0 && isHelp(rest[0]) {
+			return groupHelp(ctx, cmd, c, subs, stdout)
+		}
 		return c(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// subcommands are the subcommands of each command that has some, in the
+// order their help lists them.
+var subcommands = map[string][]string{
+	"inbound": {"list", "retry"}, "category": {"add", "list"},
+	"question": {"close", "reopen"}, "moderate": {"list", "approve", "reject"},
+	"user": {"export", "forget", "moderator"}, "dkim": {"keygen"},
+	"keys": {"reseal"}, "import": {"mbox"},
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
+// groupHelp prints to stdout the usage of command name's subcommands subs,
+// each with its flags (what `postern NAME SUB --help` prints), by running
+// c with SUB --help: a subcommand's flags are parsed before it opens
+// anything, so that does nothing else.
+func groupHelp(ctx context.Context, name string, c command, subs []string, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "postern %s has %d subcommands: %s\n", name, len(subs), strings.Join(subs, ", "))
+	for _, sub := range subs {
+		fmt.Fprintln(stdout)
+		if err := c(ctx, []string{sub, "--help"}, stdout, stdout); !errors.Is(err, flag.ErrHelp) {
+			return fmt.Errorf("help of %s %s: %w", name, sub, err)
+		}
+	}
+	return nil
 }
 
 // The settings each kind of command reads: only these become its flags
@@ -157,7 +189,7 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 			syn = name
 		}
 		fmt.Fprintf(stderr, "usage: postern %s [flags]\n\nflags (before or after the arguments):\n", syn)
-		config.PrintDefaults(stderr, fs)
+		config.PrintDefaults(stderr, helpFlags(name, cfg, fs, only, extra))
 	}
 	cfg.Register(fs, only)
 	if extra != nil {
@@ -167,6 +199,28 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 		return cfg, nil, err
 	}
 	return cfg, fs, nil
+}
+
+// helpDefaults are the commands whose --help shows defaults of their own:
+// what the command sets where a setting is not given (a copy of the
+// configuration is passed, with the command line parsed so far).
+var helpDefaults = map[string]func(*Config, *flag.FlagSet){"dev": devHelpDefaults}
+
+// helpFlags is the flag set whose defaults command name's --help shows:
+// fs, or for a command of helpDefaults the same flags registered on cfg
+// with the command's own defaults applied.
+func helpFlags(name string, cfg Config, fs *flag.FlagSet, only []string, extra func(*flag.FlagSet)) *flag.FlagSet {
+	own := helpDefaults[name]
+	if own == nil {
+		return fs
+	}
+	own(&cfg, fs)
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	cfg.Register(shown, only)
+	if extra != nil {
+		extra(shown)
+	}
+	return shown
 }
 
 // parseInterleaved parses args with fs, accepting flags after positional

@@ -128,21 +128,39 @@ func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if asJSON {
 		return printJSON(stdout, t)
 	}
-	fmt.Fprintf(stdout, "#%d %s\nby %s, %s, %d votes\n\n%s\n", t.ID, t.Title, t.Author, t.CreatedAt.Format("2006-01-02 15:04"), t.Votes, t.Body)
-	for _, c := range t.Comments {
-		fmt.Fprintf(stdout, "\n  comment #%d by %s:\n  %s\n", c.ID, c.Author, c.Body)
-	}
+	printThread(stdout, t)
+	return nil
+}
+
+// printThread writes t as `postern thread` shows it: the question, its
+// comments, then each answer with its comments; a post its author edited
+// says "edited" and when.
+func printThread(w io.Writer, t *threads.Thread) {
+	fmt.Fprintf(w, "#%d %s\nby %s, %s, %d votes%s\n\n%s\n", t.ID, t.Title, t.Author, t.CreatedAt.Format("2006-01-02 15:04"), t.Votes, edited(t.PostMeta), t.Body)
+	printComments(w, t.Comments)
 	for _, a := range t.Answers {
 		best := ""
 		if a.Best {
 			best = " (best answer)"
 		}
-		fmt.Fprintf(stdout, "\n--- answer #%d by %s, %d votes%s\n%s\n", a.ID, a.Author, a.Votes, best, a.Body)
-		for _, c := range a.Comments {
-			fmt.Fprintf(stdout, "\n  comment #%d by %s:\n  %s\n", c.ID, c.Author, c.Body)
-		}
+		fmt.Fprintf(w, "\n--- answer #%d by %s, %d votes%s%s\n%s\n", a.ID, a.Author, a.Votes, edited(a.PostMeta), best, a.Body)
+		printComments(w, a.Comments)
 	}
-	return nil
+}
+
+// printComments writes the comments cs of a post for printThread.
+func printComments(w io.Writer, cs []threads.Comment) {
+	for _, c := range cs {
+		fmt.Fprintf(w, "\n  comment #%d by %s%s:\n  %s\n", c.ID, c.Author, edited(c.PostMeta), c.Body)
+	}
+}
+
+// edited is ", edited TIME" for a post edited by its author, else "".
+func edited(m threads.PostMeta) string {
+	if m.EditedAt == nil {
+		return ""
+	}
+	return ", edited " + m.EditedAt.Format("2006-01-02 15:04")
 }
 
 func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -11,7 +11,9 @@ import (
 // does ("  -name TYPE" then the usage), with the types named by
 // Setting.Type and the value the setting holds before the command line
 // (its default or its variable) shown as the default, except a secret's:
-// for a secret it only says whether one is set.
+// for a secret it only says whether one is set. A zero value is shown
+// only when the setting declares a default (the info log level is
+// slog.Level's zero; dev's DKIM verification is off though serve's is on).
 func PrintDefaults(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		var typ, usage, def string
@@ -21,9 +23,9 @@ func PrintDefaults(w io.Writer, fs *flag.FlagSet) {
 			case v.s.Secret && v.s.IsZero():
 			case v.s.Secret:
 				def = "(set, not shown)"
-			case !v.s.IsZero() && typ == "string":
+			case (!v.s.IsZero() || v.s.Default != "") && typ == "string":
 				def = fmt.Sprintf("(default %q)", f.DefValue)
-			case !v.s.IsZero():
+			case !v.s.IsZero() || v.s.Default != "":
 				def = "(default " + f.DefValue + ")"
 			}
 		} else {

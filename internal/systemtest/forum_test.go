@@ -134,6 +134,12 @@ func TestForumByEmail(t *testing.T) {
 	if th.Answers[0].Body != "No screens after 9pm, and a dark room." || th.Answers[0].EditedAt == nil {
 		t.Errorf("edit: %q edited %v", th.Answers[0].Body, th.Answers[0].EditedAt)
 	}
+	// The question page shows the edited answer as edited, and when;
+	// the unedited question is not.
+	_, page := httpGet(t, fmt.Sprintf("http://%s/q/%d", a.httpAddr, th.ID))
+	if n := strings.Count(page, "edited <time"); n != 1 || !strings.Contains(page, th.Answers[0].EditedAt.UTC().Format("2006-01-02T15:04:05Z")) {
+		t.Errorf("question page shows %d edited marks, want 1 with the edit's time:\n%s", n, page)
+	}
 }
 
 // TestModerationByEmail: with moderation on, a newcomer's question waits
