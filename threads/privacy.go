@@ -213,7 +213,9 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 	}
 	e.Inbound, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
 		var m InboundSummary
-		return m, r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+		m.MessageID = redactAllAddresses(m.MessageID)
+		return m, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("export inbound: %w", err)
