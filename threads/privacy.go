@@ -213,7 +213,9 @@ func (s *Store) ExportPerson(ctx context.Context, addr string) (*Export, error) 
 	}
 	e.Inbound, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundSummary, error) {
 		var m InboundSummary
-		return m, r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt)
+		m.MessageID = redactAllAddresses(m.MessageID)
+		return m, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("export inbound: %w", err)
@@ -302,6 +304,28 @@ func (s *Store) addressCandidates(texts ...*string) (cands []string, hashes [][]
 		}
 	}
 	return cands, hashes
+}
+
+// redactAllAddresses returns text with every address-like string (as
+// addressSpans finds them) replaced with "[address removed]", known or
+// not. Titles get it rather than redactKnown: a title is public, short,
+// and shown where no reader chose to look (notification subjects, page
+// titles, listings), so no address, a member's or a stranger's, is kept
+// in one; a body keeps the addresses people write on purpose.
+func redactAllAddresses(text string) string {
+	spans := addressSpans(text)
+	if len(spans) == 0 {
+		return text
+	}
+	var b strings.Builder
+	prev := 0
+	for _, sp := range spans {
+		b.WriteString(text[prev:sp[0]])
+		b.WriteString("[address removed]")
+		prev = sp[1]
+	}
+	b.WriteString(text[prev:])
+	return b.String()
 }
 
 // redactAddresses replaces, in each text, every address whose normalised

@@ -237,7 +237,10 @@ func attachmentList(l []AttachmentInfo) []AttachmentInfo {
 }
 
 // InboundSummary is one received message as `postern inbound list` shows
-// it: no envelope, no address.
+// it: no envelope, no address. MessageID is the client's Message-ID with
+// whatever in it looks like an address replaced with "[address removed]"
+// (the database keeps it as received, for the author's own threading,
+// until the raw message is purged).
 type InboundSummary struct {
 	ID          int64      `json:"id"`
 	MessageID   string     `json:"message_id"`
@@ -277,6 +280,7 @@ func (s *Store) ListInbound(ctx context.Context, filter InboundFilter, limit int
 	return queryList(ctx, s, "list inbound", listInboundSQL, func(r pgx.CollectableRow) (InboundSummary, error) {
 		var m InboundSummary
 		err := r.Scan(&m.ID, &m.MessageID, &m.Source, &m.Size, &m.State, &m.Reason, &m.PostID, &m.ReceivedAt, &m.ProcessedAt, &m.Evidence, &m.PostState)
+		m.MessageID = redactAllAddresses(m.MessageID)
 		return m, err
 	}, int(filter), limit)
 }

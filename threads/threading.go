@@ -77,10 +77,11 @@ func CandidateIDs(inReplyTo, references []string) []string {
 var subjectPrefix = regexp.MustCompile(`(?i)^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rif|res|antw|odp)\s*(\[\d+\])?\s*[:：]\s*)+`)
 
 // QuestionTitle returns the title for a new question from its subject:
-// reply/forward prefixes removed, white space collapsed, at most 200
-// characters; "(no subject)" when nothing is left.
+// reply/forward prefixes removed, every address-like string replaced with
+// "[address removed]" (see redactAllAddresses), white space collapsed, at
+// most 200 characters; "(no subject)" when nothing is left.
 func QuestionTitle(subject string) string {
-	t := subjectPrefix.ReplaceAllString(subject, "")
+	t := redactAllAddresses(subjectPrefix.ReplaceAllString(subject, ""))
 	t = strings.Join(strings.Fields(t), " ")
 	if r := []rune(t); len(r) > 200 {
 		t = string(r[:200])
