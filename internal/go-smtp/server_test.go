@@ -330,9 +330,12 @@ func TestServerAcceptErrorHandling(t *testing.T) {
 	l.Send(temporaryError)
 	permanentError := newMockError("permanent mock error", false)
 	l.Send(permanentError)
-	s.Close()
 
+	// Postern patch: Serve returns on the permanent error by itself; a
+	// Close before it has done so raced with it (Serve then saw the
+	// closed server and returned nil), so Close comes after.
 	serveError := <-done
+	s.Close()
 	if serveError == nil {
 		t.Fatal("Serve had exited without an expected error")
 	} else if serveError != permanentError {
