@@ -19,7 +19,9 @@ func TestMailsPromiseOnlyWhatIsKept(t *testing.T) {
 		reason       string
 		never, wants []string
 	}{
-		{mailkind.Unsubscribed, "You will receive no more emails from this forum.", []string{"only email we send"}, nil},
+		// Writing to the forum clears no stop (only confirming a follow
+		// clears a stop of everything, and nothing unmutes a question).
+		{mailkind.Unsubscribed, "You will receive no more emails from this forum.", []string{"only email we send", "write to the forum again"}, nil},
 		{mailkind.Confirm, "", []string{"only time we ask"}, []string{"we ask again"}},
 		{mailkind.Help, "", []string{"the asker only"}, []string{"the asker or a moderator"}},
 	} {
