@@ -2,23 +2,18 @@ package pipeline
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/postern/postern/internal/threadstest"
+	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/threads"
 )
 
 // testDomain is the forum domain of the stores made by newTestStore.
-const testDomain = "forum.test"
+const testDomain = storetest.Domain
 
 // newTestStore returns a Store over a freshly migrated database, with an
 // insert-only River client: jobs are enqueued but never worked, so tests
@@ -29,23 +24,11 @@ func newTestStore(t *testing.T) *threads.Store {
 }
 
 // newTestStoreWith is newTestStore with its configuration changed by
-// change, after the defaults above are set.
+// change (storetest.New: deliver sends from 192.0.2.1, and that network
+// is trusted, so tests about other things post as confirmed members
+// directly; the trust tests use other addresses or clear the list).
 func newTestStoreWith(t *testing.T, change func(*threads.Config)) *threads.Store {
-	t.Helper()
-	url := threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
-	pool := threadstest.Pool(t, url)
-	secret := []byte(strings.Repeat("k", 32))
-	keys, err := threads.DeriveKeys(secret, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// deliver sends from 192.0.2.1: that network is trusted here, so
-	// tests about other things post as confirmed members directly; the
-	// trust tests use other addresses or clear the list.
-	cfg := testConfig(secret)
-	cfg.Auth.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
-	change(&cfg)
-	return storeOver(t, pool, cfg, keys)
+	return storetest.New(t, change)
 }
 
 // reconfigured returns a store over st's database and keys with st's
@@ -60,12 +43,7 @@ func reconfigured(t *testing.T, st *threads.Store, change func(*threads.Config))
 
 // storeOver returns a Store over pool with an insert-only River client.
 func storeOver(t *testing.T, pool *pgxpool.Pool, cfg threads.Config, keys *threads.Keys) *threads.Store {
-	t.Helper()
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return threads.NewStore(pool, cfg, keys, threads.Options{Jobs: rc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return storetest.Over(t, pool, cfg, keys)
 }
 
 // confirmedPerson returns the id of the confirmed person with addr,
@@ -90,29 +68,14 @@ func confirmedPerson(t *testing.T, st *threads.Store, addr, name string) threads
 	return p
 }
 
-// deliver accepts raw for rcpt from mailFrom and processes it, returning
-// the inbound id.
+// deliver accepts and processes raw (storetest.Deliver).
 func deliver(t *testing.T, st *threads.Store, mailFrom string, rcpt []string, raw string) int64 {
-	t.Helper()
-	ctx := context.Background()
-	acc, err := st.Accept(ctx, threads.Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: threads.SourceSMTP}, []byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Process(ctx, acc.InboundID); err != nil {
-		t.Fatal(err)
-	}
-	return acc.InboundID
+	return storetest.Deliver(t, st, mailFrom, rcpt, raw)
 }
 
 // inboundState returns the state, reason and post id of inbound id.
 func inboundState(t *testing.T, st *threads.Store, id int64) (state, reason string, post int64) {
-	t.Helper()
-	err := st.Pool().QueryRow(context.Background(), `SELECT state, reason, coalesce(post_id, 0) FROM inbound WHERE id = $1`, id).Scan(&state, &reason, &post)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return state, reason, post
+	return storetest.InboundState(t, st, id)
 }
 
 // TestRetryFailedInbound checks that a message that failed (a reply that

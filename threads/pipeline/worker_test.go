@@ -15,7 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
 )
@@ -93,10 +93,5 @@ func TestScrubAddresses(t *testing.T) {
 	}
 }
 
-// testConfig is the store configuration of these tests: internal/config's
-// defaults (the one place they are written) for testDomain and secret.
-func testConfig(secret []byte) threads.Config {
-	c := config.Default()
-	c.Forum.Domain = testDomain
-	return threads.ConfigFrom(c, secret)
-}
+// testConfig is the store configuration of these tests (storetest.Config).
+func testConfig(secret []byte) threads.Config { return storetest.Config(secret) }
