@@ -7,11 +7,6 @@ import "github.com/postern/postern/mailin/parse"
 // rather than store it: when the processing pipeline owns them, the
 // importer calls them there and this file goes.
 
-// MalformedFrom reports whether m's From header is one live mail drops: an
-// address recovered only heuristically behind a display name holding
-// characters no client puts there unquoted ("Name [NOTE] <addr>").
-func MalformedFrom(m *parse.Message) bool { return malformedFrom(m) }
-
 // KeptAttachment is an attachment of a message that is kept with the post
 // made from it: the columns of its attachments row, size being len(Data).
 type KeptAttachment struct {
