@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := hostOf(c.RemoteAddr())
+		ip := clientKey(c.RemoteAddr())
 		if !l.take(ip) {
 			l.log.Info("connection refused", "reason", "per-address connection limit", "limit", l.perIP)
 			go refuse(c, l.cfg.Hostname)
@@ -85,14 +86,28 @@ func refuse(c net.Conn, hostname string) {
 	_, _ = io.WriteString(c, "421 4.7.0 "+hostname+" Too many connections from your address; try again later\r\n")
 }
 
-func hostOf(a net.Addr) string {
+// clientKey is what the per-address connection cap counts: the IPv4
+// address, or the /64 network of an IPv6 address (one subscriber line or
+// host is given a whole /64, so counting single IPv6 addresses would let
+// one client take every slot with addresses of its own network).
+// Anything that is not an IP address counts as itself.
+func clientKey(a net.Addr) string {
 	if a == nil {
 		return ""
 	}
-	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+	host := a.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	return a.String()
+	if ip = ip.Unmap(); ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // guardConn sets the connection's read deadlines whatever go-smtp asks:

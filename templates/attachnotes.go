@@ -10,6 +10,18 @@ func NoteDroppedProgram(name string) string {
 	return dropped(name, "programs and scripts are not accepted")
 }
 
+// NoteDroppedArchivedProgram: the zip archive held a program or a
+// script, member.
+func NoteDroppedArchivedProgram(name, member string) string {
+	return dropped(name, "it holds "+member+", and programs and scripts are not accepted, in archives either")
+}
+
+// NoteDroppedUnchecked: the zip archive could not be checked for programs
+// (unreadable, encrypted, or archives nested too deeply).
+func NoteDroppedUnchecked(name string) string {
+	return dropped(name, "it is an archive that could not be checked for programs (unreadable, encrypted or nested too deeply)")
+}
+
 // NoteDroppedTooLarge: the file was over max bytes.
 func NoteDroppedTooLarge(name string, max int) string {
 	return dropped(name, "it is larger than "+Size(max))

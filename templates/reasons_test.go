@@ -25,6 +25,8 @@ func TestReasonSentences(t *testing.T) {
 			"A message asked to stop your emails without evidence that you sent it. You will receive no more emails from this forum. If it was not you, write to subscribe@f.test to receive emails again (you then also receive the forum's new questions)."},
 		{NoteUnfollowedCategory("sleep"), "You will receive no more new questions of the category sleep."},
 		{NoteDroppedProgram("run.exe"), "[attachment run.exe was not kept: programs and scripts are not accepted]"},
+		{NoteDroppedArchivedProgram("photos.zip", "setup.exe"), "[attachment photos.zip was not kept: it holds setup.exe, and programs and scripts are not accepted, in archives either]"},
+		{NoteDroppedUnchecked("secret.zip"), "[attachment secret.zip was not kept: it is an archive that could not be checked for programs (unreadable, encrypted or nested too deeply)]"},
 		{NoteDroppedTooLarge("a.iso", 10<<20), "[attachment a.iso was not kept: it is larger than 10 MiB]"},
 		{NoteDroppedOverTotal("b.pdf", 25<<20), "[attachment b.pdf was not kept: the files of one message may not exceed 25 MiB]"},
 		{NoteTextTooLarge(64<<10, 1000), "[the text of this message is longer than 64 KiB; the rest was not kept: it is larger than 1000 bytes]"},

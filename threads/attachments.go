@@ -1,19 +1,15 @@
 package threads
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"mime"
-	"path"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/text/unicode/norm"
 
+	"github.com/postern/postern/mailin/attach"
 	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/templates"
 )
@@ -34,151 +30,34 @@ type keptAttachment struct {
 	data                             []byte
 }
 
-// executableExts are file name extensions of programs, scripts, installers,
-// shortcuts and disk images (which carry programs past the other checks),
-// which the forum never keeps: the union of the types Gmail and Outlook
-// block, less none.
-var executableExts = setOf(
-	// Windows programs, libraries, installers and packages.
-	".exe", ".com", ".scr", ".pif", ".cpl", ".dll", ".sys", ".drv", ".ocx", ".vxd", ".xll", ".lib",
-	".msi", ".msp", ".mst", ".msu", ".msix", ".msixbundle", ".appx", ".appxbundle", ".appinstaller",
-	".application", ".appref-ms", ".gadget", ".xbap", ".cab", ".diagcab", ".diagcfg", ".diagpack",
-	".ex", ".ex_", ".ins", ".isp", ".inf", ".reg", ".scf", ".msc", ".lnk", ".url", ".website", ".webpnp",
-	".settingcontent-ms", ".library-ms", ".searchconnector-ms", ".printerexport", ".theme", ".themepack",
-	".cnt", ".hlp", ".hpj", ".chm", ".its", ".grp", ".prf", ".pcd", ".shb", ".shs", ".xnk", ".vsmacros", ".vsw", ".wsb",
-	// Scripts.
-	".bat", ".cmd", ".js", ".jse", ".mjs", ".vb", ".vbe", ".vbs", ".vbp", ".wsf", ".wsh", ".wsc", ".ws",
-	".sct", ".hta", ".htc", ".ps1", ".ps1xml", ".ps2", ".ps2xml", ".psc1", ".psc2", ".psd1", ".psm1", ".psdm1",
-	".msh", ".msh1", ".msh2", ".mshxml", ".msh1xml", ".msh2xml", ".sh", ".bash", ".csh", ".ksh", ".command",
-	".pl", ".py", ".pyc", ".pyo", ".pyw", ".pyz", ".pyzw", ".jar", ".jnlp", ".nsh", ".bas", ".fxp", ".prg",
-	".ade", ".adp", ".mad", ".maf", ".mag", ".mam", ".maq", ".mar", ".mas", ".mat", ".mau", ".mav", ".maw",
-	".mcf", ".mda", ".mdb", ".mde", ".mdt", ".mdw", ".mdz", ".ops", ".osd", ".plg",
-	// Disk images, which Windows and macOS open as drives.
-	".iso", ".img", ".vhd", ".vhdx", ".dmg",
-	// Other platforms' installers.
-	".apk", ".app", ".pkg", ".deb", ".rpm",
-)
-
-func setOf(items ...string) map[string]bool {
-	m := make(map[string]bool, len(items))
-	for _, it := range items {
-		m[it] = true
-	}
-	return m
-}
-
-// executableTypes are media types of programs, scripts, installers and
-// disk images.
-var executableTypes = setOf(
-	"application/x-msdownload", "application/x-msdos-program", "application/x-dosexec",
-	"application/x-executable", "application/vnd.microsoft.portable-executable",
-	"application/x-ms-installer", "application/x-msi", "application/java-archive",
-	"application/x-java-archive", "application/x-java-jnlp-file", "application/x-sh", "application/x-csh", "text/x-sh",
-	"application/x-bat", "application/bat", "application/javascript", "text/javascript",
-	"application/x-javascript", "text/vbscript", "application/x-vbscript",
-	"application/x-powershell", "application/hta", "application/vnd.android.package-archive",
-	"application/x-ms-shortcut", "application/internet-shortcut", "application/x-url", "application/vnd.ms-htmlhelp",
-	"application/x-iso9660-image", "application/x-cd-image", "application/x-raw-disk-image",
-	"application/x-apple-diskimage", "application/x-python-code", "text/x-python", "application/x-perl",
-	"application/appx", "application/msix", "application/vnd.ms-appx", "application/x-ms-application",
-)
-
 // selectAttachments decides which of m's attachments are kept with the
-// post made from it. Programs and scripts (by extension, media type or a
-// Windows executable header), files over maxFile bytes and files past
-// maxPost bytes in total are dropped; each dropped file yields a
-// note line for the post body. Inline parts (cid: images) are kept with
-// inline set when the HTML body refers to their Content-ID.
+// post made from it (attach.Select: programs, archives holding one, files
+// over maxFile bytes and past maxPost bytes in total are dropped); each
+// dropped file yields a note line for the post body.
 func selectAttachments(m *parse.Message, maxFile, maxPost int) (kept []keptAttachment, notes []string) {
-	total := 0
-	for i, a := range m.Attachments {
-		ct := strings.ToLower(strings.TrimSpace(a.ContentType))
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		name := attachmentName(a.Filename, ct, i+1)
-		switch {
-		case dangerousName(name) || executableTypes[ct] || bytes.HasPrefix(a.Data, []byte("MZ")) && ct != "text/plain":
-			notes = append(notes, templates.NoteDroppedProgram(name))
-			continue
-		case len(a.Data) > maxFile:
-			notes = append(notes, templates.NoteDroppedTooLarge(name, maxFile))
-			continue
-		case total+len(a.Data) > maxPost:
-			notes = append(notes, templates.NoteDroppedOverTotal(name, maxPost))
-			continue
-		}
-		total += len(a.Data)
-		inline := a.Inline && a.ContentID != "" && strings.Contains(m.HTML, "cid:"+a.ContentID)
-		kept = append(kept, keptAttachment{filename: name, contentType: ct, contentID: a.ContentID, inline: inline, data: a.Data})
+	files, dropped := attach.Select(m, maxFile, maxPost)
+	for _, d := range dropped {
+		notes = append(notes, droppedNote(d, maxFile, maxPost))
+	}
+	for _, f := range files {
+		kept = append(kept, keptAttachment{filename: f.Filename, contentType: f.ContentType, contentID: f.ContentID, inline: f.Inline, data: f.Data})
 	}
 	return kept, notes
 }
 
-// attachmentName returns a safe file name: the sender's, normalised
-// (normalizeFilename) and at most 200 bytes, or "attachment-N" with an
-// extension for the media type when nothing is left of it.
-func attachmentName(name, ct string, n int) string {
-	name = normalizeFilename(name)
-	for len(name) > 200 {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
+// droppedNote renders the note line on dropped attachment d.
+func droppedNote(d attach.Dropped, maxFile, maxPost int) string {
+	switch d.Reason {
+	case attach.ArchivedProgram:
+		return templates.NoteDroppedArchivedProgram(d.Name, d.Member)
+	case attach.Unchecked:
+		return templates.NoteDroppedUnchecked(d.Name)
+	case attach.TooLarge:
+		return templates.NoteDroppedTooLarge(d.Name, maxFile)
+	case attach.OverTotal:
+		return templates.NoteDroppedOverTotal(d.Name, maxPost)
 	}
-	name = strings.TrimRightFunc(name, trailingJunk)
-	if name != "" {
-		return name
-	}
-	name = fmt.Sprintf("attachment-%d", n)
-	if ct == "message/rfc822" {
-		return name + ".eml"
-	}
-	if exts, _ := mime.ExtensionsByType(ct); len(exts) > 0 {
-		return name + exts[0]
-	}
-	return name
-}
-
-// normalizeFilename returns name as it is judged and stored: in Unicode
-// NFC, without control and format characters (zero-width spaces and
-// joiners, the byte-order mark, soft hyphens and the bidirectional
-// controls such as U+202E RIGHT-TO-LEFT OVERRIDE, which make
-// "x\u202Efdp.exe" look like "xexe.pdf"), without directory separators,
-// and without the leading and trailing dots and white space that Windows
-// ignores when it opens "run.exe. " as run.exe.
-func normalizeFilename(name string) string {
-	name = strings.Map(func(r rune) rune {
-		switch {
-		case r == '/' || r == '\\':
-			return -1
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r),
-			unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r):
-			return -1
-		case unicode.IsSpace(r):
-			return ' '
-		}
-		return r
-	}, name)
-	name = norm.NFC.String(name)
-	name = strings.TrimLeftFunc(name, trailingJunk)
-	return strings.TrimRightFunc(name, trailingJunk)
-}
-
-// trailingJunk reports the characters trimmed from both ends of a file
-// name: white space and dots.
-func trailingJunk(r rune) bool { return r == '.' || unicode.IsSpace(r) }
-
-// dangerousName reports whether name (normalised) has the extension of a
-// program, script or disk image. Full-width and other compatibility forms
-// of the letters count as the letters (NFKC), and so does the extension of
-// a name ending in an NTFS stream suffix ("x.exe::$DATA", "x.exe:zone").
-func dangerousName(name string) bool {
-	name = strings.ToLower(norm.NFKC.String(name))
-	if i := strings.IndexByte(name, ':'); i >= 0 {
-		if executableExts[path.Ext(strings.TrimRightFunc(name[:i], trailingJunk))] {
-			return true
-		}
-	}
-	return executableExts[path.Ext(name)]
+	return templates.NoteDroppedProgram(d.Name)
 }
 
 // MaxPostTextBytes is the most text a post keeps in its body (and in its

@@ -40,8 +40,9 @@ const (
 
 	countPostsSQL = `SELECT count(*) FROM posts WHERE author_id = $1`
 
-	exportPersonSQL = `SELECT id, display_name, created_at, confirmed_at, suppressed_at, unsubscribed_at, bounce_score, points
-		FROM people WHERE address_hash = $1`
+	// exportPersonSQL: the points are computed (pointsSQL), as on pages.
+	exportPersonSQL = `SELECT a.id, a.display_name, a.created_at, a.confirmed_at, a.suppressed_at, a.unsubscribed_at, a.bounce_score, ` +
+		pointsSQL + ` FROM people a WHERE a.address_hash = $1`
 	exportFollowsSQL = `SELECT s.scope, coalesce(c.name, ''), s.question_id, s.confirmed_at, s.ended_at FROM subscriptions s
 		LEFT JOIN categories c ON c.id = s.category_id WHERE s.person_id = $1 ORDER BY s.id`
 	exportMutesSQL         = `SELECT question_id FROM mutes WHERE person_id = $1 ORDER BY question_id`

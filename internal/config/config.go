@@ -88,7 +88,7 @@ type SMTP struct {
 	LMTPAddr            string        `flag:"lmtp-addr" env:"POSTERN_LMTP_ADDR" toml:"lmtp_addr" default:"127.0.0.1:2424" doc:"LMTP listen address (empty: off)"`
 	MaxRecipients       int           `flag:"max-recipients" env:"POSTERN_MAX_RECIPIENTS" toml:"max_recipients" default:"50" doc:"recipients per message"`
 	MaxConnections      int           `flag:"max-connections" env:"POSTERN_MAX_CONNECTIONS" toml:"max_connections" default:"200" doc:"concurrent connections per listener"`
-	MaxConnectionsPerIP int           `flag:"max-connections-per-ip" env:"POSTERN_MAX_CONNECTIONS_PER_IP" toml:"max_connections_per_ip" default:"10" doc:"SMTP connections one client address may hold at once; more get 421 4.7.0 (not applied to LMTP)"`
+	MaxConnectionsPerIP int           `flag:"max-connections-per-ip" env:"POSTERN_MAX_CONNECTIONS_PER_IP" toml:"max_connections_per_ip" default:"10" doc:"SMTP connections one client address (IPv6: its /64) may hold at once; more get 421 4.7.0 (not applied to LMTP)"`
 	MaxLineLength       int           `flag:"max-line-length" env:"POSTERN_MAX_LINE_LENGTH" toml:"max_line_length" default:"4096" doc:"longest command or message line in bytes (RFC 5321 says 1000, real mail exceeds it)"`
 	CommandTimeout      time.Duration `flag:"command-timeout" env:"POSTERN_COMMAND_TIMEOUT" toml:"command_timeout" default:"30s" doc:"wait for each SMTP/LMTP command before MAIL (after it, the read timeout)"`
 	ReadTimeout         time.Duration `flag:"read-timeout" env:"POSTERN_READ_TIMEOUT" toml:"read_timeout" default:"5m" doc:"wait for each SMTP/LMTP command after MAIL, and longest silence within DATA (reset as bytes arrive)"`

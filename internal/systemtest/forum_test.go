@@ -192,31 +192,7 @@ func TestWebConfirmAndDownload(t *testing.T) {
 	a := testApp(t, relay)
 	ctx := context.Background()
 	erin := "erin@example.com"
-	sendMail(t, a, erin, []string{"ask@forum.test"}, `From: Erin <`+erin+`>
-To: ask@forum.test
-Subject: My sleep diary
-Message-ID: <diary@e.example>
-MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="XX"
-
---XX
-Content-Type: text/plain; charset=utf-8
-
-Here is my diary of the last week.
---XX
-Content-Type: text/plain; name="diary.txt"
-Content-Disposition: attachment; filename="diary.txt"
-
-Mon 4am, Tue 3am, Wed 5am.
---XX--
-`)
-	req, _ := relay.waitFor(t, erin, subjectHas("Please confirm"))
-	text, _ := bodyText(t, req)
-	link := regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text)
-	if link == "" {
-		t.Fatalf("no confirmation link in:\n%s", text)
-	}
-	u, _ := url.Parse(link)
+	u, _ := url.Parse(askSleepDiary(t, a, relay, erin))
 	base := "http://" + a.httpAddr.String()
 	resp, err := http.Get(base + u.Path)
 	if err != nil || resp.StatusCode != 200 {

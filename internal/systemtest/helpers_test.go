@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"sync"
 	"testing"
@@ -87,4 +88,36 @@ func runCLI(t *testing.T, ctx context.Context, args []string, stdout, stderr io.
 		return fmt.Errorf("postern %s: %w", args[0], err)
 	}
 	return nil
+}
+
+// askSleepDiary sends erin's first question, "My sleep diary", with a
+// text attachment, and returns the confirmation link of the request it
+// gets (the question is held until erin confirms).
+func askSleepDiary(t *testing.T, a *app, relay *sink, erin string) string {
+	t.Helper()
+	sendMail(t, a, erin, []string{"ask@forum.test"}, `From: Erin <`+erin+`>
+To: ask@forum.test
+Subject: My sleep diary
+Message-ID: <diary@e.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XX"
+
+--XX
+Content-Type: text/plain; charset=utf-8
+
+Here is my diary of the last week.
+--XX
+Content-Type: text/plain; name="diary.txt"
+Content-Disposition: attachment; filename="diary.txt"
+
+Mon 4am, Tue 3am, Wed 5am.
+--XX--
+`)
+	req, _ := relay.waitFor(t, erin, subjectHas("Please confirm"))
+	text, _ := bodyText(t, req)
+	link := regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text)
+	if link == "" {
+		t.Fatalf("no confirmation link in:\n%s", text)
+	}
+	return link
 }

@@ -25,27 +25,7 @@ func TestEveryRouteHeaders(t *testing.T) {
 	relay := startSink(t)
 	a := testApp(t, relay)
 	erin := "erin@example.com"
-	sendMail(t, a, erin, []string{"ask@forum.test"}, `From: Erin <`+erin+`>
-To: ask@forum.test
-Subject: My sleep diary
-Message-ID: <diary@e.example>
-MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="XX"
-
---XX
-Content-Type: text/plain; charset=utf-8
-
-Here is my diary of the last week.
---XX
-Content-Type: text/plain; name="diary.txt"
-Content-Disposition: attachment; filename="diary.txt"
-
-Mon 4am, Tue 3am, Wed 5am.
---XX--
-`)
-	req, _ := relay.waitFor(t, erin, subjectHas("Please confirm"))
-	text, _ := bodyText(t, req)
-	confirm := pathOf(t, regexp.MustCompile(`https?://\S+/confirm/\S+`).FindString(text))
+	confirm := pathOf(t, askSleepDiary(t, a, relay, erin))
 	base := "http://" + a.httpAddr.String()
 	type call struct {
 		method, path, body string
