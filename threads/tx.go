@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -157,14 +156,6 @@ func (t *Tx) NotificationReplied(ctx context.Context, ids []string, person int64
 // every person the forum knows with "[address removed]".
 func (t *Tx) RedactKnown(ctx context.Context, from string, texts ...*string) error {
 	return t.s.redactKnown(ctx, t.tx, from, texts...)
-}
-
-// PostContent returns what a post made of m keeps: its body (cut to
-// MaxPostTextBytes, with notes on what was cut or dropped), its elided
-// quote and the attachments to store.
-func PostContent(m *parse.Message, body, elided string, maxFile, maxPost int) (string, string, []KeptAttachment) {
-	body, elided, atts := postContent(m, body, elided, maxFile, maxPost)
-	return body, elided, exportAttachments(atts)
 }
 
 func exportAttachments(atts []keptAttachment) []KeptAttachment {

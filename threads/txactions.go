@@ -11,6 +11,15 @@ import (
 // records with MarkInbound. Sentences in an Outcome's Reason are
 // rendered ones.
 
+// KeptAttachment is an attachment of a message that is kept with the post
+// made from it: the columns of its attachments row, size being len(Data).
+type KeptAttachment struct {
+	Filename, ContentType, ContentID string
+	// Inline is set for an inline part the HTML body refers to (cid:).
+	Inline bool
+	Data   []byte
+}
+
 // NewPost is a post processing decided to make.
 type NewPost struct {
 	Kind                             PostKind
@@ -85,16 +94,6 @@ func (t *Tx) UnsubscribeByReply(ctx context.Context, person Person, question int
 	return exported(t.s.unsubscribeByReply(ctx, t.tx, person, question, all))
 }
 
-// SendHelp sends author the guide (confirmed authors, within the limit).
-func (t *Tx) SendHelp(ctx context.Context, author Person) (Outcome, error) {
-	return exported(t.s.sendHelp(ctx, t.tx, &t.in, author))
-}
-
-// RunCommand carries out cmd, sent by author as a reply about target.
-func (t *Tx) RunCommand(ctx context.Context, author Person, target *ParentRef, cmd Command) (Outcome, error) {
-	return exported(t.s.runCommand(ctx, t.tx, &t.in, author, target, cmd))
-}
-
 // Reject refuses the message with reason (holding no other person's
 // address), told to a confirmed author about questionID (0: none).
 func (t *Tx) Reject(ctx context.Context, author Person, questionID int64, reason string) (Outcome, error) {
@@ -111,10 +110,4 @@ func (t *Tx) UnknownCategory(ctx context.Context, slug string) (string, error) {
 // nil) against the person it concerns.
 func (t *Tx) RecordBounce(ctx context.Context, m *parse.Message, verp *TokenRef) (Outcome, error) {
 	return exported(t.s.recordBounce(ctx, t.tx, &t.in, m, verp))
-}
-
-// KeepForPostmaster keeps mail to the postmaster, enqueuing its
-// forwarding when an address is configured.
-func (t *Tx) KeepForPostmaster(ctx context.Context) (Outcome, error) {
-	return exported(t.s.keepForPostmaster(ctx, t.tx, &t.in))
 }

@@ -133,7 +133,7 @@ func (p *preparer) content(m *parse.Message, it *item) {
 	body, elided := pipeline.ExtractBody(m)
 	body = strings.TrimSpace(body)
 	it.addrCands, it.addrHashes = p.st.AddressCandidates(&body, &elided)
-	atts, notes := threads.SelectAttachments(m, p.maxFile, p.maxPost)
+	atts, notes := pipeline.SelectAttachments(m, p.maxFile, p.maxPost)
 	it.hasContent = body != "" || len(atts) > 0
 	it.atts = atts
 	it.body, it.elided = threads.AppendNotes(body, notes), elided

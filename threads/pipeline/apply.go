@@ -20,11 +20,11 @@ func (p processor) apply(ctx context.Context, tx *threads.Tx, author threads.Per
 	case ActUnsubscribeMail:
 		return tx.UnsubscribeByMail(ctx, author, act.Token)
 	case ActHelp:
-		return tx.SendHelp(ctx, author)
+		return p.sendHelp(ctx, tx, author)
 	case ActUnsubscribe:
 		return tx.UnsubscribeByReply(ctx, author, act.QuestionID, act.All)
 	case ActCommand:
-		return tx.RunCommand(ctx, author, act.Target, act.Cmd)
+		return p.runCommand(ctx, tx, author, act.Target, act.Cmd)
 	case ActReject:
 		reason, err := p.reasonText(ctx, tx, act.Reason)
 		if err != nil {

@@ -72,7 +72,7 @@ func (p processor) loadFacts(ctx context.Context, tx *threads.Tx, m *parse.Messa
 	}
 	f.Text = strings.TrimSpace(body)
 	f.PartsDropped = m.PartsDropped
-	f.Body, f.Elided, f.Attachments = threads.PostContent(m, f.Text, elided, p.cfg.MaxAttachmentBytes, p.cfg.MaxPostAttachmentBytes)
+	f.Body, f.Elided, f.Attachments = postContent(m, f.Text, elided, p.cfg.MaxAttachmentBytes, p.cfg.MaxPostAttachmentBytes)
 	if !question {
 		return f, nil
 	}

@@ -113,7 +113,7 @@ func (p processor) process(ctx context.Context, tx *threads.Tx, in *threads.Inbo
 	case ActIgnore:
 		return ignored(act.Text), nil
 	case ActPostmaster:
-		return tx.KeepForPostmaster(ctx)
+		return p.keepForPostmaster(ctx, tx)
 	case ActBounce:
 		return tx.RecordBounce(ctx, m, rcpts.bounce)
 	}
