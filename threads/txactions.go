@@ -2,8 +2,6 @@ package threads
 
 import (
 	"context"
-
-	"github.com/postern/postern/mailin/parse"
 )
 
 // The actions processing applies through Tx, each carried out in its
@@ -104,10 +102,4 @@ func (t *Tx) Reject(ctx context.Context, author Person, questionID int64, reason
 // exist, listing the valid ones.
 func (t *Tx) UnknownCategory(ctx context.Context, slug string) (string, error) {
 	return t.s.unknownCategory(ctx, t.tx, slug)
-}
-
-// RecordBounce counts bounce m (verp: the VERP token it was sent to, or
-// nil) against the person it concerns.
-func (t *Tx) RecordBounce(ctx context.Context, m *parse.Message, verp *TokenRef) (Outcome, error) {
-	return exported(t.s.recordBounce(ctx, t.tx, &t.in, m, verp))
 }

@@ -115,7 +115,7 @@ func (p processor) process(ctx context.Context, tx *threads.Tx, in *threads.Inbo
 	case ActPostmaster:
 		return p.keepForPostmaster(ctx, tx)
 	case ActBounce:
-		return tx.RecordBounce(ctx, m, rcpts.bounce)
+		return p.recordBounce(ctx, tx, m, rcpts.bounce)
 	}
 	author, err := tx.EnsurePerson(ctx, sf.From, m.From.Name)
 	if err != nil {
