@@ -31,12 +31,14 @@ const (
 	InboundHeldUnproven    = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not a reply from their address to their own notification, not a trusted network)"
 	InboundHeldSuppressed  = " (address suppressed: no confirmation sent)"
 	InboundHeldAsked       = " their address"
+	InboundHeldStopped     = " (the address stopped all mail and the message carries no evidence it came from there: no confirmation sent)"
 	InboundHeldAskedMember = "; confirmation sent to the member"
 
 	InboundFollowing        = "already following every new question"
 	InboundFollowSuppressed = "follow requested; address suppressed, no confirmation sent"
 	InboundFollowLimited    = "follow requested; confirmation not sent (rate limit)"
 	InboundFollowRequested  = "follow requested; waiting for confirmation"
+	InboundFollowStopped    = "follow requested; the address stopped all mail and the message carries no evidence it came from there: no confirmation sent"
 
 	InboundStoppedAll      = "unsubscribed from everything"
 	InboundStoppedQuestion = "unsubscribed from one question"

@@ -1,0 +1,38 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestStoppedAllNoMailWithoutEvidence: once a member has stopped all
+// mail, a forged question or follow under their address (no evidence)
+// sends them nothing; the inbound reason says why and names no address.
+func TestStoppedAllNoMailWithoutEvidence(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
+	if _, err := st.Pool().Exec(ctx, `UPDATE people SET unsubscribed_at = now() WHERE id = $1`, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ rcpt, subject string }{
+		{"ask@" + testDomain, "Forged question"},
+		{"subscribe@" + testDomain, "follow"},
+	}
+	for _, tc := range cases {
+		id := deliverFrom(t, st, "203.0.113.5:25", "mallory@evil.example", []string{tc.rcpt},
+			"From: Alice <alice@example.org>\r\nSubject: "+tc.subject+"\r\nMessage-ID: <"+tc.subject[:3]+"@evil.example>\r\n\r\nText.\r\n")
+		_, reason, _ := inboundState(t, st, id)
+		if !strings.Contains(reason, "stopped all mail") || strings.Contains(reason, "@") {
+			t.Errorf("%s: reason %q, want it to say the address stopped all mail (no address)", tc.rcpt, reason)
+		}
+	}
+	var n int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1`, alice.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d notifications to a member who stopped all mail, want 0", n)
+	}
+}
