@@ -44,6 +44,7 @@ const (
 	InboundStoppedQuestion = "unsubscribed from one question"
 	InboundStoppedFollows  = "ended the follows that sent a new question"
 	InboundMemberTold      = "member told"
+	InboundStopNoChange    = "; all mail was stopped already: nothing changed, no notice sent"
 	InboundNotFollowing    = "unsubscribe from a category the sender did not follow"
 )
 

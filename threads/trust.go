@@ -336,6 +336,11 @@ func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st te
 	if !st.Question {
 		question = 0 // the confirmation links no thread
 	}
+	if person.stoppedAll {
+		// Everything was stopped already: this stop changes nothing, and
+		// no notice goes out (a forger cannot make one arrive).
+		return outcome{state: StateProcessed, reason: reason + templates.InboundStopNoChange}, nil
+	}
 	if person.unproven {
 		told, err := s.tellUnprovenStop(ctx, tx, person.ID, st, question, false)
 		if err != nil {

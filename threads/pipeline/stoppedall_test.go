@@ -36,3 +36,28 @@ func TestStoppedAllNoMailWithoutEvidence(t *testing.T) {
 		t.Errorf("%d notifications to a member who stopped all mail, want 0", n)
 	}
 }
+
+// TestStopAfterStopAllSendsNothing: a stop from a member who has stopped
+// all mail already changes nothing and sends no notice, forged or not.
+func TestStopAfterStopAllSendsNothing(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	alice := confirmedPerson(t, st, "alice@example.org", "Alice")
+	if _, err := st.Pool().Exec(ctx, `UPDATE people SET unsubscribed_at = now() WHERE id = $1`, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, remote := range []string{"203.0.113.5:25", "127.0.0.1:25"} {
+		id := deliverFrom(t, st, remote, "alice@example.org", []string{"unsubscribe@" + testDomain},
+			"From: Alice <alice@example.org>\r\nSubject: stop\r\nMessage-ID: <stop"+string(rune('0'+i))+"@example.org>\r\n\r\nstop\r\n")
+		if _, reason, _ := inboundState(t, st, id); !strings.Contains(reason, "nothing changed") {
+			t.Errorf("%s: reason %q, want it to say nothing changed", remote, reason)
+		}
+	}
+	var n int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM notifications WHERE person_id = $1`, alice.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d notices for stops that changed nothing, want 0", n)
+	}
+}
