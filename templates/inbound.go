@@ -5,12 +5,14 @@ import "fmt"
 // Reasons recorded on an inbound message's row: what processing made of
 // it, for the operators (`postern inbound list`). None names an address.
 const (
-	InboundPurged        = "raw message no longer available (purged or undecryptable)"
-	InboundNoFrom        = "no sender address in From"
-	InboundMalformedFrom = "malformed From header: no trustworthy sender address"
-	InboundLoop          = "loop: From is one of the forum's own addresses"
-	InboundPublished     = "published"
-	InboundQueued        = "queued for a moderator"
+	InboundPurged             = "raw message no longer available (purged or undecryptable)"
+	InboundNoFrom             = "no sender address in From"
+	InboundMalformedFrom      = "malformed From header: no trustworthy sender address"
+	InboundLoop               = "loop: From is one of the forum's own addresses"
+	InboundPublished          = "published"
+	InboundQueued             = "queued for a moderator"
+	InboundPublishedConfirmed = "published after the sender confirmed"
+	InboundQueuedConfirmed    = "queued for a moderator after the sender confirmed"
 	// InboundNoEvidenceDNS is added to the reason of a message taken as
 	// without evidence because DNS lookups failed.
 	InboundNoEvidenceDNS = " (DNS lookups for DKIM/SPF/DMARC failed or timed out: taken as no evidence)"

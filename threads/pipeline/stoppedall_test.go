@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/threads/token"
 )
 
 // TestStoppedAllNoMailWithoutEvidence: once a member has stopped all
@@ -59,5 +61,28 @@ func TestStopAfterStopAllSendsNothing(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("%d notices for stops that changed nothing, want 0", n)
+	}
+}
+
+// TestConfirmUpdatesInboundReason: once confirming publishes a held post,
+// its inbound row no longer says it is held.
+func TestConfirmUpdatesInboundReason(t *testing.T) {
+	st := newTestStore(t)
+	id := deliverFrom(t, st, "203.0.113.5:25", "new@example.org", []string{"ask@" + testDomain},
+		"From: New <new@example.org>\r\nSubject: A question\r\nMessage-ID: <q1@example.org>\r\n\r\nText.\r\n")
+	if _, reason, _ := inboundState(t, st, id); !strings.Contains(reason, "held") {
+		t.Fatalf("reason %q, want held", reason)
+	}
+	var person, epoch int64
+	if err := st.Pool().QueryRow(context.Background(), `SELECT id, token_epoch FROM people WHERE display_name = 'New'`).Scan(&person, &epoch); err != nil {
+		t.Fatal(err)
+	}
+	cid := deliverFrom(t, st, "203.0.113.5:25", "new@example.org", []string{"confirm+" + st.Addresses().ConfirmToken(token.Confirm, 0, person, epoch) + "@" + testDomain},
+		"From: New <new@example.org>\r\nSubject: Re: confirm\r\nMessage-ID: <c1@example.org>\r\n\r\nyes\r\n")
+	if _, cr, _ := inboundState(t, st, cid); !strings.Contains(cr, "confirmed") {
+		t.Fatalf("confirmation: %q", cr)
+	}
+	if _, reason, _ := inboundState(t, st, id); reason != "published after the sender confirmed" {
+		t.Errorf("reason after confirming %q, want published after the sender confirmed", reason)
 	}
 }
