@@ -5,12 +5,14 @@ import "fmt"
 // Reasons recorded on an inbound message's row: what processing made of
 // it, for the operators (`postern inbound list`). None names an address.
 const (
-	InboundPurged        = "raw message no longer available (purged or undecryptable)"
-	InboundNoFrom        = "no sender address in From"
-	InboundMalformedFrom = "malformed From header: no trustworthy sender address"
-	InboundLoop          = "loop: From is one of the forum's own addresses"
-	InboundPublished     = "published"
-	InboundQueued        = "queued for a moderator"
+	InboundPurged             = "raw message no longer available (purged or undecryptable)"
+	InboundNoFrom             = "no sender address in From"
+	InboundMalformedFrom      = "malformed From header: no trustworthy sender address"
+	InboundLoop               = "loop: From is one of the forum's own addresses"
+	InboundPublished          = "published"
+	InboundQueued             = "queued for a moderator"
+	InboundPublishedConfirmed = "published after the sender confirmed"
+	InboundQueuedConfirmed    = "queued for a moderator after the sender confirmed"
 	// InboundNoEvidenceDNS is added to the reason of a message taken as
 	// without evidence because DNS lookups failed.
 	InboundNoEvidenceDNS = " (DNS lookups for DKIM/SPF/DMARC failed or timed out: taken as no evidence)"
@@ -31,17 +33,20 @@ const (
 	InboundHeldUnproven    = "held until the member confirms (no evidence they sent it: no aligned DKIM or SPF pass, not a reply from their address to their own notification, not a trusted network)"
 	InboundHeldSuppressed  = " (address suppressed: no confirmation sent)"
 	InboundHeldAsked       = " their address"
+	InboundHeldStopped     = " (the address stopped all mail and the message carries no evidence it came from there: no confirmation sent)"
 	InboundHeldAskedMember = "; confirmation sent to the member"
 
 	InboundFollowing        = "already following every new question"
 	InboundFollowSuppressed = "follow requested; address suppressed, no confirmation sent"
 	InboundFollowLimited    = "follow requested; confirmation not sent (rate limit)"
 	InboundFollowRequested  = "follow requested; waiting for confirmation"
+	InboundFollowStopped    = "follow requested; the address stopped all mail and the message carries no evidence it came from there: no confirmation sent"
 
 	InboundStoppedAll      = "unsubscribed from everything"
 	InboundStoppedQuestion = "unsubscribed from one question"
 	InboundStoppedFollows  = "ended the follows that sent a new question"
 	InboundMemberTold      = "member told"
+	InboundStopNoChange    = "; all mail was stopped already: nothing changed, no notice sent"
 	InboundNotFollowing    = "unsubscribe from a category the sender did not follow"
 )
 

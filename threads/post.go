@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"github.com/postern/postern/templates"
 	"slices"
 	"sort"
 	"strings"
@@ -173,6 +174,14 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 	}
 	sort.Slice(posts, func(i, j int) bool { return posts[i].id < posts[j].id })
 	for _, h := range posts {
+		reason := templates.InboundPublishedConfirmed
+		if queue {
+			reason = templates.InboundQueuedConfirmed
+		}
+		// The held reason would be stale in `postern inbound list`.
+		if _, err := tx.Exec(ctx, `UPDATE inbound SET reason = $2 WHERE post_id = $1`, h.id, reason); err != nil {
+			return 0, fmt.Errorf("publish held post: reason: %w", err)
+		}
 		if queue {
 			if _, err := tx.Exec(ctx, sqlQueuePost, h.id); err != nil {
 				return 0, fmt.Errorf("queue held post: %w", err)

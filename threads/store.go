@@ -106,6 +106,8 @@ type Person struct {
 	// unproven: a confirmed member (Confirmed cleared for this message)
 	// whose message carries no evidence that they sent it.
 	unproven bool
+	// stoppedAll: the person has stopped all mail (people.unsubscribed_at).
+	stoppedAll bool
 }
 
 // ensurePerson returns the person with addr, creating them (with display
@@ -117,8 +119,8 @@ func (s *Store) ensurePerson(ctx context.Context, tx pgx.Tx, addr, name string) 
 	// Paths that count per-person limits lock the row themselves (FOR NO
 	// KEY UPDATE, which foreign keys' KEY SHARE locks do not conflict
 	// with, so inserting posts and notifications never deadlocks on it).
-	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations
-		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm)
+	err := tx.QueryRow(ctx, `SELECT id, display_name, token_epoch, confirmed_at IS NOT NULL, suppressed_at IS NOT NULL, command_confirmations, unsubscribed_at IS NOT NULL
+		FROM people WHERE address_hash = $1`, hash).Scan(&p.ID, &p.DisplayName, &p.Epoch, &p.Confirmed, &p.Suppressed, &p.commandConfirm, &p.stoppedAll)
 	if err == nil {
 		if p.DisplayName == "" && name != "" {
 			if _, err := tx.Exec(ctx, `UPDATE people SET display_name = $2 WHERE id = $1`, p.ID, name); err != nil {

@@ -56,6 +56,11 @@ func (s *Store) requestConfirmation(ctx context.Context, tx pgx.Tx, in *inboundR
 	if author.Suppressed {
 		return held + templates.InboundHeldSuppressed, nil
 	}
+	if author.unproven && author.stoppedAll {
+		// They stopped all mail: only a message with evidence it is
+		// theirs makes Postern write to them again.
+		return held + templates.InboundHeldStopped, nil
+	}
 	if lim, err := rateLimited(ctx, tx, author.ID, "", mailkind.Confirm, s.cfg.ConfirmPerAddress, "24 hours"); err != nil || lim {
 		return held + templates.InboundHeldLimited(false, s.cfg.ConfirmPerAddress), err
 	}
@@ -101,6 +106,9 @@ func (s *Store) requestSubscription(ctx context.Context, tx pgx.Tx, in *inboundR
 	}
 	if author.Suppressed {
 		return outcome{state: StateProcessed, reason: templates.InboundFollowSuppressed}, nil
+	}
+	if author.unproven && author.stoppedAll {
+		return outcome{state: StateProcessed, reason: templates.InboundFollowStopped}, nil
 	}
 	for _, lim := range []struct {
 		ip  string
@@ -327,6 +335,11 @@ func (s *Store) confirmStop(ctx context.Context, tx pgx.Tx, person Person, st te
 	}
 	if !st.Question {
 		question = 0 // the confirmation links no thread
+	}
+	if person.stoppedAll {
+		// Everything was stopped already: this stop changes nothing, and
+		// no notice goes out (a forger cannot make one arrive).
+		return outcome{state: StateProcessed, reason: reason + templates.InboundStopNoChange}, nil
 	}
 	if person.unproven {
 		told, err := s.tellUnprovenStop(ctx, tx, person.ID, st, question, false)

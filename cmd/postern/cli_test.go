@@ -210,7 +210,7 @@ func TestThreadShowsEdited(t *testing.T) {
 	var out bytes.Buffer
 	printThread(&out, th)
 	lines := strings.Split(out.String(), "\n")
-	for _, want := range []string{"comment #2 by Bob, edited 2026-03-04 05:06:", "--- answer #3 by Carol, 0 votes, edited 2026-03-04 05:06"} {
+	for _, want := range []string{"comment #2 by Bob, edited 2026-03-04 05:06 UTC:", "--- answer #3 by Carol, 0 votes, edited 2026-03-04 05:06 UTC"} {
 		if !slices.Contains(lines, "  "+want) && !slices.Contains(lines, want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -125,6 +125,7 @@ func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	inUTC(t)
 	if asJSON {
 		return printJSON(stdout, t)
 	}
@@ -132,11 +133,35 @@ func cmdThread(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// inUTC sets every time of t to UTC, as the web page shows them.
+func inUTC(t *threads.Thread) {
+	meta := func(m *threads.PostMeta) {
+		if m.EditedAt != nil {
+			u := m.EditedAt.UTC()
+			m.EditedAt = &u
+		}
+	}
+	comments := func(cs []threads.Comment) {
+		for i := range cs {
+			cs[i].CreatedAt = cs[i].CreatedAt.UTC()
+			meta(&cs[i].PostMeta)
+		}
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	meta(&t.PostMeta)
+	comments(t.Comments)
+	for i := range t.Answers {
+		t.Answers[i].CreatedAt = t.Answers[i].CreatedAt.UTC()
+		meta(&t.Answers[i].PostMeta)
+		comments(t.Answers[i].Comments)
+	}
+}
+
 // printThread writes t as `postern thread` shows it: the question, its
 // comments, then each answer with its comments; a post its author edited
 // says "edited" and when.
 func printThread(w io.Writer, t *threads.Thread) {
-	fmt.Fprintf(w, "#%d %s\nby %s, %s, %d votes%s\n\n%s\n", t.ID, t.Title, t.Author, t.CreatedAt.Format("2006-01-02 15:04"), t.Votes, edited(t.PostMeta), t.Body)
+	fmt.Fprintf(w, "#%d %s\nby %s, %s, %d votes%s\n\n%s\n", t.ID, t.Title, t.Author, t.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), t.Votes, edited(t.PostMeta), t.Body)
 	printComments(w, t.Comments)
 	for _, a := range t.Answers {
 		best := ""
@@ -160,7 +185,7 @@ func edited(m threads.PostMeta) string {
 	if m.EditedAt == nil {
 		return ""
 	}
-	return ", edited " + m.EditedAt.Format("2006-01-02 15:04")
+	return ", edited " + m.EditedAt.UTC().Format("2006-01-02 15:04 UTC")
 }
 
 func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) error {
