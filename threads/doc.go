@@ -3,10 +3,10 @@
 // the durable intake of raw mail (the intake port, intake.go and
 // groupcommit.go), the notifications to send (dispatch.go) and privacy.
 // It reads no mail and renders no sentence: it imports neither mailin/*
-// nor templates (see docs/ARCHITECTURE.md for what is not moved yet).
+// nor templates.
 //
 // Processing (threads/pipeline) drives the store through Tx (tx.go,
-// txactions.go, lookups.go): InboundTx locks one inbound message in a
+// txactions.go, lookups.go, trusttx.go): InboundTx locks one inbound message in a
 // transaction; each Tx method is one step of the pipeline's decision
 // (look up the thread, insert the post with its Message-ID rows,
 // notification rows and "notify" jobs, run a command, count a bounce),

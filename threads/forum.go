@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/mailkind"
 )
 
@@ -345,24 +344,6 @@ func (s *Store) Categories(ctx context.Context) ([]Category, error) {
 		return nil, fmt.Errorf("list categories: %w", err)
 	}
 	return list, nil
-}
-
-// unknownCategory builds the explanation for a category that does not
-// exist, listing the valid ones.
-func (s *Store) unknownCategory(ctx context.Context, tx pgx.Tx, slug string) (string, error) {
-	rows, err := tx.Query(ctx, sqlCategorySlugs)
-	if err != nil {
-		return "", fmt.Errorf("list categories: %w", err)
-	}
-	slugs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("list categories: %w", err)
-	}
-	addrs := make([]string, len(slugs))
-	for i, sl := range slugs {
-		addrs[i] = s.cfg.LocalParts.Ask + "+" + sl + "@" + s.cfg.Domain
-	}
-	return templates.RefuseUnknownCategory(slug, s.addrs.Ask(), addrs), nil
 }
 
 // SetQuestionState closes (optionally as a duplicate of another question)

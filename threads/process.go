@@ -54,14 +54,7 @@ func DatabaseUnreachable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET)
 }
 
-// outcome is what processing decided for an inbound message.
-type outcome struct {
-	state    string
-	reason   string
-	postID   int64
-	senderID int64
-}
-
+// inboundRow is the inbound message a Tx locked (see Inbound).
 type inboundRow struct {
 	id       int64
 	raw      []byte
@@ -72,6 +65,3 @@ type inboundRow struct {
 	peerIP   string // the front MTA over LMTP, else ""
 	purged   bool
 }
-
-func ignored(reason string) outcome { return outcome{state: StateIgnored, reason: reason} }
-func failed(reason string) outcome  { return outcome{state: StateFailed, reason: reason} }

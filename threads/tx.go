@@ -57,12 +57,6 @@ type Outcome struct {
 	Evidence         string // see the Evidence* constants
 }
 
-func (o outcome) export() Outcome {
-	return Outcome{State: o.state, Reason: o.reason, PostID: o.postID, SenderID: o.senderID}
-}
-
-func exported(o outcome, err error) (Outcome, error) { return o.export(), err }
-
 // InboundSize returns the size of accepted inbound message id; ok is false
 // when it is no longer accepted (or gone).
 func (s *Store) InboundSize(ctx context.Context, id int64) (size int64, ok bool, err error) {
@@ -156,14 +150,6 @@ func (t *Tx) NotificationReplied(ctx context.Context, ids []string, person int64
 // every person the forum knows with "[address removed]".
 func (t *Tx) RedactKnown(ctx context.Context, from string, texts ...*string) error {
 	return t.s.redactKnown(ctx, t.tx, from, texts...)
-}
-
-func exportAttachments(atts []keptAttachment) []KeptAttachment {
-	var kept []KeptAttachment
-	for _, a := range atts {
-		kept = append(kept, KeptAttachment{Filename: a.filename, ContentType: a.contentType, ContentID: a.contentID, Inline: a.inline, Data: a.data})
-	}
-	return kept
 }
 
 func (a KeptAttachment) internal() keptAttachment {

@@ -9,20 +9,20 @@ import (
 )
 
 // apply carries out act, decided for the message from author, in tx.
-func (p processor) apply(ctx context.Context, tx *threads.Tx, author threads.Person, act Action) (threads.Outcome, error) {
+func (p processor) apply(ctx context.Context, tx *threads.Tx, in *threads.Inbound, author threads.Person, act Action) (threads.Outcome, error) {
 	switch act.Kind {
 	case ActConfirm:
-		return tx.Confirm(ctx, author, act.Token)
+		return p.confirm(ctx, tx, author, act.Token)
 	case ActSubscribe:
-		return tx.RequestSubscription(ctx, author, act.Slug)
+		return p.requestSubscription(ctx, tx, in, author, act.Slug)
 	case ActUnfollowCategory:
-		return tx.UnfollowCategory(ctx, author, act.Slug)
+		return p.unfollowCategory(ctx, tx, author, act.Slug)
 	case ActUnsubscribeMail:
-		return tx.UnsubscribeByMail(ctx, author, act.Token)
+		return p.unsubscribeByMail(ctx, tx, author, act.Token)
 	case ActHelp:
 		return p.sendHelp(ctx, tx, author)
 	case ActUnsubscribe:
-		return tx.UnsubscribeByReply(ctx, author, act.QuestionID, act.All)
+		return p.unsubscribeByReply(ctx, tx, author, act.QuestionID, act.All)
 	case ActCommand:
 		return p.runCommand(ctx, tx, author, act.Target, act.Cmd)
 	case ActReject:
@@ -30,9 +30,9 @@ func (p processor) apply(ctx context.Context, tx *threads.Tx, author threads.Per
 		if err != nil {
 			return threads.Outcome{}, err
 		}
-		return tx.Reject(ctx, author, act.QuestionID, reason)
+		return p.reject(ctx, tx, author, act.QuestionID, reason)
 	case ActPost:
-		return p.applyPost(ctx, tx, author, act.Post)
+		return p.applyPost(ctx, tx, in, author, act.Post)
 	}
 	return threads.Outcome{}, fmt.Errorf("unhandled action %d", act.Kind)
 }
@@ -40,14 +40,14 @@ func (p processor) apply(ctx context.Context, tx *threads.Tx, author threads.Per
 // applyPost stores np: refused over the hourly limit, queued for a
 // moderator when its author needs moderation, held (with a confirmation
 // request) when its author is not confirmed.
-func (p processor) applyPost(ctx context.Context, tx *threads.Tx, author threads.Person, np newPost) (threads.Outcome, error) {
+func (p processor) applyPost(ctx context.Context, tx *threads.Tx, in *threads.Inbound, author threads.Person, np newPost) (threads.Outcome, error) {
 	if !np.held {
 		over, max, err := tx.PostLimited(ctx, author.ID, np.kind)
 		if err != nil {
 			return threads.Outcome{}, err
 		}
 		if over {
-			return tx.Reject(ctx, author, np.questionID, templates.RefusePostLimit(np.kind == threads.KindQuestion, max))
+			return p.reject(ctx, tx, author, np.questionID, templates.RefusePostLimit(np.kind == threads.KindQuestion, max))
 		}
 		if np.queued, err = tx.NeedsModeration(ctx, author); err != nil {
 			return threads.Outcome{}, err
@@ -60,7 +60,7 @@ func (p processor) applyPost(ctx context.Context, tx *threads.Tx, author threads
 	out := threads.Outcome{State: threads.StateProcessed, PostID: postID}
 	switch {
 	case np.held:
-		out.Reason, err = tx.RequestConfirmation(ctx, author, postID)
+		out.Reason, err = p.requestConfirmation(ctx, tx, in, author, postID)
 		if err != nil {
 			return threads.Outcome{}, err
 		}
@@ -85,7 +85,7 @@ func (p processor) reasonText(ctx context.Context, tx *threads.Tx, r Reason) (st
 	case RejectEmptyQuestion:
 		return templates.RefuseEmptyQuestion, nil
 	case RejectUnknownCategory:
-		return tx.UnknownCategory(ctx, r.Slug)
+		return p.unknownCategory(ctx, tx, r.Slug)
 	case RejectEmptyReply:
 		return templates.RefuseEmptyReply, nil
 	case RejectClosed:

@@ -13,7 +13,7 @@ import (
 func (p processor) runCommand(ctx context.Context, tx *threads.Tx, author threads.Person, target *threads.ParentRef, cmd threads.Command) (threads.Outcome, error) {
 	if cmd.Kind == threads.CmdUnsubscribe || cmd.Kind == threads.CmdUnsubscribeAll {
 		// Anyone may stop mail; it confirms only to confirmed people.
-		return tx.UnsubscribeByReply(ctx, author, target.QuestionID, cmd.Kind == threads.CmdUnsubscribeAll)
+		return p.unsubscribeByReply(ctx, tx, author, target.QuestionID, cmd.Kind == threads.CmdUnsubscribeAll)
 	}
 	if !author.Confirmed {
 		// Commands act at once; an unconfirmed address could be forged.
@@ -28,7 +28,7 @@ func (p processor) runCommand(ctx context.Context, tx *threads.Tx, author thread
 	note, err := p.command(ctx, tx, author, target, cmd)
 	var refused *threads.Refusal
 	if errors.As(err, &refused) {
-		return tx.Reject(ctx, author, target.QuestionID, RefusalText(refused.Code))
+		return p.reject(ctx, tx, author, target.QuestionID, RefusalText(refused.Code))
 	}
 	if err != nil {
 		return threads.Outcome{}, err

@@ -16,6 +16,7 @@
 // threads.Store.InboundTx locks and opens the row) → message.go (parse,
 // recipients, screen facts) → decide.go (Screen) → postmaster.go or
 // bounce.go, or evidence.go (authenticate, Proven) → facts.go (loadFacts,
-// attachments.go) → decide.go (Decide) → apply.go (and commands.go for a
-// command) → threads.Tx.MarkInbound.
+// attachments.go) → decide.go (Decide) → apply.go (commands.go for a
+// command, trust.go for confirmations and follows, stops.go for stops)
+// → threads.Tx.MarkInbound.
 package pipeline

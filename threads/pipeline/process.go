@@ -132,7 +132,7 @@ func (p processor) process(ctx context.Context, tx *threads.Tx, in *threads.Inbo
 		// member, as for an unknown address.
 		author = author.WithoutEvidence()
 	}
-	out, err := p.route(ctx, tx, m, rcpts, author, sf.From)
+	out, err := p.route(ctx, tx, in, m, rcpts, author, sf.From)
 	out.SenderID, out.DKIM, out.DMARC, out.SPF, out.Evidence = author.ID, res.DKIM, res.DMARC, res.SPF, ev
 	return withEvidence(out, author, res, ev), err
 }
@@ -155,10 +155,10 @@ func withEvidence(out threads.Outcome, author threads.Person, res auth.Result, e
 
 // route handles a message from a human sender (author): it loads the
 // facts, decides, and applies the action.
-func (p processor) route(ctx context.Context, tx *threads.Tx, m *parse.Message, rcpts rcptSet, author threads.Person, from string) (threads.Outcome, error) {
+func (p processor) route(ctx context.Context, tx *threads.Tx, in *threads.Inbound, m *parse.Message, rcpts rcptSet, author threads.Person, from string) (threads.Outcome, error) {
 	f, err := p.loadFacts(ctx, tx, m, rcpts, author, from)
 	if err != nil {
 		return threads.Outcome{}, err
 	}
-	return p.apply(ctx, tx, author, Decide(f))
+	return p.apply(ctx, tx, in, author, Decide(f))
 }
