@@ -99,10 +99,10 @@ func ParseCommand(text string) Command {
 	return Command{Kind: CmdNone}
 }
 
-// unsubscribeCommand recognises a reply whose whole text is an
+// UnsubscribeCommand recognises a reply whose whole text is an
 // unsubscribe command: "unsubscribe" or "stop" (this thread), with "all"
 // or "everything" (every email). It returns "", "thread" or "all".
-func unsubscribeCommand(body string) string {
+func UnsubscribeCommand(body string) string {
 	f := strings.Fields(strings.ToLower(strings.Trim(strings.TrimSpace(body), ".!")))
 	if len(f) == 0 || len(f) > 2 || (f[0] != "unsubscribe" && f[0] != "stop") {
 		return ""

@@ -78,8 +78,8 @@ func TestUnsubscribeCommand(t *testing.T) {
 		"unsubscribe all": "all", "stop everything": "all",
 		"stop now": "", "please unsubscribe": "", "": "", "unsubscribe all now": "",
 	} {
-		if got := unsubscribeCommand(in); got != want {
-			t.Errorf("unsubscribeCommand(%q) = %q, want %q", in, got, want)
+		if got := UnsubscribeCommand(in); got != want {
+			t.Errorf("UnsubscribeCommand(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,15 +1,16 @@
 package threads
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/config"
-	"github.com/postern/postern/mailin/auth"
 )
 
 // Config is the store's view of the configuration. It holds no defaults:
@@ -94,7 +95,7 @@ type AuthConfig struct {
 	// when TrustedID is set.
 	Verify bool
 	// Resolver answers Verify's DNS queries; nil uses the system's.
-	Resolver auth.Resolver
+	Resolver Resolver
 	// Timeout bounds all of Verify's DNS work for one message (SPF, DKIM
 	// keys, DMARC). A lookup that fails or is cut short gives
 	// "temperror", which is no evidence: the message
@@ -112,6 +113,16 @@ type AuthConfig struct {
 	// its From address without further evidence (an internal relay, a
 	// test harness). Over LMTP the peer checked is the front MTA.
 	TrustedNetworks []netip.Prefix
+}
+
+// Resolver answers the DNS queries of AuthConfig.Verify: the method set of
+// mailin/auth's Resolver (which a *net.Resolver has), declared here so
+// that the store does not import the mail readers.
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }
 
 // RateLimits are Question2Answer's per-hour limits, per person and per

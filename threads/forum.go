@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/mailkind"
 )
 
@@ -24,78 +23,30 @@ const (
 	PointsAnswerVote     = 2  // per vote up (or down: minus) on your answer
 )
 
-// runCommand carries out cmd, sent by author as a reply about target.
-func (s *Store) runCommand(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person, target *ParentRef, cmd Command) (outcome, error) {
-	if cmd.Kind == CmdUnsubscribe || cmd.Kind == CmdUnsubscribeAll {
-		// Anyone may stop mail; it confirms only to confirmed people.
-		return s.unsubscribeByReply(ctx, tx, author, target.QuestionID, cmd.Kind == CmdUnsubscribeAll)
-	}
-	if !author.Confirmed {
-		// Commands act at once; an unconfirmed address could be forged.
-		if author.unproven {
-			return ignored(templates.InboundCommandNoProof), nil
-		}
-		return ignored(templates.InboundCommandUnconfirmed), nil
-	}
-	var note string
-	var err error
-	var out outcome
-	switch cmd.Kind {
-	case CmdUnsubscribe, CmdUnsubscribeAll:
-		return s.unsubscribeByReply(ctx, tx, author, target.QuestionID, cmd.Kind == CmdUnsubscribeAll)
-	case CmdHelp, CmdUnknown:
-		return s.sendHelp(ctx, tx, in, author)
-	case CmdNotify:
-		if _, err := tx.Exec(ctx, sqlSetNotifyPreference[cmd.Arg], author.ID, cmd.On); err != nil {
-			return outcome{}, fmt.Errorf("set preference: %w", err)
-		}
-		note = templates.NoteNotify(cmd.Arg, cmd.On)
-	case CmdConfirmationsOn, CmdConfirmationsOff:
-		on := cmd.Kind == CmdConfirmationsOn
-		if _, err := tx.Exec(ctx, sqlSetCommandConfirmations, author.ID, on); err != nil {
-			return outcome{}, fmt.Errorf("set confirmations: %w", err)
-		}
-		note = templates.NoteConfirmationsOff
-		if on {
-			note = templates.NoteConfirmationsOn
-			author.commandConfirm = true
-		}
-	case CmdAccept, CmdUnaccept:
-		note, err = s.selectAnswer(ctx, tx, author, target, cmd.Kind == CmdAccept)
-	case CmdVoteUp, CmdVoteDown:
-		note, err = s.vote(ctx, tx, author, target, cmd.Kind == CmdVoteUp)
-	case CmdEdit:
-		note, err = s.edit(ctx, tx, author, target, cmd.Arg)
-	case CmdApprove, CmdReject:
-		note, err = s.moderate(ctx, tx, author, target.ID, cmd.Kind == CmdApprove, cmd.Arg)
-	default:
-		return outcome{}, fmt.Errorf("unhandled command %d", cmd.Kind)
-	}
-	var refused *refusal
-	if errors.As(err, &refused) {
-		return s.reject(ctx, tx, in, author, target.QuestionID, refused.reason)
-	}
-	if err != nil {
-		return outcome{}, err
-	}
-	out = outcome{state: StateProcessed, reason: templates.InboundCommand(note)}
-	if author.commandConfirm || cmd.Kind == CmdConfirmationsOn {
-		err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Command, inboundID: in.id, note: note}})
-		if err != nil {
-			return outcome{}, err
-		}
-	}
-	return out, nil
-}
+// Refusal is a command the store cannot carry out, and why: the
+// pipeline renders the sentence its sender reads.
+type Refusal struct{ Code RefusalCode }
 
-// refusal is a command that cannot be carried out, with the reason told
-// to the sender.
-type refusal struct{ reason string }
+// RefusalCode names why a command was refused.
+type RefusalCode int
 
-func (r *refusal) Error() string { return r.reason }
+// Refusals of a command.
+const (
+	RefusedSelectNotAnswer RefusalCode = iota + 1 // only an answer can be selected
+	RefusedSelectNotAsker                         // only the asker or a moderator selects
+	RefusedNoSelection                            // no answer is selected
+	RefusedSelectClosed                           // the question is closed
+	RefusedVoteComment                            // comments take no votes
+	RefusedVoteOwn                                // nobody votes on their own post
+	RefusedEditOthers                             // only one's own posts can be edited
+	RefusedNotModerator                           // only moderators approve or reject
+	RefusedPostGone                               // the post no longer exists
+	RefusedNotQueued                              // the post is not waiting for moderation
+)
 
-// refuse refuses a command with reason (a templates.Refuse* sentence).
-func refuse(reason string) error { return &refusal{reason} }
+func (r *Refusal) Error() string { return fmt.Sprintf("command refused (%d)", r.Code) }
+
+func refuse(c RefusalCode) error { return &Refusal{c} }
 
 // isModerator reports whether person is a moderator.
 func isModerator(ctx context.Context, tx pgx.Tx, person int64) (bool, error) {
@@ -106,160 +57,162 @@ func isModerator(ctx context.Context, tx pgx.Tx, person int64) (bool, error) {
 	return mod, nil
 }
 
-// selectAnswer marks target (an answer) as the best answer of its
-// question, or undoes it. Only the asker or a moderator may.
-func (s *Store) selectAnswer(ctx context.Context, tx pgx.Tx, author Person, target *ParentRef, accept bool) (string, error) {
+// SelectAnswer marks target (an answer) as the best answer of its
+// question, or undoes it. Only the asker or a moderator may: otherwise,
+// and when there is nothing to do, it returns a *Refusal.
+func (t *Tx) SelectAnswer(ctx context.Context, author Person, target *ParentRef, accept bool) error {
 	if target.Kind != KindAnswer {
-		return "", refuse(templates.RefuseSelectNotAnswer)
+		return refuse(RefusedSelectNotAnswer)
 	}
 	var asker, answerer int64
 	var best *int64
 	var state string
-	err := tx.QueryRow(ctx, sqlLockQuestionForSelect, target.QuestionID, target.ID).Scan(&asker, &answerer, &best, &state)
+	err := t.tx.QueryRow(ctx, sqlLockQuestionForSelect, target.QuestionID, target.ID).Scan(&asker, &answerer, &best, &state)
 	if err != nil {
-		return "", fmt.Errorf("load question: %w", err)
+		return fmt.Errorf("load question: %w", err)
 	}
 	if asker != author.ID {
-		mod, err := isModerator(ctx, tx, author.ID)
+		mod, err := isModerator(ctx, t.tx, author.ID)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if !mod {
-			return "", refuse(templates.RefuseSelectNotAsker)
+			return refuse(RefusedSelectNotAsker)
 		}
 	}
 	if !accept {
 		if best == nil {
-			return "", refuse(templates.RefuseNoSelection)
+			return refuse(RefusedNoSelection)
 		}
 		newState := state
-		if s.cfg.CloseOnSelect && state == "closed" {
+		if t.s.cfg.CloseOnSelect && state == "closed" {
 			newState = "visible"
 		}
-		if _, err := tx.Exec(ctx, sqlUnselectAnswer, target.QuestionID, newState); err != nil {
-			return "", fmt.Errorf("unselect: %w", err)
+		if _, err := t.tx.Exec(ctx, sqlUnselectAnswer, target.QuestionID, newState); err != nil {
+			return fmt.Errorf("unselect: %w", err)
 		}
-		return templates.NoteUnselected, nil
+		return nil
 	}
-	if state == "closed" && !(best != nil && s.cfg.CloseOnSelect) {
-		return "", refuse(templates.RefuseSelectClosed)
+	if state == "closed" && !(best != nil && t.s.cfg.CloseOnSelect) {
+		return refuse(RefusedSelectClosed)
 	}
 	newState := state
-	if s.cfg.CloseOnSelect {
+	if t.s.cfg.CloseOnSelect {
 		newState = "closed"
 	}
-	if _, err := tx.Exec(ctx, sqlSelectAnswer, target.QuestionID, target.ID, newState); err != nil {
-		return "", fmt.Errorf("select: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlSelectAnswer, target.QuestionID, target.ID, newState); err != nil {
+		return fmt.Errorf("select: %w", err)
 	}
 	var wants bool
-	if err := tx.QueryRow(ctx, sqlWantsSelected, answerer).Scan(&wants); err != nil {
-		return "", fmt.Errorf("load answerer: %w", err)
+	if err := t.tx.QueryRow(ctx, sqlWantsSelected, answerer).Scan(&wants); err != nil {
+		return fmt.Errorf("load answerer: %w", err)
 	}
 	if answerer != author.ID && wants {
-		if err := s.enqueueNotifications(ctx, tx, target.ID, []recipient{{personID: answerer, kind: mailkind.Selected}}); err != nil {
-			return "", err
+		if err := t.s.enqueueNotifications(ctx, t.tx, target.ID, []recipient{{personID: answerer, kind: mailkind.Selected}}); err != nil {
+			return err
 		}
 	}
-	return templates.NoteSelected, nil
+	return nil
 }
 
-// vote records author's vote (+1 or -1) on target, replacing an earlier
+// Vote records author's vote (+1 or -1) on target, replacing an earlier
 // one. Comments take no votes; nobody votes on their own post. No
-// notification is sent, as in Question2Answer.
-func (s *Store) vote(ctx context.Context, tx pgx.Tx, author Person, target *ParentRef, up bool) (string, error) {
+// notification is sent, as in Question2Answer. It returns the vote, or a *Refusal.
+func (t *Tx) Vote(ctx context.Context, author Person, target *ParentRef, up bool) (int, error) {
 	if target.Kind == KindComment {
-		return "", refuse(templates.RefuseVoteComment)
+		return 0, refuse(RefusedVoteComment)
 	}
 	var owner int64
-	if err := tx.QueryRow(ctx, sqlPostAuthor, target.ID).Scan(&owner); err != nil {
-		return "", fmt.Errorf("load post: %w", err)
+	if err := t.tx.QueryRow(ctx, sqlPostAuthor, target.ID).Scan(&owner); err != nil {
+		return 0, fmt.Errorf("load post: %w", err)
 	}
 	if owner == author.ID {
-		return "", refuse(templates.RefuseVoteOwn)
+		return 0, refuse(RefusedVoteOwn)
 	}
 	v := -1
 	if up {
 		v = 1
 	}
-	if _, err := tx.Exec(ctx, sqlVote, target.ID, author.ID, v); err != nil {
-		return "", fmt.Errorf("vote: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlVote, target.ID, author.ID, v); err != nil {
+		return 0, fmt.Errorf("vote: %w", err)
 	}
-	if _, err := tx.Exec(ctx, sqlCountVotes, target.ID); err != nil {
-		return "", fmt.Errorf("count votes: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlCountVotes, target.ID); err != nil {
+		return 0, fmt.Errorf("count votes: %w", err)
 	}
-	return templates.NoteVote(v), nil
+	return v, nil
 }
 
-// edit replaces the body of author's own post target, keeping the old
-// text in post_edits.
-func (s *Store) edit(ctx context.Context, tx pgx.Tx, author Person, target *ParentRef, body string) (string, error) {
+// Edit replaces the body of author's own post target, keeping the old
+// text in post_edits; anyone else's is a *Refusal.
+func (t *Tx) Edit(ctx context.Context, author Person, target *ParentRef, body string) error {
 	var owner int64
 	var old string
-	if err := tx.QueryRow(ctx, sqlLockPostForEdit, target.ID).Scan(&owner, &old); err != nil {
-		return "", fmt.Errorf("load post: %w", err)
+	if err := t.tx.QueryRow(ctx, sqlLockPostForEdit, target.ID).Scan(&owner, &old); err != nil {
+		return fmt.Errorf("load post: %w", err)
 	}
 	if owner != author.ID {
-		return "", refuse(templates.RefuseEditOthers)
+		return refuse(RefusedEditOthers)
 	}
-	if _, err := tx.Exec(ctx, sqlKeepEdit, target.ID, old, author.ID); err != nil {
-		return "", fmt.Errorf("keep edit history: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlKeepEdit, target.ID, old, author.ID); err != nil {
+		return fmt.Errorf("keep edit history: %w", err)
 	}
-	if _, err := tx.Exec(ctx, sqlEditPost, target.ID, body); err != nil {
-		return "", fmt.Errorf("edit: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlEditPost, target.ID, body); err != nil {
+		return fmt.Errorf("edit: %w", err)
 	}
-	return templates.NoteEdited, nil
+	return nil
 }
 
-// moderate approves or rejects queued post id; only moderators may.
-func (s *Store) moderate(ctx context.Context, tx pgx.Tx, author Person, id int64, approve bool, reason string) (string, error) {
-	mod, err := isModerator(ctx, tx, author.ID)
+// Moderate approves or rejects queued post id (see decideQueued); only
+// moderators may (else a *Refusal).
+func (t *Tx) Moderate(ctx context.Context, author Person, id int64, approve bool, rejectNote string) error {
+	mod, err := isModerator(ctx, t.tx, author.ID)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if !mod {
-		return "", refuse(templates.RefuseNotModerator)
+		return refuse(RefusedNotModerator)
 	}
-	return s.decideQueued(ctx, tx, id, approve, reason)
+	return t.s.decideQueued(ctx, t.tx, id, approve, rejectNote)
 }
 
 // decideQueued publishes (with its notifications, sent only now) or
-// rejects a post waiting for moderation.
-func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve bool, reason string) (string, error) {
+// rejects a post waiting for moderation, telling its author rejectNote
+// (rendered by the caller). A post gone or not queued is a *Refusal.
+func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve bool, rejectNote string) error {
 	var np newPost
 	var kind, state string
 	var author int64
 	err := tx.QueryRow(ctx, sqlLockQueuedPost, id).Scan(&kind, &state, &author, &np.questionID, &np.parentID, &np.categoryID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", refuse(templates.RefusePostGone)
+		return refuse(RefusedPostGone)
 	}
 	if err != nil {
-		return "", fmt.Errorf("load queued post: %w", err)
+		return fmt.Errorf("load queued post: %w", err)
 	}
 	if state != "queued" {
-		return "", refuse(templates.RefuseNotQueued)
+		return refuse(RefusedNotQueued)
 	}
 	np.kind, np.author = PostKind(kind), Person{ID: author}
 	if approve {
 		if _, err := tx.Exec(ctx, sqlApprovePost, id); err != nil {
-			return "", fmt.Errorf("approve: %w", err)
+			return fmt.Errorf("approve: %w", err)
 		}
 		if err := s.notifyPost(ctx, tx, id, np); err != nil {
-			return "", err
+			return err
 		}
-		return templates.NoteApproved(id), nil
+		return nil
 	}
 	if _, err := tx.Exec(ctx, sqlHidePost, id); err != nil {
-		return "", fmt.Errorf("reject: %w", err)
+		return fmt.Errorf("reject: %w", err)
 	}
-	note := templates.ModeratorRejected(reason)
 	qid := np.questionID
 	if np.kind == KindQuestion {
 		qid = 0
 	}
-	if err := s.enqueueNotifications(ctx, tx, qid, []recipient{{personID: author, kind: mailkind.Rejected, note: note}}); err != nil {
-		return "", err
+	if err := s.enqueueNotifications(ctx, tx, qid, []recipient{{personID: author, kind: mailkind.Rejected, note: rejectNote}}); err != nil {
+		return err
 	}
-	return templates.NoteRejected(id), nil
+	return nil
 }
 
 // queueForModeration tells every moderator about queued post id.
@@ -294,20 +247,48 @@ func (s *Store) needsModeration(ctx context.Context, tx pgx.Tx, author Person) (
 	return !mod && points < s.cfg.ModeratePointsBelow, nil
 }
 
-// sendHelp sends the guide to every address and command.
-func (s *Store) sendHelp(ctx context.Context, tx pgx.Tx, in *inboundRow, author Person) (outcome, error) {
-	if !author.Confirmed || author.Suppressed {
-		return ignored(templates.InboundHelpUnconfirmed), nil
-	}
-	limited, err := rateLimited(ctx, tx, author.ID, "", mailkind.Help, RejectionsPerDay, "24 hours")
+// SendHelp sends author the guide to every address and command, unless
+// they were sent RejectionsPerDay explanations and guides in 24 hours;
+// sent reports whether it was. The caller checks that author is confirmed
+// and not suppressed.
+func (t *Tx) SendHelp(ctx context.Context, author Person) (sent bool, err error) {
+	limited, err := rateLimited(ctx, t.tx, author.ID, "", mailkind.Help, RejectionsPerDay, "24 hours")
 	if err != nil || limited {
-		return ignored(templates.InboundHelpLimit), err
+		return false, err
 	}
-	if err := s.enqueueNotifications(ctx, tx, 0, []recipient{{personID: author.ID, kind: mailkind.Help, inboundID: in.id}}); err != nil {
-		return outcome{}, err
-	}
-	return outcome{state: StateProcessed, reason: templates.InboundHelpSent}, nil
+	return true, t.s.enqueueNotifications(ctx, t.tx, 0, []recipient{{personID: author.ID, kind: mailkind.Help, inboundID: t.in.id}})
 }
+
+// NotifyCommand sends author the one-line confirmation note of a command.
+func (t *Tx) NotifyCommand(ctx context.Context, author Person, note string) error {
+	return t.s.enqueueNotifications(ctx, t.tx, 0, []recipient{{personID: author.ID, kind: mailkind.Command, inboundID: t.in.id, note: note}})
+}
+
+// SetNotifyPreference sets person's notification preference pref (a
+// Command.Arg of CmdNotify) on or off.
+func (t *Tx) SetNotifyPreference(ctx context.Context, person int64, pref string, on bool) error {
+	q, ok := sqlSetNotifyPreference[pref]
+	if !ok {
+		return fmt.Errorf("unknown preference %q", pref)
+	}
+	if _, err := t.tx.Exec(ctx, q, person, on); err != nil {
+		return fmt.Errorf("set preference: %w", err)
+	}
+	return nil
+}
+
+// SetCommandConfirmations sets whether person is sent a one-line
+// confirmation of each command.
+func (t *Tx) SetCommandConfirmations(ctx context.Context, person int64, on bool) error {
+	if _, err := t.tx.Exec(ctx, sqlSetCommandConfirmations, person, on); err != nil {
+		return fmt.Errorf("set confirmations: %w", err)
+	}
+	return nil
+}
+
+// WantsCommandConfirmations reports whether p asked for a one-line
+// confirmation of each command.
+func (p Person) WantsCommandConfirmations() bool { return p.commandConfirm }
 
 // Censor replaces each blocked word (whole words, any case) in text with
 // asterisks of the same length.
@@ -365,24 +346,6 @@ func (s *Store) Categories(ctx context.Context) ([]Category, error) {
 	return list, nil
 }
 
-// unknownCategory builds the explanation for a category that does not
-// exist, listing the valid ones.
-func (s *Store) unknownCategory(ctx context.Context, tx pgx.Tx, slug string) (string, error) {
-	rows, err := tx.Query(ctx, sqlCategorySlugs)
-	if err != nil {
-		return "", fmt.Errorf("list categories: %w", err)
-	}
-	slugs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return "", fmt.Errorf("list categories: %w", err)
-	}
-	addrs := make([]string, len(slugs))
-	for i, sl := range slugs {
-		addrs[i] = s.cfg.LocalParts.Ask + "+" + sl + "@" + s.cfg.Domain
-	}
-	return templates.RefuseUnknownCategory(slug, s.addrs.Ask(), addrs), nil
-}
-
 // SetQuestionState closes (optionally as a duplicate of another question)
 // or reopens question id.
 func (s *Store) SetQuestionState(ctx context.Context, id int64, closed bool, duplicateOf int64) error {
@@ -427,15 +390,12 @@ func (s *Store) ModerationQueue(ctx context.Context) ([]QueuedPost, error) {
 	return list, nil
 }
 
-// DecideQueued approves or rejects a queued post from the command line.
-func (s *Store) DecideQueued(ctx context.Context, id int64, approve bool, reason string) (string, error) {
-	var note string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		note, err = s.decideQueued(ctx, tx, id, approve, reason)
-		return err
+// DecideQueued approves or rejects a queued post from the command line,
+// telling a rejected post's author rejectNote (rendered by the caller).
+func (s *Store) DecideQueued(ctx context.Context, id int64, approve bool, rejectNote string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return s.decideQueued(ctx, tx, id, approve, rejectNote)
 	})
-	return note, err
 }
 
 // SetModerator makes the person with addr a moderator (or not).

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/postern/postern/mailin/classify"
-	"github.com/postern/postern/mailin/parse"
-	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -23,56 +19,36 @@ const (
 	BounceThreshold = 4.0
 )
 
-// recordBounce counts a bounce against the person it concerns: the person
-// named by the VERP token when there is one, otherwise the person whose
-// address is the DSN's final recipient. Bounces never become posts.
-func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *parse.Message, verp *tokenRef) (outcome, error) {
-	dsn, _ := classify.ParseDSN(m)
-	hard, status := false, ""
-	if dsn != nil {
-		hard = dsn.Hard()
-		for _, r := range dsn.Recipients {
-			if status == "" || strings.HasPrefix(r.Status, "5") {
-				status = r.Status
-			}
-		}
+// PersonByAddress returns the id of the person with address addr (0:
+// nobody), in t.
+func (t *Tx) PersonByAddress(ctx context.Context, addr string) (int64, error) {
+	var id int64
+	err := t.tx.QueryRow(ctx, sqlPersonByAddressHash, t.s.keys.AddressHash(addr)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
 	}
-	var personID, notifID int64
-	if verp != nil && verp.Present {
-		personID, notifID = verp.Person, verp.Subject
-	} else if dsn != nil {
-		for _, r := range dsn.Recipients {
-			addr := r.FinalRecipient
-			if i := strings.LastIndexByte(addr, ';'); i >= 0 {
-				addr = addr[i+1:]
-			}
-			err := tx.QueryRow(ctx, sqlPersonByAddressHash, s.keys.AddressHash(strings.TrimSpace(addr))).Scan(&personID)
-			if err == nil {
-				break
-			}
-		}
+	if err != nil {
+		return 0, fmt.Errorf("look up bounced address: %w", err)
 	}
-	if personID == 0 {
-		return ignored(templates.InboundBounceUnknown), nil
-	}
-	if dsn == nil && verp != nil {
-		// Mail to a VERP address that is not a DSN: an auto-reply or a
-		// human writing to the envelope sender. Never a post.
-		return ignored(templates.InboundBounceNotDSN), nil
-	}
+	return id, nil
+}
+
+// RecordBounce counts a bounce of the locked inbound message against
+// person (notif: the notification it reports on, 0 when unknown), with
+// its DSN status: HardBounceScore for a hard one, else SoftBounceScore;
+// at BounceThreshold the person is suppressed.
+func (t *Tx) RecordBounce(ctx context.Context, person, notif int64, status string, hard bool) error {
 	score := SoftBounceScore
 	if hard {
 		score = HardBounceScore
 	}
-	_, err := tx.Exec(ctx, sqlInsertBounce, personID, notifID, status, hard, in.id)
-	if err != nil {
-		return outcome{}, fmt.Errorf("record bounce: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlInsertBounce, person, notif, status, hard, t.in.id); err != nil {
+		return fmt.Errorf("record bounce: %w", err)
 	}
-	_, err = tx.Exec(ctx, sqlScoreBounce, personID, score, BounceThreshold)
-	if err != nil {
-		return outcome{}, fmt.Errorf("score bounce: %w", err)
+	if _, err := t.tx.Exec(ctx, sqlScoreBounce, person, score, BounceThreshold); err != nil {
+		return fmt.Errorf("score bounce: %w", err)
 	}
-	return ignored(templates.InboundBounce(hard, status, personID)), nil
+	return nil
 }
 
 // UnsubscribeWithToken stops notifications for the person named by an
@@ -81,21 +57,36 @@ func (s *Store) recordBounce(ctx context.Context, tx pgx.Tx, in *inboundRow, m *
 // when all is set or the token names no question. It takes effect for
 // every notification not yet rendered, and returns what it stopped. No
 // email is sent: the web page confirms.
-func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) (templates.Stop, error) {
+func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) (Stop, error) {
 	t, err := s.verifyUnsubscribe(ctx, tok)
 	if err != nil {
-		return templates.Stop{}, err
+		return Stop{}, err
 	}
 	q := t.Subject
 	if all {
 		q = 0
 	}
-	var st templates.Stop
+	var st Stop
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		st, err = s.applyStop(ctx, tx, t.Person, t.Purpose, q)
+		ts, err := s.applyStop(ctx, tx, t.Person, t.Purpose, q)
+		st = Stop(ts)
 		return err
 	})
 	return st, err
+}
+
+// Stop is what a stop (unsubscribe) ended: templates.Stop's fields, which
+// the pipeline and the web render (a Stop converts to a templates.Stop).
+type Stop struct {
+	// Everything: every email of the forum stopped, every follow ended.
+	Everything bool
+	// Question: one question muted.
+	Question bool
+	// Follow: the stop of a new-question mail's follows. Forum and
+	// Categories say which follows it ended (none: they had ended).
+	Follow     bool
+	Forum      bool
+	Categories []string // names of the category follows it ended
 }
 
 // UnsubscribeLink says what the first button of an unsubscribe link's page

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
-	"github.com/postern/postern/templates"
 	"slices"
 	"sort"
 	"strings"
@@ -135,15 +134,20 @@ func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np newPost)
 	return s.enqueueNotifications(ctx, tx, id, recips)
 }
 
+// ConfirmedReasons are the reasons recorded on the inbound rows of held
+// posts published because their author confirmed (rendered by the
+// caller): Published, or Queued when they now wait for a moderator.
+type ConfirmedReasons struct{ Published, Queued string }
+
 // publishHeld makes every held post of person visible, oldest first, and
 // enqueues their notifications.
-func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person) (int, error) {
-	return s.publishHeldPost(ctx, tx, person, 0)
+func (s *Store) publishHeld(ctx context.Context, tx pgx.Tx, person Person, reasons ConfirmedReasons) (int, error) {
+	return s.publishHeldPost(ctx, tx, person, 0, reasons)
 }
 
 // publishHeldPost is publishHeld for held post postID of person only (0:
 // every held post of person).
-func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, postID int64) (int, error) {
+func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, postID int64, reasons ConfirmedReasons) (int, error) {
 	// Decided before publishing: the held posts themselves must not lift
 	// their author over the moderation threshold.
 	queue, err := s.needsModeration(ctx, tx, person)
@@ -174,9 +178,9 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 	}
 	sort.Slice(posts, func(i, j int) bool { return posts[i].id < posts[j].id })
 	for _, h := range posts {
-		reason := templates.InboundPublishedConfirmed
+		reason := reasons.Published
 		if queue {
-			reason = templates.InboundQueuedConfirmed
+			reason = reasons.Queued
 		}
 		// The held reason would be stale in `postern inbound list`.
 		if _, err := tx.Exec(ctx, `UPDATE inbound SET reason = $2 WHERE post_id = $1`, h.id, reason); err != nil {

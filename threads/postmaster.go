@@ -6,14 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/postern/postern/templates"
 	"github.com/riverqueue/river"
-)
-
-// Reasons recorded on inbound mail for the postmaster (RcptPostmaster).
-const (
-	ReasonPostmasterKept      = templates.InboundPostmasterKept
-	ReasonPostmasterForwarded = templates.InboundPostmasterForwarded
 )
 
 // ForwardArgs is the River job forwarding inbound message InboundID, sent
@@ -39,20 +32,16 @@ func (s *Store) forPostmaster(rcpt []string) bool {
 	return false
 }
 
-// keepForPostmaster is the outcome of mail to the postmaster: no post, no
-// person, no reply to the sender; a forwarding job when an address is
-// configured (enqueued in tx, with the outcome).
-func (s *Store) keepForPostmaster(ctx context.Context, tx pgx.Tx, in *inboundRow) (outcome, error) {
-	if s.cfg.PostmasterAddress == "" {
-		return outcome{state: StateProcessed, reason: ReasonPostmasterKept}, nil
+// EnqueueForward enqueues, in t, the forwarding of the locked inbound
+// message to Config.PostmasterAddress (the caller checks one is set).
+func (t *Tx) EnqueueForward(ctx context.Context) error {
+	if t.s.jobs == nil {
+		return errors.New("store has no job inserter (threads.Options.Jobs)")
 	}
-	if s.jobs == nil {
-		return outcome{}, errors.New("store has no job inserter (threads.Options.Jobs)")
+	if _, err := t.s.jobs.InsertTx(ctx, t.tx, ForwardArgs{InboundID: t.in.id}, nil); err != nil {
+		return fmt.Errorf("enqueue postmaster forward: %w", err)
 	}
-	if _, err := s.jobs.InsertTx(ctx, tx, ForwardArgs{InboundID: in.id}, nil); err != nil {
-		return outcome{}, fmt.Errorf("enqueue postmaster forward: %w", err)
-	}
-	return outcome{state: StateProcessed, reason: ReasonPostmasterForwarded}, nil
+	return nil
 }
 
 // Forward is an inbound message to hand to the postmaster address.

@@ -5,7 +5,7 @@ package threads
 // built from data.
 
 const (
-	// process.go:
+	// tx.go (InboundTx, MarkInbound):
 
 	// sqlInboundSize is the size of an accepted inbound message (jobs enqueued
 	// without it).
@@ -19,7 +19,7 @@ const (
 	sqlMarkInbound = `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),
 			auth_dkim = $6, auth_dmarc = $7, auth_spf = $8, evidence = $9 WHERE id = $1`
 
-	// facts.go:
+	// lookups.go:
 
 	// sqlCategoryID is a category's id by its slug.
 	sqlCategoryID = `SELECT id FROM categories WHERE slug = $1`
@@ -40,7 +40,7 @@ const (
 	sqlConfirmationReplied = `SELECT n.kind, coalesce(n.subscription_id, 0), coalesce(n.post_id, 0), p.token_epoch FROM notifications n JOIN people p ON p.id = n.person_id
 		WHERE n.message_id = ANY($1) AND n.person_id = $2 AND n.kind IN ('confirm', 'confirm_subscribe') LIMIT 1`
 
-	// evidence.go:
+	// tx.go (NotificationReplied):
 
 	// sqlNotificationReplied tells whether one of a reply's Message-IDs is a
 	// notification sent to the person.
@@ -62,7 +62,7 @@ const (
 		suppressed_at = CASE WHEN bounce_score + $2 >= $3 THEN coalesce(suppressed_at, now()) ELSE suppressed_at END
 		WHERE id = $1`
 
-	// trust.go:
+	// trust.go, trusttx.go:
 
 	// sqlLockPerson locks a person's row so that concurrent messages from one
 	// address count each other.

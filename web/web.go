@@ -211,7 +211,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("unsubscribe failed", "err", err)
 		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainUnsubscribe)
 	default:
-		h.render(w, http.StatusOK, templates.Stopped(st))
+		h.render(w, http.StatusOK, templates.Stopped(templates.Stop(st)))
 	}
 }
 
@@ -244,7 +244,8 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, what string, 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	follow, _ := h.store.ConfirmLinkIsFollow(tok) // a bad token fails below
-	n, err := h.store.ConfirmWithToken(r.Context(), tok)
+	n, err := h.store.ConfirmWithToken(r.Context(), tok,
+		threads.ConfirmedReasons{Published: templates.InboundPublishedConfirmed, Queued: templates.InboundQueuedConfirmed})
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
 		h.notice(w, http.StatusNotFound, templates.NoticeBadConfirm)

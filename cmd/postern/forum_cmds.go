@@ -8,7 +8,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/pipeline"
 )
 
 // cmdCategory implements `postern category add SLUG "Name"` and
@@ -99,10 +101,15 @@ func cmdModerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	note, err := st.DecideQueued(ctx, id, args[0] == "approve", strings.Join(fs.Args()[1:], " "))
+	approve := args[0] == "approve"
+	err = st.DecideQueued(ctx, id, approve, templates.ModeratorRejected(strings.Join(fs.Args()[1:], " ")))
+	var refused *threads.Refusal
+	if errors.As(err, &refused) {
+		return errors.New(pipeline.RefusalText(refused.Code))
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, note)
+	fmt.Fprintln(stdout, pipeline.ModerationNote(id, approve))
 	return nil
 }

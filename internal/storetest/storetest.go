@@ -70,16 +70,20 @@ func Over(t testing.TB, pool *pgxpool.Pool, cfg threads.Config, keys *threads.Ke
 	return threads.NewStore(pool, cfg, keys, threads.Options{Jobs: rc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
+// ProcessFunc processes inbound message id through st: pipeline.Process
+// (which this package cannot import, as the pipeline's tests import it).
+type ProcessFunc func(ctx context.Context, st *threads.Store, id int64) error
+
 // Deliver accepts raw for rcpt from mailFrom, sent from 192.0.2.1 over
-// SMTP, and processes it, returning the inbound id.
-func Deliver(t testing.TB, st *threads.Store, mailFrom string, rcpt []string, raw string) int64 {
+// SMTP, and processes it with process, returning the inbound id.
+func Deliver(t testing.TB, st *threads.Store, process ProcessFunc, mailFrom string, rcpt []string, raw string) int64 {
 	t.Helper()
 	ctx := context.Background()
 	acc, err := st.Accept(ctx, threads.Envelope{MailFrom: mailFrom, Rcpt: rcpt, RemoteAddr: "192.0.2.1:25", Source: threads.SourceSMTP}, []byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Process(ctx, acc.InboundID); err != nil {
+	if err := process(ctx, st, acc.InboundID); err != nil {
 		t.Fatal(err)
 	}
 	return acc.InboundID

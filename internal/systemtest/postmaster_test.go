@@ -9,6 +9,7 @@ import (
 
 	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/pipeline"
 )
 
 // transact is one SMTP or LMTP transaction as a sending MTA makes it: it
@@ -145,7 +146,7 @@ func TestPostmasterMail(t *testing.T) {
 		relay.waitFor(t, "ops@operator.test", containing(fmt.Sprintf("<pm%d@example.org>", i)))
 	}
 	waitDrained(t, a)
-	if n := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'processed' AND reason = $1 AND post_id IS NULL AND sender_id IS NULL`, threads.ReasonPostmasterForwarded); n != len(rcpts)+50 {
+	if n := mtCount(t, a, `SELECT count(*) FROM inbound WHERE state = 'processed' AND reason = $1 AND post_id IS NULL AND sender_id IS NULL`, pipeline.ReasonPostmasterForwarded); n != len(rcpts)+50 {
 		t.Errorf("%d messages kept and forwarded for the postmaster, want %d", n, len(rcpts)+50)
 	}
 	if n := mtCount(t, a, `SELECT count(*) FROM posts`) + mtCount(t, a, `SELECT count(*) FROM people`); n != 0 {
@@ -183,7 +184,7 @@ func TestPostmasterMailKeptWithoutAddress(t *testing.T) {
 	sendMail(t, a, "stranger@example.org", []string{"postmaster@forum.test"}, "From: <stranger@example.org>\nSubject: hi\nMessage-ID: <keep@example.org>\n\nhello\n")
 	waitDrained(t, a)
 	state, reason, post := mtOutcome(t, a, "keep@example.org")
-	if state != threads.StateProcessed || reason != threads.ReasonPostmasterKept || post != 0 {
+	if state != threads.StateProcessed || reason != pipeline.ReasonPostmasterKept || post != 0 {
 		t.Errorf("postmaster mail: %s %q post %d", state, reason, post)
 	}
 	if n := len(relay.all()); n != 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/postern/postern/mailin/classify"
 	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/pipeline"
 )
 
 // ref is one candidate parent of a message: its Message-ID as the index
@@ -109,7 +110,7 @@ func (p *preparer) sender(m *parse.Message, it *item) (skip string) {
 			return skipNoFrom
 		}
 		m.From, m.HasFrom = parse.Address{Name: name, Addr: addr}, true
-	} else if threads.MalformedFrom(m) {
+	} else if pipeline.MalformedFrom(m) {
 		return skipMalformed
 	}
 	it.from = threads.NormalizeAddress(m.From.Addr)
@@ -129,10 +130,10 @@ func (p *preparer) sender(m *parse.Message, it *item) (skip string) {
 // content fills in m's texts (as a reply and as a question), the address
 // candidates in them, its attachments and its base subject.
 func (p *preparer) content(m *parse.Message, it *item) {
-	body, elided := threads.ExtractBody(m)
+	body, elided := pipeline.ExtractBody(m)
 	body = strings.TrimSpace(body)
 	it.addrCands, it.addrHashes = p.st.AddressCandidates(&body, &elided)
-	atts, notes := threads.SelectAttachments(m, p.maxFile, p.maxPost)
+	atts, notes := pipeline.SelectAttachments(m, p.maxFile, p.maxPost)
 	it.hasContent = body != "" || len(atts) > 0
 	it.atts = atts
 	it.body, it.elided = threads.AppendNotes(body, notes), elided

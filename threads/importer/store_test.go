@@ -7,6 +7,7 @@ import (
 	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
+	"github.com/postern/postern/threads/pipeline"
 )
 
 func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }
@@ -36,7 +37,7 @@ func confirmedPerson(t *testing.T, st *threads.Store, addr, name string) {
 
 // deliver accepts and processes raw (storetest.Deliver).
 func deliver(t *testing.T, st *threads.Store, mailFrom string, rcpt []string, raw string) int64 {
-	return storetest.Deliver(t, st, mailFrom, rcpt, raw)
+	return storetest.Deliver(t, st, pipeline.Process, mailFrom, rcpt, raw)
 }
 
 // inboundState returns the state, reason and post id of inbound id.

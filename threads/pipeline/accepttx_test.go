@@ -91,7 +91,7 @@ func TestAcceptTxCommitsWithCallersRow(t *testing.T) {
 	if source != "web" || jobID != acc.InboundID {
 		t.Fatalf("stored source %q, job for inbound %d; want web, %d", source, jobID, acc.InboundID)
 	}
-	if err := st.Process(ctx, acc.InboundID); err != nil {
+	if err := Process(ctx, st, acc.InboundID); err != nil {
 		t.Fatal(err)
 	}
 	if state, reason, post := inboundState(t, st, acc.InboundID); state != threads.StateProcessed || post == 0 {

@@ -55,7 +55,7 @@ func deliverFrom(t *testing.T, st *threads.Store, remote, mailFrom string, rcpt 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Process(ctx, acc.InboundID); err != nil {
+	if err := Process(ctx, st, acc.InboundID); err != nil {
 		t.Fatal(err)
 	}
 	return acc.InboundID

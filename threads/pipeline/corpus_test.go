@@ -435,7 +435,7 @@ func (h *corpusHarness) run(ctx context.Context, t *testing.T, file, raw string,
 	defer func() {
 		_, _ = st.Pool().Exec(ctx, `UPDATE inbound SET dedup_key = sha256(dedup_key || int8send(id)) WHERE id = $1`, acc.InboundID)
 	}()
-	if err := st.Process(ctx, acc.InboundID); err != nil {
+	if err := Process(ctx, st, acc.InboundID); err != nil {
 		return []string{"process: " + err.Error()}
 	}
 	var state, reason, pstate, body, kind string

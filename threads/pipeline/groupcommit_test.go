@@ -60,7 +60,7 @@ func TestGroupCommittedMessagesProcess(t *testing.T) {
 		}
 	}
 	for i := range n - 10 {
-		if err := st.Process(ctx, res[i].InboundID); err != nil {
+		if err := Process(ctx, st, res[i].InboundID); err != nil {
 			t.Fatal(err)
 		}
 		if state, reason, _ := inboundState(t, st, res[i].InboundID); state == threads.StateAccepted || state == threads.StateFailed {

@@ -19,7 +19,7 @@ func TestRetentionPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Process(ctx, done.InboundID); err != nil {
+	if err := Process(ctx, st, done.InboundID); err != nil {
 		t.Fatal(err)
 	}
 	raw2 := []byte("From: A <a@example.org>\r\nTo: ask@forum.test\r\nSubject: hi\r\nMessage-ID: <p2@example.org>\r\n\r\nhello\r\n")

@@ -70,7 +70,7 @@ func confirmedPerson(t *testing.T, st *threads.Store, addr, name string) threads
 
 // deliver accepts and processes raw (storetest.Deliver).
 func deliver(t *testing.T, st *threads.Store, mailFrom string, rcpt []string, raw string) int64 {
-	return storetest.Deliver(t, st, mailFrom, rcpt, raw)
+	return storetest.Deliver(t, st, Process, mailFrom, rcpt, raw)
 }
 
 // inboundState returns the state, reason and post id of inbound id.
@@ -116,7 +116,7 @@ func TestRetryFailedInbound(t *testing.T) {
 	if state, _, _ := inboundState(t, st, id); state != threads.StateAccepted {
 		t.Fatalf("after retry state = %s, want accepted", state)
 	}
-	if err := st.Process(ctx, id); err != nil {
+	if err := Process(ctx, st, id); err != nil {
 		t.Fatal(err)
 	}
 	state, reason, post := inboundState(t, st, id)

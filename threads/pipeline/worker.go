@@ -42,7 +42,7 @@ type ProcessWorker struct {
 // not count a snooze as an attempt; an outage gets at most a day of
 // snoozes more) rather than turned into a failure.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[threads.ProcessArgs]) error {
-	err := w.Store.ProcessInbound(ctx, job.Args.InboundID, job.Args.Size)
+	err := ProcessInbound(ctx, w.Store, job.Args.InboundID, job.Args.Size)
 	if err == nil {
 		return nil
 	}

@@ -1,9 +1,10 @@
-package threads
+package pipeline
 
 import (
 	"strings"
 
 	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
 )
 
 // ActionKind is what processing does with one inbound message: the
@@ -49,7 +50,7 @@ const (
 )
 
 // Reason is why a message was refused: a code and its data. The sentence
-// a person reads is rendered from it (reasonText).
+// a person reads is rendered from it (processor.reasonText).
 type Reason struct {
 	Code ReasonCode
 	Slug string // RejectUnknownCategory: the category asked for
@@ -77,10 +78,10 @@ type Action struct {
 	Kind       ActionKind
 	Text       string // ActFail, ActIgnore: the reason recorded
 	Reason     Reason // ActReject
-	Token      *tokenRef
+	Token      *threads.TokenRef
 	Slug       string
-	Target     *ParentRef
-	Cmd        Command
+	Target     *threads.ParentRef
+	Cmd        threads.Command
 	QuestionID int64
 	All        bool
 	Post       newPost
@@ -145,7 +146,7 @@ func addressed(r rcptSet) Action {
 
 // revoked reports whether reply token t is the author's own but of an
 // earlier epoch.
-func revoked(t *tokenRef, author Person) bool {
+func revoked(t *threads.TokenRef, author threads.Person) bool {
 	return t.Person == author.ID && t.Epoch != author.Epoch
 }
 
@@ -176,24 +177,24 @@ func Decide(f Facts) Action {
 	}
 	// An unsubscribe command as the whole text of a reply, or as the whole
 	// subject of a reply or of mail to ask@ (which never asks anything).
-	subjectCmd := unsubscribeCommand(QuestionTitle(f.Subject))
+	subjectCmd := threads.UnsubscribeCommand(threads.QuestionTitle(f.Subject))
 	if target == nil {
 		if subjectCmd != "" {
 			return Action{Kind: ActUnsubscribe, All: true}
 		}
 		return decideQuestion(f)
 	}
-	cmd := ParseCommand(f.Text)
-	if cmd.Kind == CmdNone && subjectCmd != "" {
-		cmd.Kind = CmdUnsubscribe
+	cmd := threads.ParseCommand(f.Text)
+	if cmd.Kind == threads.CmdNone && subjectCmd != "" {
+		cmd.Kind = threads.CmdUnsubscribe
 		if subjectCmd == "all" {
-			cmd.Kind = CmdUnsubscribeAll
+			cmd.Kind = threads.CmdUnsubscribeAll
 		}
 	}
-	if target.State == "queued" && cmd.Kind != CmdApprove && cmd.Kind != CmdReject {
+	if target.State == "queued" && cmd.Kind != threads.CmdApprove && cmd.Kind != threads.CmdReject {
 		return reject(RejectTargetQueued, 0)
 	}
-	if cmd.Kind != CmdNone {
+	if cmd.Kind != threads.CmdNone {
 		return Action{Kind: ActCommand, Target: target, Cmd: cmd}
 	}
 	return decideReply(f, target)
@@ -213,13 +214,13 @@ func (f Facts) hasContent() bool {
 // decideQuestion makes a new question of f (mail to ask@).
 func decideQuestion(f Facts) Action {
 	np := f.newPost()
-	np.kind = KindQuestion
-	title, slug, tags, rest := ParseTags(QuestionTitle(f.Subject), f.Body)
-	np.title, np.tags, np.body = QuestionTitle(title), tags, rest
+	np.kind = threads.KindQuestion
+	title, slug, tags, rest := threads.ParseTags(threads.QuestionTitle(f.Subject), f.Body)
+	np.title, np.tags, np.body = threads.QuestionTitle(title), tags, rest
 	if f.Rcpts.category == "" && slug != "" {
 		// "[slug]" in the subject chooses a category only if it is one.
 		if f.SubjectCategory == 0 {
-			np.title = QuestionTitle(f.Subject)
+			np.title = threads.QuestionTitle(f.Subject)
 		}
 		np.categoryID = f.SubjectCategory
 	}
@@ -238,7 +239,7 @@ func decideQuestion(f Facts) Action {
 }
 
 // decideReply makes an answer or a comment of f, a reply about target.
-func decideReply(f Facts, target *ParentRef) Action {
+func decideReply(f Facts, target *threads.ParentRef) Action {
 	if !f.hasContent() {
 		return reject(RejectEmptyReply, target.QuestionID)
 	}
@@ -246,12 +247,12 @@ func decideReply(f Facts, target *ParentRef) Action {
 		return reject(RejectClosed, target.QuestionID)
 	}
 	np := f.newPost()
-	np.kind, np.parentID, np.questionID = Placement(*target)
-	if target.Kind == KindQuestion && target.AskerID == f.Author.ID {
+	np.kind, np.parentID, np.questionID = threads.Placement(*target)
+	if target.Kind == threads.KindQuestion && target.AskerID == f.Author.ID {
 		// By email, the asker replying in their own thread (to the
 		// "posted" note or a follower's copy) adds to the question: a
 		// comment on it, not an answer to themselves.
-		np.kind = KindComment
+		np.kind = threads.KindComment
 	}
 	return Action{Kind: ActPost, Post: np}
 }
@@ -260,4 +261,28 @@ func decideReply(f Facts, target *ParentRef) Action {
 func (f Facts) newPost() newPost {
 	return newPost{author: f.Author, body: f.Body, elided: f.Elided, clientMsgID: f.MessageID,
 		attachments: f.Attachments, held: !f.Author.Confirmed}
+}
+
+// newPost is the post an ActPost makes (see threads.NewPost).
+type newPost struct {
+	kind        threads.PostKind
+	author      threads.Person
+	title       string
+	body        string
+	elided      string
+	categoryID  int64
+	questionID  int64
+	parentID    int64
+	clientMsgID string
+	held        bool
+	queued      bool
+	tags        []string
+	attachments []threads.KeptAttachment
+}
+
+// stored is np as the store inserts it.
+func (np newPost) stored() threads.NewPost {
+	return threads.NewPost{Kind: np.kind, Author: np.author, Title: np.title, Body: np.body, Elided: np.elided,
+		CategoryID: np.categoryID, QuestionID: np.questionID, ParentID: np.parentID, ClientMsgID: np.clientMsgID,
+		Held: np.held, Queued: np.queued, Tags: np.tags, Attachments: np.attachments}
 }

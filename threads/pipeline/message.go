@@ -1,4 +1,4 @@
-package threads
+package pipeline
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/mailin/trim"
 	"github.com/postern/postern/templates"
-	"github.com/postern/postern/threads/token"
+	"github.com/postern/postern/threads"
 )
 
 // The reading of one inbound message before anyone is looked up: what
@@ -24,14 +24,14 @@ func screenMessage(sf *ScreenFacts, m *parse.Message, mailFrom string, rcpts rcp
 		sf.AutoReason = verdict.Reason
 	}
 	if m.HasFrom && strings.Contains(m.From.Addr, "@") {
-		sf.From = NormalizeAddress(m.From.Addr)
+		sf.From = threads.NormalizeAddress(m.From.Addr)
 		sf.MalformedFrom = malformedFrom(m)
 	}
 }
 
 // rcptSet is the forum recipients of one message, by kind.
 type rcptSet struct {
-	confirm     *tokenRef
+	confirm     *threads.TokenRef
 	ask         bool
 	category    string
 	notify      bool
@@ -39,48 +39,44 @@ type rcptSet struct {
 	subSlug     string // subscribe+SLUG: one category
 	unsubSlug   string // unsubscribe+SLUG: stop following one category
 	help        bool
-	reply       *tokenRef
-	bounce      *tokenRef
-	unsubscribe *tokenRef
+	reply       *threads.TokenRef
+	bounce      *threads.TokenRef
+	unsubscribe *threads.TokenRef
 }
 
-type tokenRef struct {
-	Purpose                token.Purpose
-	Subject, Person, Epoch int64
-	Present                bool
-}
-
-func (s *Store) recipients(rcpt []string) rcptSet {
+// recipients sorts rcpt, the envelope recipients, by the forum address
+// each is (addrs.Parse); others are left out.
+func recipients(addrs *threads.Addresses, rcpt []string) rcptSet {
 	var rs rcptSet
 	for _, a := range rcpt {
-		r, err := s.addrs.Parse(a)
+		r, err := addrs.Parse(a)
 		if err != nil {
 			continue
 		}
-		ref := &tokenRef{Purpose: r.Token.Purpose, Subject: r.Token.Subject, Person: r.Token.Person, Epoch: r.Token.Epoch, Present: r.Detail != ""}
+		ref := &threads.TokenRef{Purpose: r.Token.Purpose, Subject: r.Token.Subject, Person: r.Token.Person, Epoch: r.Token.Epoch, Present: r.Detail != ""}
 		switch r.Kind {
-		case RcptAsk:
+		case threads.RcptAsk:
 			rs.ask, rs.category = true, r.Detail
-		case RcptNotify:
+		case threads.RcptNotify:
 			rs.notify = true
-		case RcptSubscribe:
+		case threads.RcptSubscribe:
 			rs.subscribe, rs.subSlug = true, r.Detail
-		case RcptHelp:
+		case threads.RcptHelp:
 			rs.help = true
-		case RcptModerate:
+		case threads.RcptModerate:
 			rs.notify = true
-		case RcptReply:
+		case threads.RcptReply:
 			if rs.reply == nil {
 				rs.reply = ref
 			}
-		case RcptBounce:
+		case threads.RcptBounce:
 			rs.bounce = ref
-		case RcptUnsubscribe:
+		case threads.RcptUnsubscribe:
 			rs.unsubscribe = ref
 			if r.Token.Purpose == 0 && r.Detail != "" {
 				ref.Present, rs.unsubSlug = false, r.Detail
 			}
-		case RcptConfirm:
+		case threads.RcptConfirm:
 			rs.confirm = ref
 		}
 	}
@@ -116,6 +112,10 @@ func ExtractBody(m *parse.Message) (body, elided string) {
 	}
 	return r.Text, el
 }
+
+// MalformedFrom reports whether m's From header is one live mail drops
+// (see malformedFrom); the archive importer drops such mail too.
+func MalformedFrom(m *parse.Message) bool { return malformedFrom(m) }
 
 // malformedFrom reports a From header whose address could only be
 // recovered heuristically and whose display name holds characters no

@@ -1,6 +1,7 @@
-package threads
+package pipeline
 
 import (
+	"github.com/postern/postern/threads"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -8,12 +9,12 @@ import (
 	"github.com/postern/postern/mailin/parse"
 )
 
-// TestPostContentCutsLongText: a text over MaxPostTextBytes is cut on a
+// TestPostContentCutsLongText: a text over threads.MaxPostTextBytes is cut on a
 // character boundary (at a line break when there is one) and kept whole
 // as message.txt when the attachment limits allow, else said to be cut.
 func TestPostContentCutsLongText(t *testing.T) {
-	long := strings.Repeat("é", MaxPostTextBytes) // 2 bytes each, no line break
-	lines := strings.Repeat("a line of text\n", 2*MaxPostTextBytes/15)
+	long := strings.Repeat("é", threads.MaxPostTextBytes) // 2 bytes each, no line break
+	lines := strings.Repeat("a line of text\n", 2*threads.MaxPostTextBytes/15)
 	for _, c := range []struct {
 		name, body      string
 		maxFile, maxAll int
@@ -28,7 +29,7 @@ func TestPostContentCutsLongText(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			body, _, atts := postContent(&parse.Message{}, c.body, "", c.maxFile, c.maxAll)
-			if !utf8.ValidString(body) || len(body) > MaxPostTextBytes+200 {
+			if !utf8.ValidString(body) || len(body) > threads.MaxPostTextBytes+200 {
 				t.Errorf("body of %d bytes, valid UTF-8 %v", len(body), utf8.ValidString(body))
 			}
 			if c.note == "" && body != c.body || c.note != "" && !strings.HasSuffix(strings.TrimSpace(body), "]") || !strings.Contains(body, c.note) {
@@ -37,7 +38,7 @@ func TestPostContentCutsLongText(t *testing.T) {
 			if c.name == "lines" && !strings.Contains(body, "a line of text\n\n[the text") {
 				t.Errorf("not cut at a line break: %q", body[len(body)-150:])
 			}
-			if got := len(atts) == 1 && atts[0].filename == "message.txt" && string(atts[0].data) == c.body; got != c.kept {
+			if got := len(atts) == 1 && atts[0].Filename == "message.txt" && string(atts[0].Data) == c.body; got != c.kept {
 				t.Errorf("message.txt kept whole: %v, want %v (%d attachments)", got, c.kept, len(atts))
 			}
 		})

@@ -1,6 +1,7 @@
-package threads
+package pipeline
 
 import (
+	"github.com/postern/postern/threads"
 	"reflect"
 	"testing"
 )
@@ -36,25 +37,25 @@ func TestScreen(t *testing.T) {
 // TestDecide covers every branch of routing a message from a human
 // sender: each row changes the base facts and names the whole action.
 func TestDecide(t *testing.T) {
-	member := Person{ID: 7, Epoch: 2, Confirmed: true}
-	tok := &tokenRef{Subject: 10, Person: 7, Epoch: 2, Present: true}
-	oldTok := &tokenRef{Subject: 10, Person: 7, Epoch: 1, Present: true}
-	question := &ParentRef{ID: 10, Kind: KindQuestion, QuestionID: 10, State: "visible", QuestionState: "visible", AskerID: 3}
-	answer := &ParentRef{ID: 11, Kind: KindAnswer, QuestionID: 10, ParentID: 10, State: "visible", QuestionState: "visible", AskerID: 3}
-	comment := &ParentRef{ID: 12, Kind: KindComment, QuestionID: 10, ParentID: 11, State: "visible", QuestionState: "visible", AskerID: 3}
-	orphan := &ParentRef{ID: 13, Kind: KindComment, QuestionID: 10, State: "visible", QuestionState: "visible"}
-	queued := &ParentRef{ID: 11, Kind: KindAnswer, QuestionID: 10, ParentID: 10, State: "queued", QuestionState: "visible", AskerID: 3}
-	closed := &ParentRef{ID: 10, Kind: KindQuestion, QuestionID: 10, State: "closed", QuestionState: "closed", AskerID: 3}
-	files := []keptAttachment{{filename: "a.pdf", contentType: "application/pdf", data: []byte("%PDF")}}
+	member := threads.Person{ID: 7, Epoch: 2, Confirmed: true}
+	tok := &threads.TokenRef{Subject: 10, Person: 7, Epoch: 2, Present: true}
+	oldTok := &threads.TokenRef{Subject: 10, Person: 7, Epoch: 1, Present: true}
+	question := &threads.ParentRef{ID: 10, Kind: threads.KindQuestion, QuestionID: 10, State: "visible", QuestionState: "visible", AskerID: 3}
+	answer := &threads.ParentRef{ID: 11, Kind: threads.KindAnswer, QuestionID: 10, ParentID: 10, State: "visible", QuestionState: "visible", AskerID: 3}
+	comment := &threads.ParentRef{ID: 12, Kind: threads.KindComment, QuestionID: 10, ParentID: 11, State: "visible", QuestionState: "visible", AskerID: 3}
+	orphan := &threads.ParentRef{ID: 13, Kind: threads.KindComment, QuestionID: 10, State: "visible", QuestionState: "visible"}
+	queued := &threads.ParentRef{ID: 11, Kind: threads.KindAnswer, QuestionID: 10, ParentID: 10, State: "queued", QuestionState: "visible", AskerID: 3}
+	closed := &threads.ParentRef{ID: 10, Kind: threads.KindQuestion, QuestionID: 10, State: "closed", QuestionState: "closed", AskerID: 3}
+	files := []threads.KeptAttachment{{Filename: "a.pdf", ContentType: "application/pdf", Data: []byte("%PDF")}}
 
 	base := Facts{Author: member, Subject: "Re: How do I sleep?", MessageID: "m1@x", Text: "Try tea.", Body: "Try tea.", Elided: "> old"}
 	reply := func(f *Facts) { f.ThreadTarget = question }
 	ask := func(f *Facts) { f.Rcpts.ask = true }
-	post := func(kind PostKind, parent, q int64) newPost {
+	post := func(kind threads.PostKind, parent, q int64) newPost {
 		return newPost{kind: kind, author: member, body: "Try tea.", elided: "> old", clientMsgID: "m1@x", parentID: parent, questionID: q}
 	}
 	askPost := func(title string, cat int64, tags ...string) newPost {
-		np := post(KindQuestion, 0, 0)
+		np := post(threads.KindQuestion, 0, 0)
 		np.title, np.categoryID, np.tags = title, cat, tags
 		return np
 	}
@@ -62,7 +63,9 @@ func TestDecide(t *testing.T) {
 	rej := func(code ReasonCode, q int64) Action {
 		return Action{Kind: ActReject, Reason: Reason{Code: code}, QuestionID: q}
 	}
-	cmd := func(target *ParentRef, c Command) Action { return Action{Kind: ActCommand, Target: target, Cmd: c} }
+	cmd := func(target *threads.ParentRef, c threads.Command) Action {
+		return Action{Kind: ActCommand, Target: target, Cmd: c}
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -77,7 +80,7 @@ func TestDecide(t *testing.T) {
 		{"unsubscribe+TOKEN", []func(*Facts){func(f *Facts) { f.Rcpts.unsubscribe = tok; f.Rcpts.help = true }}, Action{Kind: ActUnsubscribeMail, Token: tok}},
 		{"help@ alone", []func(*Facts){func(f *Facts) { f.Rcpts.help = true }}, Action{Kind: ActHelp}},
 		{"help@ with ask@ asks", []func(*Facts){ask, func(f *Facts) { f.Rcpts.help = true; f.Subject = "Sleep" }}, act(askPost("Sleep", 0))},
-		{"help@ with a reply token replies", []func(*Facts){func(f *Facts) { f.Rcpts.help, f.Rcpts.reply, f.TokenTarget = true, tok, question }}, act(post(KindAnswer, 10, 10))},
+		{"help@ with a reply token replies", []func(*Facts){func(f *Facts) { f.Rcpts.help, f.Rcpts.reply, f.TokenTarget = true, tok, question }}, act(post(threads.KindAnswer, 10, 10))},
 
 		// A reply to a confirmation request, before any thread.
 		{"reply to a confirmation request", []func(*Facts){reply, func(f *Facts) { f.ConfirmReply = tok }}, Action{Kind: ActConfirm, Token: tok}},
@@ -85,61 +88,61 @@ func TestDecide(t *testing.T) {
 		// Reply token, then headers, then ask@.
 		{"revoked token", []func(*Facts){reply, func(f *Facts) { f.Rcpts.reply = oldTok }}, rej(RejectRevokedToken, 0)},
 		{"another person's old token is no revocation", []func(*Facts){func(f *Facts) {
-			f.Rcpts.reply = &tokenRef{Subject: 10, Person: 8, Epoch: 1, Present: true}
+			f.Rcpts.reply = &threads.TokenRef{Subject: 10, Person: 8, Epoch: 1, Present: true}
 			f.TokenTarget = question
-		}}, act(post(KindAnswer, 10, 10))},
+		}}, act(post(threads.KindAnswer, 10, 10))},
 		{"token's post gone", []func(*Facts){reply, func(f *Facts) { f.Rcpts.reply = tok }}, rej(RejectTargetGone, 0)},
-		{"token wins over headers", []func(*Facts){func(f *Facts) { f.Rcpts.reply, f.TokenTarget, f.ThreadTarget = tok, answer, question }}, act(post(KindComment, 11, 10))},
+		{"token wins over headers", []func(*Facts){func(f *Facts) { f.Rcpts.reply, f.TokenTarget, f.ThreadTarget = tok, answer, question }}, act(post(threads.KindComment, 11, 10))},
 		{"no thread, no ask@", nil, rej(RejectNoThread, 0)},
 		{"notifications@ without thread", []func(*Facts){func(f *Facts) { f.Rcpts.notify = true }}, rej(RejectNoThread, 0)},
-		{"headers win over ask@", []func(*Facts){reply, ask}, act(post(KindAnswer, 10, 10))},
+		{"headers win over ask@", []func(*Facts){reply, ask}, act(post(threads.KindAnswer, 10, 10))},
 
 		// Commands and stops.
 		{"unsubscribe subject to ask@", []func(*Facts){ask, func(f *Facts) { f.Subject = "Unsubscribe" }}, Action{Kind: ActUnsubscribe, All: true}},
 		{"stop all subject to ask@", []func(*Facts){ask, func(f *Facts) { f.Subject = "stop all" }}, Action{Kind: ActUnsubscribe, All: true}},
-		{"reply text unsubscribe", []func(*Facts){reply, func(f *Facts) { f.Text = "unsubscribe" }}, cmd(question, Command{Kind: CmdUnsubscribe})},
-		{"reply subject stop all", []func(*Facts){reply, func(f *Facts) { f.Subject, f.Text = "Re: stop all", "" }}, cmd(question, Command{Kind: CmdUnsubscribeAll})},
-		{"reply subject stop", []func(*Facts){reply, func(f *Facts) { f.Subject, f.Text = "Re: stop", "thanks" }}, cmd(question, Command{Kind: CmdUnsubscribe})},
-		{"text command wins over subject", []func(*Facts){reply, func(f *Facts) { f.Subject, f.Text = "stop", "+1" }}, cmd(question, Command{Kind: CmdVoteUp})},
-		{"accept", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = answer, "Accept." }}, cmd(answer, Command{Kind: CmdAccept})},
-		{"edit", []func(*Facts){reply, func(f *Facts) { f.Text = "edit\nNew text" }}, cmd(question, Command{Kind: CmdEdit, Arg: "New text"})},
+		{"reply text unsubscribe", []func(*Facts){reply, func(f *Facts) { f.Text = "unsubscribe" }}, cmd(question, threads.Command{Kind: threads.CmdUnsubscribe})},
+		{"reply subject stop all", []func(*Facts){reply, func(f *Facts) { f.Subject, f.Text = "Re: stop all", "" }}, cmd(question, threads.Command{Kind: threads.CmdUnsubscribeAll})},
+		{"reply subject stop", []func(*Facts){reply, func(f *Facts) { f.Subject, f.Text = "Re: stop", "thanks" }}, cmd(question, threads.Command{Kind: threads.CmdUnsubscribe})},
+		{"text command wins over subject", []func(*Facts){reply, func(f *Facts) { f.Subject, f.Text = "stop", "+1" }}, cmd(question, threads.Command{Kind: threads.CmdVoteUp})},
+		{"accept", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = answer, "Accept." }}, cmd(answer, threads.Command{Kind: threads.CmdAccept})},
+		{"edit", []func(*Facts){reply, func(f *Facts) { f.Text = "edit\nNew text" }}, cmd(question, threads.Command{Kind: threads.CmdEdit, Arg: "New text"})},
 		{"queued target takes no reply", []func(*Facts){func(f *Facts) { f.ThreadTarget = queued }}, rej(RejectTargetQueued, 0)},
 		{"queued target takes no vote", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = queued, "+1" }}, rej(RejectTargetQueued, 0)},
-		{"queued target: approve", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = queued, "approve" }}, cmd(queued, Command{Kind: CmdApprove})},
-		{"queued target: reject", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = queued, "reject Spam" }}, cmd(queued, Command{Kind: CmdReject, Arg: "Spam"})},
-		{"command on a closed question", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = closed, "help" }}, cmd(closed, Command{Kind: CmdHelp})},
+		{"queued target: approve", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = queued, "approve" }}, cmd(queued, threads.Command{Kind: threads.CmdApprove})},
+		{"queued target: reject", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = queued, "reject Spam" }}, cmd(queued, threads.Command{Kind: threads.CmdReject, Arg: "Spam"})},
+		{"command on a closed question", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text = closed, "help" }}, cmd(closed, threads.Command{Kind: threads.CmdHelp})},
 
 		// Replies.
-		{"reply to a question answers", []func(*Facts){reply}, act(post(KindAnswer, 10, 10))},
-		{"reply to an answer comments on it", []func(*Facts){func(f *Facts) { f.ThreadTarget = answer }}, act(post(KindComment, 11, 10))},
-		{"reply to a comment comments on its parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = comment }}, act(post(KindComment, 11, 10))},
-		{"reply to a comment without parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = orphan }}, act(post(KindComment, 10, 10))},
+		{"reply to a question answers", []func(*Facts){reply}, act(post(threads.KindAnswer, 10, 10))},
+		{"reply to an answer comments on it", []func(*Facts){func(f *Facts) { f.ThreadTarget = answer }}, act(post(threads.KindComment, 11, 10))},
+		{"reply to a comment comments on its parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = comment }}, act(post(threads.KindComment, 11, 10))},
+		{"reply to a comment without parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = orphan }}, act(post(threads.KindComment, 10, 10))},
 		{"asker's reply comments on the question", []func(*Facts){reply, func(f *Facts) { f.Author.ID = 3 }}, func() Action {
-			np := post(KindComment, 10, 10)
+			np := post(threads.KindComment, 10, 10)
 			np.author.ID = 3
 			return act(np)
 		}()},
 		{"asker's reply to an answer", []func(*Facts){func(f *Facts) {
 			f.ThreadTarget = answer
 			f.Author.ID = 3
-			f.Rcpts.reply = &tokenRef{Subject: 11, Person: 3, Epoch: 2, Present: true}
+			f.Rcpts.reply = &threads.TokenRef{Subject: 11, Person: 3, Epoch: 2, Present: true}
 			f.TokenTarget = answer
 		}}, func() Action {
-			np := post(KindComment, 11, 10)
+			np := post(threads.KindComment, 11, 10)
 			np.author.ID = 3
 			return act(np)
 		}()},
 		{"empty reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.Body = "", "" }}, rej(RejectEmptyReply, 10)},
 		{"files alone are a reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.Body, f.Attachments = "", "", files }}, func() Action {
-			np := post(KindAnswer, 10, 10)
+			np := post(threads.KindAnswer, 10, 10)
 			np.body, np.attachments = "", files
 			return act(np)
 		}()},
-		{"dropped parts are a reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.PartsDropped = "", true }}, act(post(KindAnswer, 10, 10))},
+		{"dropped parts are a reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.PartsDropped = "", true }}, act(post(threads.KindAnswer, 10, 10))},
 		{"closed question", []func(*Facts){func(f *Facts) { f.ThreadTarget = closed }}, rej(RejectClosed, 10)},
 		{"empty reply to a closed question", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text, f.Body = closed, "", "" }}, rej(RejectEmptyReply, 10)},
 		{"unconfirmed reply is held", []func(*Facts){reply, func(f *Facts) { f.Author.Confirmed = false }}, func() Action {
-			np := post(KindAnswer, 10, 10)
+			np := post(threads.KindAnswer, 10, 10)
 			np.author.Confirmed, np.held = false, true
 			return act(np)
 		}()},
@@ -185,14 +188,14 @@ func TestProven(t *testing.T) {
 		lookup bool
 	}{
 		{"policy satisfied", EvidenceFacts{Satisfied: true, Kind: "dkim", Strict: true, TrustedPeer: true}, "dkim", false},
-		{"strict policy unsatisfied", EvidenceFacts{Strict: true, OwnEnvelope: true, OwnToken: true, TrustedPeer: true}, EvidenceNone, false},
-		{"own token, own envelope", EvidenceFacts{OwnEnvelope: true, OwnToken: true, NotificationReplied: true}, EvidenceReplyToken, false},
-		{"own token, other envelope", EvidenceFacts{OwnToken: true}, EvidenceNone, false},
-		{"notification replied, own envelope", EvidenceFacts{OwnEnvelope: true, NotificationReplied: true}, EvidenceNotificationReply, true},
-		{"notification replied, other envelope", EvidenceFacts{NotificationReplied: true}, EvidenceNone, false},
-		{"own envelope alone", EvidenceFacts{OwnEnvelope: true}, EvidenceNone, true},
-		{"trusted network", EvidenceFacts{TrustedPeer: true}, EvidenceNetwork, false},
-		{"nothing", EvidenceFacts{Kind: "none"}, EvidenceNone, false},
+		{"strict policy unsatisfied", EvidenceFacts{Strict: true, OwnEnvelope: true, OwnToken: true, TrustedPeer: true}, threads.EvidenceNone, false},
+		{"own token, own envelope", EvidenceFacts{OwnEnvelope: true, OwnToken: true, NotificationReplied: true}, threads.EvidenceReplyToken, false},
+		{"own token, other envelope", EvidenceFacts{OwnToken: true}, threads.EvidenceNone, false},
+		{"notification replied, own envelope", EvidenceFacts{OwnEnvelope: true, NotificationReplied: true}, threads.EvidenceNotificationReply, true},
+		{"notification replied, other envelope", EvidenceFacts{NotificationReplied: true}, threads.EvidenceNone, false},
+		{"own envelope alone", EvidenceFacts{OwnEnvelope: true}, threads.EvidenceNone, true},
+		{"trusted network", EvidenceFacts{TrustedPeer: true}, threads.EvidenceNetwork, false},
+		{"nothing", EvidenceFacts{Kind: "none"}, threads.EvidenceNone, false},
 	} {
 		if got := Proven(tc.f); got != tc.want {
 			t.Errorf("%s: Proven = %q, want %q", tc.name, got, tc.want)

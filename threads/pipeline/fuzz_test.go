@@ -1,6 +1,7 @@
-package threads
+package pipeline
 
 import (
+	"github.com/postern/postern/threads"
 	"strings"
 	"testing"
 
@@ -28,17 +29,17 @@ func FuzzPipeline(f *testing.F) {
 		if len(body) > 4*len(raw)+64 || len(elided) > 4*len(raw)+64 {
 			t.Fatalf("extracted %d+%d bytes from %d", len(body), len(elided), len(raw))
 		}
-		for _, id := range CandidateIDs(m.InReplyTo, m.References) {
+		for _, id := range threads.CandidateIDs(m.InReplyTo, m.References) {
 			if id == "" || strings.ContainsAny(id, "<>") {
 				t.Fatalf("bad candidate id %q", id)
 			}
 		}
-		ParseCommand(body)
-		title, _, tags, _ := ParseTags(QuestionTitle(m.Subject), body)
+		threads.ParseCommand(body)
+		title, _, tags, _ := threads.ParseTags(threads.QuestionTitle(m.Subject), body)
 		if len(tags) > 5 {
 			t.Fatalf("%d tags", len(tags))
 		}
-		if QuestionTitle(title) == "" {
+		if threads.QuestionTitle(title) == "" {
 			t.Fatal("empty title")
 		}
 	})
@@ -53,7 +54,7 @@ func BenchmarkRoute(b *testing.B) {
 		m, _ := parse.Parse(raw, parse.Limits{})
 		classify.Classify(m, "bob@example.net", "forum.test")
 		body, _ := ExtractBody(m)
-		CandidateIDs(m.InReplyTo, m.References)
-		ParseCommand(body)
+		threads.CandidateIDs(m.InReplyTo, m.References)
+		threads.ParseCommand(body)
 	}
 }

@@ -1,0 +1,157 @@
+package threads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/postern/postern/threads/token"
+)
+
+// Tx is the store's side of processing one inbound message: a
+// transaction (owned by InboundTx, which commits or rolls it back) and
+// the inbound row it locked. The processing pipeline (threads/pipeline)
+// reads the message and decides; each method of Tx is one step it asks
+// of the store, run inside that transaction. A Tx lives only as long as
+// the function given to InboundTx.
+type Tx struct {
+	s  *Store
+	tx pgx.Tx
+	in inboundRow
+}
+
+// TokenRef is a token (reply, confirm, unsubscribe, bounce) named by a
+// recipient address or by the confirmation request a reply answers.
+// Present is false for a bare address without a token.
+type TokenRef struct {
+	Purpose                token.Purpose
+	Subject, Person, Epoch int64
+	Present                bool
+}
+
+type tokenRef = TokenRef
+
+// Inbound is what processing reads of a locked inbound message.
+type Inbound struct {
+	ID       int64
+	Raw      []byte // the message as received (nil when Purged)
+	MailFrom string // the envelope sender ("" for a null return path)
+	Rcpt     []string
+	State    string
+	RemoteIP string // the client's IP
+	PeerIP   string // over LMTP, the front MTA's IP; else ""
+	// Purged: the raw message is gone or cannot be decrypted.
+	Purged bool
+}
+
+// Outcome is what processing decided for an inbound message, recorded
+// on its row by MarkInbound. Reason is a rendered sentence that holds no
+// address.
+type Outcome struct {
+	State, Reason    string
+	PostID, SenderID int64
+	DKIM, DMARC, SPF string // the authentication results
+	Evidence         string // see the Evidence* constants
+}
+
+// InboundSize returns the size of accepted inbound message id; ok is false
+// when it is no longer accepted (or gone).
+func (s *Store) InboundSize(ctx context.Context, id int64) (size int64, ok bool, err error) {
+	err = s.pool.QueryRow(ctx, sqlInboundSize, id).Scan(&size)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("load inbound %d: %w", id, err)
+	}
+	return size, true, nil
+}
+
+// InboundTx locks inbound message id and runs fn with it in one
+// transaction, committed when fn returns nil. Loading and locking are one
+// statement: a second worker given the same message waits, then finds it
+// no longer accepted. A message whose key is wrong or missing is given
+// to fn as Purged (and the cause logged).
+func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t := &Tx{s: s, tx: tx}
+		in := &t.in
+		var keyID int
+		var sealed, dedup []byte
+		err := tx.QueryRow(ctx, sqlLockInbound, id).
+			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP)
+		if err != nil {
+			return fmt.Errorf("lock inbound: %w", err)
+		}
+		if in.state == StateAccepted {
+			if sealed == nil {
+				in.purged = true
+			} else if plain, err := s.keys.OpenBytes(keyID, sealed, dedup); err != nil {
+				// Wrong or missing key: keep the message, say why.
+				in.purged = true
+				s.log.Error("inbound message cannot be decrypted", "inbound_id", id, "key_id", keyID, "err", err)
+			} else {
+				in.mailFrom, in.raw = openInbound(plain)
+			}
+		}
+		return fn(t, Inbound{ID: in.id, Raw: in.raw, MailFrom: in.mailFrom, Rcpt: in.rcpt, State: in.state,
+			RemoteIP: in.remoteIP, PeerIP: in.peerIP, Purged: in.purged})
+	})
+}
+
+// MarkInbound records out on the locked inbound row.
+func (t *Tx) MarkInbound(ctx context.Context, out Outcome) error {
+	_, err := t.tx.Exec(ctx, sqlMarkInbound,
+		t.in.id, out.State, out.Reason, out.PostID, out.SenderID, out.DKIM, out.DMARC, out.SPF, out.Evidence)
+	if err != nil {
+		return fmt.Errorf("mark inbound: %w", err)
+	}
+	return nil
+}
+
+// Log is the store's logger (Options.Log).
+func (s *Store) Log() *slog.Logger { return s.log }
+
+// ForPostmaster reports whether any of rcpt is the postmaster (the server
+// accepts no other recipient beside it in one transaction).
+func (s *Store) ForPostmaster(rcpt []string) bool { return s.forPostmaster(rcpt) }
+
+// EnsurePerson is Store.EnsurePerson in t, with From display name name
+// made safe to show first (no address, no control characters).
+func (t *Tx) EnsurePerson(ctx context.Context, addr, name string) (Person, error) {
+	return t.s.ensurePerson(ctx, t.tx, addr, cleanDisplayName(name))
+}
+
+// WithoutEvidence returns p as processing treats a confirmed member whose
+// message carries no evidence that they sent it: not confirmed for this
+// message (it is held and they are asked), and Unproven.
+func (p Person) WithoutEvidence() Person {
+	p.Confirmed, p.unproven = false, true
+	return p
+}
+
+// Unproven reports whether p was made WithoutEvidence.
+func (p Person) Unproven() bool { return p.unproven }
+
+// NotificationReplied reports whether one of ids (a reply's In-Reply-To
+// and References) is the Message-ID of a notification sent to person.
+func (t *Tx) NotificationReplied(ctx context.Context, ids []string, person int64) (bool, error) {
+	var ok bool
+	if err := t.tx.QueryRow(ctx, sqlNotificationReplied, ids, person).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up notification replied to: %w", err)
+	}
+	return ok, nil
+}
+
+// RedactKnown replaces, in each text, the address from and the address of
+// every person the forum knows with "[address removed]".
+func (t *Tx) RedactKnown(ctx context.Context, from string, texts ...*string) error {
+	return t.s.redactKnown(ctx, t.tx, from, texts...)
+}
+
+func (a KeptAttachment) internal() keptAttachment {
+	return keptAttachment{filename: a.Filename, contentType: a.ContentType, contentID: a.ContentID, inline: a.Inline, data: a.Data}
+}

@@ -1,0 +1,58 @@
+package threads
+
+import (
+	"context"
+)
+
+// The actions processing applies through Tx, each carried out in its
+// transaction for the locked inbound message, whose outcome the caller
+// records with MarkInbound. Sentences in an Outcome's Reason are
+// rendered ones.
+
+// KeptAttachment is an attachment of a message that is kept with the post
+// made from it: the columns of its attachments row, size being len(Data).
+type KeptAttachment struct {
+	Filename, ContentType, ContentID string
+	// Inline is set for an inline part the HTML body refers to (cid:).
+	Inline bool
+	Data   []byte
+}
+
+// NewPost is a post processing decided to make.
+type NewPost struct {
+	Kind                             PostKind
+	Author                           Person
+	Title, Body, Elided              string
+	CategoryID, QuestionID, ParentID int64
+	ClientMsgID                      string // the client's Message-ID
+	// Held: its author is not confirmed yet (stored, invisible, nobody
+	// notified). Queued: it waits for a moderator.
+	Held, Queued bool
+	Tags         []string
+	Attachments  []KeptAttachment // stored with the post, in the same transaction
+}
+
+// InsertPost inserts np with its attachments, its Message-ID index rows
+// and, unless it is held, its notification rows and their jobs, and
+// returns the new post's id.
+func (t *Tx) InsertPost(ctx context.Context, np NewPost) (int64, error) {
+	p := newPost{kind: np.Kind, author: np.Author, title: np.Title, body: np.Body, elided: np.Elided,
+		categoryID: np.CategoryID, questionID: np.QuestionID, parentID: np.ParentID, clientMsgID: np.ClientMsgID,
+		held: np.Held, queued: np.Queued, tags: np.Tags}
+	for _, a := range np.Attachments {
+		p.attachments = append(p.attachments, a.internal())
+	}
+	return t.s.insertPost(ctx, t.tx, p)
+}
+
+// PostLimited reports whether person reached the hourly limit on posts
+// of kind, and the limit that applies.
+func (t *Tx) PostLimited(ctx context.Context, person int64, kind PostKind) (bool, int, error) {
+	return t.s.postLimited(ctx, t.tx, person, kind)
+}
+
+// NeedsModeration reports whether a post by author is queued for a
+// moderator (Config.ModeratePointsBelow).
+func (t *Tx) NeedsModeration(ctx context.Context, author Person) (bool, error) {
+	return t.s.needsModeration(ctx, t.tx, author)
+}
