@@ -13,7 +13,7 @@ func TestQuestionPageEscapesHostileText(t *testing.T) {
 	s := mustNew(t)
 	evil := "<script>alert(1)</script> &lt;b&gt; \"q\" 'a'\njavascript:alert(2) data:text/html,<b>x</b>\n\nsee https://example.org/a?b=1&c=<2> now."
 	post := PostView{Anchor: "p1", Author: "<b>Mallory</b>", Created: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Body: evil,
-		Files: []FileLink{{Name: "<img src=x onerror=alert(3)>.txt", Size: "1 KB", URL: "/a/7"}},
+		Files:  []FileLink{{Name: "<img src=x onerror=alert(3)>.txt", Size: "1 KB", URL: "/a/7"}},
 		Quoted: "> <svg onload=alert(5)>\n-- \nMallory"}
 	p := QuestionPage{Title: "<script>t</script>", Category: "<i>cat</i>", CategorySlug: "c\"at", Closed: true,
 		Description: "\"><script>d</script>", Tags: []string{"<u>t</u>", "a b"}, Question: post,
