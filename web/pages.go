@@ -179,3 +179,9 @@ func (h *Handler) hashedStylesheet(w http.ResponseWriter, r *http.Request) {
 
 // clock is the time source of "… ago" (time.Now; tests may set another).
 type clock func() time.Time
+
+// noContent answers 204 No Content (the favicon request).
+func noContent(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", cacheStatic)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -54,6 +54,7 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 		links.Category:         h.category,
 		links.Tag:              h.tag,
 		links.About:            h.about,
+		links.Favicon:          noContent,
 	}
 	// Every route links knows is served, and nothing else: a pattern
 	// without a handler is a programming error, caught at start.

@@ -29,12 +29,15 @@ const (
 	Category         = "GET /c/{slug}"
 	Tag              = "GET /t/{tag}"
 	About            = "GET /about"
+	// Favicon answers browsers' automatic request with no content (the
+	// forum has no icon), so that it is not a 404.
+	Favicon = "GET /favicon.ico"
 )
 
 // Routes returns every pattern package web serves, each once.
 func Routes() []string {
 	return []string{Health, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
-		StylesheetHashed, Home, Unanswered, Category, Tag, About}
+		StylesheetHashed, Home, Unanswered, Category, Tag, About, Favicon}
 }
 
 // Links builds the forum's absolute web addresses from its base URL. The
