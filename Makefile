@@ -6,7 +6,7 @@ GO ?= go
 RACE ?= -race
 TESTFLAGS ?=
 
-.PHONY: all build dev test vet ensure-postgres bench fmt-check
+.PHONY: all build dev test vet ensure-postgres ensure-chromium bench fmt-check screenshots
 
 all: build
 
@@ -24,10 +24,15 @@ dev:
 ensure-postgres:
 	bash .ci/ensure-postgres.sh
 
+# The browser tests and `make screenshots` drive Debian's Chromium
+# (/usr/bin/chromium) headless; this installs it when missing (as root).
+ensure-chromium:
+	bash .ci/ensure-chromium.sh
+
 vet:
 	$(GO) vet ./...
 
-test: ensure-postgres vet
+test: ensure-postgres ensure-chromium vet
 	$(GO) test $(RACE) -count=1 -timeout 15m $(TESTFLAGS) ./...
 	# The patched go-smtp (internal/go-smtp, a module of its own) with its tests.
 	cd internal/go-smtp && $(GO) test -count=1 ./...
@@ -39,6 +44,12 @@ BENCHFLAGS ?=
 bench:
 	$(GO) run ./cmd/postern-bench $(BENCHFLAGS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# `make screenshots` writes the home and a question page, at desktop and
+# phone widths, to docs/screenshots/ (a forum with sample posts, a private
+# PostgreSQL, headless Chromium).
+screenshots: ensure-postgres ensure-chromium
+	POSTERN_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./internal/browsertest
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

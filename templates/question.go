@@ -13,33 +13,55 @@ import (
 // text from mail: the template escapes it (RichText makes its http(s)
 // links clickable, nothing else becomes markup).
 type QuestionPage struct {
-	Title    string
-	Category string // empty when the question has none
+	Title string
+	// Description is the page's meta description: the start of the
+	// question's text.
+	Description  string
+	Category     string // empty when the question has none
+	CategorySlug string
+	Tags         []string
+	// Votes is the question's net votes.
+	Votes int
 	// Closed says the question takes no more answers.
-	Closed   bool
-	Question PostView
-	Answers  []AnswerView
-	// Comments are the comments on the question itself.
+	Closed bool
+	// DuplicateOf is the shown question this one was closed as a
+	// duplicate of (0 none), titled DuplicateTitle.
+	DuplicateOf    int64
+	DuplicateTitle string
+	Question       PostView
+	// Answers are in the page's order: the best first, then by votes,
+	// then oldest first.
+	Answers []AnswerView
+	// Comments are the comments on the question itself, oldest first.
 	Comments []PostView
+	// Now is the time "… ago" is counted from.
+	Now time.Time
 }
 
 // PostView is one post as a page shows it.
 type PostView struct {
 	// Anchor is the id attribute of the post's element (links.PostAnchor),
 	// the fragment a notification's link points at.
-	Anchor  string
-	Author  string // display name, never an address
-	Created time.Time
+	Anchor       string
+	Author       string // display name, never an address
+	AuthorPoints int
+	Created      time.Time
 	// Edited is when the author last edited the post (zero: never);
 	// the page then shows "edited" and the time.
 	Edited time.Time
 	Body   string
+	// Quoted is the quote or signature trimmed from an emailed post,
+	// shown folded ("show quoted text"); "" none.
+	Quoted string
 	Files  []FileLink
+	// Now is the time "… ago" is counted from.
+	Now time.Time
 }
 
 // AnswerView is an answer with the comments on it.
 type AnswerView struct {
 	PostView
+	Votes    int
 	Best     bool
 	Comments []PostView
 }

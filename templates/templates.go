@@ -21,7 +21,8 @@ var files embed.FS
 var stylesheet []byte
 
 // Stylesheet returns the CSS of every page (page/style.css), which pages
-// link as /style.css: they carry no inline style.
+// link under its content hash (StylesheetHash): they carry no inline
+// style.
 func Stylesheet() []byte { return stylesheet }
 
 // ReplyMarker is the line placed at the top of a notification body when
@@ -238,7 +239,7 @@ func (s *Set) parsePages() error {
 	if err != nil {
 		return fmt.Errorf("templates: list pages: %w", err)
 	}
-	base, err := htmltemplate.New("").Funcs(htmlFuncs()).ParseFS(files, "page/_*.html.tmpl")
+	base, err := htmltemplate.New("").Funcs(htmlFuncs()).Funcs(pageFuncs()).ParseFS(files, "page/_*.html.tmpl")
 	if err != nil {
 		return fmt.Errorf("templates: parse page partials: %w", err)
 	}

@@ -328,7 +328,7 @@ func TestPagesPromisePrivacyWithoutInlineStyle(t *testing.T) {
 				t.Errorf("page %q has %q:\n%s", p.Title, bad, out)
 			}
 		}
-		if !strings.Contains(out, `<link rel="stylesheet" href="/style.css">`) {
+		if !strings.Contains(out, `<link rel="stylesheet" href="/s/`+StylesheetHash()+`/style.css">`) {
 			t.Errorf("page %q does not link the stylesheet", p.Title)
 		}
 	}

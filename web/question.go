@@ -1,9 +1,13 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/postern/postern/templates"
@@ -11,10 +15,15 @@ import (
 	"github.com/postern/postern/web/links"
 )
 
+// cacheRevalidate is a question page's Cache-Control: it may be kept,
+// but is asked for again (If-None-Match, If-Modified-Since) each time.
+const cacheRevalidate = "no-cache"
+
 // question serves the read-only page of a question (links.Question): its
-// visible posts in order, with their files. A question that does not
-// exist, or is held, queued or deleted, is 404, as is an id that is not a
-// number.
+// shown posts, answers best first, with their files. A question that
+// does not exist, or is held, queued, hidden or deleted, is 404, as is an
+// id that is not a number. The page carries an ETag (a hash of the page)
+// and Last-Modified; a revalidation that matches is answered 304.
 func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -22,6 +31,10 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := h.store.GetThread(r.Context(), id)
+	var info threads.QuestionInfo
+	if err == nil {
+		info, err = h.store.WebQuestionInfo(r.Context(), id)
+	}
 	if errors.Is(err, threads.ErrNotFound) {
 		h.notFound(w)
 		return
@@ -31,7 +44,41 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
 		return
 	}
-	h.writePage(w, http.StatusOK, "question", questionPage(t))
+	html, err := h.tmpl.Page("question", questionPage(t, info, h.now()))
+	if err != nil {
+		h.log.Error("render page", "page", "question", "err", err)
+		h.notice(w, http.StatusInternalServerError, templates.NoticeInternalError)
+		return
+	}
+	sum := sha256.Sum256([]byte(html))
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	hd := w.Header()
+	hd.Set("Cache-Control", cacheRevalidate)
+	hd.Set("ETag", etag)
+	hd.Set("Last-Modified", info.Modified.UTC().Format(http.TimeFormat))
+	if notModified(r, etag, info.Modified) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(html))
+}
+
+// notModified says whether r's conditional fields match the page of etag
+// last changed at mod (RFC 9110 13.2.2: If-None-Match decides when
+// present, If-Modified-Since only without it).
+func notModified(r *http.Request, etag string, mod time.Time) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, tag := range strings.Split(inm, ",") {
+			tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+			if tag == etag || tag == "*" {
+				return true
+			}
+		}
+		return false
+	}
+	ims, err := http.ParseTime(r.Header.Get("If-Modified-Since"))
+	return err == nil && !mod.Truncate(time.Second).After(ims)
 }
 
 // notFound answers a page that does not exist (or is not shown).
@@ -39,38 +86,85 @@ func (h *Handler) notFound(w http.ResponseWriter) {
 	h.notice(w, http.StatusNotFound, templates.NoticeNotFound)
 }
 
-// questionPage is the page data of t.
-func questionPage(t *threads.Thread) templates.QuestionPage {
+// questionPage is the page data of t, with info, at now: answers best
+// first, then by net votes, then oldest first.
+func questionPage(t *threads.Thread, info threads.QuestionInfo, now time.Time) templates.QuestionPage {
 	p := templates.QuestionPage{
-		Title:    t.Title,
-		Category: t.Category,
-		Closed:   t.State == "closed",
-		Question: postView(t.ID, t.Author, t.Body, t.CreatedAt, t.PostMeta),
-		Answers:  make([]templates.AnswerView, 0, len(t.Answers)),
-		Comments: commentViews(t.Comments),
+		Title:          t.Title,
+		Description:    describe(t.Body),
+		Category:       t.Category,
+		CategorySlug:   info.CategorySlug,
+		Tags:           t.Tags,
+		Votes:          t.Votes,
+		Closed:         t.State == "closed",
+		DuplicateTitle: info.DuplicateTitle,
+		Question:       postView(t.ID, t.Author, t.Body, t.Elided, t.CreatedAt, t.PostMeta, now),
+		Answers:        make([]templates.AnswerView, 0, len(t.Answers)),
+		Comments:       commentViews(t.Comments, now),
+		Now:            now,
+	}
+	if t.DuplicateOf != nil && info.DuplicateTitle != "" {
+		p.DuplicateOf = *t.DuplicateOf
 	}
 	for _, a := range t.Answers {
 		p.Answers = append(p.Answers, templates.AnswerView{
-			PostView: postView(a.ID, a.Author, a.Body, a.CreatedAt, a.PostMeta),
+			PostView: postView(a.ID, a.Author, a.Body, a.Elided, a.CreatedAt, a.PostMeta, now),
+			Votes:    a.Votes,
 			Best:     a.Best,
-			Comments: commentViews(a.Comments),
+			Comments: commentViews(a.Comments, now),
 		})
 	}
+	slices.SortStableFunc(p.Answers, func(x, y templates.AnswerView) int {
+		switch {
+		case x.Best != y.Best:
+			if x.Best {
+				return -1
+			}
+			return 1
+		case x.Votes != y.Votes:
+			return y.Votes - x.Votes
+		}
+		return x.Created.Compare(y.Created)
+	})
 	return p
 }
 
-func commentViews(cs []threads.Comment) []templates.PostView {
+// describe is a page's meta description from a post's text: its first
+// words, white space folded, at most about 160 characters.
+func describe(body string) string {
+	s := strings.Join(strings.Fields(body), " ")
+	const max = 160
+	if len(s) <= max {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:max], ' ')
+	if cut < max/2 {
+		cut = max
+		for cut > 0 && !utf8Start(s[cut]) {
+			cut--
+		}
+	}
+	return s[:cut] + "…"
+}
+
+// utf8Start says whether b starts a UTF-8 encoded character.
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// commentViews are the views of cs, oldest first.
+func commentViews(cs []threads.Comment, now time.Time) []templates.PostView {
 	out := make([]templates.PostView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, postView(c.ID, c.Author, c.Body, c.CreatedAt, c.PostMeta))
+		out = append(out, postView(c.ID, c.Author, c.Body, c.Elided, c.CreatedAt, c.PostMeta, now))
 	}
+	slices.SortStableFunc(out, func(x, y templates.PostView) int { return x.Created.Compare(y.Created) })
 	return out
 }
 
-// postView is the page view of post id: its text, author, times (edited
-// when meta says so) and files.
-func postView(id int64, author, body string, created time.Time, meta threads.PostMeta) templates.PostView {
-	v := templates.PostView{Anchor: links.PostAnchor(id), Author: author, Created: created, Body: body}
+// postView is the page view of post id: its text, the quote or signature
+// trimmed from it, author, times (edited when meta says so) and files.
+func postView(id int64, author, body, elided string, created time.Time, meta threads.PostMeta, now time.Time) templates.PostView {
+	v := templates.PostView{Anchor: links.PostAnchor(id), Author: author, AuthorPoints: meta.AuthorPoints,
+		Created: created, Body: body, Quoted: elided, Now: now}
 	if meta.EditedAt != nil {
 		v.Edited = *meta.EditedAt
 	}

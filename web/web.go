@@ -1,8 +1,10 @@
 // Package web is Postern's HTTP side: the one-click unsubscribe endpoint
 // (RFC 8058) and its confirm page, the confirmation link of a held post or
 // follow (a GET shows a button, only the POST confirms), attachment
-// downloads, the read-only question page (/q/ID; the full page with forms
-// comes later), the pages' stylesheet and a health check. It serves
+// downloads, the read-only public pages (the question page /q/ID with
+// ETag revalidation, the home page, unanswered, category and tag lists,
+// the about page; the forms come later), the pages' stylesheet (under
+// its content hash) and a health check. It serves
 // exactly the routes of package links, which builds every URL a mail
 // carries. Web decides what to answer and with which status; every
 // sentence is the templates package's (templates.Notice, StopForm,
@@ -18,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
@@ -30,20 +33,28 @@ type Handler struct {
 	tmpl  *templates.Set
 	log   *slog.Logger
 	mux   *http.ServeMux
+	now   clock
 }
 
 // New returns the HTTP handler.
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
-	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux()}
+	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now}
 	routes := map[string]http.HandlerFunc{
-		links.Health:          h.health,
-		links.Stylesheet:      h.stylesheet,
-		links.Question:        h.question,
-		links.UnsubscribeForm: h.unsubscribeForm,
-		links.Unsubscribe:     h.unsubscribe,
-		links.ConfirmForm:     h.confirmForm,
-		links.Confirm:         h.confirm,
-		links.Attachment:      h.attachment,
+		links.Health:           h.health,
+		links.Stylesheet:       h.stylesheet,
+		links.Question:         h.question,
+		links.UnsubscribeForm:  h.unsubscribeForm,
+		links.Unsubscribe:      h.unsubscribe,
+		links.ConfirmForm:      h.confirmForm,
+		links.Confirm:          h.confirm,
+		links.Attachment:       h.attachment,
+		links.StylesheetHashed: h.hashedStylesheet,
+		links.Home:             h.home,
+		links.Unanswered:       h.unanswered,
+		links.Category:         h.category,
+		links.Tag:              h.tag,
+		links.About:            h.about,
+		links.Favicon:          noContent,
 	}
 	// Every route links knows is served, and nothing else: a pattern
 	// without a handler is a programming error, caught at start.
@@ -139,10 +150,17 @@ func (s *statusOnly) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// stylesheet serves the CSS every page links (pages have no inline style).
+// stylesheet serves the CSS every page links (pages have no inline
+// style); pages link it under its hash (hashedStylesheet), /style.css
+// stays for pages rendered before.
 func (h *Handler) stylesheet(w http.ResponseWriter, r *http.Request) {
+	writeStylesheet(w, cacheStatic)
+}
+
+// writeStylesheet answers with the stylesheet, cached as cache says.
+func writeStylesheet(w http.ResponseWriter, cache string) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", cacheStatic)
+	w.Header().Set("Cache-Control", cache)
 	_, _ = w.Write(templates.Stylesheet())
 }
 

@@ -27,7 +27,8 @@ func TestUnroutedPages(t *testing.T) {
 		says, allow  string
 	}{
 		{"GET", "/no/such/page", http.StatusNotFound, "Page not found", ""},
-		{"GET", "/", http.StatusNotFound, "Page not found", ""},
+		{"GET", "/q/x", http.StatusNotFound, "Page not found", ""},
+		{"POST", "/", http.StatusMethodNotAllowed, "Not allowed", "GET, HEAD"},
 		{"POST", "/style.css", http.StatusMethodNotAllowed, "Not allowed", "GET, HEAD"},
 		{"DELETE", "/unsubscribe/x", http.StatusMethodNotAllowed, "Not allowed", "GET, HEAD, POST"},
 	} {

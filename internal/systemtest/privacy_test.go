@@ -215,6 +215,18 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 			t.Errorf("pg_dump contains the local part of person %d", i)
 		}
 	}
+	// 4. Pages: no address, local part or mail domain of a member in any
+	// public page's HTML.
+	for _, path := range []string{"/", "/unanswered", "/about", "/q/1", "/t/none", "/favicon.ico"} {
+		_, page := httpGet(t, "http://"+a.httpAddr.String()+path)
+		page = strings.ToLower(page)
+		for i, p := range people {
+			local, domain, _ := strings.Cut(p, "@")
+			if strings.Contains(page, local+"@") || strings.Contains(page, domain) {
+				t.Errorf("page %s shows the address, local part or domain of person %d", path, i)
+			}
+		}
+	}
 	// The bounce was counted against dave, and dave's unsubscribe held.
 	var score float64
 	if err := a.pool.QueryRow(ctx, `SELECT bounce_score FROM people WHERE address_hash = $1`, a.store.Keys().AddressHash(dave)).Scan(&score); err != nil || score <= 0 {

@@ -21,11 +21,23 @@ const (
 	ConfirmForm     = "GET /confirm/{token}"
 	Confirm         = "POST /confirm/{token}"
 	Attachment      = "GET /a/{id}"
+	// StylesheetHashed is the stylesheet under its content hash
+	// (templates.StylesheetHash): cached for good, a new hash per change.
+	StylesheetHashed = "GET /s/{hash}/style.css"
+	Home             = "GET /{$}"
+	Unanswered       = "GET /unanswered"
+	Category         = "GET /c/{slug}"
+	Tag              = "GET /t/{tag}"
+	About            = "GET /about"
+	// Favicon answers browsers' automatic request with no content (the
+	// forum has no icon), so that it is not a 404.
+	Favicon = "GET /favicon.ico"
 )
 
 // Routes returns every pattern package web serves, each once.
 func Routes() []string {
-	return []string{Health, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment}
+	return []string{Health, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
+		StylesheetHashed, Home, Unanswered, Category, Tag, About, Favicon}
 }
 
 // Links builds the forum's absolute web addresses from its base URL. The
@@ -47,6 +59,7 @@ func (l Links) Base() string { return l.base }
 // programming error caught by this package's tests.
 func (l Links) path(pattern string, values ...string) string {
 	_, p, _ := strings.Cut(pattern, " ")
+	p = strings.TrimSuffix(p, "{$}") // "/{$}" matches "/" alone
 	for _, v := range values {
 		i := strings.IndexByte(p, '{')
 		j := strings.IndexByte(p, '}')
@@ -86,6 +99,36 @@ func (l Links) Download(id int64) string { return l.path(Attachment, fmt.Sprint(
 
 // StylesheetURL is the pages' stylesheet.
 func (l Links) StylesheetURL() string { return l.path(Stylesheet) }
+
+// StylesheetAt is the pages' stylesheet under its content hash.
+func (l Links) StylesheetAt(hash string) string { return l.path(StylesheetHashed, hash) }
+
+// HomePage is page n of the home page's recent questions (n < 2: the
+// first, at "/").
+func (l Links) HomePage(n int) string { return paged(l.path(Home), n) }
+
+// UnansweredPage is page n of the questions without an answer.
+func (l Links) UnansweredPage(n int) string { return paged(l.path(Unanswered), n) }
+
+// CategoryPage is page n of category slug's questions.
+func (l Links) CategoryPage(slug string, n int) string { return paged(l.path(Category, slug), n) }
+
+// TagPage is page n of the questions tagged tag.
+func (l Links) TagPage(tag string, n int) string { return paged(l.path(Tag, tag), n) }
+
+// AboutPage is the page explaining how to take part by email.
+func (l Links) AboutPage() string { return l.path(About) }
+
+// PageParam is the query parameter of a list's page number.
+const PageParam = "page"
+
+// paged adds page n to the list URL u; page 1 (or less) is u itself.
+func paged(u string, n int) string {
+	if n < 2 {
+		return u
+	}
+	return fmt.Sprintf("%s?%s=%d", u, PageParam, n)
+}
 
 // UnsubscribeMailto is the mailto: URI of a List-Unsubscribe field for the
 // unsubscribe address addr (RFC 2369): a mail to addr with subject

@@ -14,7 +14,8 @@ func TestEveryLinkHasARoute(t *testing.T) {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
 	}
 	l := New("http://forum.test/")
-	for _, u := range []string{l.QuestionPage(7), l.Post(7, 9), l.UnsubscribePage("abc"), l.ConfirmPage("abc"), l.Download(3), l.StylesheetURL()} {
+	for _, u := range []string{l.QuestionPage(7), l.Post(7, 9), l.UnsubscribePage("abc"), l.ConfirmPage("abc"), l.Download(3), l.StylesheetURL(),
+		l.StylesheetAt("abc"), l.HomePage(1), l.HomePage(2), l.UnansweredPage(3), l.CategoryPage("sleep", 2), l.TagPage("c++", 1), l.AboutPage()} {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
 		if rec.Code != 299 {
@@ -23,6 +24,12 @@ func TestEveryLinkHasARoute(t *testing.T) {
 	}
 	if got := l.Post(7, 9); got != "http://forum.test/q/7#p9" {
 		t.Errorf("Post = %q", got)
+	}
+	if got := (Links{}).TagPage("a b", 2); got != "/t/a%20b?page=2" {
+		t.Errorf("tag page = %q", got)
+	}
+	if got := (Links{}).HomePage(1); got != "/" {
+		t.Errorf("home page 1 = %q", got)
 	}
 	if got := (Links{}).UnsubscribePage("a/b"); got != "/unsubscribe/a%2Fb" {
 		t.Errorf("relative unsubscribe = %q", got)
