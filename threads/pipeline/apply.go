@@ -40,31 +40,31 @@ func (p processor) apply(ctx context.Context, tx *threads.Tx, in *threads.Inboun
 // applyPost stores np: refused over the hourly limit, queued for a
 // moderator when its author needs moderation, held (with a confirmation
 // request) when its author is not confirmed.
-func (p processor) applyPost(ctx context.Context, tx *threads.Tx, in *threads.Inbound, author threads.Person, np newPost) (threads.Outcome, error) {
-	if !np.held {
-		over, max, err := tx.PostLimited(ctx, author.ID, np.kind)
+func (p processor) applyPost(ctx context.Context, tx *threads.Tx, in *threads.Inbound, author threads.Person, np threads.NewPost) (threads.Outcome, error) {
+	if !np.Held {
+		over, max, err := tx.PostLimited(ctx, author.ID, np.Kind)
 		if err != nil {
 			return threads.Outcome{}, err
 		}
 		if over {
-			return p.reject(ctx, tx, author, np.questionID, templates.RefusePostLimit(np.kind == threads.KindQuestion, max))
+			return p.reject(ctx, tx, author, np.QuestionID, templates.RefusePostLimit(np.Kind == threads.KindQuestion, max))
 		}
-		if np.queued, err = tx.NeedsModeration(ctx, author); err != nil {
+		if np.Queued, err = tx.NeedsModeration(ctx, author); err != nil {
 			return threads.Outcome{}, err
 		}
 	}
-	postID, err := tx.InsertPost(ctx, np.stored())
+	postID, err := tx.InsertPost(ctx, np)
 	if err != nil {
 		return threads.Outcome{}, err
 	}
 	out := threads.Outcome{State: threads.StateProcessed, PostID: postID}
 	switch {
-	case np.held:
+	case np.Held:
 		out.Reason, err = p.requestConfirmation(ctx, tx, in, author, postID)
 		if err != nil {
 			return threads.Outcome{}, err
 		}
-	case np.queued:
+	case np.Queued:
 		out.Reason = templates.InboundQueued
 	}
 	return out, nil

@@ -84,7 +84,7 @@ type Action struct {
 	Cmd        threads.Command
 	QuestionID int64
 	All        bool
-	Post       newPost
+	Post       threads.NewPost
 }
 
 // ScreenFacts is what Screen knows of a message before its sender is
@@ -214,17 +214,17 @@ func (f Facts) hasContent() bool {
 // decideQuestion makes a new question of f (mail to ask@).
 func decideQuestion(f Facts) Action {
 	np := f.newPost()
-	np.kind = threads.KindQuestion
+	np.Kind = threads.KindQuestion
 	title, slug, tags, rest := threads.ParseTags(threads.QuestionTitle(f.Subject), f.Body)
-	np.title, np.tags, np.body = threads.QuestionTitle(title), tags, rest
+	np.Title, np.Tags, np.Body = threads.QuestionTitle(title), tags, rest
 	if f.Rcpts.category == "" && slug != "" {
 		// "[slug]" in the subject chooses a category only if it is one.
 		if f.SubjectCategory == 0 {
-			np.title = threads.QuestionTitle(f.Subject)
+			np.Title = threads.QuestionTitle(f.Subject)
 		}
-		np.categoryID = f.SubjectCategory
+		np.CategoryID = f.SubjectCategory
 	}
-	if !f.hasContent() && np.title == "(no subject)" {
+	if !f.hasContent() && np.Title == "(no subject)" {
 		return reject(RejectEmptyQuestion, 0)
 	}
 	if f.Rcpts.category != "" {
@@ -233,7 +233,7 @@ func decideQuestion(f Facts) Action {
 			a.Reason.Slug = f.Rcpts.category
 			return a
 		}
-		np.categoryID = f.RcptCategory
+		np.CategoryID = f.RcptCategory
 	}
 	return Action{Kind: ActPost, Post: np}
 }
@@ -247,42 +247,18 @@ func decideReply(f Facts, target *threads.ParentRef) Action {
 		return reject(RejectClosed, target.QuestionID)
 	}
 	np := f.newPost()
-	np.kind, np.parentID, np.questionID = threads.Placement(*target)
+	np.Kind, np.ParentID, np.QuestionID = threads.Placement(*target)
 	if target.Kind == threads.KindQuestion && target.AskerID == f.Author.ID {
 		// By email, the asker replying in their own thread (to the
 		// "posted" note or a follower's copy) adds to the question: a
 		// comment on it, not an answer to themselves.
-		np.kind = threads.KindComment
+		np.Kind = threads.KindComment
 	}
 	return Action{Kind: ActPost, Post: np}
 }
 
 // newPost is the post f makes, before its kind and place are decided.
-func (f Facts) newPost() newPost {
-	return newPost{author: f.Author, body: f.Body, elided: f.Elided, clientMsgID: f.MessageID,
-		attachments: f.Attachments, held: !f.Author.Confirmed}
-}
-
-// newPost is the post an ActPost makes (see threads.NewPost).
-type newPost struct {
-	kind        threads.PostKind
-	author      threads.Person
-	title       string
-	body        string
-	elided      string
-	categoryID  int64
-	questionID  int64
-	parentID    int64
-	clientMsgID string
-	held        bool
-	queued      bool
-	tags        []string
-	attachments []threads.KeptAttachment
-}
-
-// stored is np as the store inserts it.
-func (np newPost) stored() threads.NewPost {
-	return threads.NewPost{Kind: np.kind, Author: np.author, Title: np.title, Body: np.body, Elided: np.elided,
-		CategoryID: np.categoryID, QuestionID: np.questionID, ParentID: np.parentID, ClientMsgID: np.clientMsgID,
-		Held: np.held, Queued: np.queued, Tags: np.tags, Attachments: np.attachments}
+func (f Facts) newPost() threads.NewPost {
+	return threads.NewPost{Author: f.Author, Body: f.Body, Elided: f.Elided, ClientMsgID: f.MessageID,
+		Attachments: f.Attachments, Held: !f.Author.Confirmed}
 }

@@ -51,15 +51,15 @@ func TestDecide(t *testing.T) {
 	base := Facts{Author: member, Subject: "Re: How do I sleep?", MessageID: "m1@x", Text: "Try tea.", Body: "Try tea.", Elided: "> old"}
 	reply := func(f *Facts) { f.ThreadTarget = question }
 	ask := func(f *Facts) { f.Rcpts.ask = true }
-	post := func(kind threads.PostKind, parent, q int64) newPost {
-		return newPost{kind: kind, author: member, body: "Try tea.", elided: "> old", clientMsgID: "m1@x", parentID: parent, questionID: q}
+	post := func(kind threads.PostKind, parent, q int64) threads.NewPost {
+		return threads.NewPost{Kind: kind, Author: member, Body: "Try tea.", Elided: "> old", ClientMsgID: "m1@x", ParentID: parent, QuestionID: q}
 	}
-	askPost := func(title string, cat int64, tags ...string) newPost {
+	askPost := func(title string, cat int64, tags ...string) threads.NewPost {
 		np := post(threads.KindQuestion, 0, 0)
-		np.title, np.categoryID, np.tags = title, cat, tags
+		np.Title, np.CategoryID, np.Tags = title, cat, tags
 		return np
 	}
-	act := func(np newPost) Action { return Action{Kind: ActPost, Post: np} }
+	act := func(np threads.NewPost) Action { return Action{Kind: ActPost, Post: np} }
 	rej := func(code ReasonCode, q int64) Action {
 		return Action{Kind: ActReject, Reason: Reason{Code: code}, QuestionID: q}
 	}
@@ -119,7 +119,7 @@ func TestDecide(t *testing.T) {
 		{"reply to a comment without parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = orphan }}, act(post(threads.KindComment, 10, 10))},
 		{"asker's reply comments on the question", []func(*Facts){reply, func(f *Facts) { f.Author.ID = 3 }}, func() Action {
 			np := post(threads.KindComment, 10, 10)
-			np.author.ID = 3
+			np.Author.ID = 3
 			return act(np)
 		}()},
 		{"asker's reply to an answer", []func(*Facts){func(f *Facts) {
@@ -129,13 +129,13 @@ func TestDecide(t *testing.T) {
 			f.TokenTarget = answer
 		}}, func() Action {
 			np := post(threads.KindComment, 11, 10)
-			np.author.ID = 3
+			np.Author.ID = 3
 			return act(np)
 		}()},
 		{"empty reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.Body = "", "" }}, rej(RejectEmptyReply, 10)},
 		{"files alone are a reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.Body, f.Attachments = "", "", files }}, func() Action {
 			np := post(threads.KindAnswer, 10, 10)
-			np.body, np.attachments = "", files
+			np.Body, np.Attachments = "", files
 			return act(np)
 		}()},
 		{"dropped parts are a reply", []func(*Facts){reply, func(f *Facts) { f.Text, f.PartsDropped = "", true }}, act(post(threads.KindAnswer, 10, 10))},
@@ -143,7 +143,7 @@ func TestDecide(t *testing.T) {
 		{"empty reply to a closed question", []func(*Facts){func(f *Facts) { f.ThreadTarget, f.Text, f.Body = closed, "", "" }}, rej(RejectEmptyReply, 10)},
 		{"unconfirmed reply is held", []func(*Facts){reply, func(f *Facts) { f.Author.Confirmed = false }}, func() Action {
 			np := post(threads.KindAnswer, 10, 10)
-			np.author.Confirmed, np.held = false, true
+			np.Author.Confirmed, np.Held = false, true
 			return act(np)
 		}()},
 
@@ -159,12 +159,12 @@ func TestDecide(t *testing.T) {
 		{"text without subject", []func(*Facts){ask, func(f *Facts) { f.Subject = "" }}, act(askPost("(no subject)", 0))},
 		{"files without subject or text", []func(*Facts){ask, func(f *Facts) { f.Subject, f.Text, f.Body, f.Attachments = "", "", "", files }}, func() Action {
 			np := askPost("(no subject)", 0)
-			np.body, np.attachments = "", files
+			np.Body, np.Attachments = "", files
 			return act(np)
 		}()},
 		{"unconfirmed question is held", []func(*Facts){ask, func(f *Facts) { f.Author.Confirmed = false }}, func() Action {
 			np := askPost("How do I sleep?", 0)
-			np.author.Confirmed, np.held = false, true
+			np.Author.Confirmed, np.Held = false, true
 			return act(np)
 		}()},
 	} {
