@@ -54,7 +54,7 @@ func NoteUnprovenStop(st Stop, fromOther bool, subscribe, postmaster string) str
 	if fromOther {
 		how = "from another address"
 	}
-	return "A message asked to stop your emails " + how + ". " + st.Text() + " If it was not you, " + stopUndo(st, subscribe, postmaster) + "."
+	return "A message asked to stop your emails " + how + ". " + StopText(st) + " If it was not you, " + stopUndo(st, subscribe, postmaster) + "."
 }
 
 // stopUndo says how to undo st: follow again only where st ended a

@@ -98,7 +98,7 @@ func StopForm(action string, stopsFollows, stopsAll bool) MessagePage {
 }
 
 // Stopped is the page answering an unsubscribe: exactly what stopped.
-func Stopped(st Stop) MessagePage { return MessagePage{Title: "Unsubscribed", Message: st.Text()} }
+func Stopped(st Stop) MessagePage { return MessagePage{Title: "Unsubscribed", Message: StopText(st)} }
 
 // ConfirmForm is the page of a confirmation link's GET: it confirms
 // nothing and offers the button that posts to action; follow says the

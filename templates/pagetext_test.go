@@ -91,7 +91,7 @@ func TestFormPages(t *testing.T) {
 			}
 		}
 	}
-	if p := Stopped(Stop{Everything: true}); p.Title != "Unsubscribed" || p.Message != (Stop{Everything: true}).Text() {
+	if p := Stopped(Stop{Everything: true}); p.Title != "Unsubscribed" || p.Message != StopText(Stop{Everything: true}) {
 		t.Errorf("Stopped: %+v", p)
 	}
 }

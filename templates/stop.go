@@ -1,25 +1,18 @@
 package templates
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/postern/postern/threads/mailkind"
+)
 
 // Stop says what an unsubscribe stopped, so that the page answering it
-// and the mail confirming it say exactly that. At most one of Everything,
-// Question and Follow is set.
-type Stop struct {
-	// Everything: every email of the forum stopped, every follow ended.
-	Everything bool
-	// Question: one question muted.
-	Question bool
-	// Follow: the stop of a new-question mail's follows. Forum and
-	// Categories say which follows it ended (none: they had ended).
-	Follow     bool
-	Forum      bool
-	Categories []string // names of the category follows it ended
-}
+// and the mail confirming it say exactly that (StopText).
+type Stop = mailkind.Stopped
 
-// Text is the plain sentence telling the person what stopped. It names
-// categories, never an address.
-func (s Stop) Text() string {
+// StopText is the plain sentence telling the person what s stopped. It
+// names categories, never an address.
+func StopText(s Stop) string {
 	switch {
 	case s.Everything:
 		return "You will receive no more emails from this forum."

@@ -20,7 +20,7 @@ func TestStopText(t *testing.T) {
 		{Stop{Follow: true}, "You had already stopped following these new questions: nothing more to stop."},
 	}
 	for _, c := range cases {
-		got := c.s.Text()
+		got := StopText(c.s)
 		if !strings.HasPrefix(got, c.want) {
 			t.Errorf("%+v: %q, want it to start with %q", c.s, got, c.want)
 		}

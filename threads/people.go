@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/postern/postern/threads/mailkind"
 	"github.com/postern/postern/threads/token"
 )
 
@@ -75,19 +76,9 @@ func (s *Store) UnsubscribeWithToken(ctx context.Context, tok string, all bool) 
 	return st, err
 }
 
-// Stop is what a stop (unsubscribe) ended: templates.Stop's fields, which
-// the pipeline and the web render (a Stop converts to a templates.Stop).
-type Stop struct {
-	// Everything: every email of the forum stopped, every follow ended.
-	Everything bool
-	// Question: one question muted.
-	Question bool
-	// Follow: the stop of a new-question mail's follows. Forum and
-	// Categories say which follows it ended (none: they had ended).
-	Follow     bool
-	Forum      bool
-	Categories []string // names of the category follows it ended
-}
+// Stop is what a stop (unsubscribe) ended, in the words the pipeline and
+// the web render: mailkind.Stopped, shared with package templates.
+type Stop = mailkind.Stopped
 
 // UnsubscribeLink says what the first button of an unsubscribe link's page
 // stops: what the signed token names.

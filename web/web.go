@@ -229,7 +229,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("unsubscribe failed", "err", err)
 		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainUnsubscribe)
 	default:
-		h.render(w, http.StatusOK, templates.Stopped(templates.Stop(st)))
+		h.render(w, http.StatusOK, templates.Stopped(st))
 	}
 }
 

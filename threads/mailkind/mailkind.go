@@ -3,7 +3,8 @@
 // definition both the store (package threads, which records the kind of
 // each notification row) and the renderer (package templates, one set of
 // files per kind) use; it imports nothing, so either may import it
-// without importing the other.
+// without importing the other. Stopped, what a stop ended, is shared the
+// same way: the store returns it and the Unsubscribed mail reports it.
 //
 // A Kind's value is what the notifications table stores and the name of
 // its template files (templates/mail/KIND.*.tmpl): the values never

@@ -83,30 +83,28 @@ func ModerationNote(id int64, approve bool) string {
 	return templates.NoteRejected(id)
 }
 
+// refusalTexts maps each refusal code of the store to the sentence
+// telling a command's sender why it refused.
+var refusalTexts = map[threads.RefusalCode]string{
+	threads.RefusedSelectNotAnswer: templates.RefuseSelectNotAnswer,
+	threads.RefusedSelectNotAsker:  templates.RefuseSelectNotAsker,
+	threads.RefusedNoSelection:     templates.RefuseNoSelection,
+	threads.RefusedSelectClosed:    templates.RefuseSelectClosed,
+	threads.RefusedVoteComment:     templates.RefuseVoteComment,
+	threads.RefusedVoteOwn:         templates.RefuseVoteOwn,
+	threads.RefusedEditOthers:      templates.RefuseEditOthers,
+	threads.RefusedNotModerator:    templates.RefuseNotModerator,
+	threads.RefusedPostGone:        templates.RefusePostGone,
+	threads.RefusedNotQueued:       templates.RefuseNotQueued,
+}
+
 // RefusalText is the sentence that tells a command's sender why the store
-// refused it.
+// refused it (TestEveryRefusalHasText: every code has its own).
 func RefusalText(c threads.RefusalCode) string {
-	switch c {
-	case threads.RefusedSelectNotAnswer:
-		return templates.RefuseSelectNotAnswer
-	case threads.RefusedSelectNotAsker:
-		return templates.RefuseSelectNotAsker
-	case threads.RefusedNoSelection:
-		return templates.RefuseNoSelection
-	case threads.RefusedSelectClosed:
-		return templates.RefuseSelectClosed
-	case threads.RefusedVoteComment:
-		return templates.RefuseVoteComment
-	case threads.RefusedVoteOwn:
-		return templates.RefuseVoteOwn
-	case threads.RefusedEditOthers:
-		return templates.RefuseEditOthers
-	case threads.RefusedNotModerator:
-		return templates.RefuseNotModerator
-	case threads.RefusedPostGone:
-		return templates.RefusePostGone
+	if t, ok := refusalTexts[c]; ok {
+		return t
 	}
-	return templates.RefuseNotQueued
+	return templates.RefuseNotQueued // unreachable for the store's codes
 }
 
 // sendHelp sends the guide to every address and command.

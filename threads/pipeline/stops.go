@@ -81,7 +81,7 @@ func (p processor) confirmStop(ctx context.Context, tx *threads.Tx, person threa
 		return processed(templates.InboundStopUnproven(reason, told)), nil
 	}
 	if person.Confirmed {
-		err := tx.Notify(ctx, threads.Notice{Person: person.ID, Kind: mailkind.Unsubscribed, Post: question, Note: templates.Stop(st).Text()})
+		err := tx.Notify(ctx, threads.Notice{Person: person.ID, Kind: mailkind.Unsubscribed, Post: question, Note: templates.StopText(st)})
 		if err != nil {
 			return threads.Outcome{}, err
 		}
@@ -97,7 +97,7 @@ func (p processor) tellUnprovenStop(ctx context.Context, tx *threads.Tx, person 
 	if lim, err := tx.RateLimited(ctx, person, "", mailkind.Unsubscribed, StopNoticesPerDay, perAddressWindow); err != nil || lim {
 		return templates.InboundMemberNotTold(StopNoticesPerDay), err
 	}
-	note := templates.NoteUnprovenStop(templates.Stop(st), fromOther, p.st.Addresses().Subscribe(), "postmaster@"+p.cfg.Domain)
+	note := templates.NoteUnprovenStop(st, fromOther, p.st.Addresses().Subscribe(), "postmaster@"+p.cfg.Domain)
 	err := tx.Notify(ctx, threads.Notice{Person: person, Kind: mailkind.Unsubscribed, Post: question, Note: note})
 	return templates.InboundMemberTold, err
 }
