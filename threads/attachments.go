@@ -18,13 +18,6 @@ type AttachmentInfo struct {
 	Inline      bool   `json:"inline,omitempty"`
 }
 
-// keptAttachment is an attachment about to be stored with a post.
-type keptAttachment struct {
-	filename, contentType, contentID string
-	inline                           bool
-	data                             []byte
-}
-
 // MaxPostTextBytes is the most text a post keeps in its body (and in its
 // trimmed quote). A longer text is cut at a line break and kept whole in
 // an attachment, message.txt, within the attachment limits: notifications
@@ -46,9 +39,9 @@ func appendNotes(body string, notes []string) string {
 }
 
 // storeAttachments inserts the attachments of post postID, in tx.
-func storeAttachments(ctx context.Context, tx pgx.Tx, postID int64, atts []keptAttachment) error {
+func storeAttachments(ctx context.Context, tx pgx.Tx, postID int64, atts []KeptAttachment) error {
 	for _, a := range atts {
-		_, err := tx.Exec(ctx, sqlInsertAttachment, postID, a.filename, a.contentType, len(a.data), a.data, a.contentID, a.inline)
+		_, err := tx.Exec(ctx, sqlInsertAttachment, postID, a.Filename, a.ContentType, len(a.Data), a.Data, a.ContentID, a.Inline)
 		if err != nil {
 			return fmt.Errorf("store attachment of post %d: %w", postID, err)
 		}

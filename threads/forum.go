@@ -179,10 +179,10 @@ func (t *Tx) Moderate(ctx context.Context, author Person, id int64, approve bool
 // rejects a post waiting for moderation, telling its author rejectNote
 // (rendered by the caller). A post gone or not queued is a *Refusal.
 func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve bool, rejectNote string) error {
-	var np newPost
+	var np NewPost
 	var kind, state string
 	var author int64
-	err := tx.QueryRow(ctx, sqlLockQueuedPost, id).Scan(&kind, &state, &author, &np.questionID, &np.parentID, &np.categoryID)
+	err := tx.QueryRow(ctx, sqlLockQueuedPost, id).Scan(&kind, &state, &author, &np.QuestionID, &np.ParentID, &np.CategoryID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refuse(RefusedPostGone)
 	}
@@ -192,7 +192,7 @@ func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve b
 	if state != "queued" {
 		return refuse(RefusedNotQueued)
 	}
-	np.kind, np.author = PostKind(kind), Person{ID: author}
+	np.Kind, np.Author = PostKind(kind), Person{ID: author}
 	if approve {
 		if _, err := tx.Exec(ctx, sqlApprovePost, id); err != nil {
 			return fmt.Errorf("approve: %w", err)
@@ -205,8 +205,8 @@ func (s *Store) decideQueued(ctx context.Context, tx pgx.Tx, id int64, approve b
 	if _, err := tx.Exec(ctx, sqlHidePost, id); err != nil {
 		return fmt.Errorf("reject: %w", err)
 	}
-	qid := np.questionID
-	if np.kind == KindQuestion {
+	qid := np.QuestionID
+	if np.Kind == KindQuestion {
 		qid = 0
 	}
 	if err := s.enqueueNotifications(ctx, tx, qid, []recipient{{personID: author, kind: mailkind.Rejected, note: rejectNote}}); err != nil {

@@ -49,50 +49,33 @@ func (NotifyArgs) Kind() string { return "postern.notify" }
 // InsertOpts implements river.JobArgsWithInsertOpts.
 func (NotifyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueNotify} }
 
-// newPost is a post about to be inserted.
-type newPost struct {
-	kind        PostKind
-	author      Person
-	title       string
-	body        string
-	elided      string
-	categoryID  int64
-	questionID  int64
-	parentID    int64
-	clientMsgID string
-	held        bool // author not confirmed yet: stored, invisible, nobody notified
-	queued      bool // waits for a moderator: stored, invisible, moderators told
-	tags        []string
-	attachments []keptAttachment // stored with the post, in the same transaction
-}
-
 // insertPost inserts np with its attachments, its Message-ID index rows
 // and, unless it is held, its notification rows and their jobs, all in tx,
 // and returns the new post's id.
-func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, error) {
+func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np NewPost) (int64, error) {
 	var id int64
 	if err := tx.QueryRow(ctx, sqlNextPostID).Scan(&id); err != nil {
 		return 0, fmt.Errorf("post id: %w", err)
 	}
-	forumID := s.forumMessageID(np.kind, id)
-	qid := np.questionID
-	if np.kind == KindQuestion {
+	forumID := s.forumMessageID(np.Kind, id)
+	qid := np.QuestionID
+	if np.Kind == KindQuestion {
 		qid = 0
 	}
 	state := "visible"
 	switch {
-	case np.held:
+	case np.Held:
 		state = "held"
-	case np.queued:
+	case np.Queued:
 		state = "queued"
 	}
-	tags := np.tags
+	tags := np.Tags
 	if tags == nil {
 		tags = []string{}
 	}
 	var client []byte
-	if np.clientMsgID != "" {
-		keyID, sealed, err := s.keys.SealBytes([]byte(np.clientMsgID), []byte(forumID))
+	if np.ClientMsgID != "" {
+		keyID, sealed, err := s.keys.SealBytes([]byte(np.ClientMsgID), []byte(forumID))
 		if err != nil {
 			return 0, err
 		}
@@ -102,21 +85,21 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 	// One round trip for the post and its Message-ID index rows.
 	b := &pgx.Batch{}
 	b.Queue(sqlInsertPost,
-		id, string(np.kind), qid, np.parentID, np.author.ID, np.title, np.body, np.elided, np.categoryID, forumID, client, state, tags)
+		id, string(np.Kind), qid, np.ParentID, np.Author.ID, np.Title, np.Body, np.Elided, np.CategoryID, forumID, client, state, tags)
 	b.Queue(sqlIndexForumMessageID, forumID, id)
-	if np.clientMsgID != "" {
-		b.Queue(sqlIndexClientMessageID, s.keys.MessageIDHash(np.clientMsgID), id, np.author.ID)
+	if np.ClientMsgID != "" {
+		b.Queue(sqlIndexClientMessageID, s.keys.MessageIDHash(np.ClientMsgID), id, np.Author.ID)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("insert post and index its message-ids: %w", err)
 	}
-	if err := storeAttachments(ctx, tx, id, np.attachments); err != nil {
+	if err := storeAttachments(ctx, tx, id, np.Attachments); err != nil {
 		return 0, err
 	}
-	if np.held {
+	if np.Held {
 		return id, nil
 	}
-	if np.queued {
+	if np.Queued {
 		return id, s.queueForModeration(ctx, tx, id)
 	}
 	if err := s.notifyPost(ctx, tx, id, np); err != nil {
@@ -126,7 +109,7 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np newPost) (int64, e
 }
 
 // notifyPost enqueues the notifications a newly visible post causes.
-func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np newPost) error {
+func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np NewPost) error {
 	recips, err := s.notificationRecipients(ctx, tx, id, np)
 	if err != nil {
 		return err
@@ -160,17 +143,17 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 	}
 	type held struct {
 		id int64
-		np newPost
+		np NewPost
 	}
 	var posts []held
 	for rows.Next() {
 		var h held
 		var kind string
-		if err := rows.Scan(&h.id, &kind, &h.np.questionID, &h.np.parentID, &h.np.categoryID); err != nil {
+		if err := rows.Scan(&h.id, &kind, &h.np.QuestionID, &h.np.ParentID, &h.np.CategoryID); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("publish held posts: %w", err)
 		}
-		h.np.kind, h.np.author = PostKind(kind), person
+		h.np.Kind, h.np.Author = PostKind(kind), person
 		posts = append(posts, h)
 	}
 	if err := rows.Err(); err != nil {
@@ -216,7 +199,7 @@ type recipient struct {
 // answers; a parent's author and earlier commenters on the same parent hear
 // of a comment. Nobody is told of their own post; suppressed and
 // unsubscribed people and those who muted the question are skipped.
-func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64, np newPost) ([]recipient, error) {
+func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64, np NewPost) ([]recipient, error) {
 	var out []recipient
 	add := func(rows pgx.Rows, err error, kind mailkind.Kind) error {
 		if err != nil {
@@ -231,15 +214,15 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		}
 		return nil
 	}
-	switch np.kind {
+	switch np.Kind {
 	case KindQuestion:
-		out = append(out, recipient{personID: np.author.ID, kind: mailkind.Posted})
-		rows, err := tx.Query(ctx, sqlFollowersOfNewQuestion, np.author.ID, id, np.categoryID)
+		out = append(out, recipient{personID: np.Author.ID, kind: mailkind.Posted})
+		rows, err := tx.Query(ctx, sqlFollowersOfNewQuestion, np.Author.ID, id, np.CategoryID)
 		if err := add(rows, err, mailkind.NewQuestion); err != nil {
 			return nil, err
 		}
 	case KindAnswer:
-		rows, err := tx.Query(ctx, sqlAskerOfAnswered, np.author.ID, np.questionID)
+		rows, err := tx.Query(ctx, sqlAskerOfAnswered, np.Author.ID, np.QuestionID)
 		if err := add(rows, err, mailkind.Answer); err != nil {
 			return nil, err
 		}
@@ -247,7 +230,7 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		// The parent's author hears of it if they want news of their own
 		// questions (or answers); earlier commenters if they want news
 		// after their comments.
-		rows, err := tx.Query(ctx, sqlCommentRecipients, np.author.ID, np.questionID, np.parentID)
+		rows, err := tx.Query(ctx, sqlCommentRecipients, np.Author.ID, np.QuestionID, np.ParentID)
 		if err := add(rows, err, mailkind.Comment); err != nil {
 			return nil, err
 		}

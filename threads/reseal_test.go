@@ -25,7 +25,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
-		_, err := st.insertPost(ctx, tx, newPost{kind: KindQuestion, author: alice, title: "Q", body: "How?", clientMsgID: "q1@alice.example"})
+		_, err := st.insertPost(ctx, tx, NewPost{Kind: KindQuestion, Author: alice, Title: "Q", Body: "How?", ClientMsgID: "q1@alice.example"})
 		return err
 	})
 	if err != nil {

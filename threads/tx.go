@@ -151,7 +151,3 @@ func (t *Tx) NotificationReplied(ctx context.Context, ids []string, person int64
 func (t *Tx) RedactKnown(ctx context.Context, from string, texts ...*string) error {
 	return t.s.redactKnown(ctx, t.tx, from, texts...)
 }
-
-func (a KeptAttachment) internal() keptAttachment {
-	return keptAttachment{filename: a.Filename, contentType: a.ContentType, contentID: a.ContentID, inline: a.Inline, data: a.Data}
-}

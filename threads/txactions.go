@@ -36,13 +36,7 @@ type NewPost struct {
 // and, unless it is held, its notification rows and their jobs, and
 // returns the new post's id.
 func (t *Tx) InsertPost(ctx context.Context, np NewPost) (int64, error) {
-	p := newPost{kind: np.Kind, author: np.Author, title: np.Title, body: np.Body, elided: np.Elided,
-		categoryID: np.CategoryID, questionID: np.QuestionID, parentID: np.ParentID, clientMsgID: np.ClientMsgID,
-		held: np.Held, queued: np.Queued, tags: np.Tags}
-	for _, a := range np.Attachments {
-		p.attachments = append(p.attachments, a.internal())
-	}
-	return t.s.insertPost(ctx, t.tx, p)
+	return t.s.insertPost(ctx, t.tx, np)
 }
 
 // PostLimited reports whether person reached the hourly limit on posts
