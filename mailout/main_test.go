@@ -3,8 +3,10 @@ package mailout
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/postern/postern/internal/threadstest"
 )
 
-// TestMain fails the package's tests if they leave goroutines running.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the package's tests with the shared PostgreSQL of
+// threadstest (for the worker's tests) and fails them if they leave
+// goroutines running.
+func TestMain(m *testing.M) { threadstest.MainVerifyNoLeaks(m) }

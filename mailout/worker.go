@@ -39,15 +39,23 @@ import (
 //     once the sent ones are marked, so River retries the job with
 //     backoff; the retry sends only what is still pending.
 //
-// Delivery is at least once: a crash between the relay's acceptance and
-// the UPDATE marking it sends it again on retry; the chunked marking
-// bounds that to markEvery messages.
+// A mark that cannot be written (the database is down) does not make a
+// resend: the accepted ids are remembered in the process (sentLedger), a
+// retry skips them, and FlushSent (every job, the app's timer, shutdown)
+// writes the mark once the database answers. Only a crash between the
+// relay's acceptance and the mark sends one again on retry, with the same
+// Message-ID; the chunked marking bounds that to markEvery messages per
+// worker.
+//
+// A NotifyWorker must not be copied after its first job.
 type NotifyWorker struct {
 	river.WorkerDefaults[threads.NotifyArgs]
 	Store     *threads.Store
 	Templates *templates.Set
 	Sender    Sender
 	Log       *slog.Logger
+
+	sent sentLedger // accepted by the relay, "sent" mark not written
 }
 
 // Marking sent in chunks: how many accepted messages, or how long since
@@ -75,6 +83,9 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 	if len(ids) == 0 {
 		return nil
 	}
+	if _, err := w.FlushSent(ctx); err != nil {
+		w.Log.Warn("remembered notifications still not marked sent", "count", len(w.sent.pending()), "err", err)
+	}
 	outs, err := w.Store.LoadOutgoingBatch(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("notifications %d (%d in the job): %w", ids[0], len(ids), err)
@@ -95,7 +106,7 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 	}
 	// One line per job; each notification's own line is at debug level
 	// (warnings for refusals).
-	b.log.Info("notifications sent", "first_id", ids[0], "ids", len(ids), "sent", b.nSent, "cancelled", b.nCancelled, "failed", b.nFailed, "retry", b.nRetry)
+	b.log.Info("notifications sent", "first_id", ids[0], "ids", len(ids), "sent", b.nSent, "remembered", b.nRemembered, "cancelled", b.nCancelled, "failed", b.nFailed, "retry", b.nRetry)
 	if err != nil {
 		return fmt.Errorf("notifications %d (%d in the job): %w", ids[0], len(ids), err)
 	}
@@ -114,8 +125,8 @@ type batch struct {
 	unmarked  []int64   // accepted by the relay, not yet marked sent
 	firstSent time.Time // when unmarked[0] was accepted
 
-	retry                              error // the first temporary failure: the job is retried
-	nSent, nCancelled, nFailed, nRetry int
+	retry                                           error // the first temporary failure: the job is retried
+	nSent, nRemembered, nCancelled, nFailed, nRetry int
 }
 
 // run sends outs in order. It returns a database error that ends the
@@ -132,6 +143,13 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 	}
 	for i, o := range outs {
 		if o.State != "pending" {
+			continue
+		}
+		if b.w.sent.has(o.NotificationID) {
+			// Accepted by the relay in an earlier attempt whose mark was
+			// not written: marked now, never sent again.
+			b.unmarked = append(b.unmarked, o.NotificationID)
+			b.nRemembered++
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -259,8 +277,14 @@ func (b *batch) flush(ctx context.Context) error {
 		return nil
 	}
 	if err := b.w.Store.MarkSentMany(ctx, b.unmarked); err != nil {
+		// The relay has them: remember them so that no retry sends them
+		// again (sentLedger).
+		b.w.sent.add(b.unmarked)
+		b.log.Warn("sent notifications not marked; remembered until the database answers", "count", len(b.unmarked), "err", err)
+		b.unmarked = b.unmarked[:0]
 		return err
 	}
+	b.w.sent.forget(b.unmarked)
 	b.unmarked = b.unmarked[:0]
 	return nil
 }

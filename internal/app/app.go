@@ -53,6 +53,12 @@ type App struct {
 	http  *http.Server
 	pprof *http.Server // opt-in, loopback only
 
+	// notify is the notification worker; its remembered "sent" marks
+	// (NotifyWorker.FlushSent) are written on a timer until done closes,
+	// and once more in Close.
+	notify *mailout.NotifyWorker
+	done   chan struct{}
+
 	smtpAddr, lmtpAddr, httpAddr net.Addr
 	wg                           sync.WaitGroup
 }
@@ -91,12 +97,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, tmpl, err := newWorkers(cfg, store, log, procWorkers, notifyWorkers)
+	rc, tmpl, notify, err := newWorkers(cfg, store, log, procWorkers, notifyWorkers)
 	if err != nil {
 		closePool()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc}
+	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{})}
 	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
 	a.http = &http.Server{
 		Handler:           web.New(store, tmpl, log.With("component", "web")),
@@ -132,21 +138,23 @@ func newSender(cfg config.Config) (mailout.Sender, error) {
 }
 
 // newWorkers returns the River client that works the jobs of store
-// (processing, notifications, forwards, maintenance) and the templates
-// the notifications and pages are written with. The store enqueues
-// through a client of its own (OpenStore), so this one can be made last.
-func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, error) {
+// (processing, notifications, forwards, maintenance), the templates the
+// notifications and pages are written with, and the notification worker.
+// The store enqueues through a client of its own (OpenStore), so this one
+// can be made last.
+func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, *mailout.NotifyWorker, error) {
 	tmpl, err := templates.New()
 	if err != nil {
-		return nil, nil, fmt.Errorf("templates: %w", err)
+		return nil, nil, nil, fmt.Errorf("templates: %w", err)
 	}
 	sender, err := newSender(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	notify := &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log})
-	river.AddWorker(workers, &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log})
+	river.AddWorker(workers, notify)
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
 	rc, err := river.NewClient(riverpgxv5.New(store.Pool()), &river.Config{
@@ -171,9 +179,9 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procW
 			&river.PeriodicJobOpts{RunOnStart: true})},
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("job queue: %w", err)
+		return nil, nil, nil, fmt.Errorf("job queue: %w", err)
 	}
-	return rc, tmpl, nil
+	return rc, tmpl, notify, nil
 }
 
 // Start begins working the queue (River's client, which also schedules
@@ -186,6 +194,8 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.river.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	a.wg.Add(1)
+	go a.flushSentLoop()
 	listen := func(addr, what string, serve func(net.Listener) error) (net.Addr, error) {
 		if addr == "" {
 			return nil, nil
@@ -252,8 +262,43 @@ func (a *App) Close(ctx context.Context) {
 	if err := a.river.Stop(ctx); err != nil {
 		a.log.Warn("job queue shutdown", "err", err)
 	}
+	close(a.done)
 	a.wg.Wait()
+	// Its own deadline: ctx may be spent by the sessions and jobs.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushSentInterval)
+	a.flushSent(fctx)
+	cancel()
 	a.pool.Close()
+}
+
+// flushSentInterval is how often the notifications the relay accepted
+// but whose "sent" mark could not be written are marked again.
+const flushSentInterval = 2 * time.Second
+
+// flushSentLoop writes the remembered "sent" marks on a timer until done
+// closes: after a database outage they are written when it answers, with
+// no job needed.
+func (a *App) flushSentLoop() {
+	defer a.wg.Done()
+	t := time.NewTicker(flushSentInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.done:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), flushSentInterval)
+			a.flushSent(ctx)
+			cancel()
+		}
+	}
+}
+
+// flushSent writes the remembered "sent" marks, logging a failure.
+func (a *App) flushSent(ctx context.Context) {
+	if _, err := a.notify.FlushSent(ctx); err != nil {
+		a.log.Warn("remembered notifications not marked sent yet", "err", err)
+	}
 }
 
 // Store is the App's store.
