@@ -148,12 +148,21 @@ func (c *guardConn) deadline() time.Time {
 	return t
 }
 
-// SetReadDeadline replaces go-smtp's deadline by the phase's one.
+// SetReadDeadline replaces go-smtp's deadline by the phase's one, unless
+// go-smtp's is earlier (its Shutdown ends an idle session's wait with a
+// deadline of now).
 func (c *guardConn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
 		return c.Conn.SetReadDeadline(t)
 	}
-	return c.Conn.SetReadDeadline(c.deadline())
+	return c.Conn.SetReadDeadline(minTime(t, c.deadline()))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (c *guardConn) Read(p []byte) (int, error) {

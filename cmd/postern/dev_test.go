@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -200,14 +202,23 @@ func TestDevOwnsItsDataDir(t *testing.T) {
 
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			p := first
+			p, addr := first, smtpAddr
 			if sig != syscall.SIGTERM {
 				p = startDev(t, dir, "--smtp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+				addr = p.listening(t, "smtp")
 				p.listening(t, "http")
 				_, pgPort, _ = devPostgres(dir)
 			}
+			idle := idleSMTPSession(t, addr)
+			signalled := time.Now()
 			if err := p.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
+			}
+			// An idle session is told at once, not cut after a timeout.
+			if reply := idle(); !strings.HasPrefix(reply, "421 4.3.2 ") {
+				t.Errorf("idle SMTP session on %v got %q, want 421 4.3.2", sig, reply)
+			} else {
+				t.Logf("idle session answered %q %v after %v", reply, time.Since(signalled).Round(time.Millisecond), sig)
 			}
 			if st := p.exit(t, 2*time.Minute); !st.Success() {
 				t.Errorf("postern dev exited with %v on %v, want status 0", st, sig)
@@ -338,5 +349,41 @@ func TestMakeDev(t *testing.T) {
 				t.Errorf("PostgreSQL still runs after make exited on %v", sig)
 			}
 		})
+	}
+}
+
+// idleSMTPSession opens an SMTP session to addr, greets (EHLO) and leaves
+// it idle; the returned function reads the server's next line, waiting at
+// most 10 s (the shutdown must not wait for the session's own timeout).
+func idleSMTPSession(t *testing.T, addr string) func() string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "EHLO idle.example\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "250 ") {
+			break
+		}
+	}
+	return func() string {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "read: " + err.Error()
+		}
+		return strings.TrimRight(line, "\r\n")
 	}
 }

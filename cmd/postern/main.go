@@ -32,7 +32,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
@@ -317,9 +316,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.SessionGrace)
 	defer cancel()
 	a.Close(sctx)
+	log.Info("shut down")
 	return nil
 }
 

@@ -242,10 +242,13 @@ func isClosed(err error) bool {
 }
 
 // Close shuts everything down in order: no new mail (SMTP and LMTP stop
-// accepting and finish their sessions), no new requests (HTTP, pprof),
-// then the queue stops after its running jobs end, and the database pool
-// closes last. Problems are logged, not returned: when ctx ends first,
-// the SMTP sessions, requests and jobs still running are cut off. Once
+// accepting, answer 421 4.3.2 to sessions waiting for a command, and let
+// sessions in DATA finish), no new requests (HTTP, pprof), then the queue
+// stops after its running jobs end, within its own deadline
+// (cfg.Shutdown.WorkerGrace, counted from then, not what is left of ctx),
+// and the database pool closes last. Problems are logged, not returned:
+// when ctx ends first, the SMTP sessions and requests still running are
+// cut off. Once
 // it returns, after a shutdown within ctx, no goroutine of the App is left
 // (the whole-system tests check it with goleak). It is safe after a
 // failed Start, and is called once.
@@ -259,7 +262,10 @@ func (a *App) Close(ctx context.Context) {
 	if a.pprof != nil {
 		_ = a.pprof.Close()
 	}
-	if err := a.river.Stop(ctx); err != nil {
+	// The jobs' own deadline, not what the sessions left of ctx.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Shutdown.WorkerGrace)
+	defer wcancel()
+	if err := a.river.Stop(wctx); err != nil {
 		a.log.Warn("job queue shutdown", "err", err)
 	}
 	close(a.done)

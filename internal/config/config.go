@@ -34,17 +34,18 @@ import (
 // Config is every setting of Postern, grouped by concern. The zero value
 // is not useful: start from Default.
 type Config struct {
-	Store   Store
-	Forum   Forum
-	SMTP    SMTP
-	Intake  Intake
-	Process Process
-	Notify  Notify
-	Web     Web
-	Auth    Auth
-	Memory  Memory
-	Log     Log
-	Dev     Dev
+	Store    Store
+	Forum    Forum
+	SMTP     SMTP
+	Intake   Intake
+	Process  Process
+	Notify   Notify
+	Web      Web
+	Auth     Auth
+	Memory   Memory
+	Log      Log
+	Shutdown Shutdown
+	Dev      Dev
 }
 
 // Store says where the data lives and how it is sealed.
@@ -146,6 +147,14 @@ type Memory struct {
 // Log is what Postern logs.
 type Log struct {
 	Level slog.Level `flag:"log-level" env:"POSTERN_LOG_LEVEL" toml:"log_level" default:"info" doc:"debug, info, warn or error"`
+}
+
+// Shutdown is how SIGTERM ends serve and dev: listeners close, sessions
+// waiting for a command are answered 421 4.3.2 at once, then each stage
+// has its own deadline.
+type Shutdown struct {
+	SessionGrace time.Duration `flag:"shutdown-session-grace" env:"POSTERN_SHUTDOWN_SESSION_GRACE" toml:"shutdown_session_grace" default:"30s" doc:"on SIGTERM, how long SMTP/LMTP sessions in DATA and HTTP requests may take to finish; then they are cut"`
+	WorkerGrace  time.Duration `flag:"shutdown-worker-grace" env:"POSTERN_SHUTDOWN_WORKER_GRACE" toml:"shutdown_worker_grace" default:"30s" doc:"on SIGTERM, how long running jobs (processing, sending) may take to finish once the sessions ended; a job cut off is retried after the restart"`
 }
 
 // Dev holds the settings of postern dev only.

@@ -72,6 +72,8 @@ func (c *Config) Validate() error {
 			"must start with smtp:// or smtps://"},
 		{"pprof-addr", c.Web.PprofAddr != "" && !loopback(c.Web.PprofAddr), fmt.Sprintf("%q must be a loopback IP and port, e.g. 127.0.0.1:6060", c.Web.PprofAddr)},
 		{"auth-dns-timeout", c.Auth.DNSTimeout < 100*time.Millisecond, "must be at least 100ms"},
+		{"shutdown-session-grace", c.Shutdown.SessionGrace < time.Second, "must be at least 1s"},
+		{"shutdown-worker-grace", c.Shutdown.WorkerGrace < time.Second, "must be at least 1s"},
 	}
 	for _, k := range checks {
 		if k.bad {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -45,6 +46,11 @@ type Conn struct {
 	// over MaxLineLength and its reply (one per LMTP recipient) is
 	// written; the serve loop then closes without a second reply.
 	dataLineTooLong bool
+
+	// Postern patch: idle is set while the connection waits for a
+	// command (readLine), so that Shutdown can end the wait at once
+	// (idleShutdown); a connection in DATA is left to finish.
+	idle atomic.Bool
 
 	fromReceived bool
 	recipients   []string
@@ -1339,6 +1345,14 @@ func (c *Conn) readLine() (string, error) {
 		}
 	}
 
+	// Postern patch: once Shutdown began, no new command is read. idle is
+	// set before the check, so a Shutdown that misses the flag finds done
+	// closed here, and one that sees it ends the read (idleShutdown).
+	c.idle.Store(true)
+	defer c.idle.Store(false)
+	if c.server.shuttingDown() {
+		return "", errShuttingDown
+	}
 	return c.text.ReadLine()
 }
 

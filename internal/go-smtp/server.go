@@ -197,6 +197,12 @@ func (s *Server) handleConn(c *Conn) error {
 				return nil
 			}
 
+			// Postern patch: a session waiting for a command when Shutdown
+			// began is told so and closed (RFC 5321 4.2.2's 421).
+			if err == errShuttingDown || s.shuttingDown() {
+				c.writeResponse(421, EnhancedCode{4, 3, 2}, "Service shutting down, please try again later")
+				return nil
+			}
 			if neterr, ok := err.(net.Error); ok && neterr.Timeout() {
 				c.writeResponse(421, EnhancedCode{4, 4, 2}, "Idle timeout, bye bye")
 				return nil
@@ -286,8 +292,32 @@ func (s *Server) Close() error {
 	return err
 }
 
+// errShuttingDown is readLine's error once Shutdown began (Postern patch).
+var errShuttingDown = errors.New("smtp: server shutting down")
+
+// shuttingDown reports whether Shutdown or Close began (Postern patch).
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// idleShutdown ends the wait of a connection waiting for a command, which
+// then answers 421 4.3.2 and closes (Postern patch). A connection busy
+// with a command (DATA) is left alone: it reads no further command.
+func (c *Conn) idleShutdown() {
+	if c.idle.Load() {
+		c.conn.SetReadDeadline(time.Now())
+	}
+}
+
 // Shutdown gracefully shuts down the server without interrupting any
-// active connections. Shutdown works by first closing all open
+// active connections. (Postern patch: sessions waiting for a command are
+// answered 421 4.3.2 and closed at once; a session in DATA finishes it,
+// then gets the same 421.) Shutdown works by first closing all open
 // listeners and then waiting indefinitely for connections to return to
 // idle and then shut down.
 // If the provided context expires before the shutdown is complete,
@@ -307,6 +337,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if lerr := l.Close(); lerr != nil && err == nil {
 			err = lerr
 		}
+	}
+	// Postern patch: sessions waiting for a command get 421 now; the
+	// others when their current command (DATA) is answered.
+	for conn := range s.conns {
+		conn.idleShutdown()
 	}
 	s.locker.Unlock()
 

@@ -1429,8 +1429,13 @@ func TestServer_TooLongCommand(t *testing.T) {
 	}
 }
 
+// Postern patch: upstream expected Shutdown to wait while the greeted,
+// idle connection stays open; with the patch an idle session is answered
+// 421 4.3.2 and closed, so Shutdown returns on its own (see
+// shutdown_postern_test.go).
 func TestServerShutdown(t *testing.T) {
 	_, s, c, _ := testServerGreeted(t)
+	defer c.Close()
 
 	ctx := context.Background()
 	errChan := make(chan error)
@@ -1440,13 +1445,6 @@ func TestServerShutdown(t *testing.T) {
 		errChan <- s.Shutdown(ctx)
 		errChan <- s.Shutdown(ctx)
 	}()
-
-	select {
-	case err := <-errChan:
-		t.Fatal("Expected no err because conn is open:", err)
-	default:
-		c.Close()
-	}
 
 	errOne := <-errChan
 	if errOne != nil {
