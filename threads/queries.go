@@ -357,3 +357,9 @@ var sqlSetNotifyPreference = map[string]string{
 	"answers":   `UPDATE people SET notify_my_answers = $2 WHERE id = $1`,
 	"comments":  `UPDATE people SET notify_after_my_comments = $2 WHERE id = $1`,
 }
+
+// sqlOldestAvailable is, per queue of received mail and notifications,
+// how long its oldest job has been due without a worker taking it
+// (river_job's index on state, queue, priority, scheduled_at serves it).
+const sqlOldestAvailable = `SELECT queue, extract(epoch FROM now() - min(scheduled_at))::float8
+	FROM river_job WHERE state = 'available' AND queue = ANY($1) GROUP BY queue`

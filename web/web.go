@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/templates"
@@ -34,6 +35,8 @@ type Handler struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	now   clock
+
+	notReady atomic.Bool // the last /readyz answered 503 (ready.go)
 }
 
 // New returns the HTTP handler.
@@ -41,6 +44,7 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now}
 	routes := map[string]http.HandlerFunc{
 		links.Health:           h.health,
+		links.Ready:            h.ready,
 		links.Stylesheet:       h.stylesheet,
 		links.Question:         h.question,
 		links.UnsubscribeForm:  h.unsubscribeForm,

@@ -86,6 +86,7 @@ func TestEveryRouteHeaders(t *testing.T) {
 		}
 	}
 	check(call{"GET", "/healthz", "", 200, "plain"})
+	check(call{"GET", "/readyz", "", 200, "plain"})
 	check(call{"GET", "/style.css", "", 200, "css"})
 	check(call{"GET", "/no/such/page", "", 404, "page"})
 	check(call{"POST", "/style.css", "", 405, "page"})

@@ -13,7 +13,10 @@ import (
 
 // Route patterns (net/http ServeMux syntax) served by package web.
 const (
-	Health          = "GET /healthz"
+	Health = "GET /healthz"
+	// Ready is the readiness check (database, schema, queues), for load
+	// balancers and deploys; Health is liveness.
+	Ready           = "GET /readyz"
 	Stylesheet      = "GET /style.css"
 	Question        = "GET /q/{id}"
 	UnsubscribeForm = "GET /unsubscribe/{token}"
@@ -36,7 +39,7 @@ const (
 
 // Routes returns every pattern package web serves, each once.
 func Routes() []string {
-	return []string{Health, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
+	return []string{Health, Ready, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
 		StylesheetHashed, Home, Unanswered, Category, Tag, About, Favicon}
 }
 

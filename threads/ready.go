@@ -1,0 +1,54 @@
+package threads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrDatabaseUnreachable means the database did not answer a ping. It
+// carries no detail: a connection error may name the database's user,
+// host or name, which Postern never shows.
+var ErrDatabaseUnreachable = errors.New("database unreachable")
+
+// ErrQueueStuck means a queue holds a job that could have run long ago:
+// no worker takes it (all instances stopped working, or wedged).
+var ErrQueueStuck = errors.New("queue stuck")
+
+// Ready reports whether this store can serve: the database answers
+// (ErrDatabaseUnreachable), its schema is current (ErrSchemaOld, without
+// its details) and no job of the processing or
+// notification queue has been due for more than stuckAfter
+// (ErrQueueStuck). The error names the queue and the wait, never a
+// message or an address.
+func (s *Store) Ready(ctx context.Context, stuckAfter time.Duration) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return ErrDatabaseUnreachable
+	}
+	if err := CheckSchema(ctx, s.pool); err != nil {
+		if errors.Is(err, ErrSchemaOld) {
+			return ErrSchemaOld
+		}
+		return ErrDatabaseUnreachable
+	}
+	rows, err := s.pool.Query(ctx, sqlOldestAvailable, []string{QueueProcess, QueueNotify})
+	if err != nil {
+		return ErrDatabaseUnreachable
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var queue string
+		var secs float64
+		if err := rows.Scan(&queue, &secs); err != nil {
+			return ErrDatabaseUnreachable
+		}
+		if wait := time.Duration(secs * float64(time.Second)); wait > stuckAfter {
+			return fmt.Errorf("%w: the %s queue's oldest job has waited %v (more than %v)", ErrQueueStuck, queue, wait.Round(time.Second), stuckAfter)
+		}
+	}
+	if rows.Err() != nil {
+		return ErrDatabaseUnreachable
+	}
+	return nil
+}
