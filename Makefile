@@ -6,7 +6,7 @@ GO ?= go
 RACE ?= -race
 TESTFLAGS ?=
 
-.PHONY: all build dev test vet ensure-postgres ensure-chromium bench fmt-check screenshots
+.PHONY: all build dev test vet ensure-postgres ensure-chromium bench drills fmt-check screenshots
 
 all: build
 
@@ -44,6 +44,13 @@ BENCHFLAGS ?=
 bench:
 	$(GO) run ./cmd/postern-bench $(BENCHFLAGS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# `make drills` runs the reliability drills (internal/drills: the real
+# binary, PostgreSQL and the relay on loopback, SIGKILL, SIGTERM and the
+# database stopped under load) at full size, prints their table and writes
+# it into docs/RELIABILITY.md. `make test` runs them at a small size.
+drills: ensure-postgres
+	POSTERN_DRILLS=full POSTERN_DRILLS_REPORT=$(CURDIR)/docs/RELIABILITY.md $(GO) test -count=1 -timeout 60m -v -run '^TestDrill' ./internal/drills
 
 # `make screenshots` writes the home and a question page, at desktop and
 # phone widths, to docs/screenshots/ (a forum with sample posts, a private

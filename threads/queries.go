@@ -363,3 +363,21 @@ var sqlSetNotifyPreference = map[string]string{
 // (river_job's index on state, queue, priority, scheduled_at serves it).
 const sqlOldestAvailable = `SELECT queue, extract(epoch FROM now() - min(scheduled_at))::float8
 	FROM river_job WHERE state = 'available' AND queue = ANY($1) GROUP BY queue`
+
+// Instances and their orphaned jobs (instances.go).
+const (
+	sqlHeartbeat = `INSERT INTO instances (river_id) VALUES ($1)
+		ON CONFLICT (river_id) DO UPDATE SET heartbeat_at = now()`
+	sqlRetireInstance = `DELETE FROM instances WHERE river_id = $1`
+	// A job's last attempt is the last element of attempted_by; River's
+	// own rescuer takes the jobs of ids never registered (an hour).
+	sqlRescueOrphans = `UPDATE river_job j SET
+			state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded'::river_job_state ELSE 'available'::river_job_state END,
+			finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+			scheduled_at = now()
+		FROM instances i
+		WHERE j.state = 'running' AND j.queue = ANY($2)
+			AND i.river_id = j.attempted_by[cardinality(j.attempted_by)]
+			AND i.heartbeat_at < now() - make_interval(secs => $1)`
+	sqlForgetInstances = `DELETE FROM instances WHERE heartbeat_at < now() - interval '1 day'`
+)

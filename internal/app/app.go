@@ -194,8 +194,9 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.river.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go a.flushSentLoop()
+	go a.heartbeatLoop()
 	listen := func(addr, what string, serve func(net.Listener) error) (net.Addr, error) {
 		if addr == "" {
 			return nil, nil
@@ -267,6 +268,9 @@ func (a *App) Close(ctx context.Context) {
 	defer wcancel()
 	if err := a.river.Stop(wctx); err != nil {
 		a.log.Warn("job queue shutdown", "err", err)
+	} else if err := a.store.Retire(wctx, a.river.ID()); err != nil {
+		// Its jobs all ended: nothing for another instance to rescue.
+		a.log.Warn("retire instance", "err", err)
 	}
 	close(a.done)
 	a.wg.Wait()
