@@ -142,14 +142,7 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 		}
 	}
 	for i, o := range outs {
-		if o.State != "pending" {
-			continue
-		}
-		if b.w.sent.has(o.NotificationID) {
-			// Accepted by the relay in an earlier attempt whose mark was
-			// not written: marked now, never sent again.
-			b.unmarked = append(b.unmarked, o.NotificationID)
-			b.nRemembered++
+		if b.settled(o) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -214,6 +207,21 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 		}
 	}
 	return nil
+}
+
+// settled reports whether o needs no sending: not pending any more, or
+// accepted by the relay in an earlier attempt whose mark was not written
+// (sentLedger), which is marked with the next chunk, never sent again.
+func (b *batch) settled(o *threads.Outgoing) bool {
+	if o.State != "pending" {
+		return true
+	}
+	if b.w.sent.has(o.NotificationID) {
+		b.unmarked = append(b.unmarked, o.NotificationID)
+		b.nRemembered++
+		return true
+	}
+	return false
 }
 
 // sent records that the relay accepted o (size bytes): it is marked sent

@@ -117,11 +117,16 @@ type idCounter struct {
 
 var confirmRe = regexp.MustCompile(`confirm\+[a-z0-9]+@` + regexp.QuoteMeta(Domain))
 
-func (c *idCounter) data(m smtptest.Message) *smtp.SMTPError {
-	id := ""
+// messageIDOf is m's Message-ID field ("" when it does not parse).
+func messageIDOf(m smtptest.Message) string {
 	if msg, err := mail.ReadMessage(bytes.NewReader(m.Data)); err == nil {
-		id = msg.Header.Get("Message-ID")
+		return msg.Header.Get("Message-ID")
 	}
+	return ""
+}
+
+func (c *idCounter) data(m smtptest.Message) *smtp.SMTPError {
+	id := messageIDOf(m)
 	addr := confirmRe.Find(m.Data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
