@@ -26,6 +26,8 @@ type load struct {
 	okIDs   []string // Message-IDs answered 250
 	done    atomic.Int64
 	retryIn time.Duration
+	timed   bool            // keep each message's time to its 250 (lat)
+	lat     []time.Duration // under mu
 }
 
 // messageID is the Message-ID of the load's message i.
@@ -64,6 +66,7 @@ func (l *load) run(ctx context.Context, n, conc int) {
 // send delivers message i, retrying temporary failures until ctx ends.
 func (l *load) send(ctx context.Context, i int) {
 	m := l.message(i)
+	began := time.Now()
 	for attempt := 0; ; attempt++ {
 		targets := l.targets()
 		err := smtptest.Send(targets[(i+attempt)%len(targets)], m)
@@ -73,6 +76,9 @@ func (l *load) send(ctx context.Context, i int) {
 			l.ok.Add(1)
 			l.mu.Lock()
 			l.okIDs = append(l.okIDs, l.messageID(i))
+			if l.timed {
+				l.lat = append(l.lat, time.Since(began))
+			}
 			l.mu.Unlock()
 			return
 		case code >= 500:

@@ -161,6 +161,7 @@ type instance struct {
 	w          *world
 	name       string
 	smtp, http string
+	extra      []string // flags added to every start
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	log        bytes.Buffer // every run's stderr
@@ -168,10 +169,11 @@ type instance struct {
 	state      *os.ProcessState
 }
 
-// startInstance starts a new instance on free loopback ports.
-func (w *world) startInstance(name string) *instance {
+// startInstance starts a new instance on free loopback ports, with the
+// extra flags (on every start).
+func (w *world) startInstance(name string, extra ...string) *instance {
 	w.t.Helper()
-	in := &instance{w: w, name: name, smtp: "127.0.0.1:0", http: "127.0.0.1:0"}
+	in := &instance{w: w, name: name, smtp: "127.0.0.1:0", http: "127.0.0.1:0", extra: extra}
 	in.start()
 	w.t.Cleanup(func() { in.kill() })
 	return in
@@ -199,6 +201,7 @@ func (in *instance) start() {
 		"--base-url", "https://forum.test", "--smtp-addr", in.smtp, "--lmtp-addr", "", "--http-addr", in.http,
 		"--relay-url", in.w.relay.URL(), "--trusted-networks", "127.0.0.0/8", "--auth-verify-dkim=false",
 		"--rate-limits", "off", "--workers", "2", "--notify-workers", "2", "--shutdown-session-grace", "10s")
+	cmd.Args = append(cmd.Args, in.extra...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = io.Discard, in
 	if err := cmd.Start(); err != nil {
@@ -270,6 +273,13 @@ func (in *instance) term() *os.ProcessState {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.state
+}
+
+// pid is the current process's id.
+func (in *instance) pid() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cmd.Process.Pid
 }
 
 // running reports whether the current process is alive.

@@ -1000,8 +1000,28 @@ func (c *Conn) handleData(arg string) {
 	r := newDataReader(c)
 	code, enhancedCode, msg := dataErrorToStatus(c.Session().Data(r))
 	r.limited = false
-	io.Copy(ioutil.Discard, r) // Make sure all the data has been consumed
+	// Postern patch: the rest of the message is read so that the reply
+	// follows its end, but not without bound: past MaxMessageBytes more
+	// (a client streaming a gigabyte), 552 is written and the connection
+	// closed.
+	if !c.drainData(r) {
+		c.writeResponse(552, EnhancedCode{5, 3, 4}, "Message too big, closing connection")
+		c.conn.Close()
+		return
+	}
 	c.writeResponse(code, enhancedCode, msg)
+}
+
+// drainData reads and drops what is left of a message, at most
+// MaxMessageBytes (1 MiB when unlimited); it reports whether the end of
+// the data was reached (Postern patch).
+func (c *Conn) drainData(r io.Reader) bool {
+	limit := c.server.MaxMessageBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	n, _ := io.CopyN(ioutil.Discard, r, limit+1)
+	return n <= limit
 }
 
 func (c *Conn) handleBdat(arg string) {
