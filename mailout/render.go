@@ -43,7 +43,7 @@ type renderKey struct {
 	note, actionURL, threadURL      string
 	category, stopAll, stopCategory string // welcome mail is about a follow, not a post
 	post, question                  int64
-	named, unsub                    bool
+	named, unsub, web               bool
 }
 
 // renderedMail is a rendering with the markers still in it.
@@ -73,7 +73,7 @@ func newRenderCache(tmpl *templates.Set) (*renderCache, error) {
 // is ignored; data.RecipientName is the recipient's name.
 func (c *renderCache) mail(kind mailkind.Kind, post, question int64, data templates.MailData, unsubPrefix, unsubTok string) (subject, text, html string, err error) {
 	name := data.RecipientName
-	key := renderKey{kind: kind, note: data.Reason, actionURL: data.ActionURL, threadURL: data.ThreadURL,
+	key := renderKey{kind: kind, note: data.Reason, actionURL: data.ActionURL, web: data.FromWeb, threadURL: data.ThreadURL,
 		category: data.CategoryName, stopAll: data.UnsubscribeAddress, stopCategory: data.UnsubscribeCategoryAddress,
 		post: post, question: question, named: name != "", unsub: unsubTok != ""}
 	r, ok := c.m[key]

@@ -317,6 +317,7 @@ func (w *NotifyWorker) compose(o *threads.Outgoing, rc *renderCache) ([]byte, er
 		UnsubscribeURL: unsub.URL,
 		CategoryName:   o.CategoryName,
 		ActionURL:      o.ActionURL,
+		FromWeb:        o.FromWeb,
 		Reason:         o.Note,
 
 		UnsubscribeAddress:         o.StopAll,

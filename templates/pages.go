@@ -40,6 +40,7 @@ func pageFuncs() htmltemplate.FuncMap {
 		"homeURL":       func() string { return pagePaths.HomePage(1) },
 		"unansweredURL": func() string { return pagePaths.UnansweredPage(1) },
 		"aboutURL":      pagePaths.AboutPage,
+		"askURL":        pagePaths.AskPage,
 		"questionURL":   pagePaths.QuestionPage,
 		"categoryURL":   func(slug string) string { return pagePaths.CategoryPage(slug, 1) },
 		"tagURL":        func(tag string) string { return pagePaths.TagPage(tag, 1) },

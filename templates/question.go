@@ -36,6 +36,9 @@ type QuestionPage struct {
 	Comments []PostView
 	// Now is the time "… ago" is counted from.
 	Now time.Time
+	// Form is the answer form at the bottom (nil: none, the question
+	// is closed).
+	Form *PostForm
 }
 
 // PostView is one post as a page shows it.
@@ -56,6 +59,9 @@ type PostView struct {
 	Files  []FileLink
 	// Now is the time "… ago" is counted from.
 	Now time.Time
+	// Form is the answer form at the bottom (nil: none, the question
+	// is closed).
+	Form *PostForm
 }
 
 // AnswerView is an answer with the comments on it.

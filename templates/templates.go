@@ -69,6 +69,9 @@ type MailData struct {
 	CategoryName string
 	// ActionURL is the web link that does what the mail asks (confirm).
 	ActionURL string
+	// FromWeb says a confirmation request is about a post written in the
+	// web form (with this address), not one received by email.
+	FromWeb bool
 	// Reason says what happened, for unsubscribed and rejected mail; in a
 	// confirmation request, why a confirmed member is asked.
 	Reason string

@@ -22,11 +22,12 @@ const (
 	// is about has ended; and, for a new question, whether no confirmed,
 	// unended follow of the recipient (of the forum, or of the question's
 	// category) covers it any more. The inbound Message-ID threads system
-	// mail under the message that caused it.
+	// mail under the message that caused it; its source says whether it
+	// was written in the web form.
 	sqlLoadNotifications = `SELECT n.id, n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
 	pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
 	pe.key_id, pe.address_enc, pe.address_hash,
-	coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''),
+	coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''), coalesce(i.source = 'web', false),
 	EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id)),
 	coalesce(s.ended_at IS NOT NULL, false), coalesce(sc.slug, ''), coalesce(sc.name, ''),
 	n.kind = 'new_question' AND NOT EXISTS (SELECT 1 FROM subscriptions f WHERE f.person_id = n.person_id
@@ -102,7 +103,10 @@ type Outgoing struct {
 
 	Attachments []AttachmentInfo // the post's files, linked from the mail; shared by a batch's notifications of the post: read only
 	ActionURL   string           // confirm link, for confirmation requests
-	Note        string           // the reason, for rejected and unsubscribed mail
+	// FromWeb says the message that caused this mail (a confirmation
+	// request's held post) was written in the web form, not mailed.
+	FromWeb bool
+	Note    string // the reason, for rejected and unsubscribed mail
 
 	ReplyTo      string // reply+TOKEN (or confirm+TOKEN) address; empty for mail that takes no reply
 	EnvelopeFrom string // bounce+TOKEN VERP address
@@ -264,7 +268,7 @@ func loadNotificationRows(ctx context.Context, tx pgx.Tx, ids []int64) ([]outRow
 		o := r.o
 		if err := rs.Scan(&o.NotificationID, &o.Kind, &o.State, &o.MessageID, &o.RecipientID, &o.RecipientName, &r.epoch,
 			&r.suppressed, &r.unsubscribed, &r.forgotten, &r.keyID, &r.sealed, &r.hash,
-			&o.PostID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &r.muted,
+			&o.PostID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &o.FromWeb, &r.muted,
 			&r.followEnded, &r.followSlug, &r.followName, &r.unfollowed); err != nil {
 			return nil, fmt.Errorf("load notifications: %w", err)
 		}

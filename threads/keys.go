@@ -21,6 +21,7 @@ import (
 type Keys struct {
 	Tokens  *token.Signer
 	hashKey []byte
+	formKey []byte
 	aeads   map[int]cipher.AEAD
 	current int
 }
@@ -43,7 +44,7 @@ func DeriveKeys(secret []byte, extra map[int][]byte, current int) (*Keys, error)
 	if err != nil {
 		return nil, fmt.Errorf("token signer: %w", err)
 	}
-	k := &Keys{Tokens: signer, hashKey: derive(secret, "address-hash/v1"), aeads: map[int]cipher.AEAD{}, current: current}
+	k := &Keys{Tokens: signer, hashKey: derive(secret, "address-hash/v1"), formKey: derive(secret, "web-form/v1"), aeads: map[int]cipher.AEAD{}, current: current}
 	if k.current == 0 {
 		k.current = 1
 	}
@@ -163,6 +164,17 @@ func (k *Keys) MessageIDHash(id string) string {
 	m := hmac.New(sha256.New, k.hashKey)
 	m.Write([]byte("message-id\x00" + id))
 	return "h:" + hex.EncodeToString(m.Sum(nil)[:20])
+}
+
+// FormMAC is the keyed hash (HMAC-SHA256) that signs the web forms'
+// anti-forgery tokens: the parts are hashed length-prefixed, so no two
+// lists of parts hash alike.
+func (k *Keys) FormMAC(parts ...string) []byte {
+	m := hmac.New(sha256.New, k.formKey)
+	for _, p := range parts {
+		fmt.Fprintf(m, "%d:%s", len(p), p)
+	}
+	return m.Sum(nil)
 }
 
 // ErrNoKey is returned by Open for a key id that is not configured.

@@ -63,5 +63,6 @@ type inboundRow struct {
 	state    string
 	remoteIP string
 	peerIP   string // the front MTA over LMTP, else ""
+	source   string
 	purged   bool
 }

@@ -13,7 +13,7 @@ const (
 
 	// sqlLockInbound loads and locks an inbound row: a second worker given the
 	// same job waits here, then finds it no longer accepted.
-	sqlLockInbound = `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip, peer_ip FROM inbound WHERE id = $1 FOR UPDATE`
+	sqlLockInbound = `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip, peer_ip, source FROM inbound WHERE id = $1 FOR UPDATE`
 
 	// sqlMarkInbound records what processing decided for an inbound row.
 	sqlMarkInbound = `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),

@@ -43,6 +43,9 @@ type Inbound struct {
 	State    string
 	RemoteIP string // the client's IP
 	PeerIP   string // over LMTP, the front MTA's IP; else ""
+	// Source is what received it. Mail from SourceWeb was written in a
+	// form by anyone: it is never evidence of its From address.
+	Source Source
 	// Purged: the raw message is gone or cannot be decrypted.
 	Purged bool
 }
@@ -82,7 +85,7 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 		var keyID int
 		var sealed, dedup []byte
 		err := tx.QueryRow(ctx, sqlLockInbound, id).
-			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP)
+			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source)
 		if err != nil {
 			return fmt.Errorf("lock inbound: %w", err)
 		}
@@ -98,7 +101,7 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 			}
 		}
 		return fn(t, Inbound{ID: in.id, Raw: in.raw, MailFrom: in.mailFrom, Rcpt: in.rcpt, State: in.state,
-			RemoteIP: in.remoteIP, PeerIP: in.peerIP, Purged: in.purged})
+			RemoteIP: in.remoteIP, PeerIP: in.peerIP, Source: Source(in.source), Purged: in.purged})
 	})
 }
 

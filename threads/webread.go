@@ -35,14 +35,15 @@ const (
 	webCategorySQL = `SELECT name FROM categories WHERE slug = $1`
 
 	// webQuestionInfoSQL returns, for shown question $1, its category's
-	// slug, the title of the shown question it duplicates ('' none) and
-	// the last time anything shown on its page changed: a post of it
-	// created or edited, a vote on one.
+	// slug, the title of the shown question it duplicates ('' none), the
+	// last time anything shown on its page changed (a post of it created
+	// or edited, a vote on one) and its forum Message-ID.
 	webQuestionInfoSQL = `SELECT coalesce(c.slug, ''),
 			coalesce((SELECT d.title FROM posts d WHERE d.id = q.duplicate_of AND d.kind = 'question' AND d.state IN ('visible', 'closed')), ''),
 			greatest(q.created_at, q.edited_at,
 				(SELECT max(greatest(p.created_at, p.edited_at)) FROM posts p WHERE p.question_id = q.id),
-				(SELECT max(v.created_at) FROM votes v JOIN posts vp ON vp.id = v.post_id WHERE vp.id = q.id OR vp.question_id = q.id))
+				(SELECT max(v.created_at) FROM votes v JOIN posts vp ON vp.id = v.post_id WHERE vp.id = q.id OR vp.question_id = q.id)),
+			q.message_id
 		FROM posts q LEFT JOIN categories c ON c.id = q.category_id
 		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`
 )
@@ -136,13 +137,16 @@ type QuestionInfo struct {
 	// edited, or a vote on one cast. A post hidden later does not move
 	// it: the page's ETag (a hash of the page) covers that.
 	Modified time.Time
+	// MessageID is its forum Message-ID (no brackets): what a web answer
+	// names in In-Reply-To, as a reply to its mail would.
+	MessageID string
 }
 
 // WebQuestionInfo returns the QuestionInfo of shown question id;
 // ErrNotFound when it is not shown.
 func (s *Store) WebQuestionInfo(ctx context.Context, id int64) (QuestionInfo, error) {
 	var qi QuestionInfo
-	err := s.pool.QueryRow(ctx, webQuestionInfoSQL, id).Scan(&qi.CategorySlug, &qi.DuplicateTitle, &qi.Modified)
+	err := s.pool.QueryRow(ctx, webQuestionInfoSQL, id).Scan(&qi.CategorySlug, &qi.DuplicateTitle, &qi.Modified, &qi.MessageID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return qi, fmt.Errorf("question %d: %w", id, ErrNotFound)
 	}

@@ -17,7 +17,8 @@ import (
 
 // cacheRevalidate is a question page's Cache-Control: it may be kept,
 // but is asked for again (If-None-Match, If-Modified-Since) each time.
-const cacheRevalidate = "no-cache"
+// It is private: the page's form carries a token for one browser.
+const cacheRevalidate = "private, no-cache"
 
 // question serves the read-only page of a question (links.Question): its
 // shown posts, answers best first, with their files. A question that
@@ -44,7 +45,11 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
 		return
 	}
-	html, err := h.tmpl.Page("question", questionPage(t, info, h.now()))
+	page := questionPage(t, info, h.now())
+	if !page.Closed {
+		page.Form = h.answerForm(w, r, id)
+	}
+	html, err := h.tmpl.Page("question", page)
 	if err != nil {
 		h.log.Error("render page", "page", "question", "err", err)
 		h.notice(w, http.StatusInternalServerError, templates.NoticeInternalError)

@@ -37,11 +37,15 @@ type Handler struct {
 	now   clock
 
 	notReady atomic.Bool // the last /readyz answered 503 (ready.go)
+	cop      *http.CrossOriginProtection
 }
 
 // New returns the HTTP handler.
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
-	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now}
+	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection()}
+	if store != nil {
+		h.cop = crossOrigin(store.Config().BaseURL)
+	}
 	routes := map[string]http.HandlerFunc{
 		links.Health:           h.health,
 		links.Ready:            h.ready,
@@ -59,6 +63,9 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 		links.Tag:              h.tag,
 		links.About:            h.about,
 		links.Favicon:          noContent,
+		links.Answer:           h.answer,
+		links.AskForm:          h.askForm,
+		links.Ask:              h.ask,
 	}
 	// Every route links knows is served, and nothing else: a pattern
 	// without a handler is a programming error, caught at start.
@@ -98,7 +105,9 @@ const (
 )
 
 // ServeHTTP implements http.Handler. Every response carries PageCSP,
-// nosniff, no referrer, no framing and no-store; downloads and the
+// nosniff, a referrer only within the forum (so that a form's POST
+// carries its Origin; no other site sees a page address, some carry
+// tokens), no framing and no-store; downloads and the
 // stylesheet replace the CSP and Cache-Control with their own. A request
 // no route serves gets the forum's 404 (or 405) page, not the plain
 // text of net/http.
@@ -106,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", PageCSP)
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", cacheNoStore)
 	if f, pattern := h.mux.Handler(r); pattern == "" {

@@ -17,7 +17,7 @@ import (
 // TestEveryRouteHeaders requests every HTTP route (with real tokens from
 // the mail the forum sent, and with bad ones) and checks the security
 // headers of each response: the Content-Security-Policy (no script, no
-// framing), nosniff, no referrer, no-store on pages (their URLs carry
+// framing), nosniff, a referrer only within the forum, no-store on pages (their URLs carry
 // tokens) and a private cache for downloads; every HTML page ends with the
 // privacy line and has no inline style or script.
 func TestEveryRouteHeaders(t *testing.T) {
@@ -61,7 +61,7 @@ func TestEveryRouteHeaders(t *testing.T) {
 		}
 		for k, want := range map[string]string{
 			"Content-Security-Policy": wantCSP, "Cache-Control": wantCache,
-			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
 		} {
 			if got := h.Get(k); got != want {
 				t.Errorf("%s: %s %q, want %q", name, k, got, want)
@@ -93,6 +93,9 @@ func TestEveryRouteHeaders(t *testing.T) {
 	check(call{"GET", confirm, "", 200, "page"})
 	check(call{"POST", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa", "", 404, "page"})
 	check(call{"POST", confirm, "", 200, "page"})
+	check(call{"GET", "/ask", "", 200, "page"})
+	check(call{"POST", "/ask", "title=x", 403, "page"})
+	check(call{"POST", "/q/1/answer", "body=x", 403, "page"})
 
 	posted, _ := relay.waitFor(t, erin, subjectHas("] My sleep diary"))
 	ptext, _ := bodyText(t, posted)

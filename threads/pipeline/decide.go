@@ -178,13 +178,20 @@ func Decide(f Facts) Action {
 	// An unsubscribe command as the whole text of a reply, or as the whole
 	// subject of a reply or of mail to ask@ (which never asks anything).
 	subjectCmd := threads.UnsubscribeCommand(threads.QuestionTitle(f.Subject))
+	if f.FromWeb {
+		// A form's title and text are a post, never a command.
+		subjectCmd = ""
+	}
 	if target == nil {
 		if subjectCmd != "" {
 			return Action{Kind: ActUnsubscribe, All: true}
 		}
 		return decideQuestion(f)
 	}
-	cmd := threads.ParseCommand(f.Text)
+	var cmd threads.Command
+	if !f.FromWeb {
+		cmd = threads.ParseCommand(f.Text)
+	}
 	if cmd.Kind == threads.CmdNone && subjectCmd != "" {
 		cmd.Kind = threads.CmdUnsubscribe
 		if subjectCmd == "all" {

@@ -38,6 +38,10 @@ type Facts struct {
 	// RcptCategory: of the ask+SLUG@ category (0: none, or no such
 	// category).
 	SubjectCategory, RcptCategory int64
+
+	// FromWeb: the message was written in the web form, whose text is a
+	// post, never a command.
+	FromWeb bool
 }
 
 // loadFacts loads the Facts of m, from author (whose address is from) to

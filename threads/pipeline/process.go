@@ -160,5 +160,6 @@ func (p processor) route(ctx context.Context, tx *threads.Tx, in *threads.Inboun
 	if err != nil {
 		return threads.Outcome{}, err
 	}
+	f.FromWeb = in.Source == threads.SourceWeb
 	return p.apply(ctx, tx, in, author, Decide(f))
 }

@@ -35,12 +35,17 @@ const (
 	// Favicon answers browsers' automatic request with no content (the
 	// forum has no icon), so that it is not a 404.
 	Favicon = "GET /favicon.ico"
+	// Answer takes the answer form under question id; AskForm shows the
+	// ask form, Ask takes it.
+	Answer  = "POST /q/{id}/answer"
+	AskForm = "GET /ask"
+	Ask     = "POST /ask"
 )
 
 // Routes returns every pattern package web serves, each once.
 func Routes() []string {
 	return []string{Health, Ready, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
-		StylesheetHashed, Home, Unanswered, Category, Tag, About, Favicon}
+		StylesheetHashed, Home, Unanswered, Category, Tag, About, Favicon, Answer, AskForm, Ask}
 }
 
 // Links builds the forum's absolute web addresses from its base URL. The
@@ -76,6 +81,12 @@ func (l Links) path(pattern string, values ...string) string {
 	}
 	return l.base + p
 }
+
+// AnswerAction is where the answer form under question id posts.
+func (l Links) AnswerAction(id int64) string { return l.path(Answer, fmt.Sprint(id)) }
+
+// AskPage is the ask form, and where it posts.
+func (l Links) AskPage() string { return l.path(AskForm) }
 
 // QuestionPage is the page of question id.
 func (l Links) QuestionPage(id int64) string { return l.path(Question, fmt.Sprint(id)) }

@@ -1,0 +1,210 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/postern/postern/templates"
+	"github.com/postern/postern/threads"
+)
+
+// maxFormBytes bounds a form's request body: the longest fields in
+// UTF-8, URL-encoded, with room to spare.
+const maxFormBytes = 256 << 10
+
+// submission is what a web form sent, read and checked.
+type submission struct {
+	form     templates.PostForm
+	problems []string
+	status   int // the status to answer with when problems is not empty
+}
+
+// readForm reads the fields of r, a POST of the form for purpose, into a
+// submission: the anti-forgery check, the honeypot and the limits. A
+// request whose body cannot be read gives ok false (answered already).
+func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, purpose string) (s submission, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.notice(w, http.StatusBadRequest, templates.NoticeBadRequest)
+		return s, false
+	}
+	f := &s.form
+	f.Ask, f.Title, f.Body = purpose == purposeAsk, strings.TrimSpace(r.PostFormValue("title")), strings.TrimSpace(r.PostFormValue("body"))
+	f.Name, f.Address = strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("address"))
+	f.Tags, f.Category, f.Notify = strings.TrimSpace(r.PostFormValue("tags")), r.PostFormValue("category"), r.PostFormValue("notify") != ""
+	switch {
+	case r.PostFormValue("website") != "":
+		// The honeypot: a field people never see, which form-filling
+		// robots fill in.
+		h.log.Info("web form refused", "form", purpose, "reason", "honeypot")
+		s.fail(http.StatusBadRequest, templates.FormError(templates.FormExpired, "", 0))
+		return s, true
+	case !h.checkForm(r, purpose):
+		h.log.Info("web form refused", "form", purpose, "reason", "anti-forgery check")
+		s.fail(http.StatusForbidden, templates.FormError(templates.FormExpired, "", 0))
+		return s, true
+	}
+	s.checkLimits()
+	if f.Ask && f.Title == "" {
+		s.fail(http.StatusBadRequest, templates.FormError(templates.FormMissingTitle, "", 0))
+	}
+	if !f.Ask && f.Body == "" {
+		s.fail(http.StatusBadRequest, templates.FormError(templates.FormMissingBody, "", 0))
+	}
+	s.checkAddress(h.store.Addresses().Domain())
+	return s, true
+}
+
+// fail adds a problem and the status that answers it (the first wins).
+func (s *submission) fail(status int, msg string) {
+	if len(s.problems) == 0 {
+		s.status = status
+	}
+	s.problems = append(s.problems, msg)
+}
+
+// checkLimits checks every field's length.
+func (s *submission) checkLimits() {
+	f := s.form
+	for _, c := range []struct {
+		label, v string
+		max      int
+	}{
+		{"The title", f.Title, templates.MaxFormTitle}, {"The text", f.Body, templates.MaxFormBody},
+		{"The name", f.Name, templates.MaxFormName}, {"The tags", f.Tags, templates.MaxFormTags},
+		{"The email address", f.Address, templates.MaxFormAddress},
+	} {
+		if templates.TooLong(c.v, c.max) {
+			s.fail(http.StatusRequestEntityTooLarge, templates.FormError(templates.FormTooLong, c.label, c.max))
+		}
+	}
+}
+
+// checkAddress requires a plain address (guest posts are not offered:
+// every web post is confirmed by email), not one of the forum's own.
+func (s *submission) checkAddress(domain string) {
+	f := s.form
+	if !f.Notify || f.Address == "" {
+		s.fail(http.StatusBadRequest, templates.FormError(templates.FormNeedAddress, "", 0))
+		return
+	}
+	a, err := mail.ParseAddress(f.Address)
+	if err != nil || a.Address != f.Address || a.Name != "" || strings.ContainsAny(f.Address, " <>\"") ||
+		strings.HasSuffix(strings.ToLower(f.Address), "@"+strings.ToLower(domain)) {
+		s.fail(http.StatusBadRequest, templates.FormError(templates.FormBadAddress, "", 0))
+	}
+}
+
+// answer takes the answer form of question id (links.Answer): a checked
+// form becomes a message from the address given, replying to the
+// question, accepted through the intake port; the page then says to
+// check the mail. A form with problems is shown again, under the
+// question, with what the person typed and each problem.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.notFound(w)
+		return
+	}
+	t, info, err := h.loadQuestion(r.Context(), id)
+	if errors.Is(err, threads.ErrNotFound) {
+		h.notFound(w)
+		return
+	}
+	if err != nil {
+		h.log.Error("answer form", "question", id, "err", err)
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+		return
+	}
+	s, ok := h.readForm(w, r, purposeAnswer)
+	if !ok {
+		return
+	}
+	if t.State == "closed" && len(s.problems) == 0 {
+		s.fail(http.StatusConflict, templates.FormError(templates.FormClosed, "", 0))
+	}
+	if len(s.problems) == 0 {
+		msg := webMessage{Name: s.form.Name, Address: s.form.Address, Subject: "Answer written on the web",
+			InReplyTo: info.MessageID, Body: s.form.Body, Domain: h.store.Addresses().Domain()}
+		if h.acceptWeb(w, r, &s, msg, h.store.Addresses().Ask(), threads.RcptReply) {
+			h.render(w, http.StatusOK, templates.WebPostedPage(false, h.store.Config().HeldTTL))
+			return
+		}
+	}
+	p := questionPage(t, info, h.now())
+	if !p.Closed {
+		fresh := h.answerForm(w, r, id)
+		s.form.Action, s.form.Token, s.form.Errors = fresh.Action, fresh.Token, s.problems
+		p.Form = &s.form
+	}
+	h.writePage(w, s.status, "question", p)
+}
+
+// acceptWeb checks the posting limits of s's address and network and
+// stores msg for rcpt through the intake port; false (with the problem
+// added to s) when it was not stored.
+func (h *Handler) acceptWeb(w http.ResponseWriter, r *http.Request, s *submission, msg webMessage, rcpt string, kind threads.RecipientKind) bool {
+	client := clientKey(r.RemoteAddr)
+	limited, err := h.store.RateLimited(r.Context(), msg.Address, client, kind)
+	if err == nil && limited {
+		h.log.Info("web form refused", "reason", "rate limit")
+		s.fail(http.StatusTooManyRequests, templates.FormError(templates.FormRateLimited, "", 0))
+		return false
+	}
+	if err == nil {
+		cookie, _ := r.Cookie(formCookie) // checked by readForm
+		env := threads.Envelope{MailFrom: msg.Address, Rcpt: []string{rcpt}, RemoteAddr: client, Source: threads.SourceWeb}
+		var acc threads.Accepted
+		if acc, err = h.store.Accept(r.Context(), env, msg.raw(cookie.Value, h.now())); err == nil {
+			h.log.Info("web post accepted", "inbound_id", acc.InboundID, "duplicate", acc.Duplicate)
+			return true
+		}
+	}
+	h.log.Error("web post not stored", "err", err)
+	s.fail(http.StatusServiceUnavailable, templates.FormError(templates.FormTryAgain, "", 0))
+	return false
+}
+
+// clientKey is the network a web client posts from, as IP:port with port
+// 0: its IPv4 address, or the /64 of its IPv6 address (one subscriber's
+// network: a host can take any address in it), so that limits by IP
+// count networks.
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		ip = p.Addr()
+	}
+	return netip.AddrPortFrom(ip, 0).String()
+}
+
+// loadQuestion reads shown question id and its page info.
+func (h *Handler) loadQuestion(ctx context.Context, id int64) (*threads.Thread, threads.QuestionInfo, error) {
+	t, err := h.store.GetThread(ctx, id)
+	if err != nil {
+		return nil, threads.QuestionInfo{}, err
+	}
+	info, err := h.store.WebQuestionInfo(ctx, id)
+	return t, info, err
+}
+
+// answerForm is a fresh answer form for question id (with a new form
+// cookie on w when the browser has none).
+func (h *Handler) answerForm(w http.ResponseWriter, r *http.Request, id int64) *templates.PostForm {
+	return &templates.PostForm{Action: pagePaths.AnswerAction(id), Notify: true,
+		Token: h.formToken(purposeAnswer, h.formCookieValue(w, r), h.now())}
+}
