@@ -3,8 +3,10 @@
 // follow (a GET shows a button, only the POST confirms), attachment
 // downloads, the read-only public pages (the question page /q/ID with
 // ETag revalidation, the home page, unanswered, category and tag lists,
-// the about page; the forms come later), the pages' stylesheet (under
-// its content hash) and a health check. It serves
+// the about page), the answer and ask forms (post.go, ask.go: a form
+// post enters by the intake port as a message from the address given,
+// held until its owner confirms; csrf.go guards every form), the pages'
+// stylesheet (under its content hash) and a health check. It serves
 // exactly the routes of package links, which builds every URL a mail
 // carries. Web decides what to answer and with which status; every
 // sentence is the templates package's (templates.Notice, StopForm,

@@ -211,6 +211,21 @@ func value[T any](t *testing.T, tb *tab, a chromedp.Action[T]) T {
 	return v
 }
 
+// expectError removes the one error report holding want (a page the test
+// expected to answer 4xx), failing t when there is none.
+func (tb *tab) expectError(t *testing.T, want string) {
+	t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for i, e := range tb.errors {
+		if strings.Contains(e, want) {
+			tb.errors = append(tb.errors[:i], tb.errors[i+1:]...)
+			return
+		}
+	}
+	t.Errorf("the browser reported no %q (reports: %q)", want, tb.errors)
+}
+
 // noErrors fails t when the browser reported an error or a dialog.
 func (tb *tab) noErrors(t *testing.T) {
 	t.Helper()

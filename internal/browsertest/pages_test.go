@@ -4,6 +4,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -83,7 +84,8 @@ var xss = []string{
 }
 
 // TestEscapingInBrowser: every vector posted by email (in the body, and
-// RFC 2047-encoded in the subject and the display name) stays text: the
+// RFC 2047-encoded in the subject and the display name) and by the forms
+// (body, name, tags; shown again after a refusal) stays text: the
 // page's DOM has no element or attribute from mail, and the browser
 // opens no dialog and reports no error.
 func TestEscapingInBrowser(t *testing.T) {
@@ -102,6 +104,31 @@ func TestEscapingInBrowser(t *testing.T) {
 		" <zed@example.com>\nTo: ask@forum.test\nSubject: Zed\nMessage-ID: <z1@z.example>\n\nhello\n")
 	systemtest.WaitDrained(t, f.a)
 	tb := newTab(t)
+	// The same vectors typed into the answer form, under a name that is
+	// one, and confirmed; and into the ask form, refused (no title) and so
+	// shown again with what was typed.
+	tb.do(t, chromedp.Navigate(f.base()+"/q/1"), chromedp.WaitVisible(`#f-body`),
+		chromedp.SendKeys(`#f-body`, strings.Join(xss, "\n")), chromedp.SendKeys(`#f-name`, `"><script>alert(16)</script>`),
+		chromedp.SendKeys(`#f-address`, "webxss@example.org"), chromedp.Click(`.post-form button[type=submit]`), chromedp.WaitVisible(`main h1`))
+	_, req := f.waitFor(t, "webxss@example.org", "Please confirm")
+	link := regexp.MustCompile(`https?://forum\.test(/confirm/[A-Za-z0-9_-]+)`).FindSubmatch(req)
+	if link == nil {
+		t.Fatalf("no confirmation link:\n%s", req)
+	}
+	tb.do(t, chromedp.Navigate(f.base()+string(link[1])), chromedp.Click(`main form button`), chromedp.WaitVisible(`main h1`))
+	systemtest.WaitDrained(t, f.a)
+	tb.do(t, chromedp.Navigate(f.base()+"/ask"), chromedp.WaitVisible(`#f-body`),
+		chromedp.SendKeys(`#f-body`, strings.Join(xss, "\n")), chromedp.SendKeys(`#f-tags`, `<img src=x onerror=alert(17)>`),
+		chromedp.SendKeys(`#f-address`, "webxss@example.org"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-title').removeAttribute('required')`),
+		chromedp.Click(`.post-form button[type=submit]`), chromedp.WaitVisible(`.form-errors`))
+	if n := value(t, tb, chromedp.Evaluate[int](`document.querySelectorAll('main script,main img,main svg,main iframe,[onerror],[onload]').length`)); n != 0 {
+		t.Errorf("the ask form shown again has %d elements from what was typed", n)
+	}
+	tb.expectError(t, "status of 400")
+	if !strings.Contains(get(t, f.base()+"/q/1"), "alert(16)") {
+		t.Error("the web answer is not on the page")
+	}
 	for _, p := range []string{"/q/1", "/", "/unanswered"} {
 		html := get(t, f.base()+p)
 		for _, bad := range []string{"<script", "<img", "<svg", "<iframe", "<body onload", "<style", "<b ", `href="javascript`, `href="data`} {

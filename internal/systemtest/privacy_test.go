@@ -81,8 +81,9 @@ func decodedText(t *testing.T, raw []byte) string {
 	return b.String()
 }
 
-// TestLeakHunt runs a busy forum (asking, answering, commenting,
-// forwarding a notification, replying to all, unsubscribing, bouncing)
+// TestLeakHunt runs a busy forum (asking, answering by email and in the
+// web form, commenting, forwarding a notification, replying to all,
+// unsubscribing, bouncing)
 // and then hunts for addresses: no outgoing message may contain any
 // address but its recipient's, no log line any address, and a pg_dump of
 // the database no address in clear.
@@ -92,7 +93,8 @@ func TestLeakHunt(t *testing.T) {
 	a, logs := testAppWith(t, relay, nil)
 	ctx := context.Background()
 	alice, bob, carol, dave := "alice.liddell@example.org", "bob.baker@example.net", "carol.c@example.com", "dave.d@example.info"
-	people := []string{alice, bob, carol, dave}
+	erin := "erin.e@example.ca" // answers in the web form
+	people := []string{alice, bob, carol, dave, erin}
 
 	follow(t, a, relay, bob)
 	follow(t, a, relay, dave)
@@ -173,6 +175,15 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 --B--
 `, daveEnvelope, dave, dave))
 	waitProcessed(t, a)
+	// erin answers in the web form and confirms by reply.
+	b := newBrowser(t, a)
+	form := url.Values{"token": {formToken(t, b.get("/q/1"))}, "body": {"A night light helps me."}, "name": {"Erin"}, "notify": {"1"}, "address": {erin}}
+	if status, page := b.do("POST", "/q/1/answer", form, nil); status != 200 {
+		t.Fatalf("web answer: %d\n%s", status, page)
+	}
+	ereq, _ := relay.waitFor(t, erin, subjectHas("Please confirm"))
+	confirmByReply(t, a, erin, ereq)
+	relay.waitFor(t, alice, func(r *mail.Reader, raw []byte) bool { return bytes.Contains(raw, []byte("night light")) })
 	// Let every notification reach the relay.
 	waitDrained(t, a)
 
@@ -217,7 +228,7 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 	}
 	// 4. Pages: no address, local part or mail domain of a member in any
 	// public page's HTML.
-	for _, path := range []string{"/", "/unanswered", "/about", "/q/1", "/t/none", "/favicon.ico"} {
+	for _, path := range []string{"/", "/unanswered", "/about", "/q/1", "/t/none", "/favicon.ico", "/ask"} {
 		_, page := httpGet(t, "http://"+a.httpAddr.String()+path)
 		page = strings.ToLower(page)
 		for i, p := range people {
