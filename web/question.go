@@ -23,8 +23,8 @@ const cacheRevalidate = "private, no-cache"
 // question serves the read-only page of a question (links.Question): its
 // shown posts, answers best first, with their files. A question that
 // does not exist, or is held, queued, hidden or deleted, is 404, as is an
-// id that is not a number. The page carries an ETag (a hash of the page)
-// and Last-Modified; a revalidation that matches is answered 304.
+// id that is not a number. The page carries an ETag (pageETag) and
+// Last-Modified; a revalidation that matches is answered 304.
 func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -55,8 +55,7 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 		h.notice(w, http.StatusInternalServerError, templates.NoticeInternalError)
 		return
 	}
-	sum := sha256.Sum256([]byte(html))
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+	etag := pageETag(html, page.Form)
 	hd := w.Header()
 	hd.Set("Cache-Control", cacheRevalidate)
 	hd.Set("ETag", etag)
@@ -67,6 +66,21 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write([]byte(html))
+}
+
+// pageETag is the ETag of a question page: a hash of its HTML without
+// the answer form's token (which differs per browser), and of the hour
+// the token rotates (formToken), so that a page is revalidated whatever
+// the browser's cookie, and a cached page's token is never older than an
+// hour more than a fresh one's.
+func pageETag(html string, form *templates.PostForm) string {
+	h := sha256.New()
+	if form != nil && form.Token != "" {
+		html = strings.ReplaceAll(html, form.Token, "")
+		h.Write([]byte(form.Token[:10])) // the token's expiry (its first 60 bits: an hour is a multiple of 16 s)
+	}
+	h.Write([]byte(html))
+	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12]) + `"`
 }
 
 // notModified says whether r's conditional fields match the page of etag

@@ -52,6 +52,7 @@ type bench struct {
 	targets    []string     // replier's reply+TOKEN addresses, one per question
 	intake10   float64      // scenario 1: 4 KB intake rate at 10 connections
 	pprofAddr  string       // Postern's pprof address on loopback, for profiles
+	httpAddr   string       // Postern's web pages on loopback (scenario 8)
 	profileDir string       // where profiles are written
 }
 
@@ -151,6 +152,10 @@ func (b *bench) preparePostern(ctx context.Context) error {
 		return err
 	}
 	b.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	if port, err = freePort(); err != nil {
+		return err
+	}
+	b.httpAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	b.secretFile = filepath.Join(b.dir, "secret")
 	if err := os.WriteFile(b.secretFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("secret: %w", err)
@@ -210,7 +215,7 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 	c := config.Default()
 	c.Store.DatabaseURL, c.Store.SecretFile = b.pg.URL("postgres"), b.secretFile
 	c.Forum.Domain = domain
-	c.SMTP.Addr, c.SMTP.LMTPAddr, c.Web.HTTPAddr = smtpAddr, "", ""
+	c.SMTP.Addr, c.SMTP.LMTPAddr, c.Web.HTTPAddr = smtpAddr, "", b.httpAddr
 	c.Notify.RelayURL = "smtp://" + b.sink.addr + "?starttls=no"
 	c.Log.Level = slog.LevelWarn
 	c.Forum.Rates.Limits = false

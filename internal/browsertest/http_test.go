@@ -32,7 +32,7 @@ func TestQuestionPageRevalidation(t *testing.T) {
 	}
 	first := do("/q/1", nil)
 	etag, mod := first.Header.Get("ETag"), first.Header.Get("Last-Modified")
-	if first.StatusCode != 200 || etag == "" || mod == "" || first.Header.Get("Cache-Control") != "no-cache" {
+	if first.StatusCode != 200 || etag == "" || mod == "" || first.Header.Get("Cache-Control") != "private, no-cache" {
 		t.Fatalf("first GET: %d ETag %q Last-Modified %q Cache-Control %q", first.StatusCode, etag, mod, first.Header.Get("Cache-Control"))
 	}
 	for _, h := range []map[string]string{{"If-None-Match": etag}, {"If-Modified-Since": mod}} {
