@@ -1,13 +1,10 @@
 package web
 
 import (
-	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/postern/postern/templates"
@@ -107,19 +104,8 @@ func (s *submission) checkAddress(domain string) {
 // check the mail. A form with problems is shown again, under the
 // question, with what the person typed and each problem.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		h.notFound(w)
-		return
-	}
-	t, info, err := h.loadQuestion(r.Context(), id)
-	if errors.Is(err, threads.ErrNotFound) {
-		h.notFound(w)
-		return
-	}
-	if err != nil {
-		h.log.Error("answer form", "question", id, "err", err)
-		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+	id, t, info, ok := h.shownQuestion(w, r)
+	if !ok {
 		return
 	}
 	s, ok := h.readForm(w, r, purposeAnswer)
@@ -190,16 +176,6 @@ func clientKey(remoteAddr string) string {
 		ip = p.Addr()
 	}
 	return netip.AddrPortFrom(ip, 0).String()
-}
-
-// loadQuestion reads shown question id and its page info.
-func (h *Handler) loadQuestion(ctx context.Context, id int64) (*threads.Thread, threads.QuestionInfo, error) {
-	t, err := h.store.GetThread(ctx, id)
-	if err != nil {
-		return nil, threads.QuestionInfo{}, err
-	}
-	info, err := h.store.WebQuestionInfo(ctx, id)
-	return t, info, err
 }
 
 // answerForm is a fresh answer form for question id (with a new form

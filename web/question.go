@@ -26,23 +26,8 @@ const cacheRevalidate = "private, no-cache"
 // id that is not a number. The page carries an ETag (pageETag) and
 // Last-Modified; a revalidation that matches is answered 304.
 func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		h.notFound(w)
-		return
-	}
-	t, err := h.store.GetThread(r.Context(), id)
-	var info threads.QuestionInfo
-	if err == nil {
-		info, err = h.store.WebQuestionInfo(r.Context(), id)
-	}
-	if errors.Is(err, threads.ErrNotFound) {
-		h.notFound(w)
-		return
-	}
-	if err != nil {
-		h.log.Error("question page", "question", id, "err", err)
-		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+	id, t, info, ok := h.shownQuestion(w, r)
+	if !ok {
 		return
 	}
 	page := questionPage(t, info, h.now())
@@ -81,6 +66,31 @@ func pageETag(html string, form *templates.PostForm) string {
 	}
 	h.Write([]byte(html))
 	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12]) + `"`
+}
+
+// shownQuestion reads the shown question the request's {id} names, with
+// its page info; ok false when it answered already: 404 for an id that is
+// not a number or a question not shown, 503 when the database fails.
+func (h *Handler) shownQuestion(w http.ResponseWriter, r *http.Request) (id int64, t *threads.Thread, info threads.QuestionInfo, ok bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.notFound(w)
+		return 0, nil, info, false
+	}
+	t, err = h.store.GetThread(r.Context(), id)
+	if err == nil {
+		info, err = h.store.WebQuestionInfo(r.Context(), id)
+	}
+	if errors.Is(err, threads.ErrNotFound) {
+		h.notFound(w)
+		return 0, nil, info, false
+	}
+	if err != nil {
+		h.log.Error("question page", "question", id, "err", err)
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+		return 0, nil, info, false
+	}
+	return id, t, info, true
 }
 
 // notModified says whether r's conditional fields match the page of etag
