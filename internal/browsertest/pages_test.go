@@ -109,13 +109,13 @@ func TestEscapingInBrowser(t *testing.T) {
 	// shown again with what was typed.
 	tb.do(t, chromedp.Navigate(f.base()+"/q/1"), chromedp.WaitVisible(`#f-body`),
 		chromedp.SendKeys(`#f-body`, strings.Join(xss, "\n")), chromedp.SendKeys(`#f-name`, `"><script>alert(16)</script>`),
-		chromedp.SendKeys(`#f-address`, "webxss@example.org"), chromedp.Click(`.post-form button[type=submit]`), chromedp.WaitVisible(`main h1`))
+		chromedp.SendKeys(`#f-address`, "webxss@example.org"), chromedp.Click(`.post-form button[type=submit]`), chromedp.WaitNotPresent(`#your-answer`), chromedp.WaitVisible(`main h1`))
 	_, req := f.waitFor(t, "webxss@example.org", "Please confirm")
 	link := regexp.MustCompile(`https?://forum\.test(/confirm/[A-Za-z0-9_-]+)`).FindSubmatch(req)
 	if link == nil {
 		t.Fatalf("no confirmation link:\n%s", req)
 	}
-	tb.do(t, chromedp.Navigate(f.base()+string(link[1])), chromedp.Click(`main form button`), chromedp.WaitVisible(`main h1`))
+	tb.do(t, chromedp.Navigate(f.base()+string(link[1])), chromedp.Click(`main form button`), chromedp.WaitNotPresent(`main form`), chromedp.WaitVisible(`main h1`))
 	systemtest.WaitDrained(t, f.a)
 	tb.do(t, chromedp.Navigate(f.base()+"/ask"), chromedp.WaitVisible(`#f-body`),
 		chromedp.SendKeys(`#f-body`, strings.Join(xss, "\n")), chromedp.SendKeys(`#f-tags`, `<img src=x onerror=alert(17)>`),

@@ -42,7 +42,7 @@ func TestAnswerByWebForm(t *testing.T) {
 	erin := "erin@example.net"
 	tb.do(t, chromedp.SendKeys(`#f-body`, "A warm bath an hour before bed helps me."),
 		chromedp.SendKeys(`#f-name`, "Erin"), chromedp.SendKeys(`#f-address`, erin),
-		chromedp.Click(`.post-form button[type=submit]`), chromedp.WaitVisible(`main h1`))
+		chromedp.Click(`.post-form button[type=submit]`), chromedp.WaitNotPresent(`#your-answer`), chromedp.WaitVisible(`main h1`))
 	if h := value(t, tb, chromedp.Text(`main h1`)); h != "Check your email" {
 		t.Fatalf("after posting: %q\n%s", h, value(t, tb, chromedp.Text(`main`)))
 	}
@@ -58,7 +58,7 @@ func TestAnswerByWebForm(t *testing.T) {
 	if link == nil {
 		t.Fatalf("no confirmation link:\n%s", req)
 	}
-	tb.do(t, chromedp.Navigate(f.base()+string(link[1])), chromedp.Click(`main form button`), chromedp.WaitVisible(`main h1`))
+	tb.do(t, chromedp.Navigate(f.base()+string(link[1])), chromedp.Click(`main form button`), chromedp.WaitNotPresent(`main form`), chromedp.WaitVisible(`main h1`))
 	if h := value(t, tb, chromedp.Text(`main h1`)); h != "Confirmed" {
 		t.Fatalf("after confirming: %q", h)
 	}
