@@ -58,6 +58,9 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 		links.Category:         h.category,
 		links.Tag:              h.tag,
 		links.About:            h.about,
+		links.Search:           h.search,
+		links.Feed:             h.feed,
+		links.CategoryFeed:     h.categoryFeed,
 		links.Favicon:          noContent,
 	}
 	// Every route links knows is served, and nothing else: a pattern
