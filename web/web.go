@@ -3,15 +3,19 @@
 // follow (a GET shows a button, only the POST confirms), attachment
 // downloads, the read-only public pages (the question page /q/ID with
 // ETag revalidation, the home page, unanswered, category and tag lists,
-// the about page; the forms come later), the pages' stylesheet (under
-// its content hash) and a health check. It serves
+// the about page; the forms come later), the public search (/search,
+// PostgreSQL full text, ranked; a GET form on every page) and the Atom
+// feeds of the forum and of each category (/feed.atom,
+// /c/SLUG/feed.atom, with ETag revalidation), the pages' stylesheet
+// (under its content hash) and a health check. It serves
 // exactly the routes of package links, which builds every URL a mail
 // carries. Web decides what to answer and with which status; every
 // sentence is the templates package's (templates.Notice, StopForm,
-// ConfirmForm, Stopped). Every answer but the health check (plain text,
-// for monitors) and downloads is an HTML page, 404s, 405s and errors
-// included; pages never show an address and end with the privacy line;
-// every response carries security headers (see ServeHTTP).
+// ConfirmForm, Stopped, the Search texts, FeedTitle). Every answer but
+// the health check (plain text, for monitors), downloads and feeds is an
+// HTML page, 404s, 405s and errors included; pages and feeds never show
+// an address (a feed's authors are display names only), pages end with
+// the privacy line; every response carries security headers (see ServeHTTP).
 package web
 
 import (
