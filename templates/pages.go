@@ -25,10 +25,19 @@ func StylesheetHash() string { return stylesheetHash }
 // pagePaths builds the root-relative links every page carries.
 var pagePaths links.Links
 
-// Head is what a page's <head> carries: its title and its description
-// ("" leaves the meta element out). Both are plain text.
+// Head is what a page's <head> (and its header) carries: its title and
+// its description ("" leaves the meta element out), both plain text. Every
+// page links the forum's Atom feed; a page of a category also links its
+// own (CategoryFeed, "" none). Query is the search box's text (the search
+// page's query, "" elsewhere).
 type Head struct {
 	Title, Description string
+	// CategoryFeed is the URL of the category's feed, named FeedTitle.
+	CategoryFeed, FeedTitle string
+	Query                   string
+	// NoIndex asks search engines not to index the page (search
+	// results).
+	NoIndex bool
 }
 
 // pageFuncs are the page templates' helpers: links (built by package
@@ -41,6 +50,10 @@ func pageFuncs() htmltemplate.FuncMap {
 		"unansweredURL": func() string { return pagePaths.UnansweredPage(1) },
 		"aboutURL":      pagePaths.AboutPage,
 		"askURL":        pagePaths.AskPage,
+		"searchURL":     func() string { return pagePaths.SearchPage("", 1) },
+		"searchParam":   func() string { return links.SearchParam },
+		"searchMax":     func() int { return SearchMaxChars },
+		"feedURL":       pagePaths.FeedURL,
 		"questionURL":   pagePaths.QuestionPage,
 		"categoryURL":   func(slug string) string { return pagePaths.CategoryPage(slug, 1) },
 		"tagURL":        func(tag string) string { return pagePaths.TagPage(tag, 1) },
@@ -67,6 +80,10 @@ type listOf struct {
 	Items []ListItem
 	Now   time.Time
 }
+
+// OrAnonymous is the name shown for a person of display name name: name,
+// or "Anonymous" for a person who gave none (pages, feeds).
+func OrAnonymous(name string) string { return orAnonymous(name) }
 
 // orAnonymous is name, or "Anonymous" for a person who gave none.
 func orAnonymous(name string) string {
@@ -133,6 +150,9 @@ type ListPage struct {
 	PrevURL, NextURL string
 	// Page is the page number, from 1.
 	Page int
+	// Ranked says the questions are best first (search results), not
+	// newest first: the paging links say so.
+	Ranked bool
 	// Unanswered, on the home page, is the newest questions without an
 	// answer (with a link to all of them).
 	Unanswered []ListItem

@@ -82,19 +82,7 @@ type QuestionFilter struct {
 // WebQuestions returns at most limit questions that f selects, newest
 // first, after skipping offset of them.
 func (s *Store) WebQuestions(ctx context.Context, f QuestionFilter, offset, limit int) ([]ListedQuestion, error) {
-	list, err := queryList(ctx, s, "web questions", webListSQL, func(r pgx.CollectableRow) (ListedQuestion, error) {
-		var q ListedQuestion
-		err := r.Scan(&q.ID, &q.Title, &q.Author, &q.AuthorPoints, &q.CategorySlug, &q.Category, &q.State, &q.Votes, &q.Tags,
-			&q.Answers, &q.HasBest, &q.CreatedAt)
-		if q.Tags == nil {
-			q.Tags = []string{}
-		}
-		if w := s.cfg.BlockedWords; len(w) > 0 {
-			q.Title = Censor(q.Title, w)
-		}
-		return q, err
-	}, f.CategorySlug, f.Tag, f.Unanswered, limit, offset)
-	return list, err
+	return queryList(ctx, s, "web questions", webListSQL, s.scanListed, f.CategorySlug, f.Tag, f.Unanswered, limit, offset)
 }
 
 // CategoryRef is a category as the pages link it.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -29,6 +30,10 @@ type listKind struct {
 	intro   string
 	empty   string
 	url     func(page int) string
+	// fetch, when set, reads the questions instead of WebQuestions with
+	// filter (the search); ranked says they are best first, not newest.
+	fetch  func(ctx context.Context, offset, limit int) ([]threads.ListedQuestion, error)
+	ranked bool
 }
 
 // home serves the home page: the newest questions, paged, with the
@@ -67,9 +72,11 @@ func (h *Handler) category(w http.ResponseWriter, r *http.Request) {
 		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
 		return
 	}
+	forum := h.store.Config().ForumName
 	h.list(w, r, listKind{
-		filter:  threads.QuestionFilter{CategorySlug: slug},
-		head:    templates.Head{Title: cat + " - " + h.store.Config().ForumName, Description: "Questions in " + cat + "."},
+		filter: threads.QuestionFilter{CategorySlug: slug},
+		head: templates.Head{Title: cat + " - " + forum, Description: "Questions in " + cat + ".",
+			CategoryFeed: pagePaths.CategoryFeedURL(slug), FeedTitle: templates.FeedTitle(forum, cat)},
 		heading: "Questions in " + cat,
 		empty:   "No questions in this category yet.",
 		url:     func(n int) string { return pagePaths.CategoryPage(slug, n) },
@@ -103,8 +110,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, k listKind, extra
 		page = n
 	}
 	ctx := r.Context()
-	qs, err := h.store.WebQuestions(ctx, k.filter, (page-1)*listSize, listSize+1)
-	p := templates.ListPage{Head: k.head, Heading: k.heading, Intro: k.intro, Empty: k.empty, Page: page, Now: h.now()}
+	fetch := k.fetch
+	if fetch == nil {
+		fetch = func(ctx context.Context, offset, limit int) ([]threads.ListedQuestion, error) {
+			return h.store.WebQuestions(ctx, k.filter, offset, limit)
+		}
+	}
+	qs, err := fetch(ctx, (page-1)*listSize, listSize+1)
+	p := templates.ListPage{Head: k.head, Heading: k.heading, Intro: k.intro, Empty: k.empty, Page: page, Ranked: k.ranked, Now: h.now()}
 	if err == nil && extras && page == 1 {
 		var un []threads.ListedQuestion
 		var cats []threads.CategoryRef

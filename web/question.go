@@ -17,8 +17,12 @@ import (
 
 // cacheRevalidate is a question page's Cache-Control: it may be kept,
 // but is asked for again (If-None-Match, If-Modified-Since) each time.
-// It is private: the page's form carries a token for one browser.
-const cacheRevalidate = "private, no-cache"
+// It is private: the page's form carries a token for one browser. A
+// feed, the same for everyone, is cacheFeed.
+const (
+	cacheRevalidate = "private, no-cache"
+	cacheFeed       = "no-cache"
+)
 
 // question serves the read-only page of a question (links.Question): its
 // shown posts, answers best first, with their files. A question that

@@ -5,15 +5,19 @@
 // ETag revalidation, the home page, unanswered, category and tag lists,
 // the about page), the answer and ask forms (post.go, ask.go: a form
 // post enters by the intake port as a message from the address given,
-// held until its owner confirms; csrf.go guards every form), the pages'
+// held until its owner confirms; csrf.go guards every form), the public
+// search (/search, PostgreSQL full text, ranked; a GET form on every
+// page) and the Atom feeds of the forum and of each category
+// (/feed.atom, /c/SLUG/feed.atom, with ETag revalidation), the pages'
 // stylesheet (under its content hash) and a health check. It serves
 // exactly the routes of package links, which builds every URL a mail
 // carries. Web decides what to answer and with which status; every
 // sentence is the templates package's (templates.Notice, StopForm,
-// ConfirmForm, Stopped). Every answer but the health check (plain text,
-// for monitors) and downloads is an HTML page, 404s, 405s and errors
-// included; pages never show an address and end with the privacy line;
-// every response carries security headers (see ServeHTTP).
+// ConfirmForm, Stopped, the Search texts, FeedTitle). Every answer but
+// the health check (plain text, for monitors), downloads and feeds is an
+// HTML page, 404s, 405s and errors included; pages and feeds never show
+// an address (a feed's authors are display names only), pages end with
+// the privacy line; every response carries security headers (see ServeHTTP).
 package web
 
 import (
@@ -64,6 +68,9 @@ func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
 		links.Category:         h.category,
 		links.Tag:              h.tag,
 		links.About:            h.about,
+		links.Search:           h.search,
+		links.Feed:             h.feed,
+		links.CategoryFeed:     h.categoryFeed,
 		links.Favicon:          noContent,
 		links.Answer:           h.answer,
 		links.AskForm:          h.askForm,

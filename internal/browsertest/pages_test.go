@@ -17,7 +17,8 @@ import (
 // vote, a best answer and a comment by email; the link of a notification
 // opened in Chromium shows the best answer first and marked, then the
 // other, with votes, points and the comment, the quoted text folded, and
-// the browser reports no error.
+// the browser reports no error. The search and the feeds find it and
+// show no address.
 func TestQuestionPageInBrowser(t *testing.T) {
 	t.Parallel()
 	f := startForum(t)
@@ -68,6 +69,24 @@ func TestQuestionPageInBrowser(t *testing.T) {
 		}
 		for _, leak := range []string{"example.org", "example.com", "example.info", "alice@", "carol@", "dave@"} {
 			if html := get(t, f.base()+p); strings.Contains(html, leak) && !(p == "/" && leak == "example.org") {
+				t.Errorf("%s contains %q", p, leak)
+			}
+		}
+	}
+	// The search finds the question by its title, an answer and a
+	// comment; the results and the feeds show no member's address.
+	for _, p := range []string{"/search?q=waking", "/search?q=magnesium", "/search?q=tonight", "/feed.atom", "/c/sleep/feed.atom"} {
+		body := get(t, f.base()+p)
+		if !strings.Contains(body, "Waking at 4am") {
+			t.Errorf("%s does not list the question", p)
+		}
+		for _, leak := range []string{"@", "example.org", "example.com", "example.info"} {
+			if strings.HasPrefix(p, "/feed") && strings.Contains(body, leak) {
+				t.Errorf("%s contains %q", p, leak)
+			}
+		}
+		for _, leak := range []string{"alice@", "carol@", "dave@", "example.com", "example.info"} {
+			if strings.Contains(body, leak) {
 				t.Errorf("%s contains %q", p, leak)
 			}
 		}

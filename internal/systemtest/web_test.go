@@ -30,7 +30,7 @@ func TestEveryRouteHeaders(t *testing.T) {
 	type call struct {
 		method, path, body string
 		status             int
-		kind               string // page, download, css, plain
+		kind               string // page, download, css, feed, plain
 	}
 	check := func(c call) {
 		t.Helper()
@@ -58,6 +58,8 @@ func TestEveryRouteHeaders(t *testing.T) {
 			wantCSP, wantCache = web.DownloadCSP, "private, max-age=3600"
 		case "css":
 			wantCache = "public, max-age=86400"
+		case "feed":
+			wantCache = "no-cache"
 		}
 		for k, want := range map[string]string{
 			"Content-Security-Policy": wantCSP, "Cache-Control": wantCache,
@@ -103,6 +105,10 @@ func TestEveryRouteHeaders(t *testing.T) {
 	unsub := pathOf(t, regexp.MustCompile(`<(https?://[^>]+/unsubscribe/[^>]+)>`).FindStringSubmatch(header(posted, "List-Unsubscribe"))[1])
 	check(call{"GET", download, "", 200, "download"})
 	check(call{"GET", "/a/999999", "", 404, "page"})
+	check(call{"GET", "/search?q=diary", "", 200, "page"})
+	check(call{"GET", "/search?q=" + strings.Repeat("x", 201), "", 400, "page"})
+	check(call{"GET", "/feed.atom", "", 200, "feed"})
+	check(call{"GET", "/c/nope/feed.atom", "", 404, "page"})
 	check(call{"GET", unsub, "", 200, "page"})
 	check(call{"POST", unsub, "List-Unsubscribe=One-Click", 200, "page"})
 	check(call{"POST", unsub, "scope=question", 200, "page"})

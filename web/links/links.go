@@ -32,6 +32,13 @@ const (
 	Category         = "GET /c/{slug}"
 	Tag              = "GET /t/{tag}"
 	About            = "GET /about"
+	// Search is the public search (SearchParam the query, PageParam
+	// the page).
+	Search = "GET /search"
+	// Feed is the Atom feed of the whole forum; CategoryFeed a
+	// category's.
+	Feed         = "GET /feed.atom"
+	CategoryFeed = "GET /c/{slug}/feed.atom"
 	// Favicon answers browsers' automatic request with no content (the
 	// forum has no icon), so that it is not a 404.
 	Favicon = "GET /favicon.ico"
@@ -45,7 +52,7 @@ const (
 // Routes returns every pattern package web serves, each once.
 func Routes() []string {
 	return []string{Health, Ready, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
-		StylesheetHashed, Home, Unanswered, Category, Tag, About, Favicon, Answer, AskForm, Ask}
+		StylesheetHashed, Home, Unanswered, Category, Tag, About, Search, Feed, CategoryFeed, Favicon, Answer, AskForm, Ask}
 }
 
 // Links builds the forum's absolute web addresses from its base URL. The
@@ -133,8 +140,35 @@ func (l Links) TagPage(tag string, n int) string { return paged(l.path(Tag, tag)
 // AboutPage is the page explaining how to take part by email.
 func (l Links) AboutPage() string { return l.path(About) }
 
+// SearchPage is page n of the search results for query q (q "": the
+// search page without a query).
+func (l Links) SearchPage(q string, n int) string {
+	u := l.path(Search)
+	if q != "" {
+		u += "?" + url.Values{SearchParam: {q}}.Encode()
+	}
+	if n < 2 {
+		return u
+	}
+	sep := "?"
+	if q != "" {
+		sep = "&"
+	}
+	return fmt.Sprintf("%s%s%s=%d", u, sep, PageParam, n)
+}
+
+// FeedURL is the Atom feed of the whole forum.
+func (l Links) FeedURL() string { return l.path(Feed) }
+
+// CategoryFeedURL is the Atom feed of category slug.
+func (l Links) CategoryFeedURL(slug string) string { return l.path(CategoryFeed, slug) }
+
 // PageParam is the query parameter of a list's page number.
 const PageParam = "page"
+
+// SearchParam is the query parameter of the search's words (the search
+// form's field name).
+const SearchParam = "q"
 
 // paged adds page n to the list URL u; page 1 (or less) is u itself.
 func paged(u string, n int) string {
