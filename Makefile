@@ -6,7 +6,7 @@ GO ?= go
 RACE ?= -race
 TESTFLAGS ?=
 
-.PHONY: all build dev test vet ensure-postgres ensure-chromium bench drills fmt-check screenshots
+.PHONY: all build dev test vet ensure-postgres ensure-chromium bench drills fuzz fmt-check screenshots
 
 all: build
 
@@ -51,6 +51,19 @@ bench:
 # it into docs/RELIABILITY.md. `make test` runs them at a small size.
 drills: ensure-postgres
 	POSTERN_DRILLS=full POSTERN_DRILLS_REPORT=$(CURDIR)/docs/RELIABILITY.md $(GO) test -count=1 -timeout 60m -v -run '^TestDrill' ./internal/drills
+
+# `make fuzz` runs every fuzz target (FUZZ_TARGETS, package:function; a
+# test in internal/codesize checks that it lists all of them) for
+# FUZZTIME each; CI runs `make fuzz FUZZTIME=10s`.
+FUZZTIME ?= 10m
+FUZZ_TARGETS = ./mailin:FuzzSMTPSession ./mailin/parse:FuzzParse ./mailin/mbox:FuzzReader \
+	./mailin/trim:FuzzText ./mailin/trim:FuzzHTML ./mailin/trim:FuzzAttrEnd \
+	./threads/pipeline:FuzzPipeline ./threads/token:FuzzVerify
+fuzz: ensure-postgres
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # `make screenshots` writes the home and a question page, at desktop and
 # phone widths, to docs/screenshots/ (a forum with sample posts, a private

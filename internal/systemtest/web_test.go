@@ -179,8 +179,8 @@ func TestConfirmPages(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, string(b)
 	}
-	if st, page := get("GET", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa"); st != http.StatusNotFound || strings.Contains(page, "<button") {
-		t.Errorf("GET of a bad confirmation link: status %d, want 404 without a button:\n%s", st, page)
+	if st, page := get("GET", "/confirm/aaaaaaaaaaaaaaaaaaaaaaaaaa"); st != http.StatusNotFound || strings.Contains(page, `method="post"`) {
+		t.Errorf("GET of a bad confirmation link: status %d, want 404 without a form to post:\n%s", st, page)
 	}
 	addr := "fran@example.net"
 	sendMail(t, a, addr, []string{"subscribe@forum.test"}, "From: <"+addr+">\nTo: subscribe@forum.test\nSubject: subscribe\nMessage-ID: <cp1@client.example>\n\n\n")
