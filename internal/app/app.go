@@ -189,9 +189,12 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procW
 // SMTP, LMTP, HTTP and pprof listeners whose address is set. It returns
 // once every listener is bound; the addresses are then known (SMTPAddr,
 // LMTPAddr, HTTPAddr). On an error, what started keeps running: call
-// Close.
+// Close. The end of ctx does not stop the jobs: Close does, letting a
+// send in progress finish (River cancels its running jobs when its start
+// context ends, and a notification cut off after the relay took it would
+// be sent again).
 func (a *App) Start(ctx context.Context) error {
-	if err := a.river.Start(ctx); err != nil {
+	if err := a.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
 	a.wg.Add(2)
