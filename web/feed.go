@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
-	"errors"
 	"net/http"
 	"time"
 
@@ -62,15 +61,8 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 // categoryFeed serves the Atom feed of a category's newest shown
 // questions; an unknown slug is 404.
 func (h *Handler) categoryFeed(w http.ResponseWriter, r *http.Request) {
-	slug := r.PathValue("slug")
-	cat, err := h.store.WebCategory(r.Context(), slug)
-	if errors.Is(err, threads.ErrNotFound) {
-		h.notFound(w)
-		return
-	}
-	if err != nil {
-		h.log.Error("category feed", "err", err)
-		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+	slug, cat, ok := h.pathCategory(w, r)
+	if !ok {
 		return
 	}
 	l := h.store.Links()

@@ -61,15 +61,8 @@ func (h *Handler) unanswered(w http.ResponseWriter, r *http.Request) {
 
 // category serves a category's questions; an unknown slug is 404.
 func (h *Handler) category(w http.ResponseWriter, r *http.Request) {
-	slug := r.PathValue("slug")
-	cat, err := h.store.WebCategory(r.Context(), slug)
-	if errors.Is(err, threads.ErrNotFound) {
-		h.notFound(w)
-		return
-	}
-	if err != nil {
-		h.log.Error("category page", "err", err)
-		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+	slug, cat, ok := h.pathCategory(w, r)
+	if !ok {
 		return
 	}
 	forum := h.store.Config().ForumName
@@ -197,4 +190,22 @@ type clock func() time.Time
 func noContent(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", cacheStatic)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// pathCategory reads the category the request's {slug} names; ok false
+// when it answered already: 404 for an unknown slug, 503 when the
+// database fails.
+func (h *Handler) pathCategory(w http.ResponseWriter, r *http.Request) (slug, name string, ok bool) {
+	slug = r.PathValue("slug")
+	name, err := h.store.WebCategory(r.Context(), slug)
+	if errors.Is(err, threads.ErrNotFound) {
+		h.notFound(w)
+		return "", "", false
+	}
+	if err != nil {
+		h.log.Error("category", "err", err)
+		h.notice(w, http.StatusServiceUnavailable, templates.NoticeTryAgainRead)
+		return "", "", false
+	}
+	return slug, name, true
 }
