@@ -29,6 +29,9 @@ func goldenData(kind mailkind.Kind) MailData {
 		if kind == mailkind.Unsubscribed {
 			d.Reason = "You will receive no more emails about <i>title</i>."
 		}
+	case mailkind.SignIn:
+		d.Files = nil
+		d.ActionURL = "https://forum.example.org/signin/TOK"
 	case mailkind.Command:
 		d.Reason = "Your vote on \"Why do my tomatoes split?\" is counted."
 	case mailkind.Moderate:
@@ -55,7 +58,7 @@ var wildcards = []struct {
 	{regexp.MustCompile(`\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}( \d{2}:\d{2}(:\d{2})?)?( UTC| [+-]\d{4})?`), "{{DATE}}"},
 	{regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?`), "{{DATE}}"},
 	{regexp.MustCompile(`(/(?:q|a|m)/)\d+`), "${1}{{ID}}"},
-	{regexp.MustCompile(`(/(?:u|confirm|unsubscribe)/)[A-Za-z0-9_-]+`), "${1}{{TOKEN}}"},
+	{regexp.MustCompile(`(/(?:u|confirm|unsubscribe|signin)/)[A-Za-z0-9_-]+`), "${1}{{TOKEN}}"},
 	{regexp.MustCompile(`\b((?:reply|confirm|bounce|moderate)\+)[a-z0-9.]+@`), "${1}{{TOKEN}}@"},
 }
 

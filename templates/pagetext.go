@@ -42,6 +42,20 @@ const (
 	// NoticeFollowEnded: a follow's old confirmation link after the
 	// follow was stopped: it does not start again.
 	NoticeFollowEnded
+	// NoticeBadSignIn: a sign-in link that does not verify, has expired
+	// or was used.
+	NoticeBadSignIn
+	// NoticeSignedOut: the browser's session ended.
+	NoticeSignedOut
+	// NoticeSignedOutEverywhere: every session of the member ended.
+	NoticeSignedOutEverywhere
+	// NoticeSignInFirst: an action for signed-in members only.
+	NoticeSignInFirst
+	// NoticeTryAgainAction: a signed-in action not recorded (database).
+	NoticeTryAgainAction
+	// NoticeFormExpired: a signed-in action's form that had expired or
+	// did not come from the forum's page.
+	NoticeFormExpired
 )
 
 // noticeText is each notice's title and message.
@@ -59,13 +73,19 @@ var noticeText = map[Notice][2]string{
 	NoticeConfirmed:           {"Confirmed", "Your address is confirmed."},
 	NoticeConfirmedPublished:  {"Confirmed", "Your address is confirmed and your message is published."},
 	NoticeFollowConfirmed:     {"Confirmed", "Your follow is confirmed: new questions will arrive by email. A welcome email says what comes and how to stop it."},
+	NoticeBadSignIn:           {"Link not valid", "This sign-in link is invalid, has expired or was used already: each link works once, for 30 minutes. Ask for a new one on the sign-in page."},
+	NoticeSignedOut:           {"Signed out", "You are signed out in this browser."},
+	NoticeSignedOutEverywhere: {"Signed out everywhere", "You are signed out in every browser. The links and reply addresses in the emails you were sent before now no longer work; the emails you are sent from now on carry new ones."},
+	NoticeSignInFirst:         {"Please sign in", "Only signed-in members can do this. Sign in with the link we email you, or reply to a notification by email instead."},
+	NoticeTryAgainAction:      {"Please try again", "We could not record this just now. Nothing was changed: please try again in a minute."},
+	NoticeFormExpired:         {"Please try again", "This form had expired or did not come from this forum's page. Nothing was changed: please go back, reload the page and try again."},
 	NoticeFollowEnded:         {"Follow ended", "You stopped these emails after asking for them, so this old link does not start them again. To follow again, write to the forum's subscribe address again."},
 }
 
 // Notices returns every notice, in order.
 func Notices() []Notice {
 	out := make([]Notice, 0, len(noticeText))
-	for n := NoticeNotFound; n <= NoticeFollowEnded; n++ {
+	for n := NoticeNotFound; n <= NoticeFormExpired; n++ {
 		out = append(out, n)
 	}
 	return out

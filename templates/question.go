@@ -29,6 +29,10 @@ type QuestionPage struct {
 	DuplicateOf    int64
 	DuplicateTitle string
 	Question       PostView
+	// VoteAction is the question's vote form (a signed-in member's, on
+	// another's question; "" none); ActToken the anti-forgery token of
+	// the page's action forms.
+	VoteAction, ActToken string
 	// Answers are in the page's order: the best first, then by votes,
 	// then oldest first.
 	Answers []AnswerView
@@ -59,6 +63,11 @@ type PostView struct {
 	Files  []FileLink
 	// Now is the time "… ago" is counted from.
 	Now time.Time
+	// ID and AuthorID name the post and its author, for the signed-in
+	// actions; EditURL is the edit form of a signed-in member's own post
+	// ("" none).
+	ID, AuthorID int64
+	EditURL      string
 	// Form is the answer form at the bottom (nil: none, the question
 	// is closed).
 	Form *PostForm
@@ -70,6 +79,10 @@ type AnswerView struct {
 	Votes    int
 	Best     bool
 	Comments []PostView
+	// VoteAction and BestAction are a signed-in member's vote form (on
+	// another's answer) and best-answer form (on their own question's
+	// answers); "" none.
+	VoteAction, BestAction string
 }
 
 // urlInText finds the http(s) URLs of plain text. Trailing punctuation

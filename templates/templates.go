@@ -130,6 +130,8 @@ type MessagePage struct {
 	// ConfirmAction, when set, adds a one-button form posting to it (the
 	// confirmation link's page).
 	ConfirmAction string
+	// ConfirmLabel is that form's button ("" is "Confirm").
+	ConfirmLabel string
 }
 
 // mailSet is one mail kind's three parsed templates.

@@ -101,7 +101,7 @@ func TestKinds(t *testing.T) {
 		names = append(names, string(k))
 	}
 	got := strings.Join(names, ",")
-	if want := "answer,command,comment,confirm,confirm_subscribe,help,moderate,new_question,posted,rejected,selected,unsubscribed,welcome"; got != want {
+	if want := "answer,command,comment,confirm,confirm_subscribe,help,moderate,new_question,posted,rejected,selected,signin,unsubscribed,welcome"; got != want {
 		t.Fatalf("MailKinds = %q, want %q", got, want)
 	}
 }

@@ -435,6 +435,8 @@ func (s *Store) notificationLinks(o *Outgoing, r *outRow) {
 		if r.followSlug != "" {
 			o.StopCategory = a.UnsubscribeCategory(r.followSlug)
 		}
+	case mailkind.SignIn:
+		o.ActionURL = a.SignInLink(o.NotificationID, person, epoch)
 	case mailkind.Help, mailkind.Command:
 	case mailkind.Unsubscribed, mailkind.Rejected:
 		if o.QuestionID != 0 {

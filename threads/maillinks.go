@@ -40,6 +40,13 @@ func (a *Addresses) StopFollows(question, person, epoch int64) StopLinks {
 	return a.stopLinks(a.UnsubscribeFollowToken(question, person, epoch))
 }
 
+// SignInLink is the web sign-in link mailed in notification to person
+// under epoch (token.SignIn).
+func (a *Addresses) SignInLink(notification, person, epoch int64) string {
+	tok := a.keys.Tokens.Encode(token.Token{Purpose: token.SignIn, Subject: notification, Person: person, Epoch: epoch})
+	return a.Links().SignInLinkPage(tok)
+}
+
 // ConfirmLinks returns the confirm+TOKEN address and the web link of one
 // confirmation request (purpose token.Confirm: of person's address, for
 // held post subject; token.ConfirmSub: of follow subject), one token.

@@ -8,7 +8,8 @@ import (
 )
 
 // MaintenanceArgs is the periodic River job that purges raw mail past its
-// retention and discards held posts nobody confirmed.
+// retention, discards held posts nobody confirmed and deletes ended web
+// sessions.
 type MaintenanceArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -30,8 +31,12 @@ func (w *MaintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	if err != nil {
 		return err
 	}
-	if purged > 0 || discarded > 0 {
-		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded)
+	web, err := w.Store.PurgeWeb(ctx)
+	if err != nil {
+		return err
+	}
+	if purged > 0 || discarded > 0 || web > 0 {
+		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded, "purged_web", web)
 	}
 	return nil
 }

@@ -30,14 +30,14 @@ const (
 	// threadQuestionSQL returns question $1 with its author's points
 	// (pointsSQL, for the author joined as a).
 	threadQuestionSQL = `SELECT q.id, q.title, q.body, q.elided, a.display_name, coalesce(c.name, ''), q.state, q.votes, q.best_answer_id, q.created_at,
-			q.tags, q.duplicate_of, q.edited_at, ` + pointsSQL + `
+			q.tags, q.duplicate_of, q.edited_at, q.author_id, ` + pointsSQL + `
 		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
 		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`
 
 	// threadPostsSQL returns the answers and comments of question $1 in
 	// id order, each with its author's points.
 	threadPostsSQL = `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
-			p.edited_at, ` + pointsSQL + `
+			p.edited_at, p.author_id, ` + pointsSQL + `
 		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`
 
 	retryInboundSQL = `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
@@ -65,6 +65,9 @@ type PostMeta struct {
 	EditedAt *time.Time `json:"edited_at"`
 	// AuthorPoints are the author's points.
 	AuthorPoints int `json:"author_points"`
+	// AuthorID is the author's person id, for the signed-in pages (which
+	// offer votes on others' posts, edits of one's own); never printed.
+	AuthorID int64 `json:"-"`
 	// Attachments are the files kept with the post (never nil).
 	Attachments []AttachmentInfo `json:"attachments"`
 }
@@ -147,7 +150,7 @@ var ErrNotFound = fmt.Errorf("not found")
 func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	t := &Thread{Answers: []Answer{}, Comments: []Comment{}}
 	err := s.pool.QueryRow(ctx, threadQuestionSQL, id).Scan(&t.ID, &t.Title, &t.Body, &t.Elided, &t.Author, &t.Category, &t.State, &t.Votes, &t.BestAnswer, &t.CreatedAt,
-		&t.Tags, &t.DuplicateOf, &t.EditedAt, &t.AuthorPoints)
+		&t.Tags, &t.DuplicateOf, &t.EditedAt, &t.AuthorID, &t.AuthorPoints)
 	if err == pgx.ErrNoRows {
 		return nil, fmt.Errorf("question %d: %w", id, ErrNotFound)
 	}
@@ -174,15 +177,15 @@ func (s *Store) GetThread(ctx context.Context, id int64) (*Thread, error) {
 	}
 	var comments []pending
 	for rows.Next() {
-		var pid, parent int64
+		var pid, parent, authorID int64
 		var kind, body, elided, author string
 		var votes, points int
 		var created time.Time
 		var edited *time.Time
-		if err := rows.Scan(&pid, &kind, &parent, &body, &elided, &author, &votes, &created, &edited, &points); err != nil {
+		if err := rows.Scan(&pid, &kind, &parent, &body, &elided, &author, &votes, &created, &edited, &authorID, &points); err != nil {
 			return nil, fmt.Errorf("scan post: %w", err)
 		}
-		meta := PostMeta{EditedAt: edited, AuthorPoints: points, Attachments: attachmentList(atts[pid])}
+		meta := PostMeta{EditedAt: edited, AuthorID: authorID, AuthorPoints: points, Attachments: attachmentList(atts[pid])}
 		switch kind {
 		case "answer":
 			index[pid] = len(t.Answers)

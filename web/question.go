@@ -38,10 +38,20 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 	if !page.Closed {
 		page.Form = h.answerForm(w, r, id)
 	}
+	m, signedIn := h.member(r)
+	if signedIn {
+		h.withMember(w, r, &page, m)
+	}
 	html, err := h.tmpl.Page("question", page)
 	if err != nil {
 		h.log.Error("render page", "page", "question", "err", err)
 		h.notice(w, http.StatusInternalServerError, templates.NoticeInternalError)
+		return
+	}
+	if signedIn {
+		// The member's own page (their forms and links): never kept.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(html))
 		return
 	}
 	etag := pageETag(html, page.Form)
@@ -197,7 +207,7 @@ func commentViews(cs []threads.Comment, now time.Time) []templates.PostView {
 // trimmed from it, author, times (edited when meta says so) and files.
 func postView(id int64, author, body, elided string, created time.Time, meta threads.PostMeta, now time.Time) templates.PostView {
 	v := templates.PostView{Anchor: links.PostAnchor(id), Author: author, AuthorPoints: meta.AuthorPoints,
-		Created: created, Body: body, Quoted: elided, Now: now}
+		Created: created, Body: body, Quoted: elided, Now: now, ID: id, AuthorID: meta.AuthorID}
 	if meta.EditedAt != nil {
 		v.Edited = *meta.EditedAt
 	}

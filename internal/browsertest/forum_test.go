@@ -27,13 +27,14 @@ import (
 type forum struct {
 	a     *systemtest.App
 	relay *systemtest.Sink
+	used  map[string]bool // sign-in links opened (signIn)
 }
 
 func startForum(t *testing.T) *forum {
 	t.Helper()
 	relay := systemtest.StartSink(t)
 	a, _ := systemtest.Start(t, relay, nil)
-	return &forum{a: a, relay: relay}
+	return &forum{a: a, relay: relay, used: map[string]bool{}}
 }
 
 // base is the forum's HTTP address.
@@ -124,12 +125,12 @@ type tab struct {
 	errors []string
 }
 
-func newTab(t *testing.T) *tab {
+func newTab(t *testing.T, opts ...chromedp.ContextOption) *tab {
 	t.Helper()
 	if browser == nil {
 		t.Fatal("no browser: " + chromiumPath + " is missing (run `make ensure-chromium`)")
 	}
-	ctx, cancel := chromedp.NewContext(browser)
+	ctx, cancel := chromedp.NewContext(browser, opts...)
 	t.Cleanup(cancel)
 	tb := &tab{ctx: ctx}
 	// Subscribed before anything loads: the iterators buffer events.

@@ -228,7 +228,7 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 	}
 	// 4. Pages: no address, local part or mail domain of a member in any
 	// public page's HTML.
-	for _, path := range []string{"/", "/unanswered", "/about", "/q/1", "/t/none", "/favicon.ico", "/ask"} {
+	for _, path := range []string{"/", "/unanswered", "/about", "/q/1", "/t/none", "/favicon.ico", "/ask", "/signin"} {
 		_, page := httpGet(t, "http://"+a.httpAddr.String()+path)
 		page = strings.ToLower(page)
 		for i, p := range people {

@@ -98,6 +98,15 @@ func TestEveryRouteHeaders(t *testing.T) {
 	check(call{"GET", "/ask", "", 200, "page"})
 	check(call{"POST", "/ask", "title=x", 403, "page"})
 	check(call{"POST", "/q/1/answer", "body=x", 403, "page"})
+	check(call{"GET", "/signin", "", 200, "page"})
+	check(call{"POST", "/signin", "address=x", 403, "page"})
+	check(call{"GET", "/signin/aaaaaaaaaaaaaaaaaaaaaaaaaa", "", 404, "page"})
+	check(call{"POST", "/signin/aaaaaaaaaaaaaaaaaaaaaaaaaa", "", 404, "page"})
+	check(call{"GET", "/settings", "", 200, "page"}) // to the sign-in form
+	check(call{"GET", "/p/1/edit", "", 200, "page"}) // to the sign-in form
+	for _, p := range []string{"/settings", "/signout", "/signout/everywhere", "/p/1/vote", "/p/1/best", "/p/1/edit"} {
+		check(call{"POST", p, "body=x", 403, "page"})
+	}
 
 	posted, _ := relay.waitFor(t, erin, subjectHas("] My sleep diary"))
 	ptext, _ := bodyText(t, posted)

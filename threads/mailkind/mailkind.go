@@ -53,12 +53,15 @@ const (
 	// Command confirms a command in one line, for members who asked for
 	// command confirmations.
 	Command Kind = "command"
+	// SignIn carries a link that signs the person in on the web pages,
+	// once, for a limited time; they asked for it in the sign-in form.
+	SignIn Kind = "signin"
 )
 
 // news and system list the kinds of the two blocks above, in their order.
 var (
 	news   = [...]Kind{NewQuestion, Answer, Comment, Posted, Selected, Moderate}
-	system = [...]Kind{Confirm, ConfirmSubscribe, Unsubscribed, Rejected, Welcome, Help, Command}
+	system = [...]Kind{Confirm, ConfirmSubscribe, Unsubscribed, Rejected, Welcome, Help, Command, SignIn}
 )
 
 // All returns every kind, in the order above.

@@ -6,7 +6,7 @@ import "testing"
 // and name the template files, so they never change.
 func TestValues(t *testing.T) {
 	want := []string{"new_question", "answer", "comment", "posted", "selected", "moderate",
-		"confirm", "confirm_subscribe", "unsubscribed", "rejected", "welcome", "help", "command"}
+		"confirm", "confirm_subscribe", "unsubscribed", "rejected", "welcome", "help", "command", "signin"}
 	all := All()
 	if len(all) != len(want) {
 		t.Fatalf("All() has %d kinds, want %d", len(all), len(want))
@@ -19,7 +19,7 @@ func TestValues(t *testing.T) {
 }
 
 func TestSystem(t *testing.T) {
-	system := map[Kind]bool{Confirm: true, ConfirmSubscribe: true, Unsubscribed: true, Rejected: true, Welcome: true, Help: true, Command: true}
+	system := map[Kind]bool{Confirm: true, ConfirmSubscribe: true, Unsubscribed: true, Rejected: true, Welcome: true, Help: true, Command: true, SignIn: true}
 	for _, k := range All() {
 		if k.System() != system[k] {
 			t.Errorf("%s.System() = %v, want %v", k, k.System(), system[k])

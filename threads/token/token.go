@@ -38,6 +38,9 @@ const (
 	// follower: subject = the question id; it ends the follows (of the
 	// forum, of the question's category) that sent the person that mail.
 	UnsubscribeFollow Purpose = 6
+	// SignIn is a web sign-in link: subject = the notification that
+	// carried it (the link works once, for a limited time).
+	SignIn Purpose = 7
 )
 
 // MACLen is the number of HMAC bytes kept in a token.

@@ -47,12 +47,32 @@ const (
 	Answer  = "POST /q/{id}/answer"
 	AskForm = "GET /ask"
 	Ask     = "POST /ask"
+	// SignInForm asks for an address to mail a sign-in link to, SignIn
+	// takes it; SignInLinkForm is the mailed link (a button: a GET never
+	// signs in), SignInLink opens the session.
+	SignInForm     = "GET /signin"
+	SignIn         = "POST /signin"
+	SignInLinkForm = "GET /signin/{token}"
+	SignInLink     = "POST /signin/{token}"
+	// Settings shows a signed-in member's notification settings and the
+	// sign-out buttons; SaveSettings takes the settings form.
+	Settings          = "GET /settings"
+	SaveSettings      = "POST /settings"
+	SignOut           = "POST /signout"
+	SignOutEverywhere = "POST /signout/everywhere"
+	// A signed-in member's actions on post id: a vote, the best answer,
+	// an edit of their own post (EditForm shows it).
+	Vote     = "POST /p/{id}/vote"
+	Best     = "POST /p/{id}/best"
+	EditForm = "GET /p/{id}/edit"
+	Edit     = "POST /p/{id}/edit"
 )
 
 // Routes returns every pattern package web serves, each once.
 func Routes() []string {
 	return []string{Health, Ready, Stylesheet, Question, UnsubscribeForm, Unsubscribe, ConfirmForm, Confirm, Attachment,
-		StylesheetHashed, Home, Unanswered, Category, Tag, About, Search, Feed, CategoryFeed, Favicon, Answer, AskForm, Ask}
+		StylesheetHashed, Home, Unanswered, Category, Tag, About, Search, Feed, CategoryFeed, Favicon, Answer, AskForm, Ask,
+		SignInForm, SignIn, SignInLinkForm, SignInLink, Settings, SaveSettings, SignOut, SignOutEverywhere, Vote, Best, EditForm, Edit}
 }
 
 // Links builds the forum's absolute web addresses from its base URL. The
@@ -94,6 +114,33 @@ func (l Links) AnswerAction(id int64) string { return l.path(Answer, fmt.Sprint(
 
 // AskPage is the ask form, and where it posts.
 func (l Links) AskPage() string { return l.path(AskForm) }
+
+// SignInPage is the sign-in form, and where it posts.
+func (l Links) SignInPage() string { return l.path(SignInForm) }
+
+// SignInLinkPage is the sign-in link of tok (GET shows a button, the
+// POST signs in).
+func (l Links) SignInLinkPage(tok string) string { return l.path(SignInLinkForm, tok) }
+
+// SettingsPage is a signed-in member's settings page, and where its form
+// posts.
+func (l Links) SettingsPage() string { return l.path(Settings) }
+
+// SignOutAction ends the browser's session; SignOutEverywhereAction every
+// session of the member.
+func (l Links) SignOutAction() string { return l.path(SignOut) }
+
+// SignOutEverywhereAction ends every session of the signed-in member.
+func (l Links) SignOutEverywhereAction() string { return l.path(SignOutEverywhere) }
+
+// VoteAction is where a vote on post id posts.
+func (l Links) VoteAction(id int64) string { return l.path(Vote, fmt.Sprint(id)) }
+
+// BestAction is where selecting answer id as the best posts.
+func (l Links) BestAction(id int64) string { return l.path(Best, fmt.Sprint(id)) }
+
+// EditPage is the edit form of post id, and where it posts.
+func (l Links) EditPage(id int64) string { return l.path(EditForm, fmt.Sprint(id)) }
 
 // QuestionPage is the page of question id.
 func (l Links) QuestionPage(id int64) string { return l.path(Question, fmt.Sprint(id)) }

@@ -1,0 +1,27 @@
+-- +goose Up
+-- Sign-in by email (threads/websession.go). web_signin_requests counts
+-- the requests of each client network, whether or not the address given
+-- was a member's, for the per-network limit. A sign-in link is a
+-- notification of kind 'signin'; the session it opened names it, once
+-- (signin_notification is unique: a link signs in once). A session is
+-- valid while the person's token epoch is the one it was opened under:
+-- "sign out everywhere" bumps the epoch.
+CREATE TABLE web_signin_requests (
+    client     text        NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX web_signin_requests_client ON web_signin_requests (client, created_at);
+
+CREATE TABLE web_sessions (
+    id_hash             bytea       PRIMARY KEY,
+    person_id           bigint      NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+    epoch               integer     NOT NULL,
+    signin_notification bigint      NOT NULL UNIQUE,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    expires_at          timestamptz NOT NULL
+);
+CREATE INDEX web_sessions_person ON web_sessions (person_id);
+
+-- +goose Down
+DROP TABLE web_sessions;
+DROP TABLE web_signin_requests;
