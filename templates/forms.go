@@ -35,6 +35,10 @@ type PostForm struct {
 	// Guests says a post without an address is published (as a guest);
 	// otherwise the address is required.
 	Guests bool
+	// SignedIn says a member is signed in (as Member, a display name):
+	// the form posts as them, with no name or address fields.
+	SignedIn bool
+	Member   string
 
 	Title, Body, Name, Address, Tags, Category string
 	// Notify is the "Email me" box; a fresh form has it ticked.
@@ -117,6 +121,18 @@ func WebPostedPage(question bool, heldFor time.Duration) MessagePage {
 		Message: "Thank you. We have sent a confirmation link to the address you gave. Your " + what +
 			" is published when you open it or reply to that email; until then nothing is shown and nothing else is sent to that address.\n\n" +
 			"If no email arrives within a few minutes, look in your spam folder. An unconfirmed post is discarded after " + roughDuration(heldFor) + "."}
+}
+
+// WebPostedMemberPage is the page after a signed-in member's web post:
+// it is published under their name (the session shows it is theirs).
+func WebPostedMemberPage(question bool, page string) MessagePage {
+	what := "answer"
+	if question {
+		what = "question"
+	}
+	return MessagePage{Title: "Thank you", Message: "Your " + what + " is posted under your name: it appears on the forum's pages within a few seconds. " +
+		"News of it reaches you by email, as your settings say. If it cannot be published (a limit, or a moderator's review first), we tell you by email.",
+		LinkURL: page, LinkText: "Back to the question"}
 }
 
 // roughDuration says d in whole days, or hours under two days.

@@ -132,6 +132,8 @@ type MessagePage struct {
 	ConfirmAction string
 	// ConfirmLabel is that form's button ("" is "Confirm").
 	ConfirmLabel string
+	// LinkURL, when set, ends the page with a link to it, LinkText.
+	LinkURL, LinkText string
 }
 
 // mailSet is one mail kind's three parsed templates.

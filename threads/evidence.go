@@ -18,6 +18,10 @@ const (
 	// EvidenceNetwork: the client (over LMTP, the front MTA) is in
 	// AuthConfig.TrustedNetworks.
 	EvidenceNetwork = "trusted-network"
+	// EvidenceSession: a web form posted by the member signed in by a
+	// session (opened with a link mailed to the address): the message is
+	// from that member.
+	EvidenceSession = "web-session"
 	// EvidenceNone: nothing shows it; a confirmed member's message is
 	// held for their confirmation.
 	EvidenceNone = "none"

@@ -56,13 +56,14 @@ func DatabaseUnreachable(err error) bool {
 
 // inboundRow is the inbound message a Tx locked (see Inbound).
 type inboundRow struct {
-	id       int64
-	raw      []byte
-	mailFrom string
-	rcpt     []string
-	state    string
-	remoteIP string
-	peerIP   string // the front MTA over LMTP, else ""
-	source   string
-	purged   bool
+	id        int64
+	raw       []byte
+	mailFrom  string
+	rcpt      []string
+	state     string
+	remoteIP  string
+	peerIP    string // the front MTA over LMTP, else ""
+	source    string
+	webPerson int64 // web_member_posts: the signed-in member who posted it
+	purged    bool
 }

@@ -13,7 +13,8 @@ const (
 
 	// sqlLockInbound loads and locks an inbound row: a second worker given the
 	// same job waits here, then finds it no longer accepted.
-	sqlLockInbound = `SELECT id, key_id, sealed, dedup_key, rcpt, state, remote_ip, peer_ip, source FROM inbound WHERE id = $1 FOR UPDATE`
+	sqlLockInbound = `SELECT i.id, i.key_id, i.sealed, i.dedup_key, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
+		FROM inbound i LEFT JOIN web_member_posts w ON w.inbound_id = i.id WHERE i.id = $1 FOR UPDATE OF i`
 
 	// sqlMarkInbound records what processing decided for an inbound row.
 	sqlMarkInbound = `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),

@@ -46,6 +46,9 @@ type Inbound struct {
 	// Source is what received it. Mail from SourceWeb was written in a
 	// form by anyone: it is never evidence of its From address.
 	Source Source
+	// WebPerson is, for a form a signed-in member posted, that member
+	// (AcceptAsMember); 0 otherwise.
+	WebPerson int64
 	// Purged: the raw message is gone or cannot be decrypted.
 	Purged bool
 }
@@ -85,7 +88,7 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 		var keyID int
 		var sealed, dedup []byte
 		err := tx.QueryRow(ctx, sqlLockInbound, id).
-			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source)
+			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source, &in.webPerson)
 		if err != nil {
 			return fmt.Errorf("lock inbound: %w", err)
 		}
@@ -101,7 +104,7 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 			}
 		}
 		return fn(t, Inbound{ID: in.id, Raw: in.raw, MailFrom: in.mailFrom, Rcpt: in.rcpt, State: in.state,
-			RemoteIP: in.remoteIP, PeerIP: in.peerIP, Source: Source(in.source), Purged: in.purged})
+			RemoteIP: in.remoteIP, PeerIP: in.peerIP, Source: Source(in.source), WebPerson: in.webPerson, Purged: in.purged})
 	})
 }
 

@@ -264,3 +264,45 @@ func (s *Store) WebPost(ctx context.Context, id int64) (WebPost, error) {
 
 const sqlWebPost = `SELECT p.id, q.id, p.author_id, p.body, q.title FROM posts p JOIN posts q ON q.id = coalesce(p.question_id, p.id)
 	WHERE p.id = $1 AND p.state IN ('visible', 'closed') AND q.state IN ('visible', 'closed')`
+
+// MemberAddress returns m's address, for the message a form they post
+// becomes (AcceptAsMember). It is never shown or logged.
+func (s *Store) MemberAddress(ctx context.Context, m Member) (string, error) {
+	var keyID int
+	var sealed, hash []byte
+	err := s.pool.QueryRow(ctx, sqlMemberAddress, m.ID).Scan(&keyID, &sealed, &hash)
+	if err != nil {
+		return "", fmt.Errorf("load member address: %w", err)
+	}
+	if sealed == nil {
+		return "", fmt.Errorf("member %d has no address", m.ID)
+	}
+	addr, err := s.keys.Open(keyID, sealed, hash)
+	if err != nil {
+		return "", fmt.Errorf("open member address: %w", err)
+	}
+	return addr, nil
+}
+
+// AcceptAsMember stores raw, a form signed-in member m posted, through
+// the intake port (AcceptTx) with the session recorded as its evidence
+// (web_member_posts), in one transaction.
+func (s *Store) AcceptAsMember(ctx context.Context, m Member, env Envelope, raw []byte) (Accepted, error) {
+	var acc Accepted
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if acc, err = s.AcceptTx(ctx, tx, env, raw); err != nil || acc.Duplicate {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlRecordMemberPost, acc.InboundID, m.ID); err != nil {
+			return fmt.Errorf("record member post: %w", err)
+		}
+		return nil
+	})
+	return acc, err
+}
+
+const (
+	sqlMemberAddress    = `SELECT key_id, address_enc, address_hash FROM people WHERE id = $1`
+	sqlRecordMemberPost = `INSERT INTO web_member_posts (inbound_id, person_id) VALUES ($1, $2)`
+)

@@ -14,6 +14,9 @@ func (h *Handler) askForm(w http.ResponseWriter, r *http.Request) {
 	if !h.fillAskForm(w, r, &f) {
 		return
 	}
+	if m, ok := h.member(r); ok {
+		f.SignedIn, f.Member = true, m.DisplayName
+	}
 	hd := w.Header()
 	hd.Set("Cache-Control", cacheNoStore)
 	h.writePage(w, http.StatusOK, "ask", templates.AskPage{Form: f})
@@ -64,7 +67,7 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 		}
 		msg := webMessage{Name: f.Name, Address: f.Address, Subject: f.Title, Body: body, Domain: h.store.Addresses().Domain()}
 		if h.acceptWeb(w, r, &s, msg, rcpt, threads.RcptAsk) {
-			h.render(w, http.StatusOK, templates.WebPostedPage(true, h.store.Config().HeldTTL))
+			h.posted(w, &s, true, pagePaths.HomePage(1))
 			return
 		}
 	}

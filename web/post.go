@@ -17,7 +17,9 @@ const maxFormBytes = 256 << 10
 
 // submission is what a web form sent, read and checked.
 type submission struct {
-	form     templates.PostForm
+	form templates.PostForm
+	// member is the signed-in member posting (nil: the form's address).
+	member   *threads.Member
 	problems []string
 	status   int // the status to answer with when problems is not empty
 }
@@ -54,7 +56,12 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, purpose strin
 	if !f.Ask && f.Body == "" {
 		s.fail(http.StatusBadRequest, templates.FormError(templates.FormMissingBody, "", 0))
 	}
-	s.checkAddress(h.store.Addresses().Domain())
+	if m, ok := h.member(r); ok {
+		s.member = &m
+		f.SignedIn, f.Member, f.Name, f.Address = true, m.DisplayName, "", ""
+	} else {
+		s.checkAddress(h.store.Addresses().Domain())
+	}
 	return s, true
 }
 
@@ -119,7 +126,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		msg := webMessage{Name: s.form.Name, Address: s.form.Address, Subject: "Answer written on the web",
 			InReplyTo: info.MessageID, Body: s.form.Body, Domain: h.store.Addresses().Domain()}
 		if h.acceptWeb(w, r, &s, msg, h.store.Addresses().Ask(), threads.RcptReply) {
-			h.render(w, http.StatusOK, templates.WebPostedPage(false, h.store.Config().HeldTTL))
+			h.posted(w, &s, false, pagePaths.QuestionPage(id))
 			return
 		}
 	}
@@ -129,7 +136,21 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		s.form.Action, s.form.Token, s.form.Errors = fresh.Action, fresh.Token, s.problems
 		p.Form = &s.form
 	}
+	if s.member != nil {
+		h.withMember(w, r, &p, *s.member)
+	}
 	h.writePage(w, s.status, "question", p)
+}
+
+// posted answers a stored web post: a signed-in member's is published
+// (back to page, the question's or the home page); one with an address
+// waits for its confirmation.
+func (h *Handler) posted(w http.ResponseWriter, s *submission, question bool, page string) {
+	if s.member != nil {
+		h.render(w, http.StatusOK, templates.WebPostedMemberPage(question, page))
+		return
+	}
+	h.render(w, http.StatusOK, templates.WebPostedPage(question, h.store.Config().HeldTTL))
 }
 
 // acceptWeb checks the posting limits of s's address and network and
@@ -137,7 +158,15 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 // added to s) when it was not stored.
 func (h *Handler) acceptWeb(w http.ResponseWriter, r *http.Request, s *submission, msg webMessage, rcpt string, kind threads.RecipientKind) bool {
 	client := clientKey(r.RemoteAddr)
-	limited, err := h.store.RateLimited(r.Context(), msg.Address, client, kind)
+	var err error
+	if s.member != nil {
+		msg.Name = s.member.DisplayName
+		msg.Address, err = h.store.MemberAddress(r.Context(), *s.member)
+	}
+	limited := false
+	if err == nil {
+		limited, err = h.store.RateLimited(r.Context(), msg.Address, client, kind)
+	}
 	if err == nil && limited {
 		h.log.Info("web form refused", "reason", "rate limit")
 		s.fail(http.StatusTooManyRequests, templates.FormError(templates.FormRateLimited, "", 0))
@@ -147,7 +176,12 @@ func (h *Handler) acceptWeb(w http.ResponseWriter, r *http.Request, s *submissio
 		cookie, _ := r.Cookie(formCookie) // checked by readForm
 		env := threads.Envelope{MailFrom: msg.Address, Rcpt: []string{rcpt}, RemoteAddr: client, Source: threads.SourceWeb}
 		var acc threads.Accepted
-		if acc, err = h.store.Accept(r.Context(), env, msg.raw(cookie.Value, h.now())); err == nil {
+		if s.member != nil {
+			acc, err = h.store.AcceptAsMember(r.Context(), *s.member, env, msg.raw(cookie.Value, h.now()))
+		} else {
+			acc, err = h.store.Accept(r.Context(), env, msg.raw(cookie.Value, h.now()))
+		}
+		if err == nil {
 			h.log.Info("web post accepted", "inbound_id", acc.InboundID, "duplicate", acc.Duplicate)
 			return true
 		}

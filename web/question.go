@@ -35,10 +35,11 @@ func (h *Handler) question(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := questionPage(t, info, h.now())
+	m, signedIn := h.member(r)
 	if !page.Closed {
 		page.Form = h.answerForm(w, r, id)
+		page.Form.SignedIn, page.Form.Member = signedIn, m.DisplayName
 	}
-	m, signedIn := h.member(r)
 	if signedIn {
 		h.withMember(w, r, &page, m)
 	}

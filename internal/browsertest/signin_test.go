@@ -136,6 +136,28 @@ func TestSignInByEmail(t *testing.T) {
 		t.Error("saving one setting turned another off")
 	}
 
+	// Signed in, Dave asks in the form: no name or address fields, and
+	// the question is published under his name at once, unconfirmed by
+	// mail (the session shows he wrote it).
+	tb.do(t, chromedp.Navigate(f.base()+"/ask"), chromedp.WaitVisible(`#f-title`))
+	if n := value(t, tb, chromedp.Evaluate[int](`document.querySelectorAll('#f-address, #f-name').length`)); n != 0 {
+		t.Error("the signed-in ask form asks for a name or an address")
+	}
+	tb.do(t, chromedp.SendKeys(`#f-title`, "Does reading in bed help?"), chromedp.SendKeys(`#f-body`, "I read for an hour every night."))
+	tb.clickThrough(t, `document.querySelector('.post-form button[type=submit]')`)
+	if h := value(t, tb, chromedp.Text(`main h1`)); h != "Thank you" {
+		t.Fatalf("after asking signed in: %q\n%s", h, value(t, tb, chromedp.Text(`main`)))
+	}
+	systemtest.WaitDrained(t, f.a)
+	if home := get(t, f.base()+"/"); !strings.Contains(home, "Does reading in bed help?") {
+		t.Errorf("the signed-in member's question is not on the home page:\n%s", home)
+	}
+	for _, m := range f.relay.Messages() {
+		if m.To[0] == dave && strings.Contains(string(m.Data), "Please confirm your message: Does reading") {
+			t.Error("the signed-in member was asked to confirm their own question")
+		}
+	}
+
 	// A used link signs in no more.
 	tb.do(t, chromedp.Navigate(f.base()+link), chromedp.Click(`main form button`), chromedp.WaitNotPresent(`main form`), chromedp.WaitVisible(`main h1`))
 	tb.expectError(t, "status of 404")

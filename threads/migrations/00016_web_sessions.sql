@@ -22,6 +22,15 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_person ON web_sessions (person_id);
 
+-- A form posted by a signed-in member: the session is the evidence that
+-- the member wrote it (threads.EvidenceSession), recorded with the
+-- inbound row in its transaction.
+CREATE TABLE web_member_posts (
+    inbound_id bigint PRIMARY KEY REFERENCES inbound (id) ON DELETE CASCADE,
+    person_id  bigint NOT NULL REFERENCES people (id) ON DELETE CASCADE
+);
+
 -- +goose Down
+DROP TABLE web_member_posts;
 DROP TABLE web_sessions;
 DROP TABLE web_signin_requests;

@@ -66,12 +66,17 @@ func needsNotificationLookup(f EvidenceFacts) bool {
 
 // evidence returns what shows that in was sent by author (whose address
 // is from, the From address), under the configured policy (see Proven);
-// mail from the web form has none.
+// mail from the web form has none, unless a signed-in member posted it
+// (threads.EvidenceSession).
 // ids are the message's In-Reply-To and References (CandidateIDs).
 func (p processor) evidence(ctx context.Context, tx *threads.Tx, in *threads.Inbound, res auth.Result, author threads.Person, from string, rcpts rcptSet, ids []string) (string, error) {
 	if in.Source == threads.SourceWeb {
 		// Anyone can type any address into the web form: its owner
-		// confirms by the link mailed there, whoever they are.
+		// confirms by the link mailed there, whoever they are. A form
+		// posted by a signed-in member comes with their session.
+		if in.WebPerson != 0 && in.WebPerson == author.ID {
+			return threads.EvidenceSession, nil
+		}
 		return threads.EvidenceNone, nil
 	}
 	pol := auth.Policy(p.cfg.Auth.Policy)
