@@ -135,6 +135,20 @@ func WebPostedMemberPage(question bool, page string) MessagePage {
 		LinkURL: page, LinkText: "Back to the question"}
 }
 
+// GuestPostedPage is the page after a guest's web post: published (or
+// waiting for a moderator), with a link back to page.
+func GuestPostedPage(question, queued bool, page string) MessagePage {
+	what := "answer"
+	if question {
+		what = "question"
+	}
+	msg := "Your " + what + " is published as a guest's: it appears on the forum's pages within a few seconds. Without an address, no email reaches you about it; come back to this page to read the replies."
+	if queued {
+		msg = "Your " + what + " waits for a moderator: it is published once one approves it. Without an address, no email reaches you about it."
+	}
+	return MessagePage{Title: "Thank you", Message: msg, LinkURL: page, LinkText: "Back"}
+}
+
 // roughDuration says d in whole days, or hours under two days.
 func roughDuration(d time.Duration) string {
 	if h := int(d.Hours()); h < 48 {

@@ -46,6 +46,9 @@ type Config struct {
 	// CloseOnSelect closes a question when its asker selects a best
 	// answer.
 	CloseOnSelect bool
+	// WebGuests publishes web posts without an address as guests'
+	// (PostAsGuest); off, the forms ask for an address.
+	WebGuests bool
 	// ModeratePointsBelow queues posts from people with fewer points (and
 	// not moderators) for a moderator's approval; 0 is off.
 	// Everyone starts with 100 points, as in Question2Answer.
@@ -174,7 +177,7 @@ func ConfigFrom(c config.Config, secret []byte) Config {
 		Rates: RateLimits{Off: !bool(f.Rates.Limits),
 			QuestionsPerPerson: f.Rates.QuestionsPerPerson, RepliesPerPerson: f.Rates.RepliesPerPerson,
 			QuestionsPerIP: f.Rates.QuestionsPerIP, RepliesPerIP: f.Rates.RepliesPerIP},
-		CloseOnSelect: f.CloseOnSelect, ModeratePointsBelow: f.ModeratePointsBelow,
+		CloseOnSelect: f.CloseOnSelect, WebGuests: f.WebGuests, ModeratePointsBelow: f.ModeratePointsBelow,
 		BlockedWords:       slices.Clone([]string(f.BlockedWords)),
 		MaxAttachmentBytes: int(f.MaxAttachment), MaxPostAttachmentBytes: int(f.MaxPostAttachments),
 		ProcessMemory: int64(c.Memory.Budget), ProcessMaxAttempts: c.Process.MaxAttempts,

@@ -36,6 +36,7 @@ func (h *Handler) fillAskForm(w http.ResponseWriter, r *http.Request, f *templat
 		f.Categories = append(f.Categories, templates.CategoryLink{Slug: c.Slug, Name: c.Name})
 	}
 	f.Action, f.Token = pagePaths.AskPage(), h.formToken(purposeAsk, h.formCookieValue(w, r), h.now())
+	f.Guests = h.store.Config().WebGuests
 	return true
 }
 
@@ -60,11 +61,18 @@ func (h *Handler) ask(w http.ResponseWriter, r *http.Request) {
 		}
 		rcpt = h.store.Addresses().AskIn(f.Category)
 	}
-	if len(s.problems) == 0 {
-		body := f.Body
-		if tags := strings.TrimSpace(f.Tags); tags != "" {
-			body = "Tags: " + tags + "\n\n" + body
+	body := f.Body
+	if tags := strings.TrimSpace(f.Tags); tags != "" {
+		body = "Tags: " + tags + "\n\n" + body
+	}
+	if len(s.problems) == 0 && s.guest {
+		title, _, tags, rest := threads.ParseTags(f.Title, body)
+		g := threads.GuestPost{Name: f.Name, Title: title, Body: rest, Slug: f.Category, Tags: tags}
+		if h.postAsGuest(w, r, &s, g) {
+			return
 		}
+	}
+	if len(s.problems) == 0 && !s.guest {
 		msg := webMessage{Name: f.Name, Address: f.Address, Subject: f.Title, Body: body, Domain: h.store.Addresses().Domain()}
 		if h.acceptWeb(w, r, &s, msg, rcpt, threads.RcptAsk) {
 			h.posted(w, &s, true, pagePaths.HomePage(1))

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/postern/postern/templates"
@@ -19,7 +21,9 @@ const maxFormBytes = 256 << 10
 type submission struct {
 	form templates.PostForm
 	// member is the signed-in member posting (nil: the form's address).
-	member   *threads.Member
+	member *threads.Member
+	// guest: no address was given and guest posts are on.
+	guest    bool
 	problems []string
 	status   int // the status to answer with when problems is not empty
 }
@@ -59,6 +63,8 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, purpose strin
 	if m, ok := h.member(r); ok {
 		s.member = &m
 		f.SignedIn, f.Member, f.Name, f.Address = true, m.DisplayName, "", ""
+	} else if f.Guests = h.store.Config().WebGuests; f.Guests && (!f.Notify || f.Address == "") {
+		s.guest, f.Address = true, ""
 	} else {
 		s.checkAddress(h.store.Addresses().Domain())
 	}
@@ -90,8 +96,8 @@ func (s *submission) checkLimits() {
 	}
 }
 
-// checkAddress requires a plain address (guest posts are not offered:
-// every web post is confirmed by email), not one of the forum's own.
+// checkAddress requires a plain address (a post without one is a
+// guest's, when they are on: readForm), not one of the forum's own.
 func (s *submission) checkAddress(domain string) {
 	f := s.form
 	if !f.Notify || f.Address == "" {
@@ -122,7 +128,13 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	if t.State == "closed" && len(s.problems) == 0 {
 		s.fail(http.StatusConflict, templates.FormError(templates.FormClosed, "", 0))
 	}
-	if len(s.problems) == 0 {
+	if len(s.problems) == 0 && s.guest {
+		g := threads.GuestPost{Question: id, Name: s.form.Name, Body: s.form.Body}
+		if h.postAsGuest(w, r, &s, g) {
+			return
+		}
+	}
+	if len(s.problems) == 0 && !s.guest {
 		msg := webMessage{Name: s.form.Name, Address: s.form.Address, Subject: "Answer written on the web",
 			InReplyTo: info.MessageID, Body: s.form.Body, Domain: h.store.Addresses().Domain()}
 		if h.acceptWeb(w, r, &s, msg, h.store.Addresses().Ask(), threads.RcptReply) {
@@ -215,6 +227,37 @@ func clientKey(remoteAddr string) string {
 // answerForm is a fresh answer form for question id (with a new form
 // cookie on w when the browser has none).
 func (h *Handler) answerForm(w http.ResponseWriter, r *http.Request, id int64) *templates.PostForm {
-	return &templates.PostForm{Action: pagePaths.AnswerAction(id), Notify: true,
+	return &templates.PostForm{Action: pagePaths.AnswerAction(id), Notify: true, Guests: h.store.Config().WebGuests,
 		Token: h.formToken(purposeAnswer, h.formCookieValue(w, r), h.now())}
+}
+
+// postAsGuest publishes g, a guest's form (s), and answers with the
+// page saying so; false (with the problem added to s) when it was not
+// posted.
+func (h *Handler) postAsGuest(w http.ResponseWriter, r *http.Request, s *submission, g threads.GuestPost) bool {
+	cookie, _ := r.Cookie(formCookie) // checked by readForm
+	g.Client = clientKey(r.RemoteAddr)
+	g.Dedup = threads.GuestDedup(cookie.Value, strconv.FormatInt(g.Question, 10), g.Name, g.Title, g.Slug, g.Body, strings.Join(g.Tags, ","))
+	post, queued, err := h.store.PostAsGuest(r.Context(), g)
+	switch {
+	case err == nil:
+		h.log.Info("guest post published", "post", post, "queued", queued)
+		back := pagePaths.HomePage(1)
+		if g.Question != 0 {
+			back = pagePaths.QuestionPage(g.Question)
+		}
+		h.render(w, http.StatusOK, templates.GuestPostedPage(g.Question == 0, queued, back))
+		return true
+	case errors.Is(err, threads.ErrGuestLimited):
+		h.log.Info("guest post refused", "reason", "rate limit")
+		s.fail(http.StatusTooManyRequests, templates.FormError(templates.FormRateLimited, "", 0))
+	case errors.Is(err, threads.ErrGuestClosed):
+		s.fail(http.StatusConflict, templates.FormError(templates.FormClosed, "", 0))
+	case errors.Is(err, threads.ErrGuestCategory):
+		s.fail(http.StatusBadRequest, templates.FormError(templates.FormUnknownCategory, "", 0))
+	default:
+		h.log.Error("guest post not stored", "err", err)
+		s.fail(http.StatusServiceUnavailable, templates.FormError(templates.FormTryAgain, "", 0))
+	}
+	return false
 }

@@ -5,7 +5,12 @@
 // ETag revalidation, the home page, unanswered, category and tag lists,
 // the about page), the answer and ask forms (post.go, ask.go: a form
 // post enters by the intake port as a message from the address given,
-// held until its owner confirms; csrf.go guards every form), the public
+// held until its owner confirms, or published at once for a signed-in
+// member (their session is the evidence) or, when the operator allows
+// them, as a guest's without an address; csrf.go guards every form),
+// sign-in by a mailed link and the signed-in side (signin.go: sessions,
+// settings, sign out everywhere; member.go: votes, best answer, edits, by
+// the email commands' rules), the public
 // search (/search, PostgreSQL full text, ranked; a GET form on every
 // page) and the Atom feeds of the forum and of each category
 // (/feed.atom, /c/SLUG/feed.atom, with ETag revalidation), the pages'

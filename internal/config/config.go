@@ -62,6 +62,7 @@ type Forum struct {
 	BaseURL             string        `flag:"base-url" env:"POSTERN_BASE_URL" toml:"base_url" default:"http://localhost:8080" doc:"public web address used in links"`
 	PostmasterAddress   string        `flag:"postmaster-address" env:"POSTERN_POSTMASTER_ADDRESS" toml:"postmaster_address" doc:"operator address receiving mail sent to postmaster@ and abuse@ the forum domain (empty: kept for postern inbound list only)"`
 	CloseOnSelect       bool          `flag:"close-on-select" env:"POSTERN_CLOSE_ON_SELECT" toml:"close_on_select" doc:"close a question when its asker selects a best answer"`
+	WebGuests           bool          `flag:"web-guests" env:"POSTERN_WEB_GUESTS" toml:"web_guests" doc:"publish a web form post without an address at once, as a guest's (off: the forms ask for an address)"`
 	ModeratePointsBelow int           `flag:"moderate-below-points" env:"POSTERN_MODERATE_BELOW_POINTS" toml:"moderate_below_points" doc:"queue posts of people with fewer points for a moderator (everyone starts at 100; 0 = off)"`
 	BlockedWords        List          `flag:"blocked-words" env:"POSTERN_BLOCKED_WORDS" toml:"blocked_words" doc:"comma-separated words censored in notifications and pages"`
 	HeldTTL             time.Duration `flag:"held-ttl" env:"POSTERN_HELD_TTL" toml:"held_ttl" default:"168h" doc:"how long a first post waits for its author's confirmation"`

@@ -30,7 +30,19 @@ CREATE TABLE web_member_posts (
     person_id  bigint NOT NULL REFERENCES people (id) ON DELETE CASCADE
 );
 
+-- A guest's web post (POSTERN_WEB_GUESTS): its client network, for the
+-- per-network limit, and the hash of the form, so that sending the same
+-- form twice posts once.
+CREATE TABLE web_guest_posts (
+    post_id    bigint      PRIMARY KEY REFERENCES posts (id) ON DELETE CASCADE,
+    client     text        NOT NULL,
+    dedup      bytea       NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX web_guest_posts_client ON web_guest_posts (client, created_at);
+
 -- +goose Down
+DROP TABLE web_guest_posts;
 DROP TABLE web_member_posts;
 DROP TABLE web_sessions;
 DROP TABLE web_signin_requests;
