@@ -95,7 +95,7 @@ func parseOptions(args []string) (options, error) {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 7 {
+		if err != nil || n < 1 || n > 8 {
 			return o, fmt.Errorf("-scenarios: %q is not a scenario number 1-8", s)
 		}
 		o.scenarios = append(o.scenarios, n)
