@@ -1,0 +1,168 @@
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/postern/postern/mailin/imap/imapurl"
+)
+
+// session is one connection to a mailbox, from dial to its end.
+type session struct {
+	r   *Receiver
+	m   imapurl.Mailbox
+	log *slog.Logger
+
+	c           *imapclient.Client
+	uidValidity uint32
+	newMail     chan struct{} // a new EXISTS arrived (unilateral)
+	// step names where the session is, for its last log line: connect,
+	// login, select, read, wait.
+	step     string
+	selected bool // the folder was selected: the login worked
+	finished bool // finish ran once in this session
+}
+
+// run connects, logs in and selects the folder, then reads and waits
+// in turn until ctx ends or the connection fails.
+func (s *session) run(ctx context.Context) error {
+	s.step = "connect"
+	s.newMail = make(chan struct{}, 1)
+	c, err := s.dial()
+	if err != nil {
+		return err
+	}
+	s.c = c
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	defer func() {
+		stop()
+		_ = c.Close()
+	}()
+	if err := s.login(); err != nil {
+		return err
+	}
+	s.step = "select"
+	sel, err := c.Select(s.m.Mailbox, nil).Wait()
+	if err != nil {
+		return err
+	}
+	s.uidValidity, s.selected = sel.UIDValidity, true
+	s.log.Info("mailbox open", "idle", s.canIdle(), "move", c.Caps().Has(imap.CapMove), "messages", sel.NumMessages)
+	for {
+		s.step = "read"
+		if err := s.read(ctx); err != nil {
+			return err
+		}
+		s.step = "wait"
+		if err := s.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// dial opens the connection the URL asks for: implicit TLS, STARTTLS,
+// or (to a loopback address without ?starttls=required) STARTTLS when
+// the server takes it and plain text when it refuses.
+func (s *session) dial() (*imapclient.Client, error) {
+	opts := &imapclient.Options{
+		TLSConfig: s.tlsConfig(),
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case s.newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	switch s.m.Security {
+	case imapurl.TLS:
+		return imapclient.DialTLS(s.m.Addr(), opts)
+	case imapurl.StartTLSRequired:
+		return imapclient.DialStartTLS(s.m.Addr(), opts)
+	}
+	c, err := imapclient.DialStartTLS(s.m.Addr(), opts)
+	var refusal *imap.Error
+	if err == nil || !errors.As(err, &refusal) {
+		return c, err
+	}
+	// The server has no STARTTLS: loopback only (imapurl), plain text.
+	return imapclient.DialInsecure(s.m.Addr(), opts)
+}
+
+// tlsConfig is the configured TLS settings, naming the URL's host.
+func (s *session) tlsConfig() *tls.Config {
+	tc := &tls.Config{}
+	if s.r.cfg.TLSConfig != nil {
+		tc = s.r.cfg.TLSConfig.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = s.m.Host
+	}
+	return tc
+}
+
+// login sends the user and password, refusing to over plain text to a
+// host that is not loopback.
+func (s *session) login() error {
+	s.step = "login"
+	if err := s.c.WaitGreeting(); err != nil {
+		return err
+	}
+	if s.m.Security == imapurl.StartTLSOptional && !s.m.Loopback() {
+		return fmt.Errorf("%w: plain-text login to a host that is not loopback", errRefused)
+	}
+	pass := s.m.Password
+	if s.m.PasswordFile != "" {
+		b, err := os.ReadFile(s.m.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("read password_file: %w", err)
+		}
+		pass, _, _ = strings.Cut(string(b), "\n")
+		pass = strings.TrimRight(pass, "\r")
+	}
+	if err := s.c.Login(s.m.User, pass).Wait(); err != nil {
+		return fmt.Errorf("login refused: %w", err)
+	}
+	return nil
+}
+
+// canIdle reports whether the server takes IDLE.
+func (s *session) canIdle() bool {
+	if s.r.cfg.NoIdle {
+		return false
+	}
+	caps := s.c.Caps()
+	return caps.Has(imap.CapIdle) || caps.Has(imap.CapIMAP4rev2)
+}
+
+// describe is err as a log line may show it: an IMAP server's reply by
+// its status and code, and its text unless the reply is to LOGIN
+// (where a server may echo the user).
+func describe(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		d := string(ie.Type)
+		if ie.Code != "" {
+			d += " [" + string(ie.Code) + "]"
+		}
+		if strings.HasPrefix(err.Error(), "login refused") {
+			return "login refused: " + d
+		}
+		return d + " " + ie.Text
+	}
+	return err.Error()
+}
