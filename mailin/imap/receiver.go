@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin/imap/imapurl"
 	"github.com/postern/postern/threads"
 )
@@ -45,6 +47,17 @@ type Config struct {
 	// one message of any size (0: 8 MiB); a batch holds at most
 	// batchMessages messages.
 	BatchBytes int64
+}
+
+// ConfigFrom is the receiver's part of the configuration and the
+// mailboxes of POSTERN_IMAP_URL (none when it is empty). Its error, from
+// imapurl, holds no password.
+func ConfigFrom(c config.Config) (Config, []imapurl.Mailbox, error) {
+	ms, err := imapurl.ParseList(c.IMAP.URLs)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("POSTERN_IMAP_URL: %w", err)
+	}
+	return Config{Domain: c.Forum.Domain, MaxMessage: int64(c.Intake.MaxMessage), CommitTimeout: c.Intake.CommitTimeout}.withDefaults(), ms, nil
 }
 
 // batchMessages is the most messages one transaction stores.
