@@ -30,7 +30,7 @@ func TestExactlyOnce(t *testing.T) {
 			logs := &logBuf{}
 			srv.appendMsg(t, "INBOX", question(1))
 			srv.appendMsg(t, "INBOX", question(2))
-			stop := startReceiverIdle(t, st, srv.url(tc.q), logs, tc.idle)
+			stop := startReceiver(t, st, srv.url(tc.q), logs, func(c *Config) { c.NoIdle = !tc.idle })
 			waitUntil(t, "two stored and moved", func() bool {
 				return slices.Equal(stored(t, st), ids(1, 2)) && srv.count(t, "INBOX") == 0 && srv.count(t, "Done") == 2
 			})
@@ -47,7 +47,7 @@ func TestExactlyOnce(t *testing.T) {
 
 			// Restart: only the new message is stored.
 			stop()
-			stop = startReceiverIdle(t, st, srv.url(tc.q), logs, tc.idle)
+			stop = startReceiver(t, st, srv.url(tc.q), logs, func(c *Config) { c.NoIdle = !tc.idle })
 			srv.appendMsg(t, "INBOX", question(4))
 			waitUntil(t, "the fourth stored and moved", func() bool {
 				return slices.Equal(stored(t, st), ids(1, 2, 3, 4)) && srv.count(t, "Done") == 4
@@ -65,7 +65,7 @@ func TestExactlyOnce(t *testing.T) {
 			for n := 1; n <= 5; n++ {
 				srv.appendMsg(t, "INBOX", question(n))
 			}
-			startReceiverIdle(t, st, srv.url(tc.q), logs, tc.idle)
+			startReceiver(t, st, srv.url(tc.q), logs, func(c *Config) { c.NoIdle = !tc.idle })
 			waitUntil(t, "the fifth stored and all moved", func() bool {
 				return slices.Equal(stored(t, st), ids(1, 2, 3, 4, 5)) && srv.count(t, "INBOX") == 0 && srv.count(t, "Done") == 9
 			})

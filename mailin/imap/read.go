@@ -110,8 +110,10 @@ func (s *session) take(ctx context.Context, key string, batch []pending) (imap.U
 		raw := raws[p.uid]
 		env, ok := envelopeOf(raw, s.r.cfg.Domain)
 		switch {
-		case p.size > s.r.cfg.MaxMessage || raw == nil:
+		case p.size > s.r.cfg.MaxMessage:
 			s.log.Warn("message refused: over the size limit", "uid", p.uid, "bytes", p.size)
+		case raw == nil:
+			s.log.Warn("message refused: the server did not return it", "uid", p.uid, "bytes", p.size)
 		case !ok:
 			s.log.Warn("message refused: no recipient of the forum's domain in Delivered-To, X-Original-To, To or Cc", "uid", p.uid, "bytes", p.size)
 		default:

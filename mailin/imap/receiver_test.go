@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -37,6 +38,7 @@ const (
 type memServer struct {
 	user *imapmemserver.User
 	addr string
+	ln   *dropListener
 }
 
 // idleCaps and pollCaps are what the test servers offer: MOVE, or not
@@ -48,6 +50,13 @@ var (
 
 func startServer(t *testing.T, caps imap.CapSet) *memServer {
 	t.Helper()
+	return startServerTLS(t, caps, nil, false)
+}
+
+// startServerTLS is startServer offering STARTTLS with tc (nil: none,
+// and plain-text login allowed), or TLS from the start when implicit.
+func startServerTLS(t *testing.T, caps imap.CapSet, tc *tls.Config, implicit bool) *memServer {
+	t.Helper()
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser(testUser, testPass)
 	mem.AddUser(u)
@@ -56,26 +65,63 @@ func startServer(t *testing.T, caps imap.CapSet) *memServer {
 			t.Fatal(err)
 		}
 	}
-	srv := imapserver.New(&imapserver.Options{
+	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
-		Caps: caps, InsecureAuth: true, Logger: log.New(io.Discard, "", 0),
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+		Caps: caps, InsecureAuth: tc == nil, Logger: log.New(io.Discard, "", 0),
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := &dropListener{Listener: inner}
+	var serveOn net.Listener = ln
+	if implicit {
+		serveOn = tls.NewListener(ln, tc)
+	} else {
+		opts.TLSConfig = tc
+	}
+	srv := imapserver.New(opts)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ln)
+		_ = srv.Serve(serveOn)
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
 		<-done
+		ln.drop()
 	})
-	return &memServer{user: u, addr: ln.Addr().String()}
+	return &memServer{user: u, addr: inner.Addr().String(), ln: ln}
+}
+
+// dropListener remembers the connections it accepted, so that a test can
+// drop them all as a failing server would.
+type dropListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (l *dropListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// drop closes every connection accepted so far.
+func (l *dropListener) drop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		_ = c.Close()
+	}
+	l.conns = nil
 }
 
 // url is the mailbox URL of the server's INBOX with query q.
@@ -155,27 +201,27 @@ func (l *logBuf) String() string {
 }
 
 // startReceiver reads the mailbox of url into st until the test ends
-// (or stop is called).
-func startReceiver(t *testing.T, st *threads.Store, url string, logs *logBuf) (stop func()) {
-	t.Helper()
-	return startReceiverIdle(t, st, url, logs, true)
-}
-
-// startReceiverIdle is startReceiver, polling unless idle.
-func startReceiverIdle(t *testing.T, st *threads.Store, url string, logs *logBuf, idle bool) (stop func()) {
+// (or stop is called), with its configuration changed by adjust.
+func startReceiver(t *testing.T, st *threads.Store, url string, logs *logBuf, adjust ...func(*Config)) (stop func()) {
 	t.Helper()
 	ms, err := imapurl.ParseList(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := New(Config{Domain: storetest.Domain, BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, NoIdle: !idle},
-		ms, st, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	cfg := Config{Domain: storetest.Domain, BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	r := New(cfg, ms, st, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	r.Start()
 	var once sync.Once
 	stop = func() { once.Do(r.Close) }
 	t.Cleanup(stop)
 	return stop
 }
+
+// polling makes a receiver poll rather than IDLE.
+func polling(c *Config) { c.NoIdle = true }
 
 // stored returns the Message-IDs of the inbound rows from IMAP, sorted.
 func stored(t *testing.T, st *threads.Store) []string {

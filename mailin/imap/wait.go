@@ -42,6 +42,7 @@ func (s *session) wait(ctx context.Context) error {
 		closed = true
 	case <-s.newMail:
 	case <-t.C:
+		s.log.Debug("idle refreshed")
 	}
 	if err := idle.Close(); err != nil {
 		return fmt.Errorf("end idle: %w", err)
