@@ -1,14 +1,20 @@
 package imap
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/postern/postern/internal/storetest"
+	"github.com/postern/postern/mailin/imap/imapurl"
+	"github.com/postern/postern/threads"
 )
 
 // TestExactlyOnce, with a server offering IDLE and MOVE and one offering
@@ -85,15 +91,17 @@ func TestExactlyOnce(t *testing.T) {
 }
 
 // TestSeenOnlyAndRefused: with ?done= empty a stored message stays,
-// flagged \Seen; one with no forum recipient stays unseen with
-// $PosternFailed; a restart stores neither again.
+// flagged \Seen; one with no forum recipient and one over the size limit
+// stay unseen with $PosternFailed; a restart stores none again.
 func TestSeenOnlyAndRefused(t *testing.T) {
 	srv := startServer(t, idleCaps)
 	st := storetest.New(t, nil)
 	logs := &logBuf{}
 	srv.appendMsg(t, "INBOX", question(1))
 	srv.appendMsg(t, "INBOX", "From: a@example.org\r\nTo: someone@example.org\r\nMessage-ID: <x@example.org>\r\nSubject: x\r\n\r\nx\r\n")
-	stop := startReceiver(t, st, srv.url("?done="), logs)
+	srv.appendMsg(t, "INBOX", question(9)+strings.Repeat("z", 2048)+"\r\n")
+	small := func(c *Config) { c.MaxMessage = 1024 }
+	stop := startReceiver(t, st, srv.url("?done="), logs, small)
 	defer func() {
 		if t.Failed() {
 			t.Logf("flags %v\n%s", srv.flags(t, "INBOX"), logs.String())
@@ -101,23 +109,26 @@ func TestSeenOnlyAndRefused(t *testing.T) {
 	}()
 	waitUntil(t, "one stored, one refused", func() bool {
 		f := srv.flags(t, "INBOX")
-		return slices.Equal(stored(t, st), ids(1)) && len(f) == 2 &&
-			hasFlag(f[0], imap.FlagSeen) && hasFlag(f[1], failedKeyword) && !hasFlag(f[1], imap.FlagSeen)
+		return slices.Equal(stored(t, st), ids(1)) && len(f) == 3 && hasFlag(f[0], imap.FlagSeen) &&
+			hasFlag(f[1], failedKeyword) && !hasFlag(f[1], imap.FlagSeen) && hasFlag(f[2], failedKeyword) && !hasFlag(f[2], imap.FlagSeen)
 	})
 	stop()
-	startReceiver(t, st, srv.url("?done="), logs)
+	startReceiver(t, st, srv.url("?done="), logs, small)
 	srv.appendMsg(t, "INBOX", question(2))
 	waitUntil(t, "the second stored", func() bool { return slices.Equal(stored(t, st), ids(1, 2)) })
 	waitUntil(t, "the second seen", func() bool {
 		f := srv.flags(t, "INBOX")
-		return len(f) == 3 && hasFlag(f[2], imap.FlagSeen)
+		return len(f) == 4 && hasFlag(f[3], imap.FlagSeen)
 	})
 	out := logs.String()
 	if n := strings.Count(out, "message accepted"); n != 2 {
 		t.Errorf("%d messages accepted, want 2", n)
 	}
-	if n := strings.Count(out, "message refused"); n != 1 {
-		t.Errorf("%d messages refused, want 1", n)
+	if n := strings.Count(out, "message refused: no recipient"); n != 1 {
+		t.Errorf("%d messages refused for want of a recipient, want 1", n)
+	}
+	if n := strings.Count(out, "message refused: over the size limit"); n != 1 {
+		t.Errorf("%d messages refused for their size, want 1", n)
 	}
 	noSecrets(t, out)
 }
@@ -151,4 +162,46 @@ func noSecrets(t *testing.T, out string) {
 // hasFlag reports whether flags holds f (keywords are case-insensitive).
 func hasFlag(flags []imap.Flag, f imap.Flag) bool {
 	return slices.ContainsFunc(flags, func(g imap.Flag) bool { return strings.EqualFold(string(g), string(f)) })
+}
+
+// lostAfterCommit is a store whose first TakeIMAP commits and then fails,
+// as when the connection to the database, or the process, dies after the
+// commit and before the receiver hears of it.
+type lostAfterCommit struct {
+	*threads.Store
+	failed atomic.Bool
+}
+
+func (s *lostAfterCommit) TakeIMAP(ctx context.Context, key string, uv uint32, msgs []threads.IMAPMessage) ([]threads.IMAPTaken, error) {
+	res, err := s.Store.TakeIMAP(ctx, key, uv, msgs)
+	if err == nil && !s.failed.Swap(true) {
+		return nil, errors.New("connection lost after the commit")
+	}
+	return res, err
+}
+
+// TestLostAfterCommit: a batch committed but not reported is neither
+// stored again nor left behind: the next session finds the cursor past
+// it and moves it.
+func TestLostAfterCommit(t *testing.T) {
+	srv := startServer(t, idleCaps)
+	st := &lostAfterCommit{Store: storetest.New(t, nil)}
+	logs := &logBuf{}
+	srv.appendMsg(t, "INBOX", question(1))
+	srv.appendMsg(t, "INBOX", question(2))
+	ms, err := imapurl.ParseList(srv.url("?done=Done"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{Domain: storetest.Domain, BackoffMin: 50 * time.Millisecond}, ms, st,
+		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	r.Start()
+	defer r.Close()
+	waitUntil(t, "both moved", func() bool { return srv.count(t, "INBOX") == 0 && srv.count(t, "Done") == 2 })
+	if got := stored(t, st.Store); !slices.Equal(got, ids(1, 2)) {
+		t.Errorf("stored %v", got)
+	}
+	if out := logs.String(); !strings.Contains(out, "connection lost after the commit") || strings.Contains(out, "message accepted") {
+		t.Errorf("log:\n%s", out)
+	}
 }
