@@ -205,3 +205,26 @@ func TestLostAfterCommit(t *testing.T) {
 		t.Errorf("log:\n%s", out)
 	}
 }
+
+// TestDoneFolderCreated: a done folder the server lacks is created, and
+// without MOVE the messages are deleted only once copied.
+func TestDoneFolderCreated(t *testing.T) {
+	for name, caps := range map[string]imap.CapSet{"move": idleCaps, "copy": pollCaps} {
+		t.Run(name, func(t *testing.T) {
+			srv := startServer(t, caps)
+			st := storetest.New(t, nil)
+			logs := &logBuf{}
+			srv.appendMsg(t, "INBOX", question(1))
+			startReceiver(t, st, srv.url("?done=Forum/Stored"), logs)
+			waitUntil(t, "the message moved", func() bool {
+				if _, err := srv.user.Status("Forum/Stored", &imap.StatusOptions{}); err != nil {
+					return false
+				}
+				return srv.count(t, "INBOX") == 0 && srv.count(t, "Forum/Stored") == 1
+			})
+			if out := logs.String(); !strings.Contains(out, "done folder created") || strings.Contains(out, "connection ended") {
+				t.Errorf("log:\n%s", out)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -172,7 +173,7 @@ func (s *session) fetch(batch []pending) (map[imap.UID][]byte, error) {
 // done folder, or flags those not \Seen yet: those the store has taken,
 // this session or before a crash.
 func (s *session) finish(last imap.UID) error {
-	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: 1, Stop: last}}}, NotFlag: []imap.Flag{failedKeyword}}
+	crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: 1, Stop: last}}}, NotFlag: []imap.Flag{failedKeyword, imap.FlagDeleted}}
 	if s.m.Done == "" {
 		crit.NotFlag = append(crit.NotFlag, imap.FlagSeen)
 	}
@@ -188,11 +189,49 @@ func (s *session) finish(last imap.UID) error {
 	if s.m.Done == "" {
 		err = s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
 	} else {
-		_, err = s.c.Move(set, s.m.Done).Wait()
+		err = s.move(set)
 	}
 	if err != nil {
 		return fmt.Errorf("move stored messages: %w", err)
 	}
 	s.log.Debug("stored messages finished", "count", len(uids), "moved", s.m.Done != "")
 	return nil
+}
+
+// move moves set to the done folder, creating the folder when the server
+// says it is missing (TRYCREATE).
+func (s *session) move(set imap.UIDSet) error {
+	err := s.moveOnce(set)
+	var ie *imap.Error
+	if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeTryCreate {
+		return err
+	}
+	if err := s.c.Create(s.m.Done, nil).Wait(); err != nil {
+		return fmt.Errorf("create the done folder: %w", err)
+	}
+	s.log.Info("done folder created")
+	return s.moveOnce(set)
+}
+
+// moveOnce is UID MOVE where the server has it; otherwise UID COPY, and
+// only once the copy succeeded UID STORE \Deleted and UID EXPUNGE
+// (EXPUNGE without UIDPLUS). imapclient's own fallback sends the three
+// at once, so a failed copy would still delete.
+func (s *session) moveOnce(set imap.UIDSet) error {
+	caps := s.c.Caps()
+	if caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2) {
+		_, err := s.c.Move(set, s.m.Done).Wait()
+		return err
+	}
+	if _, err := s.c.Copy(set, s.m.Done).Wait(); err != nil {
+		return err
+	}
+	err := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	if err != nil {
+		return err
+	}
+	if caps.Has(imap.CapUIDPlus) {
+		return s.c.UIDExpunge(set).Close()
+	}
+	return s.c.Expunge().Close()
 }
