@@ -62,9 +62,6 @@ func (s *session) read(ctx context.Context) error {
 
 // above lists the messages with a UID from on, with their sizes.
 func (s *session) above(from imap.UID) ([]pending, error) {
-	if mb := s.c.Mailbox(); mb != nil && mb.NumMessages == 0 {
-		return nil, nil
-	}
 	set := imap.UIDSet{imap.UIDRange{Start: from, Stop: 0}}
 	msgs, err := s.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	if err != nil {
