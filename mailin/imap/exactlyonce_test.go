@@ -174,7 +174,7 @@ type lostAfterCommit struct {
 
 func (s *lostAfterCommit) TakeIMAP(ctx context.Context, key string, uv uint32, msgs []threads.IMAPMessage) ([]threads.IMAPTaken, error) {
 	res, err := s.Store.TakeIMAP(ctx, key, uv, msgs)
-	if err == nil && !s.failed.Swap(true) {
+	if err == nil && len(msgs) > 0 && !s.failed.Swap(true) {
 		return nil, errors.New("connection lost after the commit")
 	}
 	return res, err

@@ -33,6 +33,11 @@ func (s *session) read(ctx context.Context) error {
 		if cur.UIDValidity != 0 {
 			s.log.Info("mailbox UIDVALIDITY changed: reading it again, stored messages are recognised by Message-ID")
 		}
+		// Record it at once, so that an empty folder is not "changed"
+		// at every pass.
+		if _, err := s.r.store.TakeIMAP(ctx, key, s.uidValidity, nil); err != nil {
+			return err
+		}
 		last = 0
 	}
 	list, err := s.above(imap.UID(last + 1))
