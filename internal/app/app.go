@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	if len(mailboxes) > 0 {
+		icfg.Memory, icfg.MemoryBudget = mcfg.Memory, mcfg.MemoryBudget
 		a.imap = imapin.New(icfg, mailboxes, store, log.With("component", "imap"))
 	}
 	a.http = &http.Server{

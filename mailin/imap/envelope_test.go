@@ -35,3 +35,25 @@ func TestEnvelopeOf(t *testing.T) {
 		}
 	}
 }
+
+func TestNextBatch(t *testing.T) {
+	list := []pending{{1, 100}, {2, 100}, {3, 500}, {4, 10}}
+	for _, tt := range []struct {
+		max  int64
+		want []int // batch lengths
+	}{{1000, []int{4}}, {256, []int{2, 1, 1}}, {50, []int{1, 1, 1, 1}}} {
+		var got []int
+		for rest := list; len(rest) > 0; {
+			var b []pending
+			b, rest = nextBatch(rest, tt.max)
+			got = append(got, len(b))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("max %d: batches %v, want %v", tt.max, got, tt.want)
+		}
+	}
+	many := make([]pending, 2*batchMessages+1)
+	if b, rest := nextBatch(many, 1<<30); len(b) != batchMessages || len(rest) != batchMessages+1 {
+		t.Errorf("a batch of %d, want %d", len(b), batchMessages)
+	}
+}

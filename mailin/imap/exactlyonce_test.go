@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/mailin/imap/imapurl"
@@ -226,5 +227,28 @@ func TestDoneFolderCreated(t *testing.T) {
 				t.Errorf("log:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestMemoryBudget: batches are cut to a quarter of the memory budget,
+// charged while fetched and stored, and given back.
+func TestMemoryBudget(t *testing.T) {
+	srv := startServer(t, idleCaps)
+	st := storetest.New(t, nil)
+	logs := &logBuf{}
+	for n := 1; n <= 5; n++ {
+		srv.appendMsg(t, "INBOX", question(n))
+	}
+	const budget = 1024 // a batch of 256 bytes: one message each
+	mem := semaphore.NewWeighted(budget)
+	startReceiver(t, st, srv.url("?done=Done"), logs, func(c *Config) { c.Memory, c.MemoryBudget = mem, budget })
+	waitUntil(t, "all stored and moved", func() bool {
+		return slices.Equal(stored(t, st), ids(1, 2, 3, 4, 5)) && srv.count(t, "Done") == 5
+	})
+	if !mem.TryAcquire(budget) {
+		t.Error("the memory budget was not given back")
+	}
+	if n := strings.Count(logs.String(), "message accepted"); n != 5 {
+		t.Errorf("%d accepted, want 5", n)
 	}
 }

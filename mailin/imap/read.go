@@ -102,6 +102,11 @@ func nextBatch(list []pending, maxBytes int64) (batch, rest []pending) {
 // take it with the cursor, and flags what it refused. It returns the
 // highest UID of batch.
 func (s *session) take(ctx context.Context, key string, batch []pending) (imap.UID, error) {
+	release, err := s.charge(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	raws, err := s.fetch(batch)
 	if err != nil {
 		return 0, err
@@ -143,6 +148,26 @@ func (s *session) take(ctx context.Context, key string, batch []pending) (imap.U
 		}
 	}
 	return batch[len(batch)-1].uid, nil
+}
+
+// charge takes the bytes of batch to be fetched from the memory budget,
+// waiting for them, and returns the function giving them back.
+func (s *session) charge(ctx context.Context, batch []pending) (release func(), err error) {
+	mem := s.r.cfg.Memory
+	if mem == nil {
+		return func() {}, nil
+	}
+	var n int64
+	for _, p := range batch {
+		if p.size <= s.r.cfg.MaxMessage {
+			n += p.size
+		}
+	}
+	n = min(n, s.r.cfg.MemoryBudget)
+	if err := mem.Acquire(ctx, n); err != nil {
+		return nil, fmt.Errorf("memory budget: %w", err)
+	}
+	return func() { mem.Release(n) }, nil
 }
 
 // fetch returns the raw messages of batch by UID (BODY.PEEK[]: no \Seen

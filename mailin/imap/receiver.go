@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin/imap/imapurl"
 	"github.com/postern/postern/threads"
@@ -44,9 +46,15 @@ type Config struct {
 	// doubled after each failure (0: 1s and 5m).
 	BackoffMin, BackoffMax time.Duration
 	// BatchBytes is how much mail one transaction stores at most, besides
-	// one message of any size (0: 8 MiB); a batch holds at most
-	// batchMessages messages.
+	// one message of any size (0: 8 MiB, at most a quarter of
+	// MemoryBudget); a batch holds at most batchMessages messages.
 	BatchBytes int64
+	// Memory, when set, is the memory budget (a semaphore of MemoryBudget
+	// bytes) shared with the SMTP server and processing: a batch is
+	// fetched only once its bytes are charged, and released after its
+	// commit.
+	Memory       *semaphore.Weighted
+	MemoryBudget int64
 }
 
 // ConfigFrom is the receiver's part of the configuration and the
@@ -78,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = 8 << 20
+	}
+	if c.MemoryBudget > 0 {
+		c.BatchBytes = max(1, min(c.BatchBytes, c.MemoryBudget/4))
 	}
 	if c.CommitTimeout <= 0 {
 		c.CommitTimeout = 30 * time.Second
