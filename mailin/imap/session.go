@@ -22,6 +22,7 @@ type session struct {
 	log *slog.Logger
 
 	c           *imapclient.Client
+	plain       bool // the connection is not encrypted
 	uidValidity uint32
 	newMail     chan struct{} // a new EXISTS arrived (unilateral)
 	// step names where the session is, for its last log line: connect,
@@ -96,7 +97,8 @@ func (s *session) dial() (*imapclient.Client, error) {
 	if err == nil || !errors.As(err, &refusal) {
 		return c, err
 	}
-	// The server has no STARTTLS: loopback only (imapurl), plain text.
+	// The server has no STARTTLS: plain text (login checks the address).
+	s.plain = true
 	return imapclient.DialInsecure(s.m.Addr(), opts)
 }
 
@@ -113,13 +115,14 @@ func (s *session) tlsConfig() *tls.Config {
 }
 
 // login sends the user and password, refusing to over plain text to a
-// host that is not loopback.
+// host that is not loopback (imapurl already requires STARTTLS there:
+// this is the second check).
 func (s *session) login() error {
 	s.step = "login"
 	if err := s.c.WaitGreeting(); err != nil {
 		return err
 	}
-	if s.m.Security == imapurl.StartTLSOptional && !s.m.Loopback() {
+	if s.plain && !s.m.Loopback() {
 		return fmt.Errorf("%w: plain-text login to a host that is not loopback", errRefused)
 	}
 	pass := s.m.Password
