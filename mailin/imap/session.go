@@ -56,7 +56,7 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.uidValidity, s.selected = sel.UIDValidity, true
-	s.log.Info("mailbox open", "idle", s.canIdle(), "move", c.Caps().Has(imap.CapMove), "messages", sel.NumMessages)
+	s.log.Info("mailbox open", "tls", !s.plain, "idle", s.canIdle(), "move", c.Caps().Has(imap.CapMove), "messages", sel.NumMessages)
 	for {
 		s.step = "read"
 		if err := s.read(ctx); err != nil {
