@@ -144,8 +144,8 @@ func (r *Receiver) Close() {
 }
 
 // run reads mailbox m until ctx ends, reconnecting after each failure
-// with exponential backoff, reset by a session that got as far as its
-// folder.
+// with exponential backoff, reset by a session that read the folder
+// through once (a mailbox that fails at every pass backs off).
 func (r *Receiver) run(ctx context.Context, m imapurl.Mailbox) {
 	log := r.log.With("mailbox", m.Label())
 	wait := r.cfg.BackoffMin
@@ -155,7 +155,7 @@ func (r *Receiver) run(ctx context.Context, m imapurl.Mailbox) {
 		if ctx.Err() != nil {
 			return
 		}
-		if s.selected {
+		if s.readOnce {
 			wait = r.cfg.BackoffMin
 		}
 		log.Warn("mailbox connection ended, reconnecting", "step", s.step, "err", describe(err), "retry_in", wait)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -28,7 +30,7 @@ type session struct {
 	// step names where the session is, for its last log line: connect,
 	// login, select, read, wait.
 	step     string
-	selected bool // the folder was selected: the login worked
+	readOnce bool // a whole read pass succeeded: the mailbox works
 	finished bool // finish ran once in this session
 }
 
@@ -37,7 +39,7 @@ type session struct {
 func (s *session) run(ctx context.Context) error {
 	s.step = "connect"
 	s.newMail = make(chan struct{}, 1)
-	c, err := s.dial()
+	c, err := s.dial(ctx)
 	if err != nil {
 		return err
 	}
@@ -55,13 +57,14 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.uidValidity, s.selected = sel.UIDValidity, true
+	s.uidValidity = sel.UIDValidity
 	s.log.Info("mailbox open", "tls", !s.plain, "idle", s.canIdle(), "move", c.Caps().Has(imap.CapMove), "messages", sel.NumMessages)
 	for {
 		s.step = "read"
 		if err := s.read(ctx); err != nil {
 			return err
 		}
+		s.readOnce = true
 		s.step = "wait"
 		if err := s.wait(ctx); err != nil {
 			return err
@@ -72,7 +75,7 @@ func (s *session) run(ctx context.Context) error {
 // dial opens the connection the URL asks for: implicit TLS, STARTTLS,
 // or (to a loopback address without ?starttls=required) STARTTLS when
 // the server takes it and plain text when it refuses.
-func (s *session) dial() (*imapclient.Client, error) {
+func (s *session) dial(ctx context.Context) (*imapclient.Client, error) {
 	opts := &imapclient.Options{
 		TLSConfig: s.tlsConfig(),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -88,18 +91,39 @@ func (s *session) dial() (*imapclient.Client, error) {
 	}
 	switch s.m.Security {
 	case imapurl.TLS:
-		return imapclient.DialTLS(s.m.Addr(), opts)
+		conn, err := (&tls.Dialer{NetDialer: dialer, Config: opts.TLSConfig}).DialContext(ctx, "tcp", s.m.Addr())
+		if err != nil {
+			return nil, err
+		}
+		return imapclient.New(conn, opts), nil
 	case imapurl.StartTLSRequired:
-		return imapclient.DialStartTLS(s.m.Addr(), opts)
+		return s.startTLS(ctx, opts)
 	}
-	c, err := imapclient.DialStartTLS(s.m.Addr(), opts)
+	c, err := s.startTLS(ctx, opts)
 	var refusal *imap.Error
 	if err == nil || !errors.As(err, &refusal) {
 		return c, err
 	}
 	// The server has no STARTTLS: plain text (login checks the address).
 	s.plain = true
-	return imapclient.DialInsecure(s.m.Addr(), opts)
+	conn, err := dialer.DialContext(ctx, "tcp", s.m.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return imapclient.New(conn, opts), nil
+}
+
+// dialer makes the TCP connections; ctx cancels a dial under way.
+var dialer = &net.Dialer{Timeout: 30 * time.Second}
+
+// startTLS connects and upgrades with STARTTLS; an *imap.Error when the
+// server refuses it.
+func (s *session) startTLS(ctx context.Context, opts *imapclient.Options) (*imapclient.Client, error) {
+	conn, err := dialer.DialContext(ctx, "tcp", s.m.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return imapclient.NewStartTLS(conn, opts)
 }
 
 // tlsConfig is the configured TLS settings, naming the URL's host.
