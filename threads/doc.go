@@ -1,7 +1,7 @@
 // Package threads is the forum model and its PostgreSQL store: questions,
 // answers, comments, votes, people, subscriptions, the schema migrations,
 // the durable intake of raw mail (the intake port, intake.go and
-// groupcommit.go), the notifications to send (dispatch.go) and privacy.
+// groupcommit.go; the IMAP cursor, imapcursor.go), the notifications to send (dispatch.go) and privacy.
 // It reads no mail and renders no sentence: it imports neither mailin/*
 // nor templates.
 //

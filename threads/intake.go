@@ -17,8 +17,8 @@ import (
 )
 
 // The intake port: how a received message enters the store, whatever
-// received it (Source: the SMTP and LMTP server, and next the IMAP
-// cursor and the web form). Its contract:
+// received it (Source: the SMTP and LMTP server, the IMAP cursor of
+// imapcursor.go and the web form). Its contract:
 //
 //   - Durable before acknowledged. Accept returns nil only after the
 //     transaction holding the message and its processing job has

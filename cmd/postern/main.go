@@ -2,7 +2,7 @@
 // operator's tool for it: one binary, one command per task (the usage
 // text below lists them; `postern COMMAND --help` gives each one's flags).
 //
-//	postern serve      receive mail (SMTP/LMTP), process it, send notifications, serve HTTP
+//	postern serve      receive mail (SMTP/LMTP, IMAP), process it, send notifications, serve HTTP
 //	postern migrate    apply database migrations
 //	postern dev        run on an embedded default: private PostgreSQL, Maildir, local ports
 //	postern threads | thread ID | inbound list | inbound retry ID   read the forum and its intake
@@ -58,7 +58,7 @@ func main() {
 const usage = `usage: postern COMMAND [flags]
 
 commands:
-  serve                 run the forum: SMTP/LMTP intake, processing, notifications, HTTP
+  serve                 run the forum: SMTP/LMTP/IMAP intake, processing, notifications, HTTP
   migrate               apply database migrations and exit
   dev                   run on an embedded default (private PostgreSQL, Maildir) for trying it out
   threads               list questions

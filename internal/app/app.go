@@ -20,6 +20,7 @@ import (
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/mailin/auth"
+	imapin "github.com/postern/postern/mailin/imap"
 	"github.com/postern/postern/mailout"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
@@ -50,6 +51,7 @@ type App struct {
 	store *threads.Store
 	river *river.Client[pgx.Tx]
 	smtp  *mailin.Server
+	imap  *imapin.Receiver // reads the mailboxes of POSTERN_IMAP_URL (none: nil)
 	http  *http.Server
 	pprof *http.Server // opt-in, loopback only
 
@@ -69,7 +71,7 @@ type App struct {
 // migrate`, if not) and builds every part: the store, the River client
 // with the processing, notification, forward and maintenance workers, the
 // outgoing sender (relay or Maildir, DKIM-signing when a key is set), the
-// SMTP/LMTP server and the web handler. Nothing runs and nothing listens
+// SMTP/LMTP server, the IMAP receiver and the web handler. Nothing runs and nothing listens
 // until Start; on an error nothing is left open. It logs a warning when
 // no DKIM/SPF evidence source is set and when trusted
 // Authentication-Results could be written by a client that bypasses the
@@ -104,6 +106,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{})}
 	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
+	icfg, mailboxes, err := imapin.ConfigFrom(cfg)
+	if err != nil {
+		closePool()
+		return nil, err
+	}
+	if len(mailboxes) > 0 {
+		icfg.Memory, icfg.MemoryBudget = mcfg.Memory, mcfg.MemoryBudget
+		a.imap = imapin.New(icfg, mailboxes, store, log.With("component", "imap"))
+	}
 	a.http = &http.Server{
 		Handler:           web.New(store, tmpl, log.With("component", "web")),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -185,8 +196,10 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procW
 }
 
 // Start begins working the queue (River's client, which also schedules
-// the hourly maintenance job), then binds and serves, in this order, the
-// SMTP, LMTP, HTTP and pprof listeners whose address is set. It returns
+// the hourly maintenance job), starts reading the IMAP mailboxes
+// (POSTERN_IMAP_URL; each connects in the background, retrying), then
+// binds and serves, in this order, the SMTP, LMTP, HTTP and pprof
+// listeners whose address is set. It returns
 // once every listener is bound; the addresses are then known (SMTPAddr,
 // LMTPAddr, HTTPAddr). On an error, what started keeps running: call
 // Close. The end of ctx does not stop the jobs: Close does, letting a
@@ -200,6 +213,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.wg.Add(2)
 	go a.flushSentLoop()
 	go a.heartbeatLoop()
+	if a.imap != nil {
+		a.imap.Start()
+	}
 	listen := func(addr, what string, serve func(net.Listener) error) (net.Addr, error) {
 		if addr == "" {
 			return nil, nil
@@ -245,7 +261,8 @@ func isClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) || err.Error() == "smtp: server already closed"
 }
 
-// Close shuts everything down in order: no new mail (SMTP and LMTP stop
+// Close shuts everything down in order: no new mail (the IMAP mailboxes
+// are let go once a batch being stored has committed; SMTP and LMTP stop
 // accepting, answer 421 4.3.2 to sessions waiting for a command, and let
 // sessions in DATA finish), no new requests (HTTP, pprof), then the queue
 // stops after its running jobs end, within its own deadline
@@ -257,6 +274,9 @@ func isClosed(err error) bool {
 // (the whole-system tests check it with goleak). It is safe after a
 // failed Start, and is called once.
 func (a *App) Close(ctx context.Context) {
+	if a.imap != nil {
+		a.imap.Close()
+	}
 	if err := a.smtp.Shutdown(ctx); err != nil {
 		a.log.Warn("smtp shutdown", "err", err)
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	Store    Store
 	Forum    Forum
 	SMTP     SMTP
+	IMAP     IMAP
 	Intake   Intake
 	Process  Process
 	Notify   Notify
@@ -97,6 +98,12 @@ type SMTP struct {
 	WriteTimeout        time.Duration `flag:"write-timeout" env:"POSTERN_WRITE_TIMEOUT" toml:"write_timeout" default:"1m" doc:"longest wait for a client to take a reply (SMTP/LMTP write deadline)"`
 	MaxSessionTime      time.Duration `flag:"max-session-time" env:"POSTERN_MAX_SESSION_TIME" toml:"max_session_time" default:"1h" doc:"longest SMTP or LMTP connection"`
 	Transcript          bool          `flag:"smtp-transcript" env:"POSTERN_SMTP_TRANSCRIPT" toml:"smtp_transcript" doc:"log SMTP conversations at debug level (they contain addresses)"`
+}
+
+// IMAP is the mailboxes read over IMAP (package mailin/imap), for a forum
+// whose mail a provider receives.
+type IMAP struct {
+	URLs string `flag:"imap" env:"POSTERN_IMAP_URL" toml:"imap_url" secret:"true" doc:"mailboxes to read, separated by spaces: imaps://USER:PASS@HOST[:PORT]/MAILBOX or imap://... (STARTTLS), options ?starttls=required, ?password_file=PATH, ?poll=30s, ?done=FOLDER (empty: flag \\Seen only); empty: none; never printed, it may hold a password"`
 }
 
 // Intake is what one received message may be and how long storing it may

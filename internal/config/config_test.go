@@ -219,3 +219,23 @@ func TestNetworks(t *testing.T) {
 		t.Errorf("empty list: %v %v", n, err)
 	}
 }
+
+// TestIMAPValidated: POSTERN_IMAP_URL is parsed by Validate, its errors
+// never show the password, and IMAP alone (no SMTP or LMTP listener) is
+// a valid way to receive mail.
+func TestIMAPValidated(t *testing.T) {
+	c := Default()
+	c.SMTP.Addr, c.SMTP.LMTPAddr = "", ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "POSTERN_IMAP_URL") {
+		t.Errorf("no way to receive mail: %v", err)
+	}
+	c.IMAP.URLs = "imaps://forum%40example.org:hunter2@imap.example.org/INBOX"
+	if err := c.Validate(); err != nil {
+		t.Errorf("IMAP only: %v", err)
+	}
+	c.IMAP.URLs += " imap://forum:hunter2@imap.example.org/INBOX?poll=fast"
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--imap (POSTERN_IMAP_URL) mailbox URL 2: poll") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("bad poll: %v", err)
+	}
+}

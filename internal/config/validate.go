@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/postern/postern/mailin/imap/imapurl"
 )
 
 // Require reports the first of the settings named (by flag) that is not
@@ -37,8 +39,11 @@ type check struct {
 // command needs are given at all is Require's job.
 func (c *Config) Validate() error {
 	smtp, in, f := c.SMTP, c.Intake, c.Forum
+	_, imapErr := imapurl.ParseList(c.IMAP.URLs)
 	checks := []check{
-		{"smtp-addr", smtp.Addr == "" && smtp.LMTPAddr == "", "is empty and so is --lmtp-addr (POSTERN_LMTP_ADDR): set at least one"},
+		{"smtp-addr", smtp.Addr == "" && smtp.LMTPAddr == "" && strings.TrimSpace(c.IMAP.URLs) == "",
+			"is empty and so are --lmtp-addr (POSTERN_LMTP_ADDR) and --imap (POSTERN_IMAP_URL): set at least one"},
+		{"imap", imapErr != nil, errText(imapErr)},
 		{"domain", f.Domain != "" && !mailDomain(f.Domain), fmt.Sprintf("%q is not a mail domain", f.Domain)},
 		{"base-url", !httpURL(f.BaseURL), fmt.Sprintf("%q must be an http(s) URL", f.BaseURL)},
 		{"postmaster-address", postmasterProblem(f.PostmasterAddress, f.Domain) != "", postmasterProblem(f.PostmasterAddress, f.Domain)},
@@ -118,4 +123,12 @@ func loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	ip := net.ParseIP(host)
 	return err == nil && ip != nil && ip.IsLoopback()
+}
+
+// errText is err's message, "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -1,0 +1,128 @@
+package systemtest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// imapMailbox is go-imap's in-memory server on a loopback port: the
+// provider's mailbox, INBOX and Done, of one user.
+type imapMailbox struct {
+	user *imapmemserver.User
+	url  string
+}
+
+func startIMAP(t *testing.T) *imapMailbox {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("forum", "imap-pass")
+	mem.AddUser(u)
+	for _, f := range []string{"INBOX", "Done"} {
+		if err := u.Create(f, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, InsecureAuth: true,
+		Logger: log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return &imapMailbox{user: u, url: "imap://forum:imap-pass@" + ln.Addr().String() + "/INBOX?done=Done"}
+}
+
+// deliver appends raw to INBOX as the provider would, with the
+// Delivered-To it writes.
+func (m *imapMailbox) deliver(t *testing.T, rcpt, raw string) {
+	t.Helper()
+	msg := "Delivered-To: " + rcpt + "\r\n" + strings.ReplaceAll(raw, "\n", "\r\n")
+	if _, err := m.user.Append("INBOX", bytes.NewReader([]byte(msg)), &imap.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *imapMailbox) count(t *testing.T, folder string) int {
+	t.Helper()
+	st, err := m.user.Status(folder, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(*st.NumMessages)
+}
+
+// TestIMAPOnly runs a forum with no SMTP or LMTP listener that reads a
+// provider's mailbox: a newcomer's question read from it is held and
+// its confirmation request sent; the newcomer's reply, read from the
+// mailbox too, publishes it; both messages end in the done folder.
+func TestIMAPOnly(t *testing.T) {
+	t.Parallel()
+	relay := startSink(t)
+	box := startIMAP(t)
+	a, logs := testAppWith(t, relay, func(c *Config) {
+		c.SMTP.Addr, c.SMTP.LMTPAddr = "", ""
+		c.IMAP.URLs = box.url
+	})
+	if a.SMTPAddr() != nil || a.LMTPAddr() != nil {
+		t.Fatal("an SMTP or LMTP listener is open")
+	}
+	box.deliver(t, "ask@forum.test", `Return-Path: <ida@example.net>
+From: Ida <ida@example.net>
+To: ask@forum.test
+Subject: Read from a mailbox
+Message-ID: <imap-q1@example.net>
+
+Can a forum read its mail from a provider's mailbox?
+`)
+	req, _ := relay.waitFor(t, "ida@example.net", subjectHas("Please confirm your message: Read from a mailbox"))
+	box.deliver(t, strings.Trim(header(req, "Reply-To"), "<>"), fmt.Sprintf(`Return-Path: <ida@example.net>
+From: Ida <ida@example.net>
+To: confirm@forum.test
+Subject: Re: confirm
+Message-ID: <imap-c1@example.net>
+In-Reply-To: %s
+
+yes
+`, header(req, "Message-Id")))
+	relay.waitFor(t, "ida@example.net", subjectHas("] Read from a mailbox"))
+	if n := mtCount(t, a, `SELECT count(*) FROM posts WHERE kind = 'question' AND title = 'Read from a mailbox' AND state = 'visible'`); n != 1 {
+		t.Errorf("%d visible questions titled so, want 1", n)
+	}
+	if n := mtCount(t, a, `SELECT count(*) FROM inbound WHERE source = 'imap'`); n != 2 {
+		t.Errorf("%d messages stored from IMAP, want 2", n)
+	}
+	// The move follows each commit: wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for box.count(t, "INBOX") != 0 || box.count(t, "Done") != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("INBOX holds %d, Done %d; want 0 and 2", box.count(t, "INBOX"), box.count(t, "Done"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := logs.String(); strings.Contains(out, "imap-pass") || strings.Contains(out, "ida@") {
+		t.Errorf("log holds the password or an address:\n%s", out)
+	}
+}
