@@ -27,6 +27,16 @@ func (t *Tx) CategoryID(ctx context.Context, slug string) (int64, error) {
 	return id, nil
 }
 
+// RepeatsRecentPost reports whether person posted an answer or comment
+// with exactly body in the last 24 hours.
+func (t *Tx) RepeatsRecentPost(ctx context.Context, person int64, body string) (bool, error) {
+	var yes bool
+	if err := t.tx.QueryRow(ctx, sqlRepeatsRecentPost, person, body).Scan(&yes); err != nil {
+		return false, fmt.Errorf("look up recent posts: %w", err)
+	}
+	return yes, nil
+}
+
 // ConfirmationReplied returns the confirmation a reply answers when one of
 // ids is the Message-ID of a confirmation request sent to person.
 func (t *Tx) ConfirmationReplied(ctx context.Context, ids []string, person int64) (*TokenRef, error) {

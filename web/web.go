@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/postern/postern/internal/guesslimit"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 	"github.com/postern/postern/web/links"
@@ -49,11 +50,14 @@ type Handler struct {
 
 	notReady atomic.Bool // the last /readyz answered 503 (ready.go)
 	cop      *http.CrossOriginProtection
+	guesses  *guesslimit.Limiter // links whose token does not verify, per network
 }
 
-// New returns the HTTP handler.
-func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
-	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection()}
+// New returns the HTTP handler. guesses counts, per client network, the
+// links tried whose token does not verify (shared with the SMTP server's
+// reply addresses); a blocked network's links get 429. Nil: no limit.
+func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger, guesses *guesslimit.Limiter) *Handler {
+	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection(), guesses: guesses}
 	if store != nil {
 		h.cop = crossOrigin(store.Config().BaseURL)
 	}
@@ -259,10 +263,14 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	all := r.PostForm.Get("scope") == "all"
+	if h.guessBlocked(w, r) {
+		return
+	}
 	st, err := h.store.UnsubscribeWithToken(r.Context(), r.PathValue("token"), all)
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
 		h.log.Info("unsubscribe link not valid", "err", err)
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, templates.NoticeBadUnsubscribe)
 	case err != nil:
 		h.log.Error("unsubscribe failed", "err", err)
@@ -286,9 +294,13 @@ func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
 // token and builds the page with its button. A token that does not verify
 // is logged as "WHAT link not valid" and gets the bad notice, status 404.
 func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, what string, bad templates.Notice, form func(tok string) (templates.MessagePage, error)) {
+	if h.guessBlocked(w, r) {
+		return
+	}
 	page, err := form(r.PathValue("token"))
 	if err != nil {
 		h.log.Info(what+" link not valid", "err", err)
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, bad)
 		return
 	}
@@ -300,11 +312,15 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, what string, 
 // only with evidence that the member sent them.
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
+	if h.guessBlocked(w, r) {
+		return
+	}
 	follow, _ := h.store.ConfirmLinkIsFollow(tok) // a bad token fails below
 	n, err := h.store.ConfirmWithToken(r.Context(), tok,
 		threads.ConfirmedReasons{Published: templates.InboundPublishedConfirmed, Queued: templates.InboundQueuedConfirmed})
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, templates.NoticeBadConfirm)
 	case err != nil:
 		h.log.Error("confirm failed", "err", err)
@@ -358,3 +374,18 @@ func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", cacheDownload)
 	_, _ = w.Write(data)
 }
+
+// guessBlocked answers 429 when r's network tried too many links whose
+// token did not verify (see New); true when it answered.
+func (h *Handler) guessBlocked(w http.ResponseWriter, r *http.Request) bool {
+	if !h.guesses.Blocked(clientKey(r.RemoteAddr)) {
+		return false
+	}
+	h.log.Info("link refused", "reason", "too many bad tokens from this network")
+	w.Header().Set("Retry-After", "3600")
+	h.notice(w, http.StatusTooManyRequests, templates.NoticeTooManyGuesses)
+	return true
+}
+
+// badGuess counts a link of r whose token did not verify.
+func (h *Handler) badGuess(r *http.Request) { h.guesses.Fail(clientKey(r.RemoteAddr)) }

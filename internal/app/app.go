@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/guesslimit"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/mailin/auth"
 	imapin "github.com/postern/postern/mailin/imap"
@@ -105,6 +106,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{})}
+	// One count of bad tokens per network, for reply addresses and links.
+	if cfg.Forum.Rates.Limits {
+		mcfg.Guesses = guesslimit.New(cfg.Forum.Rates.BadTokensPerIP, time.Hour)
+	}
 	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
 	icfg, mailboxes, err := imapin.ConfigFrom(cfg)
 	if err != nil {
@@ -116,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.imap = imapin.New(icfg, mailboxes, store, log.With("component", "imap"))
 	}
 	a.http = &http.Server{
-		Handler:           web.New(store, tmpl, log.With("component", "web")),
+		Handler:           web.New(store, tmpl, log.With("component", "web"), mcfg.Guesses),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

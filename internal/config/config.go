@@ -83,6 +83,7 @@ type Rates struct {
 	RepliesPerPerson   int   `flag:"rate-replies-per-person" env:"POSTERN_RATE_REPLIES_PER_PERSON" toml:"rate_replies_per_person" default:"45" doc:"answers and comments one person may post per hour"`
 	QuestionsPerIP     int   `flag:"rate-questions-per-ip" env:"POSTERN_RATE_QUESTIONS_PER_IP" toml:"rate_questions_per_ip" default:"20" doc:"questions per hour from one client IP"`
 	RepliesPerIP       int   `flag:"rate-replies-per-ip" env:"POSTERN_RATE_REPLIES_PER_IP" toml:"rate_replies_per_ip" default:"90" doc:"answers and comments per hour from one client IP"`
+	BadTokensPerIP     int   `flag:"rate-bad-tokens-per-ip" env:"POSTERN_RATE_BAD_TOKENS_PER_IP" toml:"rate_bad_tokens_per_ip" default:"30" doc:"reply addresses and web links with a token that does not verify one client network may try per hour, per instance; past it SMTP answers 450 and the web 429"`
 }
 
 // SMTP is the SMTP and LMTP listeners and their protocol limits.
