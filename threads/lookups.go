@@ -27,11 +27,12 @@ func (t *Tx) CategoryID(ctx context.Context, slug string) (int64, error) {
 	return id, nil
 }
 
-// RepeatsRecentPost reports whether person posted an answer or comment
-// with exactly body in the last 24 hours.
-func (t *Tx) RepeatsRecentPost(ctx context.Context, person int64, body string) (bool, error) {
+// RepeatsOwnPostBefore reports whether person posted an answer or
+// comment with exactly body in question in the last 24 hours, before post
+// before (ids grow with time).
+func (t *Tx) RepeatsOwnPostBefore(ctx context.Context, person int64, body string, question, before int64) (bool, error) {
 	var yes bool
-	if err := t.tx.QueryRow(ctx, sqlRepeatsRecentPost, person, body).Scan(&yes); err != nil {
+	if err := t.tx.QueryRow(ctx, sqlRepeatsOwnPostBefore, person, body, question, before).Scan(&yes); err != nil {
 		return false, fmt.Errorf("look up recent posts: %w", err)
 	}
 	return yes, nil

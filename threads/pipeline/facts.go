@@ -46,8 +46,11 @@ type Facts struct {
 
 	// RepeatsOwnPost: a reply whose text (of at least repeatMinChars)
 	// is that of one of its author's answers or comments of the last 24
-	// hours: an auto-responder that sets no Auto-Submitted answering
-	// notifications (looked up for confirmed authors' replies only).
+	// hours in the same question, written before the post it replies to:
+	// an auto-responder that sets no Auto-Submitted, answering the
+	// notification of a reply to its own auto-reply (looked up for
+	// confirmed authors' replies only). The same text sent twice in reply
+	// to one post, or to posts older than the first, is not one.
 	RepeatsOwnPost bool
 }
 
@@ -89,8 +92,12 @@ func (p processor) loadFacts(ctx context.Context, tx *threads.Tx, m *parse.Messa
 	f.PartsDropped = m.PartsDropped
 	f.Body, f.Elided, f.Attachments = postContent(m, f.Text, elided, p.cfg.MaxAttachmentBytes, p.cfg.MaxPostAttachmentBytes)
 	if !question {
+		target := f.TokenTarget
+		if target == nil {
+			target = f.ThreadTarget
+		}
 		if author.Confirmed && utf8.RuneCountInString(f.Text) >= repeatMinChars {
-			f.RepeatsOwnPost, err = tx.RepeatsRecentPost(ctx, author.ID, f.Body)
+			f.RepeatsOwnPost, err = tx.RepeatsOwnPostBefore(ctx, author.ID, f.Body, target.QuestionID, target.ID)
 		}
 		return f, err
 	}
