@@ -15,8 +15,8 @@
 // authentication policy (auth.Policy).
 //
 // Precedence, highest first: a flag given on the command line, then the
-// environment variable, then the default (Default). A configuration file
-// (issue 15) will sit between the environment and the defaults.
+// environment variable, then the TOML configuration file (file.go:
+// LoadFile, --config or POSTERN_CONFIG), then the default (Default).
 //
 // Each package that needs settings receives its part (mailin.ConfigFrom,
 // threads.ConfigFrom); no package holds defaults of its own. Validate is
