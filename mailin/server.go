@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/netutil"
@@ -111,6 +112,7 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		src = threads.SourceLMTP
 	}
 	id := s.nextID.Add(1)
+	s.cfg.Metrics.Session(string(src))
 	g, _ := c.Conn().(*guardConn) // nil when served without a guardListener
 	return &session{srv: s, conn: c, guard: g, source: src, log: s.log.With("conn", id, "proto", string(src))}, nil
 }
@@ -235,7 +237,16 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+// Rcpt implements smtp.Session (rcpt), counting the refusals.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	err := s.rcpt(to, opts)
+	if err != nil {
+		s.srv.cfg.Metrics.RcptRefused(string(s.source), code(err))
+	}
+	return err
+}
+
+func (s *session) rcpt(to string, _ *smtp.RcptOptions) error {
 	guesser := s.guessKey()
 	if s.srv.cfg.Guesses.Blocked(guesser) {
 		s.log.Info("rcpt deferred", "reason", "too many bad tokens from this network")
@@ -474,8 +485,10 @@ func (s *session) store(r io.Reader) error {
 	if err != nil {
 		// readMessage only returns replies (*smtp.SMTPError).
 		s.log.Info("message refused", "code", code(err), "reason", err.Error())
+		s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
 		return err
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
 	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr(), PeerAddr: s.peerAddr()}
@@ -490,10 +503,25 @@ func (s *session) store(r io.Reader) error {
 	}
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
+		s.srv.cfg.Metrics.Message(string(s.source), "deferred", time.Since(start))
 		return errTempFail
 	}
 	s.log.Info("message accepted", "inbound_id", res.InboundID, "duplicate", res.Duplicate, "bytes", size, "rcpts", len(s.rcpts))
+	outcome := "accepted"
+	if res.Duplicate {
+		outcome = "duplicate"
+	}
+	s.srv.cfg.Metrics.Message(string(s.source), outcome, time.Since(start))
 	return nil
+}
+
+// replyOutcome is the metrics outcome of a refusing reply: deferred
+// (4xx) or refused (5xx).
+func replyOutcome(err error) string {
+	if c := code(err); c >= 400 && c < 500 {
+		return "deferred"
+	}
+	return "refused"
 }
 
 // code is the reply code of err (an *smtp.SMTPError), or 0.

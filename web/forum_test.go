@@ -37,7 +37,7 @@ func newTestForum(t *testing.T) *testForum {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testForum{st: st, h: New(st, tmpl, slog.New(slog.NewTextHandler(io.Discard, nil)), guesslimit.New(testGuesses, time.Hour))}
+	return &testForum{st: st, h: New(st, tmpl, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Guesses: guesslimit.New(testGuesses, time.Hour)})}
 }
 
 // exec runs sql with args, failing t on an error, and returns the id

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/guesslimit"
+	"github.com/postern/postern/internal/metrics"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 	"github.com/postern/postern/web/links"
@@ -51,13 +52,23 @@ type Handler struct {
 	notReady atomic.Bool // the last /readyz answered 503 (ready.go)
 	cop      *http.CrossOriginProtection
 	guesses  *guesslimit.Limiter // links whose token does not verify, per network
+	metrics  *metrics.Set
 }
 
-// New returns the HTTP handler. guesses counts, per client network, the
-// links tried whose token does not verify (shared with the SMTP server's
-// reply addresses); a blocked network's links get 429. Nil: no limit.
-func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger, guesses *guesslimit.Limiter) *Handler {
-	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection(), guesses: guesses}
+// Options are what a Handler shares with the rest of the server.
+type Options struct {
+	// Guesses counts, per client network, the links tried whose token
+	// does not verify (shared with the SMTP server's reply addresses); a
+	// blocked network's links get 429. Nil: no limit.
+	Guesses *guesslimit.Limiter
+	// Metrics counts the requests by route and status (nil: not counted).
+	Metrics *metrics.Set
+}
+
+// New returns the HTTP handler.
+func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger, opts Options) *Handler {
+	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection(),
+		guesses: opts.Guesses, metrics: opts.Metrics}
 	if store != nil {
 		h.cop = crossOrigin(store.Config().BaseURL)
 	}
@@ -148,11 +159,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", cacheNoStore)
-	if f, pattern := h.mux.Handler(r); pattern == "" {
+	f, pattern := h.mux.Handler(r)
+	if h.metrics != nil {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { h.metrics.Web(pattern, sw.code()) }()
+		w = sw
+	}
+	if pattern == "" {
 		h.unrouted(w, r, f)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// statusWriter keeps the status a handler answered, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
 }
 
 // unrouted answers a request no route pattern matches. f is what the

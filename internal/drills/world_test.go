@@ -200,7 +200,7 @@ func (in *instance) start() {
 	cmd := exec.Command(binary, "serve", "--database-url", in.w.dbURL, "--domain", Domain, "--secret-file", in.w.secret,
 		"--base-url", "https://forum.test", "--smtp-addr", in.smtp, "--lmtp-addr", "", "--http-addr", in.http,
 		"--relay-url", in.w.relay.URL(), "--trusted-networks", "127.0.0.0/8", "--auth-verify-dkim=false",
-		"--rate-limits", "off", "--workers", "2", "--notify-workers", "2", "--shutdown-session-grace", "10s")
+		"--rate-limits", "off", "--metrics-addr", "127.0.0.1:0", "--workers", "2", "--notify-workers", "2", "--shutdown-session-grace", "10s")
 	cmd.Args = append(cmd.Args, in.extra...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = io.Discard, in
