@@ -68,6 +68,11 @@ type App struct {
 	done   chan struct{}
 
 	smtpAddr, lmtpAddr, httpAddr, metricsAddr net.Addr
+	// listeners are every listener Start bound, closed by Close whatever
+	// the servers did: a server whose Serve had not begun when Close came
+	// (a stop right after the start) would not close its own, and Close
+	// would wait for it for ever.
+	listeners []net.Listener
 	wg                                        sync.WaitGroup
 }
 
@@ -237,6 +242,7 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("listen %s on %s: %w", what, addr, err)
 		}
+		a.listeners = append(a.listeners, l)
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
@@ -309,6 +315,9 @@ func (a *App) Close(ctx context.Context) {
 	}
 	if a.metricsSrv != nil {
 		_ = a.metricsSrv.Close()
+	}
+	for _, l := range a.listeners {
+		_ = l.Close() // closed already by its server, unless its Serve had not begun
 	}
 	// The jobs' own deadline, not what the sessions left of ctx.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Shutdown.WorkerGrace)
