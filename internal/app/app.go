@@ -73,7 +73,7 @@ type App struct {
 	// (a stop right after the start) would not close its own, and Close
 	// would wait for it for ever.
 	listeners []net.Listener
-	wg                                        sync.WaitGroup
+	wg        sync.WaitGroup
 }
 
 // New connects to the database (cfg.Store.DatabaseURL, reading the secret
