@@ -97,7 +97,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("sign-in request", "err", err)
 		h.writePage(w, http.StatusServiceUnavailable, "signin", h.signInPage(w, r, addr, []string{templates.SignInTryAgain}))
 	default:
-		h.render(w, http.StatusOK, templates.SignInSentPage())
+		h.render(w, http.StatusOK, templates.SignInSentPage(h.store.Addresses().Subscribe()))
 	}
 }
 
