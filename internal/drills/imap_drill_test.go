@@ -1,0 +1,127 @@
+package drills
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// TestDrillIMAPCrash (issue 13's exactly-once drill): the instance reads
+// a provider's mailbox (go-imap's in-memory server, in this process) of
+// 300 questions and is SIGKILLed three times at random moments while it
+// reads, then restarted. Each message is stored once and becomes one
+// post, and the mailbox ends with every message in the done folder.
+func TestDrillIMAPCrash(t *testing.T) {
+	n, kills := 300, 3
+	if full {
+		n, kills = 3000, 5
+	}
+	start := time.Now()
+	w := newWorld(t)
+	user, url := startMailbox(t)
+	in := w.startInstance("a", "--imap", url)
+	// The provider delivers the questions one by one (about 3 s in all)
+	// while the instance reads them; it is killed at random moments of
+	// that reading.
+	delivered := make(chan error, 1)
+	go func() {
+		for i := range n {
+			raw := fmt.Sprintf("Delivered-To: ask@%s\r\nReturn-Path: <reader%d@load.test>\r\nFrom: Reader %d <reader%d@load.test>\r\nTo: ask@%s\r\n"+
+				"Message-ID: <imap-drill-%d@load.test>\r\nSubject: Mailbox question %d\r\n\r\nRead from the mailbox, number %d.\r\n", Domain, i%20, i%20, i%20, Domain, i, i, i)
+			if _, err := user.Append("INBOX", bytes.NewReader([]byte(raw)), &imap.AppendOptions{}); err != nil {
+				delivered <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // the pace of the provider's deliveries
+		}
+		delivered <- nil
+	}()
+	rng := rand.New(rand.NewPCG(13, 3))
+	var during []int // what the done folder held at each kill
+	for range kills {
+		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond) // a random moment of the reading
+		during = append(during, count(t, user, "Done"))
+		in.kill()
+		in.start()
+	}
+	if err := <-delivered; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the done folder held %v of %d at the kills", during, n)
+	if !slices.ContainsFunc(during, func(c int) bool { return c > 0 && c < n }) {
+		t.Errorf("no kill came while the mailbox was being read (the done folder held %v of %d)", during, n)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for count(t, user, "INBOX") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still in INBOX after 3 minutes:\n%s", count(t, user, "INBOX"), lastLines(in.logText(), 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.drain(5 * time.Minute)
+	var stored, distinct, posts int
+	if err := w.pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT message_id), count(DISTINCT post_id) FROM inbound WHERE source = 'imap'`).
+		Scan(&stored, &distinct, &posts); err != nil {
+		t.Fatal(err)
+	}
+	if stored != n || distinct != n || posts != n {
+		t.Errorf("%d messages in the mailbox: %d stored (%d distinct), %d posts; want each once", n, stored, distinct, posts)
+	}
+	if done := count(t, user, "Done"); done != n {
+		t.Errorf("%d messages in the done folder, want %d", done, n)
+	}
+	received, dups := w.ids.counts()
+	w.record(result{Drill: "IMAP crash (issue 13)", Load: fmt.Sprintf("%d questions read from a mailbox", n),
+		Faults: fmt.Sprintf("%d SIGKILL + restart while reading", kills), Sent: n, Stored: stored, Received: received, Duplicates: dups,
+		Lost: n - distinct, Took: time.Since(start)}, in)
+}
+
+// startMailbox serves go-imap's in-memory server on a loopback port, one
+// user with INBOX and Done, and returns the user and the mailbox's
+// POSTERN_IMAP_URL.
+func startMailbox(t *testing.T) (*imapmemserver.User, string) {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("forum", "drill-pass")
+	mem.AddUser(u)
+	for _, f := range []string{"INBOX", "Done"} {
+		if err := u.Create(f, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, InsecureAuth: true,
+		Logger: log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return u, "imap://forum:drill-pass@" + ln.Addr().String() + "/INBOX?done=Done"
+}
+
+// count is the number of messages in folder.
+func count(t *testing.T, u *imapmemserver.User, folder string) int {
+	t.Helper()
+	st, err := u.Status(folder, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(*st.NumMessages)
+}
