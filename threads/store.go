@@ -30,6 +30,8 @@ type Store struct {
 	procMemCap int64
 
 	group groupCommit // intake transactions shared by concurrent Accept calls
+
+	readyChecks []func() error // AddReadyCheck (ready.go)
 }
 
 // Jobs enqueues River jobs inside the caller's transaction, so that a job

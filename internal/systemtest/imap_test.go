@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,15 @@ yes
 			t.Fatalf("INBOX holds %d, Done %d; want 0 and 2", box.count(t, "INBOX"), box.count(t, "Done"))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// The mailbox is connected: /readyz counts it (mailin/imap Ready).
+	resp, err := http.Get("http://" + a.HTTPAddr().String() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz answered %d with the mailbox connected", resp.StatusCode)
 	}
 	if out := logs.String(); strings.Contains(out, "imap-pass") || strings.Contains(out, "ida@") {
 		t.Errorf("log holds the password or an address:\n%s", out)

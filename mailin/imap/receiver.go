@@ -42,6 +42,9 @@ type Config struct {
 	// NoIdle polls even a server offering IDLE (go-imap's server always
 	// offers it: the tests of polling need this).
 	NoIdle bool
+	// NotReadyAfter is how long a mailbox may go without a working
+	// session before Ready fails and an error is logged (0: 5 minutes).
+	NotReadyAfter time.Duration
 	// BackoffMin and BackoffMax bound the wait before reconnecting,
 	// doubled after each failure (0: 1s and 5m).
 	BackoffMin, BackoffMax time.Duration
@@ -78,6 +81,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleRefresh <= 0 {
 		c.IdleRefresh = 10 * time.Minute
 	}
+	if c.NotReadyAfter <= 0 {
+		c.NotReadyAfter = 5 * time.Minute
+	}
 	if c.BackoffMin <= 0 {
 		c.BackoffMin = time.Second
 	}
@@ -106,6 +112,7 @@ type Receiver struct {
 	mailboxes []imapurl.Mailbox
 	store     Store
 	log       *slog.Logger
+	health    *health
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -116,7 +123,7 @@ func New(cfg Config, mailboxes []imapurl.Mailbox, store Store, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{cfg: cfg.withDefaults(), mailboxes: mailboxes, store: store, log: log}
+	return &Receiver{cfg: cfg.withDefaults(), mailboxes: mailboxes, store: store, log: log, health: newHealth(mailboxes, time.Now())}
 }
 
 // Start begins reading every mailbox; it returns at once.
@@ -158,6 +165,7 @@ func (r *Receiver) run(ctx context.Context, m imapurl.Mailbox) {
 		if s.readOnce {
 			wait = r.cfg.BackoffMin
 		}
+		r.health.down(m, s.step, r.cfg.NotReadyAfter, log)
 		log.Warn("mailbox connection ended, reconnecting", "step", s.step, "err", describe(err), "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {

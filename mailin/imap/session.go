@@ -58,6 +58,7 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.uidValidity = sel.UIDValidity
+	s.r.health.up(s.m, s.log)
 	s.log.Info("mailbox open", "tls", !s.plain, "idle", s.canIdle(), "move", c.Caps().Has(imap.CapMove), "messages", sel.NumMessages)
 	for {
 		s.step = "read"
