@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/mailin/imap/imapurl"
 )
 
@@ -131,4 +132,31 @@ func (s *memServer) snapshot(t *testing.T) string {
 		b.WriteString("; ")
 	}
 	return b.String()
+}
+
+// TestPasswordEnv: ?password_env=VAR logs in with the variable's value;
+// a variable not set fails the login (and ConfigFrom at once), naming
+// the variable, not a password.
+func TestPasswordEnv(t *testing.T) {
+	srv := startServer(t, idleCaps)
+	url := strings.Replace(srv.url("?password_env=POSTERN_TEST_IMAP_PW"), ":"+testPass+"@", "@", 1)
+	t.Setenv("POSTERN_TEST_IMAP_PW", testPass)
+	if rep := check(t, url); rep.Messages != 0 || rep.Label != srv.addr+"/INBOX" {
+		t.Errorf("Check with password_env = %+v", rep)
+	}
+	if _, _, err := ConfigFrom(config.Config{IMAP: config.IMAP{URLs: url}}); err != nil {
+		t.Errorf("ConfigFrom with the variable set: %v", err)
+	}
+	t.Setenv("POSTERN_TEST_IMAP_PW", "")
+	m, err := imapurl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Check(context.Background(), Config{}, m); err == nil || !strings.Contains(err.Error(), "login: password_env: POSTERN_TEST_IMAP_PW is not set") {
+		t.Errorf("Check with the variable empty: %v", err)
+	}
+	_, _, err = ConfigFrom(config.Config{IMAP: config.IMAP{URLs: "imaps://a:p@h/ " + url}})
+	if err == nil || !strings.Contains(err.Error(), "mailbox URL 2: password_env: POSTERN_TEST_IMAP_PW is not set") {
+		t.Errorf("ConfigFrom with the variable empty: %v", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -61,12 +62,18 @@ type Config struct {
 }
 
 // ConfigFrom is the receiver's part of the configuration and the
-// mailboxes of POSTERN_IMAP_URL (none when it is empty). Its error, from
-// imapurl, holds no password.
+// mailboxes of POSTERN_IMAP_URL (none when it is empty); a password_env
+// variable not set is an error at once. Its error, from imapurl, holds
+// no password.
 func ConfigFrom(c config.Config) (Config, []imapurl.Mailbox, error) {
 	ms, err := imapurl.ParseList(c.IMAP.URLs)
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("POSTERN_IMAP_URL: %w", err)
+	}
+	for i, m := range ms {
+		if m.PasswordEnv != "" && os.Getenv(m.PasswordEnv) == "" {
+			return Config{}, nil, fmt.Errorf("POSTERN_IMAP_URL: mailbox URL %d: password_env: %s is not set or empty", i+1, m.PasswordEnv)
+		}
 	}
 	return Config{Domain: c.Forum.Domain, MaxMessage: int64(c.Intake.MaxMessage), CommitTimeout: c.Intake.CommitTimeout}.withDefaults(), ms, nil
 }
