@@ -12,6 +12,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/postern/postern/internal/systemtest"
+	"github.com/postern/postern/threads"
 )
 
 // TestIMAPCheck: `postern imap check` reports a mailbox of go-imap's
@@ -61,6 +64,36 @@ func TestIMAPCheck(t *testing.T) {
 			if strings.Contains(out.String()+errb.String(), secret) {
 				t.Errorf("%s: output holds %q", name, secret)
 			}
+		}
+	}
+}
+
+// TestInboundListFailedIMAP: `postern inbound list --failed` lists an
+// IMAP message that was refused, with its mailbox, UID and reason, in
+// text and JSON, and no address.
+func TestInboundListFailedIMAP(t *testing.T) {
+	t.Parallel()
+	relay := systemtest.StartSink(t)
+	a, _ := systemtest.Start(t, relay, nil)
+	ctx := context.Background()
+	_, err := a.Store().TakeIMAP(ctx, "k1", 7, []threads.IMAPMessage{{UID: 4, Env: threads.Envelope{Source: threads.SourceIMAP},
+		Refused: &threads.IMAPRefusal{Mailbox: "imap.example.net:993/INBOX", MessageID: "m1@mail.example.org", Size: 321, Reason: "no recipient of the forum's domain"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := []string{"--database-url", a.Config().Store.DatabaseURL}
+	for _, format := range [][]string{nil, {"--json"}} {
+		var out, errb bytes.Buffer
+		if err := run(ctx, append(append([]string{"inbound", "list", "--failed"}, db...), format...), &out, &errb); err != nil {
+			t.Fatalf("%v: %v\n%s", format, err, errb.String())
+		}
+		for _, w := range []string{"refused", "imap.example.net:993/INBOX UID 4: no recipient of the forum's domain (kept in the mailbox with $PosternFailed)"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: output lacks %q:\n%s", format, w, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "m1@mail.example.org") {
+			t.Errorf("%v: output holds the Message-ID's address:\n%s", format, out.String())
 		}
 	}
 }
