@@ -36,6 +36,11 @@ func TestExactlyOnce(t *testing.T) {
 			srv := startServer(t, tc.caps)
 			st := storetest.New(t, nil)
 			logs := &logBuf{}
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("receiver's log:\n%s", logs.String())
+				}
+			})
 			srv.appendMsg(t, "INBOX", question(1))
 			srv.appendMsg(t, "INBOX", question(2))
 			stop := startReceiver(t, st, srv.url(tc.q), logs, func(c *Config) { c.NoIdle = !tc.idle })

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"github.com/postern/postern/internal/imaptest"
 	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin/imap/imapurl"
@@ -67,7 +68,7 @@ func startServerTLS(t *testing.T, caps imap.CapSet, tc *tls.Config, implicit boo
 	}
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return imaptest.Session(mem), nil, nil
 		},
 		Caps: caps, InsecureAuth: tc == nil, Logger: log.New(io.Discard, "", 0),
 	}
