@@ -59,7 +59,7 @@ drills: ensure-postgres
 
 # `make fuzz` runs every fuzz target (FUZZ_TARGETS, package:function; a
 # test in internal/codesize checks that it lists all of them) for
-# FUZZTIME each; CI runs `make fuzz FUZZTIME=10s`.
+# FUZZTIME each; CI runs `make fuzz FUZZTIME=30s`.
 FUZZTIME ?= 10m
 FUZZ_TARGETS = ./mailin:FuzzSMTPSession ./mailin/parse:FuzzParse ./mailin/mbox:FuzzReader \
 	./mailin/trim:FuzzText ./mailin/trim:FuzzHTML ./mailin/trim:FuzzAttrEnd \

@@ -6,6 +6,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/guesslimit"
+	"github.com/postern/postern/internal/metrics"
 )
 
 // Config is the server's view of the configuration: its limits, filled
@@ -57,6 +59,13 @@ type Config struct {
 	// Transcript logs the SMTP conversation at debug level (transcripts
 	// contain addresses).
 	Transcript bool
+	// Guesses counts the reply tokens a client network tried that did not
+	// verify (shared with the web's links); a blocked network's RCPTs get
+	// 450 4.7.1. Nil: no limit. Not applied over LMTP.
+	Guesses *guesslimit.Limiter
+	// Metrics counts sessions, refused RCPTs and messages by outcome,
+	// and times the intake (nil: not counted).
+	Metrics *metrics.Set
 }
 
 // ConfigFrom returns the server's part of c (Hostname and Memory unset).

@@ -2,6 +2,7 @@ package mailin_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/guesslimit"
 	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/mailin"
 )
@@ -352,4 +354,27 @@ func TestOneActionPerTransaction(t *testing.T) {
 		c.cmd("RCPT TO:<"+tc.rcpts[len(tc.rcpts)-1]+">", "250")
 		c.cmd("QUIT", "221")
 	}
+}
+
+// TestBadTokensLimited: a client network that tried Guesses' maximum of
+// reply addresses whose token does not verify gets 450 4.7.1 for every
+// RCPT after, a good one too, on any connection; another network and
+// LMTP (whose peer is the front MTA) are not limited.
+func TestBadTokensLimited(t *testing.T) {
+	t.Parallel()
+	f := start(t, mailin.Config{Guesses: guesslimit.New(3, time.Hour)}, false)
+	mail := func(local, from string) *rawClient {
+		rc := dialFrom(t, f.addr, local)
+		rc.must("220 ", 5*time.Second)
+		rc.cmd("EHLO client.example.net", "250")
+		rc.cmd("MAIL FROM:<"+from+">", "250")
+		return rc
+	}
+	rc := mail("127.0.0.5", "probe@example.org")
+	for i := range 3 {
+		rc.cmd(fmt.Sprintf("RCPT TO:<reply+%026d@forum.test>", i), "550 5.1.1")
+	}
+	rc.cmd("RCPT TO:<ask@forum.test>", "450 4.7.1")
+	mail("127.0.0.5", "probe@example.org").cmd("RCPT TO:<ask@forum.test>", "450 4.7.1")
+	mail("127.0.0.6", "someone@example.org").cmd("RCPT TO:<ask@forum.test>", "250")
 }

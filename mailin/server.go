@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/netutil"
@@ -111,6 +112,7 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		src = threads.SourceLMTP
 	}
 	id := s.nextID.Add(1)
+	s.cfg.Metrics.Session(string(src))
 	g, _ := c.Conn().(*guardConn) // nil when served without a guardListener
 	return &session{srv: s, conn: c, guard: g, source: src, log: s.log.With("conn", id, "proto", string(src))}, nil
 }
@@ -118,18 +120,19 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // Reply errors. go-smtp turns a plain error into 554, so every rejection is
 // an *smtp.SMTPError with a deliberate code. Texts never contain addresses.
 var (
-	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay denied: this server only accepts mail for its forum"}
-	errNoSuchUser  = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such forum address"}
-	errBadToken    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "This reply address is invalid or has been revoked; reply to a newer notification or write to the ask address"}
-	errTempFail    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing the message, please try again later"}
-	errNoRcpt      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
-	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
-	errHeaderBig   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too big"}
-	errBusy        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail in progress; please try again later"}
-	errRateLimited = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from you this hour; please try again later"}
-	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
-	errBareNewline = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR or LF: every line must end with CRLF (RFC 5321 section 2.3.8)"}
-	errOneAction   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "This address needs its own transaction: send to it separately"}
+	errRelayDenied    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay denied: this server only accepts mail for its forum"}
+	errNoSuchUser     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such forum address"}
+	errTooManyGuesses = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many invalid reply addresses from your network; try again later"}
+	errBadToken       = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "This reply address is invalid or has been revoked; reply to a newer notification or write to the ask address"}
+	errTempFail       = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing the message, please try again later"}
+	errNoRcpt         = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	errTooBig         = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
+	errHeaderBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too big"}
+	errBusy           = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail in progress; please try again later"}
+	errRateLimited    = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from you this hour; please try again later"}
+	errLoop           = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop suspected"}
+	errBareNewline    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR or LF: every line must end with CRLF (RFC 5321 section 2.3.8)"}
+	errOneAction      = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "This address needs its own transaction: send to it separately"}
 	// A line over MaxLineLength: the same message always fails, so the
 	// refusal is permanent; 554 is a reply RFC 5321 4.3.2 allows after
 	// DATA (its "500 Line too long" example is for command lines), and
@@ -202,6 +205,15 @@ func (s *session) clientAddr() string {
 	return ""
 }
 
+// guessKey is the client network the bad-token limit counts ("" over
+// LMTP, whose peer is the front MTA).
+func (s *session) guessKey() string {
+	if s.source == threads.SourceLMTP {
+		return ""
+	}
+	return clientKey(s.conn.Conn().RemoteAddr())
+}
+
 // peerAddr is the TCP peer when clientAddr is not it (over LMTP: the
 // front MTA), so that an operator can trust its network explicitly.
 func (s *session) peerAddr() string {
@@ -225,7 +237,21 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+// Rcpt implements smtp.Session (rcpt), counting the refusals.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	err := s.rcpt(to, opts)
+	if err != nil {
+		s.srv.cfg.Metrics.RcptRefused(string(s.source), code(err))
+	}
+	return err
+}
+
+func (s *session) rcpt(to string, _ *smtp.RcptOptions) error {
+	guesser := s.guessKey()
+	if s.srv.cfg.Guesses.Blocked(guesser) {
+		s.log.Info("rcpt deferred", "reason", "too many bad tokens from this network")
+		return errTooManyGuesses
+	}
 	r, err := s.srv.addrs.Parse(to)
 	switch {
 	case errors.Is(err, threads.ErrForeignDomain):
@@ -233,6 +259,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return errRelayDenied
 	case errors.Is(err, threads.ErrBadToken):
 		s.log.Info("rcpt refused", "reason", "bad token")
+		s.srv.cfg.Guesses.Fail(guesser)
 		return errBadToken
 	case err != nil:
 		s.log.Info("rcpt refused", "reason", "no such address")
@@ -266,6 +293,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		if !ok || epoch != r.Token.Epoch {
 			s.log.Info("rcpt refused", "reason", "revoked token", "person", r.Token.Person)
+			s.srv.cfg.Guesses.Fail(guesser)
 			return errBadToken
 		}
 	}
@@ -457,8 +485,10 @@ func (s *session) store(r io.Reader) error {
 	if err != nil {
 		// readMessage only returns replies (*smtp.SMTPError).
 		s.log.Info("message refused", "code", code(err), "reason", err.Error())
+		s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
 		return err
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
 	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr(), PeerAddr: s.peerAddr()}
@@ -473,10 +503,25 @@ func (s *session) store(r io.Reader) error {
 	}
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
+		s.srv.cfg.Metrics.Message(string(s.source), "deferred", time.Since(start))
 		return errTempFail
 	}
 	s.log.Info("message accepted", "inbound_id", res.InboundID, "duplicate", res.Duplicate, "bytes", size, "rcpts", len(s.rcpts))
+	outcome := "accepted"
+	if res.Duplicate {
+		outcome = "duplicate"
+	}
+	s.srv.cfg.Metrics.Message(string(s.source), outcome, time.Since(start))
 	return nil
+}
+
+// replyOutcome is the metrics outcome of a refusing reply: deferred
+// (4xx) or refused (5xx).
+func replyOutcome(err error) string {
+	if c := code(err); c >= 400 && c < 500 {
+		return "deferred"
+	}
+	return "refused"
 }
 
 // code is the reply code of err (an *smtp.SMTPError), or 0.

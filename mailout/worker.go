@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/riverqueue/river"
 
+	"github.com/postern/postern/internal/metrics"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 	"github.com/postern/postern/threads/mailkind"
@@ -54,6 +55,9 @@ type NotifyWorker struct {
 	Templates *templates.Set
 	Sender    Sender
 	Log       *slog.Logger
+	// Metrics counts the notifications by outcome and times the relay
+	// (nil: not counted).
+	Metrics *metrics.Set
 
 	sent sentLedger // accepted by the relay, "sent" mark not written
 }
@@ -96,7 +100,9 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 			return err
 		}
 	}
+	relayStart := time.Now()
 	err = b.run(ctx, outs)
+	w.Metrics.Relay(time.Since(relayStart))
 	// Whatever happened, what the relay accepted is marked, even when ctx
 	// ended (shutdown mid-batch).
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
@@ -107,6 +113,10 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 	// One line per job; each notification's own line is at debug level
 	// (warnings for refusals).
 	b.log.Info("notifications sent", "first_id", ids[0], "ids", len(ids), "sent", b.nSent, "remembered", b.nRemembered, "cancelled", b.nCancelled, "failed", b.nFailed, "retry", b.nRetry)
+	w.Metrics.Notified("sent", b.nSent+b.nRemembered)
+	w.Metrics.Notified("cancelled", b.nCancelled)
+	w.Metrics.Notified("failed", b.nFailed)
+	w.Metrics.Notified("retried", b.nRetry)
 	if err != nil {
 		return fmt.Errorf("notifications %d (%d in the job): %w", ids[0], len(ids), err)
 	}

@@ -17,13 +17,13 @@ type SignInPage struct {
 
 // SignInSentPage is the page after a sign-in request. It says the same
 // whether or not the address is a member's: the page never tells who is
-// a member.
-func SignInSentPage() MessagePage {
+// a member. subscribe is the forum's subscribe address.
+func SignInSentPage(subscribe string) MessagePage {
 	return MessagePage{Title: "Check your email",
 		Message: "If this address belongs to a member of the forum who receives its emails, a sign-in link is on its way to it. " +
 			"The link works once, for 30 minutes.\n\n" +
 			"If no email arrives within a few minutes, look in your spam folder. Addresses that have stopped all emails from the forum are sent nothing: " +
-			"write to the forum by email to start again."}
+			"write to " + subscribe + " to receive emails again (you then also receive the forum's new questions)."}
 }
 
 // SignInLinkPage is the page of a mailed sign-in link: a button (a GET

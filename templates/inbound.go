@@ -53,6 +53,10 @@ const (
 // InboundUnparseable: the message could not be parsed (err says why).
 func InboundUnparseable(err string) string { return "unparseable message: " + err }
 
+// InboundRepeated: a reply that repeats its author's own recent post,
+// word for word: an auto-responder's.
+const InboundRepeated = "automatic mail: the same text as the sender's own earlier post in this thread, sent again in reply to a later one (an auto-responder?)"
+
 // InboundAutomatic: automatic mail, with the classifier's reason.
 func InboundAutomatic(why string) string { return "automatic mail: " + why }
 

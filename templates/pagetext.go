@@ -56,6 +56,9 @@ const (
 	// NoticeFormExpired: a signed-in action's form that had expired or
 	// did not come from the forum's page.
 	NoticeFormExpired
+	// NoticeTooManyGuesses: a link from a network that tried too many
+	// links that do not verify.
+	NoticeTooManyGuesses
 )
 
 // noticeText is each notice's title and message.
@@ -79,13 +82,14 @@ var noticeText = map[Notice][2]string{
 	NoticeSignInFirst:         {"Please sign in", "Only signed-in members can do this. Sign in with the link we email you, or reply to a notification by email instead."},
 	NoticeTryAgainAction:      {"Please try again", "We could not record this just now. Nothing was changed: please try again in a minute."},
 	NoticeFormExpired:         {"Please try again", "This form had expired or did not come from this forum's page. Nothing was changed: please go back, reload the page and try again."},
+	NoticeTooManyGuesses:      {"Too many invalid links", "Too many links that do not work were opened from your network in the last hour. Please try again later, or reply to the email instead."},
 	NoticeFollowEnded:         {"Follow ended", "You stopped these emails after asking for them, so this old link does not start them again. To follow again, write to the forum's subscribe address again."},
 }
 
 // Notices returns every notice, in order.
 func Notices() []Notice {
 	out := make([]Notice, 0, len(noticeText))
-	for n := NoticeNotFound; n <= NoticeFormExpired; n++ {
+	for n := NoticeNotFound; n <= NoticeTooManyGuesses; n++ {
 		out = append(out, n)
 	}
 	return out

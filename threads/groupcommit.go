@@ -197,6 +197,9 @@ func (s *Store) insertInbound(ctx context.Context, batch []*acceptReq) ([]Accept
 	if err != nil {
 		return nil, err
 	}
+	if s.onCommit != nil {
+		s.onCommit(len(rows))
+	}
 	s.group.commits.Add(1)
 	return out, nil
 }

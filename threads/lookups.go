@@ -27,6 +27,17 @@ func (t *Tx) CategoryID(ctx context.Context, slug string) (int64, error) {
 	return id, nil
 }
 
+// RepeatsOwnPostBefore reports whether person posted an answer or
+// comment with exactly body in question in the last 24 hours, before post
+// before (ids grow with time).
+func (t *Tx) RepeatsOwnPostBefore(ctx context.Context, person int64, body string, question, before int64) (bool, error) {
+	var yes bool
+	if err := t.tx.QueryRow(ctx, sqlRepeatsOwnPostBefore, person, body, question, before).Scan(&yes); err != nil {
+		return false, fmt.Errorf("look up recent posts: %w", err)
+	}
+	return yes, nil
+}
+
 // ConfirmationReplied returns the confirmation a reply answers when one of
 // ids is the Message-ID of a confirmation request sent to person.
 func (t *Tx) ConfirmationReplied(ctx context.Context, ids []string, person int64) (*TokenRef, error) {

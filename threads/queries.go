@@ -22,6 +22,11 @@ const (
 
 	// lookups.go:
 
+	// sqlRepeatsOwnPostBefore: person $1 posted an answer or comment
+	// with body $2 in question $3 in the last 24 hours, before post $4.
+	sqlRepeatsOwnPostBefore = `SELECT EXISTS (SELECT 1 FROM posts WHERE author_id = $1 AND kind <> 'question'
+		AND question_id = $3 AND id < $4 AND created_at > now() - interval '24 hours' AND body = $2)`
+
 	// sqlCategoryID is a category's id by its slug.
 	sqlCategoryID = `SELECT id FROM categories WHERE slug = $1`
 

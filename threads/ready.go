@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ErrDatabaseUnreachable means the database did not answer a ping. It
@@ -66,3 +68,35 @@ func (s *Store) Ready(ctx context.Context, stuckAfter time.Duration) error {
 	}
 	return nil
 }
+
+// Backlog is a queue's jobs not finished, and how long its oldest due one
+// has waited for a worker.
+type Backlog struct {
+	Waiting   int
+	OldestDue time.Duration
+}
+
+// QueueBacklog returns the backlog of the processing and notification
+// queues (a queue with no job is absent), for the metrics.
+func (s *Store) QueueBacklog(ctx context.Context) (map[string]Backlog, error) {
+	rows, err := s.pool.Query(ctx, sqlQueueBacklog, []string{QueueProcess, QueueNotify})
+	if err != nil {
+		return nil, fmt.Errorf("queue backlog: %w", err)
+	}
+	out := map[string]Backlog{}
+	var q string
+	var n int
+	var secs float64
+	if _, err := pgx.ForEachRow(rows, []any{&q, &n, &secs}, func() error {
+		out[q] = Backlog{Waiting: n, OldestDue: time.Duration(secs * float64(time.Second))}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("queue backlog: %w", err)
+	}
+	return out, nil
+}
+
+// sqlQueueBacklog counts each queue's unfinished jobs and the wait of its
+// oldest available one.
+const sqlQueueBacklog = `SELECT queue, count(*)::int, coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state = 'available')), 0)::float8
+	FROM river_job WHERE queue = ANY($1) AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending') GROUP BY queue`

@@ -28,6 +28,7 @@ type Store struct {
 
 	procMem    *semaphore.Weighted // Options.Memory, or Config.ProcessMemory of its own
 	procMemCap int64
+	onCommit   func(rows int) // Options.OnCommit
 
 	group groupCommit // intake transactions shared by concurrent Accept calls
 
@@ -59,6 +60,9 @@ type Options struct {
 	MemorySize int64
 	// Log receives the store's log lines; nil is slog.Default().
 	Log *slog.Logger
+	// OnCommit, when set, is told the rows of each group-commit
+	// transaction of the intake that committed (for the metrics).
+	OnCommit func(rows int)
 }
 
 // NewStore returns a Store over pool with cfg (see ConfigFrom) and keys.
@@ -69,7 +73,7 @@ func NewStore(pool *pgxpool.Pool, cfg Config, keys *Keys, opts Options) *Store {
 		log = slog.Default()
 	}
 	s := &Store{pool: pool, jobs: opts.Jobs, cfg: cfg, keys: keys, addrs: NewAddresses(cfg, keys), log: log,
-		procMem: opts.Memory, procMemCap: opts.MemorySize}
+		procMem: opts.Memory, procMemCap: opts.MemorySize, onCommit: opts.OnCommit}
 	if s.procMem == nil {
 		s.procMem, s.procMemCap = semaphore.NewWeighted(cfg.ProcessMemory), cfg.ProcessMemory
 	}

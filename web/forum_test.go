@@ -10,11 +10,17 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/postern/postern/internal/guesslimit"
 	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 )
+
+// testGuesses is the test forums' limit of links with a bad token per
+// client network.
+const testGuesses = 5
 
 // testForum is a Handler over a store of its own (a fresh, migrated
 // database) and the posts a test writes into it directly.
@@ -31,7 +37,7 @@ func newTestForum(t *testing.T) *testForum {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testForum{st: st, h: New(st, tmpl, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	return &testForum{st: st, h: New(st, tmpl, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Guesses: guesslimit.New(testGuesses, time.Hour)})}
 }
 
 // exec runs sql with args, failing t on an error, and returns the id

@@ -97,7 +97,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("sign-in request", "err", err)
 		h.writePage(w, http.StatusServiceUnavailable, "signin", h.signInPage(w, r, addr, []string{templates.SignInTryAgain}))
 	default:
-		h.render(w, http.StatusOK, templates.SignInSentPage())
+		h.render(w, http.StatusOK, templates.SignInSentPage(h.store.Addresses().Subscribe()))
 	}
 }
 
@@ -105,8 +105,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // signs in: mail scanners open links).
 func (h *Handler) signInLinkForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
+	if h.guessBlocked(w, r) {
+		return
+	}
 	if !h.store.SignInLinkValid(tok) {
 		h.log.Info("sign-in link not valid")
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, templates.NoticeBadSignIn)
 		return
 	}
@@ -121,10 +125,14 @@ func (h *Handler) signInLink(w http.ResponseWriter, r *http.Request) {
 		h.notice(w, http.StatusForbidden, templates.NoticeFormExpired)
 		return
 	}
+	if h.guessBlocked(w, r) {
+		return
+	}
 	session, m, err := h.store.SignIn(r.Context(), r.PathValue("token"))
 	switch {
 	case errors.Is(err, threads.ErrSignInLink):
 		h.log.Info("sign-in link refused", "err", err)
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, templates.NoticeBadSignIn)
 	case err != nil:
 		h.log.Error("sign in", "err", err)

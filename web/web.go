@@ -34,6 +34,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/postern/postern/internal/guesslimit"
+	"github.com/postern/postern/internal/metrics"
 	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 	"github.com/postern/postern/web/links"
@@ -49,11 +51,24 @@ type Handler struct {
 
 	notReady atomic.Bool // the last /readyz answered 503 (ready.go)
 	cop      *http.CrossOriginProtection
+	guesses  *guesslimit.Limiter // links whose token does not verify, per network
+	metrics  *metrics.Set
+}
+
+// Options are what a Handler shares with the rest of the server.
+type Options struct {
+	// Guesses counts, per client network, the links tried whose token
+	// does not verify (shared with the SMTP server's reply addresses); a
+	// blocked network's links get 429. Nil: no limit.
+	Guesses *guesslimit.Limiter
+	// Metrics counts the requests by route and status (nil: not counted).
+	Metrics *metrics.Set
 }
 
 // New returns the HTTP handler.
-func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger) *Handler {
-	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection()}
+func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger, opts Options) *Handler {
+	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection(),
+		guesses: opts.Guesses, metrics: opts.Metrics}
 	if store != nil {
 		h.cop = crossOrigin(store.Config().BaseURL)
 	}
@@ -144,11 +159,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cache-Control", cacheNoStore)
-	if f, pattern := h.mux.Handler(r); pattern == "" {
+	f, pattern := h.mux.Handler(r)
+	if h.metrics != nil {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { h.metrics.Web(pattern, sw.code()) }()
+		w = sw
+	}
+	if pattern == "" {
 		h.unrouted(w, r, f)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// statusWriter keeps the status a handler answered, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
 }
 
 // unrouted answers a request no route pattern matches. f is what the
@@ -259,10 +307,14 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	all := r.PostForm.Get("scope") == "all"
+	if h.guessBlocked(w, r) {
+		return
+	}
 	st, err := h.store.UnsubscribeWithToken(r.Context(), r.PathValue("token"), all)
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
 		h.log.Info("unsubscribe link not valid", "err", err)
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, templates.NoticeBadUnsubscribe)
 	case err != nil:
 		h.log.Error("unsubscribe failed", "err", err)
@@ -286,9 +338,13 @@ func (h *Handler) confirmForm(w http.ResponseWriter, r *http.Request) {
 // token and builds the page with its button. A token that does not verify
 // is logged as "WHAT link not valid" and gets the bad notice, status 404.
 func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, what string, bad templates.Notice, form func(tok string) (templates.MessagePage, error)) {
+	if h.guessBlocked(w, r) {
+		return
+	}
 	page, err := form(r.PathValue("token"))
 	if err != nil {
 		h.log.Info(what+" link not valid", "err", err)
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, bad)
 		return
 	}
@@ -300,11 +356,15 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request, what string, 
 // only with evidence that the member sent them.
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
+	if h.guessBlocked(w, r) {
+		return
+	}
 	follow, _ := h.store.ConfirmLinkIsFollow(tok) // a bad token fails below
 	n, err := h.store.ConfirmWithToken(r.Context(), tok,
 		threads.ConfirmedReasons{Published: templates.InboundPublishedConfirmed, Queued: templates.InboundQueuedConfirmed})
 	switch {
 	case errors.Is(err, threads.ErrBadToken):
+		h.badGuess(r)
 		h.notice(w, http.StatusNotFound, templates.NoticeBadConfirm)
 	case err != nil:
 		h.log.Error("confirm failed", "err", err)
@@ -358,3 +418,18 @@ func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", cacheDownload)
 	_, _ = w.Write(data)
 }
+
+// guessBlocked answers 429 when r's network tried too many links whose
+// token did not verify (see New); true when it answered.
+func (h *Handler) guessBlocked(w http.ResponseWriter, r *http.Request) bool {
+	if !h.guesses.Blocked(clientKey(r.RemoteAddr)) {
+		return false
+	}
+	h.log.Info("link refused", "reason", "too many bad tokens from this network")
+	w.Header().Set("Retry-After", "3600")
+	h.notice(w, http.StatusTooManyRequests, templates.NoticeTooManyGuesses)
+	return true
+}
+
+// badGuess counts a link of r whose token did not verify.
+func (h *Handler) badGuess(r *http.Request) { h.guesses.Fail(clientKey(r.RemoteAddr)) }

@@ -20,7 +20,7 @@ func TestUnroutedPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(nil, tmpl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := New(nil, tmpl, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
 	for _, c := range []struct {
 		method, path string
 		status       int

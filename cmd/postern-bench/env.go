@@ -215,7 +215,7 @@ func (b *bench) posternEnv(smtpAddr string) []string {
 	c := config.Default()
 	c.Store.DatabaseURL, c.Store.SecretFile = b.pg.URL("postgres"), b.secretFile
 	c.Forum.Domain = domain
-	c.SMTP.Addr, c.SMTP.LMTPAddr, c.Web.HTTPAddr = smtpAddr, "", b.httpAddr
+	c.SMTP.Addr, c.SMTP.LMTPAddr, c.Web.HTTPAddr, c.Web.MetricsAddr = smtpAddr, "", b.httpAddr, "127.0.0.1:0"
 	c.Notify.RelayURL = "smtp://" + b.sink.addr + "?starttls=no"
 	c.Log.Level = slog.LevelWarn
 	c.Forum.Rates.Limits = false

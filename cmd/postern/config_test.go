@@ -302,3 +302,52 @@ func TestDevHelpShowsDevDefaults(t *testing.T) {
 		t.Errorf("dev --http-addr 127.0.0.1:9099 --help -base-url:\n%s", got)
 	}
 }
+
+// TestConfigFilePrecedence: a flag wins over the environment, which wins
+// over the configuration file (--config or POSTERN_CONFIG), which wins
+// over the default; `postern config --check` prints the effective values
+// with secrets masked, and fails on a key that is no setting, naming the
+// file's line.
+func TestConfigFilePrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "postern.toml")
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := "database_url = \"postgres://u:hunter2@db.example/postern\"\ndomain = \"file.example\"\nforum_name = \"From the file\"\n" +
+		"base_url = \"https://file.example\"\nsecret_file = \"" + secret + "\"\nmax_recipients = 7\n"
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("POSTERN_FORUM_NAME", "From the environment")
+	t.Setenv("POSTERN_BASE_URL", "https://env.example")
+	cfg, _, err := parseConfig("serve", []string{"--config", file, "--base-url", "https://flag.example"}, io.Discard, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Forum.Domain != "file.example" || cfg.Forum.ForumName != "From the environment" || cfg.Forum.BaseURL != "https://flag.example" ||
+		cfg.SMTP.MaxRecipients != 7 || cfg.SMTP.MaxLineLength != config.Default().SMTP.MaxLineLength {
+		t.Errorf("domain %q, name %q, base %q, recipients %d", cfg.Forum.Domain, cfg.Forum.ForumName, cfg.Forum.BaseURL, cfg.SMTP.MaxRecipients)
+	}
+	t.Setenv(config.FileEnv, file)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"config", "--check"}, &out, io.Discard); err != nil {
+		t.Fatalf("config --check: %v", err)
+	}
+	for _, want := range []string{`domain = "file.example"`, `max_recipients = "7"`, `database_url = "(set, not shown)"`, "valid"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config --check lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("config --check prints the database password")
+	}
+	if err := os.WriteFile(file, []byte(text+"\nmax_recipeints = 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"config", "--check"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "postern.toml:8: unknown key \"max_recipeints\"") {
+		t.Errorf("a misspelt key: %v", err)
+	}
+}

@@ -270,7 +270,8 @@ func redactURL(s string) string {
 // base URL on the HTTP address (devBaseURL), mail from loopback trusted,
 // DKIM/SPF not verified (mail to dev comes from loopback and DNS lookups
 // for its senders' domains would only slow it down, or time out offline),
-// and, without a relay, the Maildir dir/maildir (dir: the data folder).
+// without a relay, the Maildir dir/maildir (dir: the data folder), and
+// no metrics listener unless one is given.
 // cmdDev runs on these, and `postern dev --help` shows them (helpDefaults).
 func devDefaults(cfg *Config, fs *flag.FlagSet, dir string) {
 	if cfg.Forum.Domain == "" {
@@ -287,6 +288,11 @@ func devDefaults(cfg *Config, fs *flag.FlagSet, dir string) {
 	}
 	if cfg.Notify.RelayURL == "" && cfg.Notify.Maildir == config.Default().Notify.Maildir {
 		cfg.Notify.Maildir = filepath.Join(dir, "maildir")
+	}
+	if _, inEnv := os.LookupEnv("POSTERN_METRICS_ADDR"); !isSet(fs, "metrics-addr") && !inEnv && cfg.Web.MetricsAddr == config.Default().Web.MetricsAddr {
+		// A trial serves no metrics unless asked (two trials, or a trial
+		// beside a server, would fight over the port).
+		cfg.Web.MetricsAddr = ""
 	}
 }
 

@@ -76,6 +76,7 @@ commands:
   question close ID [--duplicate-of ID] | question reopen ID
   moderate list | moderate approve ID | moderate reject ID [REASON]
   user moderator ADDRESS [--off]   make (or unmake) a moderator
+  config --print-defaults | config --check   every setting as a TOML file | check a configuration, print its values
 
 Run 'postern COMMAND --help' for the flags of a command.
 `
@@ -89,7 +90,7 @@ var commands = map[string]command{
 	"threads": cmdThreads, "thread": cmdThread, "inbound": cmdInbound,
 	"user": cmdUser, "dkim": cmdDKIM, "keys": cmdKeys,
 	"category": cmdCategory, "question": cmdQuestion, "moderate": cmdModerate,
-	"import": cmdImport, "imap": cmdIMAP,
+	"import": cmdImport, "config": cmdConfig, "imap": cmdIMAP,
 }
 
 // run runs the command named by args[0] with the rest of args, printing
@@ -175,11 +176,18 @@ var synopses = map[string]string{
 
 // parseConfig parses the flags of a command into a Config: the settings
 // named in only (nil: all of them), from their flag, else their
-// environment variable, else their default, and the flags extra adds.
+// environment variable, else the configuration file (--config FILE or
+// POSTERN_CONFIG), else their default, and the flags extra adds.
 // Flags may come before, between and after positional arguments; fs.Args()
 // then holds the positional arguments in order.
 func parseConfig(name string, args []string, stderr io.Writer, only []string, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	cfg := defaultConfig()
+	// config.Precedence: the file under the environment and the flags.
+	if path := config.FilePath(args, os.LookupEnv); path != "" {
+		if err := cfg.LoadFile(path, only); err != nil {
+			return cfg, nil, err
+		}
+	}
 	if err := cfg.LoadEnv(os.LookupEnv, only); err != nil {
 		return cfg, nil, err
 	}
@@ -194,6 +202,7 @@ func parseConfig(name string, args []string, stderr io.Writer, only []string, ex
 		config.PrintDefaults(stderr, helpFlags(name, cfg, fs, only, extra))
 	}
 	cfg.Register(fs, only)
+	registerConfigFlag(fs)
 	if extra != nil {
 		extra(fs)
 	}

@@ -56,7 +56,7 @@ func TestServeWarnsPlainBaseURL(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			done <- run(ctx, []string{"serve", "--database-url", dbURL, "--domain", "forum.test", "--secret-file", secret,
-				"--base-url", tc.base, "--smtp-addr", "127.0.0.1:0", "--lmtp-addr", "", "--http-addr", "127.0.0.1:0",
+				"--base-url", tc.base, "--smtp-addr", "127.0.0.1:0", "--lmtp-addr", "", "--http-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
 				"--maildir", t.TempDir()}, io.Discard, &logs)
 		}()
 		deadline := time.Now().Add(30 * time.Second)

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/guesslimit"
+	"github.com/postern/postern/internal/metrics"
 	"github.com/postern/postern/mailin"
 	"github.com/postern/postern/mailin/auth"
 	imapin "github.com/postern/postern/mailin/imap"
@@ -54,6 +56,10 @@ type App struct {
 	imap  *imapin.Receiver // reads the mailboxes of POSTERN_IMAP_URL (none: nil)
 	http  *http.Server
 	pprof *http.Server // opt-in, loopback only
+	// metrics are the server's Prometheus metrics, served by metricsSrv
+	// on POSTERN_METRICS_ADDR (empty: not served).
+	metrics    *metrics.Set
+	metricsSrv *http.Server
 
 	// notify is the notification worker; its remembered "sent" marks
 	// (NotifyWorker.FlushSent) are written on a timer until done closes,
@@ -61,8 +67,13 @@ type App struct {
 	notify *mailout.NotifyWorker
 	done   chan struct{}
 
-	smtpAddr, lmtpAddr, httpAddr net.Addr
-	wg                           sync.WaitGroup
+	smtpAddr, lmtpAddr, httpAddr, metricsAddr net.Addr
+	// listeners are every listener Start bound, closed by Close whatever
+	// the servers did: a server whose Serve had not begun when Close came
+	// (a stop right after the start) would not close its own, and Close
+	// would wait for it for ever.
+	listeners []net.Listener
+	wg        sync.WaitGroup
 }
 
 // New connects to the database (cfg.Store.DatabaseURL, reading the secret
@@ -94,17 +105,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	procWorkers, notifyWorkers := cfg.Workers()
 	// Both worker pools, River's own producers and completer, and SMTP
 	// sessions waiting to commit (they queue for a connection).
+	var store *threads.Store // the metrics read its queues at each scrape
+	m := metrics.New(func(ctx context.Context) (map[string]metrics.QueueState, error) { return queueStates(store)(ctx) })
 	store, closePool, err := OpenStore(ctx, cfg, StoreOptions{Secret: true, MaxConns: int32(procWorkers + notifyWorkers + 16),
-		Memory: mcfg.Memory, MemorySize: mcfg.MemoryBudget, Log: log, Resolver: opts.Resolver})
+		Memory: mcfg.Memory, MemorySize: mcfg.MemoryBudget, Log: log, Resolver: opts.Resolver, OnCommit: m.Batch})
 	if err != nil {
 		return nil, err
 	}
-	rc, tmpl, notify, err := newWorkers(cfg, store, log, procWorkers, notifyWorkers)
+	rc, tmpl, notify, err := newWorkers(cfg, store, log, m, procWorkers, notifyWorkers)
 	if err != nil {
 		closePool()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{})}
+	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{}), metrics: m}
+	mcfg.Metrics = m
+	// One count of bad tokens per network, for reply addresses and links.
+	if cfg.Forum.Rates.Limits {
+		mcfg.Guesses = guesslimit.New(cfg.Forum.Rates.BadTokensPerIP, time.Hour)
+	}
 	a.smtp = mailin.New(mcfg, store, store.Addresses(), log.With("component", "mailin"))
 	icfg, mailboxes, err := imapin.ConfigFrom(cfg)
 	if err != nil {
@@ -118,7 +136,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		store.AddReadyCheck(a.imap.Ready)
 	}
 	a.http = &http.Server{
-		Handler:           web.New(store, tmpl, log.With("component", "web")),
+		Handler:           web.New(store, tmpl, log.With("component", "web"), web.Options{Guesses: mcfg.Guesses, Metrics: m}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -155,7 +173,7 @@ func newSender(cfg config.Config) (mailout.Sender, error) {
 // notifications and pages are written with, and the notification worker.
 // The store enqueues through a client of its own (OpenStore), so this one
 // can be made last.
-func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, *mailout.NotifyWorker, error) {
+func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, m *metrics.Set, procWorkers, notifyWorkers int) (*river.Client[pgx.Tx], *templates.Set, *mailout.NotifyWorker, error) {
 	tmpl, err := templates.New()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("templates: %w", err)
@@ -164,9 +182,9 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procW
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	notify := &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log}
+	notify := &mailout.NotifyWorker{Store: store, Templates: tmpl, Sender: sender, Log: log, Metrics: m}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log})
+	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log, Metrics: m})
 	river.AddWorker(workers, notify)
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
@@ -200,8 +218,8 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, procW
 // Start begins working the queue (River's client, which also schedules
 // the hourly maintenance job), starts reading the IMAP mailboxes
 // (POSTERN_IMAP_URL; each connects in the background, retrying), then
-// binds and serves, in this order, the SMTP, LMTP, HTTP and pprof
-// listeners whose address is set. It returns
+// binds and serves, in this order, the SMTP, LMTP, HTTP, metrics and
+// pprof listeners whose address is set. It returns
 // once every listener is bound; the addresses are then known (SMTPAddr,
 // LMTPAddr, HTTPAddr). On an error, what started keeps running: call
 // Close. The end of ctx does not stop the jobs: Close does, letting a
@@ -226,6 +244,7 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("listen %s on %s: %w", what, addr, err)
 		}
+		a.listeners = append(a.listeners, l)
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
@@ -245,6 +264,14 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if a.httpAddr, err = listen(a.cfg.Web.HTTPAddr, "http", a.http.Serve); err != nil {
 		return err
+	}
+	if a.cfg.Web.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics.Handler())
+		a.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if a.metricsAddr, err = listen(a.cfg.Web.MetricsAddr, "metrics", a.metricsSrv.Serve); err != nil {
+			return err
+		}
 	}
 	if a.cfg.Web.PprofAddr != "" {
 		mux := http.NewServeMux()
@@ -287,6 +314,12 @@ func (a *App) Close(ctx context.Context) {
 	}
 	if a.pprof != nil {
 		_ = a.pprof.Close()
+	}
+	if a.metricsSrv != nil {
+		_ = a.metricsSrv.Close()
+	}
+	for _, l := range a.listeners {
+		_ = l.Close() // closed already by its server, unless its Serve had not begun
 	}
 	// The jobs' own deadline, not what the sessions left of ctx.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Shutdown.WorkerGrace)
@@ -372,3 +405,18 @@ func TrustedIDExposure(cfg config.Config) string {
 		"not through the front MTA, can write Authentication-Results claiming its id; let only the MTA reach it " +
 		"(listen on loopback, a firewall rule, or POSTERN_SMTP_ADDR= with LMTP only)"
 }
+
+// queueStates reads the queues' backlog from store for the metrics.
+func queueStates(store *threads.Store) metrics.Queues {
+	return func(ctx context.Context) (map[string]metrics.QueueState, error) {
+		qs, err := store.QueueBacklog(ctx)
+		out := make(map[string]metrics.QueueState, len(qs))
+		for name, q := range qs {
+			out[name] = metrics.QueueState{Waiting: q.Waiting, OldestDueSec: q.OldestDue.Seconds()}
+		}
+		return out, err
+	}
+}
+
+// MetricsAddr is the metrics listener's address (nil when not serving).
+func (a *App) MetricsAddr() net.Addr { return a.metricsAddr }

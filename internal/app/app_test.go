@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/config"
 	"github.com/postern/postern/internal/threadstest"
@@ -52,6 +53,44 @@ func TestTrustedIDExposure(t *testing.T) {
 		cfg.Auth.TrustedID, cfg.SMTP.Addr = tc.trusted, tc.smtp
 		if got := TrustedIDExposure(cfg) != ""; got != tc.warn {
 			t.Errorf("trusted id %q, SMTP %q: warns %v, want %v", tc.trusted, tc.smtp, got, tc.warn)
+		}
+	}
+}
+
+// TestCloseRightAfterStart: Close returns however soon after Start it
+// comes, even before the servers' Serve goroutines have begun (which
+// then never closed their listeners, and Close waited for them for
+// ever).
+func TestCloseRightAfterStart(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store.DatabaseURL = threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL)
+	cfg.Forum.Domain, cfg.Store.SecretFile = "forum.test", secret
+	cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr, cfg.Web.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Notify.Maildir = filepath.Join(dir, "maildir")
+	for i := range 20 {
+		a, err := New(context.Background(), cfg, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			a.Close(ctx)
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("start %d: Close did not return", i+1)
 		}
 	}
 }

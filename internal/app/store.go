@@ -43,6 +43,8 @@ type StoreOptions struct {
 	MemorySize int64
 	// Resolver answers the DNS queries of Auth.Verify; nil: the system's.
 	Resolver auth.Resolver
+	// OnCommit is threads.Options.OnCommit.
+	OnCommit func(rows int)
 }
 
 // OpenStore is the one way every command (serve, dev, the admin and read
@@ -84,7 +86,7 @@ func OpenStore(ctx context.Context, cfg config.Config, opts StoreOptions) (st *t
 		pool.Close()
 		return nil, nil, fmt.Errorf("job queue: %w", err)
 	}
-	st = threads.NewStore(pool, tcfg, keys, threads.Options{Jobs: jobs, Memory: opts.Memory, MemorySize: opts.MemorySize, Log: log})
+	st = threads.NewStore(pool, tcfg, keys, threads.Options{Jobs: jobs, Memory: opts.Memory, MemorySize: opts.MemorySize, Log: log, OnCommit: opts.OnCommit})
 	return st, pool.Close, nil
 }
 

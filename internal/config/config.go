@@ -15,8 +15,8 @@
 // authentication policy (auth.Policy).
 //
 // Precedence, highest first: a flag given on the command line, then the
-// environment variable, then the default (Default). A configuration file
-// (issue 15) will sit between the environment and the defaults.
+// environment variable, then the TOML configuration file (file.go:
+// LoadFile, --config or POSTERN_CONFIG), then the default (Default).
 //
 // Each package that needs settings receives its part (mailin.ConfigFrom,
 // threads.ConfigFrom); no package holds defaults of its own. Validate is
@@ -83,6 +83,7 @@ type Rates struct {
 	RepliesPerPerson   int   `flag:"rate-replies-per-person" env:"POSTERN_RATE_REPLIES_PER_PERSON" toml:"rate_replies_per_person" default:"45" doc:"answers and comments one person may post per hour"`
 	QuestionsPerIP     int   `flag:"rate-questions-per-ip" env:"POSTERN_RATE_QUESTIONS_PER_IP" toml:"rate_questions_per_ip" default:"20" doc:"questions per hour from one client IP"`
 	RepliesPerIP       int   `flag:"rate-replies-per-ip" env:"POSTERN_RATE_REPLIES_PER_IP" toml:"rate_replies_per_ip" default:"90" doc:"answers and comments per hour from one client IP"`
+	BadTokensPerIP     int   `flag:"rate-bad-tokens-per-ip" env:"POSTERN_RATE_BAD_TOKENS_PER_IP" toml:"rate_bad_tokens_per_ip" default:"30" doc:"reply addresses and web links with a token that does not verify one client network may try per hour, per instance; past it SMTP answers 450 and the web 429"`
 }
 
 // SMTP is the SMTP and LMTP listeners and their protocol limits.
@@ -132,8 +133,9 @@ type Notify struct {
 
 // Web is the HTTP listeners.
 type Web struct {
-	HTTPAddr  string `flag:"http-addr" env:"POSTERN_HTTP_ADDR" toml:"http_addr" default:"127.0.0.1:8080" doc:"HTTP listen address (empty: off)"`
-	PprofAddr string `flag:"pprof-addr" env:"POSTERN_PPROF_ADDR" toml:"pprof_addr" doc:"loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off"`
+	HTTPAddr    string `flag:"http-addr" env:"POSTERN_HTTP_ADDR" toml:"http_addr" default:"127.0.0.1:8080" doc:"HTTP listen address (empty: off)"`
+	MetricsAddr string `flag:"metrics-addr" env:"POSTERN_METRICS_ADDR" toml:"metrics_addr" default:"127.0.0.1:9464" doc:"listen address of the Prometheus metrics (/metrics), never the public HTTP listener's (empty: off)"`
+	PprofAddr   string `flag:"pprof-addr" env:"POSTERN_PPROF_ADDR" toml:"pprof_addr" doc:"loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off"`
 }
 
 // Auth says who may post as whom: where DKIM/SPF/DMARC results come from

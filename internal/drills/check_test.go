@@ -9,7 +9,10 @@ import (
 // drain waits until nothing is left to do: no received message still
 // accepted, no notification pending, no processing or notification job
 // that can still run. It fails the drill after within.
-func (w *world) drain(within time.Duration) {
+func (w *world) drain(within time.Duration) { w.t.Helper(); w.drainOr(within, nil) }
+
+// drainOr is drain, calling report (when not nil) before failing.
+func (w *world) drainOr(within time.Duration, report func()) {
 	w.t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(within)
@@ -23,6 +26,9 @@ func (w *world) drain(within time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
+			if report != nil {
+				report()
+			}
 			w.t.Fatalf("not drained after %v: %d messages accepted, %d notifications pending, %d jobs (err %v)", within, accepted, pending, jobs, err)
 		}
 		time.Sleep(100 * time.Millisecond)

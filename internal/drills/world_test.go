@@ -42,7 +42,11 @@ type world struct {
 
 // newWorld starts a durable PostgreSQL cluster with a migrated database
 // and a relay that counts the Message-IDs it receives.
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld, calling beforePG (when not nil) with the
+// cluster's folder, made, before PostgreSQL is set up in it.
+func newWorldWith(t *testing.T, beforePG func(dir string)) *world {
 	t.Helper()
 	ctx := context.Background()
 	// Not t.TempDir: PostgreSQL runs as postgres when the drills run as
@@ -57,6 +61,12 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	w := &world{t: t, dir: dir, ids: &idCounter{seen: map[string]int{}, confirm: map[string]string{}}}
 	w.pgOpts = pgcluster.Options{Dir: filepath.Join(w.dir, "pg"), Logger: slog.New(slog.DiscardHandler)}
+	if beforePG != nil {
+		if err := os.MkdirAll(w.pgOpts.Dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		beforePG(w.pgOpts.Dir)
+	}
 	pg, err := pgcluster.Start(ctx, w.pgOpts)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +210,7 @@ func (in *instance) start() {
 	cmd := exec.Command(binary, "serve", "--database-url", in.w.dbURL, "--domain", Domain, "--secret-file", in.w.secret,
 		"--base-url", "https://forum.test", "--smtp-addr", in.smtp, "--lmtp-addr", "", "--http-addr", in.http,
 		"--relay-url", in.w.relay.URL(), "--trusted-networks", "127.0.0.0/8", "--auth-verify-dkim=false",
-		"--rate-limits", "off", "--workers", "2", "--notify-workers", "2", "--shutdown-session-grace", "10s")
+		"--rate-limits", "off", "--metrics-addr", "127.0.0.1:0", "--workers", "2", "--notify-workers", "2", "--shutdown-session-grace", "10s")
 	cmd.Args = append(cmd.Args, in.extra...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = io.Discard, in

@@ -113,7 +113,7 @@ func Start(t *testing.T, relay *Sink, adjust func(*Config)) (*App, *Logs) {
 	cfg.Forum.Domain = "forum.test"
 	cfg.Forum.ForumName = "Sleep Forum"
 	cfg.Forum.BaseURL = "https://forum.test"
-	cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr, cfg.Web.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Notify.RelayURL = relay.URL()
 	cfg.Store.SecretFile = secret
 	cfg.Process.Workers = 4

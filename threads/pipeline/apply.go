@@ -33,6 +33,12 @@ func (p processor) apply(ctx context.Context, tx *threads.Tx, in *threads.Inboun
 		return p.reject(ctx, tx, author, act.QuestionID, reason)
 	case ActPost:
 		return p.applyPost(ctx, tx, in, author, act.Post)
+	case ActIgnore:
+		// Automatic mail Decide recognised (a repeated auto-reply):
+		// never answered.
+		out := ignored(act.Text)
+		out.SenderID = author.ID
+		return out, nil
 	}
 	return threads.Outcome{}, fmt.Errorf("unhandled action %d", act.Kind)
 }

@@ -250,6 +250,11 @@ func decideReply(f Facts, target *threads.ParentRef) Action {
 	if !f.hasContent() {
 		return reject(RejectEmptyReply, target.QuestionID)
 	}
+	if f.RepeatsOwnPost {
+		// Never answered: it is automatic mail (and a loop, if two
+		// auto-responders answer each other's notifications).
+		return Action{Kind: ActIgnore, Text: templates.InboundRepeated}
+	}
 	if target.QuestionState == "closed" {
 		return reject(RejectClosed, target.QuestionID)
 	}

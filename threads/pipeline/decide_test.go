@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/postern/postern/templates"
 	"github.com/postern/postern/threads"
 	"reflect"
 	"testing"
@@ -117,6 +118,10 @@ func TestDecide(t *testing.T) {
 
 		// Replies.
 		{"reply to a question answers", []func(*Facts){reply}, act(post(threads.KindAnswer, 10, 10))},
+		{"a reply repeating the author's recent post is automatic", []func(*Facts){reply, func(f *Facts) { f.RepeatsOwnPost = true }},
+			Action{Kind: ActIgnore, Text: templates.InboundRepeated}},
+		{"a command repeating a post is still a command", []func(*Facts){reply, func(f *Facts) { f.RepeatsOwnPost, f.Text = true, "+1" }},
+			cmd(question, threads.Command{Kind: threads.CmdVoteUp})},
 		{"reply to an answer comments on it", []func(*Facts){func(f *Facts) { f.ThreadTarget = answer }}, act(post(threads.KindComment, 11, 10))},
 		{"reply to a comment comments on its parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = comment }}, act(post(threads.KindComment, 11, 10))},
 		{"reply to a comment without parent", []func(*Facts){func(f *Facts) { f.ThreadTarget = orphan }}, act(post(threads.KindComment, 10, 10))},

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/postern/postern/mailin/parse"
 	"github.com/postern/postern/threads"
@@ -42,7 +43,20 @@ type Facts struct {
 	// FromWeb: the message was written in the web form, whose text is a
 	// post, never a command.
 	FromWeb bool
+
+	// RepeatsOwnPost: a reply whose text (of at least repeatMinChars)
+	// is that of one of its author's answers or comments of the last 24
+	// hours in the same question, written before the post it replies to:
+	// an auto-responder that sets no Auto-Submitted, answering the
+	// notification of a reply to its own auto-reply (looked up for
+	// confirmed authors' replies only). The same text sent twice in reply
+	// to one post, or to posts older than the first, is not one.
+	RepeatsOwnPost bool
 }
+
+// repeatMinChars is the shortest text RepeatsOwnPost compares: "Thank
+// you!" may well be said twice.
+const repeatMinChars = 40
 
 // loadFacts loads the Facts of m, from author (whose address is from) to
 // rcpts, in tx. It stops as soon as Decide would not read more.
@@ -78,7 +92,14 @@ func (p processor) loadFacts(ctx context.Context, tx *threads.Tx, m *parse.Messa
 	f.PartsDropped = m.PartsDropped
 	f.Body, f.Elided, f.Attachments = postContent(m, f.Text, elided, p.cfg.MaxAttachmentBytes, p.cfg.MaxPostAttachmentBytes)
 	if !question {
-		return f, nil
+		target := f.TokenTarget
+		if target == nil {
+			target = f.ThreadTarget
+		}
+		if author.Confirmed && utf8.RuneCountInString(f.Text) >= repeatMinChars {
+			f.RepeatsOwnPost, err = tx.RepeatsOwnPostBefore(ctx, author.ID, f.Body, target.QuestionID, target.ID)
+		}
+		return f, err
 	}
 	if _, slug, _, _ := threads.ParseTags(threads.QuestionTitle(m.Subject), f.Body); rcpts.category == "" && slug != "" {
 		f.SubjectCategory, err = tx.CategoryID(ctx, slug)

@@ -33,20 +33,27 @@ func Process(ctx context.Context, st *threads.Store, id int64) error {
 // ProcessInbound is Process for a message of size bytes (0: unknown), as
 // the postern.process job knows it. It logs to the store's logger.
 func ProcessInbound(ctx context.Context, st *threads.Store, id, size int64) error {
+	_, err := processInbound(ctx, st, id, size)
+	return err
+}
+
+// processInbound is ProcessInbound, returning the state the message was
+// left in ("" when it is gone, or on an error).
+func processInbound(ctx context.Context, st *threads.Store, id, size int64) (string, error) {
 	// Messages are processed within a memory budget, which a server
 	// shares with its intake and its notifications, so that a burst of
 	// large messages cannot multiply the process's memory.
 	if size <= 0 {
 		n, ok, err := st.InboundSize(ctx, id)
 		if err != nil || !ok {
-			return err
+			return "", err
 		}
 		size = n
 	}
 	mem, memCap := st.Memory()
 	w := min(ProcessWeight*size+processOverhead, memCap)
 	if err := mem.Acquire(ctx, w); err != nil {
-		return fmt.Errorf("process inbound %d: %w", id, err)
+		return "", fmt.Errorf("process inbound %d: %w", id, err)
 	}
 	defer mem.Release(w)
 	if size >= 1<<20 {
@@ -69,10 +76,10 @@ func ProcessInbound(ctx context.Context, st *threads.Store, id, size int64) erro
 		return tx.MarkInbound(ctx, out)
 	})
 	if err != nil {
-		return fmt.Errorf("process inbound %d: %w", id, err)
+		return "", fmt.Errorf("process inbound %d: %w", id, err)
 	}
 	st.Log().Info("inbound processed", "inbound_id", id, "state", out.State, "reason", out.Reason, "post_id", out.PostID)
-	return nil
+	return out.State, nil
 }
 
 // processor processes messages for one store, with its configuration.

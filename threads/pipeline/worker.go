@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/postern/postern/internal/metrics"
 	"github.com/postern/postern/threads"
 )
 
@@ -29,6 +30,9 @@ type ProcessWorker struct {
 	river.WorkerDefaults[threads.ProcessArgs]
 	Store *threads.Store
 	Log   *slog.Logger
+	// Metrics counts the messages processed by outcome (nil: not
+	// counted).
+	Metrics *metrics.Set
 }
 
 // Work processes one inbound message. Errors are returned (and retried by
@@ -42,10 +46,15 @@ type ProcessWorker struct {
 // not count a snooze as an attempt; an outage gets at most a day of
 // snoozes more) rather than turned into a failure.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[threads.ProcessArgs]) error {
-	err := ProcessInbound(ctx, w.Store, job.Args.InboundID, job.Args.Size)
+	start := time.Now()
+	state, err := processInbound(ctx, w.Store, job.Args.InboundID, job.Args.Size)
 	if err == nil {
+		if state != "" {
+			w.Metrics.Processed(state, time.Since(start))
+		}
 		return nil
 	}
+	w.Metrics.Processed("error", time.Since(start))
 	// River logs and keeps the error's text: never with an address.
 	err = scrubbedError{err}
 	if job.Attempt < job.MaxAttempts {

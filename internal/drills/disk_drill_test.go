@@ -1,0 +1,78 @@
+package drills
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDrillDiskFull (drill 8, its last part): PostgreSQL's disk (a small
+// tmpfs mounted for the drill) filled in the middle of the load, then
+// freed. Senders get 4xx meanwhile, never a 5xx; once space returns the
+// instance recovers by itself; nothing is lost, no notification is sent
+// twice. It needs root (mount); without it, it is skipped, saying why.
+func TestDrillDiskFull(t *testing.T) {
+	n, conc, hold := 400, 10, 5*time.Second
+	if full {
+		n, conc, hold = 2000, 20, 30*time.Second
+	}
+	start := time.Now()
+	var mnt string
+	w := newWorldWith(t, func(dir string) {
+		out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=320m,mode=0755", "tmpfs", dir).CombinedOutput()
+		if err != nil {
+			t.Skipf("a tmpfs cannot be mounted here (%v: %s): the full-disk drill needs root and mount", err, out)
+		}
+		mnt = dir
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	})
+	in := w.startInstance("a", "--commit-timeout", "3s")
+	w.confirmMembers(in)
+	l := &load{name: "diskfull", targets: targets([]*instance{in}), retryIn: 200 * time.Millisecond}
+	done := startLoad(t, l, n, conc)
+	waitProgress(l, n/3, done)
+	filler := filepath.Join(mnt, "filler")
+	size := fill(t, filler)
+	time.Sleep(hold)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	w.drain(5 * time.Minute)
+	if !in.running() {
+		t.Fatalf("the instance exited:\n%s", in.logText())
+	}
+	r := w.tally(result{Drill: "8 pressure: disk full", Load: fmt.Sprintf("%d questions, c=%d", n, conc),
+		Faults: fmt.Sprintf("PostgreSQL's disk filled (%d MiB of filler) for %v, then freed", size>>20, hold), Took: time.Since(start)},
+		l, []*instance{in}, false)
+	if r.Retried == 0 {
+		t.Error("no sender was deferred while the disk was full: the fault did not bite")
+	}
+}
+
+// fill writes path until the disk is full and returns its size.
+func fill(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	var size int64
+	for {
+		n, err := f.Write(chunk)
+		size += int64(n)
+		if errors.Is(err, syscall.ENOSPC) {
+			return size
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
