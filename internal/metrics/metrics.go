@@ -184,3 +184,30 @@ func (q queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(queueOldest, prometheus.GaugeValue, st.OldestDueSec, name)
 	}
 }
+
+// IMAPMailboxes reports at each scrape whether each IMAP mailbox is
+// connected (postern_imap_connected, 1 or 0, by mailbox: host:port/folder,
+// never the user), as connected returns them.
+func (s *Set) IMAPMailboxes(connected func() map[string]bool) {
+	if s == nil {
+		return
+	}
+	s.reg.MustRegister(imapCollector{connected})
+}
+
+// imapCollector reports the IMAP mailboxes at each scrape.
+type imapCollector struct{ connected func() map[string]bool }
+
+var imapConnected = prometheus.NewDesc("postern_imap_connected", "Whether each IMAP mailbox of POSTERN_IMAP_URL has a working session (logged in, folder selected), by host:port/folder.", []string{"mailbox"}, nil)
+
+func (c imapCollector) Describe(ch chan<- *prometheus.Desc) { ch <- imapConnected }
+
+func (c imapCollector) Collect(ch chan<- prometheus.Metric) {
+	for label, up := range c.connected() {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(imapConnected, prometheus.GaugeValue, v, label)
+	}
+}

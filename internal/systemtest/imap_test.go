@@ -23,6 +23,7 @@ import (
 type imapMailbox struct {
 	user *imapmemserver.User
 	url  string
+	addr string // host:port
 }
 
 func startIMAP(t *testing.T) *imapMailbox {
@@ -55,7 +56,7 @@ func startIMAP(t *testing.T) *imapMailbox {
 		_ = srv.Close()
 		<-done
 	})
-	return &imapMailbox{user: u, url: "imap://forum:imap-pass@" + ln.Addr().String() + "/INBOX?done=Done"}
+	return &imapMailbox{user: u, url: "imap://forum:imap-pass@" + ln.Addr().String() + "/INBOX?done=Done", addr: ln.Addr().String()}
 }
 
 // deliver appends raw to INBOX as the provider would, with the
@@ -134,7 +135,27 @@ yes
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz answered %d with the mailbox connected", resp.StatusCode)
 	}
+	resp, err = http.Get("http://" + a.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `postern_imap_connected{mailbox="`+box.addr+`/INBOX"} 1`) {
+		t.Errorf("the metrics do not say the mailbox is connected:\n%s", grepLines(string(metrics), "imap"))
+	}
 	if out := logs.String(); strings.Contains(out, "imap-pass") || strings.Contains(out, "ida@") {
 		t.Errorf("log holds the password or an address:\n%s", out)
 	}
+}
+
+// grepLines returns the lines of s holding sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

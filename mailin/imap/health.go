@@ -96,3 +96,15 @@ func (h *health) err(after time.Duration) error {
 // step its sessions end at (connect, login, select, read, wait). A
 // receiver not started yet counts from New. Safe for concurrent use.
 func (r *Receiver) Ready() error { return r.health.err(r.cfg.NotReadyAfter) }
+
+// Connected reports whether each mailbox has a working session now, by
+// its label (host:port/folder), for the metrics. Safe for concurrent use.
+func (r *Receiver) Connected() map[string]bool {
+	r.health.mu.Lock()
+	defer r.health.mu.Unlock()
+	out := make(map[string]bool, len(r.health.boxes))
+	for _, b := range r.health.boxes {
+		out[b.label] = b.connected
+	}
+	return out
+}

@@ -30,6 +30,9 @@ func TestReadyNamesMailboxDown(t *testing.T) {
 	r := startReceiverR(t, st, url, logs, short)
 	var err error
 	waitUntil(t, "Ready failing", func() bool { err = r.Ready(); return err != nil })
+	if got := r.Connected(); len(got) != 1 || got[srv.addr+"/INBOX"] {
+		t.Errorf("Connected while the login fails = %v", got)
+	}
 	if !errors.Is(err, ErrNotConnected) || !strings.Contains(err.Error(), srv.addr+"/INBOX for ") || !strings.Contains(err.Error(), "failing at login") {
 		t.Errorf("Ready = %v, want ErrNotConnected naming %s/INBOX and login", err, srv.addr)
 	}
@@ -38,6 +41,7 @@ func TestReadyNamesMailboxDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "Ready passing", func() bool { return r.Ready() == nil })
+	waitUntil(t, "Connected", func() bool { return r.Connected()[srv.addr+"/INBOX"] })
 	waitUntil(t, "three IDLEs refreshed, past NotReadyAfter", func() bool { return strings.Count(logs.String(), "idle refreshed") >= 3 })
 	if err := r.Ready(); err != nil {
 		t.Errorf("connected for longer than NotReadyAfter: %v", err)
