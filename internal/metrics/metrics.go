@@ -3,8 +3,9 @@
 // own registry, served on its own listener (POSTERN_METRICS_ADDR, never
 // the public HTTP one). Every metric is declared here, once. No label
 // ever carries an address, a token, a subject or any text from mail:
-// labels are protocols, reply codes, fixed outcome and reason names, and
-// the web's route patterns.
+// labels are protocols, reply codes, fixed outcome and reason names, the
+// web's route patterns and the IMAP mailboxes' host:port/folder (the
+// operator's configuration, never its user).
 //
 // The methods of a nil *Set do nothing, so that a package can hold one
 // unconditionally (tests and tools run without metrics).
