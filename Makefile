@@ -6,7 +6,7 @@ GO ?= go
 RACE ?= -race
 TESTFLAGS ?=
 
-.PHONY: all build dev test vet ensure-postgres ensure-chromium bench drills fuzz fmt-check screenshots
+.PHONY: all build dev test vet ensure-postgres ensure-chromium ensure-dovecot bench drills fuzz fmt-check screenshots
 
 all: build
 
@@ -32,7 +32,12 @@ ensure-chromium:
 vet:
 	$(GO) vet ./...
 
-test: ensure-postgres ensure-chromium vet
+# mailin/imap's TestDovecot reads a private Dovecot (Debian's
+# dovecot-imapd, /usr/sbin/dovecot); this installs it when missing (as root).
+ensure-dovecot:
+	bash .ci/ensure-dovecot.sh
+
+test: ensure-postgres ensure-chromium ensure-dovecot vet
 	$(GO) test $(RACE) -count=1 -timeout 15m $(TESTFLAGS) ./...
 	# The patched go-smtp (internal/go-smtp, a module of its own) with its tests.
 	cd internal/go-smtp && $(GO) test -count=1 ./...

@@ -30,8 +30,10 @@ type IMAPMessage struct {
 	// Env is its envelope; Source must be SourceIMAP.
 	Env Envelope
 	// Raw is the message; nil when it is refused (no forum recipient,
-	// too large): the cursor moves past it, nothing is stored.
-	Raw []byte
+	// too large): the cursor moves past it, nothing is stored but
+	// Refused, when set (for `postern inbound list --failed`).
+	Raw     []byte
+	Refused *IMAPRefusal
 }
 
 // IMAPTaken is what TakeIMAP did with one message.
@@ -85,6 +87,11 @@ func (s *Store) TakeIMAP(ctx context.Context, key string, uidValidity uint32, ms
 			}
 			newLast = max(newLast, m.UID)
 			if m.Raw == nil {
+				if m.Refused != nil {
+					if err := recordIMAPRefusal(ctx, tx, key, uidValidity, m.UID, *m.Refused); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			acc, err := s.AcceptTx(ctx, tx, m.Env, m.Raw)

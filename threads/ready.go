@@ -18,12 +18,21 @@ var ErrDatabaseUnreachable = errors.New("database unreachable")
 // no worker takes it (all instances stopped working, or wedged).
 var ErrQueueStuck = errors.New("queue stuck")
 
+// AddReadyCheck adds check to what Ready requires of the server, after
+// the database's checks: the receiving of mail this store is fed by (the
+// IMAP mailboxes: mailin/imap Receiver.Ready). Its error is Ready's, as
+// it is: it must name no message, address, user or password. Call it
+// before the store serves (it is not safe against a concurrent Ready).
+func (s *Store) AddReadyCheck(check func() error) {
+	s.readyChecks = append(s.readyChecks, check)
+}
+
 // Ready reports whether this store can serve: the database answers
 // (ErrDatabaseUnreachable), its schema is current (ErrSchemaOld, without
-// its details) and no job of the processing or
+// its details), no job of the processing or
 // notification queue has been due for more than stuckAfter
-// (ErrQueueStuck). The error names the queue and the wait, never a
-// message or an address.
+// (ErrQueueStuck) and every check of AddReadyCheck passes (its error).
+// The error names the queue and the wait, never a message or an address.
 func (s *Store) Ready(ctx context.Context, stuckAfter time.Duration) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return ErrDatabaseUnreachable
@@ -51,6 +60,11 @@ func (s *Store) Ready(ctx context.Context, stuckAfter time.Duration) error {
 	}
 	if rows.Err() != nil {
 		return ErrDatabaseUnreachable
+	}
+	for _, check := range s.readyChecks {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

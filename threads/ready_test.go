@@ -10,7 +10,8 @@ import (
 
 // TestReady: a fresh store is ready; a job due for longer than the limit
 // makes its queue stuck, named in the error; a schema behind the binary's
-// migrations is ErrSchemaOld.
+// migrations is ErrSchemaOld; a check added by AddReadyCheck that fails
+// is the error.
 func TestReady(t *testing.T) {
 	st := newTestStore(t)
 	ctx := context.Background()
@@ -29,6 +30,13 @@ func TestReady(t *testing.T) {
 	}
 	if err := st.Ready(ctx, 20*time.Minute); err != nil {
 		t.Errorf("with a job due 11 minutes ago and a 20-minute limit: %v", err)
+	}
+	down := errors.New("IMAP mailbox not connected: imap.example.org:993/INBOX for 6m0s (failing at login)")
+	var checked int
+	st.AddReadyCheck(func() error { checked++; return nil })
+	st.AddReadyCheck(func() error { return down })
+	if err := st.Ready(ctx, 20*time.Minute); err != down || checked != 1 {
+		t.Errorf("with a failing ready check: %v (first check run %d times), want the check's error", err, checked)
 	}
 	if _, err := st.pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,8 @@ type Store struct {
 	onCommit   func(rows int) // Options.OnCommit
 
 	group groupCommit // intake transactions shared by concurrent Accept calls
+
+	readyChecks []func() error // AddReadyCheck (ready.go)
 }
 
 // Jobs enqueues River jobs inside the caller's transaction, so that a job

@@ -106,6 +106,7 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 		{"user forget", cat([]string{"user", "forget", "carol@example.org", "--anonymous"}, sec), "forgotten: person", false, []string{"anonymous", "secret-file"}},
 		{"dkim keygen", []string{"dkim", "keygen", "--type", "ed25519", "--out", filepath.Join(dir, "dkim.pem"), "--domain", "forum.test"}, "postern._domainkey.forum.test", false, []string{"type", "out", "domain", "dkim-selector"}},
 		{"keys reseal", cat([]string{"keys", "reseal"}, sec), "resealed", false, []string{"secret-file", "sealing-keys-file"}},
+		{"imap check", []string{"imap", "check", "imap://u:hunter2@127.0.0.1:1/INBOX"}, "1 of 1 mailboxes failed", true, []string{"imap"}},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -179,6 +180,7 @@ func TestCommandGroupHelp(t *testing.T) {
 		"dkim":     {"postern dkim keygen", "-type", "-out", "-dkim-selector"},
 		"keys":     {"postern keys reseal", "-sealing-keys-file"},
 		"import":   {"postern import mbox FILE", "-category", "-batch", "-max-attachment-bytes"},
+		"imap":     {"postern imap check [URL...]", "-imap"},
 	} {
 		for _, h := range []string{"--help", "-h"} {
 			var out, errb bytes.Buffer

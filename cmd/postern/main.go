@@ -10,6 +10,7 @@
 //	postern category | question | moderate   curate the forum
 //	postern import mbox FILE   import a mailing-list archive as threads
 //	postern dkim keygen | keys reseal   keys
+//	postern imap check [URL...]   log in to a mailbox and say what serve would do, changing nothing
 //
 // Every setting is a flag with a POSTERN_* environment equivalent, declared
 // once in internal/config; a command accepts only the settings it reads. A
@@ -69,6 +70,7 @@ commands:
   user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)
   dkim keygen           make a DKIM key and print the DNS record to publish
   keys reseal           re-encrypt addresses and raw mail with the newest sealing key
+  imap check [URL...]   log in to IMAP mailboxes (default: --imap) and report what serve would do; changes nothing
   import mbox FILE      import a mailing-list archive as threads (senders unconfirmed, nobody notified)
   category add SLUG "Name" | category list
   question close ID [--duplicate-of ID] | question reopen ID
@@ -88,7 +90,7 @@ var commands = map[string]command{
 	"threads": cmdThreads, "thread": cmdThread, "inbound": cmdInbound,
 	"user": cmdUser, "dkim": cmdDKIM, "keys": cmdKeys,
 	"category": cmdCategory, "question": cmdQuestion, "moderate": cmdModerate,
-	"import": cmdImport, "config": cmdConfig,
+	"import": cmdImport, "config": cmdConfig, "imap": cmdIMAP,
 }
 
 // run runs the command named by args[0] with the rest of args, printing
@@ -120,7 +122,7 @@ var subcommands = map[string][]string{
 	"inbound": {"list", "retry"}, "category": {"add", "list"},
 	"question": {"close", "reopen"}, "moderate": {"list", "approve", "reject"},
 	"user": {"export", "forget", "moderator"}, "dkim": {"keygen"},
-	"keys": {"reseal"}, "import": {"mbox"},
+	"keys": {"reseal"}, "import": {"mbox"}, "imap": {"check"},
 }
 
 // isHelp reports whether arg asks for help.
@@ -169,6 +171,7 @@ var synopses = map[string]string{
 	"user forget":      "user forget ADDRESS",
 	"user moderator":   "user moderator ADDRESS",
 	"import mbox":      "import mbox FILE",
+	"imap check":       "imap check [URL...]",
 }
 
 // parseConfig parses the flags of a command into a Config: the settings

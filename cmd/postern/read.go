@@ -198,7 +198,7 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		var limit int
 		cfg, _, err := parseNoArgs("inbound list", args[1:], stderr, readSettings, func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
-			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing")
+			fs.BoolVar(&failedOnly, "failed", false, "only messages that failed processing, and those of IMAP mailboxes refused (kept there with $PosternFailed)")
 			fs.BoolVar(&heldOnly, "held", false, "only messages whose post is held for its author's confirmation (the reason says whether the request was sent)")
 			fs.IntVar(&limit, "limit", 100, "most messages to list")
 		})
@@ -223,12 +223,24 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		if failedOnly {
+			// IMAP messages that were never stored: still in their
+			// mailbox with $PosternFailed (ID -, state refused).
+			refused, err := st.ListIMAPRefused(ctx, limit)
+			if err != nil {
+				return err
+			}
+			list = append(list, refusedRows(refused)...)
+		}
 		return printList(stdout, asJSON, list, "ID\tSTATE\tPOST\tRECEIVED\tREASON", func(m threads.InboundSummary) string {
-			post := "-"
+			id, post := "-", "-"
+			if m.ID != 0 {
+				id = strconv.FormatInt(m.ID, 10)
+			}
 			if m.PostID != nil {
 				post = strconv.FormatInt(*m.PostID, 10)
 			}
-			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\n", m.ID, m.State, post, m.ReceivedAt.Format("2006-01-02 15:04:05"), m.Reason)
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\n", id, m.State, post, m.ReceivedAt.Format("2006-01-02 15:04:05"), m.Reason)
 		})
 	case "retry":
 		st, id, done, err := idCommand(ctx, "inbound retry", args[1:], stderr, nil, "usage: postern inbound retry ID", "inbound")
@@ -243,4 +255,17 @@ func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	return fmt.Errorf("unknown inbound command %q", args[0])
+}
+
+// refusedRows are the refused IMAP messages as rows of `inbound list
+// --failed`: ID 0 (no inbound row; printed -), source imap, state
+// refused, the reason naming the mailbox and the UID.
+func refusedRows(refused []threads.IMAPRefused) []threads.InboundSummary {
+	out := make([]threads.InboundSummary, len(refused))
+	for i, r := range refused {
+		out[i] = threads.InboundSummary{MessageID: r.MessageID, Source: string(threads.SourceIMAP), Size: int(r.Size),
+			State: "refused", ReceivedAt: r.RefusedAt,
+			Reason: fmt.Sprintf("%s UID %d: %s (kept in the mailbox with $PosternFailed)", r.Mailbox, r.UID, r.Reason)}
+	}
+	return out
 }

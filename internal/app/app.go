@@ -132,6 +132,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if len(mailboxes) > 0 {
 		icfg.Memory, icfg.MemoryBudget = mcfg.Memory, mcfg.MemoryBudget
 		a.imap = imapin.New(icfg, mailboxes, store, log.With("component", "imap"))
+		// /readyz fails while a mailbox has been unreachable for long.
+		store.AddReadyCheck(a.imap.Ready)
+		m.IMAPMailboxes(a.imap.Connected)
 	}
 	a.http = &http.Server{
 		Handler:           web.New(store, tmpl, log.With("component", "web"), web.Options{Guesses: mcfg.Guesses, Metrics: m}),

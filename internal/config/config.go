@@ -104,7 +104,7 @@ type SMTP struct {
 // IMAP is the mailboxes read over IMAP (package mailin/imap), for a forum
 // whose mail a provider receives.
 type IMAP struct {
-	URLs string `flag:"imap" env:"POSTERN_IMAP_URL" toml:"imap_url" secret:"true" doc:"mailboxes to read, separated by spaces: imaps://USER:PASS@HOST[:PORT]/MAILBOX or imap://... (STARTTLS), options ?starttls=required, ?password_file=PATH, ?poll=30s, ?done=FOLDER (empty: flag \\Seen only); empty: none; never printed, it may hold a password"`
+	URLs string `flag:"imap" env:"POSTERN_IMAP_URL" toml:"imap_url" secret:"true" doc:"mailboxes to read, separated by spaces: imaps://USER:PASS@HOST[:PORT]/MAILBOX or imap://... (STARTTLS), options ?starttls=required, ?password_file=PATH, ?password_env=VAR (the password from that environment variable), ?poll=30s, ?done=FOLDER (empty: flag \\Seen only); empty: none; never printed, it may hold a password"`
 }
 
 // Intake is what one received message may be and how long storing it may

@@ -3,8 +3,9 @@
 // own registry, served on its own listener (POSTERN_METRICS_ADDR, never
 // the public HTTP one). Every metric is declared here, once. No label
 // ever carries an address, a token, a subject or any text from mail:
-// labels are protocols, reply codes, fixed outcome and reason names, and
-// the web's route patterns.
+// labels are protocols, reply codes, fixed outcome and reason names, the
+// web's route patterns and the IMAP mailboxes' host:port/folder (the
+// operator's configuration, never its user).
 //
 // The methods of a nil *Set do nothing, so that a package can hold one
 // unconditionally (tests and tools run without metrics).
@@ -182,5 +183,32 @@ func (q queueCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, st := range states {
 		ch <- prometheus.MustNewConstMetric(queueWaiting, prometheus.GaugeValue, float64(st.Waiting), name)
 		ch <- prometheus.MustNewConstMetric(queueOldest, prometheus.GaugeValue, st.OldestDueSec, name)
+	}
+}
+
+// IMAPMailboxes reports at each scrape whether each IMAP mailbox is
+// connected (postern_imap_connected, 1 or 0, by mailbox: host:port/folder,
+// never the user), as connected returns them.
+func (s *Set) IMAPMailboxes(connected func() map[string]bool) {
+	if s == nil {
+		return
+	}
+	s.reg.MustRegister(imapCollector{connected})
+}
+
+// imapCollector reports the IMAP mailboxes at each scrape.
+type imapCollector struct{ connected func() map[string]bool }
+
+var imapConnected = prometheus.NewDesc("postern_imap_connected", "Whether each IMAP mailbox of POSTERN_IMAP_URL has a working session (logged in, folder selected), by host:port/folder.", []string{"mailbox"}, nil)
+
+func (c imapCollector) Describe(ch chan<- *prometheus.Desc) { ch <- imapConnected }
+
+func (c imapCollector) Collect(ch chan<- prometheus.Metric) {
+	for label, up := range c.connected() {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(imapConnected, prometheus.GaugeValue, v, label)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/postern/postern/internal/imaptest"
 )
 
 // imapMailbox is go-imap's in-memory server on a loopback port: the
@@ -20,6 +23,7 @@ import (
 type imapMailbox struct {
 	user *imapmemserver.User
 	url  string
+	addr string // host:port
 }
 
 func startIMAP(t *testing.T) *imapMailbox {
@@ -34,7 +38,7 @@ func startIMAP(t *testing.T) *imapMailbox {
 	}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return imaptest.Session(mem), nil, nil
 		},
 		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, InsecureAuth: true,
 		Logger: log.New(io.Discard, "", 0),
@@ -52,7 +56,7 @@ func startIMAP(t *testing.T) *imapMailbox {
 		_ = srv.Close()
 		<-done
 	})
-	return &imapMailbox{user: u, url: "imap://forum:imap-pass@" + ln.Addr().String() + "/INBOX?done=Done"}
+	return &imapMailbox{user: u, url: "imap://forum:imap-pass@" + ln.Addr().String() + "/INBOX?done=Done", addr: ln.Addr().String()}
 }
 
 // deliver appends raw to INBOX as the provider would, with the
@@ -122,7 +126,36 @@ yes
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The mailbox is connected: /readyz counts it (mailin/imap Ready).
+	resp, err := http.Get("http://" + a.HTTPAddr().String() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz answered %d with the mailbox connected", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + a.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `postern_imap_connected{mailbox="`+box.addr+`/INBOX"} 1`) {
+		t.Errorf("the metrics do not say the mailbox is connected:\n%s", grepLines(string(metrics), "imap"))
+	}
 	if out := logs.String(); strings.Contains(out, "imap-pass") || strings.Contains(out, "ida@") {
 		t.Errorf("log holds the password or an address:\n%s", out)
 	}
+}
+
+// grepLines returns the lines of s holding sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

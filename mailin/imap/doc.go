@@ -12,7 +12,10 @@
 // for more: IDLE where the server offers it (ended and re-issued every
 // IdleRefresh, well before the 29 minutes RFC 2177 allows, and so a
 // keep-alive), else a poll every ?poll= interval. A lost connection is
-// reopened with exponential backoff.
+// reopened with exponential backoff. Receiver.Ready (in /readyz, through
+// threads.Store.AddReadyCheck) fails while a mailbox has had no working
+// session for NotReadyAfter, logged once per outage. Check is `postern
+// imap check`: it logs in and EXAMINEs, changing nothing.
 //
 // Contract: exactly once. A message is stored once whatever stops the
 // receiver (a crash, a dropped connection, a UIDVALIDITY change: see

@@ -90,3 +90,16 @@ func sender(h mail.Header) string {
 	}
 	return ""
 }
+
+// messageID is the Message-ID of raw without its angle brackets, "" when
+// raw is nil or its header does not parse.
+func messageID(raw []byte) string {
+	if raw == nil {
+		return ""
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(msg.Header.Get("Message-ID")), "<>")
+}

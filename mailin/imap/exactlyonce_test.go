@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -35,6 +36,11 @@ func TestExactlyOnce(t *testing.T) {
 			srv := startServer(t, tc.caps)
 			st := storetest.New(t, nil)
 			logs := &logBuf{}
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("receiver's log:\n%s", logs.String())
+				}
+			})
 			srv.appendMsg(t, "INBOX", question(1))
 			srv.appendMsg(t, "INBOX", question(2))
 			stop := startReceiver(t, st, srv.url(tc.q), logs, func(c *Config) { c.NoIdle = !tc.idle })
@@ -132,6 +138,27 @@ func TestSeenOnlyAndRefused(t *testing.T) {
 		t.Errorf("%d messages refused for their size, want 1", n)
 	}
 	noSecrets(t, out)
+	// What `postern inbound list --failed` shows of them: once each,
+	// restart or not, newest first.
+	refused, err := st.ListIMAPRefused(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"3 over the size limit", "2 no recipient of the forum's domain in Delivered-To, X-Original-To, To or Cc"}
+	var got []string
+	for _, r := range refused {
+		got = append(got, fmt.Sprintf("%d %s", r.UID, r.Reason))
+		if r.Mailbox != srv.addr+"/INBOX" {
+			t.Errorf("refused row of mailbox %q", r.Mailbox)
+		}
+		noSecrets(t, r.MessageID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("refused messages listed:\n%q\nwant\n%q", got, want)
+	}
+	if refused[0].MessageID != "" || refused[1].MessageID == "" || refused[1].Size == 0 {
+		t.Errorf("Message-IDs and sizes: %+v", refused)
+	}
 }
 
 // TestLoginRefusedLogged: a wrong password is logged as a refused login

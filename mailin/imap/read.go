@@ -117,17 +117,20 @@ func (s *session) take(ctx context.Context, key string, batch []pending) (imap.U
 		msgs[i] = threads.IMAPMessage{UID: uint32(p.uid), Env: threads.Envelope{Source: threads.SourceIMAP}}
 		raw := raws[p.uid]
 		env, ok := envelopeOf(raw, s.r.cfg.Domain)
+		var reason string
 		switch {
 		case p.size > s.r.cfg.MaxMessage:
-			s.log.Warn("message refused: over the size limit", "uid", p.uid, "bytes", p.size)
+			reason = "over the size limit"
 		case raw == nil:
-			s.log.Warn("message refused: the server did not return it", "uid", p.uid, "bytes", p.size)
+			reason = "the server did not return it"
 		case !ok:
-			s.log.Warn("message refused: no recipient of the forum's domain in Delivered-To, X-Original-To, To or Cc", "uid", p.uid, "bytes", p.size)
+			reason = "no recipient of the forum's domain in Delivered-To, X-Original-To, To or Cc"
 		default:
 			msgs[i].Env, msgs[i].Raw = env, raw
 			continue
 		}
+		s.log.Warn("message refused: "+reason, "uid", p.uid, "bytes", p.size)
+		msgs[i].Refused = &threads.IMAPRefusal{Mailbox: s.m.Label(), MessageID: messageID(raw), Size: p.size, Reason: reason}
 		refused = append(refused, p.uid)
 	}
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.r.cfg.CommitTimeout)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type Config struct {
 	// NoIdle polls even a server offering IDLE (go-imap's server always
 	// offers it: the tests of polling need this).
 	NoIdle bool
+	// NotReadyAfter is how long a mailbox may go without a working
+	// session before Ready fails and an error is logged (0: 5 minutes).
+	NotReadyAfter time.Duration
 	// BackoffMin and BackoffMax bound the wait before reconnecting,
 	// doubled after each failure (0: 1s and 5m).
 	BackoffMin, BackoffMax time.Duration
@@ -58,12 +62,18 @@ type Config struct {
 }
 
 // ConfigFrom is the receiver's part of the configuration and the
-// mailboxes of POSTERN_IMAP_URL (none when it is empty). Its error, from
-// imapurl, holds no password.
+// mailboxes of POSTERN_IMAP_URL (none when it is empty); a password_env
+// variable not set is an error at once. Its error, from imapurl, holds
+// no password.
 func ConfigFrom(c config.Config) (Config, []imapurl.Mailbox, error) {
 	ms, err := imapurl.ParseList(c.IMAP.URLs)
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("POSTERN_IMAP_URL: %w", err)
+	}
+	for i, m := range ms {
+		if m.PasswordEnv != "" && os.Getenv(m.PasswordEnv) == "" {
+			return Config{}, nil, fmt.Errorf("POSTERN_IMAP_URL: mailbox URL %d: password_env: %s is not set or empty", i+1, m.PasswordEnv)
+		}
 	}
 	return Config{Domain: c.Forum.Domain, MaxMessage: int64(c.Intake.MaxMessage), CommitTimeout: c.Intake.CommitTimeout}.withDefaults(), ms, nil
 }
@@ -77,6 +87,9 @@ const failedKeyword = "$PosternFailed"
 func (c Config) withDefaults() Config {
 	if c.IdleRefresh <= 0 {
 		c.IdleRefresh = 10 * time.Minute
+	}
+	if c.NotReadyAfter <= 0 {
+		c.NotReadyAfter = 5 * time.Minute
 	}
 	if c.BackoffMin <= 0 {
 		c.BackoffMin = time.Second
@@ -106,6 +119,7 @@ type Receiver struct {
 	mailboxes []imapurl.Mailbox
 	store     Store
 	log       *slog.Logger
+	health    *health
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -116,7 +130,7 @@ func New(cfg Config, mailboxes []imapurl.Mailbox, store Store, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{cfg: cfg.withDefaults(), mailboxes: mailboxes, store: store, log: log}
+	return &Receiver{cfg: cfg.withDefaults(), mailboxes: mailboxes, store: store, log: log, health: newHealth(mailboxes, time.Now())}
 }
 
 // Start begins reading every mailbox; it returns at once.
@@ -158,6 +172,7 @@ func (r *Receiver) run(ctx context.Context, m imapurl.Mailbox) {
 		if s.readOnce {
 			wait = r.cfg.BackoffMin
 		}
+		r.health.down(m, s.step, r.cfg.NotReadyAfter, log)
 		log.Warn("mailbox connection ended, reconnecting", "step", s.step, "err", describe(err), "retry_in", wait)
 		t := time.NewTimer(wait)
 		select {

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"github.com/postern/postern/internal/imaptest"
 	"github.com/postern/postern/internal/storetest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/mailin/imap/imapurl"
@@ -67,7 +68,7 @@ func startServerTLS(t *testing.T, caps imap.CapSet, tc *tls.Config, implicit boo
 	}
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return imaptest.Session(mem), nil, nil
 		},
 		Caps: caps, InsecureAuth: tc == nil, Logger: log.New(io.Discard, "", 0),
 	}
@@ -204,6 +205,19 @@ func (l *logBuf) String() string {
 // (or stop is called), with its configuration changed by adjust.
 func startReceiver(t *testing.T, st *threads.Store, url string, logs *logBuf, adjust ...func(*Config)) (stop func()) {
 	t.Helper()
+	_, stop = startReceiverStop(t, st, url, logs, adjust...)
+	return stop
+}
+
+// startReceiverR is startReceiver returning the receiver.
+func startReceiverR(t *testing.T, st *threads.Store, url string, logs *logBuf, adjust ...func(*Config)) *Receiver {
+	t.Helper()
+	r, _ := startReceiverStop(t, st, url, logs, adjust...)
+	return r
+}
+
+func startReceiverStop(t *testing.T, st *threads.Store, url string, logs *logBuf, adjust ...func(*Config)) (*Receiver, func()) {
+	t.Helper()
 	ms, err := imapurl.ParseList(url)
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +229,9 @@ func startReceiver(t *testing.T, st *threads.Store, url string, logs *logBuf, ad
 	r := New(cfg, ms, st, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	r.Start()
 	var once sync.Once
-	stop = func() { once.Do(r.Close) }
+	stop := func() { once.Do(r.Close) }
 	t.Cleanup(stop)
-	return stop
+	return r, stop
 }
 
 // polling makes a receiver poll rather than IDLE.

@@ -58,6 +58,7 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.uidValidity = sel.UIDValidity
+	s.r.health.up(s.m, s.log)
 	s.log.Info("mailbox open", "tls", !s.plain, "idle", s.canIdle(), "move", c.Caps().Has(imap.CapMove), "messages", sel.NumMessages)
 	for {
 		s.step = "read"
@@ -149,19 +150,36 @@ func (s *session) login() error {
 	if s.plain && !s.m.Loopback() {
 		return fmt.Errorf("%w: plain-text login to a host that is not loopback", errRefused)
 	}
-	pass := s.m.Password
-	if s.m.PasswordFile != "" {
-		b, err := os.ReadFile(s.m.PasswordFile)
-		if err != nil {
-			return fmt.Errorf("read password_file: %w", err)
-		}
-		pass, _, _ = strings.Cut(string(b), "\n")
-		pass = strings.TrimRight(pass, "\r")
+	pass, err := password(s.m)
+	if err != nil {
+		return err
 	}
 	if err := s.c.Login(s.m.User, pass).Wait(); err != nil {
 		return fmt.Errorf("login refused: %w", err)
 	}
 	return nil
+}
+
+// password is m's password: the URL's, the first line of its
+// password_file (read at each login, so that a changed file is used at
+// the next) or its password_env variable.
+func password(m imapurl.Mailbox) (string, error) {
+	switch {
+	case m.PasswordFile != "":
+		b, err := os.ReadFile(m.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("read password_file: %w", err)
+		}
+		pass, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimRight(pass, "\r"), nil
+	case m.PasswordEnv != "":
+		pass := os.Getenv(m.PasswordEnv)
+		if pass == "" {
+			return "", fmt.Errorf("password_env: %s is not set or empty", m.PasswordEnv)
+		}
+		return pass, nil
+	}
+	return m.Password, nil
 }
 
 // canIdle reports whether the server takes IDLE.

@@ -13,6 +13,7 @@
 //
 //	starttls=required   imap:// only: never fall back to a plain connection
 //	password_file=PATH  the password is the first line of PATH (then the URL holds none)
+//	password_env=VAR    the password is the environment variable VAR (then the URL holds none)
 //	poll=DURATION       how often a server without IDLE is asked (default 30s, at least 1s)
 //	done=FOLDER         move each stored message there; empty or absent: only flag it \Seen
 //
@@ -55,8 +56,9 @@ const (
 // Mailbox is one parsed mailbox URL.
 type Mailbox struct {
 	User         string
-	Password     string // "" when PasswordFile is set
+	Password     string // "" when PasswordFile or PasswordEnv is set
 	PasswordFile string
+	PasswordEnv  string // the name of the variable holding the password
 	Host         string // host name or IP, without brackets
 	Port         string
 	Mailbox      string // the folder read, e.g. INBOX
@@ -192,6 +194,11 @@ func (m *Mailbox) setOptions(u *url.URL) error {
 				return errors.New("password_file is empty")
 			}
 			m.PasswordFile = v
+		case "password_env":
+			if !envName(v) {
+				return errors.New("password_env must name an environment variable (letters, digits, _)")
+			}
+			m.PasswordEnv = v
 		case "poll":
 			d, err := time.ParseDuration(v)
 			if err != nil || d < time.Second {
@@ -201,16 +208,35 @@ func (m *Mailbox) setOptions(u *url.URL) error {
 		case "done":
 			m.Done = strings.Trim(v, "/")
 		default:
-			return fmt.Errorf("unknown option %q (starttls, password_file, poll, done)", name)
+			return fmt.Errorf("unknown option %q (starttls, password_file, password_env, poll, done)", name)
+		}
+	}
+	sources := 0
+	for _, p := range []string{m.Password, m.PasswordFile, m.PasswordEnv} {
+		if p != "" {
+			sources++
 		}
 	}
 	switch {
-	case m.Password != "" && m.PasswordFile != "":
-		return errors.New("holds a password and password_file: give one")
-	case m.Password == "" && m.PasswordFile == "":
-		return errors.New("holds no password (USER:PASS@ or ?password_file=PATH)")
+	case sources > 1:
+		return errors.New("holds more than one of a password, password_file and password_env: give one")
+	case sources == 0:
+		return errors.New("holds no password (USER:PASS@, ?password_file=PATH or ?password_env=VAR)")
 	case m.Done != "" && strings.EqualFold(m.Done, m.Mailbox):
 		return errors.New("done names the mailbox read itself")
 	}
 	return nil
+}
+
+// envName reports whether v is a portable environment variable name.
+func envName(v string) bool {
+	if v == "" || (v[0] >= '0' && v[0] <= '9') {
+		return false
+	}
+	for _, r := range v {
+		if r != '_' && (r < '0' || r > '9') && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') {
+			return false
+		}
+	}
+	return true
 }

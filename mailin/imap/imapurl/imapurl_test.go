@@ -27,6 +27,10 @@ func TestParse(t *testing.T) {
 			Mailbox{User: "u", Password: "p", Host: "::1", Port: "1143", Mailbox: "INBOX", Security: StartTLSOptional, Poll: DefaultPoll}},
 		{"imaps://u@imap.example.org?password_file=/run/secrets/imap",
 			Mailbox{User: "u", PasswordFile: "/run/secrets/imap", Host: "imap.example.org", Port: "993", Mailbox: "INBOX", Security: TLS, Poll: DefaultPoll}},
+		{"imaps://u@imap.example.org?password_env=POSTERN_IMAP_PASSWORD",
+			Mailbox{User: "u", PasswordEnv: "POSTERN_IMAP_PASSWORD", Host: "imap.example.org", Port: "993", Mailbox: "INBOX", Security: TLS, Poll: DefaultPoll}},
+		{"imap://u@127.0.0.1:1143/Forum?password_env=_pw2&done=Done",
+			Mailbox{User: "u", PasswordEnv: "_pw2", Host: "127.0.0.1", Port: "1143", Mailbox: "Forum", Security: StartTLSOptional, Poll: DefaultPoll, Done: "Done"}},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.url)
@@ -47,6 +51,12 @@ func TestParseErrors(t *testing.T) {
 		{"imaps://u:" + secret + "@/INBOX", "no server"},
 		{"imaps://u@h/", "no password"},
 		{"imaps://u:" + secret + "@h/?password_file=/x", "give one"},
+		{"imaps://u:" + secret + "@h/?password_env=PW", "give one"},
+		{"imaps://u@h/?password_env=PW&password_file=/x", "give one"},
+		{"imaps://u@h/?password_env=", "must name an environment variable"},
+		{"imaps://u@h/?password_env=1PW", "must name an environment variable"},
+		{"imaps://u@h/?password_env=MY-PW", "must name an environment variable"},
+		{"imaps://u@h/?password_env=PW&password_env=PW", "2 times"},
 		{"imaps://u:" + secret + "@h/?password_file=", "password_file is empty"},
 		{"imaps://u:" + secret + "@h/?starttls=required", "for imap://"},
 		{"imap://u:" + secret + "@h/?starttls=yes", "must be \"required\""},
