@@ -15,6 +15,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/postern/postern/internal/imaptest"
 )
 
 // TestDrillIMAPCrash (issue 13's exactly-once drill): the instance reads
@@ -102,7 +104,7 @@ func startMailbox(t *testing.T) (*imapmemserver.User, string) {
 	}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return imaptest.Session(mem), nil, nil
 		},
 		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, InsecureAuth: true,
 		Logger: log.New(io.Discard, "", 0),
