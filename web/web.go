@@ -27,10 +27,14 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,10 +53,11 @@ type Handler struct {
 	mux   *http.ServeMux
 	now   clock
 
-	notReady atomic.Bool // the last /readyz answered 503 (ready.go)
-	cop      *http.CrossOriginProtection
-	guesses  *guesslimit.Limiter // links whose token does not verify, per network
-	metrics  *metrics.Set
+	notReady  atomic.Bool // the last /readyz answered 503 (ready.go)
+	cop       *http.CrossOriginProtection
+	guesses   *guesslimit.Limiter // links whose token does not verify, per network
+	metrics   *metrics.Set
+	mailboxes func() map[string]bool // Options.Mailboxes
 }
 
 // Options are what a Handler shares with the rest of the server.
@@ -63,12 +68,15 @@ type Options struct {
 	Guesses *guesslimit.Limiter
 	// Metrics counts the requests by route and status (nil: not counted).
 	Metrics *metrics.Set
+	// Mailboxes, when set, reports whether each IMAP mailbox (by its
+	// host:port/folder label) has a working session, for /healthz.
+	Mailboxes func() map[string]bool
 }
 
 // New returns the HTTP handler.
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger, opts Options) *Handler {
 	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection(),
-		guesses: opts.Guesses, metrics: opts.Metrics}
+		guesses: opts.Guesses, metrics: opts.Metrics, mailboxes: opts.Mailboxes}
 	if store != nil {
 		h.cop = crossOrigin(store.Config().BaseURL)
 	}
@@ -251,12 +259,28 @@ func writeStylesheet(w http.ResponseWriter, cache string) {
 	_, _ = w.Write(templates.Stylesheet())
 }
 
+// health is liveness: 200 "ok" while the process answers and reaches
+// the database, then a line per IMAP mailbox saying whether it is
+// connected (a mailbox down is readiness's concern, not liveness's).
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	if err := h.store.Pool().Ping(r.Context()); err != nil {
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
-	_, _ = w.Write([]byte("ok\n"))
+	var b strings.Builder
+	b.WriteString("ok\n")
+	if h.mailboxes != nil {
+		boxes := h.mailboxes()
+		labels := slices.Sorted(maps.Keys(boxes))
+		for _, l := range labels {
+			state := "connected"
+			if !boxes[l] {
+				state = "not connected"
+			}
+			fmt.Fprintf(&b, "imap %s %s\n", l, state)
+		}
+	}
+	_, _ = w.Write([]byte(b.String()))
 }
 
 // notice answers with the page of notice n and status.

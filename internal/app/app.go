@@ -137,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		m.IMAPMailboxes(a.imap.Connected)
 	}
 	a.http = &http.Server{
-		Handler:           web.New(store, tmpl, log.With("component", "web"), web.Options{Guesses: mcfg.Guesses, Metrics: m}),
+		Handler:           web.New(store, tmpl, log.With("component", "web"), web.Options{Guesses: mcfg.Guesses, Metrics: m, Mailboxes: a.mailboxStates}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -421,3 +421,11 @@ func queueStates(store *threads.Store) metrics.Queues {
 
 // MetricsAddr is the metrics listener's address (nil when not serving).
 func (a *App) MetricsAddr() net.Addr { return a.metricsAddr }
+
+// mailboxStates is whether each IMAP mailbox is connected (none: nil).
+func (a *App) mailboxStates() map[string]bool {
+	if a.imap == nil {
+		return nil
+	}
+	return a.imap.Connected()
+}

@@ -135,6 +135,15 @@ yes
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/readyz answered %d with the mailbox connected", resp.StatusCode)
 	}
+	resp, err = http.Get("http://" + a.HTTPAddr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "ok\nimap " + box.addr + "/INBOX connected\n"; string(health) != want {
+		t.Errorf("/healthz says %q, want %q", health, want)
+	}
 	resp, err = http.Get("http://" + a.MetricsAddr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
