@@ -97,3 +97,50 @@ func TestDevBaseURLWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestServeFromConfigFileAlone: `postern serve --config FILE` with no
+// POSTERN_* variable and no other flag serves from the file alone (every
+// listener of the file bound), and stops cleanly.
+func TestServeFromConfigFileAlone(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "POSTERN_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 48)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "postern.toml")
+	text := strings.Join([]string{
+		`database_url = "` + threadstest.NewMigratedDatabase(t, "postern", threads.MigrateURL) + `"`,
+		`domain = "file.example"`, `base_url = "https://file.example"`, `secret_file = "` + secret + `"`,
+		`smtp_addr = "127.0.0.1:0"`, `lmtp_addr = ""`, `http_addr = "127.0.0.1:0"`, `metrics_addr = "127.0.0.1:0"`,
+		`maildir = "` + filepath.Join(dir, "maildir") + `"`, `forum_name = "Configured by file"`,
+	}, "\n") + "\n"
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", file}, io.Discard, &logs) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "what=metrics") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve --config: %v\n%s", err, logs.String())
+	}
+	for _, want := range []string{"what=smtp", "what=http", "what=metrics"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("serve from the file alone did not log %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "what=lmtp") {
+		t.Error("the file's empty lmtp_addr was not applied")
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,21 @@ func TestFilePath(t *testing.T) {
 		if got := FilePath(tc.args, env(tc.env)); got != tc.want {
 			t.Errorf("FilePath(%v, %q) = %q, want %q", tc.args, tc.env, got, tc.want)
 		}
+	}
+}
+
+// TestExampleFileIsCurrent: docs/postern.example.toml, the reference
+// README links, is what `postern config --print-defaults` prints.
+func TestExampleFileIsCurrent(t *testing.T) {
+	b, err := os.ReadFile("../../docs/postern.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := PrintTOMLDefaults(&want); err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != want.String() {
+		t.Error("docs/postern.example.toml is out of date: run `go run ./cmd/postern config --print-defaults > docs/postern.example.toml`")
 	}
 }
