@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"sync"
 	"time"
 
@@ -152,7 +155,13 @@ func newSender(cfg config.Config) (mailout.Sender, error) {
 	var err error
 	n := cfg.Notify
 	if n.RelayURL != "" {
-		sender, err = mailout.NewRelay(n.RelayURL, mailout.RelayOptions{HeloName: cfg.Forum.Domain})
+		opts := mailout.RelayOptions{HeloName: cfg.Forum.Domain}
+		if n.RelayCAFile != "" {
+			if opts.TLSConfig, err = relayTLS(n.RelayCAFile); err != nil {
+				return nil, err
+			}
+		}
+		sender, err = mailout.NewRelay(n.RelayURL, opts)
 	} else {
 		sender, err = mailout.NewMaildir(n.Maildir)
 	}
@@ -167,6 +176,20 @@ func newSender(cfg config.Config) (mailout.Sender, error) {
 		sender = mailout.WithDKIM(sender, signer)
 	}
 	return sender, nil
+}
+
+// relayTLS is the TLS configuration of a relay whose certificate must
+// chain to the CAs of the PEM file path (POSTERN_RELAY_CA_FILE).
+func relayTLS(path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("relay CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("relay CA file %s: no PEM certificate in it", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // newWorkers returns the River client that works the jobs of store

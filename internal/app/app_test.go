@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/internal/threadstest"
 	"github.com/postern/postern/threads"
 )
@@ -92,5 +94,48 @@ func TestCloseRightAfterStart(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("start %d: Close did not return", i+1)
 		}
+	}
+}
+
+// TestRelayCAFile: with POSTERN_RELAY_CA_FILE the relay's certificate is
+// checked against that file's CAs: a relay whose certificate chains to
+// them takes the message over STARTTLS; without the file, the system's
+// roots refuse the same relay; a file with no certificate stops the
+// start.
+func TestRelayCAFile(t *testing.T) {
+	t.Parallel()
+	cert, _ := smtptest.Cert(t)
+	sink := smtptest.Start(t, smtptest.Options{Cert: cert})
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Forum.Domain = "forum.test"
+	cfg.Notify.RelayURL = sink.URL() + "?starttls=required"
+	msg := []byte("From: a@forum.test\r\nTo: b@example.org\r\nSubject: x\r\n\r\nhi\r\n")
+	send := func(caFile string) error {
+		cfg.Notify.RelayCAFile = caFile
+		s, err := newSender(cfg)
+		if err != nil {
+			return err
+		}
+		return s.Send(context.Background(), "bounce@forum.test", "b@example.org", msg)
+	}
+	if err := send(ca); err != nil {
+		t.Fatalf("send with the relay's CA pinned: %v", err)
+	}
+	if err := send(""); err == nil {
+		t.Error("the system's roots accepted the relay's private certificate")
+	}
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSender(func() config.Config { c := cfg; c.Notify.RelayCAFile = ca; return c }()); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("a CA file without a certificate: %v", err)
+	}
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("the relay got %d messages, want 1", n)
 	}
 }
