@@ -63,6 +63,12 @@ type Config struct {
 	// verify (shared with the web's links); a blocked network's RCPTs get
 	// 450 4.7.1. Nil: no limit. Not applied over LMTP.
 	Guesses *guesslimit.Limiter
+	// Certs, when set, is the SMTP listeners' certificate: STARTTLS is
+	// offered over SMTP (never LMTP, whose peer is the local front MTA),
+	// and ServeSMTPS serves TLS from the first byte. TLSMinVersion is the
+	// lowest version accepted (crypto/tls's constant).
+	Certs         *Certs
+	TLSMinVersion uint16
 	// Metrics counts sessions, refused RCPTs and messages by outcome,
 	// and times the intake (nil: not counted).
 	Metrics *metrics.Set
@@ -78,7 +84,7 @@ func ConfigFrom(c config.Config) Config {
 		MaxConnections: c.SMTP.MaxConnections, MaxConnectionsPerIP: c.SMTP.MaxConnectionsPerIP,
 		CommandTimeout: c.SMTP.CommandTimeout, MaxSessionTime: c.SMTP.MaxSessionTime,
 		CommitTimeout: c.Intake.CommitTimeout, MemoryBudget: MemoryFloor(int64(c.Memory.Budget), maxMsg),
-		Transcript: c.SMTP.Transcript,
+		Transcript: c.SMTP.Transcript, TLSMinVersion: TLSVersion(c.SMTP.TLSMinVersion),
 	}
 }
 

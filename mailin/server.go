@@ -3,6 +3,7 @@ package mailin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,7 @@ type Server struct {
 	nextID atomic.Uint64
 
 	smtpSrv, lmtpSrv *smtp.Server        // made by New, so Shutdown always reaches both
+	smtpsSrv         *smtp.Server        // implicit TLS (ServeSMTPS); made by New too
 	mem              *semaphore.Weighted // MemoryBudget: bytes of messages in flight
 }
 
@@ -61,7 +63,12 @@ func New(cfg Config, intake Intake, addrs *threads.Addresses, log *slog.Logger) 
 		mem = semaphore.NewWeighted(cfg.MemoryBudget)
 	}
 	s := &Server{cfg: cfg, intake: intake, addrs: addrs, log: log, mem: mem}
-	s.smtpSrv, s.lmtpSrv = s.newSMTPServer(false), s.newSMTPServer(true)
+	s.smtpSrv, s.lmtpSrv, s.smtpsSrv = s.newSMTPServer(false), s.newSMTPServer(true), s.newSMTPServer(false)
+	if cfg.Certs != nil {
+		// STARTTLS on SMTP; the implicit-TLS server's connections are TLS
+		// already, so go-smtp offers it no STARTTLS.
+		s.smtpSrv.TLSConfig = cfg.Certs.config(cfg.TLSMinVersion)
+	}
 	return s
 }
 
@@ -88,6 +95,16 @@ func (s *Server) ServeSMTP(l net.Listener) error {
 	return s.smtpSrv.Serve(newGuardListener(netutil.LimitListener(l, s.cfg.MaxConnections), &s.cfg, s.cfg.MaxConnectionsPerIP, s.log))
 }
 
+// ServeSMTPS serves SMTP over TLS from the first byte (port 465 style) on
+// l, with the limits of ServeSMTP. It needs Config.Certs.
+func (s *Server) ServeSMTPS(l net.Listener) error {
+	if s.cfg.Certs == nil {
+		return fmt.Errorf("smtps: no TLS certificate configured")
+	}
+	guard := newGuardListener(netutil.LimitListener(l, s.cfg.MaxConnections), &s.cfg, s.cfg.MaxConnectionsPerIP, s.log)
+	return s.smtpsSrv.Serve(tls.NewListener(guard, s.cfg.Certs.config(s.cfg.TLSMinVersion)))
+}
+
 // ServeLMTP serves LMTP (RFC 2033, per-recipient status) on l. There is no
 // per-address cap: every connection comes from the front MTA.
 func (s *Server) ServeLMTP(l net.Listener) error {
@@ -97,7 +114,7 @@ func (s *Server) ServeLMTP(l net.Listener) error {
 // Shutdown stops accepting and waits for open sessions to end (or ctx).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	for _, srv := range []*smtp.Server{s.smtpSrv, s.lmtpSrv} {
+	for _, srv := range []*smtp.Server{s.smtpSrv, s.lmtpSrv, s.smtpsSrv} {
 		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 			errs = append(errs, err)
 		}
@@ -113,7 +130,11 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	}
 	id := s.nextID.Add(1)
 	s.cfg.Metrics.Session(string(src))
-	g, _ := c.Conn().(*guardConn) // nil when served without a guardListener
+	conn := c.Conn()
+	if tc, ok := conn.(*tls.Conn); ok { // implicit TLS: the guard is inside
+		conn = tc.NetConn()
+	}
+	g, _ := conn.(*guardConn) // nil when served without a guardListener
 	return &session{srv: s, conn: c, guard: g, source: src, log: s.log.With("conn", id, "proto", string(src))}, nil
 }
 

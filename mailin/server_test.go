@@ -32,6 +32,7 @@ type fixture struct {
 	store *threads.Store
 	addr  string
 	url   string
+	srv   *mailin.Server
 }
 
 // start runs a real server on 127.0.0.1:0 over a freshly migrated database.
@@ -83,7 +84,7 @@ func startWith(t testing.TB, cfg mailin.Config, lmtp bool, log *slog.Logger, wra
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return &fixture{store: st, addr: l.Addr().String(), url: url}
+	return &fixture{store: st, addr: l.Addr().String(), url: url, srv: srv}
 }
 
 // dial opens an SMTP session as client.example.net, closed at cleanup.

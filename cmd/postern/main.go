@@ -326,13 +326,33 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		a.Close(context.Background())
 		return err
 	}
-	<-ctx.Done()
+	waitReloading(ctx, a, log)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.SessionGrace)
 	defer cancel()
 	a.Close(sctx)
 	log.Info("shut down")
 	return nil
+}
+
+// waitReloading waits for ctx to end, reloading the TLS certificate on
+// each SIGHUP (a failed reload keeps the old one, and says why).
+func waitReloading(ctx context.Context, a *app.App, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := a.ReloadTLS(); err != nil {
+				log.Error("TLS certificate not reloaded; the old one stays in use", "err", err)
+			} else {
+				log.Info("TLS certificate reloaded")
+			}
+		}
+	}
 }
 
 func cmdMigrate(ctx context.Context, args []string, _, stderr io.Writer) error {

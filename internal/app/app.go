@@ -70,7 +70,9 @@ type App struct {
 	notify *mailout.NotifyWorker
 	done   chan struct{}
 
-	smtpAddr, lmtpAddr, httpAddr, metricsAddr net.Addr
+	smtpAddr, lmtpAddr, smtpsAddr, httpAddr, metricsAddr net.Addr
+	// certs is the SMTP listeners' certificate (ReloadTLS); nil: no TLS.
+	certs *mailin.Certs
 	// listeners are every listener Start bound, closed by Close whatever
 	// the servers did: a server whose Serve had not begun when Close came
 	// (a stop right after the start) would not close its own, and Close
@@ -122,6 +124,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{}), metrics: m}
 	mcfg.Metrics = m
+	if cfg.SMTP.TLSCertFile != "" {
+		if mcfg.Certs, err = mailin.LoadCerts(cfg.SMTP.TLSCertFile, cfg.SMTP.TLSKeyFile); err != nil {
+			closePool()
+			return nil, err
+		}
+		a.certs = mcfg.Certs
+	} else if w := plainSMTPExposure(cfg); w != "" {
+		log.Warn(w)
+	}
 	// One count of bad tokens per network, for reply addresses and links.
 	if cfg.Forum.Rates.Limits {
 		mcfg.Guesses = guesslimit.New(cfg.Forum.Rates.BadTokensPerIP, time.Hour)
@@ -284,6 +295,9 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	if a.lmtpAddr, err = listen(a.cfg.SMTP.LMTPAddr, "lmtp", a.smtp.ServeLMTP); err != nil {
+		return err
+	}
+	if a.smtpsAddr, err = listen(a.cfg.SMTP.SMTPSAddr, "smtps", a.smtp.ServeSMTPS); err != nil {
 		return err
 	}
 	if a.httpAddr, err = listen(a.cfg.Web.HTTPAddr, "http", a.http.Serve); err != nil {
@@ -451,4 +465,31 @@ func (a *App) mailboxStates() map[string]bool {
 		return nil
 	}
 	return a.imap.Connected()
+}
+
+// SMTPSAddr is the implicit-TLS SMTP listener's address (nil when off).
+func (a *App) SMTPSAddr() net.Addr { return a.smtpsAddr }
+
+// ReloadTLS reads the SMTP listeners' certificate and key files again
+// (on SIGHUP); on an error the old certificate stays in use. Without TLS
+// configured it does nothing.
+func (a *App) ReloadTLS() error {
+	if a.certs == nil {
+		return nil
+	}
+	return a.certs.Reload()
+}
+
+// plainSMTPExposure is the warning for an SMTP listener beyond loopback
+// without TLS ("" when there is none): mail and credentials-free as it
+// is, a client's message would cross the network in clear.
+func plainSMTPExposure(cfg config.Config) string {
+	host, _, err := net.SplitHostPort(cfg.SMTP.Addr)
+	if cfg.SMTP.Addr == "" || err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return ""
+	}
+	return "SMTP listens beyond loopback without TLS: senders' mail crosses the network in clear; set --tls-cert-file and --tls-key-file (POSTERN_TLS_CERT_FILE, POSTERN_TLS_KEY_FILE)"
 }

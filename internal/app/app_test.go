@@ -139,3 +139,16 @@ func TestRelayCAFile(t *testing.T) {
 		t.Errorf("the relay got %d messages, want 1", n)
 	}
 }
+
+// TestPlainSMTPExposure: serve warns when SMTP listens beyond loopback
+// without a TLS certificate, never on loopback.
+func TestPlainSMTPExposure(t *testing.T) {
+	for addr, warn := range map[string]bool{"0.0.0.0:25": true, ":25": true, "192.0.2.7:25": true, "[::]:25": true,
+		"127.0.0.1:2525": false, "localhost:25": false, "[::1]:25": false, "": false} {
+		cfg := config.Default()
+		cfg.SMTP.Addr = addr
+		if got := plainSMTPExposure(cfg) != ""; got != warn {
+			t.Errorf("SMTP on %q: warned %v, want %v", addr, got, warn)
+		}
+	}
+}

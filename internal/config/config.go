@@ -89,6 +89,10 @@ type Rates struct {
 // SMTP is the SMTP and LMTP listeners and their protocol limits.
 type SMTP struct {
 	Addr                string        `flag:"smtp-addr" env:"POSTERN_SMTP_ADDR" toml:"smtp_addr" default:"127.0.0.1:2525" doc:"SMTP listen address (empty: off)"`
+	SMTPSAddr           string        `flag:"smtps-addr" env:"POSTERN_SMTPS_ADDR" toml:"smtps_addr" doc:"implicit-TLS SMTP listen address (port 465 style: TLS from the first byte; needs --tls-cert-file); empty: off"`
+	TLSCertFile         string        `flag:"tls-cert-file" env:"POSTERN_TLS_CERT_FILE" toml:"tls_cert_file" doc:"PEM certificate chain of the SMTP listeners: STARTTLS is offered on --smtp-addr, and --smtps-addr serves TLS; reloaded on SIGHUP; empty: no TLS"`
+	TLSKeyFile          string        `flag:"tls-key-file" env:"POSTERN_TLS_KEY_FILE" toml:"tls_key_file" doc:"PEM private key of --tls-cert-file; reloaded with it on SIGHUP"`
+	TLSMinVersion       string        `flag:"tls-min-version" env:"POSTERN_TLS_MIN_VERSION" toml:"tls_min_version" default:"1.2" doc:"lowest TLS version the SMTP listeners accept: 1.2 or 1.3"`
 	LMTPAddr            string        `flag:"lmtp-addr" env:"POSTERN_LMTP_ADDR" toml:"lmtp_addr" default:"127.0.0.1:2424" doc:"LMTP listen address (empty: off)"`
 	MaxRecipients       int           `flag:"max-recipients" env:"POSTERN_MAX_RECIPIENTS" toml:"max_recipients" default:"50" doc:"recipients per message"`
 	MaxConnections      int           `flag:"max-connections" env:"POSTERN_MAX_CONNECTIONS" toml:"max_connections" default:"200" doc:"concurrent connections per listener"`
