@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"github.com/postern/postern/internal/imaptest"
 )
@@ -31,7 +26,8 @@ func TestDrillIMAPCrash(t *testing.T) {
 	}
 	start := time.Now()
 	w := newWorld(t)
-	user, url := startMailbox(t)
+	box := imaptest.Start(t, "forum", "drill-pass")
+	user, url := box.User, box.URL
 	in := w.startInstance("a", "--imap", url)
 	// The provider delivers the questions one by one (about 3 s in all)
 	// while the instance reads them; it is killed at random moments of
@@ -53,7 +49,7 @@ func TestDrillIMAPCrash(t *testing.T) {
 	var during []int // what the done folder held at each kill
 	for range kills {
 		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond) // a random moment of the reading
-		during = append(during, count(t, user, "Done"))
+		during = append(during, box.Count(t, "Done"))
 		in.kill()
 		in.start()
 	}
@@ -65,9 +61,9 @@ func TestDrillIMAPCrash(t *testing.T) {
 		t.Errorf("no kill came while the mailbox was being read (the done folder held %v of %d)", during, n)
 	}
 	deadline := time.Now().Add(3 * time.Minute)
-	for count(t, user, "INBOX") != 0 {
+	for box.Count(t, "INBOX") != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still in INBOX after 3 minutes:\n%s", count(t, user, "INBOX"), lastLines(in.logText(), 30))
+			t.Fatalf("%d messages still in INBOX after 3 minutes:\n%s", box.Count(t, "INBOX"), lastLines(in.logText(), 30))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -80,50 +76,11 @@ func TestDrillIMAPCrash(t *testing.T) {
 	if stored != n || distinct != n || posts != n {
 		t.Errorf("%d messages in the mailbox: %d stored (%d distinct), %d posts; want each once", n, stored, distinct, posts)
 	}
-	if done := count(t, user, "Done"); done != n {
+	if done := box.Count(t, "Done"); done != n {
 		t.Errorf("%d messages in the done folder, want %d", done, n)
 	}
 	received, dups := w.ids.counts()
 	w.record(result{Drill: "IMAP crash (issue 13)", Load: fmt.Sprintf("%d questions read from a mailbox", n),
 		Faults: fmt.Sprintf("%d SIGKILL + restart while reading", kills), Sent: n, Stored: stored, Received: received, Duplicates: dups,
 		Lost: n - distinct, Took: time.Since(start)}, in)
-}
-
-// startMailbox serves go-imap's in-memory server on a loopback port, one
-// user with INBOX and Done, and returns the user and the mailbox's
-// POSTERN_IMAP_URL.
-func startMailbox(t *testing.T) (*imapmemserver.User, string) {
-	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser("forum", "drill-pass")
-	mem.AddUser(u)
-	for _, f := range []string{"INBOX", "Done"} {
-		if err := u.Create(f, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return imaptest.Session(mem), nil, nil
-		},
-		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, InsecureAuth: true,
-		Logger: log.New(io.Discard, "", 0),
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return u, "imap://forum:drill-pass@" + ln.Addr().String() + "/INBOX?done=Done"
-}
-
-// count is the number of messages in folder.
-func count(t *testing.T, u *imapmemserver.User, folder string) int {
-	t.Helper()
-	st, err := u.Status(folder, &imap.StatusOptions{NumMessages: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(*st.NumMessages)
 }

@@ -4,23 +4,21 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"github.com/postern/postern/internal/imaptest"
 )
 
-// imapMailbox is go-imap's in-memory server on a loopback port: the
-// provider's mailbox, INBOX and Done, of one user.
+// imapMailbox is the provider's mailbox of these tests
+// (imaptest.Mailbox).
 type imapMailbox struct {
+	*imaptest.Mailbox
 	user *imapmemserver.User
 	url  string
 	addr string // host:port
@@ -28,35 +26,8 @@ type imapMailbox struct {
 
 func startIMAP(t *testing.T) *imapMailbox {
 	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser("forum", "imap-pass")
-	mem.AddUser(u)
-	for _, f := range []string{"INBOX", "Done"} {
-		if err := u.Create(f, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return imaptest.Session(mem), nil, nil
-		},
-		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, InsecureAuth: true,
-		Logger: log.New(io.Discard, "", 0),
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
-	return &imapMailbox{user: u, url: "imap://forum:imap-pass@" + ln.Addr().String() + "/INBOX?done=Done", addr: ln.Addr().String()}
+	m := imaptest.Start(t, "forum", "imap-pass")
+	return &imapMailbox{Mailbox: m, user: m.User, url: m.URL, addr: m.Addr}
 }
 
 // deliver appends raw to INBOX as the provider would, with the
@@ -69,14 +40,7 @@ func (m *imapMailbox) deliver(t *testing.T, rcpt, raw string) {
 	}
 }
 
-func (m *imapMailbox) count(t *testing.T, folder string) int {
-	t.Helper()
-	st, err := m.user.Status(folder, &imap.StatusOptions{NumMessages: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(*st.NumMessages)
-}
+func (m *imapMailbox) count(t *testing.T, folder string) int { return m.Count(t, folder) }
 
 // TestIMAPOnly runs a forum with no SMTP or LMTP listener that reads a
 // provider's mailbox: a newcomer's question read from it is held and
