@@ -46,8 +46,16 @@ func (a NotifyArgs) IDs() []int64 {
 // Kind implements river.JobArgs.
 func (NotifyArgs) Kind() string { return "postern.notify" }
 
+// SendMaxAttempts is how many times a job that sends mail (NotifyArgs,
+// ForwardArgs) is tried before it is given up: with the backoff of
+// mailout.RetryDelay (5 s doubling up to an hour), about five days, the
+// time a mail server keeps a message it cannot deliver yet.
+const SendMaxAttempts = 130
+
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (NotifyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueNotify} }
+func (NotifyArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueNotify, MaxAttempts: SendMaxAttempts}
+}
 
 // insertPost inserts np with its attachments, its Message-ID index rows
 // and, unless it is held, its notification rows and their jobs, all in tx,

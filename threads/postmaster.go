@@ -19,7 +19,9 @@ type ForwardArgs struct {
 func (ForwardArgs) Kind() string { return "postern.forward" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (ForwardArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueNotify} }
+func (ForwardArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueNotify, MaxAttempts: SendMaxAttempts}
+}
 
 // forPostmaster reports whether any recipient is the postmaster (the
 // server accepts no other recipient beside it in one transaction).

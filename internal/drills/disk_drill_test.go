@@ -36,12 +36,15 @@ func TestDrillDiskFull(t *testing.T) {
 	})
 	in := w.startInstance("a", "--commit-timeout", "3s")
 	w.confirmMembers(in)
-	l := &load{name: "diskfull", targets: targets([]*instance{in}), retryIn: 200 * time.Millisecond}
+	l := &load{name: "diskfull", targets: targets([]*instance{in}), retryIn: 200 * time.Millisecond,
+		// Large enough that the rows written during the fault need disk
+		// space PostgreSQL has not set aside already (relation
+		// extension ahead of need, free space left by deleted rows).
+		pad: 16 << 10}
 	done := startLoad(t, l, n, conc)
 	waitProgress(l, n/3, done)
 	filler := filepath.Join(mnt, "filler")
-	size := fill(t, filler)
-	time.Sleep(hold)
+	size := fill(t, filler, hold)
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +68,11 @@ func TestDrillDiskFull(t *testing.T) {
 	}
 }
 
-// fill writes path until the disk is full and returns its size.
-func fill(t *testing.T, path string) int64 {
+// fill writes path until the disk is full and keeps it full for hold:
+// PostgreSQL frees space by itself (a checkpoint removes old WAL
+// segments), which a single fill would leave to it, so the filler takes
+// back whatever appears. It returns the filler's final size.
+func fill(t *testing.T, path string, hold time.Duration) int64 {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -75,16 +81,18 @@ func fill(t *testing.T, path string) int64 {
 	defer f.Close()
 	chunk := make([]byte, 1<<20)
 	var size int64
-	for {
+	end := time.Now().Add(hold)
+	for time.Now().Before(end) {
 		n, err := f.Write(chunk)
 		size += int64(n)
-		if errors.Is(err, syscall.ENOSPC) {
-			return size
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, syscall.ENOSPC):
+			time.Sleep(20 * time.Millisecond)
+		case err != nil:
 			t.Fatal(err)
 		}
 	}
+	return size
 }
 
 // databaseAnswers reports whether PostgreSQL accepts a connection within

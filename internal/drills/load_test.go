@@ -2,7 +2,11 @@ package drills
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +30,7 @@ type load struct {
 	okIDs   []string // Message-IDs answered 250
 	done    atomic.Int64
 	retryIn time.Duration
+	pad     int             // bytes of incompressible text added to each body
 	timed   bool            // keep each message's time to its 250 (lat)
 	lat     []time.Duration // under mu
 }
@@ -35,8 +40,8 @@ func (l *load) messageID(i int) string { return fmt.Sprintf("drill-%s-%d@load.te
 
 func (l *load) message(i int) smtptest.Mail {
 	from := asker(i)
-	raw := fmt.Sprintf("From: Asker %d <%s>\r\nTo: ask@%s\r\nMessage-ID: <%s>\r\nSubject: Drill question %d about sleeping well\r\n\r\nHow do I sleep well, take %d?\r\n",
-		i%askers, from, Domain, l.messageID(i), i, i)
+	raw := fmt.Sprintf("From: Asker %d <%s>\r\nTo: ask@%s\r\nMessage-ID: <%s>\r\nSubject: Drill question %d about sleeping well\r\n\r\nHow do I sleep well, take %d?\r\n%s",
+		i%askers, from, Domain, l.messageID(i), i, i, padding(i, l.pad))
 	return smtptest.Mail{From: from, To: []string{"ask@" + Domain}, Data: []byte(raw)}
 }
 
@@ -100,4 +105,17 @@ func (l *load) accepted() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.okIDs...)
+}
+
+// padding is n bytes of text that does not compress (lines of hex of a
+// hash chain seeded by i), so each message takes its size on disk.
+func padding(i, n int) string {
+	var b strings.Builder
+	h := sha256.Sum256([]byte(strconv.Itoa(i)))
+	for b.Len() < n {
+		h = sha256.Sum256(h[:])
+		b.WriteString(hex.EncodeToString(h[:]))
+		b.WriteString("\r\n")
+	}
+	return b.String()
 }
