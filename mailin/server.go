@@ -271,6 +271,7 @@ func (s *session) rcpt(to string, _ *smtp.RcptOptions) error {
 	guesser := s.guessKey()
 	if s.srv.cfg.Guesses.Blocked(guesser) {
 		s.log.Info("rcpt deferred", "reason", "too many bad tokens from this network")
+		s.srv.cfg.Metrics.RateLimited("bad_token")
 		return errTooManyGuesses
 	}
 	r, err := s.srv.addrs.Parse(to)
@@ -303,6 +304,7 @@ func (s *session) rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		if limited {
 			s.log.Info("rcpt deferred", "reason", "rate limit", "kind", r.Kind.String())
+			s.srv.cfg.Metrics.RateLimited("smtp_" + r.Kind.String())
 			return errRateLimited
 		}
 	}
@@ -507,6 +509,7 @@ func (s *session) store(r io.Reader) error {
 		// readMessage only returns replies (*smtp.SMTPError).
 		s.log.Info("message refused", "code", code(err), "reason", err.Error())
 		s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
+		s.srv.cfg.Metrics.Refused(string(s.source), enhanced(err))
 		return err
 	}
 	start := time.Now()
@@ -525,6 +528,7 @@ func (s *session) store(r io.Reader) error {
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
 		s.srv.cfg.Metrics.Message(string(s.source), "deferred", time.Since(start))
+		s.srv.cfg.Metrics.Refused(string(s.source), enhanced(errTempFail))
 		return errTempFail
 	}
 	s.log.Info("message accepted", "inbound_id", res.InboundID, "duplicate", res.Duplicate, "bytes", size, "rcpts", len(s.rcpts))
@@ -552,6 +556,16 @@ func code(err error) int {
 		return se.Code
 	}
 	return 0
+}
+
+// enhanced is the enhanced status code of err (an *smtp.SMTPError) as
+// "C.S.D", or "none".
+func enhanced(err error) string {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.EnhancedCode != smtp.NoEnhancedCode && se.EnhancedCode != (smtp.EnhancedCode{}) {
+		return fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	}
+	return "none"
 }
 
 // Data implements smtp.Session: it returns nil (250) only after commit.

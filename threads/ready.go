@@ -100,3 +100,16 @@ func (s *Store) QueueBacklog(ctx context.Context) (map[string]Backlog, error) {
 // oldest available one.
 const sqlQueueBacklog = `SELECT queue, count(*)::int, coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state = 'available')), 0)::float8
 	FROM river_job WHERE queue = ANY($1) AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending') GROUP BY queue`
+
+// BounceCounts returns how many bounces are recorded, by kind ("hard",
+// "soft"), for the metrics.
+func (s *Store) BounceCounts(ctx context.Context) (map[string]int64, error) {
+	var hard, soft int64
+	if err := s.pool.QueryRow(ctx, sqlBounceCounts).Scan(&hard, &soft); err != nil {
+		return nil, fmt.Errorf("bounce counts: %w", err)
+	}
+	return map[string]int64{"hard": hard, "soft": soft}, nil
+}
+
+// sqlBounceCounts counts the recorded bounces, hard and soft.
+const sqlBounceCounts = `SELECT count(*) FILTER (WHERE hard), count(*) FILTER (WHERE NOT hard) FROM bounces`

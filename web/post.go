@@ -181,6 +181,7 @@ func (h *Handler) acceptWeb(w http.ResponseWriter, r *http.Request, s *submissio
 	}
 	if err == nil && limited {
 		h.log.Info("web form refused", "reason", "rate limit")
+		h.metrics.RateLimited("web_post")
 		s.fail(http.StatusTooManyRequests, templates.FormError(templates.FormRateLimited, "", 0))
 		return false
 	}
@@ -250,6 +251,7 @@ func (h *Handler) postAsGuest(w http.ResponseWriter, r *http.Request, s *submiss
 		return true
 	case errors.Is(err, threads.ErrGuestLimited):
 		h.log.Info("guest post refused", "reason", "rate limit")
+		h.metrics.RateLimited("web_guest")
 		s.fail(http.StatusTooManyRequests, templates.FormError(templates.FormRateLimited, "", 0))
 	case errors.Is(err, threads.ErrGuestClosed):
 		s.fail(http.StatusConflict, templates.FormError(templates.FormClosed, "", 0))

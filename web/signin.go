@@ -92,6 +92,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, threads.ErrSignInLimited):
 		h.log.Info("sign-in refused", "reason", "rate limit")
+		h.metrics.RateLimited("web_signin")
 		h.writePage(w, http.StatusTooManyRequests, "signin", h.signInPage(w, r, addr, []string{templates.SignInLimited}))
 	case err != nil:
 		h.log.Error("sign-in request", "err", err)

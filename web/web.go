@@ -450,6 +450,7 @@ func (h *Handler) guessBlocked(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	h.log.Info("link refused", "reason", "too many bad tokens from this network")
+	h.metrics.RateLimited("bad_token")
 	w.Header().Set("Retry-After", "3600")
 	h.notice(w, http.StatusTooManyRequests, templates.NoticeTooManyGuesses)
 	return true

@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, pool: store.Pool(), store: store, river: rc, notify: notify, done: make(chan struct{}), metrics: m}
 	mcfg.Metrics = m
+	m.Bounces(store.BounceCounts)
 	if cfg.SMTP.TLSCertFile != "" {
 		if mcfg.Certs, err = mailin.LoadCerts(cfg.SMTP.TLSCertFile, cfg.SMTP.TLSKeyFile); err != nil {
 			closePool()

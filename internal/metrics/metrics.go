@@ -36,6 +36,8 @@ type Set struct {
 	notified      *prometheus.CounterVec // outcome
 	relaySeconds  prometheus.Histogram
 	web           *prometheus.CounterVec // route, status
+	dataRefused   *prometheus.CounterVec // protocol, code
+	rateLimited   *prometheus.CounterVec // kind
 }
 
 // Queues reports, at each scrape, the jobs waiting per queue and the age
@@ -75,6 +77,8 @@ func New(queues Queues) *Set {
 		notified:     f("notifications_total", "Notifications, by outcome: sent, cancelled (the person stopped them), failed (the relay refused them for good), retried.", "outcome"),
 		relaySeconds: h("relay_seconds", "Time the relay took for one batch of notifications.", prometheus.ExponentialBuckets(0.005, 2, 12)),
 		web:          f("web_requests_total", "Web requests, by route pattern and status.", "route", "status"),
+		dataRefused:  f("messages_refused_total", "Messages refused or deferred at DATA, by protocol and enhanced status code (the reason: 5.3.4 too big, 5.6.0 malformed, 4.3.0 not stored…).", "protocol", "code"),
+		rateLimited:  f("rate_limited_total", "Requests refused by a rate limit, by kind: smtp_ask, smtp_reply… (RCPT per sender and network), bad_token (guessing reply or page tokens), web_post, web_guest, web_signin.", "kind"),
 	}
 	reg.MustRegister(s.intakeSeconds)
 	if queues != nil {
@@ -111,6 +115,22 @@ func (s *Set) Message(protocol, outcome string, took time.Duration) {
 	s.dataReplies.WithLabelValues(protocol, outcome).Inc()
 	if took > 0 {
 		s.intakeSeconds.WithLabelValues(protocol).Observe(took.Seconds())
+	}
+}
+
+// Refused counts a message refused at DATA with the enhanced status
+// code (e.g. "5.3.4").
+func (s *Set) Refused(protocol, code string) {
+	if s != nil {
+		s.dataRefused.WithLabelValues(protocol, code).Inc()
+	}
+}
+
+// RateLimited counts one request refused by the rate limit of kind (a
+// fixed name, see the metric's help).
+func (s *Set) RateLimited(kind string) {
+	if s != nil {
+		s.rateLimited.WithLabelValues(kind).Inc()
 	}
 }
 
@@ -210,5 +230,35 @@ func (c imapCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(imapConnected, prometheus.GaugeValue, v, label)
+	}
+}
+
+// Bounces reports at each scrape the bounces recorded in the database
+// (postern_bounces_recorded, by kind: hard, soft), as count returns them.
+func (s *Set) Bounces(count func(ctx context.Context) (map[string]int64, error)) {
+	if s == nil {
+		return
+	}
+	s.reg.MustRegister(bounceCollector{count})
+}
+
+// bounceCollector reports the bounces at each scrape.
+type bounceCollector struct {
+	count func(ctx context.Context) (map[string]int64, error)
+}
+
+var bouncesRecorded = prometheus.NewDesc("postern_bounces_recorded", "Bounces (delivery status notifications about notifications) recorded in the database, by kind: hard (the address does not exist), soft.", []string{"kind"}, nil)
+
+func (c bounceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- bouncesRecorded }
+
+func (c bounceCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		return // postern_database_up says so
+	}
+	for _, kind := range []string{"hard", "soft"} {
+		ch <- prometheus.MustNewConstMetric(bouncesRecorded, prometheus.GaugeValue, float64(counts[kind]), kind)
 	}
 }
