@@ -3,7 +3,6 @@ package mailin_test
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,21 +17,6 @@ import (
 
 // writeCert writes a fresh certificate for 127.0.0.1 and its key as PEM
 // files in dir and returns the pool that trusts it.
-func writeCert(t *testing.T, certFile, keyFile string) *x509.CertPool {
-	t.Helper()
-	cert, pool := smtptest.Cert(t)
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
 
 // TestTLS: with a certificate, SMTP offers STARTTLS and takes a message
 // over it (without one it offers none); the implicit-TLS listener speaks TLS from the first
@@ -43,7 +27,7 @@ func TestTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	pool := writeCert(t, certFile, keyFile)
+	pool := smtptest.WriteCert(t, certFile, keyFile)
 	certs, err := mailin.LoadCerts(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +85,7 @@ func TestTLS(t *testing.T) {
 		t.Error("a TLS 1.2 client was served with the minimum at 1.3")
 	}
 
-	newPool := writeCert(t, certFile, keyFile)
+	newPool := smtptest.WriteCert(t, certFile, keyFile)
 	if err := certs.Reload(); err != nil {
 		t.Fatal(err)
 	}

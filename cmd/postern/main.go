@@ -318,6 +318,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		// heap from growing to twice its live size between collections.
 		debug.SetMemoryLimit(int64(cfg.Memory.Limit))
 	}
+	// SIGHUP is taken from here on: from the first "listening" line it
+	// reloads, never stops, the server.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := app.New(ctx, cfg.Config, app.Options{Log: log})
 	if err != nil {
 		return err
@@ -326,7 +331,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		a.Close(context.Background())
 		return err
 	}
-	waitReloading(ctx, a, log)
+	waitReloading(ctx, a, hup, log)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.SessionGrace)
 	defer cancel()
@@ -336,11 +341,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // waitReloading waits for ctx to end, reloading the TLS certificate on
-// each SIGHUP (a failed reload keeps the old one, and says why).
-func waitReloading(ctx context.Context, a *app.App, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// each SIGHUP received on hup (a failed reload keeps the old one, and
+// says why).
+func waitReloading(ctx context.Context, a *app.App, hup <-chan os.Signal, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -41,8 +41,8 @@ func (c *Config) Validate() error {
 	smtp, in, f := c.SMTP, c.Intake, c.Forum
 	_, imapErr := imapurl.ParseList(c.IMAP.URLs)
 	checks := []check{
-		{"smtp-addr", smtp.Addr == "" && smtp.LMTPAddr == "" && strings.TrimSpace(c.IMAP.URLs) == "",
-			"is empty and so are --lmtp-addr (POSTERN_LMTP_ADDR) and --imap (POSTERN_IMAP_URL): set at least one"},
+		{"smtp-addr", smtp.Addr == "" && smtp.LMTPAddr == "" && smtp.SMTPSAddr == "" && strings.TrimSpace(c.IMAP.URLs) == "",
+			"is empty and so are --lmtp-addr (POSTERN_LMTP_ADDR), --smtps-addr (POSTERN_SMTPS_ADDR) and --imap (POSTERN_IMAP_URL): set at least one"},
 		{"imap", imapErr != nil, errText(imapErr)},
 		{"tls-cert-file", (smtp.TLSCertFile == "") != (smtp.TLSKeyFile == ""), "and --tls-key-file (POSTERN_TLS_KEY_FILE) go together: set both or neither"},
 		{"smtps-addr", smtp.SMTPSAddr != "" && smtp.TLSCertFile == "", "needs --tls-cert-file (POSTERN_TLS_CERT_FILE) and --tls-key-file"},
