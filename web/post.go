@@ -169,7 +169,7 @@ func (h *Handler) posted(w http.ResponseWriter, s *submission, question bool, pa
 // stores msg for rcpt through the intake port; false (with the problem
 // added to s) when it was not stored.
 func (h *Handler) acceptWeb(w http.ResponseWriter, r *http.Request, s *submission, msg webMessage, rcpt string, kind threads.RecipientKind) bool {
-	client := clientKey(r.RemoteAddr)
+	client := h.clientKey(r)
 	var err error
 	if s.member != nil {
 		msg.Name = s.member.DisplayName
@@ -204,25 +204,59 @@ func (h *Handler) acceptWeb(w http.ResponseWriter, r *http.Request, s *submissio
 	return false
 }
 
-// clientKey is the network a web client posts from, as IP:port with port
-// 0: its IPv4 address, or the /64 of its IPv6 address (one subscriber's
-// network: a host can take any address in it), so that limits by IP
-// count networks.
-func clientKey(remoteAddr string) string {
+// clientKey is the network a web client connects from, as IP:port with
+// port 0: its IPv4 address, or the /64 of its IPv6 address (one
+// subscriber's network: a host can take any address in it), so that
+// limits by IP count networks. The client is the peer, or, when the peer
+// is one of the trusted reverse proxies, the last address of
+// X-Forwarded-For that is not one of them (the one the nearest trusted
+// proxy saw; what a client writes in the header itself comes before it).
+func (h *Handler) clientKey(r *http.Request) string {
+	ip := peerIP(r.RemoteAddr)
+	if ip.IsValid() && inPrefixes(h.proxies, ip) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a hop that does not parse: trust no further
+			}
+			if ip = hop.Unmap(); !inPrefixes(h.proxies, ip) {
+				break
+			}
+		}
+	}
+	if !ip.IsValid() {
+		return ""
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		ip = p.Addr()
+	}
+	return netip.AddrPortFrom(ip, 0).String()
+}
+
+// peerIP is the address of a request's RemoteAddr (host:port), or the
+// zero Addr.
+func peerIP(remoteAddr string) netip.Addr {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return ""
+		return netip.Addr{}
 	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		ip = p.Addr()
+	return ip.Unmap()
+}
+
+// inPrefixes reports whether ip is in one of ps.
+func inPrefixes(ps []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
 	}
-	return netip.AddrPortFrom(ip, 0).String()
+	return false
 }
 
 // answerForm is a fresh answer form for question id (with a new form
@@ -237,7 +271,7 @@ func (h *Handler) answerForm(w http.ResponseWriter, r *http.Request, id int64) *
 // posted.
 func (h *Handler) postAsGuest(w http.ResponseWriter, r *http.Request, s *submission, g threads.GuestPost) bool {
 	cookie, _ := r.Cookie(formCookie) // checked by readForm
-	g.Client = clientKey(r.RemoteAddr)
+	g.Client = h.clientKey(r)
 	g.Dedup = threads.GuestDedup(cookie.Value, strconv.FormatInt(g.Question, 10), g.Name, g.Title, g.Slug, g.Body, strings.Join(g.Tags, ","))
 	post, queued, err := h.store.PostAsGuest(r.Context(), g)
 	switch {

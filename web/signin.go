@@ -88,7 +88,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.writePage(w, http.StatusBadRequest, "signin", h.signInPage(w, r, addr, s.problems[:1]))
 		return
 	}
-	err := h.store.RequestSignIn(r.Context(), addr, clientKey(r.RemoteAddr))
+	err := h.store.RequestSignIn(r.Context(), addr, h.clientKey(r))
 	switch {
 	case errors.Is(err, threads.ErrSignInLimited):
 		h.log.Info("sign-in refused", "reason", "rate limit")

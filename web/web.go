@@ -32,6 +32,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ type Handler struct {
 	notReady  atomic.Bool // the last /readyz answered 503 (ready.go)
 	cop       *http.CrossOriginProtection
 	guesses   *guesslimit.Limiter // links whose token does not verify, per network
+	proxies   []netip.Prefix      // reverse proxies whose X-Forwarded-For is taken
 	metrics   *metrics.Set
 	mailboxes func() map[string]bool // Options.Mailboxes
 }
@@ -71,12 +73,15 @@ type Options struct {
 	// Mailboxes, when set, reports whether each IMAP mailbox (by its
 	// host:port/folder label) has a working session, for /healthz.
 	Mailboxes func() map[string]bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see clientKey); none: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the HTTP handler.
 func New(store *threads.Store, tmpl *templates.Set, log *slog.Logger, opts Options) *Handler {
 	h := &Handler{store: store, tmpl: tmpl, log: log, mux: http.NewServeMux(), now: time.Now, cop: http.NewCrossOriginProtection(),
-		guesses: opts.Guesses, metrics: opts.Metrics, mailboxes: opts.Mailboxes}
+		guesses: opts.Guesses, metrics: opts.Metrics, mailboxes: opts.Mailboxes, proxies: opts.TrustedProxies}
 	if store != nil {
 		h.cop = crossOrigin(store.Config().BaseURL)
 	}
@@ -446,7 +451,7 @@ func (h *Handler) attachment(w http.ResponseWriter, r *http.Request) {
 // guessBlocked answers 429 when r's network tried too many links whose
 // token did not verify (see New); true when it answered.
 func (h *Handler) guessBlocked(w http.ResponseWriter, r *http.Request) bool {
-	if !h.guesses.Blocked(clientKey(r.RemoteAddr)) {
+	if !h.guesses.Blocked(h.clientKey(r)) {
 		return false
 	}
 	h.log.Info("link refused", "reason", "too many bad tokens from this network")
@@ -457,4 +462,4 @@ func (h *Handler) guessBlocked(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // badGuess counts a link of r whose token did not verify.
-func (h *Handler) badGuess(r *http.Request) { h.guesses.Fail(clientKey(r.RemoteAddr)) }
+func (h *Handler) badGuess(r *http.Request) { h.guesses.Fail(h.clientKey(r)) }

@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		m.IMAPMailboxes(a.imap.Connected)
 	}
 	a.http = &http.Server{
-		Handler:           web.New(store, tmpl, log.With("component", "web"), web.Options{Guesses: mcfg.Guesses, Metrics: m, Mailboxes: a.mailboxStates}),
+		Handler:           web.New(store, tmpl, log.With("component", "web"), web.Options{Guesses: mcfg.Guesses, Metrics: m, Mailboxes: a.mailboxStates, TrustedProxies: cfg.Web.TrustedProxies}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

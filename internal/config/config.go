@@ -138,9 +138,10 @@ type Notify struct {
 
 // Web is the HTTP listeners.
 type Web struct {
-	HTTPAddr    string `flag:"http-addr" env:"POSTERN_HTTP_ADDR" toml:"http_addr" default:"127.0.0.1:8080" doc:"HTTP listen address (empty: off)"`
-	MetricsAddr string `flag:"metrics-addr" env:"POSTERN_METRICS_ADDR" toml:"metrics_addr" default:"127.0.0.1:9464" doc:"listen address of the Prometheus metrics (/metrics), never the public HTTP listener's (empty: off)"`
-	PprofAddr   string `flag:"pprof-addr" env:"POSTERN_PPROF_ADDR" toml:"pprof_addr" doc:"loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off"`
+	HTTPAddr       string   `flag:"http-addr" env:"POSTERN_HTTP_ADDR" toml:"http_addr" default:"127.0.0.1:8080" doc:"HTTP listen address (empty: off)"`
+	MetricsAddr    string   `flag:"metrics-addr" env:"POSTERN_METRICS_ADDR" toml:"metrics_addr" default:"127.0.0.1:9464" doc:"listen address of the Prometheus metrics (/metrics), never the public HTTP listener's (empty: off)"`
+	TrustedProxies Networks `flag:"trusted-proxies" env:"POSTERN_TRUSTED_PROXIES" toml:"trusted_proxies" default:"127.0.0.0/8,::1/128" doc:"comma-separated CIDRs of reverse proxies in front of the HTTP listener (nginx, Caddy): for a request from one of them the client is the last X-Forwarded-For address outside them, for the per-network limits; from elsewhere the header is ignored; empty: always ignored"`
+	PprofAddr      string   `flag:"pprof-addr" env:"POSTERN_PPROF_ADDR" toml:"pprof_addr" doc:"loopback address (127.0.0.1:PORT) serving Go profiles under /debug/pprof/; empty: off"`
 }
 
 // Auth says who may post as whom: where DKIM/SPF/DMARC results come from
