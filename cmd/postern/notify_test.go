@@ -133,12 +133,16 @@ func TestSystemdUnitVerifies(t *testing.T) {
 }
 
 // TestDeployConfigLoads: deploy/postern.toml, the file the unit reads,
-// holds only known settings of the right kinds.
+// holds only known settings of the right kinds, and valid values (its
+// relay URL, addresses; the files it names are on the server only).
 func TestDeployConfigLoads(t *testing.T) {
 	t.Parallel()
 	cfg := defaultConfig()
 	if err := cfg.LoadFile(filepath.Join("..", "..", "deploy", "postern.toml"), nil); err != nil {
 		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("deploy/postern.toml does not validate: %v", err)
 	}
 	if cfg.SMTP.LMTPAddr != "127.0.0.1:2424" || cfg.Forum.Domain == "" || cfg.Notify.RelayURL == "" {
 		t.Errorf("deploy/postern.toml: lmtp_addr %q, domain %q, relay set %v; want 127.0.0.1:2424, a domain and a relay", cfg.SMTP.LMTPAddr, cfg.Forum.Domain, cfg.Notify.RelayURL != "")

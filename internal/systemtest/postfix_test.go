@@ -211,3 +211,31 @@ yes
 		t.Errorf("%d messages received over LMTP, want 2 (both through Postfix)", n)
 	}
 }
+
+// TestReadmePostfixRecipe: README gives the Postfix lines
+// TestPostfixToLMTP runs, for its example domain and the LMTP address of
+// deploy/postern.toml, in /etc/postfix.
+func TestReadmePostfixRecipe(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, deploying, ok := strings.Cut(string(b), "\n## Deploying\n")
+	if !ok {
+		t.Fatal("README has no ## Deploying section")
+	}
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "postern.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const domain, lmtp = "forum.example.org", "127.0.0.1:2424"
+	if !strings.Contains(string(conf), "\nlmtp_addr = \""+lmtp+"\"\n") {
+		t.Errorf("deploy/postern.toml does not set lmtp_addr = %q", lmtp)
+	}
+	for _, want := range []string{fmt.Sprintf(postfixMainRecipe, domain, lmtp, "/etc/postfix"), fmt.Sprintf(postfixTransportRecipe, domain, lmtp)} {
+		if !strings.Contains(deploying, "```\n"+want+"```\n") {
+			t.Errorf("README's Deploying section lacks the block:\n%s", want)
+		}
+	}
+}
