@@ -6,7 +6,7 @@ GO ?= go
 RACE ?= -race
 TESTFLAGS ?=
 
-.PHONY: all build dev test vet ensure-postgres ensure-chromium ensure-dovecot bench drills fuzz fmt-check screenshots
+.PHONY: all build dev test vet ensure-postgres ensure-chromium ensure-dovecot ensure-postfix bench drills fuzz fmt-check screenshots
 
 all: build
 
@@ -37,7 +37,14 @@ vet:
 ensure-dovecot:
 	bash .ci/ensure-dovecot.sh
 
-test: ensure-postgres ensure-chromium ensure-dovecot vet
+# internal/systemtest's TestPostfixToLMTP runs a private Postfix (Debian's
+# postfix, /usr/sbin/postfix) in front of Postern's LMTP, as README's
+# "Deploying" recipe; this installs it when missing (as root). Its system
+# service is not used.
+ensure-postfix:
+	bash .ci/ensure-postfix.sh
+
+test: ensure-postgres ensure-chromium ensure-dovecot ensure-postfix vet
 	$(GO) test $(RACE) -count=1 -timeout 15m $(TESTFLAGS) ./...
 	# The patched go-smtp (internal/go-smtp, a module of its own) with its tests.
 	cd internal/go-smtp && $(GO) test -count=1 ./...

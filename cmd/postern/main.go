@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/postern/postern/internal/app"
 	"github.com/postern/postern/internal/config"
 )
@@ -311,7 +313,10 @@ func warnBaseURL(log *slog.Logger, baseURL string, dev bool) {
 	log.Warn("base URL is not https: RFC 8058 one-click unsubscribe needs https (mail clients show no one-click button for other links); set --base-url (POSTERN_BASE_URL) to an https address", "base_url", baseURL)
 }
 
-// serve runs the app until ctx ends.
+// serve runs the app until ctx ends. Under a service manager
+// ($NOTIFY_SOCKET, systemd's Type=notify) it reports READY=1 once every
+// listener is bound and the database answers, and STOPPING=1 when it
+// begins to shut down.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Memory.Limit > 0 {
 		// Large messages come and go in bursts: a soft limit keeps the
@@ -331,8 +336,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		a.Close(context.Background())
 		return err
 	}
+	if err := notifyReady(ctx, a, log); err != nil {
+		a.Close(context.Background())
+		return err
+	}
 	waitReloading(ctx, a, hup, log)
 	log.Info("shutting down")
+	sdNotify(log, daemon.SdNotifyStopping)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.SessionGrace)
 	defer cancel()
 	a.Close(sctx)

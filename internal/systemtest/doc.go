@@ -12,8 +12,9 @@
 // and Authentication-Results, forgeries), every way to stop mail, the
 // links and security headers of every page a notification leads to,
 // notification fan-out, mail as real clients send it, postmaster mail,
-// processing retries, deep nesting and the memory budget for large
-// messages. A few run the postern command (built from cmd/postern for
+// processing retries, deep nesting, the memory budget for large
+// messages, and README's Postfix recipe: a private Debian Postfix in
+// front of the LMTP listener (TestPostfixToLMTP). A few run the postern command (built from cmd/postern for
 // the test) against the running forum, as an operator would.
 //
 // A check that something did not happen waits until the queues are
