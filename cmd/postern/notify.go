@@ -20,12 +20,16 @@ const readyPingTimeout = 10 * time.Second
 // that serve is ready: called once a's listeners are bound, it first
 // checks that the database answers, and fails if it does not, so that
 // systemd sees the start fail rather than a server that cannot store
-// mail. Without $NOTIFY_SOCKET it only makes that check. A failure to
+// mail. Without $NOTIFY_SOCKET it only makes that check. When ctx ends
+// first (a stop during the start) it returns nil. A failure to
 // reach the socket is logged, not fatal.
 func notifyReady(ctx context.Context, a *app.App, log *slog.Logger) error {
 	pctx, cancel := context.WithTimeout(ctx, readyPingTimeout)
 	defer cancel()
 	if err := a.Pool().Ping(pctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: not a failure
+		}
 		return fmt.Errorf("database does not answer after start: %w", err)
 	}
 	sdNotify(log, daemon.SdNotifyReady+"\nSTATUS=serving")
