@@ -155,7 +155,9 @@ func TestDNSChecks(t *testing.T) {
 		{"dkim ok", nil, "dkim", OK, "public half of"},
 		{"dkim missing", func(z *zone, _ *config.Config) { delete(z.txt, "postern._domainkey.forum.test") }, "dkim", Fix, "postern._domainkey.forum.test. IN TXT \"v=DKIM1; k=rsa; p="},
 		{"dkim other key", func(z *zone, _ *config.Config) { z.txt["postern._domainkey.forum.test"] = []string{other} }, "dkim", Fix, "not the public half"},
-		{"dkim revoked", func(z *zone, _ *config.Config) { z.txt["postern._domainkey.forum.test"] = []string{"v=DKIM1; k=rsa; p="} }, "dkim", Fix, "revoked"},
+		{"dkim revoked", func(z *zone, _ *config.Config) {
+			z.txt["postern._domainkey.forum.test"] = []string{"v=DKIM1; k=rsa; p="}
+		}, "dkim", Fix, "revoked"},
 		{"dkim two records", func(z *zone, _ *config.Config) {
 			z.txt["postern._domainkey.forum.test"] = []string{want, other}
 		}, "dkim", Fix, "2 DKIM records"},

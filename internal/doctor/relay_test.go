@@ -26,7 +26,9 @@ func TestRelayProbe(t *testing.T) {
 	plain := smtptest.Start(t, smtptest.Options{})
 	tlsAuth := smtptest.Start(t, smtptest.Options{Cert: cert, User: "forum", Password: "s3cret", RequireAuth: true})
 	implicit := smtptest.Start(t, smtptest.Options{Cert: cert, Implicit: true})
-	host := func(s *smtptest.Sink) string { return strings.TrimPrefix(strings.SplitN(s.URL(), "?", 2)[0], "smtp://") }
+	host := func(s *smtptest.Sink) string {
+		return strings.TrimPrefix(strings.SplitN(s.URL(), "?", 2)[0], "smtp://")
+	}
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
