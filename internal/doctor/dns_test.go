@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,7 +215,7 @@ func TestOutgoingIP(t *testing.T) {
 	z := goodZone("")
 	cfg := dnsConfig("")
 	cfg.Notify.RelayURL = "smtp://127.0.0.1:25"
-	rs := results(checkDNS(context.Background(), z, cfg, []net.IP{net.ParseIP("198.51.100.7")}))
+	rs := results(checkDNS(context.Background(), timed{r: z, d: time.Second}, cfg, []net.IP{net.ParseIP("198.51.100.7")}))
 	if r := rs["spf"]; r.Status != Fix || !strings.Contains(r.Fix, "ip4:198.51.100.7") || !strings.Contains(r.Detail, "--outgoing-ip") {
 		t.Errorf("spf: %+v", r)
 	}
@@ -267,5 +268,55 @@ func TestNoNetwork(t *testing.T) {
 	}
 	if !rep.NeedsFix() {
 		t.Error("no FIX")
+	}
+}
+
+// TestDNSBlackhole: the system's resolver asking a name server that
+// never answers (a UDP socket on 127.0.0.1 that reads and stays silent):
+// every lookup times out, and the DNS checks end within about four
+// lookup timeouts (the outgoing address, then the records side by side).
+func TestDNSBlackhole(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	// The resolver's lookups outlive their callers' contexts a little
+	// (net shares them between callers): closing their connections at
+	// the end ends them.
+	var mu sync.Mutex
+	var conns []net.Conn
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "udp", pc.LocalAddr().String())
+		if err == nil {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+		return c, err
+	}}
+	keyFile, _ := dkimKey(t)
+	const lt = 200 * time.Millisecond
+	start := time.Now()
+	rs := checkDNS(context.Background(), timed{r: r, d: lt}, dnsConfig(keyFile), nil)
+	if d := time.Since(start); d > 5*lt+time.Second {
+		t.Errorf("took %v with lookups of %v", d, lt)
+	}
+	for _, r := range rs {
+		want := Fix
+		if r.Check == "ptr" {
+			want = Warn // the relay host did not resolve
+		}
+		if r.Status != want || !strings.Contains(r.Detail, "timed out") {
+			t.Errorf("%s: %s %q", r.Check, r.Status, r.Detail)
+		}
 	}
 }

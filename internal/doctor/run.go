@@ -91,31 +91,56 @@ func mailHost(cfg config.Config) string {
 	return domainOf(cfg)
 }
 
-// checkDNS gathers the DNS facts of the forum domain and checks them.
-func checkDNS(ctx context.Context, r Resolver, cfg config.Config, ips []net.IP) []Result {
+// checkDNS gathers the DNS facts of the forum domain and checks them:
+// the outgoing address first (the SPF and PTR checks need it), then each
+// record side by side, so that lookups that time out cost about four
+// LookupTimeouts in all, not one each.
+func checkDNS(ctx context.Context, r timed, cfg config.Config, ips []net.IP) []Result {
 	domain := domainOf(cfg)
 	if domain == "" {
 		return []Result{fix("domain", "domain is not set: no DNS record can be checked", `domain = "forum.example.org" (POSTERN_DOMAIN)`)}
 	}
 	host := mailHost(cfg)
 	out := outgoing(ctx, r, cfg, ips)
-	var mx MXFacts
-	mx.MX = answer(r.LookupMX(ctx, domain))
-	mx.Hosts = map[string]Answer[net.IPAddr]{}
-	for i, m := range mx.MX.Records {
+	var mx, spfR, dkim, dmarc Result
+	var ptr []Result
+	var wg sync.WaitGroup
+	wg.Go(func() { mx = CheckMX(domain, host, mxFacts(ctx, r, domain)) })
+	wg.Go(func() { spfR = CheckSPF(domain, spfFacts(ctx, r, domain, out)) })
+	wg.Go(func() { dkim = CheckDKIM(domain, cfg.Notify.DKIMSel, dkimFacts(ctx, r, cfg)) })
+	wg.Go(func() { dmarc = CheckDMARC(domain, answer(r.LookupTXT(ctx, "_dmarc."+domain))) })
+	wg.Go(func() { ptr = CheckPTR(host, ptrFacts(ctx, r, out)) })
+	wg.Wait()
+	return append([]Result{mx, spfR, dkim, dmarc}, ptr...)
+}
+
+// mxFacts looks up the MX of domain and the addresses of its hosts.
+func mxFacts(ctx context.Context, r Resolver, domain string) MXFacts {
+	f := MXFacts{MX: answer(r.LookupMX(ctx, domain)), Hosts: map[string]Answer[net.IPAddr]{}}
+	for i, m := range f.MX.Records {
 		if name := strings.TrimSuffix(m.Host, "."); i < maxMXHosts && name != "" {
-			mx.Hosts[name] = answer(r.LookupIPAddr(ctx, name))
+			f.Hosts[name] = answer(r.LookupIPAddr(ctx, name))
 		}
 	}
-	sf := SPFFacts{TXT: answer(r.LookupTXT(ctx, domain)), Outgoing: out}
-	if sf.TXT.Err == nil && len(spfRecords(sf.TXT.Records)) == 1 {
-		sf.Results, sf.Errs = evalSPF(ctx, r, domain, out)
-	}
-	results := []Result{CheckMX(domain, host, mx), CheckSPF(domain, sf),
-		CheckDKIM(domain, cfg.Notify.DKIMSel, dkimFacts(ctx, r, cfg)),
-		CheckDMARC(domain, answer(r.LookupTXT(ctx, "_dmarc."+domain)))}
-	return append(results, CheckPTR(host, ptrFacts(ctx, r, out))...)
+	return f
 }
+
+// spfFacts looks up the TXT records of domain and, when it has one SPF
+// policy, evaluates it for the outgoing addresses within
+// spfEvalLookups lookup timeouts.
+func spfFacts(ctx context.Context, r timed, domain string, out Outgoing) SPFFacts {
+	f := SPFFacts{TXT: answer(r.LookupTXT(ctx, domain)), Outgoing: out}
+	if f.TXT.Err == nil && len(spfRecords(f.TXT.Records)) == 1 {
+		ctx, cancel := context.WithTimeout(ctx, spfEvalLookups*r.d)
+		defer cancel()
+		f.Results, f.Errs = evalSPF(ctx, r, domain, out)
+	}
+	return f
+}
+
+// spfEvalLookups bounds an SPF evaluation (up to 10 lookups by RFC 7208
+// section 4.6.4) to this many lookup timeouts.
+const spfEvalLookups = 2
 
 // outgoing finds the addresses outgoing mail leaves from: ips when given,
 // else the relay host's public addresses.
