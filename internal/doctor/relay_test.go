@@ -49,6 +49,8 @@ func TestRelayProbe(t *testing.T) {
 			map[string]Status{"relay": OK, "relay-tls": OK, "relay-auth": OK}, "relay_url has no user"},
 		{"certificate not trusted", "smtp://" + host(tlsAuth), "",
 			map[string]Status{"relay": OK, "relay-tls": Fix}, "relay_ca_file"},
+		{"starttls required, not offered", "smtp://" + host(plain) + "?starttls=required", "",
+			map[string]Status{"relay": OK, "relay-tls": Fix}, "does not offer STARTTLS"},
 		{"implicit tls", "smtps://" + host(implicit), ca, map[string]Status{"relay": OK, "relay-tls": OK, "relay-auth": OK}, "implicit TLS"},
 		{"nothing listening", "smtp://" + deadAddr, "", map[string]Status{"relay": Fix}, "cannot connect to " + deadAddr},
 		{"bad url", "http://relay.test", "", map[string]Status{"relay": Fix}, "unsupported URL scheme"},
