@@ -97,3 +97,59 @@ func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// Schema is the state of a database's migrations against the ones this
+// binary embeds (ReadSchema).
+type Schema struct {
+	// Version is the highest goose migration applied (0: none, or no
+	// goose table); Latest is the highest this binary embeds.
+	Version, Latest int64
+	// RiverApplied and RiverAll count River's migrations applied and
+	// known to the River this binary is built with.
+	RiverApplied, RiverAll int
+}
+
+// Current reports whether every migration of the binary is applied.
+func (s Schema) Current() bool { return s.Version >= s.Latest && s.RiverApplied >= s.RiverAll }
+
+// The queries of ReadSchema: goose's default version table.
+const (
+	sqlGooseTableExists = `SELECT to_regclass('goose_db_version') IS NOT NULL`
+	sqlGooseVersion     = `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`
+)
+
+// ReadSchema reads the migration state of the database at pool without
+// changing it (the read-only counterpart of Migrate, for postern doctor).
+func ReadSchema(ctx context.Context, pool *pgxpool.Pool) (Schema, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := gooseProvider(db)
+	if err != nil {
+		return Schema{}, err
+	}
+	var s Schema
+	for _, src := range p.ListSources() {
+		s.Latest = max(s.Latest, src.Version)
+	}
+	// Read goose's table directly: the provider's GetDBVersion creates
+	// it when missing, and this must change nothing.
+	var table bool
+	if err := pool.QueryRow(ctx, sqlGooseTableExists).Scan(&table); err != nil {
+		return Schema{}, fmt.Errorf("read schema version: %w", err)
+	}
+	if table {
+		if err := pool.QueryRow(ctx, sqlGooseVersion).Scan(&s.Version); err != nil {
+			return Schema{}, fmt.Errorf("read schema version: %w", err)
+		}
+	}
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return Schema{}, fmt.Errorf("river migrator: %w", err)
+	}
+	s.RiverAll = len(migrator.AllVersions())
+	existing, err := migrator.ExistingVersions(ctx)
+	if err == nil {
+		s.RiverApplied = len(existing)
+	}
+	return s, nil
+}

@@ -11,6 +11,7 @@
 //	postern import mbox FILE   import a mailing-list archive as threads
 //	postern dkim keygen | keys reseal   keys
 //	postern imap check [URL...]   log in to a mailbox and say what serve would do, changing nothing
+//	postern doctor   check DNS, database, relay, keys and base URL; say what to fix
 //
 // Every setting is a flag with a POSTERN_* environment equivalent, declared
 // once in internal/config; a command accepts only the settings it reads. A
@@ -79,6 +80,8 @@ commands:
   moderate list | moderate approve ID | moderate reject ID [REASON]
   user moderator ADDRESS [--off]   make (or unmake) a moderator
   config --print-defaults | config --check   every setting as a TOML file | check a configuration, print its values
+  doctor [--json] [--outgoing-ip IP]   check MX, SPF, DKIM, DMARC, reverse DNS, database, relay, keys, base URL;
+                        print what to fix (exit status 1 when something must be)
 
 Run 'postern COMMAND --help' for the flags of a command.
 `
@@ -92,7 +95,7 @@ var commands = map[string]command{
 	"threads": cmdThreads, "thread": cmdThread, "inbound": cmdInbound,
 	"user": cmdUser, "dkim": cmdDKIM, "keys": cmdKeys,
 	"category": cmdCategory, "question": cmdQuestion, "moderate": cmdModerate,
-	"import": cmdImport, "config": cmdConfig, "imap": cmdIMAP,
+	"import": cmdImport, "config": cmdConfig, "imap": cmdIMAP, "doctor": cmdDoctor,
 }
 
 // run runs the command named by args[0] with the rest of args, printing

@@ -167,13 +167,7 @@ func newSender(cfg config.Config) (mailout.Sender, error) {
 	var err error
 	n := cfg.Notify
 	if n.RelayURL != "" {
-		opts := mailout.RelayOptions{HeloName: cfg.Forum.Domain}
-		if n.RelayCAFile != "" {
-			if opts.TLSConfig, err = relayTLS(n.RelayCAFile); err != nil {
-				return nil, err
-			}
-		}
-		sender, err = mailout.NewRelay(n.RelayURL, opts)
+		sender, err = NewRelay(cfg)
 	} else {
 		sender, err = mailout.NewMaildir(n.Maildir)
 	}
