@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/smtptest"
 	"github.com/postern/postern/internal/systemtest"
@@ -143,6 +144,30 @@ func TestOpsCommands(t *testing.T) {
 	}
 	if err := run(ctx, cmd("outbox", "cancel", fmt.Sprint(answerNote.ID)), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not pending") {
 		t.Errorf("second cancel: %v", err)
+	}
+
+	// A pending notification whose job waits for a later try: listed
+	// with its next try; retry makes it due now, and it is sent.
+	if _, err := a.Pool().Exec(ctx, `UPDATE notifications SET state = 'pending' WHERE id = $1`, answerNote.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Pool().Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, scheduled_at)
+		VALUES (jsonb_build_object('notification_ids', jsonb_build_array($1::bigint)), 'postern.notify', 130, 'notify', 'scheduled', now() + interval '1 hour')`, answerNote.ID); err != nil {
+		t.Fatal(err)
+	}
+	var pendingList []threads.OutboxEntry
+	if err := json.Unmarshal([]byte(runOK(t, cmd("outbox", "list", "--pending", "--json")...)), &pendingList); err != nil || len(pendingList) != 1 ||
+		pendingList[0].ID != answerNote.ID || pendingList[0].NextTry == nil || pendingList[0].NextTry.Before(time.Now().Add(50*time.Minute)) {
+		t.Fatalf("outbox list --pending: %+v %v", pendingList, err)
+	}
+	before = len(relay.Messages())
+	runOK(t, cmd("outbox", "retry", fmt.Sprint(answerNote.ID))...)
+	relay.WaitFor(t, 0, func(m smtptest.Message) bool {
+		return len(relay.Messages()) > before && bytes.Contains(m.Data, []byte("Keep the same wake-up time")) && m.To[0] == "alice@example.org"
+	})
+	systemtest.WaitDrained(t, a)
+	if n := systemtest.Count(t, a, `SELECT count(*) FROM river_job WHERE kind = 'postern.notify' AND state IN ('scheduled', 'available', 'retryable')`); n != 0 {
+		t.Errorf("%d notify jobs still waiting after the retry", n)
 	}
 
 	stats := strings.Join(strings.Fields(runOK(t, cmd("stats")...)), " ")
