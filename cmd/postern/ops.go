@@ -54,6 +54,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		err = fmt.Errorf("export: %w", cerr)
 	}
 	if err != nil {
+		if out != "" {
+			os.Remove(out) // a partial archive would pass for a whole one
+		}
 		return err
 	}
 	fmt.Fprintf(stderr, "postern: exported %d posts\n", n)
