@@ -76,6 +76,13 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 	if err := os.WriteFile(mbox, []byte("From carol@example.org Mon Jan  1 00:00:00 2024\nFrom: Carol <carol@example.org>\nSubject: Imported question\nMessage-ID: <imp1@c.example>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nAn old question.\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	maildir := filepath.Join(dir, "Maildir")
+	if err := os.MkdirAll(filepath.Join(maildir, "new"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(maildir, "new", "1704067200.M1P1.host"), []byte("From: Dan <dan@example.org>\nSubject: Imported from a Maildir\nMessage-ID: <imp2@d.example>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nAnother old question.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	db := []string{"--database-url", a.Config().Store.DatabaseURL}
 	sec := []string{"--database-url", a.Config().Store.DatabaseURL, "--domain", "forum.test", "--secret-file", a.Config().Store.SecretFile}
 	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
@@ -92,15 +99,22 @@ func TestEveryCommandFlagsAnywhere(t *testing.T) {
 		{"threads", cat([]string{"threads"}, db, []string{"--json", "--limit", "5"}), `"title": "Cannot sleep"`, false, []string{"json", "limit", "database-url"}},
 		{"thread", cat([]string{"thread", "1", "--json"}, db), `"author": "Alice"`, false, []string{"json", "database-url"}},
 		{"inbound list", cat([]string{"inbound", "list", "--json"}, db, []string{"--failed"}), "[]", false, []string{"json", "failed", "held", "limit", "database-url"}},
+		{"inbound show", cat([]string{"inbound", "show", ignored, "--json"}, db), `"state": "ignored"`, false, []string{"json", "database-url"}},
 		{"inbound retry", cat([]string{"inbound", "retry", ignored}, db), "inbound " + ignored + " queued", false, []string{"database-url"}},
+		{"outbox list", cat([]string{"outbox", "list", "--json"}, db, []string{"--failed"}), "[]", false, []string{"json", "pending", "failed", "limit", "database-url"}},
+		{"outbox retry", cat([]string{"outbox", "retry", "999"}, db), "notification 999", true, []string{"database-url"}},
+		{"outbox cancel", cat([]string{"outbox", "cancel", "999"}, db), "notification 999", true, []string{"database-url"}},
+		{"stats", cat([]string{"stats"}, db, []string{"--json"}), `"question": {`, false, []string{"json", "database-url"}},
+		{"export", cat([]string{"export"}, db, []string{"--format", "json"}), `"title": "Cannot sleep"`, false, []string{"format", "out", "database-url"}},
 		{"category add", cat([]string{"category", "add", "sleep", "Sleep", "--domain", "forum.test"}, db), "ask+sleep@forum.test", false, []string{"database-url", "domain"}},
-		{"category list", cat([]string{"category", "list"}, db), "sleep", false, []string{"database-url"}},
+		{"category list", cat([]string{"category", "list"}, db, []string{"--json"}), `"slug": "sleep"`, false, []string{"json", "database-url"}},
 		{"question close", cat([]string{"question", "close", "1"}, db), "question 1 closed", false, []string{"duplicate-of", "database-url"}},
 		{"question reopen", cat([]string{"question", "reopen", "1"}, db), "question 1 reopened", false, []string{"database-url"}},
 		{"moderate list", cat([]string{"moderate", "list"}, db, []string{"--json"}), "[]", false, []string{"json", "database-url"}},
 		{"moderate approve", cat([]string{"moderate", "approve", "1"}, db), "not waiting for moderation", true, []string{"database-url"}},
 		{"moderate reject", cat([]string{"moderate", "reject", "999", "off", "topic"}, db), "no longer exists", true, []string{"database-url"}},
 		{"import mbox", cat([]string{"import", "mbox", mbox, "--json"}, sec), `"imported": 1`, false, []string{"category", "json", "batch", "secret-file", "max-attachment-bytes"}},
+		{"import maildir", cat([]string{"import", "maildir", maildir, "--json"}, sec), `"imported": 1`, false, []string{"category", "json", "batch", "secret-file", "max-attachment-bytes"}},
 		{"user export", cat([]string{"user", "export", "alice@example.org"}, sec), `"display_name"`, false, []string{"database-url", "domain", "secret-file", "sealing-keys-file"}},
 		{"user moderator", cat([]string{"user", "moderator", "alice@example.org", "--off"}, sec), "done", false, []string{"off", "secret-file"}},
 		{"user forget", cat([]string{"user", "forget", "carol@example.org", "--anonymous"}, sec), "forgotten: person", false, []string{"anonymous", "secret-file"}},
@@ -173,14 +187,15 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 func TestCommandGroupHelp(t *testing.T) {
 	t.Parallel()
 	for group, want := range map[string][]string{
-		"inbound":  {"postern inbound list ", "-failed", "-held", "postern inbound retry ID", "-database-url"},
+		"inbound":  {"postern inbound list ", "-failed", "-held", "postern inbound show ID", "postern inbound retry ID", "-database-url"},
+		"outbox":   {"postern outbox list ", "-pending", "-failed", "postern outbox retry ID", "postern outbox cancel ID"},
 		"category": {`postern category add SLUG "Name"`, "postern category list", "-domain"},
 		"question": {"postern question close ID", "-duplicate-of", "postern question reopen ID"},
 		"moderate": {"postern moderate list", "-json", "postern moderate approve ID", "postern moderate reject ID [REASON]"},
 		"user":     {"postern user export ADDRESS", "postern user forget ADDRESS", "-anonymous", "postern user moderator ADDRESS", "-off", "-secret-file"},
 		"dkim":     {"postern dkim keygen", "-type", "-out", "-dkim-selector"},
 		"keys":     {"postern keys reseal", "-sealing-keys-file"},
-		"import":   {"postern import mbox FILE", "-category", "-batch", "-max-attachment-bytes"},
+		"import":   {"postern import mbox FILE", "postern import maildir DIR", "-category", "-batch", "-max-attachment-bytes"},
 		"imap":     {"postern imap check [URL...]", "-imap"},
 	} {
 		for _, h := range []string{"--help", "-h"} {

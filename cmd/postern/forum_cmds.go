@@ -17,9 +17,14 @@ import (
 // `postern category list`.
 func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		return errors.New(`usage: postern category add SLUG "Name" | postern category list`)
+		return errors.New(`usage: postern category add SLUG "Name" | postern category list [--json]`)
 	}
-	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, readSettings, nil, readOnly)
+	var asJSON bool
+	var extra func(*flag.FlagSet)
+	if args[0] == "list" {
+		extra = func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }
+	}
+	cfg, fs, st, done, err := openCommand(ctx, "category "+args[0], args[1:], stderr, readSettings, extra, readOnly)
 	if err != nil {
 		return err
 	}
@@ -43,7 +48,7 @@ func cmdCategory(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	return printList(stdout, false, list, "SLUG\tNAME", func(c threads.Category) string {
+	return printList(stdout, asJSON, list, "SLUG\tNAME", func(c threads.Category) string {
 		return fmt.Sprintf("%s\t%s\n", c.Slug, c.Name)
 	})
 }

@@ -20,11 +20,12 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/postern/postern/mailin/maildir"
 	"github.com/postern/postern/mailin/mbox"
 	"github.com/postern/postern/threads/importer"
 )
 
-const importUsage = "usage: postern import mbox [--category SLUG] [--batch N] [--json] FILE (- for standard input; .gz is decompressed)"
+const importUsage = "usage: postern import mbox [--category SLUG] [--batch N] [--json] FILE (- for standard input; .gz is decompressed) | postern import maildir [--category SLUG] [--batch N] [--json] DIR"
 
 // importGCPercent is the import's GOGC (unless GOGC is set).
 const importGCPercent = 200
@@ -33,11 +34,11 @@ const importGCPercent = 200
 // error is not a terminal.
 const importProgressEvery = 5 * time.Second
 
-// cmdImport implements `postern import mbox FILE`: a mailing-list archive
-// becomes threads (importer.Mbox), with a progress bar on a
-// terminal and a summary at the end.
+// cmdImport implements `postern import mbox FILE` and `postern import
+// maildir DIR`: a mailing-list archive becomes threads (importer.Import),
+// with a progress bar on a terminal and a summary at the end.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "mbox" {
+	if len(args) == 0 || (args[0] != "mbox" && args[0] != "maildir") {
 		return errors.New(importUsage)
 	}
 	var opts importer.Options
@@ -45,7 +46,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cpuProfile string
 	bar := &importBar{w: stderr}
 	terminal := isTerminal(stderr)
-	cfg, fs, st, done, err := openCommand(ctx, "import mbox", args[1:], stderr, importSettings, func(fs *flag.FlagSet) {
+	cfg, fs, st, done, err := openCommand(ctx, "import "+args[0], args[1:], stderr, importSettings, func(fs *flag.FlagSet) {
 		fs.StringVar(&opts.Category, "category", "", "put the imported questions in the category SLUG (it must exist)")
 		fs.IntVar(&opts.BatchSize, "batch", 1000, "messages per transaction")
 		fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
@@ -70,7 +71,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// memory limit above still caps the heap.
 		defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
 	}
-	in, size, closeIn, err := openMailbox(fs.Arg(0))
+	src, size, readSoFar, closeIn, err := openSource(args[0], fs.Arg(0), int(cfg.Intake.MaxMessage))
 	if err != nil {
 		return err
 	}
@@ -84,9 +85,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	start := time.Now()
-	opts.Progress = importProgress(bar, terminal, stderr, in, size, start, log)
-	reader := mbox.NewReader(in, mbox.Options{MaxMessageBytes: int(cfg.Intake.MaxMessage)})
-	stats, ierr := importer.Mbox(ctx, st, reader, opts)
+	opts.Progress = importProgress(bar, terminal, stderr, readSoFar, size, start, log)
+	stats, ierr := importer.Import(ctx, st, src, opts)
 	elapsed := time.Since(start)
 	bar.finish()
 	if err := printImportSummary(stdout, stats, elapsed, asJSON); err != nil {
@@ -99,6 +99,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return ierr
 	}
 	switch {
+	case stats.Read == 0 && args[0] == "maildir":
+		log.Warn("import: no message found in cur/ or new/")
 	case stats.Read == 0:
 		log.Warn("import: no message found: is this an mbox file (messages starting with \"From \" lines)?")
 	case stats.Garbage > 0:
@@ -125,9 +127,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // importProgress starts the progress bar when stderr is a terminal and
 // returns the importer's progress callback: it moves the bar by the bytes
-// read from in (of size, or a spinner when size is unknown), or, off a
+// done() says were read (of size, or a spinner when size is unknown), or, off a
 // terminal, logs a progress line every importProgressEvery.
-func importProgress(bar *importBar, terminal bool, stderr io.Writer, in *mailboxInput, size int64, start time.Time, log *slog.Logger) func(importer.Stats) {
+func importProgress(bar *importBar, terminal bool, stderr io.Writer, done func() int64, size int64, start time.Time, log *slog.Logger) func(importer.Stats) {
 	if terminal {
 		total := size
 		if total <= 0 {
@@ -139,9 +141,9 @@ func importProgress(bar *importBar, terminal bool, stderr io.Writer, in *mailbox
 	}
 	lastLog := start
 	return func(p importer.Stats) {
-		done := in.n.Load()
+		read := done()
 		if terminal {
-			bar.set(fmt.Sprintf("%d messages, %d posts", p.Read, p.Imported), done)
+			bar.set(fmt.Sprintf("%d messages, %d posts", p.Read, p.Imported), read)
 			return
 		}
 		if time.Since(lastLog) < importProgressEvery {
@@ -151,7 +153,7 @@ func importProgress(bar *importBar, terminal bool, stderr io.Writer, in *mailbox
 		attrs := []any{"read", p.Read, "imported", p.Imported, "duplicates", p.Duplicates, "skipped", p.SkippedTotal(),
 			"msg_per_s", int(float64(p.Read) / time.Since(start).Seconds())}
 		if size > 0 {
-			attrs = append(attrs, "percent", fmt.Sprintf("%.1f", 100*float64(done)/float64(size)))
+			attrs = append(attrs, "percent", fmt.Sprintf("%.1f", 100*float64(read)/float64(size)))
 		}
 		log.Info("import progress", attrs...)
 	}
@@ -206,6 +208,25 @@ func printImportSummary(w io.Writer, st importer.Stats, elapsed time.Duration, a
 	fmt.Fprintf(tw, "elapsed\t%s\n", elapsed.Round(time.Millisecond))
 	fmt.Fprintf(tw, "messages/s\t%.0f\n", sum.Rate)
 	return tw.Flush()
+}
+
+// openSource opens what `import KIND PATH` reads: an mbox file
+// (openMailbox) or a Maildir folder. It returns the source, its size in
+// bytes (0 when unknown), the function saying how many of those bytes
+// were read and the function closing it.
+func openSource(kind, path string, maxMessage int) (src importer.Source, size int64, done func() int64, closeFn func(), err error) {
+	if kind == "maildir" {
+		md, err := maildir.Open(path, maxMessage)
+		if err != nil {
+			return nil, 0, nil, nil, err
+		}
+		return md, md.Size(), md.Offset, func() {}, nil
+	}
+	in, size, closeIn, err := openMailbox(path)
+	if err != nil {
+		return nil, 0, nil, nil, err
+	}
+	return mbox.NewReader(in, mbox.Options{MaxMessageBytes: maxMessage}), size, in.n.Load, closeIn, nil
 }
 
 // countingReader counts the bytes read through it, for progress.

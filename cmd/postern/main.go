@@ -5,10 +5,11 @@
 //	postern serve      receive mail (SMTP/LMTP, IMAP), process it, send notifications, serve HTTP
 //	postern migrate    apply database migrations
 //	postern dev        run on an embedded default: private PostgreSQL, Maildir, local ports
-//	postern threads | thread ID | inbound list | inbound retry ID   read the forum and its intake
+//	postern threads | thread ID | inbound list|show ID|retry ID   read the forum and its intake
+//	postern outbox list|retry ID|cancel ID | stats | export   notifications, figures, an archive
 //	postern user export|forget|moderator ADDRESS   one person's data and role
 //	postern category | question | moderate   curate the forum
-//	postern import mbox FILE   import a mailing-list archive as threads
+//	postern import mbox FILE | import maildir DIR   import a mailing-list archive as threads
 //	postern dkim keygen | keys reseal   keys
 //	postern imap check [URL...]   log in to a mailbox and say what serve would do, changing nothing
 //	postern doctor   check DNS, database, relay, keys and base URL; say what to fix
@@ -68,13 +69,20 @@ commands:
   threads               list questions
   thread ID             show one question with its answers and comments
   inbound list          list received messages (--failed: only failures; --held: posts held for confirmation)
+  inbound show ID       one received message: what came, its state and reason, the post it became (no address)
   inbound retry ID      reprocess a failed or ignored message
+  outbox list           list notifications (--pending | --failed): recipient by person id, attempts, next try
+  outbox retry ID       send a failed, cancelled or waiting notification now
+  outbox cancel ID      stop a pending notification from being sent
+  stats                 posts, people, queue depths and oldest jobs, the last hour's mail by outcome
+  export                write every thread as mbox or JSON (--format, --out), display names only, no address
   user export ADDRESS   print what Postern holds about an address
   user forget ADDRESS   erase an address (posts stay, under the display name or --anonymous)
   dkim keygen           make a DKIM key and print the DNS record to publish
   keys reseal           re-encrypt addresses and raw mail with the newest sealing key
   imap check [URL...]   log in to IMAP mailboxes (default: --imap) and report what serve would do; changes nothing
   import mbox FILE      import a mailing-list archive as threads (senders unconfirmed, nobody notified)
+  import maildir DIR    the same from a Maildir (its cur/ and new/ messages)
   category add SLUG "Name" | category list
   question close ID [--duplicate-of ID] | question reopen ID
   moderate list | moderate approve ID | moderate reject ID [REASON]
@@ -96,6 +104,7 @@ var commands = map[string]command{
 	"user": cmdUser, "dkim": cmdDKIM, "keys": cmdKeys,
 	"category": cmdCategory, "question": cmdQuestion, "moderate": cmdModerate,
 	"import": cmdImport, "config": cmdConfig, "imap": cmdIMAP, "doctor": cmdDoctor,
+	"outbox": cmdOutbox, "stats": cmdStats, "export": cmdExport,
 }
 
 // run runs the command named by args[0] with the rest of args, printing
@@ -124,10 +133,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // subcommands are the subcommands of each command that has some, in the
 // order their help lists them.
 var subcommands = map[string][]string{
-	"inbound": {"list", "retry"}, "category": {"add", "list"},
+	"inbound": {"list", "show", "retry"}, "category": {"add", "list"},
+	"outbox":   {"list", "retry", "cancel"},
 	"question": {"close", "reopen"}, "moderate": {"list", "approve", "reject"},
 	"user": {"export", "forget", "moderator"}, "dkim": {"keygen"},
-	"keys": {"reseal"}, "import": {"mbox"}, "imap": {"check"},
+	"keys": {"reseal"}, "import": {"mbox", "maildir"}, "imap": {"check"},
 }
 
 // isHelp reports whether arg asks for help.
@@ -167,6 +177,10 @@ var (
 var synopses = map[string]string{
 	"thread":           "thread ID",
 	"inbound retry":    "inbound retry ID",
+	"inbound show":     "inbound show ID",
+	"outbox retry":     "outbox retry ID",
+	"outbox cancel":    "outbox cancel ID",
+	"import maildir":   "import maildir DIR",
 	"category add":     `category add SLUG "Name"`,
 	"question close":   "question close ID",
 	"question reopen":  "question reopen ID",

@@ -190,9 +190,11 @@ func edited(m threads.PostMeta) string {
 
 func cmdInbound(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: postern inbound list [--failed | --held] [--json] | postern inbound retry ID")
+		return errors.New("usage: postern inbound list [--failed | --held] [--json] | postern inbound show ID | postern inbound retry ID")
 	}
 	switch args[0] {
+	case "show":
+		return inboundShow(ctx, args[1:], stdout, stderr)
 	case "list":
 		var asJSON, failedOnly, heldOnly bool
 		var limit int

@@ -37,6 +37,23 @@ import (
 // The caller owns r. On error (or when ctx ends) the batches committed so
 // far stay, and the returned stats count them.
 func Mbox(ctx context.Context, st *threads.Store, r *mbox.Reader, opts Options) (Stats, error) {
+	return Import(ctx, st, r, opts)
+}
+
+// Source is a mailbox to import: an *mbox.Reader, or a
+// maildir.Reader. Next returns the next message (io.EOF after the last;
+// an *mbox.OversizeError for one too large, after which Next may be
+// called again); Offset is how far into the mailbox the messages read so
+// far reach (bytes); Garbage the bytes skipped before the first message.
+type Source interface {
+	Next() (*mbox.Message, error)
+	Offset() int64
+	Garbage() int64
+}
+
+// Import is Mbox for any Source: the same threading, deduplication,
+// batching and statistics, whatever holds the messages.
+func Import(ctx context.Context, st *threads.Store, r Source, opts Options) (Stats, error) {
 	opts = opts.withDefaults()
 	imp, err := newImporter(ctx, st, opts)
 	if err != nil {
@@ -86,7 +103,7 @@ type job struct {
 // mailbox order, once its weight is acquired from sem (released when its
 // batch is committed). An oversize message is sent without its bytes, to
 // be counted as skipped.
-func readJobs(ctx context.Context, r *mbox.Reader, sem *semaphore.Weighted, jobs chan<- job, log *slog.Logger) error {
+func readJobs(ctx context.Context, r Source, sem *semaphore.Weighted, jobs chan<- job, log *slog.Logger) error {
 	for seq := int64(0); ; seq++ {
 		m, err := r.Next()
 		j := job{seq: seq, end: r.Offset(), garbage: r.Garbage()}

@@ -1,0 +1,10 @@
+package maildir
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if they leave goroutines running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
