@@ -105,7 +105,18 @@ func NewServer(be Backend) *Server {
 
 // Serve accepts incoming connections on the Listener l.
 func (s *Server) Serve(l net.Listener) error {
+	// Postern patch: a Serve that starts after Shutdown closes its
+	// listener at once (it would otherwise never be closed), and each
+	// connection is added to wg under the lock, after checking done, so
+	// that Shutdown's Wait never races an Add.
 	s.locker.Lock()
+	select {
+	case <-s.done:
+		s.locker.Unlock()
+		l.Close()
+		return ErrServerClosed
+	default:
+	}
 	s.listeners = append(s.listeners, l)
 	s.locker.Unlock()
 
@@ -136,7 +147,16 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 
+		s.locker.Lock()
+		select {
+		case <-s.done:
+			s.locker.Unlock()
+			c.Close()
+			return nil
+		default:
+		}
 		s.wg.Add(1)
+		s.locker.Unlock()
 		go func() {
 			defer s.wg.Done()
 
