@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -296,22 +295,11 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 			return fmt.Errorf("index notification message-ids: %w", err)
 		}
 	}
-	if len(ids) == 0 {
+	if b := deferredNotifications(tx); b != nil {
+		b.notifyIDs = append(b.notifyIDs, ids...)
 		return nil
 	}
-	slices.Sort(ids)
-	params := make([]river.InsertManyParams, 0, (len(ids)+NotifyBatchSize-1)/NotifyBatchSize)
-	for len(ids) > 0 {
-		k := min(len(ids), NotifyBatchSize)
-		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationIDs: ids[:k:k]}})
-		ids = ids[k:]
-	}
-	// One INSERT: with batched jobs there are few rows (200 for 10,000
-	// recipients), where COPY's extra round trips cost more than it saves.
-	if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("enqueue notifications: %w", err)
-	}
-	return nil
+	return s.insertNotifyJobs(ctx, tx, ids)
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
