@@ -68,9 +68,24 @@ const sqlMarkInboundMany = `UPDATE inbound i SET state = u.state, reason = u.rea
 // message, nothing of the batch is kept and the error is returned: the
 // caller processes the messages again alone (InboundTx), so that one
 // message the database refuses fails only itself.
-func (s *Store) InboundBatchTx(ctx context.Context, ids []int64, fn func(*Tx, Inbound) error) error {
+//
+// When take is not nil, the batch also takes over processing jobs
+// waiting in the queue (never tried yet, of messages of known size under
+// 1 MiB): it locks up to takeCandidates of them, asks take how many of
+// them (a prefix, in queue order) it takes given their messages, and
+// deletes those jobs in the transaction, so that their messages are
+// processed here, exactly once: if the batch fails, the jobs are back in
+// the queue as they were.
+func (s *Store) InboundBatchTx(ctx context.Context, ids []int64, take func([][]ProcessItem) int, fn func(*Tx, Inbound) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
 		b := &batchTx{Tx: ptx}
+		if take != nil {
+			more, err := s.takeProcessJobs(ctx, ptx, take)
+			if err != nil {
+				return err
+			}
+			ids = append(slices.Clip(ids), more...)
+		}
 		rows, err := s.lockInboundMany(ctx, ptx, ids)
 		if err != nil {
 			return err
@@ -84,6 +99,54 @@ func (s *Store) InboundBatchTx(ctx context.Context, ids []int64, fn func(*Tx, In
 		}
 		return s.finishBatch(ctx, b)
 	})
+}
+
+// takeCandidates is how many waiting processing jobs a batch looks at.
+const takeCandidates = 16
+
+// sqlLockProcessJobs locks the processing jobs a batch may take over, in
+// River's fetching order (river_job's prioritised fetching index), those
+// River or another batch locked skipped.
+const sqlLockProcessJobs = `SELECT id, args FROM river_job
+	WHERE state = 'available' AND queue = $1 AND kind = $2 AND scheduled_at <= now() AND attempt = 0
+		AND (args ? 'batch' OR (args->>'size')::bigint BETWEEN 1 AND 1048575)
+	ORDER BY priority, scheduled_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`
+
+// takeProcessJobs deletes the waiting processing jobs take chooses (see
+// InboundBatchTx) and returns the ids of their messages.
+func (s *Store) takeProcessJobs(ctx context.Context, tx pgx.Tx, take func([][]ProcessItem) int) ([]int64, error) {
+	res, err := tx.Query(ctx, sqlLockProcessJobs, QueueProcess, ProcessArgs{}.Kind(), takeCandidates)
+	if err != nil {
+		return nil, fmt.Errorf("lock processing jobs: %w", err)
+	}
+	var jobIDs []int64
+	var items [][]ProcessItem
+	var jobID int64
+	var args ProcessArgs
+	if _, err := pgx.ForEachRow(res, []any{&jobID, &args}, func() error {
+		jobIDs, items = append(jobIDs, jobID), append(items, args.Items())
+		args = ProcessArgs{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("lock processing jobs: %w", err)
+	}
+	n := 0
+	if len(items) > 0 {
+		n = take(items)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id = ANY($1)`, jobIDs[:n]); err != nil {
+		return nil, fmt.Errorf("take processing jobs: %w", err)
+	}
+	var ids []int64
+	for _, job := range items[:n] {
+		for _, it := range job {
+			ids = append(ids, it.ID)
+		}
+	}
+	return ids, nil
 }
 
 // lockInboundMany loads, locks and opens the inbound rows of ids.

@@ -53,10 +53,10 @@ func processItems(ctx context.Context, st *threads.Store, items []threads.Proces
 	return processAlone(ctx, st, items, m)
 }
 
-// batchable reports whether items are processed as one batch: more than
-// one, each of a known size under batchLargest.
+// batchable reports whether items are processed as a batch: each of a
+// known size under batchLargest.
 func batchable(items []threads.ProcessItem) bool {
-	if len(items) < 2 {
+	if len(items) == 0 {
 		return false
 	}
 	for _, it := range items {
@@ -102,24 +102,41 @@ func cmpErr(first, err error) error {
 }
 
 // processBatch processes items in one transaction (see above) within
-// the memory budget, and logs each message's outcome once it committed.
+// the memory budget, with the messages of waiting jobs it takes over
+// (up to threads.MaxProcessBatch in all, as the budget allows), and logs
+// each message's outcome once it committed.
 func processBatch(ctx context.Context, st *threads.Store, items []threads.ProcessItem) ([]itemResult, error) {
 	ids := make([]int64, len(items))
+	mem, memCap := st.Memory()
 	var weight int64
 	for i, it := range items {
 		ids[i] = it.ID
 		weight += ProcessWeight*it.Size + processOverhead
 	}
-	mem, memCap := st.Memory()
 	weight = min(weight, memCap)
 	if err := mem.Acquire(ctx, weight); err != nil {
 		return nil, fmt.Errorf("process %d inbound messages: %w", len(ids), err)
 	}
-	defer mem.Release(weight)
+	defer func() { mem.Release(weight) }()
+	take := func(jobs [][]threads.ProcessItem) int {
+		n, count := 0, len(items)
+		for _, job := range jobs {
+			var w int64
+			for _, it := range job {
+				w += ProcessWeight*it.Size + processOverhead
+			}
+			if count+len(job) > threads.MaxProcessBatch || !mem.TryAcquire(w) {
+				break
+			}
+			weight += w
+			n, count = n+1, count+len(job)
+		}
+		return n
+	}
 	p := processor{st: st, cfg: st.Config()}
-	res := make([]itemResult, 0, len(ids))
-	outs := make([]threads.Outcome, 0, len(ids))
-	err := st.InboundBatchTx(ctx, ids, func(tx *threads.Tx, in threads.Inbound) error {
+	var res []itemResult
+	var outs []threads.Outcome
+	err := st.InboundBatchTx(ctx, ids, take, func(tx *threads.Tx, in threads.Inbound) error {
 		if in.State != threads.StateAccepted {
 			res, outs = append(res, itemResult{id: in.ID, state: in.State}), append(outs, threads.Outcome{State: in.State})
 			return nil

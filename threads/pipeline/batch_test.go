@@ -97,3 +97,51 @@ func TestBatchMessageRefusedAlone(t *testing.T) {
 		}
 	}
 }
+
+// countProcessJobs returns how many processing jobs are enqueued.
+func countProcessJobs(t *testing.T, st *threads.Store) int {
+	t.Helper()
+	var n int
+	if err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = $1`, threads.ProcessArgs{}.Kind()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestBatchTakesWaitingJobs: a job's batch takes over the processing
+// jobs waiting in the queue: their messages are processed in it and the
+// jobs are gone; a job already tried is left to River.
+func TestBatchTakesWaitingJobs(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	confirmedPerson(t, st, "alice@example.org", "Alice")
+	var items []threads.ProcessItem
+	for i := range 4 {
+		items = append(items, acceptItem(t, st, "alice@example.org",
+			"From: <alice@example.org>\r\nTo: ask@forum.test\r\nSubject: Waiting "+string(rune('A'+i))+"\r\n\r\nA question that waits in the queue.\r\n"))
+	}
+	if got := countProcessJobs(t, st); got != 4 {
+		t.Fatalf("%d processing jobs, want 4", got)
+	}
+	// The last one was tried before: not taken.
+	if _, err := st.Pool().Exec(ctx, `UPDATE river_job SET attempt = 1 WHERE kind = $1 AND (args->>'inbound_id')::bigint = $2`, threads.ProcessArgs{}.Kind(), items[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	// The first is the job being worked, as River marks it.
+	if _, err := st.Pool().Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1 WHERE kind = $1 AND (args->>'inbound_id')::bigint = $2`, threads.ProcessArgs{}.Kind(), items[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err := processItems(ctx, st, items[:1], nil)
+	if err != nil || len(res) != 3 {
+		t.Fatalf("processItems: %v, %d results, want 3", err, len(res))
+	}
+	for i, want := range []string{threads.StateProcessed, threads.StateProcessed, threads.StateProcessed, threads.StateAccepted} {
+		if state, reason, _ := inboundState(t, st, items[i].ID); state != want {
+			t.Errorf("message %d: %s (%s), want %s", i, state, reason, want)
+		}
+	}
+	// Its own job (run by River in production) and the one tried before.
+	if got := countProcessJobs(t, st); got != 2 {
+		t.Errorf("%d processing jobs left, want 2", got)
+	}
+}
