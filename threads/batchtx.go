@@ -28,6 +28,36 @@ type batchTx struct {
 	pgx.Tx
 	marks     []markRow
 	notifyIDs []int64
+	// postIDs are post ids reserved for the batch's posts (nextPostID);
+	// left is how many of its messages have not been processed yet.
+	postIDs []int64
+	left    int
+}
+
+// sqlNextPostIDs reserves $1 post ids at once.
+const sqlNextPostIDs = `SELECT nextval(pg_get_serial_sequence('posts', 'id')) FROM generate_series(1, $1)`
+
+// nextPostID returns a post id for a post of the batch, reserving ids
+// for the messages left (most messages become one post) at the first
+// call and whenever they run out: one round trip for the batch instead
+// of one per post. An id not used is a gap, as a rolled-back
+// transaction leaves.
+func (b *batchTx) nextPostID(ctx context.Context) (int64, error) {
+	if len(b.postIDs) == 0 {
+		res, err := b.Query(ctx, sqlNextPostIDs, max(b.left, 1))
+		if err != nil {
+			return 0, fmt.Errorf("post ids: %w", err)
+		}
+		if b.postIDs, err = pgx.CollectRows(res, pgx.RowTo[int64]); err != nil {
+			return 0, fmt.Errorf("post ids: %w", err)
+		}
+		if len(b.postIDs) == 0 {
+			return 0, fmt.Errorf("post ids: none reserved")
+		}
+	}
+	id := b.postIDs[0]
+	b.postIDs = b.postIDs[1:]
+	return id, nil
 }
 
 // markRow is a deferred MarkInbound.
@@ -44,7 +74,7 @@ func (t *Tx) batch() *batchTx {
 
 // deferredNotifications returns the batch tx belongs to, if any, so
 // that enqueueNotifications leaves its jobs to it.
-func deferredNotifications(tx pgx.Tx) *batchTx {
+func batchOf(tx pgx.Tx) *batchTx {
 	b, _ := tx.(*batchTx)
 	return b
 }
@@ -91,6 +121,7 @@ func (s *Store) InboundBatchTx(ctx context.Context, ids []int64, take func([][]P
 			return err
 		}
 		for i := range rows {
+			b.left = len(rows) - i
 			t := &Tx{s: s, tx: b, in: rows[i]}
 			if err := fn(t, rows[i].public()); err != nil {
 				return fmt.Errorf("inbound %d: %w", rows[i].id, err)
