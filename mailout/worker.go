@@ -38,7 +38,12 @@ import (
 //     with the next recipients when the relay can still take them
 //     (IsMessageTemporary), else stops, and in both cases returns an error
 //     once the sent ones are marked, so River retries the job with
-//     backoff; the retry sends only what is still pending.
+//     backoff; the retry sends only what is still pending. An attempt
+//     that settled some of the batch is snoozed for the first retry
+//     delay instead, so that the backoff grows only while nothing gets
+//     through (a batch of many posts' notifications, as a processing
+//     batch enqueues, is not left waiting for minutes by a relay that
+//     defers some of them).
 //
 // A mark that cannot be written (the database is down) does not make a
 // resend: the accepted ids are remembered in the process (sentLedger), a
@@ -121,6 +126,16 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 		return fmt.Errorf("notifications %d (%d in the job): %w", ids[0], len(ids), err)
 	}
 	if b.retry != nil {
+		if b.nSent+b.nCancelled+b.nFailed > 0 {
+			// The relay took part of the batch: the rest is tried again
+			// after the first retry delay, not after a backoff that
+			// grows with each partial attempt (a snooze is no attempt),
+			// so a batch deferred piecemeal is not left waiting for
+			// minutes. Each such attempt settles at least one
+			// notification: the snoozes end.
+			b.log.Info("notifications deferred by the relay, trying again", "retry", b.nRetry, "err", b.retry)
+			return river.JobSnooze(retryFirst)
+		}
 		return fmt.Errorf("notifications %d (%d in the job): %d to retry: %w", ids[0], len(ids), b.nRetry, b.retry)
 	}
 	return nil

@@ -74,13 +74,34 @@ type Envelope struct {
 	PeerAddr string
 }
 
-// ProcessArgs is the River job that turns an inbound row into a post.
+// ProcessArgs is the River job that turns inbound rows into posts: one
+// row (InboundID), or the rows an intake transaction stored together
+// (Batch, up to MaxProcessBatch), which are processed in one transaction
+// (InboundBatchTx).
 type ProcessArgs struct {
-	InboundID int64 `json:"inbound_id"`
+	InboundID int64 `json:"inbound_id,omitempty"`
 	// Size is the raw message's size, so that processing knows whether it
 	// needs the memory budget before loading it; 0 (jobs enqueued by older
 	// versions, retries) means unknown and costs one more query.
+	Size  int64         `json:"size,omitempty"`
+	Batch []ProcessItem `json:"batch,omitempty"`
+}
+
+// ProcessItem is one inbound row of a batched processing job and its size.
+type ProcessItem struct {
+	ID   int64 `json:"id"`
 	Size int64 `json:"size,omitempty"`
+}
+
+// Items returns the rows of the job, in id order.
+func (a ProcessArgs) Items() []ProcessItem {
+	out := make([]ProcessItem, 0, len(a.Batch)+1)
+	if a.InboundID != 0 {
+		out = append(out, ProcessItem{ID: a.InboundID, Size: a.Size})
+	}
+	out = append(out, a.Batch...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Kind implements river.JobArgs.
@@ -182,22 +203,22 @@ func (s *Store) insertInboundTx(ctx context.Context, tx pgx.Tx, rows []inboundIn
 	if err != nil {
 		return nil, fmt.Errorf("insert inbound: %w", err)
 	}
-	params := make([]river.InsertManyParams, 0, len(rows))
+	var items []ProcessItem
 	var id int64
 	var key []byte
 	if _, err := pgx.ForEachRow(res, []any{&id, &key}, func() error {
 		ids[string(key)] = id
-		params = append(params, river.InsertManyParams{Args: ProcessArgs{InboundID: id, Size: sizeOf[string(key)]}, InsertOpts: s.processOpts()})
+		items = append(items, ProcessItem{ID: id, Size: sizeOf[string(key)]})
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("insert inbound: %w", err)
 	}
-	if len(params) < len(rows) {
+	if len(items) < len(rows) {
 		if err := findStoredInbound(ctx, tx, rows, ids); err != nil {
 			return nil, err
 		}
 	}
-	if len(params) > 0 {
+	if params := s.processJobs(items); len(params) > 0 {
 		// An INSERT, not COPY (InsertManyFastTx): for a few rows COPY's
 		// extra round trips cost more than they save.
 		if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
@@ -205,6 +226,22 @@ func (s *Store) insertInboundTx(ctx context.Context, tx pgx.Tx, rows []inboundIn
 		}
 	}
 	return acceptedOf(rows, ids)
+}
+
+// processJobs returns the processing jobs of items: one job for each
+// MaxProcessBatch rows stored together.
+func (s *Store) processJobs(items []ProcessItem) []river.InsertManyParams {
+	var params []river.InsertManyParams
+	for len(items) > 0 {
+		k := min(len(items), MaxProcessBatch)
+		args := ProcessArgs{InboundID: items[0].ID, Size: items[0].Size}
+		if k > 1 {
+			args = ProcessArgs{Batch: items[:k:k]}
+		}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: s.processOpts()})
+		items = items[k:]
+	}
+	return params
 }
 
 // inboundColumns returns the arguments of insertInboundSQL for rows.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -61,9 +60,9 @@ func (NotifyArgs) InsertOpts() river.InsertOpts {
 // and, unless it is held, its notification rows and their jobs, all in tx,
 // and returns the new post's id.
 func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np NewPost) (int64, error) {
-	var id int64
-	if err := tx.QueryRow(ctx, sqlNextPostID).Scan(&id); err != nil {
-		return 0, fmt.Errorf("post id: %w", err)
+	id, err := s.nextPostID(ctx, tx)
+	if err != nil {
+		return 0, err
 	}
 	forumID := s.forumMessageID(np.Kind, id)
 	qid := np.QuestionID
@@ -112,6 +111,19 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np NewPost) (int64, e
 	}
 	if err := s.notifyPost(ctx, tx, id, np); err != nil {
 		return 0, err
+	}
+	return id, nil
+}
+
+// nextPostID reserves a post id in tx (in a processing batch, from the
+// ids it reserved together).
+func (s *Store) nextPostID(ctx context.Context, tx pgx.Tx) (int64, error) {
+	if b := batchOf(tx); b != nil {
+		return b.nextPostID(ctx)
+	}
+	var id int64
+	if err := tx.QueryRow(ctx, sqlNextPostID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("post id: %w", err)
 	}
 	return id, nil
 }
@@ -296,22 +308,11 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 			return fmt.Errorf("index notification message-ids: %w", err)
 		}
 	}
-	if len(ids) == 0 {
+	if b := batchOf(tx); b != nil {
+		b.notifyIDs = append(b.notifyIDs, ids...)
 		return nil
 	}
-	slices.Sort(ids)
-	params := make([]river.InsertManyParams, 0, (len(ids)+NotifyBatchSize-1)/NotifyBatchSize)
-	for len(ids) > 0 {
-		k := min(len(ids), NotifyBatchSize)
-		params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationIDs: ids[:k:k]}})
-		ids = ids[k:]
-	}
-	// One INSERT: with batched jobs there are few rows (200 for 10,000
-	// recipients), where COPY's extra round trips cost more than it saves.
-	if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("enqueue notifications: %w", err)
-	}
-	return nil
+	return s.insertNotifyJobs(ctx, tx, ids)
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -84,32 +84,50 @@ func (s *Store) InboundSize(ctx context.Context, id int64) (size int64, ok bool,
 func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t := &Tx{s: s, tx: tx}
-		in := &t.in
 		var keyID int
 		var sealed, dedup []byte
+		in := &t.in
 		err := tx.QueryRow(ctx, sqlLockInbound, id).
 			Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source, &in.webPerson)
 		if err != nil {
 			return fmt.Errorf("lock inbound: %w", err)
 		}
-		if in.state == StateAccepted {
-			if sealed == nil {
-				in.purged = true
-			} else if plain, err := s.keys.OpenBytes(keyID, sealed, dedup); err != nil {
-				// Wrong or missing key: keep the message, say why.
-				in.purged = true
-				s.log.Error("inbound message cannot be decrypted", "inbound_id", id, "key_id", keyID, "err", err)
-			} else {
-				in.mailFrom, in.raw = openInbound(plain)
-			}
-		}
-		return fn(t, Inbound{ID: in.id, Raw: in.raw, MailFrom: in.mailFrom, Rcpt: in.rcpt, State: in.state,
-			RemoteIP: in.remoteIP, PeerIP: in.peerIP, Source: Source(in.source), WebPerson: in.webPerson, Purged: in.purged})
+		s.openLocked(in, keyID, sealed, dedup)
+		return fn(t, in.public())
 	})
+}
+
+// openLocked opens the sealed message of locked row in when it is still
+// accepted; a message whose key is wrong or missing is marked purged (and
+// the cause logged).
+func (s *Store) openLocked(in *inboundRow, keyID int, sealed, dedup []byte) {
+	if in.state != StateAccepted {
+		return
+	}
+	if sealed == nil {
+		in.purged = true
+	} else if plain, err := s.keys.OpenBytes(keyID, sealed, dedup); err != nil {
+		// Wrong or missing key: keep the message, say why.
+		in.purged = true
+		s.log.Error("inbound message cannot be decrypted", "inbound_id", in.id, "key_id", keyID, "err", err)
+	} else {
+		in.mailFrom, in.raw = openInbound(plain)
+	}
+}
+
+// public is what processing reads of in.
+func (in *inboundRow) public() Inbound {
+	return Inbound{ID: in.id, Raw: in.raw, MailFrom: in.mailFrom, Rcpt: in.rcpt, State: in.state,
+		RemoteIP: in.remoteIP, PeerIP: in.peerIP, Source: Source(in.source), WebPerson: in.webPerson, Purged: in.purged}
 }
 
 // MarkInbound records out on the locked inbound row.
 func (t *Tx) MarkInbound(ctx context.Context, out Outcome) error {
+	if b := t.batch(); b != nil {
+		// In a batch, the rows are marked together before it commits.
+		b.marks = append(b.marks, markRow{id: t.in.id, out: out})
+		return nil
+	}
 	_, err := t.tx.Exec(ctx, sqlMarkInbound,
 		t.in.id, out.State, out.Reason, out.PostID, out.SenderID, out.DKIM, out.DMARC, out.SPF, out.Evidence)
 	if err != nil {

@@ -35,26 +35,25 @@ type ProcessWorker struct {
 	Metrics *metrics.Set
 }
 
-// Work processes one inbound message. Errors are returned (and retried by
-// River, with its exponential backoff) for failures the message does not
-// decide, such as a lost database connection; a message that cannot
-// become a post is marked ignored or failed instead. When the job's last
-// attempt (its MaxAttempts) fails too, the message is marked failed with
-// the reason, for `postern inbound list --failed` and `postern inbound
-// retry`; but a last attempt that failed because the database is
+// Work processes the inbound messages of one job (one, or a batch:
+// processItems). Errors are returned (and retried by River, with its
+// exponential backoff) for failures the message does not decide, such as
+// a lost database connection; a message that cannot become a post is
+// marked ignored or failed instead. When the job's last attempt (its
+// MaxAttempts) fails too, each message still failing is marked failed
+// with the reason, for `postern inbound list --failed` and `postern
+// inbound retry`; but a last attempt that failed because the database is
 // unreachable, or because the worker is stopping, is snoozed (River does
 // not count a snooze as an attempt; an outage gets at most a day of
-// snoozes more) rather than turned into a failure.
+// snoozes more) rather than turned into a failure. A retried job skips
+// the messages an earlier attempt processed (they are no longer
+// accepted).
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[threads.ProcessArgs]) error {
-	start := time.Now()
-	state, err := processInbound(ctx, w.Store, job.Args.InboundID, job.Args.Size)
+	items := job.Args.Items()
+	res, err := processItems(ctx, w.Store, items, w.Metrics)
 	if err == nil {
-		if state != "" {
-			w.Metrics.Processed(state, time.Since(start))
-		}
 		return nil
 	}
-	w.Metrics.Processed("error", time.Since(start))
 	// River logs and keeps the error's text: never with an address.
 	err = scrubbedError{err}
 	if job.Attempt < job.MaxAttempts {
@@ -68,16 +67,26 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[threads.Process
 	canSnooze := ctx.Err() == nil && snoozes(job.Metadata) < maxOutageSnoozes
 	if canSnooze && threads.DatabaseUnreachable(err) {
 		w.log().Warn("last processing attempt failed with the database unreachable; trying again later",
-			"inbound_id", job.Args.InboundID, "attempt", job.Attempt, "err", err)
+			"inbound_id", items[0].ID, "messages", len(items), "attempt", job.Attempt, "err", err)
 		return river.JobSnooze(giveUpSnooze)
+	}
+	if res == nil { // the batch failed as a whole
+		for _, it := range items {
+			res = append(res, itemResult{id: it.ID, err: err})
+		}
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	reason := fmt.Sprintf("processing failed %d times; last error: %s", job.Attempt, err.Error())
-	if ferr := w.Store.FailInbound(fctx, job.Args.InboundID, job.Attempt, reason); ferr != nil {
-		w.log().Error("cannot mark inbound failed after its last attempt", "inbound_id", job.Args.InboundID, "err", scrubbedError{ferr})
-		if canSnooze && threads.DatabaseUnreachable(ferr) {
-			return river.JobSnooze(giveUpSnooze)
+	for _, r := range res {
+		if r.err == nil {
+			continue
+		}
+		reason := fmt.Sprintf("processing failed %d times; last error: %s", job.Attempt, scrubbedError{r.err}.Error())
+		if ferr := w.Store.FailInbound(fctx, r.id, job.Attempt, reason); ferr != nil {
+			w.log().Error("cannot mark inbound failed after its last attempt", "inbound_id", r.id, "err", scrubbedError{ferr})
+			if canSnooze && threads.DatabaseUnreachable(ferr) {
+				return river.JobSnooze(giveUpSnooze)
+			}
 		}
 	}
 	return err
