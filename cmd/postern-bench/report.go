@@ -287,9 +287,11 @@ SMTP connection across messages (as an MTA's connection cache does).
 4. **Fan-out**: a new question with N followers: time from the
    question's 250 until the sink has accepted every
    notification, notifications per second, and Postern's peak RSS (VmHWM,
-   process restarted just before). Ceiling: the sink's own receive rate
-   from a Go client opening one connection per message, as Postern's relay
-   client does, at POSTERN_WORKERS connections. The followers are written
+   process restarted just before), with a CPU profile of its start.
+   Ceiling: the sink's own receive rate from a Go client keeping its
+   connections and pipelining MAIL, RCPT and DATA, as Postern's relay
+   client does, at POSTERN_WORKERS connections (the rate with a connection
+   per message, the former ceiling, is shown beside it). The followers are written
    with SQL (people + confirmed subscriptions), their addresses hashed and
    sealed with Postern's own ` + "`threads.DeriveKeys`" + ` from the secret the
    harness gave Postern: by mail each follow needs a confirmation request,
