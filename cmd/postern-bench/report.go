@@ -287,7 +287,7 @@ SMTP connection across messages (as an MTA's connection cache does).
 4. **Fan-out**: a new question with N followers: time from the
    question's 250 until the sink has accepted every
    notification, notifications per second, and Postern's peak RSS (VmHWM,
-   process restarted just before), with a CPU profile of its start.
+   process restarted just before), with a CPU profile of the sending.
    Ceiling: the sink's own receive rate from a Go client keeping its
    connections and pipelining MAIL, RCPT and DATA, as Postern's relay
    client does, at POSTERN_WORKERS connections (the rate with a connection
