@@ -67,9 +67,11 @@ type NotifyWorker struct {
 // Marking sent in chunks: how many accepted messages, or how long since
 // the first unmarked one, before their UPDATE. One chunk's UPDATE runs
 // while the next chunk is sent, so a crash resends at most markEvery
-// (two chunks).
+// (two chunks). A worker sends at most markEvery messages per UPDATE's
+// commit latency: with 10 and commits of 15 ms on a loaded machine the
+// marks, not the relay, set the pace (docs/BENCHMARKS.md, fan-out).
 const (
-	markEvery = 10
+	markEvery = 20
 	markChunk = markEvery / 2
 	markAfter = 100 * time.Millisecond
 )
