@@ -328,8 +328,8 @@ const missingText = `- Processing is measured with 4 KB text replies only (no 60
   subscribe@ and the confirmation reply: a way to lift the per-IP
   confirmation limit for benchmarks (or a bulk follower import) would let
   the harness use mail.
-- CPU profiles are taken of two runs only (the paused intake run and
-  the processing run) and summarised by part; ` + "`-profile DIR`" + ` keeps the
+- CPU profiles are taken of three runs only (the paused intake run,
+  the processing run and the fan-out's sending) and summarised by part; ` + "`-profile DIR`" + ` keeps the
   files for ` + "`go tool pprof`" + `. Other scenarios are explained by their
   figures and the CPU split.
 `
