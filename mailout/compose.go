@@ -100,8 +100,10 @@ func Compose(o *Outgoing) ([]byte, error) {
 	fields = append(fields, field{"MIME-Version", "1.0"})
 
 	var buf bytes.Buffer
-	// Quoted-printable grows text by a little; one allocation for most mail.
-	buf.Grow(2048 + len(o.Text) + len(o.HTML) + (len(o.Text)+len(o.HTML))/8)
+	// Headers, boundaries and quoted-printable's soft line breaks and
+	// escapes (HTML's "=" and non-ASCII text grow most): one allocation
+	// for most mail, not a regrowth and copy.
+	buf.Grow(4096 + len(o.Text) + len(o.HTML) + (len(o.Text)+len(o.HTML))/4)
 	text := toLF(o.Text)
 	if o.HTML == "" {
 		fields = append(fields,
@@ -461,10 +463,18 @@ func toLF(s string) string {
 	return strings.ReplaceAll(s, "\r", "\n")
 }
 
+// writeClose writes s to w and closes w. The quoted-printable writer has
+// no WriteString, so s goes through a small buffer rather than a copy of
+// the whole body.
 func writeClose(w io.WriteCloser, s string) error {
-	if _, err := io.WriteString(w, s); err != nil {
-		_ = w.Close()
-		return err
+	var chunk [1024]byte
+	for s != "" {
+		n := copy(chunk[:], s)
+		if _, err := w.Write(chunk[:n]); err != nil {
+			_ = w.Close()
+			return err
+		}
+		s = s[n:]
 	}
 	return w.Close()
 }

@@ -470,32 +470,27 @@ type replayConn struct {
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-// transact runs one mail transaction on a ready client. On an SMTP reply
-// error it resets the transaction so that the connection stays usable. It
-// returns the stage that failed.
+// transact runs one mail transaction on a ready client, with MAIL, RCPT
+// and DATA pipelined when the relay offers PIPELINING (go-smtp's
+// SendPipelined, a Postern patch): two round trips per message instead of
+// four, and the message is written only after the relay's 354. On an SMTP
+// reply error it resets the transaction so that the connection stays
+// usable. It returns the stage that failed.
 func transact(c *smtp.Client, from, rcpt string, msg []byte) (string, error) {
 	opts := &smtp.MailOptions{Size: int64(len(msg))}
 	if !isASCII(from) || !isASCII(rcpt) {
 		opts.UTF8 = true
 	}
-	if err := c.Mail(from, opts); err != nil {
-		return "MAIL", resetAfter(c, err)
+	err := c.SendPipelined(from, opts, rcpt, nil, msg)
+	if err == nil {
+		return "", nil
 	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		return "RCPT", resetAfter(c, err)
+	stage := "MAIL"
+	var ce *smtp.CommandError
+	if errors.As(err, &ce) {
+		stage, err = ce.Command, ce.Err
 	}
-	w, err := c.Data()
-	if err != nil {
-		return "DATA", resetAfter(c, err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		_ = w.Close()
-		return "DATA", err
-	}
-	if err := w.Close(); err != nil {
-		return "DATA", err
-	}
-	return "", nil
+	return stage, resetAfter(c, err)
 }
 
 // resetAfter sends RSET after a refused command, leaving the connection

@@ -90,8 +90,8 @@ func (c *renderCache) mail(kind mailkind.Kind, post, question int64, data templa
 		}
 		c.m[key] = r
 	}
-	// Two ReplaceAll calls rather than a strings.Replacer: each is a fast
-	// substring search, and neither value can contain the other marker.
+	// Neither value can contain a marker: they are random, made for this
+	// job.
 	subject = c.substitute(r.subject, name, unsubTok)
 	if subject != r.subject {
 		// As Mail does: one line, runs of white space collapsed.
@@ -102,9 +102,29 @@ func (c *renderCache) mail(kind mailkind.Kind, post, question int64, data templa
 	return subject, text, html, nil
 }
 
-// substitute puts name and tok in place of the markers in s.
+// substitute puts name and tok in place of the markers in s, in one pass
+// and one allocation (s itself when it has no marker).
 func (c *renderCache) substitute(s, name, tok string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, c.nameMark, name), c.tokMark, tok)
+	nName, nTok := strings.Count(s, c.nameMark), strings.Count(s, c.tokMark)
+	if nName+nTok == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + nName*(len(name)-len(c.nameMark)) + nTok*(len(tok)-len(c.tokMark)))
+	for {
+		i, j := strings.Index(s, c.nameMark), strings.Index(s, c.tokMark)
+		mark, val := c.nameMark, name
+		if i < 0 || (j >= 0 && j < i) {
+			i, mark, val = j, c.tokMark, tok
+		}
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(val)
+		s = s[i+len(mark):]
+	}
 }
 
 // htmlTextEscaper escapes text as html/template does in element content

@@ -30,8 +30,10 @@ import (
 //   - skipped (forgotten, suppressed, unsubscribed, muted): marked
 //     cancelled with the reason;
 //   - accepted by the relay: marked sent, in one UPDATE per chunk of
-//     markEvery messages (or markAfter), and what was sent is always
-//     marked before Work returns, also when ctx ends mid-batch;
+//     markChunk messages (or markAfter), written in the background while
+//     the next chunk is sent (one UPDATE in flight at a time), and what
+//     was sent is always marked before Work returns, also when ctx ends
+//     mid-batch;
 //   - a 5xx: recorded as a permanent failure against the address
 //     (RecordRejection), marked failed, not retried;
 //   - a 4xx or network error, or data that does not open: Work goes on
@@ -51,7 +53,7 @@ import (
 // writes the mark once the database answers. Only a crash between the
 // relay's acceptance and the mark sends one again on retry, with the same
 // Message-ID; the chunked marking bounds that to markEvery messages per
-// worker.
+// worker (a chunk being marked and the next one being sent).
 //
 // A NotifyWorker must not be copied after its first job.
 type NotifyWorker struct {
@@ -68,10 +70,15 @@ type NotifyWorker struct {
 }
 
 // Marking sent in chunks: how many accepted messages, or how long since
-// the first unmarked one, before their UPDATE. A crash resends at most
-// this many.
+// the first unmarked one, before their UPDATE. One chunk's UPDATE runs
+// while the next chunk is sent, so a crash resends at most markEvery
+// (two chunks). A worker sends at most markEvery messages per UPDATE's
+// commit latency: on a loaded machine (commits of 15 ms) the marks, not
+// the relay, set the pace (docs/BENCHMARKS.md, fan-out); 20 was faster,
+// but the crash window is kept at 10 per worker.
 const (
 	markEvery = 10
+	markChunk = markEvery / 2
 	markAfter = 100 * time.Millisecond
 )
 
@@ -147,8 +154,9 @@ type batch struct {
 	log    *slog.Logger
 	render *renderCache // nil for a batch of one: nothing to share
 
-	unmarked  []int64   // accepted by the relay, not yet marked sent
-	firstSent time.Time // when unmarked[0] was accepted
+	unmarked  []int64    // accepted by the relay, not yet being marked sent
+	firstSent time.Time  // when unmarked[0] was accepted
+	marking   chan error // the UPDATE in flight (markAsync), nil when none
 
 	retry                                           error // the first temporary failure: the job is retried
 	nSent, nRemembered, nCancelled, nFailed, nRetry int
@@ -260,8 +268,8 @@ func (b *batch) sent(ctx context.Context, o *threads.Outgoing, size int) error {
 	}
 	b.unmarked = append(b.unmarked, o.NotificationID)
 	b.nSent++
-	if len(b.unmarked) >= markEvery || time.Since(b.firstSent) >= markAfter {
-		return b.flush(ctx)
+	if len(b.unmarked) >= markChunk || time.Since(b.firstSent) >= markAfter {
+		return b.markAsync(ctx)
 	}
 	return nil
 }
@@ -304,21 +312,60 @@ func (b *batch) later(err error) {
 	b.nRetry++
 }
 
-// flush marks the accepted notifications sent.
-func (b *batch) flush(ctx context.Context) error {
-	if len(b.unmarked) == 0 {
-		return nil
-	}
-	if err := b.w.Store.MarkSentMany(ctx, b.unmarked); err != nil {
-		// The relay has them: remember them so that no retry sends them
-		// again (sentLedger).
-		b.w.sent.add(b.unmarked)
-		b.log.Warn("sent notifications not marked; remembered until the database answers", "count", len(b.unmarked), "err", err)
-		b.unmarked = b.unmarked[:0]
+// markAsync waits for the UPDATE in flight, returning its error, then
+// marks the unmarked notifications sent in the background. The UPDATE
+// runs to its end (markTimeout) even when ctx ends: what was sent is
+// marked.
+func (b *batch) markAsync(ctx context.Context) error {
+	if err := b.waitMark(); err != nil {
 		return err
 	}
-	b.w.sent.forget(b.unmarked)
+	ids := b.unmarked
+	b.unmarked = make([]int64, 0, markChunk)
+	done := make(chan error, 1)
+	b.marking = done
+	go func() {
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		defer cancel()
+		done <- b.mark(mctx, ids)
+	}()
+	return nil
+}
+
+// waitMark waits for the UPDATE in flight, if any, and returns its error.
+func (b *batch) waitMark() error {
+	if b.marking == nil {
+		return nil
+	}
+	err := <-b.marking
+	b.marking = nil
+	return err
+}
+
+// flush waits for the UPDATE in flight and marks the rest of the accepted
+// notifications sent.
+func (b *batch) flush(ctx context.Context) error {
+	werr := b.waitMark()
+	err := b.mark(ctx, b.unmarked)
 	b.unmarked = b.unmarked[:0]
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// mark marks ids sent. When the database does not answer, they are
+// remembered instead (sentLedger), so that no retry sends them again.
+func (b *batch) mark(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := b.w.Store.MarkSentMany(ctx, ids); err != nil {
+		b.w.sent.add(ids)
+		b.log.Warn("sent notifications not marked; remembered until the database answers", "count", len(ids), "err", err)
+		return err
+	}
+	b.w.sent.forget(ids)
 	return nil
 }
 

@@ -287,9 +287,11 @@ SMTP connection across messages (as an MTA's connection cache does).
 4. **Fan-out**: a new question with N followers: time from the
    question's 250 until the sink has accepted every
    notification, notifications per second, and Postern's peak RSS (VmHWM,
-   process restarted just before). Ceiling: the sink's own receive rate
-   from a Go client opening one connection per message, as Postern's relay
-   client does, at POSTERN_WORKERS connections. The followers are written
+   process restarted just before), with a CPU profile of the sending.
+   Ceiling: the sink's own receive rate from a Go client keeping its
+   connections and pipelining MAIL, RCPT and DATA, as Postern's relay
+   client does, at POSTERN_WORKERS connections (the rate with a connection
+   per message, the former ceiling, is shown beside it). The followers are written
    with SQL (people + confirmed subscriptions), their addresses hashed and
    sealed with Postern's own ` + "`threads.DeriveKeys`" + ` from the secret the
    harness gave Postern: by mail each follow needs a confirmation request,
@@ -326,8 +328,8 @@ const missingText = `- Processing is measured with 4 KB text replies only (no 60
   subscribe@ and the confirmation reply: a way to lift the per-IP
   confirmation limit for benchmarks (or a bulk follower import) would let
   the harness use mail.
-- CPU profiles are taken of two runs only (the paused intake run and
-  the processing run) and summarised by part; ` + "`-profile DIR`" + ` keeps the
+- CPU profiles are taken of three runs only (the paused intake run,
+  the processing run and the fan-out's sending) and summarised by part; ` + "`-profile DIR`" + ` keeps the
   files for ` + "`go tool pprof`" + `. Other scenarios are explained by their
   figures and the CPU split.
 `

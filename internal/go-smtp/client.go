@@ -5,6 +5,7 @@
 package smtp
 
 import (
+	"bufio"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -174,6 +175,9 @@ func (c *Client) setConn(conn net.Conn) {
 		Closer: conn,
 	}
 	c.text = textproto.NewConn(rwc)
+	// Postern patch: a message of up to 32 KiB goes out in one write
+	// instead of one per 4 KiB (textproto's default buffer).
+	c.text.W = bufio.NewWriterSize(rwc, 32<<10)
 }
 
 // Close closes the connection.
@@ -441,11 +445,28 @@ func (c *Client) Auth(a sasl.Client) error {
 //
 // If server returns an error, it will be of type *SMTPError.
 func (c *Client) Mail(from string, opts *MailOptions) error {
-	if err := validateLine(from); err != nil {
+	line, err := c.mailLine(from, opts)
+	if err != nil {
 		return err
 	}
-	if err := c.hello(); err != nil {
+	if _, _, err := c.cmd(250, "%s", line); err != nil {
 		return err
+	}
+
+	// A new transaction has started, forget the previous recipients.
+	c.rcpts = nil
+
+	return nil
+}
+
+// mailLine says hello if needed and returns the MAIL FROM command line for
+// from and opts (Postern patch: split out of Mail for SendPipelined).
+func (c *Client) mailLine(from string, opts *MailOptions) (string, error) {
+	if err := validateLine(from); err != nil {
+		return "", err
+	}
+	if err := c.hello(); err != nil {
+		return "", err
 	}
 
 	var sb strings.Builder
@@ -462,14 +483,14 @@ func (c *Client) Mail(from string, opts *MailOptions) error {
 		if _, ok := c.ext["REQUIRETLS"]; ok {
 			sb.WriteString(" REQUIRETLS")
 		} else {
-			return errors.New("smtp: server does not support REQUIRETLS")
+			return "", errors.New("smtp: server does not support REQUIRETLS")
 		}
 	}
 	if opts != nil && opts.UTF8 {
 		if _, ok := c.ext["SMTPUTF8"]; ok {
 			sb.WriteString(" SMTPUTF8")
 		} else {
-			return errors.New("smtp: server does not support SMTPUTF8")
+			return "", errors.New("smtp: server does not support SMTPUTF8")
 		}
 	}
 	if _, ok := c.ext["DSN"]; ok && opts != nil {
@@ -479,11 +500,11 @@ func (c *Client) Mail(from string, opts *MailOptions) error {
 		case "":
 			// This space is intentionally left blank
 		default:
-			return errors.New("smtp: Unknown RET parameter value")
+			return "", errors.New("smtp: Unknown RET parameter value")
 		}
 		if opts.EnvelopeID != "" {
 			if !isPrintableASCII(opts.EnvelopeID) {
-				return errors.New("smtp: Malformed ENVID parameter value")
+				return "", errors.New("smtp: Malformed ENVID parameter value")
 			}
 			fmt.Fprintf(&sb, " ENVID=%s", encodeXtext(opts.EnvelopeID))
 		}
@@ -500,10 +521,10 @@ func (c *Client) Mail(from string, opts *MailOptions) error {
 		// by-time      = ["-" / "+"]1*9digit ; a negative or zero value is not
 		//				      ; allowed with a by-mode of "R"
 		if opts.DeliverBy.Mode == DeliverByReturn && (by < 1 || by > 999999999) {
-			return errors.New("smtp: DELIVERBY mode must be between 1 and 999999999 with return mode")
+			return "", errors.New("smtp: DELIVERBY mode must be between 1 and 999999999 with return mode")
 		}
 		if opts.DeliverBy.Mode == DeliverByNotify && (by < -999999999 || by > 999999999) {
-			return errors.New("smtp: DELIVERBY mode must be between -999999999 and 999999999 with notify mode")
+			return "", errors.New("smtp: DELIVERBY mode must be between -999999999 and 999999999 with notify mode")
 		}
 		arg := fmt.Sprintf(" BY=%d;%s", by, opts.DeliverBy.Mode)
 		if opts.DeliverBy.Trace {
@@ -513,18 +534,11 @@ func (c *Client) Mail(from string, opts *MailOptions) error {
 	}
 	if _, ok := c.ext["MT-PRIORITY"]; ok && opts != nil && opts.MTPriority != nil {
 		if *opts.MTPriority < -9 || *opts.MTPriority > 9 {
-			return errors.New("smtp: MT-PRIORITY must be between -9 and 9")
+			return "", errors.New("smtp: MT-PRIORITY must be between -9 and 9")
 		}
 		sb.WriteString(fmt.Sprintf(" MT-PRIORITY=%d", *opts.MTPriority))
 	}
-	if _, _, err := c.cmd(250, "%s", sb.String()); err != nil {
-		return err
-	}
-
-	// A new transaction has started, forget the previous recipients.
-	c.rcpts = nil
-
-	return nil
+	return sb.String(), nil
 }
 
 // Rcpt issues a RCPT command to the server using the provided email address.
@@ -536,8 +550,22 @@ func (c *Client) Mail(from string, opts *MailOptions) error {
 //
 // If server returns an error, it will be of type *SMTPError.
 func (c *Client) Rcpt(to string, opts *RcptOptions) error {
-	if err := validateLine(to); err != nil {
+	line, err := c.rcptLine(to, opts)
+	if err != nil {
 		return err
+	}
+	if _, _, err := c.cmd(25, "%s", line); err != nil {
+		return err
+	}
+	c.rcpts = append(c.rcpts, to)
+	return nil
+}
+
+// rcptLine returns the RCPT TO command line for to and opts (Postern
+// patch: split out of Rcpt for SendPipelined).
+func (c *Client) rcptLine(to string, opts *RcptOptions) (string, error) {
+	if err := validateLine(to); err != nil {
+		return "", err
 	}
 
 	var sb strings.Builder
@@ -548,7 +576,7 @@ func (c *Client) Rcpt(to string, opts *RcptOptions) error {
 		if len(opts.Notify) != 0 {
 			sb.WriteString(" NOTIFY=")
 			if err := checkNotifySet(opts.Notify); err != nil {
-				return errors.New("smtp: Malformed NOTIFY parameter value")
+				return "", errors.New("smtp: Malformed NOTIFY parameter value")
 			}
 			for i, v := range opts.Notify {
 				if i != 0 {
@@ -562,7 +590,7 @@ func (c *Client) Rcpt(to string, opts *RcptOptions) error {
 			switch opts.OriginalRecipientType {
 			case DSNAddressTypeRFC822:
 				if !isPrintableASCII(opts.OriginalRecipient) {
-					return errors.New("smtp: Illegal address")
+					return "", errors.New("smtp: Illegal address")
 				}
 				enc = encodeXtext(opts.OriginalRecipient)
 			case DSNAddressTypeUTF8:
@@ -572,7 +600,7 @@ func (c *Client) Rcpt(to string, opts *RcptOptions) error {
 					enc = encodeUTF8AddrXtext(opts.OriginalRecipient)
 				}
 			default:
-				return errors.New("smtp: Unknown address type")
+				return "", errors.New("smtp: Unknown address type")
 			}
 			fmt.Fprintf(&sb, " ORCPT=%s;%s", string(opts.OriginalRecipientType), enc)
 		}
@@ -580,11 +608,7 @@ func (c *Client) Rcpt(to string, opts *RcptOptions) error {
 	if _, ok := c.ext["RRVS"]; ok && opts != nil && !opts.RequireRecipientValidSince.IsZero() {
 		sb.WriteString(fmt.Sprintf(" RRVS=%s", opts.RequireRecipientValidSince.Format(time.RFC3339)))
 	}
-	if _, _, err := c.cmd(25, "%s", sb.String()); err != nil {
-		return err
-	}
-	c.rcpts = append(c.rcpts, to)
-	return nil
+	return sb.String(), nil
 }
 
 // DataCommand is a pending DATA command. DataCommand is an io.WriteCloser.
