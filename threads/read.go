@@ -14,7 +14,7 @@ const (
 	// listQuestionsSQL returns the newest $1 questions with their answer
 	// counts.
 	listQuestionsSQL = `SELECT q.id, q.title, a.display_name, coalesce(c.name, ''), q.state, q.votes,
-			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer'), q.best_answer_id, q.created_at
+			(SELECT count(*) FROM posts x WHERE x.question_id = q.id AND x.kind = 'answer' AND x.state IN ('visible', 'closed')), q.best_answer_id, q.created_at
 		FROM posts q JOIN people a ON a.id = q.author_id LEFT JOIN categories c ON c.id = q.category_id
 		WHERE q.kind = 'question' AND q.state IN ('visible', 'closed')
 		ORDER BY q.id DESC LIMIT $1`
@@ -298,7 +298,7 @@ func (s *Store) RetryInbound(ctx context.Context, id int64) error {
 			return fmt.Errorf("retry inbound %d: %w", id, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("inbound %d is not failed or ignored: %w", id, ErrNotFound)
+			return fmt.Errorf("no failed or ignored message with id %d (a message is retried only once it failed or was ignored): %w", id, ErrNotFound)
 		}
 		if _, err := s.jobs.InsertTx(ctx, tx, ProcessArgs{InboundID: id}, s.processOpts()); err != nil {
 			return fmt.Errorf("enqueue retry: %w", err)

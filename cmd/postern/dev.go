@@ -132,9 +132,12 @@ Message-ID: <first-question@example.org>
 I wake up at 4am every night. What helps?
 MAIL
 Then list questions:  %s threads --database-url '%s'
+Other commands (stats, outbox list, inbound show, export, doctor…) take the same
+settings as this forum:  --database-url '%s' --domain %s --secret-file %s
 Stop with Ctrl-C.
 `, cfg.Forum.Domain, cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr, cfg.Forum.BaseURL, out, cfg.SMTP.Addr,
-		cfg.Forum.Domain, cfg.Forum.Domain, selfCommand(), redactURL(cfg.Store.DatabaseURL))
+		cfg.Forum.Domain, cfg.Forum.Domain, selfCommand(), redactURL(cfg.Store.DatabaseURL),
+		redactURL(cfg.Store.DatabaseURL), cfg.Forum.Domain, cfg.Store.SecretFile)
 }
 
 // selfCommand is how to run this binary again from the current folder:

@@ -108,11 +108,14 @@ func CheckKeys(f KeyFacts) []Result {
 	return append(out, r)
 }
 
-// modeResult warns when path (of mode) is readable by group or others.
+// modeResult warns when path (of mode) may be read by others than its
+// owner and group, or written by its group: the layout README's
+// Deploying section makes, root:postern 0640, is right (postern reads,
+// cannot change it).
 func modeResult(check, path string, mode fs.FileMode) Result {
-	if mode&0o077 != 0 {
-		return warn(check, fmt.Sprintf("%s is readable by others (mode %04o)", path, mode.Perm()),
-			fmt.Sprintf("chmod 600 %s (owned by the user postern runs as)", path))
+	if mode&0o027 != 0 {
+		return warn(check, fmt.Sprintf("%s may be read or changed by other users (mode %04o)", path, mode.Perm()),
+			fmt.Sprintf("chmod 640 %s (owned by root, group the user postern runs as)", path))
 	}
 	return ok(check, path+" read, valid, mode "+fmt.Sprintf("%04o", mode.Perm()))
 }

@@ -92,6 +92,7 @@ func TestKeys(t *testing.T) {
 	}
 	secret := write("secret", strings.Repeat("s", 48), 0o600)
 	open := write("open", strings.Repeat("s", 48), 0o644)
+	groupRead := write("group-read", strings.Repeat("s", 48), 0o640)
 	short := write("short", "tiny", 0o600)
 	sealing := write("sealing", "# rotated\n2 "+strings.Repeat("A", 43)+"=\n", 0o600)
 	badSealing := write("bad-sealing", "2 notbase64\n", 0o600)
@@ -105,7 +106,8 @@ func TestKeys(t *testing.T) {
 		{"not set", "", "", map[string]Status{"secret": Fix}, "head -c 48 /dev/urandom"},
 		{"missing file", filepath.Join(dir, "nope"), "", map[string]Status{"secret": Fix}, "read secret file"},
 		{"short", short, "", map[string]Status{"secret": Fix}, "need at least 32"},
-		{"readable by others", open, "", map[string]Status{"secret": Warn, "sealing-keys": OK}, "chmod 600 " + open},
+		{"readable by others", open, "", map[string]Status{"secret": Warn, "sealing-keys": OK}, "chmod 640 " + open},
+		{"readable by its group", groupRead, "", map[string]Status{"secret": OK, "sealing-keys": OK}, "mode 0640"},
 		{"bad sealing keys", secret, badSealing, map[string]Status{"sealing-keys": Fix}, "line 1"},
 	} {
 		cfg := config.Default()

@@ -368,6 +368,11 @@ func TestUnknownSenderAndConfirmationLimits(t *testing.T) {
 	if visible != 0 {
 		t.Fatal("an unconfirmed forger's reply is visible")
 	}
+	// Nor counted: `postern threads` shows what the page shows.
+	if qs, err := a.store.ListQuestions(ctx, 10); err != nil || len(qs) != 1 || qs[0].Answers != 0 {
+		// alice's is the only visible question; mallory's reply is held.
+		t.Fatalf("questions listed: %+v, %v; want alice's with 0 answers (the held reply not counted)", qs, err)
+	}
 }
 
 // TestForgetAndExport: export shows what is held without the address,
