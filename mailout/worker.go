@@ -301,7 +301,7 @@ func composeWeight(o *threads.Outgoing) int64 {
 // an address). It is made only when a line is written: With formats the
 // attributes at once, which is not free for thousands of notifications.
 func (b *batch) logFor(o *threads.Outgoing) *slog.Logger {
-	return b.log.With("notification_id", o.NotificationID, "person", o.RecipientID, "kind", o.Kind)
+	return b.log.With("notification_id", o.NotificationID, "inbound_id", o.InboundID, "post_id", o.PostID, "person", o.RecipientID, "kind", o.Kind)
 }
 
 // later records a notification left pending for the job's retry.

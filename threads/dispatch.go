@@ -27,7 +27,7 @@ const (
 	sqlLoadNotifications = `SELECT n.id, n.kind, n.state, n.message_id, n.person_id, pe.display_name, pe.token_epoch,
 	pe.suppressed_at IS NOT NULL, pe.unsubscribed_at IS NOT NULL, pe.address_enc IS NULL,
 	pe.key_id, pe.address_enc, pe.address_hash,
-	coalesce(n.post_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''), coalesce(i.source = 'web', false),
+	coalesce(n.post_id, 0), coalesce(n.inbound_id, 0), n.created_at, n.note, coalesce(n.subscription_id, 0), coalesce(i.message_id, ''), coalesce(i.source = 'web', false),
 	EXISTS (SELECT 1 FROM mutes m WHERE m.person_id = n.person_id AND m.question_id = coalesce(p.question_id, p.id)),
 	coalesce(s.ended_at IS NOT NULL, false), coalesce(sc.slug, ''), coalesce(sc.name, ''),
 	n.kind = 'new_question' AND NOT EXISTS (SELECT 1 FROM subscriptions f WHERE f.person_id = n.person_id
@@ -90,6 +90,7 @@ type Outgoing struct {
 	Skip             string // non-empty: do not send, and why (suppressed, unsubscribed, forgotten)
 
 	PostID       int64
+	InboundID    int64 // the received message that caused it (0: none known), for the logs
 	PostKind     PostKind
 	PostBody     string
 	PostAuthor   string // display name
@@ -268,7 +269,7 @@ func loadNotificationRows(ctx context.Context, tx pgx.Tx, ids []int64) ([]outRow
 		o := r.o
 		if err := rs.Scan(&o.NotificationID, &o.Kind, &o.State, &o.MessageID, &o.RecipientID, &o.RecipientName, &r.epoch,
 			&r.suppressed, &r.unsubscribed, &r.forgotten, &r.keyID, &r.sealed, &r.hash,
-			&o.PostID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &o.FromWeb, &r.muted,
+			&o.PostID, &o.InboundID, &o.PostCreated, &o.Note, &r.subscription, &r.inboundMsgID, &o.FromWeb, &r.muted,
 			&r.followEnded, &r.followSlug, &r.followName, &r.unfollowed); err != nil {
 			return nil, fmt.Errorf("load notifications: %w", err)
 		}

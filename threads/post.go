@@ -208,7 +208,7 @@ func (s *Store) publishHeldPost(ctx context.Context, tx pgx.Tx, person Person, p
 type recipient struct {
 	personID     int64
 	kind         mailkind.Kind
-	inboundID    int64  // the message that caused it, for system mail
+	inboundID    int64  // the message that caused it (0: none known)
 	subscription int64  // for follow confirmations and welcome mail
 	note         string // reason shown in system mail
 }
@@ -230,13 +230,13 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 			return fmt.Errorf("recipients: %w", err)
 		}
 		for _, pid := range ids {
-			out = append(out, recipient{personID: pid, kind: kind})
+			out = append(out, recipient{personID: pid, kind: kind, inboundID: np.InboundID})
 		}
 		return nil
 	}
 	switch np.Kind {
 	case KindQuestion:
-		out = append(out, recipient{personID: np.Author.ID, kind: mailkind.Posted})
+		out = append(out, recipient{personID: np.Author.ID, kind: mailkind.Posted, inboundID: np.InboundID})
 		rows, err := tx.Query(ctx, sqlFollowersOfNewQuestion, np.Author.ID, id, np.CategoryID)
 		if err := add(rows, err, mailkind.NewQuestion); err != nil {
 			return nil, err

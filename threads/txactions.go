@@ -25,6 +25,10 @@ type NewPost struct {
 	Title, Body, Elided              string
 	CategoryID, QuestionID, ParentID int64
 	ClientMsgID                      string // the client's Message-ID
+	// InboundID is the received message the post is made from (0: none,
+	// or the Tx's own). Its notifications carry it (notifications.
+	// inbound_id), so the logs name one id from receipt to sending.
+	InboundID int64
 	// Held: its author is not confirmed yet (stored, invisible, nobody
 	// notified). Queued: it waits for a moderator.
 	Held, Queued bool
@@ -36,6 +40,9 @@ type NewPost struct {
 // and, unless it is held, its notification rows and their jobs, and
 // returns the new post's id.
 func (t *Tx) InsertPost(ctx context.Context, np NewPost) (int64, error) {
+	if np.InboundID == 0 {
+		np.InboundID = t.in.id
+	}
 	return t.s.insertPost(ctx, t.tx, np)
 }
 
