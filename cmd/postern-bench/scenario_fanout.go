@@ -57,28 +57,14 @@ func (b *bench) addFollowers(ctx context.Context, n int) error {
 // freshRate sends count messages to addr over a new connection each, on
 // conc goroutines, and returns messages per second.
 func freshRate(ctx context.Context, addr string, conc, count int, next func() outMsg) (float64, error) {
-	var left atomic.Int64
-	left.Store(int64(count))
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	t0 := time.Now()
-	for i := 0; i < conc; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for left.Add(-1) >= 0 && ctx.Err() == nil {
-				if err := sendFresh(addr, next()); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
+	return parallelRate(conc, count, func(left *atomic.Int64) error {
+		for left.Add(-1) >= 0 && ctx.Err() == nil {
+			if err := sendFresh(addr, next()); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return 0, err
-	}
-	return float64(count) / time.Since(t0).Seconds(), nil
+		}
+		return nil
+	})
 }
 
 // keptRate sends count messages to addr on conc goroutines, each keeping
@@ -86,6 +72,13 @@ func freshRate(ctx context.Context, addr string, conc, count int, next func() ou
 // (go-smtp's SendPipelined, as Postern's relay client does), and returns
 // messages per second: the sink's own receive rate, the fan-out's ceiling.
 func keptRate(ctx context.Context, addr string, conc, count int, next func() outMsg) (float64, error) {
+	return parallelRate(conc, count, func(left *atomic.Int64) error { return sendKept(ctx, addr, left, next) })
+}
+
+// parallelRate runs send on conc goroutines sharing a counter of count
+// messages left, and returns count per second of the whole run, or the
+// first error.
+func parallelRate(conc, count int, send func(left *atomic.Int64) error) (float64, error) {
 	var left atomic.Int64
 	left.Store(int64(count))
 	var wg sync.WaitGroup
@@ -95,7 +88,7 @@ func keptRate(ctx context.Context, addr string, conc, count int, next func() out
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := sendKept(ctx, addr, &left, next); err != nil {
+			if err := send(&left); err != nil {
 				firstErr.CompareAndSwap(nil, err)
 			}
 		}()
