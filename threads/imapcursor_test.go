@@ -80,3 +80,32 @@ func TestTakeIMAP(t *testing.T) {
 		t.Fatal("a message not from IMAP was taken")
 	}
 }
+
+// TestPurgeIMAPRefused: the record of a refused IMAP message is listed
+// until RawRetention has passed, then deleted by the maintenance step;
+// a newer record stays.
+func TestPurgeIMAPRefused(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	old, recent := imapMessage(1, 1), imapMessage(2, 2)
+	old.Raw, recent.Raw = nil, nil
+	old.Refused = &IMAPRefusal{Mailbox: "imap.test:993/INBOX", MessageID: "<old@example.org>", Size: 10, Reason: "over the size limit"}
+	recent.Refused = &IMAPRefusal{Mailbox: "imap.test:993/INBOX", Size: 10, Reason: "over the size limit"}
+	if _, err := st.TakeIMAP(ctx, "k", 1, []IMAPMessage{old, recent}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PurgeIMAPRefused(ctx); err != nil || n != 0 {
+		t.Fatalf("purge before the retention: %d, %v", n, err)
+	}
+	if _, err := st.pool.Exec(ctx, `UPDATE imap_refused SET refused_at = now() - make_interval(secs => $1) - interval '1 minute' WHERE uid = 1`,
+		st.cfg.RawRetention.Seconds()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PurgeIMAPRefused(ctx); err != nil || n != 1 {
+		t.Fatalf("purge past the retention: %d, %v; want 1", n, err)
+	}
+	left, err := st.ListIMAPRefused(ctx, 10)
+	if err != nil || len(left) != 1 || left[0].UID != 2 {
+		t.Fatalf("left after the purge: %+v, %v", left, err)
+	}
+}

@@ -52,3 +52,15 @@ func (s *Store) ListIMAPRefused(ctx context.Context, limit int) ([]IMAPRefused, 
 		return m, err
 	}, limit)
 }
+
+// PurgeIMAPRefused deletes the records of refused IMAP messages older
+// than RawRetention, as PurgeRaw does with raw mail: a Message-ID may hold
+// an address. The messages themselves stay in their mailbox, and the
+// cursor is past them, so none is fetched or recorded again.
+func (s *Store) PurgeIMAPRefused(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM imap_refused WHERE refused_at < now() - make_interval(secs => $1)`, s.cfg.RawRetention.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge refused imap records: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -7,9 +7,9 @@ import (
 	"github.com/riverqueue/river"
 )
 
-// MaintenanceArgs is the periodic River job that purges raw mail past its
-// retention, discards held posts nobody confirmed and deletes ended web
-// sessions.
+// MaintenanceArgs is the periodic River job that purges raw mail (and the
+// records of refused IMAP messages) past its retention, discards held
+// posts nobody confirmed and deletes ended web sessions.
 type MaintenanceArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -35,8 +35,12 @@ func (w *MaintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	if err != nil {
 		return err
 	}
-	if purged > 0 || discarded > 0 || web > 0 {
-		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded, "purged_web", web)
+	refused, err := w.Store.PurgeIMAPRefused(ctx)
+	if err != nil {
+		return err
+	}
+	if purged > 0 || discarded > 0 || web > 0 || refused > 0 {
+		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded, "purged_web", web, "purged_imap_refused", refused)
 	}
 	return nil
 }
