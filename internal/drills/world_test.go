@@ -228,8 +228,11 @@ func (in *instance) start() {
 		in.mu.Unlock()
 		close(done)
 	}()
-	in.smtp = in.waitListening(mark, "smtp")
-	in.http = in.waitListening(mark, "http")
+	smtp := in.waitListening(mark, "smtp")
+	http := in.waitListening(mark, "http")
+	in.mu.Lock() // the load reads smtp while an instance restarts
+	in.smtp, in.http = smtp, http
+	in.mu.Unlock()
 }
 
 // waitListening returns the address of the "listening" line for what
