@@ -43,8 +43,8 @@ func scenarioIntake(ctx context.Context, b *bench, r *report) error {
 				x.postern += fmt.Sprintf("; %d failed (%s)", res.failed, errText(res.firstErr))
 			}
 			if c == 10 {
-				x.target = "≥ 60% of discard"
-				x.met = metText(res.rate() >= 0.6*dis.rate())
+				x.target = goalIntake
+				x.met = metText(intakeMet(res.rate(), dis.rate(), pct(res.lat, 99)))
 			}
 			r.add(x)
 			if c == 10 && k.name == kindText {
