@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,11 +14,11 @@ func TestDefaultScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatalf("default options: %v", err)
 	}
-	if want := []int{1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(o.scenarios, want) {
+	if want := []int{1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(o.scenarios, want) {
 		t.Errorf("default scenarios %v, want %v", o.scenarios, want)
 	}
-	if _, err := parseOptions([]string{"-scenarios", "9"}); err == nil {
-		t.Error("-scenarios 9 accepted")
+	if _, err := parseOptions([]string{"-scenarios", "10"}); err == nil {
+		t.Error("-scenarios 10 accepted")
 	}
 }
 
@@ -53,5 +54,24 @@ func TestGoals(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: met %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// TestPostfixRow: smtp-source runs scenario 1's c=10 case; its ratio
+// counts only a run every message of which was answered 250, and the
+// harness's own ratio stands beside it.
+func TestPostfixRow(t *testing.T) {
+	args := strings.Join(smtpSourceArgs("127.0.0.1:25", "a@x", "reply+t@y", 100), " ")
+	if want := "-d -s 10 -l 4096 -m 100 -M postern-bench.invalid -f a@x -t reply+t@y 127.0.0.1:25"; args != want {
+		t.Errorf("smtp-source %s, want %s", args, want)
+	}
+	sink := postfixRun{sent: 1000, ok: true, elapsed: time.Second}
+	x := postfixRow(postfixRun{sent: 100, ok: true, elapsed: time.Second}, sink, 100, 500, 1000)
+	if x.ratio != "0.10 of sink; harness's own (scenario 1): 0.50 of discard" {
+		t.Errorf("ratio %q", x.ratio)
+	}
+	x = postfixRow(postfixRun{sent: 100, elapsed: time.Second, out: "smtp-source: fatal: reply: 550 no\n"}, sink, 3, 0, 0)
+	if !strings.HasPrefix(x.ratio, "n/a") || !strings.Contains(x.postern, "550 no") || strings.Contains(x.postern, "\n") {
+		t.Errorf("refused run: ratio %q, postern %q", x.ratio, x.postern)
 	}
 }

@@ -48,7 +48,7 @@ func scenarioIntake(ctx context.Context, b *bench, r *report) error {
 			}
 			r.add(x)
 			if c == 10 && k.name == kindText {
-				b.intake10 = res.rate()
+				b.intake10, b.discard10 = res.rate(), dis.rate()
 				alone, split, err := b.intakeAlone(ctx, r, k, c)
 				if err != nil {
 					return err
