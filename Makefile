@@ -52,8 +52,9 @@ test: ensure-postgres ensure-chromium ensure-dovecot ensure-postfix vet
 # `make bench` runs the system benchmark (private PostgreSQL, `postern serve`,
 # SMTP load; writes docs/BENCHMARKS.md; under 15 minutes) and then the Go
 # micro-benchmarks. BENCHFLAGS=-quick tries it in a minute or two.
+# Scenario 9 runs Postfix's smtp-source and smtp-sink (ensure-postfix).
 BENCHFLAGS ?=
-bench:
+bench: ensure-postfix
 	$(GO) run ./cmd/postern-bench $(BENCHFLAGS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 

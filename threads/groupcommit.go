@@ -67,6 +67,21 @@ type groupCommit struct {
 
 	commits atomic.Int64 // intake transactions committed, for tests and metrics
 	shared  atomic.Int64 // of those tried, how many held more than one row
+
+	// active counts the Accept calls waiting for their commit, last is
+	// when one last returned (UnixNano): the intake gauge (IntakeBusy).
+	active atomic.Int64
+	last   atomic.Int64
+}
+
+// IntakeBusy reports whether intake is committing messages: some Accept
+// call is waiting for its commit, or one returned less than gap ago (a
+// client with a kept connection sends its next message at once). The
+// workers use it to give intake the CPU first (app's intake priority).
+// AcceptTx takes no part.
+func (s *Store) IntakeBusy(gap time.Duration) bool {
+	g := &s.group
+	return g.active.Load() > 0 || time.Now().UnixNano()-g.last.Load() < gap.Nanoseconds()
 }
 
 // accept commits row, alone or with the rows of concurrent callers, and
@@ -75,6 +90,8 @@ func (s *Store) accept(ctx context.Context, row inboundInsert) (Accepted, error)
 	req := &acceptReq{row: row, done: make(chan acceptResult, 1)}
 	req.deadline, _ = ctx.Deadline()
 	g := &s.group
+	g.active.Add(1)
+	defer func() { g.last.Store(time.Now().UnixNano()); g.active.Add(-1) }()
 	g.mu.Lock()
 	g.pending = append(g.pending, req)
 	if g.inFlight < maxInFlight {

@@ -143,3 +143,44 @@ func TestGroupCommitIsolatesRefusedRow(t *testing.T) {
 		t.Errorf("no transaction held more than one row: the isolation path was not exercised")
 	}
 }
+
+// TestIntakeBusy: the intake gauge is busy while Accept calls wait for
+// their commit and for the gap after the last one returned, then idle.
+func TestIntakeBusy(t *testing.T) {
+	st := newTestStore(t)
+	if st.IntakeBusy(time.Millisecond) {
+		t.Fatal("busy before any message")
+	}
+	stop := make(chan struct{})
+	seen := make(chan bool, 1)
+	go func() {
+		busy := false
+		for {
+			select {
+			case <-stop:
+				seen <- busy
+				return
+			default:
+			}
+			busy = busy || st.IntakeBusy(0)
+		}
+	}()
+	raws := make([]string, 40)
+	for i := range raws {
+		raws[i] = groupMessage(1000 + i)
+	}
+	if _, errs := acceptAll(t, st, raws); errs[0] != nil {
+		t.Fatalf("accept: %v", errs[0])
+	}
+	close(stop)
+	if !<-seen {
+		t.Error("never busy while 40 messages committed")
+	}
+	if !st.IntakeBusy(time.Minute) {
+		t.Error("idle within the gap after the last accept")
+	}
+	time.Sleep(5 * time.Millisecond)
+	if st.IntakeBusy(5 * time.Millisecond) {
+		t.Error("busy after the gap with no accept waiting")
+	}
+}

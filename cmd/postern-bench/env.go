@@ -51,6 +51,7 @@ type bench struct {
 	replier    string       // address of the follower who answers them
 	targets    []string     // replier's reply+TOKEN addresses, one per question
 	intake10   float64      // scenario 1: 4 KB intake rate at 10 connections
+	discard10  float64      // scenario 1: the discard ceiling of that case
 	pprofAddr  string       // Postern's pprof address on loopback, for profiles
 	httpAddr   string       // Postern's web pages on loopback (scenario 8)
 	profileDir string       // where profiles are written

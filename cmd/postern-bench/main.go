@@ -12,7 +12,7 @@
 //
 // Usage (from the repository root; `make bench` runs it):
 //
-//	go run ./cmd/postern-bench [-quick] [-scenarios=1,2,3,4,5,6,7,8] [-out docs/BENCHMARKS.md]
+//	go run ./cmd/postern-bench [-quick] [-scenarios=1,2,3,4,5,6,7,8,9] [-out docs/BENCHMARKS.md]
 //
 // Everything listens on and connects to 127.0.0.1 only. Benchmarks are
 // measurements, not tests: nothing here fails because a figure is slow; a
@@ -64,7 +64,7 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("postern-bench", flag.ContinueOnError)
-	scen := fs.String("scenarios", "1,2,3,4,5,6,7,8", "comma-separated scenarios to run (1 intake, 2 processing, 3 end-to-end latency, 4 fan-out, 5 growth, 6 import, 7 memory, 8 web pages)")
+	scen := fs.String("scenarios", "1,2,3,4,5,6,7,8,9", "comma-separated scenarios to run (1 intake, 2 processing, 3 end-to-end latency, 4 fan-out, 5 growth, 6 import, 7 memory, 8 web pages, 9 Postfix smtp-source)")
 	conc := fs.String("concurrency", "1,10,50", "client concurrencies for the intake scenario")
 	fs.BoolVar(&o.quick, "quick", false, "short durations and small counts, for trying the harness (figures are not meaningful)")
 	fs.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "Markdown report to write (empty: none)")
@@ -95,8 +95,8 @@ func parseOptions(args []string) (options, error) {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 8 {
-			return o, fmt.Errorf("-scenarios: %q is not a scenario number 1-8", s)
+		if err != nil || n < 1 || n > 9 {
+			return o, fmt.Errorf("-scenarios: %q is not a scenario number 1-9", s)
 		}
 		o.scenarios = append(o.scenarios, n)
 	}
@@ -161,6 +161,7 @@ var allScenarios = []scenario{
 	{6, "Import", scenarioImport},
 	{7, "Memory", scenarioMemory},
 	{8, "Web pages", scenarioWeb},
+	{9, "Postfix smtp-source", scenarioPostfix},
 }
 
 func run(ctx context.Context, args []string) error {

@@ -321,6 +321,13 @@ SMTP connection across messages (as an MTA's connection cache does).
    sessions of 24 MB at once (three long texts, three attachments),
    received, processed and notified, beside the memory budget that intake,
    processing and composing share and the soft memory limit.
+9. **Postfix smtp-source**: Postfix's own load tool (Debian's postfix,
+   ` + "`make ensure-postfix`" + `) sends 4 KB messages over 10 kept sessions (` + "`-d -s 10 -l 4096`" + `,
+   scenario 1's c=10 case) to one valid reply address, against Postern
+   (processing running) and against Postfix's ` + "`smtp-sink`" + ` in the same run;
+   smtp-source stops at the first refusal, so Postern's rate counts only
+   when every message was answered 250. The harness's own ratio of
+   scenario 1 is shown beside it.
 `
 
 const missingText = `- Processing is measured with 4 KB text replies only (no 60 KB HTML mix).

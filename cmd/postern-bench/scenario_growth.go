@@ -93,10 +93,10 @@ func scenarioGrowth(ctx context.Context, b *bench, r *report) error {
 	r.add(row{scen: 5, name: "Growth", cas: "intake, 4 KB text, 10 connections",
 		postern: fmt.Sprintf("%.0f msg/s with %d rows in inbound", in1, rows1),
 		ceiling: fmt.Sprintf("%.0f msg/s with %d rows", in0, rows0),
-		ratio:   fmt.Sprintf("%.3f", ri), target: "≥ 0.9", met: metText(ri >= 0.9)})
+		ratio:   fmt.Sprintf("%.3f", ri), target: goalGrowth, met: metText(growthMet(ri))})
 	r.add(row{scen: 5, name: "Growth", cas: "processing, 4 KB text",
 		postern: fmt.Sprintf("%s, with %d rows", p1.describe(), rows1),
 		ceiling: fmt.Sprintf("%.0f msg/s with %d rows", p0.rate(), rows0),
-		ratio:   fmt.Sprintf("%.3f", rp), target: "≥ 0.9", met: metText(rp >= 0.9)})
+		ratio:   fmt.Sprintf("%.3f", rp), target: goalGrowth, met: metText(growthMet(rp))})
 	return nil
 }

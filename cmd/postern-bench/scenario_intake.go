@@ -43,12 +43,12 @@ func scenarioIntake(ctx context.Context, b *bench, r *report) error {
 				x.postern += fmt.Sprintf("; %d failed (%s)", res.failed, errText(res.firstErr))
 			}
 			if c == 10 {
-				x.target = "≥ 60% of discard"
-				x.met = metText(res.rate() >= 0.6*dis.rate())
+				x.target = goalIntake
+				x.met = metText(intakeMet(res.rate(), dis.rate(), pct(res.lat, 99)))
 			}
 			r.add(x)
 			if c == 10 && k.name == kindText {
-				b.intake10 = res.rate()
+				b.intake10, b.discard10 = res.rate(), dis.rate()
 				alone, split, err := b.intakeAlone(ctx, r, k, c)
 				if err != nil {
 					return err

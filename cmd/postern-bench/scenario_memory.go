@@ -105,7 +105,7 @@ func scenarioMemory(ctx context.Context, b *bench, r *report) error {
 		postern: fmt.Sprintf("peak RSS %s, %s over idle (%s), received and processed", mb(peak), mb(added), mb(rss0)),
 		ceiling: fmt.Sprintf("message size %s", mb(size)),
 		ratio:   fmt.Sprintf("adds %.1f× its size", float64(added)/float64(size)),
-		target:  "adds < 3× its size", met: metText(added < 3*size)})
+		target:  goalBig, met: metText(bigMet(added, size))})
 
 	// Many concurrent large messages.
 	if err := b.restartPostern(ctx); err != nil {
@@ -134,7 +134,7 @@ func scenarioMemory(ctx context.Context, b *bench, r *report) error {
 		postern: fmt.Sprintf("peak RSS %s (idle %s), %d of %d accepted, received and processed", mb(peak), mb(rss0), ok, len(msgs)),
 		ceiling: fmt.Sprintf("payload in flight %s", mb(total)),
 		ratio:   fmt.Sprintf("peak = %.2f× payload", float64(peak)/float64(total)),
-		target:  "< 600 MB", met: metText(peak < 600e6 && ok == len(msgs))}
+		target:  goalConcurrent, met: metText(concurrentMet(peak, ok, len(msgs)))}
 	if ferr != nil {
 		x.postern += "; first error: " + errText(ferr)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/postern/postern/internal/config"
@@ -225,6 +226,7 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, m *me
 			threads.QueueNotify:  {MaxWorkers: notifyWorkers},
 		},
 		Workers:           workers,
+		Middleware:        []rivertype.Middleware{newIntakePriority(store)},
 		Logger:            log.With("component", "river"),
 		FetchCooldown:     fetchCooldown,
 		FetchPollInterval: 200 * time.Millisecond,
