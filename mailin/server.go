@@ -211,6 +211,8 @@ type session struct {
 	hasFrom bool
 	rcpts   []string
 	action  txAction // what the accepted recipients ask for
+	// declared is the SIZE the client gave in MAIL FROM (0: none).
+	declared int64
 }
 
 // clientAddr is the sending client's address for per-IP limits. Over LMTP
@@ -245,15 +247,19 @@ func (s *session) peerAddr() string {
 }
 
 func (s *session) Reset() {
-	s.from, s.hasFrom, s.rcpts, s.action = "", false, nil, txAction{}
+	s.from, s.hasFrom, s.rcpts, s.action, s.declared = "", false, nil, txAction{}, 0
 	s.guard.setPhase(phaseCommand)
 }
 
 func (s *session) Logout() error { return nil }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.Reset()
 	s.from, s.hasFrom = from, true
+	if opts != nil {
+		// go-smtp has refused a SIZE above MaxMessageBytes already.
+		s.declared = opts.Size
+	}
 	s.guard.setPhase(phaseMail)
 	return nil
 }
@@ -433,6 +439,7 @@ func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release 
 		return nil
 	}
 	buf = s.srv.intake.NewBuffer(s.from)
+	buf.SizeHint(int(min(s.declared, s.srv.cfg.MaxMessageBytes)))
 	if err := buf.Fill(r, int(s.srv.cfg.MaxMessageBytes), reserve); err != nil {
 		size := buf.Len()
 		buf.Discard()
