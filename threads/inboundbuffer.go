@@ -88,10 +88,13 @@ func (b *InboundBuffer) Len() int { return len(b.Message()) }
 // reserve ends the read and is returned, nothing being allocated.
 func (b *InboundBuffer) Fill(r io.Reader, maxSize int, reserve func(capacity int) error) error {
 	limit := b.head + maxSize + 1 + b.tag
+	// A buffer of the declared size is filled to its last byte before it
+	// grows: only a message longer than declared makes it grow.
+	hinted := b.head + b.hint + 1 + b.tag
 	for {
 		// Reads get minRead bytes at least, or the last few before the limit.
 		room := cap(b.buf) - len(b.buf) - b.tag
-		if b.buf == nil || room < minRead && (cap(b.buf) < limit || room < 1) {
+		if b.buf == nil || room < minRead && (cap(b.buf) < limit && cap(b.buf) != hinted || room < 1) {
 			n := max(cap(b.buf)+cap(b.buf)/2, firstBuffer)
 			if b.buf == nil && b.hint > 0 {
 				// The declared size, and one more byte to see the end.
