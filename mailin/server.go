@@ -211,8 +211,6 @@ type session struct {
 	hasFrom bool
 	rcpts   []string
 	action  txAction // what the accepted recipients ask for
-	// declared is the SIZE the client gave in MAIL FROM (0: none).
-	declared int64
 }
 
 // clientAddr is the sending client's address for per-IP limits. Over LMTP
@@ -247,19 +245,15 @@ func (s *session) peerAddr() string {
 }
 
 func (s *session) Reset() {
-	s.from, s.hasFrom, s.rcpts, s.action, s.declared = "", false, nil, txAction{}, 0
+	s.from, s.hasFrom, s.rcpts, s.action = "", false, nil, txAction{}
 	s.guard.setPhase(phaseCommand)
 }
 
 func (s *session) Logout() error { return nil }
 
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.Reset()
 	s.from, s.hasFrom = from, true
-	if opts != nil {
-		// go-smtp has refused a SIZE above MaxMessageBytes already.
-		s.declared = opts.Size
-	}
 	s.guard.setPhase(phaseMail)
 	return nil
 }
@@ -439,7 +433,9 @@ func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release 
 		return nil
 	}
 	buf = s.srv.intake.NewBuffer(s.from)
-	buf.SizeHint(int(min(s.declared, s.srv.cfg.MaxMessageBytes)))
+	// Not buf.SizeHint(s.declared): reserving a declared message's whole
+	// size before its first byte starved intake under processing's share
+	// of the budget (100 × 5 MB: 25-36 accepted in 30 s, the rest 451).
 	if err := buf.Fill(r, int(s.srv.cfg.MaxMessageBytes), reserve); err != nil {
 		size := buf.Len()
 		buf.Discard()

@@ -109,7 +109,7 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 // two (32 MiB for a 25 MB message) and scanning would copy it once more.
 const (
 	sliceFrom = 1 << 20
-	sliceSize = 256 << 10
+	sliceSize = 1 << 20
 )
 
 // readSealedSlices reads the sealed value of inbound row id, n bytes, in
