@@ -22,7 +22,17 @@ type InboundBuffer struct {
 	buf  []byte
 	head int
 	tag  int
+	// hint is the message size the sender declared (SMTP SIZE), 0 if none.
+	hint int
 }
+
+// SizeHint tells the buffer the size the sender declared for the message
+// (the SMTP SIZE parameter), so that Fill allocates it at once instead of
+// growing by halves: the copies made while growing, and the capacity
+// beyond the message, are what a 25 MB message cost most at intake. A
+// message longer than declared still fits (the buffer grows from there);
+// n ≤ 0 means none was declared.
+func (b *InboundBuffer) SizeHint(n int) { b.hint = max(n, 0) }
 
 // firstBuffer is the capacity of a buffer before it grows: most mail
 // fits. Buffers of exactly this size are reused (bufPool), sparing the
@@ -78,11 +88,18 @@ func (b *InboundBuffer) Len() int { return len(b.Message()) }
 // reserve ends the read and is returned, nothing being allocated.
 func (b *InboundBuffer) Fill(r io.Reader, maxSize int, reserve func(capacity int) error) error {
 	limit := b.head + maxSize + 1 + b.tag
+	// A buffer of the declared size is filled to its last byte before it
+	// grows: only a message longer than declared makes it grow.
+	hinted := b.head + b.hint + 1 + b.tag
 	for {
 		// Reads get minRead bytes at least, or the last few before the limit.
 		room := cap(b.buf) - len(b.buf) - b.tag
-		if b.buf == nil || room < minRead && (cap(b.buf) < limit || room < 1) {
+		if b.buf == nil || room < minRead && (cap(b.buf) < limit && cap(b.buf) != hinted || room < 1) {
 			n := max(cap(b.buf)+cap(b.buf)/2, firstBuffer)
+			if b.buf == nil && b.hint > 0 {
+				// The declared size, and one more byte to see the end.
+				n = max(b.head+b.hint+1+b.tag, firstBuffer)
+			}
 			if used := max(len(b.buf), b.head) + b.tag; n > limit {
 				// What the largest message needs; past it, small steps.
 				n = limit

@@ -128,3 +128,29 @@ func TestSealInPlace(t *testing.T) {
 		b.Discard()
 	}
 }
+
+// TestBufferSizeHint allocates the declared size at once (one reserve,
+// no growth), and still reads a message longer than declared.
+func TestBufferSizeHint(t *testing.T) {
+	st := keyStore(t)
+	const size = 3 << 20
+	msg := bytes.Repeat([]byte("0123456789abcde\n"), size/16)
+	for _, declared := range []int{size, size / 2} {
+		b := st.NewBuffer("sender@example.org")
+		b.SizeHint(declared)
+		var reserved []int
+		if err := b.Fill(bytes.NewReader(msg), 25<<20, func(c int) error { reserved = append(reserved, c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b.Message(), msg) {
+			t.Fatalf("declared %d: read %d bytes, not the message", declared, b.Len())
+		}
+		if want := b.head + declared + 1 + b.tag; reserved[0] != want {
+			t.Fatalf("declared %d: first capacity %d, want %d", declared, reserved[0], want)
+		}
+		if declared == size && len(reserved) != 1 {
+			t.Fatalf("declared the size: capacities %v, want one", reserved)
+		}
+		b.Discard()
+	}
+}

@@ -1,6 +1,7 @@
 package threads
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -107,5 +108,28 @@ func TestSources(t *testing.T) {
 	}
 	if n != len(want) {
 		t.Fatalf("%d rows stored, want %d", n, len(want))
+	}
+}
+
+// TestLargeInboundReadInSlices processes a message above sliceFrom, which
+// InboundTx reads in slices: it opens to the bytes accepted.
+func TestLargeInboundReadInSlices(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	body := bytes.Repeat([]byte("a line of a long message, to be read in slices\r\n"), (3*sliceFrom)/49)
+	raw := append([]byte("From: Writer <writer@example.org>\r\nTo: ask@forum.test\r\nMessage-ID: <big1@example.org>\r\nSubject: Big\r\n\r\n"), body...)
+	env := Envelope{MailFrom: "writer@example.org", Rcpt: []string{"ask@" + testDomain}, RemoteAddr: "192.0.2.1:25", Source: SourceSMTP}
+	acc, err := st.Accept(ctx, env, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.InboundTx(ctx, acc.InboundID, func(_ *Tx, in Inbound) error {
+		if in.Purged || !bytes.Equal(in.Raw, raw) || in.MailFrom != env.MailFrom {
+			t.Fatalf("opened %d bytes (purged %v, from %q), want the %d accepted", len(in.Raw), in.Purged, in.MailFrom, len(raw))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

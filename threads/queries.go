@@ -13,8 +13,16 @@ const (
 
 	// sqlLockInbound loads and locks an inbound row: a second worker given the
 	// same job waits here, then finds it no longer accepted.
-	sqlLockInbound = `SELECT i.id, i.key_id, i.sealed, i.dedup_key, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
+	// A sealed value of $2 bytes or more comes back as NULL with its
+	// length, to be read in slices (sqlSealedSlice).
+	sqlLockInbound = `SELECT i.id, i.key_id, CASE WHEN octet_length(i.sealed) < $2 THEN i.sealed END, octet_length(i.sealed),
+		i.dedup_key, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
 		FROM inbound i LEFT JOIN web_member_posts w ON w.inbound_id = i.id WHERE i.id = $1 FOR UPDATE OF i`
+
+	// sqlSealedSlice reads $3 bytes of an inbound row's sealed value from
+	// offset $2 (1-based): PostgreSQL fetches only the TOAST chunks the
+	// slice covers, since the sealed value does not compress.
+	sqlSealedSlice = `SELECT substring(sealed FROM $2 FOR $3) FROM inbound WHERE id = $1`
 
 	// sqlMarkInbound records what processing decided for an inbound row.
 	sqlMarkInbound = `UPDATE inbound SET state = $2, reason = $3, post_id = NULLIF($4, 0), sender_id = NULLIF($5, 0), processed_at = now(),

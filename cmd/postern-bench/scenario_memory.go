@@ -31,7 +31,8 @@ func burst(ctx context.Context, addr string, msgs []outMsg) (ok int, firstErr er
 					return fmt.Errorf("dial: %w", err)
 				}
 				defer c.Close()
-				if err := c.Mail(m.from, nil); err != nil {
+				// SIZE, as MTAs (Postfix, Exim) declare it to a server that offers it.
+				if err := c.Mail(m.from, &smtp.MailOptions{Size: int64(len(m.data))}); err != nil {
 					armed.Done()
 					return fmt.Errorf("MAIL: %w", err)
 				}
