@@ -107,7 +107,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	// composed into notifications.
 	mcfg := mailin.ConfigFrom(cfg)
 	mcfg.Memory = semaphore.NewWeighted(mcfg.MemoryBudget)
-	procWorkers, notifyWorkers := cfg.Workers()
+	procWorkers, notifyConns := cfg.Workers()
+	// Twice as many sending jobs as relay connections (NewRelay caps
+	// them): while one job loads its batch or waits for its last "sent"
+	// mark, another sends over the connection (docs/BENCHMARKS.md,
+	// fan-out). Each job keeps its own crash window (markEvery).
+	notifyWorkers := notifyJobsPerConn * notifyConns
 	// Both worker pools, River's own producers and completer, and SMTP
 	// sessions waiting to commit (they queue for a connection).
 	var store *threads.Store // the metrics read its queues at each scrape
@@ -159,6 +164,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	return a, nil
 }
+
+// notifyJobsPerConn is how many sending jobs run per relay connection.
+const notifyJobsPerConn = 2
 
 // newSender returns the outgoing mail path: the relay, else the Maildir,
 // DKIM-signing when a key is set.
