@@ -225,6 +225,7 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, m *me
 	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log, Metrics: m})
 	river.AddWorker(workers, notify)
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
+	river.AddWorker(workers, &threads.FanoutWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
 	rc, err := river.NewClient(riverpgxv5.New(store.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
