@@ -110,6 +110,12 @@ type RelayOptions struct {
 	// roots and the relay's host name. Tests pass a pool holding their own
 	// certificate.
 	TLSConfig *tls.Config
+	// MaxConns caps the connections open to the relay at once; a Send
+	// beyond it waits for one to be free (0: no cap). With more senders
+	// than connections, one sender loads or marks its batch while another
+	// uses the connection, and the relay sees no more connections than
+	// MaxConns.
+	MaxConns int
 }
 
 // tlsMode is how a Relay secures its connection.
@@ -139,6 +145,9 @@ type Relay struct {
 	// idle holds set-up connections for reuse: a fan-out of thousands of
 	// notifications costs a handful of connections, not thousands.
 	idle chan *pooledConn
+	// slots holds a token per open connection (RelayOptions.MaxConns);
+	// nil: no cap.
+	slots chan struct{}
 }
 
 // pooledConn is a connection ready for another transaction.
@@ -173,6 +182,9 @@ func NewRelay(rawURL string, opts RelayOptions) (*Relay, error) {
 		return nil, errors.New("relay: cannot parse the relay URL")
 	}
 	r := &Relay{timeout: opts.Timeout, helo: opts.HeloName, idle: make(chan *pooledConn, poolSize)}
+	if opts.MaxConns > 0 {
+		r.slots = make(chan struct{}, opts.MaxConns)
+	}
 	var port string
 	switch u.Scheme {
 	case "smtp":
@@ -262,10 +274,19 @@ func (r *Relay) setStartTLS(q url.Values) error {
 // return path. See Sender for the error contract: a 5xx reply to RCPT or
 // to the message is a *PermanentError; everything else (4xx, network,
 // TLS, timeouts, a cancelled ctx, 5xx to EHLO/AUTH/MAIL which are relay
-// configuration problems) is temporary.
+// configuration problems) is temporary. With RelayOptions.MaxConns, Send
+// first waits for a connection to be free.
 func (r *Relay) Send(ctx context.Context, envelopeFrom, rcpt string, msg []byte) error {
 	if err := ctx.Err(); err != nil {
 		return &tempError{msg: "relay: " + err.Error(), cause: err}
+	}
+	if r.slots != nil {
+		select {
+		case r.slots <- struct{}{}:
+			defer func() { <-r.slots }()
+		case <-ctx.Done():
+			return &tempError{msg: "relay: waiting for a connection: " + ctx.Err().Error(), cause: ctx.Err()}
+		}
 	}
 	for {
 		p, reused := r.get(), true

@@ -334,3 +334,45 @@ func TestRelayReusesConnections(t *testing.T) {
 		t.Fatalf("%d messages delivered, want 6", n)
 	}
 }
+
+// TestRelayMaxConns sends from many goroutines at once through a relay
+// capped at two connections: every message arrives over at most two
+// sessions, and a send waiting for a connection ends with its context.
+func TestRelayMaxConns(t *testing.T) {
+	be := startServer(t, smtptest.Options{}, plainServer, nil)
+	r, err := NewRelay(be.URL(), RelayOptions{HeloName: "postern.test", Timeout: 5 * time.Second, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	msg := testMessage(t)
+	const senders, each = 8, 5
+	errs := make(chan error, senders)
+	for range senders {
+		go func() {
+			var err error
+			for range each {
+				if err = r.Send(context.Background(), testFrom, testRcpt, msg); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range senders {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, s := len(be.Messages()), be.Sessions(); n != senders*each || s > 2 {
+		t.Fatalf("%d messages over %d connections, want %d over at most 2", n, s, senders*each)
+	}
+	// Both connections taken: a send waits, and gives up with its ctx.
+	r.slots <- struct{}{}
+	r.slots <- struct{}{}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.Send(ctx, testFrom, testRcpt, msg); err == nil || IsPermanent(err) {
+		t.Fatalf("send without a free connection: %v, want a temporary error", err)
+	}
+}

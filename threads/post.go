@@ -134,6 +134,15 @@ func (s *Store) notifyPost(ctx context.Context, tx pgx.Tx, id int64, np NewPost)
 	if err != nil {
 		return err
 	}
+	if np.Kind == KindQuestion && len(recips) > 1+FanoutFirst {
+		// recips[0] is the asker's confirmation, then the followers by
+		// person id: the rest follow in FanoutArgs transactions.
+		recips = recips[:1+FanoutFirst]
+		next := FanoutArgs{PostID: id, After: recips[len(recips)-1].personID, InboundID: np.InboundID}
+		if _, err := s.jobs.InsertTx(ctx, tx, next, nil); err != nil {
+			return fmt.Errorf("enqueue fan-out: %w", err)
+		}
+	}
 	return s.enqueueNotifications(ctx, tx, id, recips)
 }
 

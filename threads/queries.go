@@ -307,8 +307,14 @@ const (
 	// sqlFollowersOfNewQuestion: the people whose confirmed, active
 	// follow (of the forum, or of the question's category $3) covers new
 	// question $2 of author $1.
-	sqlFollowersOfNewQuestion = `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
-		WHERE s.confirmed_at IS NOT NULL AND s.ended_at IS NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1` + sqlEligible + ` ORDER BY p.id`
+	sqlFollowersOfNewQuestion = sqlFollowersSelect + ` ORDER BY p.id`
+
+	// sqlFollowersAfter: the first $5 of those followers whose person id
+	// is above $4 (a fan-out's cursor, FanoutArgs).
+	sqlFollowersAfter = sqlFollowersSelect + ` AND p.id > $4 ORDER BY p.id LIMIT $5`
+
+	sqlFollowersSelect = `SELECT DISTINCT p.id FROM subscriptions s JOIN people p ON p.id = s.person_id
+		WHERE s.confirmed_at IS NOT NULL AND s.ended_at IS NULL AND (s.scope = 'all' OR (s.scope = 'category' AND s.category_id = NULLIF($3, 0))) AND p.id <> $1` + sqlEligible
 
 	// sqlAskerOfAnswered: the asker of question $2, when they want news
 	// of their questions and are not the answer's author $1.

@@ -108,7 +108,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	// composed into notifications.
 	mcfg := mailin.ConfigFrom(cfg)
 	mcfg.Memory = semaphore.NewWeighted(mcfg.MemoryBudget)
-	procWorkers, notifyWorkers := cfg.Workers()
+	procWorkers, notifyConns := cfg.Workers()
+	// Twice as many sending jobs as relay connections (NewRelay caps
+	// them): while one job loads its batch or waits for its last "sent"
+	// mark, another sends over the connection (docs/BENCHMARKS.md,
+	// fan-out). Each job keeps its own crash window (markEvery).
+	notifyWorkers := notifyJobsPerConn * notifyConns
 	// Both worker pools, River's own producers and completer, and SMTP
 	// sessions waiting to commit (they queue for a connection).
 	var store *threads.Store // the metrics read its queues at each scrape
@@ -160,6 +165,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	return a, nil
 }
+
+// notifyJobsPerConn is how many sending jobs run per relay connection.
+const notifyJobsPerConn = 2
 
 // newSender returns the outgoing mail path: the relay, else the Maildir,
 // DKIM-signing when a key is set.
@@ -218,6 +226,7 @@ func newWorkers(cfg config.Config, store *threads.Store, log *slog.Logger, m *me
 	river.AddWorker(workers, &pipeline.ProcessWorker{Store: store, Log: log, Metrics: m})
 	river.AddWorker(workers, notify)
 	river.AddWorker(workers, &threads.MaintenanceWorker{Store: store})
+	river.AddWorker(workers, &threads.FanoutWorker{Store: store})
 	river.AddWorker(workers, &mailout.ForwardWorker{Store: store, Sender: sender, Log: log.With("component", "mailout")})
 	rc, err := river.NewClient(riverpgxv5.New(store.Pool()), &river.Config{
 		Queues: map[string]river.QueueConfig{

@@ -45,10 +45,12 @@ func LoadKeys(cfg config.Config) (*threads.Keys, int, error) {
 }
 
 // NewRelay is the relay client serve sends through (--relay-url, with
-// --relay-ca-file and the forum domain as EHLO name); nothing is dialled.
+// --relay-ca-file and the forum domain as EHLO name), with at most
+// --notify-workers connections open at once; nothing is dialled.
 func NewRelay(cfg config.Config) (*mailout.Relay, error) {
 	n := cfg.Notify
-	opts := mailout.RelayOptions{HeloName: cfg.Forum.Domain}
+	_, conns := cfg.Workers()
+	opts := mailout.RelayOptions{HeloName: cfg.Forum.Domain, MaxConns: conns}
 	if n.RelayCAFile != "" {
 		var err error
 		if opts.TLSConfig, err = relayTLS(n.RelayCAFile); err != nil {

@@ -128,7 +128,7 @@ type Process struct {
 
 // Notify is how outgoing mail leaves.
 type Notify struct {
-	Workers     int    `flag:"notify-workers" env:"POSTERN_NOTIFY_WORKERS" toml:"notify_workers" doc:"concurrent jobs sending notifications, each a batch of up to 50 over one relay connection (0: 2 x cores, at least 4)"`
+	Workers     int    `flag:"notify-workers" env:"POSTERN_NOTIFY_WORKERS" toml:"notify_workers" doc:"relay connections sending notifications at once, each carrying batches of up to 50; twice as many sending jobs run, so one loads or marks its batch while another sends (0: 2 x cores, at least 4)"`
 	RelayCAFile string `flag:"relay-ca-file" env:"POSTERN_RELAY_CA_FILE" toml:"relay_ca_file" doc:"PEM file of the certificate authorities the relay's certificate must chain to, instead of the system's (a private relay's own CA); empty: the system's"`
 	RelayURL    string `flag:"relay-url" env:"POSTERN_RELAY_URL" toml:"relay_url" secret:"true" doc:"outgoing relay: smtp://[user:pass@]host:port[?starttls=required] or smtps://...; empty writes to the Maildir; never printed, it may hold a password"`
 	Maildir     string `flag:"maildir" env:"POSTERN_MAILDIR" toml:"maildir" default:"postern-mail" doc:"Maildir receiving outgoing mail when no relay is set"`
