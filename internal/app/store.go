@@ -23,18 +23,6 @@ import (
 // cooldown, so it bounds how long a new job waits to be seen.
 const fetchCooldown = 2 * time.Millisecond
 
-// insertNotifyCooldown is the FetchCooldown of the store's own client,
-// which only inserts jobs: it notifies a queue of new jobs (NOTIFY) at
-// most once per cooldown. A transaction that NOTIFYs holds PostgreSQL's
-// one notify lock from its pre-commit through its commit's WAL flush, so
-// with a notification in nearly every intake and processing transaction
-// (every 2 ms) their commits ran one at a time, without group commit
-// ("Lock:object" at commit in scenario 2). A job inserted without a
-// notification is seen at the next one (within the cooldown while jobs
-// keep coming), when a busy worker fetches again, or at the poll
-// (FetchPollInterval).
-const insertNotifyCooldown = 20 * time.Millisecond
-
 // StoreOptions say how OpenStore opens the store for a command.
 type StoreOptions struct {
 	// Secret: read the server secret and the sealing keys, for the
@@ -93,7 +81,7 @@ func OpenStore(ctx context.Context, cfg config.Config, opts StoreOptions) (st *t
 	default:
 		log = slog.New(slog.DiscardHandler)
 	}
-	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: insertNotifyCooldown, Logger: log.With("component", "river")})
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: fetchCooldown, Logger: log.With("component", "river")})
 	if err != nil {
 		pool.Close()
 		return nil, nil, fmt.Errorf("job queue: %w", err)
