@@ -14,8 +14,11 @@ import (
 // the CPU that intake's sessions and group commits need, so 250s slow
 // down under a backlog (issue 16: 4 KB intake at 10 connections 614 msg/s
 // with processing running against 1,449 paused, in the same run). A job
-// of the process or notify queue therefore waits, before it starts, while
-// intake is busy, but never longer than yieldMax: a backlog drains
+// of the process or notify queue that has waited in a backlog (created
+// more than backlogAge ago) therefore waits, before it starts, while
+// intake is busy, but never longer than yieldMax. A job taken as soon as
+// it was queued, as at a steady rate the machine keeps up with, never
+// waits, so end-to-end latency does not pay for it. A backlog drains
 // however busy intake stays (each worker still starts a job every
 // yieldMax at least), and River's queue pause and the workers' own
 // back-pressure are unchanged.
@@ -27,6 +30,9 @@ const (
 	yieldPoll = time.Millisecond
 	// intakeGap: intake counts as busy this long after an Accept returned.
 	intakeGap = 3 * time.Millisecond
+	// backlogAge: a job created longer ago than this was queued behind
+	// others (or is a retry): only such a job gives way to intake.
+	backlogAge = 100 * time.Millisecond
 )
 
 // intakePriority is River worker middleware that makes the jobs of the
@@ -35,20 +41,22 @@ type intakePriority struct {
 	river.MiddlewareDefaults
 	busy   func() bool
 	max    time.Duration
+	age    time.Duration // only jobs created longer ago than this wait
 	queues map[string]bool
 }
 
 // newIntakePriority gives intake (store.IntakeBusy) priority over the
 // process and notify queues.
 func newIntakePriority(store *threads.Store) *intakePriority {
-	return &intakePriority{busy: func() bool { return store.IntakeBusy(intakeGap) }, max: yieldMax,
+	return &intakePriority{busy: func() bool { return store.IntakeBusy(intakeGap) }, max: yieldMax, age: backlogAge,
 		queues: map[string]bool{threads.QueueProcess: true, threads.QueueNotify: true}}
 }
 
-// Work waits while intake is busy (at most p.max, or until ctx ends), then
-// works the job.
+// Work waits while intake is busy (at most p.max, or until ctx ends) if
+// the job is of a yielding queue and was created more than p.age ago,
+// then works the job.
 func (p *intakePriority) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
-	if p.queues[job.Queue] {
+	if p.queues[job.Queue] && time.Since(job.CreatedAt) > p.age {
 		p.yield(ctx)
 	}
 	return doInner(ctx)
