@@ -63,7 +63,6 @@ func TestFanOutInSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSteps(t, a, post)
-	time.Sleep(300 * time.Millisecond) // a notify job would have started
 	waitSettled(t, a, post)
 	check("after the steps ran again")
 }
