@@ -91,10 +91,12 @@ func (w *world) probeWrite() error {
 }
 
 // fill writes path until the disk is full, calls full in a goroutine of
-// its own, and keeps the disk full for hold: PostgreSQL frees space by
-// itself (a checkpoint removes old WAL segments), which a single fill
-// would leave to it, so the filler takes back whatever appears. It
-// returns the filler's final size.
+// its own, and keeps the disk full for hold from then: PostgreSQL frees
+// space by itself (a checkpoint removes old WAL segments), which a
+// single fill would leave to it, so the filler takes back whatever
+// appears. The hold starts at the first ENOSPC, so a slow machine still
+// holds the disk full for all of it; a disk that does not fill within a
+// minute fails the test. It returns the filler's final size.
 func fill(t *testing.T, path string, hold time.Duration, full func()) int64 {
 	t.Helper()
 	f, err := os.Create(path)
@@ -104,19 +106,22 @@ func fill(t *testing.T, path string, hold time.Duration, full func()) int64 {
 	defer f.Close()
 	chunk := make([]byte, 1<<20)
 	var size int64
-	end := time.Now().Add(hold)
-	for time.Now().Before(end) {
+	var end time.Time
+	deadline := time.Now().Add(time.Minute)
+	for end.IsZero() || time.Now().Before(end) {
 		n, err := f.Write(chunk)
 		size += int64(n)
 		switch {
 		case errors.Is(err, syscall.ENOSPC):
-			if full != nil {
+			if end.IsZero() {
+				end = time.Now().Add(hold)
 				go full()
-				full = nil
 			}
 			time.Sleep(20 * time.Millisecond)
 		case err != nil:
 			t.Fatal(err)
+		case end.IsZero() && time.Now().After(deadline):
+			t.Fatalf("the disk did not fill in a minute (%d MiB written)", size>>20)
 		}
 	}
 	return size
