@@ -175,7 +175,7 @@ func (r *report) writeRun(b *bytes.Buffer) {
 	fmt.Fprintf(b, "| date | %s |\n", r.date.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(b, "| machine | %d cores (%s), %s/%s, shared with other work |\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(b, "| Go | %s |\n", runtime.Version())
-	fmt.Fprintf(b, "| PostgreSQL | %s, private cluster, durable settings (fsync, synchronous_commit on) |\n", r.b.pgVersion)
+	fmt.Fprintf(b, "| PostgreSQL | %s, private cluster, durable settings (fsync, synchronous_commit on), shared_buffers %s |\n", r.b.pgVersion, r.b.pgBuffers)
 	fmt.Fprintf(b, "| Postern | %s, `postern serve` subprocess, POSTERN_WORKERS=%d, relay = in-process go-smtp sink |\n", gitVersion(r.b.root), o.workers)
 	fmt.Fprintf(b, "| mode | %s; took %s |\n", mode, r.elapsed.Round(time.Second))
 	fmt.Fprintf(b, "| settings | intake %s per run, ceilings %s, processing %s, end-to-end %s at %.0f msg/s, %d followers, %d stored rows, %d × %s + one %s |\n\n",

@@ -15,9 +15,9 @@ import (
 // forum with that history holds them: sealed raw messages of about 4 KB
 // (random bytes, as incompressible as AES-GCM output), received over the
 // last 20 days in id order, as a live table fills (inside the
-// raw-retention period, so the purge job has nothing to do; random times
-// made the time-ordered indexes twice as large as a live table's). The measurement that follows settles the database
-// first (growthMeasure), which also analyses the table.
+// raw-retention period, so the purge job has nothing to do). The
+// measurement that follows settles the database first (growthMeasure),
+// which also analyses the table.
 func (b *bench) fillInbound(ctx context.Context, n int) error {
 	fromHash := make([]byte, 32)
 	block := make([]byte, 4096+28)
