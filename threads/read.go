@@ -35,10 +35,17 @@ const (
 		WHERE q.id = $1 AND q.kind = 'question' AND q.state IN ('visible', 'closed')`
 
 	// threadPostsSQL returns the answers and comments of question $1 in
-	// id order, each with its author's points.
-	threadPostsSQL = `SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, a.display_name, p.votes, p.created_at,
-			p.edited_at, p.author_id, ` + pointsSQL + `
-		FROM posts p JOIN people a ON a.id = p.author_id WHERE p.question_id = $1 AND p.state IN ('visible', 'closed') ORDER BY p.id`
+	// id order, each with its author's points, computed once per author
+	// (pa is MATERIALIZED, or the planner computes them again for each
+	// post: a page of 1,500 answers by one author of 75,000 took 376 s
+	// that way, 56 ms this way, with migration 00022's indexes).
+	threadPostsSQL = `WITH p AS (SELECT id, kind, parent_id, body, elided, author_id, votes, created_at, edited_at
+			FROM posts WHERE question_id = $1 AND state IN ('visible', 'closed')),
+		pa AS MATERIALIZED (SELECT a.id, a.display_name, ` + pointsSQL + ` AS points
+			FROM people a WHERE a.id IN (SELECT author_id FROM p))
+		SELECT p.id, p.kind, coalesce(p.parent_id, 0), p.body, p.elided, pa.display_name, p.votes, p.created_at,
+			p.edited_at, p.author_id, pa.points
+		FROM p JOIN pa ON pa.id = p.author_id ORDER BY p.id`
 
 	retryInboundSQL = `UPDATE inbound SET state = 'accepted', reason = '', processed_at = NULL
 		WHERE id = $1 AND state IN ('failed', 'ignored')`

@@ -38,6 +38,7 @@ type bench struct {
 	pg        *pgcluster.Cluster
 	pool      *pgxpool.Pool
 	pgVersion string
+	pgBuffers string // shared_buffers as the server reports it
 
 	bin        string
 	secretFile string
@@ -114,7 +115,10 @@ func (b *bench) startDatabase(ctx context.Context) (err error) {
 	}
 	pgOpts := pgcluster.Options{Dir: filepath.Join(b.dir, "pg"), Fast: false, Logger: b.log}
 	if b.opts.pgStatements {
-		pgOpts.Settings = statementSettings
+		pgOpts.Settings = append(pgOpts.Settings, statementSettings...)
+	}
+	if b.opts.pgBuffers != "" {
+		pgOpts.Settings = append(pgOpts.Settings, fmt.Sprintf("shared_buffers = '%s'", b.opts.pgBuffers))
 	}
 	b.pg, err = pgcluster.Start(ctx, pgOpts)
 	if err != nil {
@@ -131,6 +135,9 @@ func (b *bench) startDatabase(ctx context.Context) (err error) {
 	}
 	if err := b.pool.QueryRow(ctx, `SHOW server_version`).Scan(&b.pgVersion); err != nil {
 		return fmt.Errorf("database version: %w", err)
+	}
+	if err := b.pool.QueryRow(ctx, `SHOW shared_buffers`).Scan(&b.pgBuffers); err != nil {
+		return fmt.Errorf("database shared_buffers: %w", err)
 	}
 	if _, err := b.pool.Exec(ctx, `CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, payload bytea NOT NULL, done boolean NOT NULL DEFAULT false)`); err != nil {
 		return fmt.Errorf("ceiling table: %w", err)

@@ -57,6 +57,7 @@ type options struct {
 	workers      int
 	keep         bool
 	pgStatements bool
+	pgBuffers    string
 	profileDir   string
 	logLevel     string
 }
@@ -83,6 +84,7 @@ func parseOptions(args []string) (options, error) {
 	defaultWorkers, _ := config.Default().Workers()
 	fs.IntVar(&o.workers, "workers", defaultWorkers, "POSTERN_WORKERS for the Postern under test (Postern's default: 2 x cores, at least 4), also the ceilings' concurrency")
 	fs.BoolVar(&o.pgStatements, "pg-statements", true, "load pg_stat_statements and report the statements that take PostgreSQL's time in scenario 2 (costs PostgreSQL a few percent, ceilings included)")
+	fs.StringVar(&o.pgBuffers, "pg-shared-buffers", "", "shared_buffers of the private PostgreSQL cluster, e.g. 512MB (default: PostgreSQL's, 128MB, as `postern dev` runs it)")
 	fs.StringVar(&o.profileDir, "profile", "", "keep the CPU profiles of Postern (paused intake run, processing run) in this directory (default: the temporary bench directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, logs) after the run")
 	fs.StringVar(&o.logLevel, "log-level", "info", "harness log level: debug, info, warn, error")
