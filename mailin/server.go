@@ -29,6 +29,12 @@ type Intake interface {
 	// AcceptBuffer must return nil only once the message in buf is
 	// durably committed; it takes buf (see threads.Store.AcceptBuffer).
 	AcceptBuffer(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer) (threads.Accepted, error)
+	// AcceptStream is AcceptBuffer for a message of threads.StreamFrom
+	// bytes or more, whose first bytes are in buf and the rest in rest:
+	// it stores the message as it reads it (see
+	// threads.Store.AcceptStream); a failure of rest comes back as a
+	// *threads.ReadError.
+	AcceptStream(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer, rest io.Reader) (threads.Accepted, error)
 	// TokenEpoch reports a person's current token epoch.
 	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
 	// RateLimited reports whether the sender or client IP is over its
@@ -198,6 +204,49 @@ func bareNewline(raw []byte) bool {
 		}
 		i += 2
 	}
+}
+
+// lineChecker finds a bare CR or LF in a message read in pieces (a CR
+// ending one piece may be followed by the LF starting the next).
+type lineChecker struct{ cr bool } // the last byte seen was a CR
+
+// bare reports whether p, following what the checker saw, holds a bare
+// CR or LF (a CR at p's end is judged with the next piece, or by end).
+func (c *lineChecker) bare(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	if c.cr {
+		if p[0] != '\n' {
+			return true
+		}
+		p = p[1:]
+	}
+	c.cr = len(p) > 0 && p[len(p)-1] == '\r'
+	if c.cr {
+		p = p[:len(p)-1]
+	}
+	return bareNewline(p)
+}
+
+// end reports whether the message ended on a bare CR.
+func (c *lineChecker) end() bool { return c.cr }
+
+// checkedReader is the rest of a streamed message: it fails with
+// errBareNewline at the first bare CR or LF, and counts the bytes read.
+type checkedReader struct {
+	r io.Reader
+	c *lineChecker
+	n int64
+}
+
+func (r *checkedReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	if r.c.bare(p[:n]) || errors.Is(err, io.EOF) && r.c.end() {
+		return n, errBareNewline
+	}
+	return n, err
 }
 
 type session struct {
@@ -398,11 +447,14 @@ const chunk = 1 << 20
 // roundChunk rounds n up to whole chunks.
 func roundChunk(n int64) int64 { return (n + chunk - 1) / chunk * chunk }
 
-// readMessage reads the whole message into a buffer of the intake,
-// taking its memory from the server's budget chunk by chunk; release
-// returns it. The header limits are checked too. On error, the buffer is
-// discarded and the memory released.
-func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release func(), err error) {
+// readMessage reads the message into a buffer of the intake, taking its
+// memory from the server's budget chunk by chunk; release returns it.
+// A message of threads.StreamFrom bytes or more is read only that far:
+// rest is then the remainder, to be stored as it is read (AcceptStream),
+// checked for bare line ends as it goes; otherwise rest is nil. The
+// header limits are checked too. On error, the buffer is discarded and
+// the memory released.
+func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, rest io.Reader, release func(), err error) {
 	var held int64
 	release = func() {
 		if held > 0 {
@@ -412,8 +464,8 @@ func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
 	defer cancel()
-	// Charged twice: the driver encodes the message once more when it
-	// sends it to the database.
+	// Charged twice: the driver encodes the message (or, streamed, each
+	// chunk) once more when it sends it to the database.
 	reserve := func(capacity int) error {
 		need := roundChunk(2 * int64(capacity))
 		if need <= held {
@@ -436,18 +488,30 @@ func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release 
 	// Not buf.SizeHint(s.declared): reserving a declared message's whole
 	// size before its first byte starved intake under processing's share
 	// of the budget (100 × 5 MB: 25-36 accepted in 30 s, the rest 451).
-	if err := buf.Fill(r, int(s.srv.cfg.MaxMessageBytes), reserve); err != nil {
+	first := &io.LimitedReader{R: r, N: threads.StreamFrom}
+	if err := buf.Fill(first, min(int(s.srv.cfg.MaxMessageBytes), threads.StreamFrom), reserve); err != nil {
 		size := buf.Len()
 		buf.Discard()
 		release()
-		return nil, nil, s.fillFailed(err, size)
+		return nil, nil, nil, s.fillFailed(err, size)
 	}
-	if err := s.checkHeader(buf.Message()); err != nil {
+	check := s.checkHeader
+	if first.N == 0 {
+		lc := &lineChecker{}
+		check = func(raw []byte) error {
+			if lc.bare(raw) {
+				return errBareNewline
+			}
+			return s.checkHeaderLimits(raw)
+		}
+		rest = &checkedReader{r: r, c: lc}
+	}
+	if err := check(buf.Message()); err != nil {
 		buf.Discard()
 		release()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return buf, release, nil
+	return buf, rest, release, nil
 }
 
 // fillFailed is the reply to a message whose reading failed with err
@@ -457,6 +521,8 @@ func (s *session) fillFailed(err error, size int) error {
 	switch {
 	case errors.Is(err, errBusy):
 		return errBusy
+	case errors.Is(err, errBareNewline):
+		return errBareNewline
 	case errors.As(err, &se) && se.Code == 552:
 		return errTooBig
 	case errors.Is(err, smtp.ErrTooLongLine):
@@ -476,6 +542,12 @@ func (s *session) checkHeader(raw []byte) error {
 	if bareNewline(raw) {
 		return errBareNewline
 	}
+	return s.checkHeaderLimits(raw)
+}
+
+// checkHeaderLimits checks the limits of the header of raw (the message,
+// or its first part holding the header).
+func (s *session) checkHeaderLimits(raw []byte) error {
 	hdr := raw
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if e2 := bytes.Index(raw, []byte("\n\n")); end < 0 || (e2 >= 0 && e2 < end) {
@@ -507,26 +579,38 @@ func (s *session) store(r io.Reader) error {
 	if len(s.rcpts) == 0 {
 		return errNoRcpt
 	}
-	buf, release, err := s.readMessage(r)
+	buf, rest, release, err := s.readMessage(r)
 	if err != nil {
-		// readMessage only returns replies (*smtp.SMTPError).
-		s.log.Info("message refused", "code", code(err), "reason", err.Error())
-		s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
-		s.srv.cfg.Metrics.Refused(string(s.source), enhanced(err))
-		return err
+		return s.refused(err)
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
+	timeout := s.srv.cfg.CommitTimeout
+	if rest != nil {
+		// The rest of the message is read while it is stored.
+		timeout += s.srv.cfg.MaxSessionTime
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr(), PeerAddr: s.peerAddr()}
 	defer release()
 	size := buf.Len()
-	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf)
+	var res threads.Accepted
+	if rest == nil {
+		res, err = s.srv.intake.AcceptBuffer(ctx, env, buf)
+	} else {
+		cr := rest.(*checkedReader)
+		res, err = s.srv.intake.AcceptStream(ctx, env, buf, cr)
+		size += int(cr.n)
+	}
 	if size >= bigMessage {
 		// A large message leaves several copies of itself as garbage
 		// (the buffer, the driver's encoding): collect them soon, before
 		// its processing loads it again, so that peaks do not add up.
 		collectSoon()
+	}
+	var re *threads.ReadError
+	if errors.As(err, &re) {
+		return s.refused(s.fillFailed(re.Err, size))
 	}
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
@@ -541,6 +625,15 @@ func (s *session) store(r io.Reader) error {
 	}
 	s.srv.cfg.Metrics.Message(string(s.source), outcome, time.Since(start))
 	return nil
+}
+
+// refused logs and counts the refusal of a message with reply err (an
+// *smtp.SMTPError) and returns it.
+func (s *session) refused(err error) error {
+	s.log.Info("message refused", "code", code(err), "reason", err.Error())
+	s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
+	s.srv.cfg.Metrics.Refused(string(s.source), enhanced(err))
+	return err
 }
 
 // Data implements smtp.Session: it returns nil (250) only after commit.
