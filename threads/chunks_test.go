@@ -68,6 +68,10 @@ func TestChunkedMessageOpens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		st.cfg.PostmasterAddress = "postmaster@example.net"
+		if fw, err := st.LoadForward(ctx, acc.InboundID); err != nil || !bytes.Equal(fw.Raw, raw) {
+			t.Errorf("forward: %d bytes (%v), want the %d accepted", len(fw.Raw), err, len(raw))
+		}
 		dup := acceptStream(t, st, bigEnv, raw)
 		if !dup.Duplicate || dup.InboundID != acc.InboundID {
 			t.Errorf("second copy: %+v, want a Duplicate of %d", dup, acc.InboundID)
