@@ -32,9 +32,9 @@ type Intake interface {
 	// AcceptStream is AcceptBuffer for a message of threads.StreamFrom
 	// bytes or more, whose first bytes are in buf and the rest in rest:
 	// it stores the message as it reads it (see
-	// threads.Store.AcceptStream); a failure of rest comes back as a
-	// *threads.ReadError.
-	AcceptStream(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer, rest io.Reader) (threads.Accepted, error)
+	// threads.Store.AcceptStream), each wait for the database bounded by
+	// wait; a failure of rest comes back as a *threads.ReadError.
+	AcceptStream(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer, rest io.Reader, wait time.Duration) (threads.Accepted, error)
 	// TokenEpoch reports a person's current token epoch.
 	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
 	// RateLimited reports whether the sender or client IP is over its
@@ -586,7 +586,8 @@ func (s *session) store(r io.Reader) error {
 	start := time.Now()
 	timeout := s.srv.cfg.CommitTimeout
 	if rest != nil {
-		// The rest of the message is read while it is stored.
+		// The rest of the message is read while it is stored; each wait
+		// for the database is still bounded by CommitTimeout.
 		timeout += s.srv.cfg.MaxSessionTime
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -599,7 +600,7 @@ func (s *session) store(r io.Reader) error {
 		res, err = s.srv.intake.AcceptBuffer(ctx, env, buf)
 	} else {
 		cr := rest.(*checkedReader)
-		res, err = s.srv.intake.AcceptStream(ctx, env, buf, cr)
+		res, err = s.srv.intake.AcceptStream(ctx, env, buf, cr, s.srv.cfg.CommitTimeout)
 		size += int(cr.n)
 	}
 	if size >= bigMessage {

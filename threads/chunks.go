@@ -105,8 +105,10 @@ type querier interface {
 // committed: nil is, as for Accept, the permission to answer 250. When
 // reading rest fails, the error is a *ReadError; on any error nothing is
 // visible and the chunks written are deleted. AcceptStream takes buf: it
-// is empty after the call, whatever the outcome.
-func (s *Store) AcceptStream(ctx context.Context, env Envelope, buf *InboundBuffer, rest io.Reader) (Accepted, error) {
+// is empty after the call, whatever the outcome. ctx bounds the whole
+// (reading included); wait, when not 0, bounds each wait for the database
+// (a chunk's insert, the final commit).
+func (s *Store) AcceptStream(ctx context.Context, env Envelope, buf *InboundBuffer, rest io.Reader, wait time.Duration) (Accepted, error) {
 	defer buf.Discard()
 	if !env.Source.Valid() {
 		return Accepted{}, fmt.Errorf("accept message: unknown source %q", env.Source)
@@ -114,17 +116,24 @@ func (s *Store) AcceptStream(ctx context.Context, env Envelope, buf *InboundBuff
 	if buf.head-len(env.MailFrom)-1 < s.keys.aeads[s.keys.current].NonceSize() || buf.buf == nil {
 		*buf = *s.bufferWith(env.MailFrom, buf.Message())
 	}
+	db := dbWait{ctx: ctx, wait: wait}
 	var id int64
-	if err := s.pool.QueryRow(ctx, sqlNextInboundID).Scan(&id); err != nil {
+	qctx, cancel := db.context()
+	err := s.pool.QueryRow(qctx, sqlNextInboundID).Scan(&id)
+	cancel()
+	if err != nil {
 		return Accepted{}, fmt.Errorf("accept message: inbound id: %w", err)
 	}
 	msgID := headerMessageID(buf.Message())
 	h := dedupStart(msgID, env.MailFrom)
-	n, size, err := s.writeChunks(ctx, id, env.MailFrom, buf, rest, h, msgID == "")
+	n, size, err := s.writeChunks(db, id, env.MailFrom, buf, rest, h, msgID == "")
 	if err == nil {
 		row := s.envelopeRow(env, msgID, dedupEnd(h, env.Rcpt), size)
 		var res Accepted
-		if res, err = s.commitChunked(ctx, id, row, n); err == nil {
+		qctx, cancel := db.context()
+		res, err = s.commitChunked(qctx, id, row, n)
+		cancel()
+		if err == nil {
 			return res, nil
 		}
 	}
@@ -140,7 +149,7 @@ func (s *Store) AcceptStream(ctx context.Context, env Envelope, buf *InboundBuff
 // of inbound row id, hashing the raw bytes into h when hashRaw (a message
 // without Message-ID is deduplicated by its bytes). It returns the number
 // of chunks and the message's size.
-func (s *Store) writeChunks(ctx context.Context, id int64, mailFrom string, buf *InboundBuffer, rest io.Reader,
+func (s *Store) writeChunks(db dbWait, id int64, mailFrom string, buf *InboundBuffer, rest io.Reader,
 	h hash.Hash, hashRaw bool) (n, size int, err error) {
 	br := bufio.NewReader(rest)
 	ns := s.keys.aeads[s.keys.current].NonceSize()
@@ -163,7 +172,10 @@ func (s *Store) writeChunks(ctx context.Context, id int64, mailFrom string, buf 
 		if err != nil {
 			return 0, 0, err
 		}
-		if _, err := s.pool.Exec(ctx, sqlInsertChunk, id, n, final, keyID, sealed); err != nil {
+		qctx, cancel := db.context()
+		_, err = s.pool.Exec(qctx, sqlInsertChunk, id, n, final, keyID, sealed)
+		cancel()
+		if err != nil {
 			return 0, 0, fmt.Errorf("store chunk %d: %w", n, err)
 		}
 		n++
@@ -182,6 +194,21 @@ func (s *Store) writeChunks(ctx context.Context, id int64, mailFrom string, buf 
 		}
 		buf.buf, raw, sealFrom = buf.buf[:ns+got], buf.buf[ns:ns+got], 0
 	}
+}
+
+// dbWait is the context of AcceptStream and the bound of each of its
+// waits for the database (0: none but the context's).
+type dbWait struct {
+	ctx  context.Context
+	wait time.Duration
+}
+
+// context returns the context of one wait for the database.
+func (d dbWait) context() (context.Context, context.CancelFunc) {
+	if d.wait <= 0 {
+		return context.WithCancel(d.ctx)
+	}
+	return context.WithTimeout(d.ctx, d.wait)
 }
 
 // atEOF reports whether br has nothing more to read.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bigMessage returns a message of about n bytes with Message-ID id.
@@ -26,7 +27,7 @@ func acceptStream(t *testing.T, st *Store, env Envelope, raw []byte) Accepted {
 	if err := buf.Fill(first, StreamFrom, func(int) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	acc, err := st.AcceptStream(context.Background(), env, buf, bytes.NewReader(raw[StreamFrom:]))
+	acc, err := st.AcceptStream(context.Background(), env, buf, bytes.NewReader(raw[StreamFrom:]), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestChunkedReadFailure(t *testing.T) {
 	}
 	cut := errors.New("connection lost")
 	rest := io.MultiReader(bytes.NewReader(raw[StreamFrom:2*StreamFrom+100]), iotestErr{cut})
-	_, err := st.AcceptStream(context.Background(), bigEnv, buf, rest)
+	_, err := st.AcceptStream(context.Background(), bigEnv, buf, rest, time.Second)
 	var re *ReadError
 	if !errors.As(err, &re) || !errors.Is(err, cut) {
 		t.Fatalf("AcceptStream: %v, want a ReadError of the reader's error", err)
