@@ -30,9 +30,10 @@ import (
 // handle inbound.sealed.
 
 // StreamFrom is the size from which a received message is stored in
-// chunks (AcceptStream) instead of whole (AcceptBuffer). A message's
-// first StreamFrom bytes hold its header whole (MaxHeaderBytes ≤ 1 MiB by
-// default), and a Message-ID in its first 256 KiB.
+// chunks (AcceptStream) instead of whole (AcceptBuffer). Its receiver
+// reads at least this much before streaming (mailin: as much as the
+// header limit needs, when it is larger), so the Message-ID, looked for
+// in the first 256 KiB, is in the buffer.
 const StreamFrom = 1 << 20
 
 // chunkSize is the most bytes of the message one chunk holds (the first
@@ -99,7 +100,8 @@ type querier interface {
 }
 
 // AcceptStream is AcceptBuffer for a message of StreamFrom bytes or more:
-// buf holds its first bytes (as Fill read them) and rest yields the
+// buf holds its first bytes (as Fill read them, StreamFrom or more: they
+// are the first chunk) and rest yields the
 // remainder, until io.EOF. It is stored in chunks as it is read, so that
 // it is never held whole, and AcceptStream returns once the message is
 // committed: nil is, as for Accept, the permission to answer 250. When
@@ -159,14 +161,16 @@ func (s *Store) writeChunks(db dbWait, id int64, mailFrom string, buf *InboundBu
 	copy(buf.buf[start:], mailFrom)
 	buf.buf[buf.head-1] = 0
 	sealFrom := start - ns
+	final := false
 	for {
 		if hashRaw {
 			h.Write(raw)
 		}
 		size += len(raw)
-		final, err := atEOF(br)
-		if err != nil {
-			return 0, 0, err
+		if !final {
+			if final, err = atEOF(br); err != nil {
+				return 0, 0, err
+			}
 		}
 		keyID, sealed, err := s.keys.SealInPlace(buf.buf, sealFrom, chunkAD(id, n, final))
 		if err != nil {
@@ -188,12 +192,29 @@ func (s *Store) writeChunks(db dbWait, id int64, mailFrom string, buf *InboundBu
 			buf.Discard()
 			buf.buf = make([]byte, ns, ns+chunkSize+buf.tag)
 		}
-		got, err := io.ReadFull(br, buf.buf[ns:ns+chunkSize])
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, 0, &ReadError{Err: err}
+		got, eof, err := readPiece(br, buf.buf[ns:ns+chunkSize])
+		if err != nil {
+			return 0, 0, err
 		}
-		buf.buf, raw, sealFrom = buf.buf[:ns+got], buf.buf[ns:ns+got], 0
+		buf.buf, raw, sealFrom, final = buf.buf[:ns+got], buf.buf[ns:ns+got], 0, eof
 	}
+}
+
+// readPiece reads from r into p until p is full or r ends (eof: r
+// returned io.EOF itself; any other error, io.ErrUnexpectedEOF too, is a
+// *ReadError, not an end).
+func readPiece(r io.Reader, p []byte) (n int, eof bool, err error) {
+	for n < len(p) {
+		k, err := r.Read(p[n:])
+		n += k
+		if err == io.EOF { // io.EOF itself, as readers return it
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, &ReadError{Err: err}
+		}
+	}
+	return n, false, nil
 }
 
 // dbWait is the context of AcceptStream and the bound of each of its
@@ -214,7 +235,7 @@ func (d dbWait) context() (context.Context, context.CancelFunc) {
 // atEOF reports whether br has nothing more to read.
 func atEOF(br *bufio.Reader) (bool, error) {
 	_, err := br.Peek(1)
-	if errors.Is(err, io.EOF) {
+	if err == io.EOF { // io.EOF itself, as readers return it
 		return true, nil
 	}
 	if err != nil {
