@@ -34,6 +34,16 @@ func (o *observedIntake) AcceptBuffer(ctx context.Context, env threads.Envelope,
 	return res, err
 }
 
+func (o *observedIntake) AcceptStream(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer, rest io.Reader, wait time.Duration) (threads.Accepted, error) {
+	res, err := o.Store.AcceptStream(ctx, env, buf, rest, wait)
+	if err == nil {
+		o.mu.Lock()
+		o.stored = append(o.stored, res.InboundID)
+		o.mu.Unlock()
+	}
+	return res, err
+}
+
 // take returns the ids recorded since the last take.
 func (o *observedIntake) take() []int64 {
 	o.mu.Lock()

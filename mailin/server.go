@@ -1,7 +1,6 @@
 package mailin
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,6 +28,12 @@ type Intake interface {
 	// AcceptBuffer must return nil only once the message in buf is
 	// durably committed; it takes buf (see threads.Store.AcceptBuffer).
 	AcceptBuffer(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer) (threads.Accepted, error)
+	// AcceptStream is AcceptBuffer for a message of threads.StreamFrom
+	// bytes or more, whose first bytes are in buf and the rest in rest:
+	// it stores the message as it reads it (see
+	// threads.Store.AcceptStream), each wait for the database bounded by
+	// wait; a failure of rest comes back as a *threads.ReadError.
+	AcceptStream(ctx context.Context, env threads.Envelope, buf *threads.InboundBuffer, rest io.Reader, wait time.Duration) (threads.Accepted, error)
 	// TokenEpoch reports a person's current token epoch.
 	TokenEpoch(ctx context.Context, personID int64) (int64, bool, error)
 	// RateLimited reports whether the sender or client IP is over its
@@ -167,38 +172,6 @@ var (
 	errDataLostSMTP    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 0}, Message: "Error reading the message; closing connection, please try again later"}
 	errDataLostLMTP    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 0}, Message: "Error reading the message; please try again later"}
 )
-
-// readFailed is the reply to a message whose reading failed with err: a
-// timeout or a lost connection, never with err's text (it names the
-// socket addresses).
-func (s *session) readFailed(err error) *smtp.SMTPError {
-	lmtp := s.source == threads.SourceLMTP
-	switch {
-	case isTimeout(err) && lmtp:
-		return errDataTimeoutLMTP
-	case isTimeout(err):
-		return errDataTimeoutSMTP
-	case lmtp:
-		return errDataLostLMTP
-	}
-	return errDataLostSMTP
-}
-
-// bareNewline reports whether raw holds a CR not followed by LF or an LF
-// not preceded by CR.
-func bareNewline(raw []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexAny(raw[i:], "\r\n")
-		if j < 0 {
-			return false
-		}
-		i += j
-		if raw[i] == '\n' || i+1 == len(raw) || raw[i+1] != '\n' {
-			return true
-		}
-		i += 2
-	}
-}
 
 type session struct {
 	srv    *Server
@@ -392,141 +365,42 @@ func collectSoon() {
 	}
 }
 
-// chunk is the unit in which a message's memory is taken from the budget.
-const chunk = 1 << 20
-
-// roundChunk rounds n up to whole chunks.
-func roundChunk(n int64) int64 { return (n + chunk - 1) / chunk * chunk }
-
-// readMessage reads the whole message into a buffer of the intake,
-// taking its memory from the server's budget chunk by chunk; release
-// returns it. The header limits are checked too. On error, the buffer is
-// discarded and the memory released.
-func (s *session) readMessage(r io.Reader) (buf *threads.InboundBuffer, release func(), err error) {
-	var held int64
-	release = func() {
-		if held > 0 {
-			s.srv.mem.Release(held)
-			held = 0
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
-	defer cancel()
-	// Charged twice: the driver encodes the message once more when it
-	// sends it to the database.
-	reserve := func(capacity int) error {
-		need := roundChunk(2 * int64(capacity))
-		if need <= held {
-			return nil
-		}
-		// Never wait while holding: sessions that each held part of the
-		// budget and waited for more would block each other forever.
-		// Take the increment if it is free, otherwise give back what is
-		// held and wait for the whole.
-		if !s.srv.mem.TryAcquire(need - held) {
-			release()
-			if err := s.srv.mem.Acquire(ctx, need); err != nil {
-				return errBusy
-			}
-		}
-		held = need
-		return nil
-	}
-	buf = s.srv.intake.NewBuffer(s.from)
-	// Not buf.SizeHint(s.declared): reserving a declared message's whole
-	// size before its first byte starved intake under processing's share
-	// of the budget (100 × 5 MB: 25-36 accepted in 30 s, the rest 451).
-	if err := buf.Fill(r, int(s.srv.cfg.MaxMessageBytes), reserve); err != nil {
-		size := buf.Len()
-		buf.Discard()
-		release()
-		return nil, nil, s.fillFailed(err, size)
-	}
-	if err := s.checkHeader(buf.Message()); err != nil {
-		buf.Discard()
-		release()
-		return nil, nil, err
-	}
-	return buf, release, nil
-}
-
-// fillFailed is the reply to a message whose reading failed with err
-// after size bytes.
-func (s *session) fillFailed(err error, size int) error {
-	var se *smtp.SMTPError
-	switch {
-	case errors.Is(err, errBusy):
-		return errBusy
-	case errors.As(err, &se) && se.Code == 552:
-		return errTooBig
-	case errors.Is(err, smtp.ErrTooLongLine):
-		s.log.Info("message read failed", "reason", "line too long", "bytes", size)
-		return errLineTooLong
-	}
-	reason := "connection lost"
-	if isTimeout(err) {
-		reason = "timeout"
-	}
-	s.log.Info("message read failed", "reason", reason, "bytes", size)
-	return s.readFailed(err)
-}
-
-// checkHeader checks raw's line endings and the limits of its header.
-func (s *session) checkHeader(raw []byte) error {
-	if bareNewline(raw) {
-		return errBareNewline
-	}
-	hdr := raw
-	end := bytes.Index(raw, []byte("\r\n\r\n"))
-	if e2 := bytes.Index(raw, []byte("\n\n")); end < 0 || (e2 >= 0 && e2 < end) {
-		end = e2
-	}
-	if end >= 0 {
-		hdr = raw[:end]
-	}
-	if len(hdr) > s.srv.cfg.MaxHeaderBytes {
-		return errHeaderBig
-	}
-	if countReceived(hdr) > s.srv.cfg.MaxReceived {
-		return errLoop
-	}
-	return nil
-}
-
-func countReceived(head []byte) int {
-	n := 0
-	for _, line := range bytes.Split(head, []byte("\n")) {
-		if len(line) > 9 && strings.EqualFold(string(line[:9]), "received:") {
-			n++
-		}
-	}
-	return n
-}
-
 func (s *session) store(r io.Reader) error {
 	if len(s.rcpts) == 0 {
 		return errNoRcpt
 	}
-	buf, release, err := s.readMessage(r)
+	buf, rest, release, err := s.readMessage(r)
 	if err != nil {
-		// readMessage only returns replies (*smtp.SMTPError).
-		s.log.Info("message refused", "code", code(err), "reason", err.Error())
-		s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
-		s.srv.cfg.Metrics.Refused(string(s.source), enhanced(err))
-		return err
+		return s.refused(err)
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommitTimeout)
+	timeout := s.srv.cfg.CommitTimeout
+	if rest != nil {
+		// The rest of the message is read while it is stored; each wait
+		// for the database is still bounded by CommitTimeout.
+		timeout += s.srv.cfg.MaxSessionTime
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	env := threads.Envelope{MailFrom: s.from, Rcpt: s.rcpts, Source: s.source, RemoteAddr: s.clientAddr(), PeerAddr: s.peerAddr()}
 	defer release()
 	size := buf.Len()
-	res, err := s.srv.intake.AcceptBuffer(ctx, env, buf)
+	var res threads.Accepted
+	if rest == nil {
+		res, err = s.srv.intake.AcceptBuffer(ctx, env, buf)
+	} else {
+		res, err = s.srv.intake.AcceptStream(ctx, env, buf, rest, s.srv.cfg.CommitTimeout)
+		size += int(rest.n)
+	}
 	if size >= bigMessage {
 		// A large message leaves several copies of itself as garbage
 		// (the buffer, the driver's encoding): collect them soon, before
 		// its processing loads it again, so that peaks do not add up.
 		collectSoon()
+	}
+	var re *threads.ReadError
+	if errors.As(err, &re) {
+		return s.refused(s.fillFailed(re.Err, size))
 	}
 	if err != nil {
 		s.log.Error("message not stored, answered 451", "err", err, "bytes", size)
@@ -541,6 +415,15 @@ func (s *session) store(r io.Reader) error {
 	}
 	s.srv.cfg.Metrics.Message(string(s.source), outcome, time.Since(start))
 	return nil
+}
+
+// refused logs and counts the refusal of a message with reply err (an
+// *smtp.SMTPError) and returns it.
+func (s *session) refused(err error) error {
+	s.log.Info("message refused", "code", code(err), "reason", err.Error())
+	s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
+	s.srv.cfg.Metrics.Refused(string(s.source), enhanced(err))
+	return err
 }
 
 // Data implements smtp.Session: it returns nil (250) only after commit.

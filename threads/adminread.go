@@ -18,7 +18,7 @@ const (
 	// id and display name and the post it became.
 	sqlInboundDetail = `SELECT i.id, i.message_id, i.source, i.size, i.state, i.reason, i.post_id, coalesce(p.state, ''), coalesce(p.kind, ''),
 			i.sender_id, coalesce(pe.display_name, ''), i.rcpt, i.remote_ip, i.auth_dkim, i.auth_spf, i.auth_dmarc, i.evidence,
-			i.received_at, i.processed_at, i.purged_at, i.sealed IS NOT NULL,
+			i.received_at, i.processed_at, i.purged_at, (i.sealed IS NOT NULL OR i.chunks IS NOT NULL),
 			(SELECT count(*) FROM notifications n WHERE n.inbound_id = i.id)
 		FROM inbound i LEFT JOIN posts p ON p.id = i.post_id LEFT JOIN people pe ON pe.id = i.sender_id
 		WHERE i.id = $1`

@@ -81,7 +81,7 @@ func batchOf(tx pgx.Tx) *batchTx {
 
 // sqlLockInboundMany loads and locks inbound rows in id order (two
 // batches holding common rows lock them in the same order).
-const sqlLockInboundMany = `SELECT i.id, i.key_id, i.sealed, i.dedup_key, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
+const sqlLockInboundMany = `SELECT i.id, i.key_id, i.sealed, i.dedup_key, i.chunks, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
 	FROM inbound i LEFT JOIN web_member_posts w ON w.inbound_id = i.id WHERE i.id = ANY($1) ORDER BY i.id FOR UPDATE OF i`
 
 // sqlMarkInboundMany is sqlMarkInbound for many rows, from arrays.
@@ -188,18 +188,30 @@ func (s *Store) lockInboundMany(ctx context.Context, tx pgx.Tx, ids []int64) ([]
 	}
 	defer res.Close()
 	var out []inboundRow
+	chunked := map[int]int{} // index in out: chunk count, read once res is done
 	for res.Next() {
 		var in inboundRow
 		var keyID int
+		var chunks *int
 		var sealed, dedup []byte
-		if err := res.Scan(&in.id, &keyID, &sealed, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source, &in.webPerson); err != nil {
+		if err := res.Scan(&in.id, &keyID, &sealed, &dedup, &chunks, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source, &in.webPerson); err != nil {
 			return nil, fmt.Errorf("lock inbound: %w", err)
 		}
-		s.openLocked(&in, keyID, sealed, dedup)
+		if chunks != nil {
+			chunked[len(out)] = *chunks
+		} else {
+			s.openLocked(&in, keyID, sealed, dedup)
+		}
 		out = append(out, in)
 	}
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("lock inbound: %w", err)
+	}
+	res.Close()
+	for i, n := range chunked {
+		if err := s.openChunked(ctx, tx, &out[i], n); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

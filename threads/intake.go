@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"net"
 	"net/textproto"
 	"sort"
@@ -326,14 +327,7 @@ func (s *Store) sealInbound(env Envelope, buf *InboundBuffer) (inboundInsert, er
 	raw := buf.Message()
 	msgID := headerMessageID(raw)
 	dedup := dedupKey(msgID, env.MailFrom, env.Rcpt, raw)
-	row := inboundInsert{dedup: dedup, msgID: s.shownMessageID(msgID, env.MailFrom), rcpt: env.Rcpt,
-		ip: remoteIP(env.RemoteAddr), peer: remoteIP(env.PeerAddr), source: string(env.Source), size: len(raw)}
-	if row.rcpt == nil {
-		row.rcpt = []string{}
-	}
-	if env.MailFrom != "" {
-		row.fromHash = s.keys.AddressHash(env.MailFrom)
-	}
+	row := s.envelopeRow(env, msgID, dedup, len(raw))
 	start := buf.head - len(env.MailFrom) - 1
 	copy(buf.buf[start:], env.MailFrom)
 	buf.buf[buf.head-1] = 0
@@ -343,6 +337,21 @@ func (s *Store) sealInbound(env Envelope, buf *InboundBuffer) (inboundInsert, er
 	}
 	row.keyID, row.sealed = keyID, sealed
 	return row, nil
+}
+
+// envelopeRow is the inbound row of a message of size bytes with
+// Message-ID msgID and dedup key dedup, received with env, before its
+// seal.
+func (s *Store) envelopeRow(env Envelope, msgID string, dedup []byte, size int) inboundInsert {
+	row := inboundInsert{dedup: dedup, msgID: s.shownMessageID(msgID, env.MailFrom), rcpt: env.Rcpt,
+		ip: remoteIP(env.RemoteAddr), peer: remoteIP(env.PeerAddr), source: string(env.Source), size: size}
+	if row.rcpt == nil {
+		row.rcpt = []string{}
+	}
+	if env.MailFrom != "" {
+		row.fromHash = s.keys.AddressHash(env.MailFrom)
+	}
+	return row
 }
 
 // shownMessageID is the Message-ID stored for operators to see: as
@@ -379,13 +388,27 @@ func remoteIP(addr string) string {
 // another forum address is not lost), or the whole raw message and
 // recipients when it has no Message-ID.
 func dedupKey(msgID, mailFrom string, rcpt []string, raw []byte) []byte {
+	h := dedupStart(msgID, mailFrom)
+	if msgID == "" {
+		h.Write(raw)
+	}
+	return dedupEnd(h, rcpt)
+}
+
+// dedupStart begins the hash of dedupKey; without a Message-ID the raw
+// message is written to it next, then dedupEnd adds the recipients.
+func dedupStart(msgID, mailFrom string) hash.Hash {
 	h := sha256.New()
 	if msgID == "" {
 		h.Write([]byte("raw\x00"))
-		h.Write(raw)
 	} else {
 		h.Write([]byte("mid\x00" + msgID + "\x00" + NormalizeAddress(mailFrom)))
 	}
+	return h
+}
+
+// dedupEnd adds the recipients to h (dedupStart) and returns the key.
+func dedupEnd(h hash.Hash, rcpt []string) []byte {
 	rs := make([]string, len(rcpt))
 	for i, r := range rcpt {
 		rs[i] = NormalizeAddress(r)

@@ -195,3 +195,27 @@ func (k *Keys) Open(keyID int, sealed, hash []byte) (string, error) {
 	}
 	return string(pt), nil
 }
+
+// openAppend appends the value sealed (by SealBytes or SealInPlace, with
+// key keyID and associated data ad) to dst, opens it there in place and
+// returns dst extended by its plaintext only: a message's chunks are
+// opened one after the other into one buffer, with no copy of their own.
+func (k *Keys) openAppend(dst []byte, keyID int, sealed, ad []byte) ([]byte, error) {
+	aead := k.aeads[keyID]
+	if aead == nil {
+		return dst, fmt.Errorf("open key %d: %w", keyID, ErrNoKey)
+	}
+	ns := aead.NonceSize()
+	if len(sealed) < ns+aead.Overhead() {
+		return dst, errors.New("sealed value too short")
+	}
+	pos := len(dst)
+	dst = append(dst, sealed...)
+	ct := dst[pos+ns:]
+	pt, err := aead.Open(ct[:0], dst[pos:pos+ns], ct, ad)
+	if err != nil {
+		return dst[:pos], fmt.Errorf("open sealed value: %w", err)
+	}
+	copy(dst[pos:], pt)
+	return dst[:pos+len(pt)], nil
+}

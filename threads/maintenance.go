@@ -39,22 +39,33 @@ func (w *MaintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	if err != nil {
 		return err
 	}
-	if purged > 0 || discarded > 0 || web > 0 || refused > 0 {
-		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded, "purged_web", web, "purged_imap_refused", refused)
+	stray, err := w.Store.DropStrayChunks(ctx)
+	if err != nil {
+		return err
+	}
+	if purged > 0 || discarded > 0 || web > 0 || refused > 0 || stray > 0 {
+		w.Store.log.Info("maintenance", "purged_raw", purged, "discarded_held", discarded, "purged_web", web, "purged_imap_refused", refused,
+			"dropped_stray_chunks", stray)
 	}
 	return nil
 }
+
+// sqlPurgeRaw purges the raw messages (whole or in chunks) processed more
+// than $1 seconds ago and counts them.
+const sqlPurgeRaw = `WITH p AS (UPDATE inbound SET sealed = NULL, chunks = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
+		WHERE (sealed IS NOT NULL OR chunks IS NOT NULL) AND processed_at < now() - make_interval(secs => $1) RETURNING id),
+	c AS (DELETE FROM inbound_chunks WHERE inbound_id IN (SELECT id FROM p))
+	SELECT count(*) FROM p`
 
 // PurgeRaw deletes the raw bytes (and the client Message-ID) of inbound
 // messages processed more than RawRetention ago: the raw message contains
 // addresses. The row itself (state, reason, post) stays.
 func (s *Store) PurgeRaw(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE inbound SET sealed = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
-		WHERE sealed IS NOT NULL AND processed_at < now() - make_interval(secs => $1)`, s.cfg.RawRetention.Seconds())
-	if err != nil {
+	var n int
+	if err := s.pool.QueryRow(ctx, sqlPurgeRaw, s.cfg.RawRetention.Seconds()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("purge raw mail: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // DiscardHeld hides posts still held HeldTTL after they arrived (their

@@ -65,15 +65,24 @@ func (s *Store) LoadForward(ctx context.Context, id int64) (Forward, error) {
 		return Forward{}, ErrNothingToForward
 	}
 	var keyID int
+	var chunks *int
 	var sealed, dedup []byte
-	err := s.pool.QueryRow(ctx, sqlLoadSealedInbound, id).Scan(&keyID, &sealed, &dedup)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && sealed == nil {
+	err := s.pool.QueryRow(ctx, sqlLoadSealedInbound, id).Scan(&keyID, &sealed, &dedup, &chunks)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && sealed == nil && chunks == nil {
 		return Forward{}, fmt.Errorf("inbound %d: %w", id, ErrNothingToForward)
 	}
 	if err != nil {
 		return Forward{}, fmt.Errorf("load inbound %d: %w", id, err)
 	}
-	plain, err := s.keys.OpenBytes(keyID, sealed, dedup)
+	var plain []byte
+	if chunks != nil {
+		plain, err = s.readChunks(ctx, s.pool, id, *chunks)
+		if err != nil && !errors.Is(err, ErrSealedDamaged) && !errors.Is(err, ErrNoKey) {
+			return Forward{}, fmt.Errorf("load inbound %d: %w", id, err)
+		}
+	} else {
+		plain, err = s.keys.OpenBytes(keyID, sealed, dedup)
+	}
 	if err != nil {
 		return Forward{}, fmt.Errorf("inbound %d: %w (%v)", id, ErrNothingToForward, err)
 	}

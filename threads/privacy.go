@@ -25,10 +25,13 @@ const (
 
 	cancelPendingMailSQL = `UPDATE notifications SET state = 'cancelled', error = 'person was forgotten' WHERE person_id = $1 AND state = 'pending'`
 
-	// purgeSentMailSQL drops the raw mail person $1 sent and what of its
-	// envelope identifies them; the row stays, for the counts.
-	purgeSentMailSQL = `UPDATE inbound SET sealed = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
-		WHERE sender_id = $1 AND sealed IS NOT NULL`
+	// purgeSentMailSQL drops the raw mail person $1 sent (whole or in
+	// chunks) and what of its envelope identifies them, and counts the
+	// rows; the rows stay, for the counts.
+	purgeSentMailSQL = `WITH p AS (UPDATE inbound SET sealed = NULL, chunks = NULL, message_id = '', mail_from_hash = NULL, purged_at = now()
+			WHERE sender_id = $1 AND (sealed IS NOT NULL OR chunks IS NOT NULL) RETURNING id),
+		c AS (DELETE FROM inbound_chunks WHERE inbound_id IN (SELECT id FROM p))
+		SELECT count(*) FROM p`
 
 	deleteFollowsSQL  = `DELETE FROM subscriptions WHERE person_id = $1`
 	deleteMutesSQL    = `DELETE FROM mutes WHERE person_id = $1`
@@ -91,11 +94,9 @@ func (s *Store) ForgetPerson(ctx context.Context, addr string, anonymous bool) (
 			return fmt.Errorf("cancel notifications: %w", err)
 		}
 		f.CancelledMail = int(tag.RowsAffected())
-		tag, err = tx.Exec(ctx, purgeSentMailSQL, f.PersonID)
-		if err != nil {
+		if err := tx.QueryRow(ctx, purgeSentMailSQL, f.PersonID).Scan(&f.PurgedInbound); err != nil {
 			return fmt.Errorf("purge raw mail: %w", err)
 		}
-		f.PurgedInbound = int(tag.RowsAffected())
 		tag, err = tx.Exec(ctx, deleteFollowsSQL, f.PersonID)
 		if err != nil {
 			return fmt.Errorf("remove follows: %w", err)

@@ -15,8 +15,9 @@ const (
 	// same job waits here, then finds it no longer accepted.
 	// A sealed value of $2 bytes or more comes back as NULL with its
 	// length, to be read in slices (sqlSealedSlice).
+	// A chunked message's chunk count comes last (NULL: not chunked).
 	sqlLockInbound = `SELECT i.id, i.key_id, CASE WHEN octet_length(i.sealed) < $2 THEN i.sealed END, octet_length(i.sealed),
-		i.dedup_key, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
+		i.dedup_key, i.chunks, i.rcpt, i.state, i.remote_ip, i.peer_ip, i.source, coalesce(w.person_id, 0)
 		FROM inbound i LEFT JOIN web_member_posts w ON w.inbound_id = i.id WHERE i.id = $1 FOR UPDATE OF i`
 
 	// sqlSealedSlice reads $3 bytes of an inbound row's sealed value from
@@ -292,8 +293,9 @@ const (
 
 	// postmaster.go:
 
-	// sqlLoadSealedInbound loads an inbound message's sealed bytes.
-	sqlLoadSealedInbound = `SELECT key_id, sealed, dedup_key FROM inbound WHERE id = $1`
+	// sqlLoadSealedInbound loads an inbound message's sealed bytes, or
+	// its chunk count when it is chunked.
+	sqlLoadSealedInbound = `SELECT key_id, sealed, dedup_key, chunks FROM inbound WHERE id = $1`
 
 	// Composed queries: the fragments below are constants too.
 

@@ -11,6 +11,7 @@ import (
 type Resealed struct {
 	People    int `json:"people"`
 	Inbound   int `json:"inbound_messages"`
+	Chunks    int `json:"inbound_chunks"` // of large messages (chunks.go)
 	ClientIDs int `json:"client_message_ids"`
 }
 
@@ -38,6 +39,12 @@ func (s *Store) Reseal(ctx context.Context) (Resealed, error) {
 			WHERE sealed IS NOT NULL AND key_id <> $1 LIMIT 20 FOR UPDATE SKIP LOCKED`,
 			func(tx pgx.Tx, id int64, k int, out []byte) error {
 				_, err := tx.Exec(ctx, `UPDATE inbound SET sealed = $2, key_id = $3 WHERE id = $1`, id, out, k)
+				return err
+			}},
+		// The chunks of large messages (chunks.go), a few at a time.
+		{&r.Chunks, sqlResealChunks,
+			func(tx pgx.Tx, id int64, k int, out []byte) error {
+				_, err := tx.Exec(ctx, `UPDATE inbound_chunks SET sealed = $2, key_id = $3 WHERE id = $1`, id, out, k)
 				return err
 			}},
 		// client_msgid carries its key id in its first byte.

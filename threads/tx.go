@@ -86,10 +86,11 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 		t := &Tx{s: s, tx: tx}
 		var keyID int
 		var sealedLen *int64
+		var chunks *int
 		var sealed, dedup []byte
 		in := &t.in
 		err := tx.QueryRow(ctx, sqlLockInbound, id, sliceFrom).
-			Scan(&in.id, &keyID, &sealed, &sealedLen, &dedup, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source, &in.webPerson)
+			Scan(&in.id, &keyID, &sealed, &sealedLen, &dedup, &chunks, &in.rcpt, &in.state, &in.remoteIP, &in.peerIP, &in.source, &in.webPerson)
 		if err != nil {
 			return fmt.Errorf("lock inbound: %w", err)
 		}
@@ -98,7 +99,13 @@ func (s *Store) InboundTx(ctx context.Context, id int64, fn func(*Tx, Inbound) e
 				return err
 			}
 		}
-		s.openLocked(in, keyID, sealed, dedup)
+		if chunks != nil {
+			if err := s.openChunked(ctx, tx, in, *chunks); err != nil {
+				return err
+			}
+		} else {
+			s.openLocked(in, keyID, sealed, dedup)
+		}
 		return fn(t, in.public())
 	})
 }
@@ -155,6 +162,26 @@ func (s *Store) openLocked(in *inboundRow, keyID int, sealed, dedup []byte) {
 	} else {
 		in.mailFrom, in.raw = openInbound(plain)
 	}
+}
+
+// openChunked reads and opens the n chunks of locked row in when it is
+// still accepted; a message whose chunks do not open is marked purged
+// (and the cause logged). Only a failure to read them is returned.
+func (s *Store) openChunked(ctx context.Context, q querier, in *inboundRow, n int) error {
+	if in.state != StateAccepted {
+		return nil
+	}
+	plain, err := s.readChunks(ctx, q, in.id, n)
+	switch {
+	case errors.Is(err, ErrSealedDamaged) || errors.Is(err, ErrNoKey):
+		in.purged = true
+		s.log.Error("inbound message cannot be decrypted", "inbound_id", in.id, "err", err)
+	case err != nil:
+		return err
+	default:
+		in.mailFrom, in.raw = openInbound(plain)
+	}
+	return nil
 }
 
 // public is what processing reads of in.

@@ -114,6 +114,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "resealed %d addresses, %d raw messages, %d client Message-IDs with the current key\n", r.People, r.Inbound, r.ClientIDs)
+	fmt.Fprintf(stdout, "resealed %d addresses, %d raw messages, %d chunks of large raw messages, %d client Message-IDs with the current key\n",
+		r.People, r.Inbound, r.Chunks, r.ClientIDs)
 	return nil
 }

@@ -265,7 +265,7 @@ func startSinkMax(t *testing.T, maxBytes int64) *sink {
 }
 
 // TestLargePostNotificationsAreSmall: a question with a long text and a
-// large attachment is notified to its asker and a follower in small mails
+// large attachment (over 4 MB, so received in chunks) is notified to its asker and a follower in small mails
 // that carry no file: they list the attachment and the whole text
 // (message.txt) with links to the running web server, which answers each
 // with its bytes.
@@ -300,8 +300,13 @@ func TestLargePostNotificationsAreSmall(t *testing.T) {
 	mtSettle(t, a)
 
 	var body string
-	if err := a.pool.QueryRow(ctx, `SELECT p.body FROM posts p JOIN inbound i ON i.post_id = p.id WHERE i.message_id = 'large@client.test'`).Scan(&body); err != nil {
+	var chunks int
+	if err := a.pool.QueryRow(ctx, `SELECT p.body, coalesce(i.chunks, 0) FROM posts p JOIN inbound i ON i.post_id = p.id WHERE i.message_id = 'large@client.test'`).Scan(&body, &chunks); err != nil {
 		t.Fatal(err)
+	}
+	// Over threads.StreamFrom: received in chunks, processed from them.
+	if chunks < 4 {
+		t.Errorf("the message was stored in %d chunks, want 4 or more", chunks)
 	}
 	if len(body) > threads.MaxPostTextBytes+1024 || !strings.Contains(body, "message.txt") {
 		t.Errorf("post body of %d bytes, ending %q", len(body), body[max(0, len(body)-200):])

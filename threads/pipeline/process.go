@@ -17,7 +17,7 @@ import (
 // text as it is trimmed and redacted, the kept files as the driver encodes
 // them; the driver reads a row into a buffer of the next power of two,
 // except a sealed message of 1 MiB or more, which InboundTx reads in
-// slices), as measured by TestConcurrentLargeMessagesStayInBudget. Not
+// slices or chunks into one buffer of its size), as measured by TestConcurrentLargeMessagesStayInBudget. Not
 // lowered since the sliced read: a measurement would have to say by how
 // much.
 const ProcessWeight = 7
