@@ -12,8 +12,9 @@ import (
 // sending them again, and NotifyWorker.FlushSent writes their mark when
 // the database answers again. Only a crash of the process between the
 // relay's acceptance and the mark can still send one twice (with the same
-// Message-ID); the chunked marking bounds that window to markEvery
-// messages per worker. The zero value is empty and ready.
+// Message-ID); the marking window bounds that to markEvery messages per
+// sending job (NotifyWorker, sentMarker). The zero value is empty and
+// ready.
 type sentLedger struct {
 	mu  sync.Mutex
 	ids map[int64]struct{}

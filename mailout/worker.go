@@ -29,11 +29,13 @@ import (
 //     attempt of this job): left alone, never sent again;
 //   - skipped (forgotten, suppressed, unsubscribed, muted): marked
 //     cancelled with the reason;
-//   - accepted by the relay: marked sent, in one UPDATE per chunk of
-//     markChunk messages (or markAfter), written in the background while
-//     the next chunk is sent (one UPDATE in flight at a time), and what
-//     was sent is always marked before Work returns, also when ctx ends
-//     mid-batch;
+//   - accepted by the relay: marked sent in the background while the
+//     next ones are sent, by the worker's group marker (sentMarker: a
+//     few UPDATEs at a time for all jobs, each carrying every id
+//     accepted while the others ran); a job sends its next message only
+//     while fewer than markEvery of its accepted ones are unmarked, and
+//     what was sent is always marked before Work returns, also when ctx
+//     ends mid-batch;
 //   - a 5xx: recorded as a permanent failure against the address
 //     (RecordRejection), marked failed, not retried;
 //   - a 4xx or network error, or data that does not open: Work goes on
@@ -52,8 +54,9 @@ import (
 // retry skips them, and FlushSent (every job, the app's timer, shutdown)
 // writes the mark once the database answers. Only a crash between the
 // relay's acceptance and the mark sends one again on retry, with the same
-// Message-ID; the chunked marking bounds that to markEvery messages per
-// worker (a chunk being marked and the next one being sent).
+// Message-ID; the window (markEvery) bounds that to markEvery messages
+// per sending job (those accepted and not yet marked, and the one being
+// sent).
 //
 // A NotifyWorker must not be copied after its first job.
 type NotifyWorker struct {
@@ -66,29 +69,26 @@ type NotifyWorker struct {
 	// (nil: not counted).
 	Metrics *metrics.Set
 
-	sent sentLedger // accepted by the relay, "sent" mark not written
+	sent   sentLedger // accepted by the relay, "sent" mark not written
+	marker sentMarker // writes the "sent" marks of every job
 }
 
-// Marking sent in chunks: how many accepted messages, or how long since
-// the first unmarked one, before their UPDATE. One chunk's UPDATE runs
-// while the next chunk is sent, so a crash resends at most markEvery
-// (two chunks). A worker sends at most markEvery messages per UPDATE's
-// commit latency: on a loaded machine (commits of 15 ms) the marks, not
-// the relay, set the pace (docs/BENCHMARKS.md, fan-out); 20 was faster,
-// but the crash window is kept at 10 per worker.
-const (
-	markEvery = 10
-	markChunk = markEvery / 2
-	markAfter = 100 * time.Millisecond
-)
+// markEvery is the crash window of one sending job: before each send,
+// fewer than markEvery of the job's messages accepted by the relay are
+// without their "sent" mark, so a crash resends at most markEvery per job
+// (with the same Message-ID). The marks are written as group commits
+// (sentMarker) while the job goes on sending; the job waits only when the
+// database lags markEvery messages behind the relay.
+const markEvery = 10
 
 // maxTempInARow is how many recipients in a row may be refused with a 4xx
 // before the rest of a batch waits for the retry: a relay refusing
 // everyone (rate limits, a full queue) is not asked about each.
 const maxTempInARow = 3
 
-// markTimeout bounds the final marking, which runs even after ctx ended
-// (shutdown) so that what was sent is not sent again.
+// markTimeout bounds each UPDATE of the "sent" marks, which runs even
+// after the job's ctx ended (shutdown) so that what was sent is not sent
+// again.
 const markTimeout = 10 * time.Second
 
 // Work implements river.Worker. See NotifyWorker for what happens to each
@@ -117,9 +117,7 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[threads.NotifyAr
 	w.Metrics.Relay(time.Since(relayStart))
 	// Whatever happened, what the relay accepted is marked, even when ctx
 	// ended (shutdown mid-batch).
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
-	defer cancel()
-	if merr := b.flush(mctx); merr != nil && err == nil {
+	if merr := b.flush(); merr != nil && err == nil {
 		err = merr
 	}
 	// One line per job; each notification's own line is at debug level
@@ -154,9 +152,11 @@ type batch struct {
 	log    *slog.Logger
 	render *renderCache // nil for a batch of one: nothing to share
 
-	unmarked  []int64    // accepted by the relay, not yet being marked sent
-	firstSent time.Time  // when unmarked[0] was accepted
-	marking   chan error // the UPDATE in flight (markAsync), nil when none
+	// owed is the groups of the marker carrying this job's accepted
+	// notifications whose mark is not known to be written, oldest first,
+	// with how many of the job's ids each holds; unmarked is their sum.
+	owed     []owedMark
+	unmarked int
 
 	retry                                           error // the first temporary failure: the job is retried
 	nSent, nRemembered, nCancelled, nFailed, nRetry int
@@ -195,6 +195,11 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 			b.nCancelled++
 			continue
 		}
+		// The crash window: wait while markEvery of the batch's sent
+		// notifications are unmarked.
+		if err := b.room(); err != nil {
+			return err
+		}
 		// Composing and sending count against the memory budget that
 		// intake and processing share.
 		mem, size := b.w.Store.Memory()
@@ -219,9 +224,7 @@ func (b *batch) run(ctx context.Context, outs []*threads.Outgoing) error {
 		switch {
 		case err == nil:
 			tempInARow = 0
-			if err := b.sent(ctx, o, len(msg)); err != nil {
-				return err
-			}
+			b.sent(ctx, o, len(msg))
 		case IsPermanent(err):
 			tempInARow = 0
 			if err := b.refused(ctx, o, err); err != nil {
@@ -250,28 +253,21 @@ func (b *batch) settled(o *threads.Outgoing) bool {
 		return true
 	}
 	if b.w.sent.has(o.NotificationID) {
-		b.unmarked = append(b.unmarked, o.NotificationID)
+		b.queueMark(o.NotificationID)
 		b.nRemembered++
 		return true
 	}
 	return false
 }
 
-// sent records that the relay accepted o (size bytes): it is marked sent
-// with the next chunk, and the chunk is marked once full or old enough.
-func (b *batch) sent(ctx context.Context, o *threads.Outgoing, size int) error {
+// sent records that the relay accepted o (size bytes): it is queued to
+// be marked sent.
+func (b *batch) sent(ctx context.Context, o *threads.Outgoing, size int) {
 	if b.log.Enabled(ctx, slog.LevelDebug) {
 		b.logFor(o).Debug("notification sent", "bytes", size)
 	}
-	if len(b.unmarked) == 0 {
-		b.firstSent = time.Now()
-	}
-	b.unmarked = append(b.unmarked, o.NotificationID)
+	b.queueMark(o.NotificationID)
 	b.nSent++
-	if len(b.unmarked) >= markChunk || time.Since(b.firstSent) >= markAfter {
-		return b.markAsync(ctx)
-	}
-	return nil
 }
 
 // refused records the relay's permanent refusal (sendErr) of o: counted
@@ -312,61 +308,62 @@ func (b *batch) later(err error) {
 	b.nRetry++
 }
 
-// markAsync waits for the UPDATE in flight, returning its error, then
-// marks the unmarked notifications sent in the background. The UPDATE
-// runs to its end (markTimeout) even when ctx ends: what was sent is
-// marked.
-func (b *batch) markAsync(ctx context.Context) error {
-	if err := b.waitMark(); err != nil {
-		return err
+// owedMark is a marker group carrying n of a batch's ids.
+type owedMark struct {
+	g *markGroup
+	n int
+}
+
+// queueMark hands id, accepted by the relay, to the worker's marker.
+func (b *batch) queueMark(id int64) {
+	g := b.w.marker.add(id, b.w.markGroup)
+	if k := len(b.owed); k > 0 && b.owed[k-1].g == g {
+		b.owed[k-1].n++
+	} else {
+		b.owed = append(b.owed, owedMark{g: g})
+		b.owed[len(b.owed)-1].n = 1
 	}
-	ids := b.unmarked
-	b.unmarked = make([]int64, 0, markChunk)
-	done := make(chan error, 1)
-	b.marking = done
-	go func() {
-		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
-		defer cancel()
-		done <- b.mark(mctx, ids)
-	}()
+	b.unmarked++
+}
+
+// room returns once fewer than markEvery of the batch's accepted
+// notifications are unmarked (waiting for the oldest groups when not),
+// or with the error of a group that failed: the database does not
+// answer, which ends the batch (the ids are in the sentLedger).
+func (b *batch) room() error {
+	for len(b.owed) > 0 {
+		o := b.owed[0]
+		if b.unmarked < markEvery {
+			select {
+			case <-o.g.done:
+			default:
+				return nil
+			}
+		} else {
+			<-o.g.done
+		}
+		b.owed = b.owed[1:]
+		b.unmarked -= o.n
+		if o.g.err != nil {
+			return o.g.err
+		}
+	}
 	return nil
 }
 
-// waitMark waits for the UPDATE in flight, if any, and returns its error.
-func (b *batch) waitMark() error {
-	if b.marking == nil {
-		return nil
+// flush waits until every accepted notification of the batch is marked
+// sent (or remembered, when the database does not answer: the first such
+// error is returned). Each group's UPDATE is bounded by markTimeout.
+func (b *batch) flush() error {
+	var first error
+	for _, o := range b.owed {
+		<-o.g.done
+		if o.g.err != nil && first == nil {
+			first = o.g.err
+		}
 	}
-	err := <-b.marking
-	b.marking = nil
-	return err
-}
-
-// flush waits for the UPDATE in flight and marks the rest of the accepted
-// notifications sent.
-func (b *batch) flush(ctx context.Context) error {
-	werr := b.waitMark()
-	err := b.mark(ctx, b.unmarked)
-	b.unmarked = b.unmarked[:0]
-	if werr != nil {
-		return werr
-	}
-	return err
-}
-
-// mark marks ids sent. When the database does not answer, they are
-// remembered instead (sentLedger), so that no retry sends them again.
-func (b *batch) mark(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if err := b.w.Store.MarkSentMany(ctx, ids); err != nil {
-		b.w.sent.add(ids)
-		b.log.Warn("sent notifications not marked; remembered until the database answers", "count", len(ids), "err", err)
-		return err
-	}
-	b.w.sent.forget(ids)
-	return nil
+	b.owed, b.unmarked = nil, 0
+	return first
 }
 
 // compose renders the templates for o and builds the MIME message. With
