@@ -13,9 +13,11 @@ import (
 // transaction, so that they share its BEGIN and COMMIT (one WAL flush),
 // the loading and locking of their rows (one statement), the marking of
 // their outcomes (one UPDATE) and the jobs that send their notifications
-// (one INSERT of jobs of up to NotifyBatchSize notifications each). Each
-// message's steps are those of InboundTx, in the order of the ids: a
-// reply later in a batch sees the post its parent became earlier in it.
+// (one INSERT of jobs of up to NotifyBatchSize notifications each), and
+// the inserting of their new posts, Message-ID rows and notifications (one
+// INSERT per table, batchpending.go). Each message's steps are those of
+// InboundTx, in the order of the ids: a reply later in a batch sees the
+// post its parent became earlier in it.
 
 // MaxProcessBatch is the most messages one processing job (and so one
 // batch transaction) carries.
