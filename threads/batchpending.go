@@ -61,8 +61,6 @@ type pendingRows struct {
 	// (out, in and the notifications'), for the dependency checks.
 	postIDs map[int64]int
 	msgIDs  map[string]struct{}
-	// flushes counts the flushes that wrote something (tests).
-	flushes int
 }
 
 func (p *pendingRows) empty() bool {
@@ -210,7 +208,7 @@ func (b *batchTx) flush(ctx context.Context) error {
 	if err := b.Tx.SendBatch(ctx, pb).Close(); err != nil {
 		return fmt.Errorf("insert the batch's posts, message-ids and notifications: %w", err)
 	}
-	b.pending = pendingRows{flushes: b.pending.flushes + 1}
+	b.pending = pendingRows{}
 	return nil
 }
 
@@ -285,11 +283,7 @@ func (r errBatch) Tx() pgx.Tx                       { return nil }
 // transaction without a flush; otherwise t's (which flushes in a batch).
 // dependsOn may be nil: the read reads none of the deferred tables.
 func (t *Tx) reader(dependsOn func(*pendingRows) bool) pgx.Tx {
-	b := t.batch()
-	if b == nil || b.pending.empty() || (dependsOn != nil && dependsOn(&b.pending)) {
-		return t.tx
-	}
-	return b.Tx
+	return readerOf(t.tx, dependsOn)
 }
 
 // readerOf is Tx.reader for store methods given a pgx.Tx.
