@@ -13,9 +13,11 @@ import (
 // transaction, so that they share its BEGIN and COMMIT (one WAL flush),
 // the loading and locking of their rows (one statement), the marking of
 // their outcomes (one UPDATE) and the jobs that send their notifications
-// (one INSERT of jobs of up to NotifyBatchSize notifications each). Each
-// message's steps are those of InboundTx, in the order of the ids: a
-// reply later in a batch sees the post its parent became earlier in it.
+// (one INSERT of jobs of up to NotifyBatchSize notifications each), and
+// the inserting of their new posts, Message-ID rows and notifications (one
+// INSERT per table, batchpending.go). Each message's steps are those of
+// InboundTx, in the order of the ids: a reply later in a batch sees the
+// post its parent became earlier in it.
 
 // MaxProcessBatch is the most messages one processing job (and so one
 // batch transaction) carries.
@@ -32,6 +34,10 @@ type batchTx struct {
 	// left is how many of its messages have not been processed yet.
 	postIDs []int64
 	left    int
+	// pending are the rows deferred to a flush (batchpending.go);
+	// notifyIDPool the notification ids reserved and not used yet.
+	pending      pendingRows
+	notifyIDPool []int64
 }
 
 // sqlNextPostIDs reserves $1 post ids at once.
@@ -44,7 +50,7 @@ const sqlNextPostIDs = `SELECT nextval(pg_get_serial_sequence('posts', 'id')) FR
 // transaction leaves.
 func (b *batchTx) nextPostID(ctx context.Context) (int64, error) {
 	if len(b.postIDs) == 0 {
-		res, err := b.Query(ctx, sqlNextPostIDs, max(b.left, 1))
+		res, err := b.Tx.Query(ctx, sqlNextPostIDs, max(b.left, 1))
 		if err != nil {
 			return 0, fmt.Errorf("post ids: %w", err)
 		}
@@ -216,8 +222,13 @@ func (s *Store) lockInboundMany(ctx context.Context, tx pgx.Tx, ids []int64) ([]
 	return out, nil
 }
 
-// finishBatch writes what the messages of b deferred.
+// finishBatch writes what the messages of b deferred: the pending rows
+// and the outcome marks in one round trip, then the sending jobs.
 func (s *Store) finishBatch(ctx context.Context, b *batchTx) error {
+	qb := &pgx.Batch{}
+	if err := b.pending.queue(qb); err != nil {
+		return err
+	}
 	if n := len(b.marks); n > 0 {
 		ids, posts, senders := make([]int64, n), make([]int64, n), make([]int64, n)
 		states, reasons, dkim, dmarc, spf, ev := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -225,9 +236,13 @@ func (s *Store) finishBatch(ctx context.Context, b *batchTx) error {
 			ids[i], posts[i], senders[i] = m.id, m.out.PostID, m.out.SenderID
 			states[i], reasons[i], dkim[i], dmarc[i], spf[i], ev[i] = m.out.State, m.out.Reason, m.out.DKIM, m.out.DMARC, m.out.SPF, m.out.Evidence
 		}
-		if _, err := b.Exec(ctx, sqlMarkInboundMany, ids, states, reasons, posts, senders, dkim, dmarc, spf, ev); err != nil {
-			return fmt.Errorf("mark inbound: %w", err)
+		qb.Queue(sqlMarkInboundMany, ids, states, reasons, posts, senders, dkim, dmarc, spf, ev)
+	}
+	if qb.Len() > 0 {
+		if err := b.Tx.SendBatch(ctx, qb).Close(); err != nil {
+			return fmt.Errorf("write the batch's posts and mark inbound: %w", err)
 		}
+		b.pending = pendingRows{}
 	}
 	return s.insertNotifyJobs(ctx, b.Tx, b.notifyIDs)
 }

@@ -17,7 +17,7 @@ import (
 // CategoryID returns the id of the category slug, 0 if there is none.
 func (t *Tx) CategoryID(ctx context.Context, slug string) (int64, error) {
 	var id int64
-	err := t.tx.QueryRow(ctx, sqlCategoryID, slug).Scan(&id)
+	err := t.reader(nil).QueryRow(ctx, sqlCategoryID, slug).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -32,7 +32,8 @@ func (t *Tx) CategoryID(ctx context.Context, slug string) (int64, error) {
 // before (ids grow with time).
 func (t *Tx) RepeatsOwnPostBefore(ctx context.Context, person int64, body string, question, before int64) (bool, error) {
 	var yes bool
-	if err := t.tx.QueryRow(ctx, sqlRepeatsOwnPostBefore, person, body, question, before).Scan(&yes); err != nil {
+	dep := func(p *pendingRows) bool { return p.hasPostBy(person, question) }
+	if err := t.reader(dep).QueryRow(ctx, sqlRepeatsOwnPostBefore, person, body, question, before).Scan(&yes); err != nil {
 		return false, fmt.Errorf("look up recent posts: %w", err)
 	}
 	return yes, nil
@@ -47,7 +48,8 @@ func (t *Tx) ConfirmationReplied(ctx context.Context, ids []string, person int64
 	var kind mailkind.Kind
 	var sub, post int64
 	var epoch int64
-	err := t.tx.QueryRow(ctx, sqlConfirmationReplied, ids, person).Scan(&kind, &sub, &post, &epoch)
+	dep := func(p *pendingRows) bool { return p.hasAnyMsgID(ids) }
+	err := t.reader(dep).QueryRow(ctx, sqlConfirmationReplied, ids, person).Scan(&kind, &sub, &post, &epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -64,7 +66,7 @@ func (t *Tx) ConfirmationReplied(ctx context.Context, ids []string, person int64
 func (t *Tx) LoadParentRef(ctx context.Context, postID int64) (*ParentRef, error) {
 	var r ParentRef
 	var kind string
-	err := t.tx.QueryRow(ctx, sqlLoadParentRef, postID).
+	err := t.reader(func(p *pendingRows) bool { return p.hasPost(postID) }).QueryRow(ctx, sqlLoadParentRef, postID).
 		Scan(&r.ID, &kind, &r.QuestionID, &r.ParentID, &r.State, &r.AuthorID, &r.QuestionState, &r.AskerID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -91,7 +93,7 @@ func (t *Tx) LookupThread(ctx context.Context, ids []string) (*ParentRef, error)
 		hashed[id] = h
 		keys = append(keys, id, h)
 	}
-	rows, err := t.tx.Query(ctx, sqlLookupThread, keys)
+	rows, err := t.reader(func(p *pendingRows) bool { return p.hasAnyMsgID(keys) }).Query(ctx, sqlLookupThread, keys)
 	if err != nil {
 		return nil, fmt.Errorf("look up thread: %w", err)
 	}

@@ -89,6 +89,16 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np NewPost) (int64, e
 		// One leading byte names the key, so old rows open after rotation.
 		client = append([]byte{byte(keyID)}, sealed...)
 	}
+	if bt := batchOf(tx); bt != nil {
+		// In a batch, written with the batch's other posts (batchpending.go).
+		bt.pending.addPost(pendingPost{id: id, kind: string(np.Kind), questionID: qid, parentID: np.ParentID, authorID: np.Author.ID,
+			title: np.Title, body: np.Body, elided: np.Elided, categoryID: np.CategoryID, messageID: forumID, client: client, state: state, tags: tags})
+		bt.pending.addMsgID(false, pendingMsgID{messageID: forumID, postID: id})
+		if np.ClientMsgID != "" {
+			bt.pending.addMsgID(true, pendingMsgID{messageID: s.keys.MessageIDHash(np.ClientMsgID), postID: id, recipientID: np.Author.ID})
+		}
+		return s.afterInsertPost(ctx, tx, id, np)
+	}
 	// One round trip for the post and its Message-ID index rows.
 	b := &pgx.Batch{}
 	b.Queue(sqlInsertPost,
@@ -100,6 +110,12 @@ func (s *Store) insertPost(ctx context.Context, tx pgx.Tx, np NewPost) (int64, e
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("insert post and index its message-ids: %w", err)
 	}
+	return s.afterInsertPost(ctx, tx, id, np)
+}
+
+// afterInsertPost stores the attachments of new post id and, unless it
+// is held, queues it for a moderator or enqueues its notifications.
+func (s *Store) afterInsertPost(ctx context.Context, tx pgx.Tx, id int64, np NewPost) (int64, error) {
 	if err := storeAttachments(ctx, tx, id, np.Attachments); err != nil {
 		return 0, err
 	}
@@ -246,12 +262,14 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 	switch np.Kind {
 	case KindQuestion:
 		out = append(out, recipient{personID: np.Author.ID, kind: mailkind.Posted, inboundID: np.InboundID})
-		rows, err := tx.Query(ctx, sqlFollowersOfNewQuestion, np.Author.ID, id, np.CategoryID)
+		// Follows and people only: nothing a batch defers.
+		rows, err := readerOf(tx, nil).Query(ctx, sqlFollowersOfNewQuestion, np.Author.ID, id, np.CategoryID)
 		if err := add(rows, err, mailkind.NewQuestion); err != nil {
 			return nil, err
 		}
 	case KindAnswer:
-		rows, err := tx.Query(ctx, sqlAskerOfAnswered, np.Author.ID, np.QuestionID)
+		rows, err := readerOf(tx, func(p *pendingRows) bool { return p.hasPost(np.QuestionID) }).
+			Query(ctx, sqlAskerOfAnswered, np.Author.ID, np.QuestionID)
 		if err := add(rows, err, mailkind.Answer); err != nil {
 			return nil, err
 		}
@@ -259,7 +277,10 @@ func (s *Store) notificationRecipients(ctx context.Context, tx pgx.Tx, id int64,
 		// The parent's author hears of it if they want news of their own
 		// questions (or answers); earlier commenters if they want news
 		// after their comments.
-		rows, err := tx.Query(ctx, sqlCommentRecipients, np.Author.ID, np.QuestionID, np.ParentID)
+		// The parent and its comments, this one aside (its author is not
+		// told of it).
+		rows, err := readerOf(tx, func(p *pendingRows) bool { return p.touchesThread(np.ParentID, id) }).
+			Query(ctx, sqlCommentRecipients, np.Author.ID, np.QuestionID, np.ParentID)
 		if err := add(rows, err, mailkind.Comment); err != nil {
 			return nil, err
 		}
@@ -287,6 +308,9 @@ func (s *Store) enqueueNotifications(ctx context.Context, tx pgx.Tx, postID int6
 		if r.kind.System() {
 			mids[i] = fmt.Sprintf("s.%s@%s", randomTag(10), s.cfg.Domain)
 		}
+	}
+	if b := batchOf(tx); b != nil && b.pending.hasPost(postID) {
+		return b.deferNotifications(ctx, postID, persons, kinds, mids, inbounds, subs, notes)
 	}
 	rows, err := tx.Query(ctx, sqlInsertNotifications, postID, persons, kinds, mids, inbounds, subs, notes)
 	if err != nil {

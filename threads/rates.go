@@ -68,12 +68,12 @@ func (s *Store) postLimited(ctx context.Context, tx pgx.Tx, person int64, kind P
 	if kind == KindQuestion {
 		max, kinds = r.QuestionsPerPerson, []string{string(KindQuestion)}
 	}
-	if _, err := tx.Exec(ctx, sqlLockPerson, person); err != nil {
-		return false, 0, fmt.Errorf("post limit lock: %w", err)
-	}
+	// The lock and the count in one round trip.
 	var n int
-	err := tx.QueryRow(ctx, sqlCountRecentPosts, person, kinds).Scan(&n)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(sqlLockPerson, person)
+	b.Queue(sqlCountRecentPosts, person, kinds).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return false, 0, fmt.Errorf("post limit: %w", err)
 	}
 	return n >= max, max, nil

@@ -215,7 +215,8 @@ func (s *Store) ForPostmaster(rcpt []string) bool { return s.forPostmaster(rcpt)
 // EnsurePerson is Store.EnsurePerson in t, with From display name name
 // made safe to show first (no address, no control characters).
 func (t *Tx) EnsurePerson(ctx context.Context, addr, name string) (Person, error) {
-	return t.s.ensurePerson(ctx, t.tx, addr, cleanDisplayName(name))
+	// People only: nothing a batch defers.
+	return t.s.ensurePerson(ctx, t.reader(nil), addr, cleanDisplayName(name))
 }
 
 // WithoutEvidence returns p as processing treats a confirmed member whose
@@ -233,7 +234,8 @@ func (p Person) Unproven() bool { return p.unproven }
 // and References) is the Message-ID of a notification sent to person.
 func (t *Tx) NotificationReplied(ctx context.Context, ids []string, person int64) (bool, error) {
 	var ok bool
-	if err := t.tx.QueryRow(ctx, sqlNotificationReplied, ids, person).Scan(&ok); err != nil {
+	dep := func(p *pendingRows) bool { return p.hasAnyMsgID(ids) }
+	if err := t.reader(dep).QueryRow(ctx, sqlNotificationReplied, ids, person).Scan(&ok); err != nil {
 		return false, fmt.Errorf("look up notification replied to: %w", err)
 	}
 	return ok, nil
@@ -242,5 +244,6 @@ func (t *Tx) NotificationReplied(ctx context.Context, ids []string, person int64
 // RedactKnown replaces, in each text, the address from and the address of
 // every person the forum knows with "[address removed]".
 func (t *Tx) RedactKnown(ctx context.Context, from string, texts ...*string) error {
-	return t.s.redactKnown(ctx, t.tx, from, texts...)
+	// People only: nothing a batch defers.
+	return t.s.redactKnown(ctx, t.reader(nil), from, texts...)
 }

@@ -49,11 +49,11 @@ func (t *Tx) InsertPost(ctx context.Context, np NewPost) (int64, error) {
 // PostLimited reports whether person reached the hourly limit on posts
 // of kind, and the limit that applies.
 func (t *Tx) PostLimited(ctx context.Context, person int64, kind PostKind) (bool, int, error) {
-	return t.s.postLimited(ctx, t.tx, person, kind)
+	return t.s.postLimited(ctx, t.reader(func(p *pendingRows) bool { return p.hasPostBy(person, 0) }), person, kind)
 }
 
 // NeedsModeration reports whether a post by author is queued for a
 // moderator (Config.ModeratePointsBelow).
 func (t *Tx) NeedsModeration(ctx context.Context, author Person) (bool, error) {
-	return t.s.needsModeration(ctx, t.tx, author)
+	return t.s.needsModeration(ctx, t.reader(func(p *pendingRows) bool { return p.hasPostBy(author.ID, 0) }), author)
 }

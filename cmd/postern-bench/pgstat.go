@@ -47,7 +47,7 @@ func (b *bench) topStatements(ctx context.Context, n int, messages int64) ([]stm
 		return nil, nil
 	}
 	rows, err := b.pool.Query(ctx, `SELECT query, calls, total_exec_time, rows,
-			total_exec_time / nullif(sum(total_exec_time) OVER (), 0)
+			total_exec_time / nullif(sum(total_exec_time) OVER (), 0), sum(calls) OVER (), sum(total_exec_time) OVER ()
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC LIMIT $1`, n)
 	if err != nil {
@@ -55,12 +55,13 @@ func (b *bench) topStatements(ctx context.Context, n int, messages int64) ([]stm
 	}
 	defer rows.Close()
 	var out []stmtRow
+	var allCalls, allTotal float64
 	for rows.Next() {
 		var q string
 		var calls, nrows int64
 		var total float64
 		var share *float64
-		if err := rows.Scan(&q, &calls, &total, &nrows, &share); err != nil {
+		if err := rows.Scan(&q, &calls, &total, &nrows, &share, &allCalls, &allTotal); err != nil {
 			return nil, fmt.Errorf("pg_stat_statements: %w", err)
 		}
 		q = strings.TrimSpace(spaces.ReplaceAllString(q, " "))
@@ -77,5 +78,14 @@ func (b *bench) topStatements(ctx context.Context, n int, messages int64) ([]stm
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	// Every statement of the database (intake, processing, sending and
+	// this harness's polls), for the statements per message.
+	all := stmtRow{query: "(all statements)", perMessage: allCalls / float64(messages), share: 1}
+	if allCalls > 0 {
+		all.meanMs = allTotal / allCalls
+	}
+	return append(out, all), nil
 }
