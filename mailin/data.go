@@ -110,8 +110,11 @@ func (s *session) fillFailed(err error, size int) error {
 		return errLineTooLong
 	}
 	reason := "connection lost"
-	if isTimeout(err) {
+	switch {
+	case isTimeout(err):
 		reason = "timeout"
+	case errors.Is(err, smtp.ErrDataReset):
+		reason = "reset by the client"
 	}
 	s.log.Info("message read failed", "reason", reason, "bytes", size)
 	return s.readFailed(err)

@@ -378,3 +378,49 @@ func TestBadTokensLimited(t *testing.T) {
 	mail("127.0.0.5", "probe@example.org").cmd("RCPT TO:<ask@forum.test>", "450 4.7.1")
 	mail("127.0.0.6", "someone@example.org").cmd("RCPT TO:<ask@forum.test>", "250")
 }
+
+// TestSizeRefusalsLogged: a SIZE over the limit at MAIL and a BDAT
+// message growing past it both get 552 5.3.4, store nothing, and the
+// log says why (the reply sent, not a lost connection), without the
+// sender's address.
+func TestSizeRefusalsLogged(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	f := startWith(t, mailin.Config{ReadTimeout: 5 * time.Second, MaxMessageBytes: 4096}, false, log, nil)
+	c := dialFrom(t, f.addr, "")
+	c.must("220 ", 5*time.Second)
+	c.cmd("EHLO client.example.net", "250")
+	c.cmd("MAIL FROM:<m@big.test> SIZE=9000", "552 5.3.4")
+	if l := logs.take(); !strings.Contains(l, `msg="mail refused"`) || !strings.Contains(l, `reason="declared size over the limit" declared=9000 limit=4096`) {
+		t.Errorf("MAIL SIZE=9000: log %q does not say why", l)
+	}
+	c.cmd("MAIL FROM:<m@big.test>", "250")
+	c.cmd("RCPT TO:<ask@forum.test>", "250")
+	hdr := "From: m@big.test\r\nSubject: x\r\n\r\n"
+	c.write("BDAT 3000\r\n" + hdr + strings.Repeat("x", 3000-len(hdr)))
+	c.must("250 ", 5*time.Second)
+	c.write("BDAT 3000 LAST\r\n" + strings.Repeat("y", 3000))
+	c.must("552 5.3.4", 5*time.Second)
+	c.cmd("QUIT", "221")
+	waitLog(t, logs, `code=552`)
+	l := logs.take()
+	if strings.Contains(l, "connection lost") || strings.Contains(l, "code=421") || strings.Contains(l, "m@big.test") {
+		t.Errorf("log after the BDAT refusal: %q", l)
+	}
+	if n := countInbound(t, f); n != 0 {
+		t.Errorf("%d messages stored, want 0", n)
+	}
+}
+
+// waitLog waits until logs holds want (the session logs after it replies).
+func waitLog(t *testing.T, logs *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log %q has no %s", logs.String(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

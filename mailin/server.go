@@ -231,6 +231,15 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
+var _ smtp.SizeRefusedSession = (*session)(nil)
+
+// SizeRefused implements smtp.SizeRefusedSession: MAIL FROM declared a
+// SIZE over the limit, and the server answers 552 5.3.4.
+func (s *session) SizeRefused(declared, limit int64) {
+	s.log.Info("mail refused", "reason", "declared size over the limit", "declared", declared, "limit", limit)
+	s.srv.cfg.Metrics.Refused(string(s.source), enhanced(errTooBig))
+}
+
 // Rcpt implements smtp.Session (rcpt), counting the refusals.
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	err := s.rcpt(to, opts)
@@ -418,9 +427,13 @@ func (s *session) store(r io.Reader) error {
 }
 
 // refused logs and counts the refusal of a message with reply err (an
-// *smtp.SMTPError) and returns it.
+// *smtp.SMTPError) and returns it. A message whose connection was lost
+// or reset is counted only: fillFailed logged why, and no reply reaches
+// the client.
 func (s *session) refused(err error) error {
-	s.log.Info("message refused", "code", code(err), "reason", err.Error())
+	if err != errDataLostSMTP && err != errDataLostLMTP {
+		s.log.Info("message refused", "code", code(err), "reason", err.Error())
+	}
 	s.srv.cfg.Metrics.Message(string(s.source), replyOutcome(err), 0)
 	s.srv.cfg.Metrics.Refused(string(s.source), enhanced(err))
 	return err

@@ -135,13 +135,15 @@ func ConfirmForm(action string, follow bool) MessagePage {
 	return MessagePage{Title: "Confirm your address", Message: msg, ConfirmAction: action}
 }
 
-// HumanSize formats a byte count for people ("1.5 MB", "12 KB", "300 bytes").
+// HumanSize formats a byte count for people in decimal units, as file
+// managers and mail clients show them ("1.5 MB" is 1,500,000 bytes,
+// "12 KB", "300 bytes").
 func HumanSize(n int) string {
 	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KB", n>>10)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1_000:
+		return fmt.Sprintf("%d KB", n/1_000)
 	}
 	return fmt.Sprintf("%d bytes", n)
 }

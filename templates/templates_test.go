@@ -380,3 +380,12 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// TestHumanSize: sizes in decimal units, as a file manager shows them.
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int]string{300: "300 bytes", 12_345: "12 KB", 3_000_000: "3.0 MB", 8_000_000: "8.0 MB", 1_500_000: "1.5 MB"} {
+		if got := HumanSize(n); got != want {
+			t.Errorf("HumanSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -132,8 +132,9 @@ Message-ID: <first-question@example.org>
 I wake up at 4am every night. What helps?
 MAIL
 Then list questions:  %s threads --database-url '%s'
-Other commands (stats, outbox list, inbound show, export, doctor…) take the same
-settings as this forum:  --database-url '%s' --domain %s --secret-file %s
+Every other command (stats, outbox list, inbound show, export, user forget,
+doctor…) reads this forum's settings from the environment; in another shell:
+  export POSTERN_DATABASE_URL='%s' POSTERN_DOMAIN=%s POSTERN_SECRET_FILE=%s
 Stop with Ctrl-C.
 `, cfg.Forum.Domain, cfg.SMTP.Addr, cfg.SMTP.LMTPAddr, cfg.Web.HTTPAddr, cfg.Forum.BaseURL, out, cfg.SMTP.Addr,
 		cfg.Forum.Domain, cfg.Forum.Domain, selfCommand(), redactURL(cfg.Store.DatabaseURL),

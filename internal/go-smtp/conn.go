@@ -369,6 +369,10 @@ func (c *Conn) handleMail(arg string) {
 			}
 
 			if c.server.MaxMessageBytes > 0 && int64(size) > c.server.MaxMessageBytes {
+				// Postern patch: the session hears of the refusal.
+				if sr, ok := c.session.(SizeRefusedSession); ok {
+					sr.SizeRefused(int64(size), c.server.MaxMessageBytes)
+				}
 				c.writeResponse(552, EnhancedCode{5, 3, 4}, "Max message size exceeded")
 				return
 			}
@@ -1064,6 +1068,14 @@ func (c *Conn) handleBdat(arg string) {
 		// Discard chunk itself without passing it to backend.
 		io.Copy(ioutil.Discard, io.LimitReader(c.text.R, int64(size)))
 
+		// Postern patch: the backend's reader ends with ErrDataTooLarge,
+		// the reply just sent, not with reset's ErrDataReset (an RSET).
+		c.locker.Lock()
+		if c.bdatPipe != nil {
+			c.bdatPipe.CloseWithError(ErrDataTooLarge)
+			c.bdatPipe = nil
+		}
+		c.locker.Unlock()
 		c.reset()
 		return
 	}
