@@ -54,6 +54,7 @@ type options struct {
 	memSize      int
 	bigSize      int
 	importMsgs   int
+	drainMsgs    int
 	workers      int
 	keep         bool
 	pgStatements bool
@@ -80,6 +81,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.memSessions, "mem-sessions", 100, "concurrent sessions of the memory scenario (7)")
 	fs.IntVar(&o.memSize, "mem-size", 5<<20, "message size of each concurrent session (scenario 7)")
 	fs.IntVar(&o.bigSize, "big-size", 25_000_000, "size of the single large message (scenario 7); must stay under Postern's 25 MiB limit")
+	fs.IntVar(&o.drainMsgs, "drain-messages", 20000, "4 KB messages accepted with processing paused, then drained (scenario 2's capacity case)")
 	fs.IntVar(&o.importMsgs, "import-messages", 100000, "messages of the generated mbox archive (scenario 6; a second one has a tenth)")
 	defaultWorkers, _ := config.Default().Workers()
 	fs.IntVar(&o.workers, "workers", defaultWorkers, "POSTERN_WORKERS for the Postern under test (Postern's default: 2 x cores, at least 4), also the ceilings' concurrency")
@@ -125,7 +127,11 @@ func parseOptions(args []string) (options, error) {
 		quick("growth-rows", func() { o.growthRows = 20000 })
 		quick("growth-duration", func() { o.growthDur = 4 * time.Second })
 		quick("mem-sessions", func() { o.memSessions = 10 })
+		quick("drain-messages", func() { o.drainMsgs = 2000 })
 		quick("import-messages", func() { o.importMsgs = 5000 })
+	}
+	if o.drainMsgs < 2 {
+		return o, fmt.Errorf("-drain-messages %d: at least 2", o.drainMsgs)
 	}
 	if o.bigSize >= 25<<20-64<<10 {
 		return o, fmt.Errorf("-big-size %d does not fit Postern's 25 MiB limit", o.bigSize)

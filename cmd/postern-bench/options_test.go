@@ -57,6 +57,40 @@ func TestGoals(t *testing.T) {
 	}
 }
 
+// TestDrainRate: the drain rate counts the intervals between the first
+// and the last processed_at, and is zero without a span.
+func TestDrainRate(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := drainRate(1001, t0, t0.Add(time.Second)); got != 1000 {
+		t.Errorf("1001 messages over 1 s: %v msg/s, want 1000", got)
+	}
+	if got := drainRate(1, t0, t0); got != 0 {
+		t.Errorf("one message: %v msg/s, want 0", got)
+	}
+	if got := drainRate(10, t0, t0); got != 0 {
+		t.Errorf("empty span: %v msg/s, want 0", got)
+	}
+}
+
+// TestProcessingRows: the backlog drain carries scenario 2's target and
+// is judged on its own rate; the sustained row carries none.
+func TestProcessingRows(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := procResult{processed: 6000, window: 10 * time.Second, gated: 0}
+	d := drainResult{accepted: 2001, processed: 2001, first: t0, last: t0.Add(2 * time.Second)} // 1000 msg/s
+	sus, dr := processingRows(p, d, 8000, 4)
+	if sus.target != "" || sus.met != "" || !strings.Contains(sus.postern, "intake-bound") {
+		t.Errorf("sustained row: target %q, met %q, postern %q", sus.target, sus.met, sus.postern)
+	}
+	if dr.target != goalProcessing || dr.met != "yes" || dr.ratio != "12% of PG" {
+		t.Errorf("drain row: target %q, met %q, ratio %q", dr.target, dr.met, dr.ratio)
+	}
+	d.last = t0.Add(4 * time.Second) // 500 msg/s, under both bounds at PG 8000/s
+	if _, dr = processingRows(p, d, 8000, 4); dr.met != "no" {
+		t.Errorf("drain at 500 msg/s against PG 8000/s: met %q", dr.met)
+	}
+}
+
 // TestPostfixRow: smtp-source runs scenario 1's c=10 case; its ratio
 // counts only a run every message of which was answered 250, and the
 // harness's own ratio stands beside it.
