@@ -309,7 +309,9 @@ SMTP connection across messages (as an MTA's connection cache does).
    harness gave Postern: by mail each follow needs a confirmation request,
    and Postern sends at most 20 of those per hour per client IP (all
    clients here are 127.0.0.1), which POSTERN_RATE_LIMITS=off does not lift.
-5. **Growth**: intake (10 connections) and sustained processing with the
+5. **Growth**: intake (10 connections) and processing's capacity (the
+   drain of a paused backlog of half ` + "`-drain-messages`" + `, as scenario 2's
+   capacity case) with the
    ` + "`inbound`" + ` table as the earlier scenarios left it, then again after COPYing
    the configured number of processed 4 KB messages into it. Both sides
    are measured alike: an unmeasured intake warm-up of a few seconds, then
