@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // statementSettings load pg_stat_statements into the bench's cluster
@@ -65,9 +66,7 @@ func (b *bench) topStatements(ctx context.Context, n int, messages int64) ([]stm
 			return nil, fmt.Errorf("pg_stat_statements: %w", err)
 		}
 		q = strings.TrimSpace(spaces.ReplaceAllString(q, " "))
-		if len(q) > 90 {
-			q = q[:90] + "…"
-		}
+		q = shorten(q, 90)
 		r := stmtRow{query: q, perMessage: float64(calls) / float64(messages)}
 		if calls > 0 {
 			r.meanMs = total / float64(calls)
@@ -88,4 +87,16 @@ func (b *bench) topStatements(ctx context.Context, n int, messages int64) ([]stm
 		all.meanMs = allTotal / allCalls
 	}
 	return append(out, all), nil
+}
+
+// shorten cuts q to at most n bytes at a character boundary, marking the
+// cut with an ellipsis (a byte cut could split a UTF-8 sequence).
+func shorten(q string, n int) string {
+	if len(q) <= n {
+		return q
+	}
+	for n > 0 && !utf8.RuneStart(q[n]) {
+		n--
+	}
+	return q[:n] + "…"
 }
